@@ -1,0 +1,122 @@
+//! Who is acting, and proofs of what they may do. Handlers obtain a [`Principal`] from
+//! authentication; administrative code paths require an [`AdminScope`] or [`ContentScope`],
+//! which can only be had from a principal holding the right role.
+
+use crate::ids::{ApiKeyId, OrgId, UserId};
+use crate::role::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    Session,
+    ApiKey(ApiKeyId),
+}
+
+/// An authenticated caller, always bound to exactly one organization.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub org_id: OrgId,
+    /// The signed-in user; `None` when the caller is an API key.
+    pub user_id: Option<UserId>,
+    pub role: Role,
+    /// Shown in the audit log: an email, or the API key's name.
+    pub label: String,
+    pub method: AuthMethod,
+}
+
+/// The caller lacks the role the action requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("this action requires the {required} role")]
+pub struct Forbidden {
+    pub required: &'static str,
+}
+
+/// Proof that the caller administers `org_id`.
+#[derive(Debug, Clone)]
+pub struct AdminScope {
+    principal: Principal,
+}
+
+/// Proof that the caller may manage reports and datasets of `org_id`.
+#[derive(Debug, Clone)]
+pub struct ContentScope {
+    principal: Principal,
+}
+
+impl Principal {
+    pub fn admin(&self) -> Result<AdminScope, Forbidden> {
+        match self.role {
+            Role::Admin => Ok(AdminScope {
+                principal: self.clone(),
+            }),
+            _ => Err(Forbidden { required: "Admin" }),
+        }
+    }
+
+    pub fn content_manager(&self) -> Result<ContentScope, Forbidden> {
+        if self.role.manages_content() {
+            Ok(ContentScope {
+                principal: self.clone(),
+            })
+        } else {
+            Err(Forbidden {
+                required: "Admin or Contributor",
+            })
+        }
+    }
+}
+
+impl AdminScope {
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    pub fn org_id(&self) -> OrgId {
+        self.principal.org_id
+    }
+
+    /// An administrator manages content too.
+    pub fn content(&self) -> ContentScope {
+        ContentScope {
+            principal: self.principal.clone(),
+        }
+    }
+}
+
+impl ContentScope {
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    pub fn org_id(&self) -> OrgId {
+        self.principal.org_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: Role) -> Principal {
+        Principal {
+            org_id: OrgId::generate(),
+            user_id: Some(UserId::generate()),
+            role,
+            label: "someone@example.com".into(),
+            method: AuthMethod::Session,
+        }
+    }
+
+    #[test]
+    fn only_admins_obtain_an_admin_scope() {
+        assert!(principal(Role::Admin).admin().is_ok());
+        assert!(principal(Role::Contributor).admin().is_err());
+        assert!(principal(Role::Viewer).admin().is_err());
+    }
+
+    #[test]
+    fn admins_and_contributors_manage_content_viewers_do_not() {
+        assert!(principal(Role::Admin).content_manager().is_ok());
+        assert!(principal(Role::Contributor).content_manager().is_ok());
+        assert!(principal(Role::Viewer).content_manager().is_err());
+    }
+}

@@ -1,0 +1,20 @@
+//! Vitrine's domain: identifiers, roles, permissions, organization settings and the rules that
+//! validate them. Nothing here performs I/O; time enters through the [`Clock`] trait so that
+//! expiry and timeouts can be tested without waiting.
+
+pub mod access;
+pub mod clock;
+pub mod ids;
+pub mod input;
+pub mod permission;
+pub mod role;
+pub mod settings;
+pub mod validate;
+
+pub use access::{AdminScope, AuthMethod, ContentScope, Forbidden, Principal};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use ids::{ApiKeyId, GroupId, OrgId, ReportId, UserId};
+pub use input::{FieldError, Fields};
+pub use permission::Permission;
+pub use role::Role;
+pub use settings::OrgSettings;

@@ -1,0 +1,617 @@
+//! The behaviour every [`Store`] implementation must show. Each implementation's test file
+//! runs every case below against a fresh database of its own (see `tests/sqlite.rs`).
+
+use chrono::{Duration, Utc};
+use vitrine_core::{OrgId, Permission, Role, UserId};
+
+use crate::{
+    Actor, AuditFilter, Grantee, NewApiKey, NewGroup, NewReport, NewSession, NewUser, ReportChange,
+    Store, StoreError, UserChange,
+};
+
+fn actor() -> Actor {
+    Actor {
+        id: "tester".into(),
+        label: "tester@example.com".into(),
+        at: Utc::now(),
+    }
+}
+
+fn new_user(email: &str, role: Role) -> NewUser {
+    NewUser {
+        email: email.into(),
+        name: email.split('@').next().unwrap_or(email).into(),
+        role,
+        password_hash: "$argon2id$fake".into(),
+        blocked: false,
+        expires_at: None,
+    }
+}
+
+async fn org(store: &dyn Store, name: &str) -> OrgId {
+    store
+        .create_organization(name)
+        .await
+        .expect("create organization")
+        .id
+}
+
+async fn user(store: &dyn Store, org: OrgId, email: &str) -> UserId {
+    store
+        .create_user(org, &actor(), &new_user(email, Role::Viewer))
+        .await
+        .expect("create user")
+        .id
+}
+
+pub async fn migrations_apply_once(store: &dyn Store) {
+    assert_eq!(
+        store.migrate().await.expect("migrate"),
+        0,
+        "already migrated at open"
+    );
+    store.ping().await.expect("ping");
+}
+
+pub async fn users_round_trip_with_every_field(store: &dyn Store) {
+    let org = org(store, "Org").await;
+    let expiry = Utc::now() + Duration::days(3);
+    let mut new = new_user("ada@example.com", Role::Contributor);
+    new.expires_at = Some(expiry);
+    let created = store.create_user(org, &actor(), &new).await.unwrap();
+    let read = store.get_user(org, created.id).await.unwrap();
+    assert_eq!(read.email, "ada@example.com");
+    assert_eq!(read.role, Role::Contributor);
+    assert_eq!(
+        read.expires_at.map(|t| t.timestamp_millis()),
+        Some(expiry.timestamp_millis())
+    );
+    assert!(!read.blocked);
+
+    let change = UserChange {
+        role: Some(Role::Admin),
+        blocked: Some(true),
+        expires_at: Some(None),
+        ..Default::default()
+    };
+    let updated = store
+        .update_user(org, &actor(), created.id, &change)
+        .await
+        .unwrap();
+    assert_eq!(
+        (updated.role, updated.blocked, updated.expires_at),
+        (Role::Admin, true, None)
+    );
+    assert_eq!(
+        store.get_user(org, created.id).await.unwrap().role,
+        Role::Admin
+    );
+
+    let login = store
+        .find_login("ada@example.com")
+        .await
+        .unwrap()
+        .expect("login record");
+    assert_eq!(login.password_hash, "$argon2id$fake");
+    assert!(
+        store
+            .find_login("nobody@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn email_is_unique_across_the_installation(store: &dyn Store) {
+    let first = org(store, "First").await;
+    let second = org(store, "Second").await;
+    user(store, first, "same@example.com").await;
+    let err = store
+        .create_user(
+            second,
+            &actor(),
+            &new_user("same@example.com", Role::Viewer),
+        )
+        .await;
+    assert!(
+        matches!(err, Err(StoreError::Conflict { field: "email" })),
+        "{err:?}"
+    );
+    let other = user(store, second, "other@example.com").await;
+    let change = UserChange {
+        email: Some("same@example.com".into()),
+        ..Default::default()
+    };
+    let err = store.update_user(second, &actor(), other, &change).await;
+    assert!(
+        matches!(err, Err(StoreError::Conflict { field: "email" })),
+        "{err:?}"
+    );
+}
+
+pub async fn one_organization_cannot_reach_another_organizations_data(store: &dyn Store) {
+    let acme = org(store, "Acme").await;
+    let globex = org(store, "Globex").await;
+    let acme_user = user(store, acme, "a@acme.example.com").await;
+    let globex_user = user(store, globex, "g@globex.example.com").await;
+    let acme_report = store
+        .create_report(
+            acme,
+            &actor(),
+            &NewReport {
+                name: "Sales".into(),
+                description: String::new(),
+                owner_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let acme_group = store
+        .create_group(
+            acme,
+            &actor(),
+            &NewGroup {
+                name: "Staff".into(),
+                description: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+
+    assert!(matches!(
+        store.get_user(globex, acme_user).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.get_report(globex, acme_report.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.get_group(globex, acme_group.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.list_reports(globex).await.unwrap().is_empty());
+    assert_eq!(store.list_users(globex).await.unwrap().len(), 1);
+    assert!(matches!(
+        store.delete_user(globex, &actor(), acme_user).await,
+        Err(StoreError::NotFound)
+    ));
+    // Granting across tenants is refused, whichever side is foreign.
+    let cross = store
+        .set_report_access(
+            acme,
+            &actor(),
+            acme_report.id,
+            Grantee::User(globex_user),
+            true,
+        )
+        .await;
+    assert!(matches!(cross, Err(StoreError::NotFound)));
+    let cross = store
+        .set_report_access(
+            globex,
+            &actor(),
+            acme_report.id,
+            Grantee::User(globex_user),
+            true,
+        )
+        .await;
+    assert!(matches!(cross, Err(StoreError::NotFound)));
+    let cross = store
+        .add_group_member(acme, &actor(), acme_group.id, globex_user)
+        .await;
+    assert!(matches!(cross, Err(StoreError::NotFound)));
+    assert!(
+        !store
+            .user_can_open(globex, globex_user, acme_report.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .list_audit(
+                globex,
+                &AuditFilter {
+                    limit: 100,
+                    ..Default::default()
+                }
+            )
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.entity_id != acme_report.id.to_string())
+    );
+}
+
+pub async fn report_access_is_the_union_of_direct_and_group_grants(store: &dyn Store) {
+    let org = org(store, "Org").await;
+    let direct = user(store, org, "direct@example.com").await;
+    let member = user(store, org, "member@example.com").await;
+    let outsider = user(store, org, "outsider@example.com").await;
+    let report = store
+        .create_report(
+            org,
+            &actor(),
+            &NewReport {
+                name: "Q1".into(),
+                description: "".into(),
+                owner_id: Some(direct),
+            },
+        )
+        .await
+        .unwrap();
+    let group = store
+        .create_group(
+            org,
+            &actor(),
+            &NewGroup {
+                name: "Team".into(),
+                description: "".into(),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .add_group_member(org, &actor(), group.id, member)
+        .await
+        .unwrap();
+    store
+        .set_report_access(org, &actor(), report.id, Grantee::User(direct), true)
+        .await
+        .unwrap();
+    store
+        .set_report_access(org, &actor(), report.id, Grantee::Group(group.id), true)
+        .await
+        .unwrap();
+
+    for (user, expected) in [(direct, true), (member, true), (outsider, false)] {
+        assert_eq!(
+            store.user_can_open(org, user, report.id).await.unwrap(),
+            expected
+        );
+        assert_eq!(
+            store.reports_for_user(org, user).await.unwrap().len(),
+            usize::from(expected)
+        );
+    }
+    let access = store.report_access(org, report.id).await.unwrap();
+    assert_eq!(access.users.len(), 1);
+    assert_eq!(access.groups.len(), 1);
+    assert_eq!(
+        store.get_group(org, group.id).await.unwrap().member_count,
+        1
+    );
+    assert_eq!(store.groups_of_user(org, member).await.unwrap().len(), 1);
+
+    store
+        .remove_group_member(org, &actor(), group.id, member)
+        .await
+        .unwrap();
+    assert!(!store.user_can_open(org, member, report.id).await.unwrap());
+    store
+        .add_group_member(org, &actor(), group.id, member)
+        .await
+        .unwrap();
+    store.delete_group(org, &actor(), group.id).await.unwrap();
+    assert!(!store.user_can_open(org, member, report.id).await.unwrap());
+    store
+        .set_report_access(org, &actor(), report.id, Grantee::User(direct), false)
+        .await
+        .unwrap();
+    assert!(!store.user_can_open(org, direct, report.id).await.unwrap());
+
+    let renamed = store
+        .update_report(
+            org,
+            &actor(),
+            report.id,
+            &ReportChange {
+                name: Some("Q2".into()),
+                description: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.name, "Q2");
+    store.delete_report(org, &actor(), report.id).await.unwrap();
+    assert!(store.list_reports(org).await.unwrap().is_empty());
+}
+
+pub async fn permissions_are_the_union_of_direct_and_group_grants(store: &dyn Store) {
+    let org = org(store, "Org").await;
+    let ada = user(store, org, "ada@example.com").await;
+    let bob = user(store, org, "bob@example.com").await;
+    let group = store
+        .create_group(
+            org,
+            &actor(),
+            &NewGroup {
+                name: "Night shift".into(),
+                description: "".into(),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .add_group_member(org, &actor(), group.id, bob)
+        .await
+        .unwrap();
+    store
+        .set_permission(
+            org,
+            &actor(),
+            Permission::CapacityTurnOn,
+            Grantee::User(ada),
+            true,
+        )
+        .await
+        .unwrap();
+    store
+        .set_permission(
+            org,
+            &actor(),
+            Permission::CapacityKeepOn,
+            Grantee::Group(group.id),
+            true,
+        )
+        .await
+        .unwrap();
+    store
+        .add_group_member(org, &actor(), group.id, ada)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.effective_permissions(org, ada).await.unwrap(),
+        vec![Permission::CapacityTurnOn, Permission::CapacityKeepOn]
+    );
+    assert_eq!(
+        store.effective_permissions(org, bob).await.unwrap(),
+        vec![Permission::CapacityKeepOn]
+    );
+    assert_eq!(
+        store
+            .direct_permissions(org, Grantee::User(ada))
+            .await
+            .unwrap(),
+        vec![Permission::CapacityTurnOn]
+    );
+    store
+        .set_permission(
+            org,
+            &actor(),
+            Permission::CapacityKeepOn,
+            Grantee::Group(group.id),
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .effective_permissions(org, bob)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn failed_logins_lock_at_the_threshold_and_success_resets_the_count(store: &dyn Store) {
+    let org = org(store, "Org").await;
+    let id = user(store, org, "ada@example.com").await;
+    let until = Utc::now() + Duration::minutes(30);
+    for _ in 0..4 {
+        assert_eq!(store.record_failed_login(id, 5, until).await.unwrap(), None);
+    }
+    store.record_successful_login(id).await.unwrap();
+    for _ in 0..4 {
+        assert_eq!(store.record_failed_login(id, 5, until).await.unwrap(), None);
+    }
+    let locked = store.record_failed_login(id, 5, until).await.unwrap();
+    assert_eq!(
+        locked.map(|t| t.timestamp_millis()),
+        Some(until.timestamp_millis())
+    );
+    let user = store.get_user(org, id).await.unwrap();
+    assert!(user.is_locked_at(Utc::now()));
+    // A password reset lifts the lock.
+    let reset = UserChange {
+        password_hash: Some("$argon2id$new".into()),
+        ..Default::default()
+    };
+    let user = store.update_user(org, &actor(), id, &reset).await.unwrap();
+    assert!(!user.is_locked_at(Utc::now()));
+}
+
+pub async fn sessions_are_found_by_hash_and_end_with_their_user(store: &dyn Store) {
+    let org = org(store, "Org").await;
+    let id = user(store, org, "ada@example.com").await;
+    let created = Utc::now();
+    let session = NewSession {
+        token_hash: vec![7; 32],
+        user_id: id,
+        created_at: created,
+    };
+    store.create_session(&session).await.unwrap();
+    let found = store
+        .find_session(&[7; 32])
+        .await
+        .unwrap()
+        .expect("session");
+    assert_eq!(found.user.id, id);
+    assert_eq!(found.settings.session_idle_timeout_minutes, 480);
+    let later = created + Duration::minutes(5);
+    store.touch_session(&[7; 32], later).await.unwrap();
+    let found = store
+        .find_session(&[7; 32])
+        .await
+        .unwrap()
+        .expect("session");
+    assert_eq!(
+        found.last_seen_at.timestamp_millis(),
+        later.timestamp_millis()
+    );
+    assert!(store.find_session(&[8; 32]).await.unwrap().is_none());
+
+    store.delete_session(&[7; 32]).await.unwrap();
+    assert!(store.find_session(&[7; 32]).await.unwrap().is_none());
+    store.create_session(&session).await.unwrap();
+    store.delete_user(org, &actor(), id).await.unwrap();
+    assert!(store.find_session(&[7; 32]).await.unwrap().is_none());
+}
+
+pub async fn revoked_api_keys_are_not_found(store: &dyn Store) {
+    let org = org(store, "Org").await;
+    let key = store
+        .create_api_key(
+            org,
+            &actor(),
+            &NewApiKey {
+                name: "CI".into(),
+                prefix: "vtr_abcd".into(),
+                secret_hash: vec![1; 32],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_api_key(&[1; 32]).await.unwrap().map(|k| k.id),
+        Some(key.id)
+    );
+    store.touch_api_key(key.id, Utc::now()).await.unwrap();
+    assert!(
+        store.list_api_keys(org).await.unwrap()[0]
+            .last_used_at
+            .is_some()
+    );
+    store.revoke_api_key(org, &actor(), key.id).await.unwrap();
+    assert!(store.find_api_key(&[1; 32]).await.unwrap().is_none());
+    assert!(
+        store.list_api_keys(org).await.unwrap()[0]
+            .revoked_at
+            .is_some()
+    );
+}
+
+pub async fn every_change_is_audited_with_actor_and_old_and_new_values(store: &dyn Store) {
+    let org = org(store, "Org").await;
+    let id = user(store, org, "ada@example.com").await;
+    let change = UserChange {
+        role: Some(Role::Contributor),
+        password_hash: Some("$argon2id$secret-hash".into()),
+        ..Default::default()
+    };
+    store.update_user(org, &actor(), id, &change).await.unwrap();
+    let mut settings = store.get_organization(org).await.unwrap().settings;
+    settings.session_idle_timeout_minutes = 15;
+    store
+        .update_settings(org, &actor(), &settings)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_organization(org)
+            .await
+            .unwrap()
+            .settings
+            .session_idle_timeout_minutes,
+        15
+    );
+
+    let all = store
+        .list_audit(
+            org,
+            &AuditFilter {
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3, "{all:#?}");
+    assert_eq!(all[0].entity_type, "settings");
+    let update = all
+        .iter()
+        .find(|e| e.action == "updated" && e.entity_type == "user")
+        .expect("update");
+    assert_eq!(update.actor_label, "tester@example.com");
+    assert_eq!(update.old_value.as_ref().unwrap()["role"], "Viewer");
+    assert_eq!(update.new_value.as_ref().unwrap()["role"], "Contributor");
+    assert_eq!(update.new_value.as_ref().unwrap()["password"], "changed");
+    assert!(
+        !format!("{all:?}").contains("secret-hash"),
+        "hashes never reach the audit log"
+    );
+
+    let users_only = AuditFilter {
+        entity_type: Some("user".into()),
+        limit: 50,
+        ..Default::default()
+    };
+    assert_eq!(store.list_audit(org, &users_only).await.unwrap().len(), 2);
+    let by_text = AuditFilter {
+        text: Some("ADA@".into()),
+        limit: 50,
+        ..Default::default()
+    };
+    assert_eq!(store.list_audit(org, &by_text).await.unwrap().len(), 2);
+    let future = AuditFilter {
+        since: Some(Utc::now() + Duration::hours(1)),
+        limit: 50,
+        ..Default::default()
+    };
+    assert!(store.list_audit(org, &future).await.unwrap().is_empty());
+    let by_actor = AuditFilter {
+        actor: Some("nobody".into()),
+        limit: 50,
+        ..Default::default()
+    };
+    assert!(store.list_audit(org, &by_actor).await.unwrap().is_empty());
+}
+
+pub async fn group_names_are_unique_within_an_organization(store: &dyn Store) {
+    let first = org(store, "First").await;
+    let second = org(store, "Second").await;
+    let new = NewGroup {
+        name: "Ops".into(),
+        description: "".into(),
+    };
+    store.create_group(first, &actor(), &new).await.unwrap();
+    let err = store.create_group(first, &actor(), &new).await;
+    assert!(
+        matches!(err, Err(StoreError::Conflict { field: "name" })),
+        "{err:?}"
+    );
+    store
+        .create_group(second, &actor(), &new)
+        .await
+        .expect("same name in another org");
+}
+
+/// Runs the whole suite; `$make` builds a fresh, migrated store for each case.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:expr) => {
+        $crate::store_conformance_tests!(@cases $make;
+            migrations_apply_once,
+            users_round_trip_with_every_field,
+            email_is_unique_across_the_installation,
+            one_organization_cannot_reach_another_organizations_data,
+            report_access_is_the_union_of_direct_and_group_grants,
+            permissions_are_the_union_of_direct_and_group_grants,
+            failed_logins_lock_at_the_threshold_and_success_resets_the_count,
+            sessions_are_found_by_hash_and_end_with_their_user,
+            revoked_api_keys_are_not_found,
+            every_change_is_audited_with_actor_and_old_and_new_values,
+            group_names_are_unique_within_an_organization
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let (store, _guard) = $make.await;
+                $crate::conformance::$case(&*store).await;
+            }
+        )*
+    };
+}

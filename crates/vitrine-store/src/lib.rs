@@ -1,0 +1,183 @@
+//! Vitrine's persistence. Callers see only the [`Store`] trait and plain record types; the
+//! SQLite implementation (and the PostgreSQL one to come) stays behind it. Every method that
+//! reads or writes an organization's data takes that organization's [`OrgId`], so a query that
+//! crosses tenants cannot be written by accident, and every change is written to the audit log
+//! in the same transaction as the change itself.
+
+pub mod conformance;
+mod records;
+mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use vitrine_core::{ApiKeyId, GroupId, OrgId, OrgSettings, Permission, ReportId, UserId};
+
+pub use records::*;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique value is already taken; names the field.
+    #[error("{field} is already in use")]
+    Conflict { field: &'static str },
+    #[error("unsupported database URL: {0}")]
+    UnsupportedUrl(String),
+    /// The database failed; the detail is for logs, never for responses.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Opens the store named by a database URL. The scheme picks the implementation, once.
+pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(format!(
+            "{} (supported: sqlite://path)",
+            url.split(':').next().unwrap_or_default()
+        )))
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations; returns how many were applied.
+    async fn migrate(&self) -> StoreResult<usize>;
+    /// Cheap liveness probe.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Flushes and closes connections; called on shutdown.
+    async fn close(&self);
+
+    // Organizations (installation level).
+    async fn create_organization(&self, name: &str) -> StoreResult<Organization>;
+    async fn list_organizations(&self) -> StoreResult<Vec<Organization>>;
+    async fn get_organization(&self, org: OrgId) -> StoreResult<Organization>;
+    async fn update_settings(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        settings: &OrgSettings,
+    ) -> StoreResult<OrgSettings>;
+
+    // Users.
+    async fn create_user(&self, org: OrgId, actor: &Actor, user: &NewUser) -> StoreResult<User>;
+    async fn get_user(&self, org: OrgId, id: UserId) -> StoreResult<User>;
+    async fn list_users(&self, org: OrgId) -> StoreResult<Vec<User>>;
+    async fn update_user(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        id: UserId,
+        change: &UserChange,
+    ) -> StoreResult<User>;
+    async fn delete_user(&self, org: OrgId, actor: &Actor, id: UserId) -> StoreResult<()>;
+
+    // Sign-in (before an organization is known: the email is unique installation-wide).
+    async fn find_login(&self, email: &str) -> StoreResult<Option<LoginRecord>>;
+    /// Counts one more wrong password; locks the account until `lock_until` when the count
+    /// reaches `threshold` (and restarts the count). Returns the lock, if one now applies.
+    async fn record_failed_login(
+        &self,
+        user: UserId,
+        threshold: u32,
+        lock_until: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+    async fn record_successful_login(&self, user: UserId) -> StoreResult<()>;
+
+    // Sessions, keyed by the hash of the cookie value.
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+    async fn find_session(&self, token_hash: &[u8]) -> StoreResult<Option<SessionRecord>>;
+    async fn touch_session(&self, token_hash: &[u8], at: DateTime<Utc>) -> StoreResult<()>;
+    async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()>;
+
+    // Groups.
+    async fn create_group(&self, org: OrgId, actor: &Actor, group: &NewGroup)
+    -> StoreResult<Group>;
+    async fn get_group(&self, org: OrgId, id: GroupId) -> StoreResult<Group>;
+    async fn list_groups(&self, org: OrgId) -> StoreResult<Vec<Group>>;
+    async fn delete_group(&self, org: OrgId, actor: &Actor, id: GroupId) -> StoreResult<()>;
+    async fn add_group_member(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        group: GroupId,
+        user: UserId,
+    ) -> StoreResult<()>;
+    async fn remove_group_member(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        group: GroupId,
+        user: UserId,
+    ) -> StoreResult<()>;
+    async fn group_members(&self, org: OrgId, group: GroupId) -> StoreResult<Vec<User>>;
+    async fn groups_of_user(&self, org: OrgId, user: UserId) -> StoreResult<Vec<Group>>;
+
+    // Reports and who may open them.
+    async fn create_report(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        report: &NewReport,
+    ) -> StoreResult<Report>;
+    async fn get_report(&self, org: OrgId, id: ReportId) -> StoreResult<Report>;
+    async fn list_reports(&self, org: OrgId) -> StoreResult<Vec<Report>>;
+    async fn update_report(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        id: ReportId,
+        change: &ReportChange,
+    ) -> StoreResult<Report>;
+    async fn delete_report(&self, org: OrgId, actor: &Actor, id: ReportId) -> StoreResult<()>;
+    async fn set_report_access(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        report: ReportId,
+        grantee: Grantee,
+        granted: bool,
+    ) -> StoreResult<()>;
+    async fn report_access(&self, org: OrgId, report: ReportId) -> StoreResult<ReportAccess>;
+    /// Reports the user may open: granted to them or to one of their groups.
+    async fn reports_for_user(&self, org: OrgId, user: UserId) -> StoreResult<Vec<Report>>;
+    async fn user_can_open(&self, org: OrgId, user: UserId, report: ReportId) -> StoreResult<bool>;
+
+    // Permissions.
+    async fn set_permission(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        permission: Permission,
+        grantee: Grantee,
+        granted: bool,
+    ) -> StoreResult<()>;
+    /// Permissions granted to the grantee itself (not through groups).
+    async fn direct_permissions(
+        &self,
+        org: OrgId,
+        grantee: Grantee,
+    ) -> StoreResult<Vec<Permission>>;
+    /// The union of the user's own grants and their groups'.
+    async fn effective_permissions(&self, org: OrgId, user: UserId)
+    -> StoreResult<Vec<Permission>>;
+
+    // API keys, keyed by the hash of the secret.
+    async fn create_api_key(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        key: &NewApiKey,
+    ) -> StoreResult<ApiKey>;
+    async fn list_api_keys(&self, org: OrgId) -> StoreResult<Vec<ApiKey>>;
+    async fn revoke_api_key(&self, org: OrgId, actor: &Actor, id: ApiKeyId) -> StoreResult<()>;
+    async fn find_api_key(&self, secret_hash: &[u8]) -> StoreResult<Option<ApiKey>>;
+    async fn touch_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<()>;
+
+    // Audit log of entity changes.
+    async fn list_audit(&self, org: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+}

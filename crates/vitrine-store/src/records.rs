@@ -1,0 +1,214 @@
+//! Plain records exchanged with the store. No database type appears here.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use vitrine_core::{ApiKeyId, GroupId, OrgId, OrgSettings, ReportId, Role, UserId};
+
+/// Who made a change, and when; recorded in the audit log with it.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// A user id, an API key id, or `system` for start-up tasks.
+    pub id: String,
+    /// An email or an API key's name, as shown in the Audit page.
+    pub label: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Actor {
+    pub fn system(at: DateTime<Utc>) -> Self {
+        Self {
+            id: "system".into(),
+            label: "system".into(),
+            at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Organization {
+    pub id: OrgId,
+    pub name: String,
+    pub settings: OrgSettings,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub org_id: OrgId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub blocked: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Set after too many wrong passwords.
+    pub locked_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    /// Whether the account may sign in or keep using a session at `now`.
+    pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
+        !self.blocked && self.expires_at.is_none_or(|expiry| now < expiry)
+    }
+
+    pub fn is_locked_at(&self, now: DateTime<Utc>) -> bool {
+        self.locked_until.is_some_and(|until| now < until)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub blocked: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A partial update; `None` leaves a field unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    /// A new password also lifts a lock.
+    pub password_hash: Option<String>,
+    pub blocked: Option<bool>,
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+impl UserChange {
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none()
+            && self.name.is_none()
+            && self.role.is_none()
+            && self.password_hash.is_none()
+            && self.blocked.is_none()
+            && self.expires_at.is_none()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginRecord {
+    pub user: User,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token_hash: Vec<u8>,
+    pub user_id: UserId,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A session with its user and the organization's settings, read in one query.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub user: User,
+    pub settings: OrgSettings,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewGroup {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub id: GroupId,
+    pub org_id: OrgId,
+    pub name: String,
+    pub description: String,
+    pub member_count: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewReport {
+    pub name: String,
+    pub description: String,
+    pub owner_id: Option<UserId>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReportChange {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub id: ReportId,
+    pub org_id: OrgId,
+    pub name: String,
+    pub description: String,
+    pub owner_id: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Whom a report or a permission is granted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grantee {
+    User(UserId),
+    Group(GroupId),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReportAccess {
+    pub users: Vec<User>,
+    pub groups: Vec<Group>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub name: String,
+    /// The first characters of the secret, shown so keys can be told apart.
+    pub prefix: String,
+    pub secret_hash: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub org_id: OrgId,
+    pub name: String,
+    pub prefix: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// `user`, `group`, `report`, `settings`, `apiKey`, `permission`.
+    pub entity_type: Option<String>,
+    /// Matches part of the actor's label, ignoring case.
+    pub actor: Option<String>,
+    /// Matches part of the entity id or of either value.
+    pub text: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor_id: String,
+    pub actor_label: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    /// `created`, `updated`, `deleted`, `granted`, `revoked`.
+    pub action: String,
+    pub old_value: Option<Value>,
+    pub new_value: Option<Value>,
+}

@@ -1,0 +1,1286 @@
+//! The embedded SQLite store: WAL journal, foreign keys on, migrations applied at open.
+//! Writes go through a single-connection pool so that concurrent requests queue in-process
+//! instead of failing with "database is locked"; reads use a pool of their own.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use vitrine_core::{ApiKeyId, GroupId, OrgId, OrgSettings, Permission, ReportId, Role, UserId};
+
+use crate::records::*;
+use crate::{Store, StoreError, StoreResult};
+
+/// Schema versions, applied in order, each once.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_foundation.sql"))];
+
+const USER_COLUMNS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.blocked, u.expires_at, \
+                            u.locked_until, u.created_at, u.updated_at";
+const GROUP_COLUMNS: &str = "g.id, g.org_id, g.name, g.description, g.created_at, \
+     (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS member_count";
+const REPORT_COLUMNS: &str =
+    "r.id, r.org_id, r.name, r.description, r.owner_id, r.created_at, r.updated_at";
+const API_KEY_COLUMNS: &str =
+    "k.id, k.org_id, k.name, k.prefix, k.created_by, k.created_at, k.last_used_at, k.revoked_at";
+
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at a `sqlite://path` URL and migrates it.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::UnsupportedUrl(e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        let store = Self { reader, writer };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn user_in_org(conn: &mut SqliteConnection, org: OrgId, id: UserId) -> StoreResult<User> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = ? AND u.id = ?");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await?;
+        row.as_ref()
+            .map(user_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn group_in_org(
+        conn: &mut SqliteConnection,
+        org: OrgId,
+        id: GroupId,
+    ) -> StoreResult<Group> {
+        let sql =
+            format!("SELECT {GROUP_COLUMNS} FROM user_groups g WHERE g.org_id = ? AND g.id = ?");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await?;
+        row.as_ref()
+            .map(group_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn report_in_org(
+        conn: &mut SqliteConnection,
+        org: OrgId,
+        id: ReportId,
+    ) -> StoreResult<Report> {
+        let sql = format!("SELECT {REPORT_COLUMNS} FROM reports r WHERE r.org_id = ? AND r.id = ?");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await?;
+        row.as_ref()
+            .map(report_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// The grantee's id and a JSON description for the audit log, after checking that it
+    /// belongs to `org`.
+    async fn grantee_in_org(
+        conn: &mut SqliteConnection,
+        org: OrgId,
+        grantee: Grantee,
+    ) -> StoreResult<Value> {
+        Ok(match grantee {
+            Grantee::User(id) => {
+                let user = Self::user_in_org(conn, org, id).await?;
+                json!({ "user": user.email })
+            }
+            Grantee::Group(id) => {
+                let group = Self::group_in_org(conn, org, id).await?;
+                json!({ "group": group.name })
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> StoreResult<usize> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut applied = 0;
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+            sqlx::Executor::execute(&mut *tx, *sql).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+                .bind(version)
+                .bind(Utc::now().timestamp_millis())
+                .execute(&mut *tx)
+                .await?;
+            applied += 1;
+        }
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    async fn create_organization(&self, name: &str) -> StoreResult<Organization> {
+        let org = Organization {
+            id: OrgId::generate(),
+            name: name.to_string(),
+            settings: OrgSettings::default(),
+            created_at: now_ms(),
+        };
+        sqlx::query(
+            "INSERT INTO organizations (id, name, settings, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(org.id.to_string())
+        .bind(&org.name)
+        .bind(settings_json(&org.settings)?)
+        .bind(ms(org.created_at))
+        .execute(&self.writer)
+        .await?;
+        Ok(org)
+    }
+
+    async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
+        let rows = sqlx::query(
+            "SELECT id, name, settings, created_at FROM organizations ORDER BY created_at",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(organization_from_row).collect()
+    }
+
+    async fn get_organization(&self, org: OrgId) -> StoreResult<Organization> {
+        let row =
+            sqlx::query("SELECT id, name, settings, created_at FROM organizations WHERE id = ?")
+                .bind(org.to_string())
+                .fetch_optional(&self.reader)
+                .await?;
+        row.as_ref()
+            .map(organization_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn update_settings(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        settings: &OrgSettings,
+    ) -> StoreResult<OrgSettings> {
+        let mut tx = self.writer.begin().await?;
+        let old: String = sqlx::query_scalar("SELECT settings FROM organizations WHERE id = ?")
+            .bind(org.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let new = settings_json(settings)?;
+        sqlx::query("UPDATE organizations SET settings = ? WHERE id = ?")
+            .bind(&new)
+            .bind(org.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let old_value: Value = serde_json::from_str(&old).unwrap_or(Value::Null);
+        let new_value: Value = serde_json::to_value(settings).unwrap_or(Value::Null);
+        if old_value != new_value {
+            let audit = AuditRecord::new(org, actor, "settings", org.to_string(), "updated");
+            audit
+                .values(Some(old_value), Some(new_value))
+                .write(&mut tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(settings.clone())
+    }
+
+    async fn create_user(&self, org: OrgId, actor: &Actor, new: &NewUser) -> StoreResult<User> {
+        let user = User {
+            id: UserId::generate(),
+            org_id: org,
+            email: new.email.clone(),
+            name: new.name.clone(),
+            role: new.role,
+            blocked: new.blocked,
+            expires_at: new.expires_at,
+            locked_until: None,
+            created_at: actor.at,
+            updated_at: actor.at,
+        };
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO users (id, org_id, email, name, role, password_hash, blocked, expires_at,
+                                created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(user.id.to_string())
+        .bind(org.to_string())
+        .bind(&user.email)
+        .bind(&user.name)
+        .bind(user.role.as_str())
+        .bind(&new.password_hash)
+        .bind(user.blocked)
+        .bind(user.expires_at.map(ms))
+        .bind(ms(user.created_at))
+        .bind(ms(user.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, "email"))?;
+        AuditRecord::new(org, actor, "user", user.id.to_string(), "created")
+            .values(None, Some(user_snapshot(&user)))
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn get_user(&self, org: OrgId, id: UserId) -> StoreResult<User> {
+        let mut conn = self.reader.acquire().await?;
+        Self::user_in_org(&mut conn, org, id).await
+    }
+
+    async fn list_users(&self, org: OrgId) -> StoreResult<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = ? ORDER BY u.email");
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn update_user(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        id: UserId,
+        change: &UserChange,
+    ) -> StoreResult<User> {
+        let mut tx = self.writer.begin().await?;
+        let old = Self::user_in_org(&mut tx, org, id).await?;
+        let mut new = old.clone();
+        if let Some(email) = &change.email {
+            new.email = email.clone();
+        }
+        if let Some(name) = &change.name {
+            new.name = name.clone();
+        }
+        if let Some(role) = change.role {
+            new.role = role;
+        }
+        if let Some(blocked) = change.blocked {
+            new.blocked = blocked;
+        }
+        if let Some(expires_at) = change.expires_at {
+            new.expires_at = expires_at;
+        }
+        if change.password_hash.is_some() {
+            new.locked_until = None;
+        }
+        new.updated_at = actor.at;
+        sqlx::query(
+            "UPDATE users SET email = ?, name = ?, role = ?, blocked = ?, expires_at = ?,
+                              locked_until = ?, updated_at = ?,
+                              password_hash = COALESCE(?, password_hash),
+                              failed_logins = CASE WHEN ? IS NULL THEN failed_logins ELSE 0 END
+             WHERE org_id = ? AND id = ?",
+        )
+        .bind(&new.email)
+        .bind(&new.name)
+        .bind(new.role.as_str())
+        .bind(new.blocked)
+        .bind(new.expires_at.map(ms))
+        .bind(new.locked_until.map(ms))
+        .bind(ms(new.updated_at))
+        .bind(change.password_hash.as_deref())
+        .bind(change.password_hash.as_deref())
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, "email"))?;
+        let mut new_value = user_snapshot(&new);
+        if change.password_hash.is_some() {
+            // The audit log records that the password changed, never the password or its hash.
+            new_value["password"] = json!("changed");
+        }
+        AuditRecord::new(org, actor, "user", id.to_string(), "updated")
+            .values(Some(user_snapshot(&old)), Some(new_value))
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    async fn delete_user(&self, org: OrgId, actor: &Actor, id: UserId) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let old = Self::user_in_org(&mut tx, org, id).await?;
+        sqlx::query("DELETE FROM users WHERE org_id = ? AND id = ?")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        AuditRecord::new(org, actor, "user", id.to_string(), "deleted")
+            .values(Some(user_snapshot(&old)), None)
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_login(&self, email: &str) -> StoreResult<Option<LoginRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = ?");
+        let row = sqlx::query(&sql)
+            .bind(email)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|row| {
+            Ok(LoginRecord {
+                user: user_from_row(&row)?,
+                password_hash: row.try_get("password_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn record_failed_login(
+        &self,
+        user: UserId,
+        threshold: u32,
+        lock_until: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let mut tx = self.writer.begin().await?;
+        let count: Option<i64> = sqlx::query_scalar(
+            "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ? RETURNING failed_logins",
+        )
+        .bind(user.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let locked = match count {
+            Some(count) if count >= i64::from(threshold) => {
+                sqlx::query("UPDATE users SET failed_logins = 0, locked_until = ? WHERE id = ?")
+                    .bind(ms(lock_until))
+                    .bind(user.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                Some(lock_until)
+            }
+            _ => None,
+        };
+        tx.commit().await?;
+        Ok(locked)
+    }
+
+    async fn record_successful_login(&self, user: UserId) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?")
+            .bind(user.to_string())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&session.token_hash)
+        .bind(session.user_id.to_string())
+        .bind(ms(session.created_at))
+        .bind(ms(session.created_at))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_session(&self, token_hash: &[u8]) -> StoreResult<Option<SessionRecord>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, o.settings, s.created_at AS session_created_at, s.last_seen_at
+             FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id
+             WHERE s.token_hash = ?"
+        );
+        let row = sqlx::query(&sql)
+            .bind(token_hash)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|row| {
+            Ok(SessionRecord {
+                user: user_from_row(&row)?,
+                settings: settings_from_json(&row.try_get::<String, _>("settings")?)?,
+                created_at: from_ms(row.try_get("session_created_at")?)?,
+                last_seen_at: from_ms(row.try_get("last_seen_at")?)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_session(&self, token_hash: &[u8], at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?) WHERE token_hash = ?")
+            .bind(ms(at))
+            .bind(token_hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_group(&self, org: OrgId, actor: &Actor, new: &NewGroup) -> StoreResult<Group> {
+        let group = Group {
+            id: GroupId::generate(),
+            org_id: org,
+            name: new.name.clone(),
+            description: new.description.clone(),
+            member_count: 0,
+            created_at: actor.at,
+        };
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO user_groups (id, org_id, name, description, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(group.id.to_string())
+        .bind(org.to_string())
+        .bind(&group.name)
+        .bind(&group.description)
+        .bind(ms(group.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, "name"))?;
+        AuditRecord::new(org, actor, "group", group.id.to_string(), "created")
+            .values(
+                None,
+                Some(json!({ "name": group.name, "description": group.description })),
+            )
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(group)
+    }
+
+    async fn get_group(&self, org: OrgId, id: GroupId) -> StoreResult<Group> {
+        let mut conn = self.reader.acquire().await?;
+        Self::group_in_org(&mut conn, org, id).await
+    }
+
+    async fn list_groups(&self, org: OrgId) -> StoreResult<Vec<Group>> {
+        let sql =
+            format!("SELECT {GROUP_COLUMNS} FROM user_groups g WHERE g.org_id = ? ORDER BY g.name");
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(group_from_row).collect()
+    }
+
+    async fn delete_group(&self, org: OrgId, actor: &Actor, id: GroupId) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let old = Self::group_in_org(&mut tx, org, id).await?;
+        sqlx::query("DELETE FROM user_groups WHERE org_id = ? AND id = ?")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        AuditRecord::new(org, actor, "group", id.to_string(), "deleted")
+            .values(
+                Some(json!({ "name": old.name, "members": old.member_count })),
+                None,
+            )
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_group_member(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        group: GroupId,
+        user: UserId,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let g = Self::group_in_org(&mut tx, org, group).await?;
+        let u = Self::user_in_org(&mut tx, org, user).await?;
+        let added =
+            sqlx::query("INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)")
+                .bind(group.to_string())
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if added > 0 {
+            AuditRecord::new(org, actor, "group", group.to_string(), "memberAdded")
+                .values(None, Some(json!({ "group": g.name, "member": u.email })))
+                .write(&mut tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_group_member(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        group: GroupId,
+        user: UserId,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let g = Self::group_in_org(&mut tx, org, group).await?;
+        let u = Self::user_in_org(&mut tx, org, user).await?;
+        let removed = sqlx::query("DELETE FROM group_members WHERE group_id = ? AND user_id = ?")
+            .bind(group.to_string())
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if removed > 0 {
+            AuditRecord::new(org, actor, "group", group.to_string(), "memberRemoved")
+                .values(Some(json!({ "group": g.name, "member": u.email })), None)
+                .write(&mut tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn group_members(&self, org: OrgId, group: GroupId) -> StoreResult<Vec<User>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u JOIN group_members m ON m.user_id = u.id
+             JOIN user_groups g ON g.id = m.group_id
+             WHERE g.org_id = ? AND g.id = ? ORDER BY u.email"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(group.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn groups_of_user(&self, org: OrgId, user: UserId) -> StoreResult<Vec<Group>> {
+        let sql = format!(
+            "SELECT {GROUP_COLUMNS} FROM user_groups g JOIN group_members gm ON gm.group_id = g.id
+             WHERE g.org_id = ? AND gm.user_id = ? ORDER BY g.name"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(group_from_row).collect()
+    }
+
+    async fn create_report(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        new: &NewReport,
+    ) -> StoreResult<Report> {
+        let report = Report {
+            id: ReportId::generate(),
+            org_id: org,
+            name: new.name.clone(),
+            description: new.description.clone(),
+            owner_id: new.owner_id,
+            created_at: actor.at,
+            updated_at: actor.at,
+        };
+        let mut tx = self.writer.begin().await?;
+        if let Some(owner) = new.owner_id {
+            Self::user_in_org(&mut tx, org, owner).await?;
+        }
+        sqlx::query(
+            "INSERT INTO reports (id, org_id, name, description, owner_id, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(report.id.to_string())
+        .bind(org.to_string())
+        .bind(&report.name)
+        .bind(&report.description)
+        .bind(report.owner_id.map(|id| id.to_string()))
+        .bind(ms(report.created_at))
+        .bind(ms(report.updated_at))
+        .execute(&mut *tx)
+        .await?;
+        AuditRecord::new(org, actor, "report", report.id.to_string(), "created")
+            .values(None, Some(report_snapshot(&report)))
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn get_report(&self, org: OrgId, id: ReportId) -> StoreResult<Report> {
+        let mut conn = self.reader.acquire().await?;
+        Self::report_in_org(&mut conn, org, id).await
+    }
+
+    async fn list_reports(&self, org: OrgId) -> StoreResult<Vec<Report>> {
+        let sql =
+            format!("SELECT {REPORT_COLUMNS} FROM reports r WHERE r.org_id = ? ORDER BY r.name");
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(report_from_row).collect()
+    }
+
+    async fn update_report(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        id: ReportId,
+        change: &ReportChange,
+    ) -> StoreResult<Report> {
+        let mut tx = self.writer.begin().await?;
+        let old = Self::report_in_org(&mut tx, org, id).await?;
+        let mut new = old.clone();
+        if let Some(name) = &change.name {
+            new.name = name.clone();
+        }
+        if let Some(description) = &change.description {
+            new.description = description.clone();
+        }
+        new.updated_at = actor.at;
+        sqlx::query(
+            "UPDATE reports SET name = ?, description = ?, updated_at = ? WHERE org_id = ? AND id = ?",
+        )
+        .bind(&new.name)
+        .bind(&new.description)
+        .bind(ms(new.updated_at))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        AuditRecord::new(org, actor, "report", id.to_string(), "updated")
+            .values(Some(report_snapshot(&old)), Some(report_snapshot(&new)))
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    async fn delete_report(&self, org: OrgId, actor: &Actor, id: ReportId) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let old = Self::report_in_org(&mut tx, org, id).await?;
+        sqlx::query("DELETE FROM reports WHERE org_id = ? AND id = ?")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        AuditRecord::new(org, actor, "report", id.to_string(), "deleted")
+            .values(Some(report_snapshot(&old)), None)
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_report_access(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        report: ReportId,
+        grantee: Grantee,
+        granted: bool,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let r = Self::report_in_org(&mut tx, org, report).await?;
+        let who = Self::grantee_in_org(&mut tx, org, grantee).await?;
+        let sql = match (grantee, granted) {
+            (Grantee::User(_), true) => {
+                "INSERT OR IGNORE INTO report_user_access (report_id, user_id) VALUES (?, ?)"
+            }
+            (Grantee::User(_), false) => {
+                "DELETE FROM report_user_access WHERE report_id = ? AND user_id = ?"
+            }
+            (Grantee::Group(_), true) => {
+                "INSERT OR IGNORE INTO report_group_access (report_id, group_id) VALUES (?, ?)"
+            }
+            (Grantee::Group(_), false) => {
+                "DELETE FROM report_group_access WHERE report_id = ? AND group_id = ?"
+            }
+        };
+        let changed = sqlx::query(sql)
+            .bind(report.to_string())
+            .bind(grantee_id(grantee))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed > 0 {
+            let mut value = who;
+            value["report"] = json!(r.name);
+            let (action, old, new) = if granted {
+                ("accessGranted", None, Some(value))
+            } else {
+                ("accessRevoked", Some(value), None)
+            };
+            AuditRecord::new(org, actor, "report", report.to_string(), action)
+                .values(old, new)
+                .write(&mut tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn report_access(&self, org: OrgId, report: ReportId) -> StoreResult<ReportAccess> {
+        let mut conn = self.reader.acquire().await?;
+        Self::report_in_org(&mut conn, org, report).await?;
+        let users_sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u JOIN report_user_access a ON a.user_id = u.id
+             WHERE u.org_id = ? AND a.report_id = ? ORDER BY u.email"
+        );
+        let users = sqlx::query(&users_sql)
+            .bind(org.to_string())
+            .bind(report.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+        let groups_sql = format!(
+            "SELECT {GROUP_COLUMNS} FROM user_groups g JOIN report_group_access a ON a.group_id = g.id
+             WHERE g.org_id = ? AND a.report_id = ? ORDER BY g.name"
+        );
+        let groups = sqlx::query(&groups_sql)
+            .bind(org.to_string())
+            .bind(report.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(ReportAccess {
+            users: users
+                .iter()
+                .map(user_from_row)
+                .collect::<StoreResult<_>>()?,
+            groups: groups
+                .iter()
+                .map(group_from_row)
+                .collect::<StoreResult<_>>()?,
+        })
+    }
+
+    async fn reports_for_user(&self, org: OrgId, user: UserId) -> StoreResult<Vec<Report>> {
+        let sql = format!(
+            "SELECT {REPORT_COLUMNS} FROM reports r WHERE r.org_id = ? AND (
+                 r.id IN (SELECT report_id FROM report_user_access WHERE user_id = ?)
+                 OR r.id IN (SELECT a.report_id FROM report_group_access a
+                             JOIN group_members m ON m.group_id = a.group_id WHERE m.user_id = ?))
+             ORDER BY r.name"
+        );
+        let user = user.to_string();
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(&user)
+            .bind(&user)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(report_from_row).collect()
+    }
+
+    async fn user_can_open(&self, org: OrgId, user: UserId, report: ReportId) -> StoreResult<bool> {
+        let user = user.to_string();
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM reports r WHERE r.org_id = ? AND r.id = ? AND (
+                 EXISTS (SELECT 1 FROM report_user_access WHERE report_id = r.id AND user_id = ?)
+                 OR EXISTS (SELECT 1 FROM report_group_access a JOIN group_members m
+                            ON m.group_id = a.group_id WHERE a.report_id = r.id AND m.user_id = ?))",
+        )
+        .bind(org.to_string())
+        .bind(report.to_string())
+        .bind(&user)
+        .bind(&user)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    async fn set_permission(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        permission: Permission,
+        grantee: Grantee,
+        granted: bool,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let who = Self::grantee_in_org(&mut tx, org, grantee).await?;
+        let sql = match (grantee, granted) {
+            (Grantee::User(_), true) => {
+                "INSERT OR IGNORE INTO user_permissions (user_id, permission) VALUES (?, ?)"
+            }
+            (Grantee::User(_), false) => {
+                "DELETE FROM user_permissions WHERE user_id = ? AND permission = ?"
+            }
+            (Grantee::Group(_), true) => {
+                "INSERT OR IGNORE INTO group_permissions (group_id, permission) VALUES (?, ?)"
+            }
+            (Grantee::Group(_), false) => {
+                "DELETE FROM group_permissions WHERE group_id = ? AND permission = ?"
+            }
+        };
+        let changed = sqlx::query(sql)
+            .bind(grantee_id(grantee))
+            .bind(permission.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed > 0 {
+            let (action, old, new) = if granted {
+                ("granted", None, Some(who))
+            } else {
+                ("revoked", Some(who), None)
+            };
+            AuditRecord::new(
+                org,
+                actor,
+                "permission",
+                permission.as_str().to_string(),
+                action,
+            )
+            .values(old, new)
+            .write(&mut tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn direct_permissions(
+        &self,
+        org: OrgId,
+        grantee: Grantee,
+    ) -> StoreResult<Vec<Permission>> {
+        let mut conn = self.reader.acquire().await?;
+        Self::grantee_in_org(&mut conn, org, grantee).await?;
+        let sql = match grantee {
+            Grantee::User(_) => "SELECT permission FROM user_permissions WHERE user_id = ?",
+            Grantee::Group(_) => "SELECT permission FROM group_permissions WHERE group_id = ?",
+        };
+        let names: Vec<String> = sqlx::query_scalar(sql)
+            .bind(grantee_id(grantee))
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(known_permissions(names))
+    }
+
+    async fn effective_permissions(
+        &self,
+        org: OrgId,
+        user: UserId,
+    ) -> StoreResult<Vec<Permission>> {
+        let user = user.to_string();
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT p.permission FROM user_permissions p JOIN users u ON u.id = p.user_id
+             WHERE u.org_id = ? AND u.id = ?
+             UNION
+             SELECT gp.permission FROM group_permissions gp
+             JOIN group_members m ON m.group_id = gp.group_id
+             JOIN user_groups g ON g.id = gp.group_id
+             WHERE g.org_id = ? AND m.user_id = ?",
+        )
+        .bind(org.to_string())
+        .bind(&user)
+        .bind(org.to_string())
+        .bind(&user)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(known_permissions(names))
+    }
+
+    async fn create_api_key(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        new: &NewApiKey,
+    ) -> StoreResult<ApiKey> {
+        let key = ApiKey {
+            id: ApiKeyId::generate(),
+            org_id: org,
+            name: new.name.clone(),
+            prefix: new.prefix.clone(),
+            created_by: actor.label.clone(),
+            created_at: actor.at,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, org_id, name, prefix, secret_hash, created_by, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(key.id.to_string())
+        .bind(org.to_string())
+        .bind(&key.name)
+        .bind(&key.prefix)
+        .bind(&new.secret_hash)
+        .bind(&key.created_by)
+        .bind(ms(key.created_at))
+        .execute(&mut *tx)
+        .await?;
+        AuditRecord::new(org, actor, "apiKey", key.id.to_string(), "created")
+            .values(
+                None,
+                Some(json!({ "name": key.name, "prefix": key.prefix })),
+            )
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    async fn list_api_keys(&self, org: OrgId) -> StoreResult<Vec<ApiKey>> {
+        let sql = format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.org_id = ? ORDER BY k.created_at DESC"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    async fn revoke_api_key(&self, org: OrgId, actor: &Actor, id: ApiKeyId) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let sql =
+            format!("SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.org_id = ? AND k.id = ?");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let key = api_key_from_row(&row)?;
+        if key.revoked_at.is_none() {
+            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ?")
+                .bind(ms(actor.at))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            AuditRecord::new(org, actor, "apiKey", id.to_string(), "revoked")
+                .values(
+                    Some(json!({ "name": key.name, "prefix": key.prefix })),
+                    None,
+                )
+                .write(&mut tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_api_key(&self, secret_hash: &[u8]) -> StoreResult<Option<ApiKey>> {
+        let sql = format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.secret_hash = ? AND k.revoked_at IS NULL"
+        );
+        let row = sqlx::query(&sql)
+            .bind(secret_hash)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(api_key_from_row).transpose()
+    }
+
+    async fn touch_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+            .bind(ms(at))
+            .bind(id.to_string())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, org: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT id, at, actor_id, actor_label, entity_type, entity_id, action, old_value, new_value
+             FROM audit_log WHERE org_id = ",
+        );
+        query.push_bind(org.to_string());
+        if let Some(entity_type) = &filter.entity_type {
+            query
+                .push(" AND entity_type = ")
+                .push_bind(entity_type.clone());
+        }
+        if let Some(actor) = &filter.actor {
+            query
+                .push(" AND instr(lower(actor_label), lower(")
+                .push_bind(actor.clone())
+                .push(")) > 0");
+        }
+        if let Some(text) = &filter.text {
+            query
+                .push(" AND instr(lower(entity_id || ' ' || COALESCE(old_value, '') || ' ' || COALESCE(new_value, '')), lower(")
+                .push_bind(text.clone())
+                .push(")) > 0");
+        }
+        if let Some(since) = filter.since {
+            query.push(" AND at >= ").push_bind(ms(since));
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND at < ").push_bind(ms(until));
+        }
+        query
+            .push(" ORDER BY at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(filter.limit.max(1)));
+        let rows = query.build().fetch_all(&self.reader).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    id: row.try_get("id")?,
+                    at: from_ms(row.try_get("at")?)?,
+                    actor_id: row.try_get("actor_id")?,
+                    actor_label: row.try_get("actor_label")?,
+                    entity_type: row.try_get("entity_type")?,
+                    entity_id: row.try_get("entity_id")?,
+                    action: row.try_get("action")?,
+                    old_value: json_column(row, "old_value")?,
+                    new_value: json_column(row, "new_value")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// One audit log entry, written inside the transaction of the change it records.
+struct AuditRecord<'a> {
+    org: OrgId,
+    actor: &'a Actor,
+    entity_type: &'static str,
+    entity_id: String,
+    action: &'static str,
+    old_value: Option<Value>,
+    new_value: Option<Value>,
+}
+
+impl<'a> AuditRecord<'a> {
+    fn new(
+        org: OrgId,
+        actor: &'a Actor,
+        entity_type: &'static str,
+        entity_id: String,
+        action: &'static str,
+    ) -> Self {
+        Self {
+            org,
+            actor,
+            entity_type,
+            entity_id,
+            action,
+            old_value: None,
+            new_value: None,
+        }
+    }
+
+    fn values(mut self, old: Option<Value>, new: Option<Value>) -> Self {
+        self.old_value = old;
+        self.new_value = new;
+        self
+    }
+
+    async fn write(self, conn: &mut SqliteConnection) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_log (org_id, at, actor_id, actor_label, entity_type, entity_id, action,
+                                    old_value, new_value)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(self.org.to_string())
+        .bind(ms(self.actor.at))
+        .bind(&self.actor.id)
+        .bind(&self.actor.label)
+        .bind(self.entity_type)
+        .bind(&self.entity_id)
+        .bind(self.action)
+        .bind(self.old_value.map(|v| v.to_string()))
+        .bind(self.new_value.map(|v| v.to_string()))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            other => StoreError::Backend(other.to_string()),
+        }
+    }
+}
+
+fn conflict_on_unique(error: sqlx::Error, field: &'static str) -> StoreError {
+    match error.as_database_error() {
+        Some(db) if db.is_unique_violation() => StoreError::Conflict { field },
+        _ => error.into(),
+    }
+}
+
+fn now_ms() -> DateTime<Utc> {
+    // Stored at millisecond precision; round-trip equality needs the same precision here.
+    from_ms(ms(Utc::now())).unwrap_or_default()
+}
+
+fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn from_ms(value: i64) -> StoreResult<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(value)
+        .ok_or_else(|| StoreError::Backend(format!("timestamp out of range: {value}")))
+}
+
+fn opt_from_ms(value: Option<i64>) -> StoreResult<Option<DateTime<Utc>>> {
+    value.map(from_ms).transpose()
+}
+
+fn parse_id<T: FromStr>(row: &SqliteRow, column: &str) -> StoreResult<T> {
+    let raw: String = row.try_get(column)?;
+    raw.parse()
+        .map_err(|_| StoreError::Backend(format!("malformed id in {column}: {raw}")))
+}
+
+fn grantee_id(grantee: Grantee) -> String {
+    match grantee {
+        Grantee::User(id) => id.to_string(),
+        Grantee::Group(id) => id.to_string(),
+    }
+}
+
+fn known_permissions(names: Vec<String>) -> Vec<Permission> {
+    let mut permissions: Vec<Permission> =
+        names.iter().filter_map(|name| name.parse().ok()).collect();
+    permissions.sort();
+    permissions.dedup();
+    permissions
+}
+
+fn settings_json(settings: &OrgSettings) -> StoreResult<String> {
+    serde_json::to_string(settings).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn settings_from_json(raw: &str) -> StoreResult<OrgSettings> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Backend(format!("malformed settings: {e}")))
+}
+
+fn json_column(row: &SqliteRow, column: &str) -> StoreResult<Option<Value>> {
+    let raw: Option<String> = row.try_get(column)?;
+    Ok(raw.and_then(|text| serde_json::from_str(&text).ok()))
+}
+
+fn organization_from_row(row: &SqliteRow) -> StoreResult<Organization> {
+    Ok(Organization {
+        id: parse_id(row, "id")?,
+        name: row.try_get("name")?,
+        settings: settings_from_json(&row.try_get::<String, _>("settings")?)?,
+        created_at: from_ms(row.try_get("created_at")?)?,
+    })
+}
+
+fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+    let role: String = row.try_get("role")?;
+    Ok(User {
+        id: parse_id(row, "id")?,
+        org_id: parse_id(row, "org_id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        role: role.parse::<Role>().map_err(StoreError::Backend)?,
+        blocked: row.try_get("blocked")?,
+        expires_at: opt_from_ms(row.try_get("expires_at")?)?,
+        locked_until: opt_from_ms(row.try_get("locked_until")?)?,
+        created_at: from_ms(row.try_get("created_at")?)?,
+        updated_at: from_ms(row.try_get("updated_at")?)?,
+    })
+}
+
+fn group_from_row(row: &SqliteRow) -> StoreResult<Group> {
+    let members: i64 = row.try_get("member_count")?;
+    Ok(Group {
+        id: parse_id(row, "id")?,
+        org_id: parse_id(row, "org_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        member_count: u32::try_from(members).unwrap_or(u32::MAX),
+        created_at: from_ms(row.try_get("created_at")?)?,
+    })
+}
+
+fn report_from_row(row: &SqliteRow) -> StoreResult<Report> {
+    let owner: Option<String> = row.try_get("owner_id")?;
+    Ok(Report {
+        id: parse_id(row, "id")?,
+        org_id: parse_id(row, "org_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        owner_id: owner.and_then(|raw| raw.parse().ok()),
+        created_at: from_ms(row.try_get("created_at")?)?,
+        updated_at: from_ms(row.try_get("updated_at")?)?,
+    })
+}
+
+fn api_key_from_row(row: &SqliteRow) -> StoreResult<ApiKey> {
+    Ok(ApiKey {
+        id: parse_id(row, "id")?,
+        org_id: parse_id(row, "org_id")?,
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        created_by: row.try_get("created_by")?,
+        created_at: from_ms(row.try_get("created_at")?)?,
+        last_used_at: opt_from_ms(row.try_get("last_used_at")?)?,
+        revoked_at: opt_from_ms(row.try_get("revoked_at")?)?,
+    })
+}
+
+fn user_snapshot(user: &User) -> Value {
+    json!({
+        "email": user.email,
+        "name": user.name,
+        "role": user.role.as_str(),
+        "blocked": user.blocked,
+        "expiresAt": user.expires_at.map(|at| at.to_rfc3339()),
+    })
+}
+
+fn report_snapshot(report: &Report) -> Value {
+    json!({ "name": report.name, "description": report.description })
+}
