@@ -34,6 +34,10 @@ impl Fields {
         }
     }
 
+    pub fn from_map(map: Map<String, Value>) -> Self {
+        Self { map }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }

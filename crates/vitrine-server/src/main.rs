@@ -1,1 +1,242 @@
-fn main() {}
+//! The `vitrine` binary: serve, demo, migrate, healthcheck.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+use vitrine_core::SystemClock;
+use vitrine_server::config::{ConfigLayer, LogFormat, ServerConfig};
+use vitrine_server::{AppState, demo};
+use vitrine_store::Actor;
+
+#[derive(Parser)]
+#[command(name = "vitrine", version, about = "Vitrine: embedded analytics that stay on screen.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Run a ready demo: two organizations, groups, reports and an account for every role.
+    Demo(DemoArgs),
+    /// Apply database migrations and exit.
+    Migrate(ServeArgs),
+    /// Exit 0 when the server at --url answers /healthz.
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
+}
+
+#[derive(Args, Clone, Default)]
+struct ServeArgs {
+    /// TOML configuration file (also VITRINE_CONFIG).
+    #[arg(long, env = "VITRINE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 0.0.0.0:8080.
+    #[arg(long)]
+    listen: Option<String>,
+    /// The URL users reach Vitrine at; https makes cookies Secure.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Directory for the embedded database and keys.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Database URL; default sqlite://<data-dir>/vitrine.db.
+    #[arg(long)]
+    database: Option<String>,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Password for every demo account; a random one is printed when omitted.
+    #[arg(long)]
+    password: Option<String>,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Keep data here between runs instead of a fresh temporary directory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+fn load_config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
+    let mut layer = ConfigLayer::default();
+    if let Some(path) = &args.config {
+        layer = layer.overlay(ConfigLayer::from_toml_file(path)?);
+    }
+    let (env_layer, unknown) = ConfigLayer::from_env(std::env::vars());
+    for name in unknown {
+        eprintln!("warning: ignoring unknown environment variable {name}");
+    }
+    let flags = ConfigLayer {
+        listen: args.listen,
+        public_url: args.public_url,
+        data_dir: args.data_dir,
+        database: args.database,
+        log_format: None,
+    };
+    Ok(ServerConfig::resolve(layer.overlay(env_layer).overlay(flags))?)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("VITRINE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn vitrine_store::Store>> {
+    if config.database.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    }
+    vitrine_store::open(&config.database).await.context("opening the database")
+}
+
+async fn run_server(config: ServerConfig, state_ready: impl FnOnce(&AppState, std::net::SocketAddr)) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    let state = AppState::new(config, store, Arc::new(SystemClock));
+    state_ready(&state, address);
+    vitrine_server::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(args)?;
+    init_logging(config.log_format);
+    run_server(config, |state, address| {
+        tracing::info!(%address, public_url = %state.config.public_url, "Vitrine is listening");
+    })
+    .await
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    init_logging(LogFormat::Text);
+    let temp = match &args.data_dir {
+        Some(_) => None,
+        None => Some(tempfile::Builder::new().prefix("vitrine-demo-").tempdir()?),
+    };
+    let data_dir = args.data_dir.clone().or_else(|| temp.as_ref().map(|t| t.path().to_path_buf()));
+    let config = ServerConfig::resolve(ConfigLayer {
+        listen: Some(format!("127.0.0.1:{}", args.port)),
+        data_dir,
+        ..Default::default()
+    })?;
+    let password = args.password.clone().unwrap_or_else(|| {
+        vitrine_server::auth::random_secret().chars().filter(char::is_ascii_alphanumeric).take(16).collect()
+    });
+    if password.chars().count() < vitrine_core::validate::PASSWORD_MIN_CHARS {
+        bail!("--password must be at least {} characters", vitrine_core::validate::PASSWORD_MIN_CHARS);
+    }
+    let store = open_store(&config).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}; choose another --port", config.listen))?;
+    let address = listener.local_addr()?;
+    let config = ServerConfig { public_url: format!("http://{address}"), ..config };
+    let data_dir = config.data_dir.clone();
+    let state = AppState::new(config, store, Arc::new(SystemClock));
+    demo::seed(&*state.store, &state.passwords, &password, &Actor::system(state.clock.now())).await?;
+
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Vitrine demo is running at http://{address}/")?;
+    let kept = if temp.is_some() { "a fresh directory, deleted on exit" } else { "kept between runs" };
+    writeln!(out, "  Data: {} ({kept})", data_dir.display())?;
+    writeln!(out, "  Accounts, all with the password {password}")?;
+    for (email, role, org) in demo::ACCOUNTS {
+        writeln!(out, "    {email:<26} {:<12} {org}", role.as_str())?;
+    }
+    writeln!(out, "Press Ctrl+C to stop.")?;
+    out.flush()?;
+    drop(out);
+    vitrine_server::serve(listener, state, shutdown_signal()).await?;
+    drop(temp);
+    Ok(())
+}
+
+async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(args)?;
+    init_logging(config.log_format);
+    if config.database.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)?;
+    }
+    // Opening the store applies pending migrations.
+    let store = vitrine_store::open(&config.database).await.context("opening the database")?;
+    store.close().await;
+    println!("Database {} is up to date.", config.database);
+    Ok(())
+}
+
+/// A plain HTTP/1.1 GET, so the check needs nothing but the standard library.
+fn healthcheck(url: &str) -> anyhow::Result<()> {
+    let rest = url.strip_prefix("http://").context("--url must start with http://")?;
+    let (authority, path) = rest.split_once('/').map(|(a, p)| (a, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let path = if path.ends_with("/healthz") { path } else { format!("{}/healthz", path.trim_end_matches('/')) };
+    let address = authority.to_socket_addrs()?.next().context("--url names no address")?;
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n")?;
+    let mut head = [0u8; 64];
+    let read = stream.read(&mut head)?;
+    let status_line = String::from_utf8_lossy(&head[..read]);
+    if status_line.starts_with("HTTP/1.1 200") || status_line.starts_with("HTTP/1.0 200") {
+        println!("healthy: {url}");
+        Ok(())
+    } else {
+        bail!("unhealthy: {}", status_line.lines().next().unwrap_or_default())
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::Healthcheck { url } = &cli.command {
+        return healthcheck(url);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Demo(args) => demo(args).await,
+            Command::Migrate(args) => migrate(args).await,
+            Command::Healthcheck { .. } => Ok(()),
+        }
+    })
+}

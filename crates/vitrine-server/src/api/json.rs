@@ -1,0 +1,82 @@
+//! The JSON shapes of the public API. Field names are camelCase and stable.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use vitrine_store::{ApiKey, AuditEntry, Group, Organization, Report, User};
+
+pub fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn opt_time(at: Option<DateTime<Utc>>) -> Value {
+    at.map(time).map(Value::String).unwrap_or(Value::Null)
+}
+
+pub fn user(user: &User) -> Value {
+    json!({
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role.as_str(),
+        "blocked": user.blocked,
+        "expiresAt": opt_time(user.expires_at),
+        "lockedUntil": opt_time(user.locked_until),
+        "createdAt": time(user.created_at),
+        "updatedAt": time(user.updated_at),
+    })
+}
+
+pub fn group(group: &Group) -> Value {
+    json!({
+        "id": group.id,
+        "name": group.name,
+        "description": group.description,
+        "memberCount": group.member_count,
+        "createdAt": time(group.created_at),
+    })
+}
+
+pub fn report(report: &Report) -> Value {
+    json!({
+        "id": report.id,
+        "name": report.name,
+        "description": report.description,
+        "ownerId": report.owner_id,
+        "createdAt": time(report.created_at),
+        "updatedAt": time(report.updated_at),
+    })
+}
+
+pub fn organization(org: &Organization) -> Value {
+    json!({ "id": org.id, "name": org.name })
+}
+
+pub fn api_key(key: &ApiKey) -> Value {
+    json!({
+        "id": key.id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "createdBy": key.created_by,
+        "createdAt": time(key.created_at),
+        "lastUsedAt": opt_time(key.last_used_at),
+        "revokedAt": opt_time(key.revoked_at),
+    })
+}
+
+pub fn audit_entry(entry: &AuditEntry) -> Value {
+    json!({
+        "id": entry.id,
+        "at": time(entry.at),
+        "actorId": entry.actor_id,
+        "actor": entry.actor_label,
+        "entityType": entry.entity_type,
+        "entityId": entry.entity_id,
+        "action": entry.action,
+        "oldValue": entry.old_value,
+        "newValue": entry.new_value,
+    })
+}
+
+pub fn list<T>(items: &[T], shape: fn(&T) -> Value) -> Value {
+    Value::Array(items.iter().map(shape).collect())
+}

@@ -1,0 +1,86 @@
+//! The JSON API under `/api/v1`. The router below is its table of contents; every handler
+//! follows one rhythm: authorize, read the input, call the service, shape the answer.
+
+mod account;
+mod api_keys;
+mod audit;
+pub use audit::csv_download as audit_csv_download;
+mod groups;
+pub mod json;
+mod permissions;
+mod reports;
+mod settings;
+mod users;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post, put};
+use vitrine_core::Fields;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorCode};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(account::login))
+        .route("/auth/logout", post(account::logout))
+        .route("/me", get(account::me))
+        .route("/reports", get(reports::list).post(reports::create))
+        .route("/reports/{id}", get(reports::show).patch(reports::update).delete(reports::delete))
+        .route("/reports/{id}/access", get(reports::access))
+        .route(
+            "/reports/{id}/access/users/{user_id}",
+            put(reports::grant_user).delete(reports::revoke_user),
+        )
+        .route(
+            "/reports/{id}/access/groups/{group_id}",
+            put(reports::grant_group).delete(reports::revoke_group),
+        )
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::show).patch(users::update).delete(users::delete))
+        .route("/groups", get(groups::list).post(groups::create))
+        .route("/groups/{id}", get(groups::show).delete(groups::delete))
+        .route(
+            "/groups/{id}/members/{user_id}",
+            put(groups::add_member).delete(groups::remove_member),
+        )
+        .route(
+            "/permissions/{name}/users/{user_id}",
+            put(permissions::grant_user).delete(permissions::revoke_user),
+        )
+        .route(
+            "/permissions/{name}/groups/{group_id}",
+            put(permissions::grant_group).delete(permissions::revoke_group),
+        )
+        .route("/settings", get(settings::show).patch(settings::update))
+        .route("/audit", get(audit::list))
+        .route("/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/api-keys/{id}", delete(api_keys::revoke))
+        .fallback(not_found)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "No such API endpoint.")
+}
+
+/// A request body that must be a JSON object, read field by field by the services.
+pub struct JsonFields(pub Fields);
+
+impl<S: Send + Sync> FromRequest<S> for JsonFields {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::invalid("body", "is too large").with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            } else {
+                ApiError::invalid("body", "could not be read")
+            }
+        })?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::invalid("body", format!("is not valid JSON ({e})")))?;
+        Ok(JsonFields(Fields::from_value(value)?))
+    }
+}

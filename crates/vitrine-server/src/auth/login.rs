@@ -1,0 +1,117 @@
+//! Signing in and out. Unknown emails and wrong passwords get the same answer after the same
+//! work (a decoy hash is verified for unknown emails); five wrong passwords in a row lock the
+//! account for thirty minutes.
+
+use axum::http::HeaderValue;
+use chrono::Duration;
+use vitrine_store::{NewSession, User};
+
+use super::{SESSION_COOKIE, csrf_for, random_secret, sha256};
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorCode};
+
+pub const LOCK_THRESHOLD: u32 = 5;
+pub const LOCK_MINUTES: i64 = 30;
+
+/// A new session: the cookie value and its CSRF token.
+pub struct SignedIn {
+    pub user: User,
+    pub session_token: String,
+    pub csrf_token: String,
+    pub max_age_seconds: i64,
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(ErrorCode::InvalidCredentials, "Wrong email or password.")
+}
+
+fn locked(until: chrono::DateTime<chrono::Utc>) -> ApiError {
+    ApiError::new(
+        ErrorCode::AccountLocked,
+        format!(
+            "Too many wrong passwords: this account is locked until {} UTC. An administrator can unlock it by setting a new password.",
+            until.format("%Y-%m-%d %H:%M")
+        ),
+    )
+}
+
+pub async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<SignedIn, ApiError> {
+    let result = attempt(state, email, password).await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(e) if e.code == ErrorCode::AccountLocked => "locked",
+        Err(e) if e.code == ErrorCode::RateLimited => "rate_limited",
+        Err(_) => "failure",
+    };
+    state.metrics.sign_in(outcome);
+    result
+}
+
+async fn attempt(state: &AppState, email: &str, password: &str) -> Result<SignedIn, ApiError> {
+    let email = email.trim().to_ascii_lowercase();
+    if password.len() > vitrine_core::validate::PASSWORD_MAX_BYTES {
+        return Err(invalid_credentials());
+    }
+    let login = state.store.find_login(&email).await?;
+    let matches = state
+        .passwords
+        .verify(password, login.as_ref().map(|l| l.password_hash.as_str()))
+        .await?;
+    let Some(login) = login else { return Err(invalid_credentials()) };
+    let now = state.clock.now();
+    if let Some(until) = login.user.locked_until.filter(|until| now < *until) {
+        return Err(locked(until));
+    }
+    if !matches {
+        let lock_until = now + Duration::minutes(LOCK_MINUTES);
+        let lock = state.store.record_failed_login(login.user.id, LOCK_THRESHOLD, lock_until).await?;
+        tracing::info!(user = %login.user.id, locked = lock.is_some(), "wrong password");
+        return Err(lock.map(locked).unwrap_or_else(invalid_credentials));
+    }
+    // The password is right, so saying why the account cannot sign in reveals nothing new.
+    if login.user.blocked {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "This account is blocked. Ask an administrator of your organization.",
+        ));
+    }
+    if !login.user.is_active_at(now) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "This account has expired. Ask an administrator of your organization.",
+        ));
+    }
+    state.store.record_successful_login(login.user.id).await?;
+    let session_token = random_secret();
+    let session = NewSession { token_hash: sha256(&session_token), user_id: login.user.id, created_at: now };
+    state.store.create_session(&session).await?;
+    let org = state.store.get_organization(login.user.org_id).await?;
+    tracing::info!(user = %login.user.id, org = %org.id, "signed in");
+    Ok(SignedIn {
+        csrf_token: csrf_for(&session_token),
+        session_token,
+        user: login.user,
+        max_age_seconds: i64::from(org.settings.session_absolute_timeout_hours) * 3600,
+    })
+}
+
+pub async fn sign_out(state: &AppState, token_hash: &[u8]) -> Result<(), ApiError> {
+    state.store.delete_session(token_hash).await?;
+    Ok(())
+}
+
+/// `Set-Cookie` for a new session: HttpOnly, SameSite=Lax, Secure behind https.
+pub fn session_cookie(state: &AppState, signed_in: &SignedIn) -> HeaderValue {
+    cookie(state, &signed_in.session_token, signed_in.max_age_seconds)
+}
+
+/// `Set-Cookie` that removes the session cookie.
+pub fn cleared_cookie(state: &AppState) -> HeaderValue {
+    cookie(state, "", 0)
+}
+
+fn cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
+    let text = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("vitrine_session=; Max-Age=0"))
+}

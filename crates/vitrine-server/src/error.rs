@@ -1,0 +1,131 @@
+//! The one error type of the HTTP layer, mapped once to a status and a stable error code:
+//! `{"error":{"code":"…","message":"…","field":"…"}}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use vitrine_core::{FieldError, Forbidden};
+use vitrine_store::StoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidCredentials,
+    AccountLocked,
+    CsrfRejected,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    InvalidInput,
+    NoAccess,
+    RateLimited,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidCredentials => "InvalidCredentials",
+            ErrorCode::AccountLocked => "AccountLocked",
+            ErrorCode::CsrfRejected => "CsrfRejected",
+            ErrorCode::Unauthenticated => "Unauthenticated",
+            ErrorCode::Forbidden => "Forbidden",
+            ErrorCode::NotFound => "NotFound",
+            ErrorCode::InvalidInput => "InvalidInput",
+            ErrorCode::NoAccess => "NoAccess",
+            ErrorCode::RateLimited => "RateLimited",
+            ErrorCode::Internal => "Internal",
+        }
+    }
+
+    fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidCredentials | ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::AccountLocked => StatusCode::LOCKED,
+            ErrorCode::CsrfRejected | ErrorCode::Forbidden | ErrorCode::NoAccess => {
+                StatusCode::FORBIDDEN
+            }
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub status: StatusCode,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, status: code.status(), message: message.into(), field: None }
+    }
+
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        let message = format!("{field}: {}", message.into());
+        Self { field: Some(field), ..Self::new(ErrorCode::InvalidInput, message) }
+    }
+
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(ErrorCode::Unauthenticated, "Sign in first.")
+    }
+
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal, "Something went wrong on the server; it has been logged.")
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        ApiError::invalid(error.field, error.message)
+    }
+}
+
+impl From<Forbidden> for ApiError {
+    fn from(error: Forbidden) -> Self {
+        ApiError::new(ErrorCode::Forbidden, format!("Not allowed: {error}."))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => ApiError::new(ErrorCode::NotFound, "Not found."),
+            StoreError::Conflict { field } => {
+                ApiError::invalid(field, "is already in use").with_status(StatusCode::CONFLICT)
+            }
+            other => {
+                // The detail goes to the log only; responses never carry database text.
+                tracing::error!(error = %other, "store failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "code": self.code.as_str(), "message": self.message });
+        if let Some(field) = &self.field {
+            body["field"] = json!(field);
+        }
+        (self.status, Json(json!({ "error": body }))).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

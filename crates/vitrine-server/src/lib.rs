@@ -1,0 +1,14 @@
+//! Vitrine's server: the portals, the JSON API and the wiring of the services behind them.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod metrics;
+pub mod portal;
+pub mod services;
+
+pub use app::{AppState, router, serve};
+pub use config::ServerConfig;

@@ -1,0 +1,101 @@
+//! Prometheus metrics: requests and latency by route pattern, sign-ins by outcome.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::app::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: HistogramFamily<RouteLabels>,
+    sign_ins: Family<OutcomeLabels, Counter>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 100 µs to about 1.6 s.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 15))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("vitrine");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: HistogramFamily<RouteLabels> = Family::new_with_constructor(latency_histogram);
+        let sign_ins = Family::<OutcomeLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests by route pattern and status", requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Server time per request, by route pattern",
+            latency.clone(),
+        );
+        registry.register("sign_ins", "Sign-in attempts by outcome", sign_ins.clone());
+        Self { registry, requests, latency, sign_ins }
+    }
+}
+
+impl Metrics {
+    pub fn sign_in(&self, outcome: &str) {
+        self.sign_ins.get_or_create(&OutcomeLabels { outcome: outcome.to_string() }).inc();
+    }
+
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+            tracing::error!(%error, "metrics encoding failed");
+        }
+        text
+    }
+}
+
+/// Counts and times every request under its route pattern (never its raw path, so ids and
+/// probes cannot blow up the label space).
+pub async fn track_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    if status >= 500 {
+        tracing::warn!(%method, %route, status, elapsed_ms = elapsed.as_millis() as u64, "request failed");
+    } else {
+        tracing::debug!(%method, %route, status, elapsed_us = elapsed.as_micros() as u64, "request");
+    }
+    state.metrics.latency.get_or_create(&RouteLabels { method: method.clone(), route: route.clone() })
+        .observe(elapsed.as_secs_f64());
+    state.metrics.requests.get_or_create(&RequestLabels { method, route, status }).inc();
+    response
+}

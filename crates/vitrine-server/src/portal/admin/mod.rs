@@ -1,0 +1,76 @@
+//! The Admin Portal. Administrators manage users, groups, reports, settings, API keys and
+//! read the audit log; contributors manage reports only; viewers are refused every page.
+
+mod api_keys;
+mod audit;
+mod groups;
+mod reports;
+mod settings;
+mod users;
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::Query;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use vitrine_core::{AdminScope, ContentScope};
+
+use super::layout::Flash;
+use super::{PortalError, PortalResult};
+use crate::app::AppState;
+use crate::auth::{Caller, PortalCaller};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::show).post(users::update))
+        .route("/users/{id}/permissions", post(users::set_permissions))
+        .route("/users/{id}/delete", post(users::delete))
+        .route("/groups", get(groups::list).post(groups::create))
+        .route("/groups/{id}", get(groups::show))
+        .route("/groups/{id}/members", post(groups::add_member))
+        .route("/groups/{id}/members/{user_id}/remove", post(groups::remove_member))
+        .route("/groups/{id}/permissions", post(groups::set_permissions))
+        .route("/groups/{id}/delete", post(groups::delete))
+        .route("/reports", get(reports::list).post(reports::create))
+        .route("/reports/{id}", get(reports::show).post(reports::update))
+        .route("/reports/{id}/access", post(reports::grant))
+        .route("/reports/{id}/access/remove", post(reports::revoke))
+        .route("/reports/{id}/delete", post(reports::delete))
+        .route("/settings", get(settings::show).post(settings::update))
+        .route("/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/api-keys/{id}/revoke", post(api_keys::revoke))
+        .route("/audit", get(audit::list))
+        .route("/audit/export.csv", get(audit::export))
+}
+
+async fn home(PortalCaller(caller): PortalCaller) -> PortalResult {
+    let target = if caller.principal.role == vitrine_core::Role::Admin {
+        "/admin/users"
+    } else {
+        content_scope(&caller)?;
+        "/admin/reports"
+    };
+    Ok(Redirect::to(target).into_response())
+}
+
+fn admin_scope(caller: &Caller) -> Result<AdminScope, PortalError> {
+    caller.principal.admin().map_err(|e| PortalError::with_caller(e, caller))
+}
+
+fn content_scope(caller: &Caller) -> Result<ContentScope, PortalError> {
+    caller.principal.content_manager().map_err(|e| PortalError::with_caller(e, caller))
+}
+
+/// After a successful post: back to a page, with a fixed notice (post/redirect/get).
+fn done(path: &str, what: &str) -> Response {
+    Redirect::to(&format!("{path}?done={what}")).into_response()
+}
+
+type DoneQuery = Query<HashMap<String, String>>;
+
+fn flash_of(query: &DoneQuery) -> Flash {
+    Flash::from_done(query.get("done").map(String::as_str))
+}

@@ -1,0 +1,225 @@
+//! Admin Portal › Users.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+use vitrine_core::{AdminScope, Permission, Role, UserId};
+use vitrine_store::{Grantee, User};
+
+use super::{DoneQuery, admin_scope, done, flash_of};
+use crate::app::AppState;
+use crate::auth::{Caller, PortalCaller};
+use crate::portal::layout::{Flash, Section, action_button, csrf_field, date, flash, page, role_options};
+use crate::portal::{FormData, PortalError, PortalResult};
+use crate::services::{self, parse_id};
+
+pub fn status_badge(user: &User, now: chrono::DateTime<chrono::Utc>) -> Markup {
+    let (class, label) = if user.blocked {
+        ("badge danger", "Blocked")
+    } else if !user.is_active_at(now) {
+        ("badge warn", "Expired")
+    } else if user.is_locked_at(now) {
+        ("badge warn", "Locked")
+    } else {
+        ("badge ok", "Active")
+    };
+    html! { span class=(class) { (label) } }
+}
+
+pub async fn list(State(state): State<AppState>, PortalCaller(caller): PortalCaller, query: DoneQuery) -> PortalResult {
+    let scope = admin_scope(&caller)?;
+    render_list(&state, &caller, &scope, flash_of(&query), StatusCode::OK).await
+}
+
+async fn render_list(
+    state: &AppState,
+    caller: &Caller,
+    scope: &AdminScope,
+    notice: Flash,
+    status: StatusCode,
+) -> PortalResult {
+    let users = state.store.list_users(scope.org_id()).await.map_err(|e| PortalError::with_caller(e, caller))?;
+    let now = state.clock.now();
+    let body = html! {
+        div.page-head { h1 { "Users" } p.muted { "People who can sign in to your organization's portal." } }
+        (flash(&notice))
+        section.card {
+            table {
+                thead { tr { th { "Name" } th { "Email" } th { "Role" } th { "Status" } th { "Expires" } } }
+                tbody {
+                    @for user in &users {
+                        tr {
+                            td { a href={ "/admin/users/" (user.id) } { (user.name) } }
+                            td { (user.email) }
+                            td { (user.role.as_str()) }
+                            td { (status_badge(user, now)) }
+                            td { @if let Some(at) = user.expires_at { (date(at)) } @else { span.muted { "Never" } } }
+                        }
+                    }
+                }
+            }
+        }
+        section.card {
+            h2 { "Add a user" }
+            form.grid-form method="post" action="/admin/users" {
+                (csrf_field(caller))
+                label { "Email" input type="email" name="email" required; }
+                label { "Name" input type="text" name="name" placeholder="Optional"; }
+                label { "Role" select name="role" { (role_options(Role::Viewer)) } }
+                label { "Password" input type="password" name="password" minlength="8" autocomplete="new-password" required; }
+                label { "Expires on" input type="date" name="expiresAt"; }
+                div.form-actions { button.primary type="submit" { "Add user" } }
+            }
+        }
+    };
+    Ok((status, page(Some(caller), "Users", Some(Section::Users), body)).into_response())
+}
+
+pub async fn create(State(state): State<AppState>, PortalCaller(caller): PortalCaller, form: FormData) -> PortalResult {
+    form.check_csrf(&caller)?;
+    let scope = admin_scope(&caller)?;
+    let input = form.to_fields(&["email", "role", "password"], &["name", "expiresAt"], &[]);
+    match services::users::create(&state, &scope, &caller, &input).await {
+        Ok(user) => Ok(done(&format!("/admin/users/{}", user.id), "created")),
+        Err(e) => render_list(&state, &caller, &scope, Flash::error(e.message), e.status).await,
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    query: DoneQuery,
+) -> PortalResult {
+    let scope = admin_scope(&caller)?;
+    let id = parse_id(&id, "user").map_err(|e| PortalError::with_caller(e, &caller))?;
+    render_detail(&state, &caller, &scope, id, flash_of(&query), StatusCode::OK).await
+}
+
+async fn render_detail(
+    state: &AppState,
+    caller: &Caller,
+    scope: &AdminScope,
+    id: UserId,
+    notice: Flash,
+    status: StatusCode,
+) -> PortalResult {
+    let org = scope.org_id();
+    let fail = |e| PortalError::with_caller(e, caller);
+    let user = state.store.get_user(org, id).await.map_err(fail)?;
+    let groups = state.store.groups_of_user(org, id).await.map_err(fail)?;
+    let direct = state.store.direct_permissions(org, Grantee::User(id)).await.map_err(fail)?;
+    let effective = state.store.effective_permissions(org, id).await.map_err(fail)?;
+    let reports = state.store.reports_for_user(org, id).await.map_err(fail)?;
+    let now = state.clock.now();
+    let base = format!("/admin/users/{id}");
+    let body = html! {
+        nav.crumbs { a href="/admin/users" { "Users" } " / " (user.name) }
+        div.page-head { h1 { (user.name) " " (status_badge(&user, now)) } p.muted { (user.email) } }
+        (flash(&notice))
+        @if let Some(until) = user.locked_until.filter(|u| now < *u) {
+            p.flash.error { "Locked after too many wrong passwords until " (date(until)) ". Setting a new password unlocks it." }
+        }
+        section.card {
+            h2 { "Profile" }
+            form.grid-form method="post" action=(base) {
+                (csrf_field(caller))
+                label { "Name" input type="text" name="name" value=(user.name) required; }
+                label { "Email" input type="email" name="email" value=(user.email) required; }
+                label { "Role" select name="role" { (role_options(user.role)) } }
+                label { "Expires on" input type="date" name="expiresAt" value=(user.expires_at.map(|at| at.format("%Y-%m-%d").to_string()).unwrap_or_default()); }
+                label { "New password" input type="password" name="password" minlength="8" autocomplete="new-password" placeholder="Leave blank to keep"; }
+                label.check { input type="checkbox" name="blocked" checked[user.blocked]; "Blocked: cannot sign in" }
+                div.form-actions { button.primary type="submit" { "Save" } }
+            }
+        }
+        section.card {
+            h2 { "Permissions" }
+            form method="post" action={ (base) "/permissions" } {
+                (csrf_field(caller))
+                @for permission in Permission::ALL {
+                    label.check {
+                        input type="checkbox" name="permission" value=(permission.as_str()) checked[direct.contains(&permission)];
+                        code { (permission.as_str()) } " — " (permission.description())
+                        @if effective.contains(&permission) && !direct.contains(&permission) {
+                            span.badge.ok { "through a group" }
+                        }
+                    }
+                }
+                div.form-actions { button type="submit" { "Save permissions" } }
+            }
+        }
+        div.two-col {
+            section.card {
+                h2 { "Groups" }
+                @if groups.is_empty() { p.muted { "Not a member of any group." } }
+                ul.plain { @for group in &groups { li { a href={ "/admin/groups/" (group.id) } { (group.name) } } } }
+            }
+            section.card {
+                h2 { "Reports this user may open" }
+                @if user.role.manages_content() { p.muted { "As " (user.role.as_str()) ", this user may open every report." } }
+                @else if reports.is_empty() { p.muted { "None yet." } }
+                ul.plain { @for report in &reports { li { a href={ "/admin/reports/" (report.id) } { (report.name) } } } }
+            }
+        }
+        @if caller.principal.user_id != Some(id) {
+            section.card.danger-zone {
+                h2 { "Delete user" }
+                p.muted { "Their sessions end at once. The audit log keeps their history." }
+                (action_button(caller, &format!("{base}/delete"), "Delete user", "danger"))
+            }
+        }
+    };
+    Ok((status, page(Some(caller), &user.name, Some(Section::Users), body)).into_response())
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PortalResult {
+    form.check_csrf(&caller)?;
+    let scope = admin_scope(&caller)?;
+    let id: UserId = parse_id(&id, "user").map_err(|e| PortalError::with_caller(e, &caller))?;
+    let input = form.to_fields(&["name", "email", "role", "expiresAt"], &["password"], &["blocked"]);
+    match services::users::update(&state, &scope, &caller, id, &input).await {
+        Ok(_) => Ok(done(&format!("/admin/users/{id}"), "saved")),
+        Err(e) => render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await,
+    }
+}
+
+pub async fn set_permissions(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PortalResult {
+    form.check_csrf(&caller)?;
+    let scope = admin_scope(&caller)?;
+    let id: UserId = parse_id(&id, "user").map_err(|e| PortalError::with_caller(e, &caller))?;
+    let chosen = form.all("permission");
+    for permission in Permission::ALL {
+        let granted = chosen.contains(&permission.as_str());
+        services::permissions::set(&state, &scope, &caller, permission, Grantee::User(id), granted)
+            .await
+            .map_err(|e| PortalError::with_caller(e, &caller))?;
+    }
+    Ok(done(&format!("/admin/users/{id}"), "permissions"))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PortalResult<Response> {
+    form.check_csrf(&caller)?;
+    let scope = admin_scope(&caller)?;
+    let id: UserId = parse_id(&id, "user").map_err(|e| PortalError::with_caller(e, &caller))?;
+    match services::users::delete(&state, &scope, &caller, id).await {
+        Ok(()) => Ok(done("/admin/users", "deleted")),
+        Err(e) => render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await,
+    }
+}

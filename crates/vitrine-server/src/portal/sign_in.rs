@@ -1,0 +1,64 @@
+//! `/`: the sign-in page for visitors, the Reports Portal once signed in.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+
+use super::layout::page;
+use super::{FormData, PortalResult, reports};
+use crate::app::AppState;
+use crate::auth::login::{cleared_cookie, session_cookie, sign_in};
+use crate::auth::{MaybeCaller, PortalCaller};
+
+pub async fn home(State(state): State<AppState>, MaybeCaller(caller): MaybeCaller) -> PortalResult {
+    match caller {
+        Some(caller) => reports::portal(&state, &caller).await,
+        None => Ok(sign_in_page(None, "", StatusCode::OK)),
+    }
+}
+
+fn sign_in_page(error: Option<&str>, email: &str, status: StatusCode) -> Response {
+    let body = html! {
+        section.sign-in {
+            div.sign-in-brand {
+                span.logo.large aria-hidden="true" { "◧" }
+                h1 { "Vitrine" }
+                p.muted { "Your organization's reports, always up to date." }
+            }
+            form.card method="post" action="/login" {
+                h2 { "Sign in" }
+                @if let Some(error) = error { p.flash.error role="alert" { (error) } }
+                label { "Email" input type="email" name="email" value=(email) autocomplete="username" required autofocus; }
+                label { "Password" input type="password" name="password" autocomplete="current-password" required; }
+                button.primary type="submit" { "Sign in" }
+            }
+        }
+    };
+    let headers = [(header::CACHE_CONTROL, "no-store")];
+    (status, headers, page(None, "Sign in", None, body)).into_response()
+}
+
+pub async fn login(State(state): State<AppState>, form: FormData) -> Response {
+    let email = form.get("email").unwrap_or_default();
+    let password = form.get("password").unwrap_or_default();
+    match sign_in(&state, email, password).await {
+        Ok(signed_in) => {
+            let cookie = session_cookie(&state, &signed_in);
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+        }
+        Err(error) => sign_in_page(Some(&error.message), email, error.status),
+    }
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    form: FormData,
+) -> PortalResult {
+    form.check_csrf(&caller)?;
+    if let Some(session) = &caller.session {
+        crate::auth::login::sign_out(&state, &session.token_hash).await?;
+    }
+    Ok(([(header::SET_COOKIE, cleared_cookie(&state))], Redirect::to("/")).into_response())
+}

@@ -1,0 +1,43 @@
+//! Groups and their members.
+
+use vitrine_core::{AdminScope, Fields, GroupId, UserId, validate};
+use vitrine_store::{Group, NewGroup};
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::ApiResult;
+
+pub async fn create(
+    state: &AppState,
+    scope: &AdminScope,
+    caller: &Caller,
+    input: &Fields,
+) -> ApiResult<Group> {
+    input.allow_only(&["name", "description"])?;
+    let new = NewGroup {
+        name: validate::name("name", input.required_str("name")?)?,
+        description: validate::description("description", input.optional_str("description")?.unwrap_or(""))?,
+    };
+    Ok(state.store.create_group(scope.org_id(), &caller.actor(state.clock.now()), &new).await?)
+}
+
+pub async fn delete(state: &AppState, scope: &AdminScope, caller: &Caller, id: GroupId) -> ApiResult<()> {
+    Ok(state.store.delete_group(scope.org_id(), &caller.actor(state.clock.now()), id).await?)
+}
+
+pub async fn set_member(
+    state: &AppState,
+    scope: &AdminScope,
+    caller: &Caller,
+    group: GroupId,
+    user: UserId,
+    member: bool,
+) -> ApiResult<()> {
+    let actor = caller.actor(state.clock.now());
+    if member {
+        state.store.add_group_member(scope.org_id(), &actor, group, user).await?;
+    } else {
+        state.store.remove_group_member(scope.org_id(), &actor, group, user).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! Reports' metadata and who may open them. Administrators and contributors manage every
+//! report of their organization; viewers see the reports granted to them or their groups.
+
+use vitrine_core::{ContentScope, Fields, ReportId, validate};
+use vitrine_store::{Grantee, NewReport, Report, ReportChange};
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+
+/// The reports the caller may open.
+pub async fn visible_to(state: &AppState, caller: &Caller) -> ApiResult<Vec<Report>> {
+    let org = caller.principal.org_id;
+    match caller.principal.user_id {
+        Some(user) if !caller.principal.role.manages_content() => {
+            Ok(state.store.reports_for_user(org, user).await?)
+        }
+        _ => Ok(state.store.list_reports(org).await?),
+    }
+}
+
+/// One report, if the caller may open it; `NotFound` hides other organizations' reports.
+pub async fn open(state: &AppState, caller: &Caller, id: ReportId) -> ApiResult<Report> {
+    let org = caller.principal.org_id;
+    let report = state.store.get_report(org, id).await?;
+    let allowed = match caller.principal.user_id {
+        Some(user) if !caller.principal.role.manages_content() => {
+            state.store.user_can_open(org, user, id).await?
+        }
+        _ => true,
+    };
+    if !allowed {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::NoAccess,
+            "You do not have access to this report. Ask an administrator to grant it.",
+        ));
+    }
+    Ok(report)
+}
+
+pub async fn create(
+    state: &AppState,
+    scope: &ContentScope,
+    caller: &Caller,
+    input: &Fields,
+) -> ApiResult<Report> {
+    input.allow_only(&["name", "description"])?;
+    let new = NewReport {
+        name: validate::name("name", input.required_str("name")?)?,
+        description: validate::description("description", input.optional_str("description")?.unwrap_or(""))?,
+        owner_id: caller.principal.user_id,
+    };
+    Ok(state.store.create_report(scope.org_id(), &caller.actor(state.clock.now()), &new).await?)
+}
+
+pub async fn update(
+    state: &AppState,
+    scope: &ContentScope,
+    caller: &Caller,
+    id: ReportId,
+    input: &Fields,
+) -> ApiResult<Report> {
+    input.allow_only(&["name", "description"])?;
+    let change = ReportChange {
+        name: input.optional_str("name")?.map(|n| validate::name("name", n)).transpose()?,
+        description: input
+            .optional_str("description")?
+            .map(|d| validate::description("description", d))
+            .transpose()?,
+    };
+    Ok(state.store.update_report(scope.org_id(), &caller.actor(state.clock.now()), id, &change).await?)
+}
+
+pub async fn delete(state: &AppState, scope: &ContentScope, caller: &Caller, id: ReportId) -> ApiResult<()> {
+    Ok(state.store.delete_report(scope.org_id(), &caller.actor(state.clock.now()), id).await?)
+}
+
+pub async fn set_access(
+    state: &AppState,
+    scope: &ContentScope,
+    caller: &Caller,
+    report: ReportId,
+    grantee: Grantee,
+    granted: bool,
+) -> ApiResult<()> {
+    let actor = caller.actor(state.clock.now());
+    Ok(state.store.set_report_access(scope.org_id(), &actor, report, grantee, granted).await?)
+}
