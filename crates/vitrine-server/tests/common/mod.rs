@@ -1,0 +1,187 @@
+//! Starts the real server on 127.0.0.1:0 with a fresh SQLite database and the demo data, and
+//! gives tests an HTTP client per user.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use vitrine_core::ManualClock;
+use vitrine_server::config::{ConfigLayer, ServerConfig};
+use vitrine_server::{AppState, demo};
+use vitrine_store::{Actor, Store};
+
+pub const PASSWORD: &str = "correct-horse-battery";
+pub const ADMIN: &str = "admin@example.com";
+pub const CONTRIBUTOR: &str = "contributor@example.com";
+pub const VIEWER: &str = "viewer@example.com";
+pub const ACME_ADMIN: &str = "admin@acme.example.com";
+
+pub struct TestApp {
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<ManualClock>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _data: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|layer| layer).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(ConfigLayer) -> ConfigLayer) -> TestApp {
+    let data = tempfile::tempdir().expect("temp dir");
+    let layer = ConfigLayer {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(data.path().to_path_buf()),
+        ..Default::default()
+    };
+    let config = ServerConfig::resolve(adjust(layer)).expect("config");
+    let store = vitrine_store::open(&config.database).await.expect("store");
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let state = AppState::new(config, Arc::clone(&store), clock.clone());
+    let seeded_at = Actor::system(vitrine_core::Clock::now(&*clock));
+    demo::seed(&*store, &state.passwords, PASSWORD, &seeded_at).await.expect("seed");
+    let (shutdown, signal) = oneshot::channel::<()>();
+    let server = tokio::spawn(vitrine_server::serve(listener, state, async {
+        let _ = signal.await;
+    }));
+    TestApp { base, store, clock, shutdown: Some(shutdown), server: Some(server), _data: data }
+}
+
+impl TestApp {
+    pub fn clock_now(&self) -> chrono::DateTime<Utc> {
+        use vitrine_core::Clock;
+        self.clock.now()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A client with its own cookie jar, signed in as nobody.
+    pub fn anonymous(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    pub async fn sign_in(&self, email: &str) -> Session {
+        self.sign_in_with(email, PASSWORD).await.expect("sign in")
+    }
+
+    pub async fn sign_in_with(&self, email: &str, password: &str) -> Result<Session, Response> {
+        let client = self.anonymous();
+        let response = client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("login request");
+        if response.status() != StatusCode::OK {
+            return Err(response);
+        }
+        let body: Value = response.json().await.expect("login body");
+        let csrf = body["csrfToken"].as_str().expect("csrfToken").to_string();
+        Ok(Session { client, csrf, base: self.base.clone(), user: body["user"].clone() })
+    }
+
+    /// Stops the server gracefully and waits for it to finish.
+    pub async fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server result");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// A signed-in browser-like client: cookie jar plus the CSRF token.
+pub struct Session {
+    pub client: Client,
+    pub csrf: String,
+    pub base: String,
+    pub user: Value,
+}
+
+impl Session {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Response {
+        let mut request = self.client.request(method, self.url(path)).header("X-CSRF-Token", &self.csrf);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Response {
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str) -> Response {
+        self.send(reqwest::Method::PUT, path, None).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.send(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// Submits a portal form the way a browser would, CSRF field included.
+    pub async fn form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let mut all: Vec<(&str, &str)> = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.client.post(self.url(path)).form(&all).send().await.expect("form post")
+    }
+
+    pub async fn json(&self, path: &str) -> Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.expect("json")
+    }
+
+    /// The id of the entity in a list whose `key` equals `value`.
+    pub async fn id_of(&self, list_path: &str, key: &str, value: &str) -> String {
+        let list = self.json(list_path).await;
+        list.as_array()
+            .and_then(|items| items.iter().find(|item| item[key] == value))
+            .and_then(|item| item["id"].as_str())
+            .unwrap_or_else(|| panic!("{value} not in {list_path}"))
+            .to_string()
+    }
+}
+
+/// Asserts the stable error shape and returns the body.
+pub async fn expect_error(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status for expected {code}");
+    let body: Value = response.json().await.expect("error body is JSON");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    body
+}
