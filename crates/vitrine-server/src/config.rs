@@ -43,14 +43,17 @@ impl ConfigLayer {
     }
 
     pub fn from_toml_file(path: &Path) -> Result<ConfigLayer, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::new("config", format!("cannot read {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new("config", format!("cannot read {}: {e}", path.display()))
+        })?;
         toml::from_str(&text)
             .map_err(|e| ConfigError::new("config", format!("{}: {}", path.display(), e.message())))
     }
 
     /// Reads `VITRINE_*` variables from `vars` (the process environment in production).
-    pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> (ConfigLayer, Vec<String>) {
+    pub fn from_env(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> (ConfigLayer, Vec<String>) {
         let mut layer = ConfigLayer::default();
         let mut unknown = Vec::new();
         for (key, value) in vars {
@@ -93,7 +96,10 @@ impl ServerConfig {
     pub fn resolve(layer: ConfigLayer) -> Result<ServerConfig, ConfigError> {
         let listen_raw = layer.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen: SocketAddr = listen_raw.parse().map_err(|_| {
-            ConfigError::new("listen", format!("{listen_raw:?} is not an address such as 127.0.0.1:8080"))
+            ConfigError::new(
+                "listen",
+                format!("{listen_raw:?} is not an address such as 127.0.0.1:8080"),
+            )
         })?;
         let public_url = layer
             .public_url
@@ -101,18 +107,34 @@ impl ServerConfig {
             .trim_end_matches('/')
             .to_string();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            return Err(ConfigError::new("public_url", "must start with http:// or https://"));
+            return Err(ConfigError::new(
+                "public_url",
+                "must start with http:// or https://",
+            ));
         }
-        let data_dir = layer.data_dir.unwrap_or_else(|| PathBuf::from("vitrine-data"));
+        let data_dir = layer
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from("vitrine-data"));
         let database = layer
             .database
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("vitrine.db").display()));
         let log_format = match layer.log_format.as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
-            other => return Err(ConfigError::new("log_format", format!("{other:?}: use text or json"))),
+            other => {
+                return Err(ConfigError::new(
+                    "log_format",
+                    format!("{other:?}: use text or json"),
+                ));
+            }
         };
-        Ok(ServerConfig { listen, public_url, data_dir, database, log_format })
+        Ok(ServerConfig {
+            listen,
+            public_url,
+            data_dir,
+            database,
+            log_format,
+        })
     }
 }
 
@@ -125,7 +147,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(setting: &str, message: impl Into<String>) -> Self {
-        Self { setting: setting.into(), message: message.into() }
+        Self {
+            setting: setting.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -134,18 +159,31 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn later_layers_override_earlier_ones_field_by_field() {
         let file: ConfigLayer =
             toml::from_str("listen = \"127.0.0.1:9000\"\ndata_dir = \"/srv/vitrine\"").unwrap();
-        let (env_layer, unknown) =
-            ConfigLayer::from_env(env(&[("VITRINE_LISTEN", "127.0.0.1:9100"), ("VITRINE_LISTN", "x")]));
-        let flags = ConfigLayer { public_url: Some("https://bi.example.com/".into()), ..Default::default() };
-        let config = ServerConfig::resolve(ConfigLayer::default().overlay(file).overlay(env_layer).overlay(flags))
-            .unwrap();
+        let (env_layer, unknown) = ConfigLayer::from_env(env(&[
+            ("VITRINE_LISTEN", "127.0.0.1:9100"),
+            ("VITRINE_LISTN", "x"),
+        ]));
+        let flags = ConfigLayer {
+            public_url: Some("https://bi.example.com/".into()),
+            ..Default::default()
+        };
+        let config = ServerConfig::resolve(
+            ConfigLayer::default()
+                .overlay(file)
+                .overlay(env_layer)
+                .overlay(flags),
+        )
+        .unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:9100");
         assert_eq!(config.data_dir, PathBuf::from("/srv/vitrine"));
         assert_eq!(config.database, "sqlite:///srv/vitrine/vitrine.db");
@@ -163,10 +201,22 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_setting() {
-        let bad = ConfigLayer { listen: Some("localhost".into()), ..Default::default() };
+        let bad = ConfigLayer {
+            listen: Some("localhost".into()),
+            ..Default::default()
+        };
         assert_eq!(ServerConfig::resolve(bad).unwrap_err().setting, "listen");
-        let bad = ConfigLayer { public_url: Some("ftp://x".into()), ..Default::default() };
-        assert_eq!(ServerConfig::resolve(bad).unwrap_err().setting, "public_url");
-        assert!(toml::from_str::<ConfigLayer>("lisen = \"x\"").is_err(), "unknown keys are refused");
+        let bad = ConfigLayer {
+            public_url: Some("ftp://x".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ServerConfig::resolve(bad).unwrap_err().setting,
+            "public_url"
+        );
+        assert!(
+            toml::from_str::<ConfigLayer>("lisen = \"x\"").is_err(),
+            "unknown keys are refused"
+        );
     }
 }

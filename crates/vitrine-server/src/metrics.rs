@@ -51,20 +51,33 @@ impl Default for Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: HistogramFamily<RouteLabels> = Family::new_with_constructor(latency_histogram);
         let sign_ins = Family::<OutcomeLabels, Counter>::default();
-        registry.register("http_requests", "HTTP requests by route pattern and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route pattern and status",
+            requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "Server time per request, by route pattern",
             latency.clone(),
         );
         registry.register("sign_ins", "Sign-in attempts by outcome", sign_ins.clone());
-        Self { registry, requests, latency, sign_ins }
+        Self {
+            registry,
+            requests,
+            latency,
+            sign_ins,
+        }
     }
 }
 
 impl Metrics {
     pub fn sign_in(&self, outcome: &str) {
-        self.sign_ins.get_or_create(&OutcomeLabels { outcome: outcome.to_string() }).inc();
+        self.sign_ins
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
     }
 
     pub fn render(&self) -> String {
@@ -78,7 +91,11 @@ impl Metrics {
 
 /// Counts and times every request under its route pattern (never its raw path, so ids and
 /// probes cannot blow up the label space).
-pub async fn track_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track_requests(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
     let route = request
@@ -94,8 +111,22 @@ pub async fn track_requests(State(state): State<AppState>, request: Request, nex
     } else {
         tracing::debug!(%method, %route, status, elapsed_us = elapsed.as_micros() as u64, "request");
     }
-    state.metrics.latency.get_or_create(&RouteLabels { method: method.clone(), route: route.clone() })
+    state
+        .metrics
+        .latency
+        .get_or_create(&RouteLabels {
+            method: method.clone(),
+            route: route.clone(),
+        })
         .observe(elapsed.as_secs_f64());
-    state.metrics.requests.get_or_create(&RequestLabels { method, route, status }).inc();
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status,
+        })
+        .inc();
     response
 }

@@ -12,7 +12,10 @@ use crate::auth::login::{cleared_cookie, session_cookie, sign_in, sign_out};
 use crate::auth::{ApiCaller, Caller};
 use crate::error::ApiResult;
 
-pub async fn login(State(state): State<AppState>, JsonFields(input): JsonFields) -> ApiResult<Response> {
+pub async fn login(
+    State(state): State<AppState>,
+    JsonFields(input): JsonFields,
+) -> ApiResult<Response> {
     input.allow_only(&["email", "password"])?;
     let email = input.required_str("email")?;
     let password = input.required_str("password")?;
@@ -22,19 +25,32 @@ pub async fn login(State(state): State<AppState>, JsonFields(input): JsonFields)
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
-pub async fn logout(State(state): State<AppState>, ApiCaller(caller): ApiCaller) -> ApiResult<Response> {
+pub async fn logout(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> ApiResult<Response> {
     if let Some(session) = &caller.session {
         sign_out(&state, &session.token_hash).await?;
     }
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cleared_cookie(&state))]).into_response())
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, cleared_cookie(&state))],
+    )
+        .into_response())
 }
 
-pub async fn me(State(state): State<AppState>, ApiCaller(caller): ApiCaller) -> ApiResult<Json<Value>> {
+pub async fn me(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> ApiResult<Json<Value>> {
     Ok(Json(describe(&state, &caller).await?))
 }
 
 async fn describe(state: &AppState, caller: &Caller) -> ApiResult<Value> {
-    let org = state.store.get_organization(caller.principal.org_id).await?;
+    let org = state
+        .store
+        .get_organization(caller.principal.org_id)
+        .await?;
     let permissions = match caller.principal.user_id {
         Some(user) => state.store.effective_permissions(org.id, user).await?,
         None => Vec::new(),

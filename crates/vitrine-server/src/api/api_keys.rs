@@ -12,7 +12,10 @@ use crate::auth::{ApiCaller, api_key};
 use crate::error::ApiResult;
 use crate::services::parse_id;
 
-pub async fn list(State(state): State<AppState>, ApiCaller(caller): ApiCaller) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> ApiResult<Json<Value>> {
     let scope = caller.principal.admin()?;
     let keys = state.store.list_api_keys(scope.org_id()).await?;
     Ok(Json(json::list(&keys, json::api_key)))
@@ -25,7 +28,8 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let scope = caller.principal.admin()?;
     input.allow_only(&["name"])?;
-    let (key, secret) = api_key::create(&state, &scope, &caller, input.required_str("name")?).await?;
+    let (key, secret) =
+        api_key::create(&state, &scope, &caller, input.required_str("name")?).await?;
     let mut body = json::api_key(&key);
     body["key"] = Value::String(secret);
     Ok((StatusCode::CREATED, Json(body)))
@@ -38,6 +42,9 @@ pub async fn revoke(
 ) -> ApiResult<StatusCode> {
     let scope = caller.principal.admin()?;
     let actor = caller.actor(state.clock.now());
-    state.store.revoke_api_key(scope.org_id(), &actor, parse_id(&id, "API key")?).await?;
+    state
+        .store
+        .revoke_api_key(scope.org_id(), &actor, parse_id(&id, "API key")?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,7 +13,10 @@ use crate::auth::ApiCaller;
 use crate::error::ApiResult;
 use crate::services::{groups, parse_id};
 
-pub async fn list(State(state): State<AppState>, ApiCaller(caller): ApiCaller) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> ApiResult<Json<Value>> {
     let scope = caller.principal.admin()?;
     let groups = state.store.list_groups(scope.org_id()).await?;
     Ok(Json(json::list(&groups, json::group)))
@@ -38,7 +41,10 @@ pub async fn show(
     let id: GroupId = parse_id(&id, "group")?;
     let group = state.store.get_group(scope.org_id(), id).await?;
     let members = state.store.group_members(scope.org_id(), id).await?;
-    let permissions = state.store.direct_permissions(scope.org_id(), Grantee::Group(id)).await?;
+    let permissions = state
+        .store
+        .direct_permissions(scope.org_id(), Grantee::Group(id))
+        .await?;
     let mut body = json::group(&group);
     body["members"] = json::list(&members, json::user);
     body["permissions"] = json!(permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>());

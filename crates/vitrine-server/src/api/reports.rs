@@ -14,7 +14,10 @@ use crate::auth::ApiCaller;
 use crate::error::ApiResult;
 use crate::services::{parse_id, reports};
 
-pub async fn list(State(state): State<AppState>, ApiCaller(caller): ApiCaller) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> ApiResult<Json<Value>> {
     let reports = reports::visible_to(&state, &caller).await?;
     Ok(Json(json::list(&reports, json::report)))
 }

@@ -13,7 +13,10 @@ use crate::auth::ApiCaller;
 use crate::error::ApiResult;
 use crate::services::{parse_id, users};
 
-pub async fn list(State(state): State<AppState>, ApiCaller(caller): ApiCaller) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> ApiResult<Json<Value>> {
     let scope = caller.principal.admin()?;
     let users = state.store.list_users(scope.org_id()).await?;
     Ok(Json(json::list(&users, json::user)))
@@ -38,8 +41,14 @@ pub async fn show(
     let id: UserId = parse_id(&id, "user")?;
     let user = state.store.get_user(scope.org_id(), id).await?;
     let groups = state.store.groups_of_user(scope.org_id(), id).await?;
-    let direct = state.store.direct_permissions(scope.org_id(), Grantee::User(id)).await?;
-    let effective = state.store.effective_permissions(scope.org_id(), id).await?;
+    let direct = state
+        .store
+        .direct_permissions(scope.org_id(), Grantee::User(id))
+        .await?;
+    let effective = state
+        .store
+        .effective_permissions(scope.org_id(), id)
+        .await?;
     let mut body = json::user(&user);
     body["groups"] = json::list(&groups, json::group);
     body["permissions"] = json!(direct.iter().map(|p| p.as_str()).collect::<Vec<_>>());

@@ -67,7 +67,9 @@ pub struct Caller {
 impl Caller {
     /// Cookie-authenticated requests must prove they come from our own pages.
     pub fn check_csrf(&self, presented: Option<&str>) -> Result<(), ApiError> {
-        let Some(session) = &self.session else { return Ok(()) };
+        let Some(session) = &self.session else {
+            return Ok(());
+        };
         let expected = session.csrf_token.as_bytes();
         match presented {
             Some(token) if bool::from(token.as_bytes().ct_eq(expected)) => Ok(()),
@@ -79,7 +81,10 @@ impl Caller {
     }
 
     pub fn csrf_token(&self) -> &str {
-        self.session.as_ref().map(|s| s.csrf_token.as_str()).unwrap_or_default()
+        self.session
+            .as_ref()
+            .map(|s| s.csrf_token.as_str())
+            .unwrap_or_default()
     }
 
     pub fn actor(&self, at: DateTime<Utc>) -> Actor {
@@ -88,7 +93,11 @@ impl Caller {
             (AuthMethod::Session, Some(user)) => user.to_string(),
             (AuthMethod::Session, None) => "unknown".into(),
         };
-        Actor { id, label: self.principal.label.clone(), at }
+        Actor {
+            id,
+            label: self.principal.label.clone(),
+            at,
+        }
     }
 }
 
@@ -109,13 +118,18 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Call
         let key = key.to_str().map_err(|_| invalid_api_key())?;
         return api_key::authenticate(state, key).await.map(Some);
     }
-    let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE) else { return Ok(None) };
+    let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
     let token_hash = sha256(token);
-    let Some(record) = state.store.find_session(&token_hash).await? else { return Ok(None) };
+    let Some(record) = state.store.find_session(&token_hash).await? else {
+        return Ok(None);
+    };
     let now = state.clock.now();
     let idle_limit = Duration::minutes(i64::from(record.settings.session_idle_timeout_minutes));
     let absolute_limit = Duration::hours(i64::from(record.settings.session_absolute_timeout_hours));
-    let expired = now - record.last_seen_at > idle_limit || now - record.created_at > absolute_limit;
+    let expired =
+        now - record.last_seen_at > idle_limit || now - record.created_at > absolute_limit;
     if expired || !record.user.is_active_at(now) {
         state.store.delete_session(&token_hash).await?;
         return Ok(None);
@@ -133,12 +147,18 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Call
             method: AuthMethod::Session,
         },
         user: Some(user),
-        session: Some(SessionHandle { token_hash, csrf_token: csrf_for(token) }),
+        session: Some(SessionHandle {
+            token_hash,
+            csrf_token: csrf_for(token),
+        }),
     }))
 }
 
 fn invalid_api_key() -> ApiError {
-    ApiError::new(ErrorCode::Unauthenticated, "The X-API-Key is not valid or was revoked.")
+    ApiError::new(
+        ErrorCode::Unauthenticated,
+        "The X-API-Key is not valid or was revoked.",
+    )
 }
 
 fn is_unsafe(method: &Method) -> bool {
@@ -151,8 +171,13 @@ pub struct ApiCaller(pub Caller);
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let caller = authenticate(parts, state).await?.ok_or_else(ApiError::unauthenticated)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = authenticate(parts, state)
+            .await?
+            .ok_or_else(ApiError::unauthenticated)?;
         if is_unsafe(&parts.method) {
             let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             caller.check_csrf(presented)?;
@@ -168,10 +193,15 @@ pub struct PortalCaller(pub Caller);
 impl FromRequestParts<AppState> for PortalCaller {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if parts.headers.contains_key(API_KEY_HEADER) {
-            return Err(ApiError::new(ErrorCode::Forbidden, "API keys cannot use the portals.")
-                .into_response());
+            return Err(
+                ApiError::new(ErrorCode::Forbidden, "API keys cannot use the portals.")
+                    .into_response(),
+            );
         }
         match authenticate(parts, state).await {
             Ok(Some(caller)) => Ok(PortalCaller(caller)),
@@ -187,7 +217,10 @@ pub struct MaybeCaller(pub Option<Caller>);
 impl FromRequestParts<AppState> for MaybeCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if parts.headers.contains_key(API_KEY_HEADER) {
             return Ok(MaybeCaller(None));
         }
@@ -211,7 +244,10 @@ mod tests {
     #[test]
     fn cookie_value_finds_the_named_cookie_among_others() {
         let mut headers = HeaderMap::new();
-        headers.insert("cookie", "theme=dark; vitrine_session=abc; other=1".parse().unwrap());
+        headers.insert(
+            "cookie",
+            "theme=dark; vitrine_session=abc; other=1".parse().unwrap(),
+        );
         assert_eq!(cookie_value(&headers, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie_value(&headers, "missing"), None);
     }

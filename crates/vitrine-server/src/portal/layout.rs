@@ -18,8 +18,14 @@ pub enum Section {
 }
 
 impl Section {
-    const ALL: [Section; 6] =
-        [Section::Users, Section::Groups, Section::Reports, Section::Settings, Section::ApiKeys, Section::Audit];
+    const ALL: [Section; 6] = [
+        Section::Users,
+        Section::Groups,
+        Section::Reports,
+        Section::Settings,
+        Section::ApiKeys,
+        Section::Audit,
+    ];
 
     fn label(self) -> &'static str {
         match self {
@@ -50,7 +56,12 @@ impl Section {
 }
 
 /// A complete HTML page. `section` adds the Admin Portal's side navigation.
-pub fn page(caller: Option<&Caller>, title: &str, section: Option<Section>, content: Markup) -> Markup {
+pub fn page(
+    caller: Option<&Caller>,
+    title: &str,
+    section: Option<Section>,
+    content: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -81,7 +92,11 @@ pub fn page(caller: Option<&Caller>, title: &str, section: Option<Section>, cont
 }
 
 fn topbar(caller: &Caller, in_admin: bool) -> Markup {
-    let name = caller.user.as_ref().map(|u| u.name.as_str()).unwrap_or("API key");
+    let name = caller
+        .user
+        .as_ref()
+        .map(|u| u.name.as_str())
+        .unwrap_or("API key");
     html! {
         header.topbar {
             a.brand href="/" { span.logo aria-hidden="true" { "◧" } "Vitrine" }
@@ -115,7 +130,10 @@ pub struct Flash {
 
 impl Flash {
     pub fn error(message: impl Into<String>) -> Self {
-        Self { notice: None, error: Some(message.into()) }
+        Self {
+            notice: None,
+            error: Some(message.into()),
+        }
     }
 
     /// Fixed messages chosen by the `done` query parameter after a successful form post, so
@@ -132,7 +150,10 @@ impl Flash {
             Some("permissions") => "Permissions saved.",
             _ => return Self::default(),
         };
-        Self { notice: Some(notice.to_string()), error: None }
+        Self {
+            notice: Some(notice.to_string()),
+            error: None,
+        }
     }
 }
 

@@ -43,24 +43,34 @@ async fn stylesheet() -> Response {
 }
 
 async fn not_found() -> Response {
-    PortalError::from(ApiError::new(ErrorCode::NotFound, "There is no page at this address.")).into_response()
+    PortalError::from(ApiError::new(
+        ErrorCode::NotFound,
+        "There is no page at this address.",
+    ))
+    .into_response()
 }
 
 /// An error shown as a page, with the portal's chrome when the caller is known.
 pub struct PortalError {
     pub error: ApiError,
-    pub caller: Option<Caller>,
+    pub caller: Option<Box<Caller>>,
 }
 
 impl PortalError {
     pub fn with_caller(error: impl Into<ApiError>, caller: &Caller) -> Self {
-        Self { error: error.into(), caller: Some(caller.clone()) }
+        Self {
+            error: error.into(),
+            caller: Some(Box::new(caller.clone())),
+        }
     }
 }
 
 impl From<ApiError> for PortalError {
     fn from(error: ApiError) -> Self {
-        Self { error, caller: None }
+        Self {
+            error,
+            caller: None,
+        }
     }
 }
 
@@ -82,7 +92,7 @@ impl IntoResponse for PortalError {
                 a.button href="/" { "Back to reports" }
             }
         };
-        let page = layout::page(self.caller.as_ref(), title, None, body);
+        let page = layout::page(self.caller.as_deref(), title, None, body);
         (status, page).into_response()
     }
 }

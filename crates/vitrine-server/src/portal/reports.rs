@@ -50,7 +50,9 @@ pub async fn show(
         let id = parse_id(&id, "report")?;
         services::reports::open(&state, &caller, id).await
     };
-    let report = open.await.map_err(|e| PortalError::with_caller(e, &caller))?;
+    let report = open
+        .await
+        .map_err(|e| PortalError::with_caller(e, &caller))?;
     let body = html! {
         nav.crumbs { a href="/" { "Reports" } " / " (report.name) }
         div.page-head {

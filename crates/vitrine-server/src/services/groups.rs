@@ -16,13 +16,27 @@ pub async fn create(
     input.allow_only(&["name", "description"])?;
     let new = NewGroup {
         name: validate::name("name", input.required_str("name")?)?,
-        description: validate::description("description", input.optional_str("description")?.unwrap_or(""))?,
+        description: validate::description(
+            "description",
+            input.optional_str("description")?.unwrap_or(""),
+        )?,
     };
-    Ok(state.store.create_group(scope.org_id(), &caller.actor(state.clock.now()), &new).await?)
+    Ok(state
+        .store
+        .create_group(scope.org_id(), &caller.actor(state.clock.now()), &new)
+        .await?)
 }
 
-pub async fn delete(state: &AppState, scope: &AdminScope, caller: &Caller, id: GroupId) -> ApiResult<()> {
-    Ok(state.store.delete_group(scope.org_id(), &caller.actor(state.clock.now()), id).await?)
+pub async fn delete(
+    state: &AppState,
+    scope: &AdminScope,
+    caller: &Caller,
+    id: GroupId,
+) -> ApiResult<()> {
+    Ok(state
+        .store
+        .delete_group(scope.org_id(), &caller.actor(state.clock.now()), id)
+        .await?)
 }
 
 pub async fn set_member(
@@ -35,9 +49,15 @@ pub async fn set_member(
 ) -> ApiResult<()> {
     let actor = caller.actor(state.clock.now());
     if member {
-        state.store.add_group_member(scope.org_id(), &actor, group, user).await?;
+        state
+            .store
+            .add_group_member(scope.org_id(), &actor, group, user)
+            .await?;
     } else {
-        state.store.remove_group_member(scope.org_id(), &actor, group, user).await?;
+        state
+            .store
+            .remove_group_member(scope.org_id(), &actor, group, user)
+            .await?;
     }
     Ok(())
 }

@@ -47,10 +47,16 @@ pub async fn create(
     input.allow_only(&["name", "description"])?;
     let new = NewReport {
         name: validate::name("name", input.required_str("name")?)?,
-        description: validate::description("description", input.optional_str("description")?.unwrap_or(""))?,
+        description: validate::description(
+            "description",
+            input.optional_str("description")?.unwrap_or(""),
+        )?,
         owner_id: caller.principal.user_id,
     };
-    Ok(state.store.create_report(scope.org_id(), &caller.actor(state.clock.now()), &new).await?)
+    Ok(state
+        .store
+        .create_report(scope.org_id(), &caller.actor(state.clock.now()), &new)
+        .await?)
 }
 
 pub async fn update(
@@ -62,17 +68,36 @@ pub async fn update(
 ) -> ApiResult<Report> {
     input.allow_only(&["name", "description"])?;
     let change = ReportChange {
-        name: input.optional_str("name")?.map(|n| validate::name("name", n)).transpose()?,
+        name: input
+            .optional_str("name")?
+            .map(|n| validate::name("name", n))
+            .transpose()?,
         description: input
             .optional_str("description")?
             .map(|d| validate::description("description", d))
             .transpose()?,
     };
-    Ok(state.store.update_report(scope.org_id(), &caller.actor(state.clock.now()), id, &change).await?)
+    Ok(state
+        .store
+        .update_report(
+            scope.org_id(),
+            &caller.actor(state.clock.now()),
+            id,
+            &change,
+        )
+        .await?)
 }
 
-pub async fn delete(state: &AppState, scope: &ContentScope, caller: &Caller, id: ReportId) -> ApiResult<()> {
-    Ok(state.store.delete_report(scope.org_id(), &caller.actor(state.clock.now()), id).await?)
+pub async fn delete(
+    state: &AppState,
+    scope: &ContentScope,
+    caller: &Caller,
+    id: ReportId,
+) -> ApiResult<()> {
+    Ok(state
+        .store
+        .delete_report(scope.org_id(), &caller.actor(state.clock.now()), id)
+        .await?)
 }
 
 pub async fn set_access(
@@ -84,5 +109,8 @@ pub async fn set_access(
     granted: bool,
 ) -> ApiResult<()> {
     let actor = caller.actor(state.clock.now());
-    Ok(state.store.set_report_access(scope.org_id(), &actor, report, grantee, granted).await?)
+    Ok(state
+        .store
+        .set_report_access(scope.org_id(), &actor, report, grantee, granted)
+        .await?)
 }

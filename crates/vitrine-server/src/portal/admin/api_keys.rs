@@ -13,9 +13,21 @@ use crate::portal::layout::{Flash, Section, action_button, csrf_field, date, fla
 use crate::portal::{FormData, PortalError, PortalResult};
 use crate::services::parse_id;
 
-pub async fn list(State(state): State<AppState>, PortalCaller(caller): PortalCaller, query: DoneQuery) -> PortalResult {
+pub async fn list(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    query: DoneQuery,
+) -> PortalResult {
     let scope = admin_scope(&caller)?;
-    render(&state, &caller, &scope, flash_of(&query), None, StatusCode::OK).await
+    render(
+        &state,
+        &caller,
+        &scope,
+        flash_of(&query),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn render(
@@ -26,7 +38,11 @@ async fn render(
     new_secret: Option<(&str, &str)>,
     status: StatusCode,
 ) -> PortalResult {
-    let keys = state.store.list_api_keys(scope.org_id()).await.map_err(|e| PortalError::with_caller(e, caller))?;
+    let keys = state
+        .store
+        .list_api_keys(scope.org_id())
+        .await
+        .map_err(|e| PortalError::with_caller(e, caller))?;
     let body = html! {
         div.page-head {
             h1 { "API keys" }
@@ -72,18 +88,51 @@ async fn render(
             }
         }
     };
-    Ok((status, page(Some(caller), "API keys", Some(Section::ApiKeys), body)).into_response())
+    Ok((
+        status,
+        page(Some(caller), "API keys", Some(Section::ApiKeys), body),
+    )
+        .into_response())
 }
 
-pub async fn create(State(state): State<AppState>, PortalCaller(caller): PortalCaller, form: FormData) -> PortalResult {
+pub async fn create(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    form: FormData,
+) -> PortalResult {
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
-    match api_key::create(&state, &scope, &caller, form.get("name").unwrap_or_default()).await {
+    match api_key::create(
+        &state,
+        &scope,
+        &caller,
+        form.get("name").unwrap_or_default(),
+    )
+    .await
+    {
         Ok((key, secret)) => {
             let created = Some((key.name.as_str(), secret.as_str()));
-            render(&state, &caller, &scope, Flash::default(), created, StatusCode::CREATED).await
+            render(
+                &state,
+                &caller,
+                &scope,
+                Flash::default(),
+                created,
+                StatusCode::CREATED,
+            )
+            .await
         }
-        Err(e) => render(&state, &caller, &scope, Flash::error(e.message), None, e.status).await,
+        Err(e) => {
+            render(
+                &state,
+                &caller,
+                &scope,
+                Flash::error(e.message),
+                None,
+                e.status,
+            )
+            .await
+        }
     }
 }
 
@@ -98,6 +147,10 @@ pub async fn revoke(
     let fail = |e| PortalError::with_caller(e, &caller);
     let id = parse_id(&id, "API key").map_err(fail)?;
     let actor = caller.actor(state.clock.now());
-    state.store.revoke_api_key(scope.org_id(), &actor, id).await.map_err(|e| PortalError::with_caller(e, &caller))?;
+    state
+        .store
+        .revoke_api_key(scope.org_id(), &actor, id)
+        .await
+        .map_err(|e| PortalError::with_caller(e, &caller))?;
     Ok(done("/admin/api-keys", "revoked"))
 }

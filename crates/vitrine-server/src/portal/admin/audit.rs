@@ -43,12 +43,19 @@ pub async fn list(
     let get = |name: &str| query.get(name).cloned().unwrap_or_default();
     let (entries, notice, status) = match audit::filter_from_query(&query, audit::DEFAULT_LIMIT) {
         Ok(filter) => {
-            let entries = state.store.list_audit(scope.org_id(), &filter).await.map_err(|e| PortalError::with_caller(e, &caller))?;
+            let entries = state
+                .store
+                .list_audit(scope.org_id(), &filter)
+                .await
+                .map_err(|e| PortalError::with_caller(e, &caller))?;
             (entries, Flash::default(), StatusCode::OK)
         }
         Err(e) => (Vec::new(), Flash::error(e.message), e.status),
     };
-    let export = format!("/admin/audit/export.csv{}", raw.map(|q| format!("?{q}")).unwrap_or_default());
+    let export = format!(
+        "/admin/audit/export.csv{}",
+        raw.map(|q| format!("?{q}")).unwrap_or_default()
+    );
     let selected = get("entityType");
     let body = html! {
         div.page-head { h1 { "Audit log" } p.muted { "Every change to users, groups, reports, permissions, settings and API keys: who, when, before and after." } }
@@ -90,7 +97,11 @@ pub async fn list(
             }
         }
     };
-    Ok((status, page(Some(&caller), "Audit log", Some(Section::Audit), body)).into_response())
+    Ok((
+        status,
+        page(Some(&caller), "Audit log", Some(Section::Audit), body),
+    )
+        .into_response())
 }
 
 pub async fn export(
@@ -101,7 +112,11 @@ pub async fn export(
     let scope = admin_scope(&caller)?;
     let fail = |e| PortalError::with_caller(e, &caller);
     let filter = audit::filter_from_query(&query, audit::MAX_LIMIT).map_err(fail)?;
-    let entries = state.store.list_audit(scope.org_id(), &filter).await.map_err(|e| PortalError::with_caller(e, &caller))?;
+    let entries = state
+        .store
+        .list_audit(scope.org_id(), &filter)
+        .await
+        .map_err(|e| PortalError::with_caller(e, &caller))?;
     let csv = audit::to_csv(&entries).map_err(|e| PortalError::with_caller(e, &caller))?;
     Ok(crate::api::audit_csv_download(csv))
 }

@@ -14,7 +14,11 @@ use crate::portal::layout::{Flash, Section, action_button, csrf_field, flash, pa
 use crate::portal::{FormData, PortalError, PortalResult};
 use crate::services::{self, parse_id};
 
-pub async fn list(State(state): State<AppState>, PortalCaller(caller): PortalCaller, query: DoneQuery) -> PortalResult {
+pub async fn list(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    query: DoneQuery,
+) -> PortalResult {
     let scope = admin_scope(&caller)?;
     render_list(&state, &caller, &scope, flash_of(&query), StatusCode::OK).await
 }
@@ -26,7 +30,11 @@ async fn render_list(
     notice: Flash,
     status: StatusCode,
 ) -> PortalResult {
-    let groups = state.store.list_groups(scope.org_id()).await.map_err(|e| PortalError::with_caller(e, caller))?;
+    let groups = state
+        .store
+        .list_groups(scope.org_id())
+        .await
+        .map_err(|e| PortalError::with_caller(e, caller))?;
     let body = html! {
         div.page-head { h1 { "Groups" } p.muted { "Grant reports and permissions to many users at once." } }
         (flash(&notice))
@@ -56,10 +64,18 @@ async fn render_list(
             }
         }
     };
-    Ok((status, page(Some(caller), "Groups", Some(Section::Groups), body)).into_response())
+    Ok((
+        status,
+        page(Some(caller), "Groups", Some(Section::Groups), body),
+    )
+        .into_response())
 }
 
-pub async fn create(State(state): State<AppState>, PortalCaller(caller): PortalCaller, form: FormData) -> PortalResult {
+pub async fn create(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    form: FormData,
+) -> PortalResult {
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
     let input = form.to_fields(&["name", "description"], &[], &[]);
@@ -77,7 +93,15 @@ pub async fn show(
 ) -> PortalResult {
     let scope = admin_scope(&caller)?;
     let id = parse_id(&id, "group").map_err(|e| PortalError::with_caller(e, &caller))?;
-    render_detail(&state, &caller, &scope, id, flash_of(&query), StatusCode::OK).await
+    render_detail(
+        &state,
+        &caller,
+        &scope,
+        id,
+        flash_of(&query),
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn render_detail(
@@ -93,8 +117,15 @@ async fn render_detail(
     let group = state.store.get_group(org, id).await.map_err(fail)?;
     let members = state.store.group_members(org, id).await.map_err(fail)?;
     let everyone = state.store.list_users(org).await.map_err(fail)?;
-    let permissions = state.store.direct_permissions(org, Grantee::Group(id)).await.map_err(fail)?;
-    let candidates: Vec<_> = everyone.iter().filter(|u| !members.iter().any(|m| m.id == u.id)).collect();
+    let permissions = state
+        .store
+        .direct_permissions(org, Grantee::Group(id))
+        .await
+        .map_err(fail)?;
+    let candidates: Vec<_> = everyone
+        .iter()
+        .filter(|u| !members.iter().any(|m| m.id == u.id))
+        .collect();
     let base = format!("/admin/groups/{id}");
     let body = html! {
         nav.crumbs { a href="/admin/groups" { "Groups" } " / " (group.name) }
@@ -149,7 +180,11 @@ async fn render_detail(
             (action_button(caller, &format!("{base}/delete"), "Delete group", "danger"))
         }
     };
-    Ok((status, page(Some(caller), &group.name, Some(Section::Groups), body)).into_response())
+    Ok((
+        status,
+        page(Some(caller), &group.name, Some(Section::Groups), body),
+    )
+        .into_response())
 }
 
 fn group_id(caller: &Caller, raw: &str) -> Result<GroupId, PortalError> {
@@ -169,7 +204,17 @@ pub async fn add_member(
         .map_err(|e| PortalError::with_caller(e, &caller))?;
     match services::groups::set_member(&state, &scope, &caller, id, user, true).await {
         Ok(()) => Ok(done(&format!("/admin/groups/{id}"), "added")),
-        Err(e) => render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await,
+        Err(e) => {
+            render_detail(
+                &state,
+                &caller,
+                &scope,
+                id,
+                Flash::error(e.message),
+                e.status,
+            )
+            .await
+        }
     }
 }
 
@@ -201,9 +246,16 @@ pub async fn set_permissions(
     let chosen = form.all("permission");
     for permission in Permission::ALL {
         let granted = chosen.contains(&permission.as_str());
-        services::permissions::set(&state, &scope, &caller, permission, Grantee::Group(id), granted)
-            .await
-            .map_err(|e| PortalError::with_caller(e, &caller))?;
+        services::permissions::set(
+            &state,
+            &scope,
+            &caller,
+            permission,
+            Grantee::Group(id),
+            granted,
+        )
+        .await
+        .map_err(|e| PortalError::with_caller(e, &caller))?;
     }
     Ok(done(&format!("/admin/groups/{id}"), "permissions"))
 }
@@ -217,6 +269,8 @@ pub async fn delete(
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
     let id = group_id(&caller, &id)?;
-    services::groups::delete(&state, &scope, &caller, id).await.map_err(|e| PortalError::with_caller(e, &caller))?;
+    services::groups::delete(&state, &scope, &caller, id)
+        .await
+        .map_err(|e| PortalError::with_caller(e, &caller))?;
     Ok(done("/admin/groups", "deleted"))
 }

@@ -31,7 +31,10 @@ pub fn router() -> Router<AppState> {
         .route("/groups", get(groups::list).post(groups::create))
         .route("/groups/{id}", get(groups::show))
         .route("/groups/{id}/members", post(groups::add_member))
-        .route("/groups/{id}/members/{user_id}/remove", post(groups::remove_member))
+        .route(
+            "/groups/{id}/members/{user_id}/remove",
+            post(groups::remove_member),
+        )
         .route("/groups/{id}/permissions", post(groups::set_permissions))
         .route("/groups/{id}/delete", post(groups::delete))
         .route("/reports", get(reports::list).post(reports::create))
@@ -57,11 +60,17 @@ async fn home(PortalCaller(caller): PortalCaller) -> PortalResult {
 }
 
 fn admin_scope(caller: &Caller) -> Result<AdminScope, PortalError> {
-    caller.principal.admin().map_err(|e| PortalError::with_caller(e, caller))
+    caller
+        .principal
+        .admin()
+        .map_err(|e| PortalError::with_caller(e, caller))
 }
 
 fn content_scope(caller: &Caller) -> Result<ContentScope, PortalError> {
-    caller.principal.content_manager().map_err(|e| PortalError::with_caller(e, caller))
+    caller
+        .principal
+        .content_manager()
+        .map_err(|e| PortalError::with_caller(e, caller))
 }
 
 /// After a successful post: back to a page, with a fixed notice (post/redirect/get).

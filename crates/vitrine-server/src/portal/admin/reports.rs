@@ -15,7 +15,11 @@ use crate::portal::layout::{Flash, Section, action_button, csrf_field, date, fla
 use crate::portal::{FormData, PortalError, PortalResult};
 use crate::services::{self, parse_id};
 
-pub async fn list(State(state): State<AppState>, PortalCaller(caller): PortalCaller, query: DoneQuery) -> PortalResult {
+pub async fn list(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    query: DoneQuery,
+) -> PortalResult {
     let scope = content_scope(&caller)?;
     render_list(&state, &caller, &scope, flash_of(&query), StatusCode::OK).await
 }
@@ -27,7 +31,11 @@ async fn render_list(
     notice: Flash,
     status: StatusCode,
 ) -> PortalResult {
-    let reports = state.store.list_reports(scope.org_id()).await.map_err(|e| PortalError::with_caller(e, caller))?;
+    let reports = state
+        .store
+        .list_reports(scope.org_id())
+        .await
+        .map_err(|e| PortalError::with_caller(e, caller))?;
     let body = html! {
         div.page-head { h1 { "Reports" } p.muted { "Every report of your organization, and who may open it." } }
         (flash(&notice))
@@ -57,10 +65,18 @@ async fn render_list(
             }
         }
     };
-    Ok((status, page(Some(caller), "Reports", Some(Section::Reports), body)).into_response())
+    Ok((
+        status,
+        page(Some(caller), "Reports", Some(Section::Reports), body),
+    )
+        .into_response())
 }
 
-pub async fn create(State(state): State<AppState>, PortalCaller(caller): PortalCaller, form: FormData) -> PortalResult {
+pub async fn create(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    form: FormData,
+) -> PortalResult {
     form.check_csrf(&caller)?;
     let scope = content_scope(&caller)?;
     let input = form.to_fields(&["name", "description"], &[], &[]);
@@ -78,7 +94,15 @@ pub async fn show(
 ) -> PortalResult {
     let scope = content_scope(&caller)?;
     let id = report_id(&caller, &id)?;
-    render_detail(&state, &caller, &scope, id, flash_of(&query), StatusCode::OK).await
+    render_detail(
+        &state,
+        &caller,
+        &scope,
+        id,
+        flash_of(&query),
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn render_detail(
@@ -163,7 +187,11 @@ async fn render_detail(
             (action_button(caller, &format!("{base}/delete"), "Delete report", "danger"))
         }
     };
-    Ok((status, page(Some(caller), &report.name, Some(Section::Reports), body)).into_response())
+    Ok((
+        status,
+        page(Some(caller), &report.name, Some(Section::Reports), body),
+    )
+        .into_response())
 }
 
 fn revoke_button(caller: &Caller, base: &str, grantee: &str) -> maud::Markup {
@@ -203,21 +231,52 @@ pub async fn update(
     let input = form.to_fields(&["name", "description"], &[], &[]);
     match services::reports::update(&state, &scope, &caller, id, &input).await {
         Ok(_) => Ok(done(&format!("/admin/reports/{id}"), "saved")),
-        Err(e) => render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await,
+        Err(e) => {
+            render_detail(
+                &state,
+                &caller,
+                &scope,
+                id,
+                Flash::error(e.message),
+                e.status,
+            )
+            .await
+        }
     }
 }
 
-async fn set_access(state: AppState, caller: Caller, id: String, form: FormData, granted: bool) -> PortalResult {
+async fn set_access(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    form: FormData,
+    granted: bool,
+) -> PortalResult {
     form.check_csrf(&caller)?;
     let scope = content_scope(&caller)?;
     let id = report_id(&caller, &id)?;
     let result = match grantee(form.get("grantee")) {
-        Ok(grantee) => services::reports::set_access(&state, &scope, &caller, id, grantee, granted).await,
+        Ok(grantee) => {
+            services::reports::set_access(&state, &scope, &caller, id, grantee, granted).await
+        }
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => Ok(done(&format!("/admin/reports/{id}"), if granted { "granted" } else { "revoked" })),
-        Err(e) => render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await,
+        Ok(()) => Ok(done(
+            &format!("/admin/reports/{id}"),
+            if granted { "granted" } else { "revoked" },
+        )),
+        Err(e) => {
+            render_detail(
+                &state,
+                &caller,
+                &scope,
+                id,
+                Flash::error(e.message),
+                e.status,
+            )
+            .await
+        }
     }
 }
 
@@ -248,6 +307,8 @@ pub async fn delete(
     form.check_csrf(&caller)?;
     let scope = content_scope(&caller)?;
     let id = report_id(&caller, &id)?;
-    services::reports::delete(&state, &scope, &caller, id).await.map_err(|e| PortalError::with_caller(e, &caller))?;
+    services::reports::delete(&state, &scope, &caller, id)
+        .await
+        .map_err(|e| PortalError::with_caller(e, &caller))?;
     Ok(done("/admin/reports", "deleted"))
 }

@@ -15,14 +15,26 @@ use crate::portal::layout::{Flash, Section, csrf_field, flash, page};
 use crate::portal::{FormData, PortalError, PortalResult};
 use crate::services;
 
-pub async fn show(State(state): State<AppState>, PortalCaller(caller): PortalCaller, query: DoneQuery) -> PortalResult {
+pub async fn show(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    query: DoneQuery,
+) -> PortalResult {
     let scope = admin_scope(&caller)?;
     let settings = current(&state, &caller, &scope).await?;
     render(&caller, &settings, flash_of(&query), StatusCode::OK)
 }
 
-async fn current(state: &AppState, caller: &Caller, scope: &AdminScope) -> Result<OrgSettings, PortalError> {
-    let org = state.store.get_organization(scope.org_id()).await.map_err(|e| PortalError::with_caller(e, caller))?;
+async fn current(
+    state: &AppState,
+    caller: &Caller,
+    scope: &AdminScope,
+) -> Result<OrgSettings, PortalError> {
+    let org = state
+        .store
+        .get_organization(scope.org_id())
+        .await
+        .map_err(|e| PortalError::with_caller(e, caller))?;
     Ok(org.settings)
 }
 
@@ -41,7 +53,12 @@ fn number_field(range: Range, label: &str, unit: &str, value: u32, help: &str) -
     }
 }
 
-fn render(caller: &Caller, settings: &OrgSettings, notice: Flash, status: StatusCode) -> PortalResult {
+fn render(
+    caller: &Caller,
+    settings: &OrgSettings,
+    notice: Flash,
+    status: StatusCode,
+) -> PortalResult {
     let body = html! {
         div.page-head { h1 { "Settings" } p.muted { "Settings of your organization. Changes apply at once and are recorded in the audit log." } }
         (flash(&notice))
@@ -60,7 +77,11 @@ fn render(caller: &Caller, settings: &OrgSettings, notice: Flash, status: Status
             div.form-actions { button.primary type="submit" { "Save settings" } }
         }
     };
-    Ok((status, page(Some(caller), "Settings", Some(Section::Settings), body)).into_response())
+    Ok((
+        status,
+        page(Some(caller), "Settings", Some(Section::Settings), body),
+    )
+        .into_response())
 }
 
 /// Form values are text; whole numbers become JSON numbers so the settings rules apply to
@@ -69,14 +90,22 @@ fn form_to_fields(form: &FormData) -> Fields {
     let mut map = Map::new();
     for field in OrgSettings::FIELDS {
         if let Some(raw) = form.get(field) {
-            let value = raw.trim().parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(raw));
+            let value = raw
+                .trim()
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::from(raw));
             map.insert(field.to_string(), value);
         }
     }
     Fields::from_map(map)
 }
 
-pub async fn update(State(state): State<AppState>, PortalCaller(caller): PortalCaller, form: FormData) -> PortalResult {
+pub async fn update(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    form: FormData,
+) -> PortalResult {
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
     match services::settings::patch(&state, &scope, &caller, &form_to_fields(&form)).await {

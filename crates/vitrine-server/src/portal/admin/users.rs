@@ -10,7 +10,9 @@ use vitrine_store::{Grantee, User};
 use super::{DoneQuery, admin_scope, done, flash_of};
 use crate::app::AppState;
 use crate::auth::{Caller, PortalCaller};
-use crate::portal::layout::{Flash, Section, action_button, csrf_field, date, flash, page, role_options};
+use crate::portal::layout::{
+    Flash, Section, action_button, csrf_field, date, flash, page, role_options,
+};
 use crate::portal::{FormData, PortalError, PortalResult};
 use crate::services::{self, parse_id};
 
@@ -27,7 +29,11 @@ pub fn status_badge(user: &User, now: chrono::DateTime<chrono::Utc>) -> Markup {
     html! { span class=(class) { (label) } }
 }
 
-pub async fn list(State(state): State<AppState>, PortalCaller(caller): PortalCaller, query: DoneQuery) -> PortalResult {
+pub async fn list(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    query: DoneQuery,
+) -> PortalResult {
     let scope = admin_scope(&caller)?;
     render_list(&state, &caller, &scope, flash_of(&query), StatusCode::OK).await
 }
@@ -39,7 +45,11 @@ async fn render_list(
     notice: Flash,
     status: StatusCode,
 ) -> PortalResult {
-    let users = state.store.list_users(scope.org_id()).await.map_err(|e| PortalError::with_caller(e, caller))?;
+    let users = state
+        .store
+        .list_users(scope.org_id())
+        .await
+        .map_err(|e| PortalError::with_caller(e, caller))?;
     let now = state.clock.now();
     let body = html! {
         div.page-head { h1 { "Users" } p.muted { "People who can sign in to your organization's portal." } }
@@ -73,10 +83,18 @@ async fn render_list(
             }
         }
     };
-    Ok((status, page(Some(caller), "Users", Some(Section::Users), body)).into_response())
+    Ok((
+        status,
+        page(Some(caller), "Users", Some(Section::Users), body),
+    )
+        .into_response())
 }
 
-pub async fn create(State(state): State<AppState>, PortalCaller(caller): PortalCaller, form: FormData) -> PortalResult {
+pub async fn create(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    form: FormData,
+) -> PortalResult {
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
     let input = form.to_fields(&["email", "role", "password"], &["name", "expiresAt"], &[]);
@@ -94,7 +112,15 @@ pub async fn show(
 ) -> PortalResult {
     let scope = admin_scope(&caller)?;
     let id = parse_id(&id, "user").map_err(|e| PortalError::with_caller(e, &caller))?;
-    render_detail(&state, &caller, &scope, id, flash_of(&query), StatusCode::OK).await
+    render_detail(
+        &state,
+        &caller,
+        &scope,
+        id,
+        flash_of(&query),
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn render_detail(
@@ -109,8 +135,16 @@ async fn render_detail(
     let fail = |e| PortalError::with_caller(e, caller);
     let user = state.store.get_user(org, id).await.map_err(fail)?;
     let groups = state.store.groups_of_user(org, id).await.map_err(fail)?;
-    let direct = state.store.direct_permissions(org, Grantee::User(id)).await.map_err(fail)?;
-    let effective = state.store.effective_permissions(org, id).await.map_err(fail)?;
+    let direct = state
+        .store
+        .direct_permissions(org, Grantee::User(id))
+        .await
+        .map_err(fail)?;
+    let effective = state
+        .store
+        .effective_permissions(org, id)
+        .await
+        .map_err(fail)?;
     let reports = state.store.reports_for_user(org, id).await.map_err(fail)?;
     let now = state.clock.now();
     let base = format!("/admin/users/{id}");
@@ -171,7 +205,11 @@ async fn render_detail(
             }
         }
     };
-    Ok((status, page(Some(caller), &user.name, Some(Section::Users), body)).into_response())
+    Ok((
+        status,
+        page(Some(caller), &user.name, Some(Section::Users), body),
+    )
+        .into_response())
 }
 
 pub async fn update(
@@ -183,10 +221,24 @@ pub async fn update(
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
     let id: UserId = parse_id(&id, "user").map_err(|e| PortalError::with_caller(e, &caller))?;
-    let input = form.to_fields(&["name", "email", "role", "expiresAt"], &["password"], &["blocked"]);
+    let input = form.to_fields(
+        &["name", "email", "role", "expiresAt"],
+        &["password"],
+        &["blocked"],
+    );
     match services::users::update(&state, &scope, &caller, id, &input).await {
         Ok(_) => Ok(done(&format!("/admin/users/{id}"), "saved")),
-        Err(e) => render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await,
+        Err(e) => {
+            render_detail(
+                &state,
+                &caller,
+                &scope,
+                id,
+                Flash::error(e.message),
+                e.status,
+            )
+            .await
+        }
     }
 }
 
@@ -202,9 +254,16 @@ pub async fn set_permissions(
     let chosen = form.all("permission");
     for permission in Permission::ALL {
         let granted = chosen.contains(&permission.as_str());
-        services::permissions::set(&state, &scope, &caller, permission, Grantee::User(id), granted)
-            .await
-            .map_err(|e| PortalError::with_caller(e, &caller))?;
+        services::permissions::set(
+            &state,
+            &scope,
+            &caller,
+            permission,
+            Grantee::User(id),
+            granted,
+        )
+        .await
+        .map_err(|e| PortalError::with_caller(e, &caller))?;
     }
     Ok(done(&format!("/admin/users/{id}"), "permissions"))
 }
@@ -220,6 +279,16 @@ pub async fn delete(
     let id: UserId = parse_id(&id, "user").map_err(|e| PortalError::with_caller(e, &caller))?;
     match services::users::delete(&state, &scope, &caller, id).await {
         Ok(()) => Ok(done("/admin/users", "deleted")),
-        Err(e) => render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await,
+        Err(e) => {
+            render_detail(
+                &state,
+                &caller,
+                &scope,
+                id,
+                Flash::error(e.message),
+                e.status,
+            )
+            .await
+        }
     }
 }

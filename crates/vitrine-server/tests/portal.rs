@@ -1,0 +1,390 @@
+//! The server-rendered portals over HTTP: sign-in form, role checks, CSRF on forms, and the
+//! Admin Portal's forms reaching the same rules as the API.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+const ADMIN_PAGES: [&str; 8] = [
+    "/admin",
+    "/admin/users",
+    "/admin/groups",
+    "/admin/reports",
+    "/admin/settings",
+    "/admin/api-keys",
+    "/admin/audit",
+    "/admin/audit/export.csv",
+];
+
+#[tokio::test]
+async fn home_shows_sign_in_to_visitors_and_the_reports_portal_after_sign_in() {
+    let app = spawn_app().await;
+    let browser = app.anonymous();
+    let page = browser
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<form class=\"card\" method=\"post\" action=\"/login\">"),
+        "{page}"
+    );
+
+    let response = browser
+        .post(app.url("/login"))
+        .form(&[("email", VIEWER), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(
+        response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("HttpOnly")
+    );
+    let portal = browser
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(portal.contains("Sales overview") && portal.contains("Warehouse operations"));
+    assert!(
+        !portal.contains("Executive summary"),
+        "not granted to the viewer"
+    );
+    assert!(
+        !portal.contains("href=\"/admin\""),
+        "no Admin link for viewers"
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_on_the_sign_in_form_shows_an_error_and_sets_no_cookie() {
+    let app = spawn_app().await;
+    let response = app
+        .anonymous()
+        .post(app.url("/login"))
+        .form(&[("email", ADMIN), ("password", "nope-nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers().get("set-cookie").is_none());
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Wrong email or password."));
+    assert!(
+        page.contains("value=\"admin@example.com\""),
+        "the email is kept"
+    );
+}
+
+#[tokio::test]
+async fn viewers_are_refused_every_admin_page_and_visitors_are_sent_to_sign_in() {
+    let app = spawn_app().await;
+    let viewer = app.sign_in(VIEWER).await;
+    for path in ADMIN_PAGES {
+        let response = viewer.get(path).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        assert!(
+            response.text().await.unwrap().contains("Not allowed"),
+            "{path}"
+        );
+    }
+    let visitor = app.anonymous();
+    for path in ADMIN_PAGES {
+        let response = visitor.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(response.headers()["location"], "/");
+    }
+}
+
+#[tokio::test]
+async fn contributors_reach_only_the_reports_section_of_the_admin_portal() {
+    let app = spawn_app().await;
+    let contributor = app.sign_in(CONTRIBUTOR).await;
+    assert_eq!(
+        contributor.get("/admin/reports").await.status(),
+        StatusCode::OK
+    );
+    let home = contributor.get("/admin").await;
+    assert_eq!(home.headers()["location"], "/admin/reports");
+    for path in [
+        "/admin/users",
+        "/admin/groups",
+        "/admin/settings",
+        "/admin/api-keys",
+        "/admin/audit",
+    ] {
+        assert_eq!(
+            contributor.get(path).await.status(),
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn admin_pages_render_for_administrators() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let checks = [
+        ("/admin/users", "viewer@example.com"),
+        ("/admin/groups", "Sales team"),
+        ("/admin/reports", "Sales overview"),
+        ("/admin/settings", "Sign out after inactivity"),
+        ("/admin/api-keys", "Create a key"),
+        ("/admin/audit", "Audit log"),
+    ];
+    for (path, text) in checks {
+        let response = admin.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains(text), "{path} shows {text}");
+        assert!(
+            page.contains(&format!("value=\"{}\"", admin.csrf)),
+            "{path} forms carry the CSRF token"
+        );
+    }
+    let user_id = admin.id_of("/api/v1/users", "email", VIEWER).await;
+    let page = admin
+        .get(&format!("/admin/users/{user_id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Vera Viewer") && page.contains("capacity.keepOn"));
+}
+
+#[tokio::test]
+async fn portal_forms_without_the_csrf_field_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let forged = admin
+        .client
+        .post(app.url("/admin/groups"))
+        .form(&[("name", "Forged"), ("description", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(forged.text().await.unwrap().contains("CsrfRejected"));
+    let groups = admin.json("/api/v1/groups").await;
+    assert!(
+        !groups
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "Forged")
+    );
+    let logout = admin
+        .client
+        .post(app.url("/logout"))
+        .form(&[("x", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        admin.get("/api/v1/me").await.status(),
+        StatusCode::OK,
+        "still signed in"
+    );
+}
+
+#[tokio::test]
+async fn admin_creates_a_user_and_grants_a_report_through_the_forms() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let created = admin
+        .form(
+            "/admin/users",
+            &[
+                ("email", "kim@example.com"),
+                ("name", "Kim"),
+                ("role", "Viewer"),
+                ("password", "kim-password"),
+                ("expiresAt", ""),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let location = created.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with("/admin/users/") && location.ends_with("?done=created"),
+        "{location}"
+    );
+    let page = admin.get(&location).await.text().await.unwrap();
+    assert!(page.contains("Created."));
+
+    let user_id = admin
+        .id_of("/api/v1/users", "email", "kim@example.com")
+        .await;
+    let report_id = admin
+        .id_of("/api/v1/reports", "name", "Executive summary")
+        .await;
+    let grant = admin
+        .form(
+            &format!("/admin/reports/{report_id}/access"),
+            &[("grantee", &format!("user:{user_id}"))],
+        )
+        .await;
+    assert_eq!(grant.status(), StatusCode::SEE_OTHER);
+    let kim = app
+        .sign_in_with("kim@example.com", "kim-password")
+        .await
+        .unwrap();
+    assert_eq!(
+        kim.json("/api/v1/reports").await[0]["name"],
+        "Executive summary"
+    );
+    let page = kim.get(&format!("/reports/{report_id}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+
+    let bad = admin
+        .form(
+            "/admin/users",
+            &[
+                ("email", "nope"),
+                ("role", "Viewer"),
+                ("password", "kim-password"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        bad.text()
+            .await
+            .unwrap()
+            .contains("email: must be an email address")
+    );
+}
+
+#[tokio::test]
+async fn settings_form_refuses_bad_values_naming_the_field() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let bad = admin
+        .form(
+            "/admin/settings",
+            &[
+                ("sessionIdleTimeoutMinutes", "0"),
+                ("sessionAbsoluteTimeoutHours", "720"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        bad.text()
+            .await
+            .unwrap()
+            .contains("sessionIdleTimeoutMinutes")
+    );
+    let text = admin
+        .form(
+            "/admin/settings",
+            &[
+                ("sessionIdleTimeoutMinutes", "ten"),
+                ("sessionAbsoluteTimeoutHours", "720"),
+            ],
+        )
+        .await;
+    assert_eq!(text.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        admin.json("/api/v1/settings").await["sessionIdleTimeoutMinutes"],
+        480
+    );
+    let ok = admin
+        .form(
+            "/admin/settings",
+            &[
+                ("sessionIdleTimeoutMinutes", "90"),
+                ("sessionAbsoluteTimeoutHours", "720"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        admin.json("/api/v1/settings").await["sessionIdleTimeoutMinutes"],
+        90
+    );
+}
+
+#[tokio::test]
+async fn api_keys_created_in_the_portal_are_shown_once() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let created = admin
+        .form("/admin/api-keys", &[("name", "Wallboard sync")])
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let page = created.text().await.unwrap();
+    let start = page.find("vtr_").expect("secret shown");
+    let key: String = page[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    let list = admin.get("/admin/api-keys").await.text().await.unwrap();
+    assert!(!list.contains(&key), "the secret is not shown again");
+    let works = app
+        .anonymous()
+        .get(app.url("/api/v1/me"))
+        .header("X-API-Key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(works.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn audit_page_filters_and_exports_csv() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    admin
+        .post("/api/v1/groups", json!({ "name": "Auditors" }))
+        .await;
+    let page = admin
+        .get("/admin/audit?entityType=group&q=Auditors")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Auditors"));
+    assert!(page.contains("/admin/audit/export.csv?entityType=group&amp;q=Auditors"));
+    let csv = admin
+        .get("/admin/audit/export.csv?entityType=group&q=Auditors")
+        .await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
+    let body = csv.text().await.unwrap();
+    assert_eq!(body.lines().count(), 2, "{body}");
+    assert!(body.contains("Auditors"));
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let app = spawn_app().await;
+    let response = app.anonymous().get(app.url("/")).send().await.unwrap();
+    let headers = response.headers();
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+}
