@@ -25,7 +25,7 @@ pub struct Principal {
 
 /// The caller lacks the role the action requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("this action requires the {required} role")]
+#[error("This action requires the {required} role")]
 pub struct Forbidden {
     pub required: &'static str,
 }

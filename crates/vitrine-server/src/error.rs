@@ -109,7 +109,7 @@ impl From<FieldError> for ApiError {
 
 impl From<Forbidden> for ApiError {
     fn from(error: Forbidden) -> Self {
-        ApiError::new(ErrorCode::Forbidden, format!("Not allowed: {error}."))
+        ApiError::new(ErrorCode::Forbidden, format!("{error}."))
     }
 }
 

@@ -134,7 +134,10 @@ async fn render_detail(
                     ul.grants {
                         @for group in &access.groups {
                             li {
-                                a href={ "/admin/groups/" (group.id) } { (group.name) } span.muted { " · " (group.member_count) " members" }
+                                span {
+                                    a href={ "/admin/groups/" (group.id) } { (group.name) }
+                                    span.muted { " · " (group.member_count) @if group.member_count == 1 { " member" } @else { " members" } }
+                                }
                                 (revoke_button(caller, &base, &format!("group:{}", group.id)))
                             }
                         }
