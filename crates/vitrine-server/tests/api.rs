@@ -748,3 +748,72 @@ async fn oversized_bodies_unknown_routes_and_malformed_ids_get_clear_errors() {
         "the server is still up"
     );
 }
+
+#[tokio::test]
+async fn junk_input_never_makes_the_server_fail() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let bodies: Vec<Vec<u8>> = vec![
+        vec![0xff, 0xfe, 0x00, 0x7b],
+        b"{\"email\": \"\\ud800\"}".to_vec(),
+        deep.into_bytes(),
+        b"{\"name\": 1e999999}".to_vec(),
+        b"null".to_vec(),
+        Vec::new(),
+        "{\"name\": \"😀\u{202e}\"}".as_bytes().to_vec(),
+    ];
+    let paths = [
+        "/api/v1/users",
+        "/api/v1/groups",
+        "/api/v1/reports",
+        "/api/v1/auth/login",
+        "/api/v1/api-keys",
+    ];
+    for path in paths {
+        for body in &bodies {
+            for method in [
+                reqwest::Method::POST,
+                reqwest::Method::PATCH,
+                reqwest::Method::PUT,
+            ] {
+                let response = admin
+                    .client
+                    .request(method.clone(), app.url(path))
+                    .header("X-CSRF-Token", &admin.csrf)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    response.status().as_u16() < 500,
+                    "{method} {path}: {}",
+                    response.status()
+                );
+            }
+        }
+    }
+    for path in [
+        "/admin/users",
+        "/admin/groups",
+        "/admin/reports",
+        "/admin/settings",
+        "/login",
+    ] {
+        let response = admin
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(vec![b'%', 0xff, b'=', b'&', b'&', b'='])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().as_u16() < 500,
+            "{path}: {}",
+            response.status()
+        );
+    }
+    assert_eq!(admin.get("/healthz").await.status(), StatusCode::OK);
+}

@@ -438,6 +438,7 @@ pub async fn sessions_are_found_by_hash_and_end_with_their_user(store: &dyn Stor
         .unwrap()
         .expect("session");
     assert_eq!(found.user.id, id);
+    assert_eq!(found.org_name, "Org");
     assert_eq!(found.settings.session_idle_timeout_minutes, 480);
     let later = created + Duration::minutes(5);
     store.touch_session(&[7; 32], later).await.unwrap();

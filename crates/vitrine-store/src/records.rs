@@ -108,6 +108,7 @@ pub struct NewSession {
 #[derive(Debug, Clone)]
 pub struct SessionRecord {
     pub user: User,
+    pub org_name: String,
     pub settings: OrgSettings,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,

@@ -434,7 +434,7 @@ impl Store for SqliteStore {
 
     async fn find_session(&self, token_hash: &[u8]) -> StoreResult<Option<SessionRecord>> {
         let sql = format!(
-            "SELECT {USER_COLUMNS}, o.settings, s.created_at AS session_created_at, s.last_seen_at
+            "SELECT {USER_COLUMNS}, o.name AS org_name, o.settings, s.created_at AS session_created_at, s.last_seen_at
              FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id
              WHERE s.token_hash = ?"
         );
@@ -445,6 +445,7 @@ impl Store for SqliteStore {
         row.map(|row| {
             Ok(SessionRecord {
                 user: user_from_row(&row)?,
+                org_name: row.try_get("org_name")?,
                 settings: settings_from_json(&row.try_get::<String, _>("settings")?)?,
                 created_at: from_ms(row.try_get("session_created_at")?)?,
                 last_seen_at: from_ms(row.try_get("last_seen_at")?)?,

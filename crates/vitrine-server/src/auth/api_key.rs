@@ -50,7 +50,9 @@ pub(super) async fn authenticate(state: &AppState, presented: &str) -> Result<Ca
     {
         state.store.touch_api_key(key.id, now).await?;
     }
+    let org = state.store.get_organization(key.org_id).await?;
     Ok(Caller {
+        org_name: org.name,
         principal: Principal {
             org_id: key.org_id,
             user_id: None,

@@ -59,6 +59,8 @@ pub struct SessionHandle {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
+    /// The name of the caller's organization, shown in the portals.
+    pub org_name: String,
     /// The signed-in user; `None` for API keys.
     pub user: Option<User>,
     pub session: Option<SessionHandle>,
@@ -146,6 +148,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Call
             label: user.email.clone(),
             method: AuthMethod::Session,
         },
+        org_name: record.org_name,
         user: Some(user),
         session: Some(SessionHandle {
             token_hash,

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use vitrine_core::Fields;
 
-use super::PortalError;
+use super::{OnPage, PortalError};
 use crate::auth::Caller;
 use crate::error::ApiError;
 
@@ -44,9 +44,7 @@ impl FormData {
     }
 
     pub fn check_csrf(&self, caller: &Caller) -> Result<(), PortalError> {
-        caller
-            .check_csrf(self.get(CSRF_FIELD))
-            .map_err(|e| PortalError::with_caller(e, caller))
+        caller.check_csrf(self.get(CSRF_FIELD)).on_page(caller)
     }
 
     /// The named text fields as a JSON object for the services; blank fields in `optional`

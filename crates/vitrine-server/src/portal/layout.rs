@@ -100,6 +100,7 @@ fn topbar(caller: &Caller, in_admin: bool) -> Markup {
     html! {
         header.topbar {
             a.brand href="/" { span.logo aria-hidden="true" { "◧" } "Vitrine" }
+            span.org-name title="Your organization" { (caller.org_name) }
             nav.topnav {
                 a href="/" aria-current=[(!in_admin).then_some("page")] { "Reports" }
                 @if caller.principal.role.manages_content() {

@@ -98,3 +98,14 @@ impl IntoResponse for PortalError {
 }
 
 pub type PortalResult<T = Response> = Result<T, PortalError>;
+
+/// Shows a failure as a page with the caller's portal chrome.
+pub trait OnPage<T> {
+    fn on_page(self, caller: &Caller) -> Result<T, PortalError>;
+}
+
+impl<T, E: Into<ApiError>> OnPage<T> for Result<T, E> {
+    fn on_page(self, caller: &Caller) -> Result<T, PortalError> {
+        self.map_err(|error| PortalError::with_caller(error, caller))
+    }
+}

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 
 use super::layout::page;
-use super::{PortalError, PortalResult};
+use super::{OnPage, PortalResult};
 use crate::app::AppState;
 use crate::auth::{Caller, PortalCaller};
 use crate::services::{self, parse_id};
@@ -13,7 +13,7 @@ use crate::services::{self, parse_id};
 pub async fn portal(state: &AppState, caller: &Caller) -> PortalResult {
     let reports = services::reports::visible_to(state, caller)
         .await
-        .map_err(|e| PortalError::with_caller(e, caller))?;
+        .on_page(caller)?;
     let body = html! {
         div.page-head {
             h1 { "Reports" }
@@ -50,9 +50,7 @@ pub async fn show(
         let id = parse_id(&id, "report")?;
         services::reports::open(&state, &caller, id).await
     };
-    let report = open
-        .await
-        .map_err(|e| PortalError::with_caller(e, &caller))?;
+    let report = open.await.on_page(&caller)?;
     let body = html! {
         nav.crumbs { a href="/" { "Reports" } " / " (report.name) }
         div.page-head {

@@ -10,7 +10,7 @@ use super::{DoneQuery, admin_scope, done, flash_of};
 use crate::app::AppState;
 use crate::auth::{Caller, PortalCaller, api_key};
 use crate::portal::layout::{Flash, Section, action_button, csrf_field, date, flash, page};
-use crate::portal::{FormData, PortalError, PortalResult};
+use crate::portal::{FormData, OnPage, PortalResult};
 use crate::services::parse_id;
 
 pub async fn list(
@@ -42,7 +42,7 @@ async fn render(
         .store
         .list_api_keys(scope.org_id())
         .await
-        .map_err(|e| PortalError::with_caller(e, caller))?;
+        .on_page(caller)?;
     let body = html! {
         div.page-head {
             h1 { "API keys" }
@@ -144,13 +144,12 @@ pub async fn revoke(
 ) -> PortalResult {
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
-    let fail = |e| PortalError::with_caller(e, &caller);
-    let id = parse_id(&id, "API key").map_err(fail)?;
+    let id = parse_id(&id, "API key").on_page(&caller)?;
     let actor = caller.actor(state.clock.now());
     state
         .store
         .revoke_api_key(scope.org_id(), &actor, id)
         .await
-        .map_err(|e| PortalError::with_caller(e, &caller))?;
+        .on_page(&caller)?;
     Ok(done("/admin/api-keys", "revoked"))
 }

@@ -12,7 +12,7 @@ use super::admin_scope;
 use crate::app::AppState;
 use crate::auth::PortalCaller;
 use crate::portal::layout::{Flash, Section, date, flash, page};
-use crate::portal::{PortalError, PortalResult};
+use crate::portal::{OnPage, PortalResult};
 use crate::services::audit;
 
 fn value(value: &Option<Value>) -> Markup {
@@ -47,7 +47,7 @@ pub async fn list(
                 .store
                 .list_audit(scope.org_id(), &filter)
                 .await
-                .map_err(|e| PortalError::with_caller(e, &caller))?;
+                .on_page(&caller)?;
             (entries, Flash::default(), StatusCode::OK)
         }
         Err(e) => (Vec::new(), Flash::error(e.message), e.status),
@@ -110,13 +110,12 @@ pub async fn export(
     Query(query): Query<HashMap<String, String>>,
 ) -> PortalResult {
     let scope = admin_scope(&caller)?;
-    let fail = |e| PortalError::with_caller(e, &caller);
-    let filter = audit::filter_from_query(&query, audit::MAX_LIMIT).map_err(fail)?;
+    let filter = audit::filter_from_query(&query, audit::MAX_LIMIT).on_page(&caller)?;
     let entries = state
         .store
         .list_audit(scope.org_id(), &filter)
         .await
-        .map_err(|e| PortalError::with_caller(e, &caller))?;
-    let csv = audit::to_csv(&entries).map_err(|e| PortalError::with_caller(e, &caller))?;
+        .on_page(&caller)?;
+    let csv = audit::to_csv(&entries).on_page(&caller)?;
     Ok(crate::api::audit_csv_download(csv))
 }

@@ -7,11 +7,11 @@ use maud::html;
 use vitrine_core::{AdminScope, GroupId, Permission, UserId};
 use vitrine_store::Grantee;
 
-use super::{DoneQuery, admin_scope, done, flash_of};
+use super::{DoneQuery, admin_scope, done, flash_of, save_permissions};
 use crate::app::AppState;
 use crate::auth::{Caller, PortalCaller};
 use crate::portal::layout::{Flash, Section, action_button, csrf_field, flash, page};
-use crate::portal::{FormData, PortalError, PortalResult};
+use crate::portal::{FormData, OnPage, PortalError, PortalResult};
 use crate::services::{self, parse_id};
 
 pub async fn list(
@@ -34,7 +34,7 @@ async fn render_list(
         .store
         .list_groups(scope.org_id())
         .await
-        .map_err(|e| PortalError::with_caller(e, caller))?;
+        .on_page(caller)?;
     let body = html! {
         div.page-head { h1 { "Groups" } p.muted { "Grant reports and permissions to many users at once." } }
         (flash(&notice))
@@ -92,7 +92,7 @@ pub async fn show(
     query: DoneQuery,
 ) -> PortalResult {
     let scope = admin_scope(&caller)?;
-    let id = parse_id(&id, "group").map_err(|e| PortalError::with_caller(e, &caller))?;
+    let id = parse_id(&id, "group").on_page(&caller)?;
     render_detail(
         &state,
         &caller,
@@ -113,15 +113,14 @@ async fn render_detail(
     status: StatusCode,
 ) -> PortalResult {
     let org = scope.org_id();
-    let fail = |e| PortalError::with_caller(e, caller);
-    let group = state.store.get_group(org, id).await.map_err(fail)?;
-    let members = state.store.group_members(org, id).await.map_err(fail)?;
-    let everyone = state.store.list_users(org).await.map_err(fail)?;
+    let group = state.store.get_group(org, id).await.on_page(caller)?;
+    let members = state.store.group_members(org, id).await.on_page(caller)?;
+    let everyone = state.store.list_users(org).await.on_page(caller)?;
     let permissions = state
         .store
         .direct_permissions(org, Grantee::Group(id))
         .await
-        .map_err(fail)?;
+        .on_page(caller)?;
     let candidates: Vec<_> = everyone
         .iter()
         .filter(|u| !members.iter().any(|m| m.id == u.id))
@@ -188,7 +187,7 @@ async fn render_detail(
 }
 
 fn group_id(caller: &Caller, raw: &str) -> Result<GroupId, PortalError> {
-    parse_id(raw, "group").map_err(|e| PortalError::with_caller(e, caller))
+    parse_id(raw, "group").on_page(caller)
 }
 
 pub async fn add_member(
@@ -200,8 +199,7 @@ pub async fn add_member(
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
     let id = group_id(&caller, &id)?;
-    let user: UserId = parse_id(form.get("userId").unwrap_or_default(), "user")
-        .map_err(|e| PortalError::with_caller(e, &caller))?;
+    let user: UserId = parse_id(form.get("userId").unwrap_or_default(), "user").on_page(&caller)?;
     match services::groups::set_member(&state, &scope, &caller, id, user, true).await {
         Ok(()) => Ok(done(&format!("/admin/groups/{id}"), "added")),
         Err(e) => {
@@ -227,10 +225,10 @@ pub async fn remove_member(
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
     let id = group_id(&caller, &id)?;
-    let user: UserId = parse_id(&user, "user").map_err(|e| PortalError::with_caller(e, &caller))?;
+    let user: UserId = parse_id(&user, "user").on_page(&caller)?;
     services::groups::set_member(&state, &scope, &caller, id, user, false)
         .await
-        .map_err(|e| PortalError::with_caller(e, &caller))?;
+        .on_page(&caller)?;
     Ok(done(&format!("/admin/groups/{id}"), "removed"))
 }
 
@@ -240,23 +238,8 @@ pub async fn set_permissions(
     Path(id): Path<String>,
     form: FormData,
 ) -> PortalResult {
-    form.check_csrf(&caller)?;
-    let scope = admin_scope(&caller)?;
     let id = group_id(&caller, &id)?;
-    let chosen = form.all("permission");
-    for permission in Permission::ALL {
-        let granted = chosen.contains(&permission.as_str());
-        services::permissions::set(
-            &state,
-            &scope,
-            &caller,
-            permission,
-            Grantee::Group(id),
-            granted,
-        )
-        .await
-        .map_err(|e| PortalError::with_caller(e, &caller))?;
-    }
+    save_permissions(&state, &caller, Grantee::Group(id), &form).await?;
     Ok(done(&format!("/admin/groups/{id}"), "permissions"))
 }
 
@@ -271,6 +254,6 @@ pub async fn delete(
     let id = group_id(&caller, &id)?;
     services::groups::delete(&state, &scope, &caller, id)
         .await
-        .map_err(|e| PortalError::with_caller(e, &caller))?;
+        .on_page(&caller)?;
     Ok(done("/admin/groups", "deleted"))
 }

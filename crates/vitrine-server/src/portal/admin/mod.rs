@@ -14,12 +14,14 @@ use axum::Router;
 use axum::extract::Query;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use vitrine_core::{AdminScope, ContentScope};
+use vitrine_core::{AdminScope, ContentScope, Permission};
+use vitrine_store::Grantee;
 
 use super::layout::Flash;
-use super::{PortalError, PortalResult};
+use super::{FormData, OnPage, PortalError, PortalResult};
 use crate::app::AppState;
 use crate::auth::{Caller, PortalCaller};
+use crate::services;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -60,17 +62,30 @@ async fn home(PortalCaller(caller): PortalCaller) -> PortalResult {
 }
 
 fn admin_scope(caller: &Caller) -> Result<AdminScope, PortalError> {
-    caller
-        .principal
-        .admin()
-        .map_err(|e| PortalError::with_caller(e, caller))
+    caller.principal.admin().on_page(caller)
 }
 
 fn content_scope(caller: &Caller) -> Result<ContentScope, PortalError> {
-    caller
-        .principal
-        .content_manager()
-        .map_err(|e| PortalError::with_caller(e, caller))
+    caller.principal.content_manager().on_page(caller)
+}
+
+/// Saves the permission checkboxes of a user's or a group's page.
+async fn save_permissions(
+    state: &AppState,
+    caller: &Caller,
+    grantee: Grantee,
+    form: &FormData,
+) -> Result<(), PortalError> {
+    form.check_csrf(caller)?;
+    let scope = admin_scope(caller)?;
+    let chosen = form.all("permission");
+    for permission in Permission::ALL {
+        let granted = chosen.contains(&permission.as_str());
+        services::permissions::set(state, &scope, caller, permission, grantee, granted)
+            .await
+            .on_page(caller)?;
+    }
+    Ok(())
 }
 
 /// After a successful post: back to a page, with a fixed notice (post/redirect/get).

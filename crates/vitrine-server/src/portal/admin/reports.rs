@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::auth::{Caller, PortalCaller};
 use crate::error::ApiError;
 use crate::portal::layout::{Flash, Section, action_button, csrf_field, date, flash, page};
-use crate::portal::{FormData, PortalError, PortalResult};
+use crate::portal::{FormData, OnPage, PortalError, PortalResult};
 use crate::services::{self, parse_id};
 
 pub async fn list(
@@ -35,7 +35,7 @@ async fn render_list(
         .store
         .list_reports(scope.org_id())
         .await
-        .map_err(|e| PortalError::with_caller(e, caller))?;
+        .on_page(caller)?;
     let body = html! {
         div.page-head { h1 { "Reports" } p.muted { "Every report of your organization, and who may open it." } }
         (flash(&notice))
@@ -114,11 +114,10 @@ async fn render_detail(
     status: StatusCode,
 ) -> PortalResult {
     let org = scope.org_id();
-    let fail = |e| PortalError::with_caller(e, caller);
-    let report = state.store.get_report(org, id).await.map_err(fail)?;
-    let access = state.store.report_access(org, id).await.map_err(fail)?;
-    let users = state.store.list_users(org).await.map_err(fail)?;
-    let groups = state.store.list_groups(org).await.map_err(fail)?;
+    let report = state.store.get_report(org, id).await.on_page(caller)?;
+    let access = state.store.report_access(org, id).await.on_page(caller)?;
+    let users = state.store.list_users(org).await.on_page(caller)?;
+    let groups = state.store.list_groups(org).await.on_page(caller)?;
     let base = format!("/admin/reports/{id}");
     let body = html! {
         nav.crumbs { a href="/admin/reports" { "Reports" } " / " (report.name) }
@@ -208,7 +207,7 @@ fn revoke_button(caller: &Caller, base: &str, grantee: &str) -> maud::Markup {
 }
 
 fn report_id(caller: &Caller, raw: &str) -> Result<ReportId, PortalError> {
-    parse_id(raw, "report").map_err(|e| PortalError::with_caller(e, caller))
+    parse_id(raw, "report").on_page(caller)
 }
 
 /// `user:<id>` or `group:<id>`.
@@ -312,6 +311,6 @@ pub async fn delete(
     let id = report_id(&caller, &id)?;
     services::reports::delete(&state, &scope, &caller, id)
         .await
-        .map_err(|e| PortalError::with_caller(e, &caller))?;
+        .on_page(&caller)?;
     Ok(done("/admin/reports", "deleted"))
 }

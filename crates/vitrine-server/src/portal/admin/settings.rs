@@ -12,7 +12,7 @@ use super::{DoneQuery, admin_scope, done, flash_of};
 use crate::app::AppState;
 use crate::auth::{Caller, PortalCaller};
 use crate::portal::layout::{Flash, Section, csrf_field, flash, page};
-use crate::portal::{FormData, PortalError, PortalResult};
+use crate::portal::{FormData, OnPage, PortalError, PortalResult};
 use crate::services;
 
 pub async fn show(
@@ -34,7 +34,7 @@ async fn current(
         .store
         .get_organization(scope.org_id())
         .await
-        .map_err(|e| PortalError::with_caller(e, caller))?;
+        .on_page(caller)?;
     Ok(org.settings)
 }
 

@@ -7,13 +7,13 @@ use maud::{Markup, html};
 use vitrine_core::{AdminScope, Permission, Role, UserId};
 use vitrine_store::{Grantee, User};
 
-use super::{DoneQuery, admin_scope, done, flash_of};
+use super::{DoneQuery, admin_scope, done, flash_of, save_permissions};
 use crate::app::AppState;
 use crate::auth::{Caller, PortalCaller};
 use crate::portal::layout::{
     Flash, Section, action_button, csrf_field, date, flash, page, role_options,
 };
-use crate::portal::{FormData, PortalError, PortalResult};
+use crate::portal::{FormData, OnPage, PortalResult};
 use crate::services::{self, parse_id};
 
 pub fn status_badge(user: &User, now: chrono::DateTime<chrono::Utc>) -> Markup {
@@ -49,7 +49,7 @@ async fn render_list(
         .store
         .list_users(scope.org_id())
         .await
-        .map_err(|e| PortalError::with_caller(e, caller))?;
+        .on_page(caller)?;
     let now = state.clock.now();
     let body = html! {
         div.page-head { h1 { "Users" } p.muted { "People who can sign in to your organization's portal." } }
@@ -111,7 +111,7 @@ pub async fn show(
     query: DoneQuery,
 ) -> PortalResult {
     let scope = admin_scope(&caller)?;
-    let id = parse_id(&id, "user").map_err(|e| PortalError::with_caller(e, &caller))?;
+    let id = parse_id(&id, "user").on_page(&caller)?;
     render_detail(
         &state,
         &caller,
@@ -132,20 +132,23 @@ async fn render_detail(
     status: StatusCode,
 ) -> PortalResult {
     let org = scope.org_id();
-    let fail = |e| PortalError::with_caller(e, caller);
-    let user = state.store.get_user(org, id).await.map_err(fail)?;
-    let groups = state.store.groups_of_user(org, id).await.map_err(fail)?;
+    let user = state.store.get_user(org, id).await.on_page(caller)?;
+    let groups = state.store.groups_of_user(org, id).await.on_page(caller)?;
     let direct = state
         .store
         .direct_permissions(org, Grantee::User(id))
         .await
-        .map_err(fail)?;
+        .on_page(caller)?;
     let effective = state
         .store
         .effective_permissions(org, id)
         .await
-        .map_err(fail)?;
-    let reports = state.store.reports_for_user(org, id).await.map_err(fail)?;
+        .on_page(caller)?;
+    let reports = state
+        .store
+        .reports_for_user(org, id)
+        .await
+        .on_page(caller)?;
     let now = state.clock.now();
     let base = format!("/admin/users/{id}");
     let body = html! {
@@ -220,7 +223,7 @@ pub async fn update(
 ) -> PortalResult {
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
-    let id: UserId = parse_id(&id, "user").map_err(|e| PortalError::with_caller(e, &caller))?;
+    let id: UserId = parse_id(&id, "user").on_page(&caller)?;
     let input = form.to_fields(
         &["name", "email", "role", "expiresAt"],
         &["password"],
@@ -248,23 +251,8 @@ pub async fn set_permissions(
     Path(id): Path<String>,
     form: FormData,
 ) -> PortalResult {
-    form.check_csrf(&caller)?;
-    let scope = admin_scope(&caller)?;
-    let id: UserId = parse_id(&id, "user").map_err(|e| PortalError::with_caller(e, &caller))?;
-    let chosen = form.all("permission");
-    for permission in Permission::ALL {
-        let granted = chosen.contains(&permission.as_str());
-        services::permissions::set(
-            &state,
-            &scope,
-            &caller,
-            permission,
-            Grantee::User(id),
-            granted,
-        )
-        .await
-        .map_err(|e| PortalError::with_caller(e, &caller))?;
-    }
+    let id: UserId = parse_id(&id, "user").on_page(&caller)?;
+    save_permissions(&state, &caller, Grantee::User(id), &form).await?;
     Ok(done(&format!("/admin/users/{id}"), "permissions"))
 }
 
@@ -276,7 +264,7 @@ pub async fn delete(
 ) -> PortalResult<Response> {
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
-    let id: UserId = parse_id(&id, "user").map_err(|e| PortalError::with_caller(e, &caller))?;
+    let id: UserId = parse_id(&id, "user").on_page(&caller)?;
     match services::users::delete(&state, &scope, &caller, id).await {
         Ok(()) => Ok(done("/admin/users", "deleted")),
         Err(e) => {

@@ -1,0 +1,179 @@
+//! Load generator on loopback for portal and API reads, against the release `vitrine demo`
+//! binary running as its own process. Prints p50/p99 latency per route beside a baseline
+//! measured in the same run (an unauthenticated 404 from the API router: the HTTP stack and
+//! the client, no authentication, no database), and the server's resident memory idle and
+//! after the load.
+//!
+//!     cargo bench -p vitrine-server --bench http_reads
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::Client;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "bench-password-1";
+const WARMUP: usize = 200;
+const SAMPLES: usize = 3000;
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse::<f64>().ok())
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+async fn sign_in(base: &str, email: &str) -> Client {
+    let client = Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let response = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .expect("login");
+    assert!(response.status().is_success(), "sign in {email}");
+    client
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn measure(client: &Client, url: &str, expected: u16) -> (Duration, Duration) {
+    for _ in 0..WARMUP {
+        client
+            .get(url)
+            .send()
+            .await
+            .expect("warmup")
+            .bytes()
+            .await
+            .expect("body");
+    }
+    let mut samples = Vec::with_capacity(SAMPLES);
+    for _ in 0..SAMPLES {
+        let started = Instant::now();
+        let response = client.get(url).send().await.expect("request");
+        let status = response.status().as_u16();
+        response.bytes().await.expect("body");
+        samples.push(started.elapsed());
+        assert_eq!(status, expected, "{url}");
+    }
+    samples.sort();
+    (percentile(&samples, 0.5), percentile(&samples, 0.99))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(["demo", "--port", "0", "--password", PASSWORD])
+        .env("VITRINE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start vitrine demo");
+    let pid = server.id();
+    let first = BufReader::new(server.stdout.take().expect("stdout"))
+        .lines()
+        .next();
+    let base = first
+        .and_then(Result::ok)
+        .and_then(|line| {
+            line.strip_prefix("Vitrine demo is running at ")
+                .map(|u| u.trim_end_matches('/').to_string())
+        })
+        .expect("demo URL");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss = rss_mib(pid);
+
+    let admin = sign_in(&base, "admin@example.com").await;
+    let viewer = sign_in(&base, "viewer@example.com").await;
+    let users: Value = admin
+        .get(format!("{base}/api/v1/users"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_id = users[0]["id"].as_str().expect("a user id").to_string();
+
+    let baseline = measure(&Client::new(), &format!("{base}/api/v1/baseline-404"), 404).await;
+    let routes: Vec<(&str, &Client, String)> = vec![
+        (
+            "GET / (Reports Portal, viewer)",
+            &viewer,
+            format!("{base}/"),
+        ),
+        (
+            "GET /api/v1/reports (viewer)",
+            &viewer,
+            format!("{base}/api/v1/reports"),
+        ),
+        (
+            "GET /api/v1/me (viewer)",
+            &viewer,
+            format!("{base}/api/v1/me"),
+        ),
+        (
+            "GET /api/v1/users (admin)",
+            &admin,
+            format!("{base}/api/v1/users"),
+        ),
+        (
+            "GET /api/v1/users/{id} (admin)",
+            &admin,
+            format!("{base}/api/v1/users/{user_id}"),
+        ),
+        (
+            "GET /admin/users (admin)",
+            &admin,
+            format!("{base}/admin/users"),
+        ),
+        (
+            "GET /admin/users/{id} (admin)",
+            &admin,
+            format!("{base}/admin/users/{user_id}"),
+        ),
+        (
+            "GET /admin/audit (admin)",
+            &admin,
+            format!("{base}/admin/audit"),
+        ),
+    ];
+    println!("| Route | p50 ms | p99 ms | p50 / baseline |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| baseline: unauthenticated API 404 | {} | {} | 1.00 |",
+        ms(baseline.0),
+        ms(baseline.1)
+    );
+    for (name, client, url) in &routes {
+        let (p50, p99) = measure(client, url, 200).await;
+        println!(
+            "| {name} | {} | {} | {:.2} |",
+            ms(p50),
+            ms(p99),
+            p50.as_secs_f64() / baseline.0.as_secs_f64()
+        );
+    }
+    let loaded_rss = rss_mib(pid);
+    println!();
+    println!(
+        "Resident memory of the server: {idle_rss:.1} MiB idle after start, {loaded_rss:.1} MiB after the load."
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
