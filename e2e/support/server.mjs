@@ -52,7 +52,7 @@ export async function startDemoServer({ password = DEMO_PASSWORD } = {}) {
   if (!existsSync(binary)) throw new Error(`VITRINE_BIN=${binary} does not exist`);
   const child = spawn(binary, ['demo', '--password', password, '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+    env: { ...process.env, VITRINE_LOG: process.env.VITRINE_LOG ?? 'warn' },
   });
   let output = '';
   const exited = new Promise((resolveExit) => child.once('exit', (code, signal) => resolveExit({ code, signal })));

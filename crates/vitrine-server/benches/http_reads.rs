@@ -71,6 +71,29 @@ async fn measure(client: &Client, url: &str, expected: u16) -> (Duration, Durati
     (percentile(&samples, 0.5), percentile(&samples, 0.99))
 }
 
+const LOGIN_SAMPLES: usize = 4;
+
+/// Median time of a failed sign-in. Few samples per run: the fifth wrong password in a row
+/// would lock the account and change the answer.
+async fn login_p50(base: &str, email: &str) -> Duration {
+    let client = Client::new();
+    let mut samples = Vec::new();
+    for _ in 0..LOGIN_SAMPLES {
+        let started = Instant::now();
+        let response = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({ "email": email, "password": "wrong-password" }))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status().as_u16(), 401);
+        response.bytes().await.expect("body");
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    percentile(&samples, 0.5)
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1000.0)
 }
@@ -170,6 +193,21 @@ async fn main() {
         );
     }
     let loaded_rss = rss_mib(pid);
+
+    // Sign-in answers for an unknown email and a wrong password: same answer, same work.
+    let (unknown, wrong) = (
+        login_p50(&base, "nobody@example.com").await,
+        login_p50(&base, "contributor@example.com").await,
+    );
+    println!();
+    println!("| Sign-in attempt (p50 of {LOGIN_SAMPLES}) | ms |");
+    println!("|---|---:|");
+    println!("| unknown email | {} |", ms(unknown));
+    println!("| known email, wrong password | {} |", ms(wrong));
+    println!(
+        "| ratio | {:.2} |",
+        wrong.as_secs_f64() / unknown.as_secs_f64()
+    );
     println!();
     println!(
         "Resident memory of the server: {idle_rss:.1} MiB idle after start, {loaded_rss:.1} MiB after the load."

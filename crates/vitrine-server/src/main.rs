@@ -281,7 +281,22 @@ fn healthcheck(url: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Argon2 allocates 19 MiB per hash. After the first such block is freed, glibc raises its mmap
+/// threshold and keeps every later block in a per-thread arena, so each hashing thread would
+/// hold ~20 MiB for good. A fixed threshold hands those blocks back to the system after use.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_allocations_to_the_system() {
+    // SAFETY: mallopt only tunes the allocator; it runs before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_allocations_to_the_system() {}
+
 fn main() -> anyhow::Result<()> {
+    return_large_allocations_to_the_system();
     let cli = Cli::parse();
     if let Command::Healthcheck { url } = &cli.command {
         return healthcheck(url);
