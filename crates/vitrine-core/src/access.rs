@@ -45,22 +45,16 @@ pub struct ContentScope {
 impl Principal {
     pub fn admin(&self) -> Result<AdminScope, Forbidden> {
         match self.role {
-            Role::Admin => Ok(AdminScope {
-                principal: self.clone(),
-            }),
+            Role::Admin => Ok(AdminScope { principal: self.clone() }),
             _ => Err(Forbidden { required: "Admin" }),
         }
     }
 
     pub fn content_manager(&self) -> Result<ContentScope, Forbidden> {
         if self.role.manages_content() {
-            Ok(ContentScope {
-                principal: self.clone(),
-            })
+            Ok(ContentScope { principal: self.clone() })
         } else {
-            Err(Forbidden {
-                required: "Admin or Contributor",
-            })
+            Err(Forbidden { required: "Admin or Contributor" })
         }
     }
 }
@@ -76,9 +70,7 @@ impl AdminScope {
 
     /// An administrator manages content too.
     pub fn content(&self) -> ContentScope {
-        ContentScope {
-            principal: self.principal.clone(),
-        }
+        ContentScope { principal: self.principal.clone() }
     }
 }
 

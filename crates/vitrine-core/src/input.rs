@@ -13,10 +13,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -51,18 +48,14 @@ impl Fields {
         match self.map.keys().find(|key| !known.contains(&key.as_str())) {
             Some(unknown) => Err(FieldError::new(
                 unknown.clone(),
-                format!(
-                    "is not a known field; expected one of: {}",
-                    known.join(", ")
-                ),
+                format!("is not a known field; expected one of: {}", known.join(", ")),
             )),
             None => Ok(()),
         }
     }
 
     pub fn required_str(&self, name: &str) -> Result<&str, FieldError> {
-        self.optional_str(name)?
-            .ok_or_else(|| FieldError::new(name, "is required"))
+        self.optional_str(name)?.ok_or_else(|| FieldError::new(name, "is required"))
     }
 
     /// Absent or null is `None`; anything but a string is refused.
@@ -142,31 +135,18 @@ mod tests {
 
     #[test]
     fn integer_fields_refuse_text_fractions_and_out_of_range_values() {
-        for bad in [
-            json!("5"),
-            json!(5.5),
-            json!(0),
-            json!(-3),
-            json!(1e30),
-            json!(u64::MAX),
-            json!(true),
-        ] {
-            let err = fields(json!({ "n": bad }))
-                .optional_int_in("n", 1, 10)
-                .unwrap_err();
+        for bad in
+            [json!("5"), json!(5.5), json!(0), json!(-3), json!(1e30), json!(u64::MAX), json!(true)]
+        {
+            let err = fields(json!({ "n": bad })).optional_int_in("n", 1, 10).unwrap_err();
             assert_eq!(err.field, "n");
         }
-        assert_eq!(
-            fields(json!({ "n": 10 })).optional_int_in("n", 1, 10),
-            Ok(Some(10))
-        );
+        assert_eq!(fields(json!({ "n": 10 })).optional_int_in("n", 1, 10), Ok(Some(10)));
     }
 
     #[test]
     fn unknown_fields_are_named_in_the_error() {
-        let err = fields(json!({ "emial": "x" }))
-            .allow_only(&["email"])
-            .unwrap_err();
+        let err = fields(json!({ "emial": "x" })).allow_only(&["email"]).unwrap_err();
         assert_eq!(err.field, "emial");
     }
 

@@ -9,6 +9,7 @@ pub mod input;
 pub mod permission;
 pub mod role;
 pub mod settings;
+pub mod token;
 pub mod validate;
 
 pub use access::{AdminScope, AuthMethod, ContentScope, Forbidden, Principal};

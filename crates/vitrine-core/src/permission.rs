@@ -42,11 +42,8 @@ impl FromStr for Permission {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Permission::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| {
-                "unknown permission; known: capacity.turnOn, capacity.keepOn".to_string()
-            })
+        Permission::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| {
+            "unknown permission; known: capacity.turnOn, capacity.keepOn".to_string()
+        })
     }
 }

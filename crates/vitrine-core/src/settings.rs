@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::input::{FieldError, Fields};
+use crate::token::TokenPolicy;
 
 /// The allowed range and default of one numeric setting.
 #[derive(Debug, Clone, Copy)]
@@ -13,18 +14,15 @@ pub struct Range {
     pub default: i64,
 }
 
-pub const SESSION_IDLE_TIMEOUT_MINUTES: Range = Range {
-    field: "sessionIdleTimeoutMinutes",
-    min: 1,
-    max: 43_200,
-    default: 480,
-};
-pub const SESSION_ABSOLUTE_TIMEOUT_HOURS: Range = Range {
-    field: "sessionAbsoluteTimeoutHours",
-    min: 1,
-    max: 8_760,
-    default: 720,
-};
+pub const SESSION_IDLE_TIMEOUT_MINUTES: Range =
+    Range { field: "sessionIdleTimeoutMinutes", min: 1, max: 43_200, default: 480 };
+pub const SESSION_ABSOLUTE_TIMEOUT_HOURS: Range =
+    Range { field: "sessionAbsoluteTimeoutHours", min: 1, max: 8_760, default: 720 };
+pub const TOKEN_LIFETIME_MINUTES: Range =
+    Range { field: "tokenLifetimeMinutes", min: 1, max: 1_440, default: 60 };
+/// "Update Token every X minutes": off (null) by default; when on, 1 ≤ X < the token lifetime.
+pub const TOKEN_UPDATE_EVERY_MINUTES: Range =
+    Range { field: "tokenUpdateEveryMinutes", min: 1, max: 1_439, default: 0 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -33,6 +31,10 @@ pub struct OrgSettings {
     pub session_idle_timeout_minutes: u32,
     /// A session is signed out this long after sign-in, used or not.
     pub session_absolute_timeout_hours: u32,
+    /// How long an embed token stays valid.
+    pub token_lifetime_minutes: u32,
+    /// The timed token update: open viewers fetch a new token this often, idle or not.
+    pub token_update_every_minutes: Option<u32>,
 }
 
 impl Default for OrgSettings {
@@ -40,14 +42,18 @@ impl Default for OrgSettings {
         Self {
             session_idle_timeout_minutes: SESSION_IDLE_TIMEOUT_MINUTES.default as u32,
             session_absolute_timeout_hours: SESSION_ABSOLUTE_TIMEOUT_HOURS.default as u32,
+            token_lifetime_minutes: TOKEN_LIFETIME_MINUTES.default as u32,
+            token_update_every_minutes: None,
         }
     }
 }
 
 impl OrgSettings {
-    pub const FIELDS: [&'static str; 2] = [
+    pub const FIELDS: [&'static str; 4] = [
         SESSION_IDLE_TIMEOUT_MINUTES.field,
         SESSION_ABSOLUTE_TIMEOUT_HOURS.field,
+        TOKEN_LIFETIME_MINUTES.field,
+        TOKEN_UPDATE_EVERY_MINUTES.field,
     ];
 
     /// These settings with `patch` applied. Every field is checked before anything changes, so
@@ -61,15 +67,51 @@ impl OrgSettings {
         if let Some(v) = read(patch, SESSION_ABSOLUTE_TIMEOUT_HOURS)? {
             next.session_absolute_timeout_hours = v;
         }
+        if let Some(v) = read(patch, TOKEN_LIFETIME_MINUTES)? {
+            next.token_lifetime_minutes = v;
+        }
+        let update = TOKEN_UPDATE_EVERY_MINUTES;
+        let every = patch.nullable_int_in(update.field, update.min, update.max).map_err(|_| {
+            FieldError::new(
+                update.field,
+                "must be null (off) or a whole number of minutes, at least 1 and less than tokenLifetimeMinutes",
+            )
+        })?;
+        if let Some(every) = every {
+            next.token_update_every_minutes = every.map(|v| v as u32);
+        }
+        if let Some(every) = next.token_update_every_minutes
+            && every >= next.token_lifetime_minutes
+        {
+            // Name the field this patch changed; if it changed both, the update interval.
+            let field = if patch.contains(update.field) {
+                update.field
+            } else {
+                TOKEN_LIFETIME_MINUTES.field
+            };
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "the token update interval ({every} min) must be shorter than the token lifetime ({} min)",
+                    next.token_lifetime_minutes
+                ),
+            ));
+        }
         Ok(next)
+    }
+
+    /// The embed token lifetime and refresh policy these settings describe.
+    pub fn token_policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            lifetime_seconds: self.token_lifetime_minutes * 60,
+            update_every_seconds: self.token_update_every_minutes.map(|m| m * 60),
+        }
     }
 }
 
 fn read(patch: &Fields, range: Range) -> Result<Option<u32>, FieldError> {
     // Ranges are small positive numbers, so the cast cannot truncate.
-    Ok(patch
-        .optional_int_in(range.field, range.min, range.max)?
-        .map(|v| v as u32))
+    Ok(patch.optional_int_in(range.field, range.min, range.max)?.map(|v| v as u32))
 }
 
 #[cfg(test)]
@@ -84,24 +126,65 @@ mod tests {
     #[test]
     fn every_class_of_bad_timeout_is_refused_naming_the_field() {
         let current = OrgSettings::default();
+        for bad in
+            [json!(0), json!(-1), json!(43_201), json!("60"), json!(1.5), json!(1e12), json!(null)]
+        {
+            let err =
+                current.patched(&patch(json!({ "sessionIdleTimeoutMinutes": bad }))).unwrap_err();
+            assert_eq!(err.field, "sessionIdleTimeoutMinutes");
+        }
+        let err =
+            current.patched(&patch(json!({ "sessionAbsoluteTimeoutHours": 8761 }))).unwrap_err();
+        assert_eq!(err.field, "sessionAbsoluteTimeoutHours");
+    }
+
+    #[test]
+    fn every_class_of_bad_token_setting_is_refused_naming_the_field() {
+        let current = OrgSettings::default();
         for bad in [
             json!(0),
             json!(-1),
-            json!(43_201),
+            json!(1441),
             json!("60"),
             json!(1.5),
             json!(1e12),
             json!(null),
+            json!([]),
         ] {
-            let err = current
-                .patched(&patch(json!({ "sessionIdleTimeoutMinutes": bad })))
-                .unwrap_err();
-            assert_eq!(err.field, "sessionIdleTimeoutMinutes");
+            let err = current.patched(&patch(json!({ "tokenLifetimeMinutes": bad }))).unwrap_err();
+            assert_eq!(err.field, "tokenLifetimeMinutes", "{bad}");
         }
-        let err = current
-            .patched(&patch(json!({ "sessionAbsoluteTimeoutHours": 8761 })))
-            .unwrap_err();
-        assert_eq!(err.field, "sessionAbsoluteTimeoutHours");
+        // The update interval: null is "off"; otherwise 1 ≤ X < lifetime (60 by default).
+        for bad in [
+            json!(0),
+            json!(-5),
+            json!(60),
+            json!(61),
+            json!(100_000),
+            json!("10"),
+            json!(2.5),
+            json!(true),
+        ] {
+            let err =
+                current.patched(&patch(json!({ "tokenUpdateEveryMinutes": bad }))).unwrap_err();
+            assert_eq!(err.field, "tokenUpdateEveryMinutes", "{bad}");
+        }
+        let on = current.patched(&patch(json!({ "tokenUpdateEveryMinutes": 50 }))).unwrap();
+        assert_eq!(on.token_update_every_minutes, Some(50));
+        let err = on.patched(&patch(json!({ "tokenLifetimeMinutes": 45 }))).unwrap_err();
+        assert_eq!(err.field, "tokenLifetimeMinutes", "shortening the lifetime below the interval");
+        let off = on
+            .patched(&patch(json!({ "tokenUpdateEveryMinutes": null, "tokenLifetimeMinutes": 45 })))
+            .unwrap();
+        assert_eq!((off.token_update_every_minutes, off.token_lifetime_minutes), (None, 45));
+    }
+
+    #[test]
+    fn token_policy_follows_the_settings() {
+        let settings =
+            OrgSettings { token_update_every_minutes: Some(50), ..OrgSettings::default() };
+        let policy = settings.token_policy();
+        assert_eq!((policy.lifetime_seconds, policy.update_every_seconds), (3600, Some(3000)));
     }
 
     #[test]

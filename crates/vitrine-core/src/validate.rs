@@ -21,18 +21,10 @@ pub fn email(field: &str, raw: &str) -> Result<String, FieldError> {
     let domain_ok = domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && domain
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
     let local_ok = !local.is_empty()
-        && local
-            .chars()
-            .all(|c| !c.is_whitespace() && !c.is_control() && c != '@');
-    if domain_ok && local_ok {
-        Ok(email)
-    } else {
-        Err(invalid())
-    }
+        && local.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '@');
+    if domain_ok && local_ok { Ok(email) } else { Err(invalid()) }
 }
 
 /// A display name: 1 to 200 characters, no control characters, trimmed.
@@ -42,16 +34,10 @@ pub fn name(field: &str, raw: &str) -> Result<String, FieldError> {
         return Err(FieldError::new(field, "must not be empty"));
     }
     if name.chars().count() > NAME_MAX_CHARS {
-        return Err(FieldError::new(
-            field,
-            format!("must be at most {NAME_MAX_CHARS} characters"),
-        ));
+        return Err(FieldError::new(field, format!("must be at most {NAME_MAX_CHARS} characters")));
     }
     if name.chars().any(char::is_control) {
-        return Err(FieldError::new(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(FieldError::new(field, "must not contain control characters"));
     }
     Ok(name.to_string())
 }
@@ -65,14 +51,8 @@ pub fn description(field: &str, raw: &str) -> Result<String, FieldError> {
             format!("must be at most {DESCRIPTION_MAX_CHARS} characters"),
         ));
     }
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        return Err(FieldError::new(
-            field,
-            "must not contain control characters",
-        ));
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(FieldError::new(field, "must not contain control characters"));
     }
     Ok(text.to_string())
 }
@@ -85,10 +65,7 @@ pub fn password(field: &str, raw: &str) -> Result<(), FieldError> {
         ));
     }
     if raw.len() > PASSWORD_MAX_BYTES {
-        return Err(FieldError::new(
-            field,
-            format!("must be at most {PASSWORD_MAX_BYTES} bytes"),
-        ));
+        return Err(FieldError::new(field, format!("must be at most {PASSWORD_MAX_BYTES} bytes")));
     }
     Ok(())
 }
@@ -104,10 +81,7 @@ pub fn expiry(field: &str, raw: &str) -> Result<DateTime<Utc>, FieldError> {
         .and_then(|date| date.and_hms_opt(23, 59, 59))
         .map(|at| at.and_utc())
         .ok_or_else(|| {
-            FieldError::new(
-                field,
-                "must be a date (2026-12-31) or an RFC 3339 timestamp",
-            )
+            FieldError::new(field, "must be a date (2026-12-31) or an RFC 3339 timestamp")
         })
 }
 
@@ -117,10 +91,7 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_malformed_ones_refused() {
-        assert_eq!(
-            email("email", " Ada@Example.COM ").unwrap(),
-            "ada@example.com"
-        );
+        assert_eq!(email("email", " Ada@Example.COM ").unwrap(), "ada@example.com");
         for bad in [
             "",
             "ada",

@@ -29,10 +29,7 @@ fn rss_mib(pid: u32) -> f64 {
 }
 
 async fn sign_in(base: &str, email: &str) -> Client {
-    let client = Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("client");
+    let client = Client::builder().cookie_store(true).build().expect("client");
     let response = client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({ "email": email, "password": PASSWORD }))
@@ -49,14 +46,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 async fn measure(client: &Client, url: &str, expected: u16) -> (Duration, Duration) {
     for _ in 0..WARMUP {
-        client
-            .get(url)
-            .send()
-            .await
-            .expect("warmup")
-            .bytes()
-            .await
-            .expect("body");
+        client.get(url).send().await.expect("warmup").bytes().await.expect("body");
     }
     let mut samples = Vec::with_capacity(SAMPLES);
     for _ in 0..SAMPLES {
@@ -108,9 +98,7 @@ async fn main() {
         .spawn()
         .expect("start vitrine demo");
     let pid = server.id();
-    let first = BufReader::new(server.stdout.take().expect("stdout"))
-        .lines()
-        .next();
+    let first = BufReader::new(server.stdout.take().expect("stdout")).lines().next();
     let base = first
         .and_then(Result::ok)
         .and_then(|line| {
@@ -123,58 +111,20 @@ async fn main() {
 
     let admin = sign_in(&base, "admin@example.com").await;
     let viewer = sign_in(&base, "viewer@example.com").await;
-    let users: Value = admin
-        .get(format!("{base}/api/v1/users"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users: Value =
+        admin.get(format!("{base}/api/v1/users")).send().await.unwrap().json().await.unwrap();
     let user_id = users[0]["id"].as_str().expect("a user id").to_string();
 
     let baseline = measure(&Client::new(), &format!("{base}/api/v1/baseline-404"), 404).await;
     let routes: Vec<(&str, &Client, String)> = vec![
-        (
-            "GET / (Reports Portal, viewer)",
-            &viewer,
-            format!("{base}/"),
-        ),
-        (
-            "GET /api/v1/reports (viewer)",
-            &viewer,
-            format!("{base}/api/v1/reports"),
-        ),
-        (
-            "GET /api/v1/me (viewer)",
-            &viewer,
-            format!("{base}/api/v1/me"),
-        ),
-        (
-            "GET /api/v1/users (admin)",
-            &admin,
-            format!("{base}/api/v1/users"),
-        ),
-        (
-            "GET /api/v1/users/{id} (admin)",
-            &admin,
-            format!("{base}/api/v1/users/{user_id}"),
-        ),
-        (
-            "GET /admin/users (admin)",
-            &admin,
-            format!("{base}/admin/users"),
-        ),
-        (
-            "GET /admin/users/{id} (admin)",
-            &admin,
-            format!("{base}/admin/users/{user_id}"),
-        ),
-        (
-            "GET /admin/audit (admin)",
-            &admin,
-            format!("{base}/admin/audit"),
-        ),
+        ("GET / (Reports Portal, viewer)", &viewer, format!("{base}/")),
+        ("GET /api/v1/reports (viewer)", &viewer, format!("{base}/api/v1/reports")),
+        ("GET /api/v1/me (viewer)", &viewer, format!("{base}/api/v1/me")),
+        ("GET /api/v1/users (admin)", &admin, format!("{base}/api/v1/users")),
+        ("GET /api/v1/users/{id} (admin)", &admin, format!("{base}/api/v1/users/{user_id}")),
+        ("GET /admin/users (admin)", &admin, format!("{base}/admin/users")),
+        ("GET /admin/users/{id} (admin)", &admin, format!("{base}/admin/users/{user_id}")),
+        ("GET /admin/audit (admin)", &admin, format!("{base}/admin/audit")),
     ];
     println!("| Route | p50 ms | p99 ms | p50 / baseline |");
     println!("|---|---:|---:|---:|");
@@ -204,10 +154,7 @@ async fn main() {
     println!("|---|---:|");
     println!("| unknown email | {} |", ms(unknown));
     println!("| known email, wrong password | {} |", ms(wrong));
-    println!(
-        "| ratio | {:.2} |",
-        wrong.as_secs_f64() / unknown.as_secs_f64()
-    );
+    println!("| ratio | {:.2} |", wrong.as_secs_f64() / unknown.as_secs_f64());
     println!();
     println!(
         "Resident memory of the server: {idle_rss:.1} MiB idle after start, {loaded_rss:.1} MiB after the load."

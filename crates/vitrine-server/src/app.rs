@@ -33,9 +33,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: ServerConfig, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        let workers = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Self {
             store,
             passwords: PasswordHasher::start(workers, 256),
@@ -77,10 +75,7 @@ pub fn router(state: AppState) -> Router {
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     match state.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({ "status": "ok" })),
-        ),
+        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))),
         Err(error) => {
             tracing::error!(%error, "health check: store unavailable");
             (
@@ -93,10 +88,7 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
         state.metrics.render(),
     )
 }
@@ -110,9 +102,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let store = Arc::clone(&state.store);
     let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     store.close().await;
     Ok(())
 }

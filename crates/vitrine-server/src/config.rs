@@ -107,14 +107,9 @@ impl ServerConfig {
             .trim_end_matches('/')
             .to_string();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            return Err(ConfigError::new(
-                "public_url",
-                "must start with http:// or https://",
-            ));
+            return Err(ConfigError::new("public_url", "must start with http:// or https://"));
         }
-        let data_dir = layer
-            .data_dir
-            .unwrap_or_else(|| PathBuf::from("vitrine-data"));
+        let data_dir = layer.data_dir.unwrap_or_else(|| PathBuf::from("vitrine-data"));
         let database = layer
             .database
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("vitrine.db").display()));
@@ -122,19 +117,10 @@ impl ServerConfig {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
             other => {
-                return Err(ConfigError::new(
-                    "log_format",
-                    format!("{other:?}: use text or json"),
-                ));
+                return Err(ConfigError::new("log_format", format!("{other:?}: use text or json")));
             }
         };
-        Ok(ServerConfig {
-            listen,
-            public_url,
-            data_dir,
-            database,
-            log_format,
-        })
+        Ok(ServerConfig { listen, public_url, data_dir, database, log_format })
     }
 }
 
@@ -147,10 +133,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(setting: &str, message: impl Into<String>) -> Self {
-        Self {
-            setting: setting.into(),
-            message: message.into(),
-        }
+        Self { setting: setting.into(), message: message.into() }
     }
 }
 
@@ -159,10 +142,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -178,10 +158,7 @@ mod tests {
             ..Default::default()
         };
         let config = ServerConfig::resolve(
-            ConfigLayer::default()
-                .overlay(file)
-                .overlay(env_layer)
-                .overlay(flags),
+            ConfigLayer::default().overlay(file).overlay(env_layer).overlay(flags),
         )
         .unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:9100");
@@ -201,19 +178,10 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_setting() {
-        let bad = ConfigLayer {
-            listen: Some("localhost".into()),
-            ..Default::default()
-        };
+        let bad = ConfigLayer { listen: Some("localhost".into()), ..Default::default() };
         assert_eq!(ServerConfig::resolve(bad).unwrap_err().setting, "listen");
-        let bad = ConfigLayer {
-            public_url: Some("ftp://x".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            ServerConfig::resolve(bad).unwrap_err().setting,
-            "public_url"
-        );
+        let bad = ConfigLayer { public_url: Some("ftp://x".into()), ..Default::default() };
+        assert_eq!(ServerConfig::resolve(bad).unwrap_err().setting, "public_url");
         assert!(
             toml::from_str::<ConfigLayer>("lisen = \"x\"").is_err(),
             "unknown keys are refused"

@@ -48,11 +48,7 @@ pub async fn seed(
     let acme = store.create_organization(SECOND_ORG).await?;
     let mut ids = Vec::new();
     for (email, role, org_name) in ACCOUNTS {
-        let org = if *org_name == MAIN_ORG {
-            northwind.id
-        } else {
-            acme.id
-        };
+        let org = if *org_name == MAIN_ORG { northwind.id } else { acme.id };
         let new = NewUser {
             email: email.to_string(),
             name: display_name(email, *role),
@@ -66,44 +62,17 @@ pub async fn seed(
     let (admin, contributor, viewer) = (ids[0], ids[1], ids[2]);
 
     let org = northwind.id;
-    let sales = group(
-        store,
-        org,
-        actor,
-        "Sales team",
-        "Account managers and sales leads.",
-    )
-    .await?;
-    let operations = group(
-        store,
-        org,
-        actor,
-        "Operations",
-        "Warehouse and logistics staff.",
-    )
-    .await?;
-    let executives = group(
-        store,
-        org,
-        actor,
-        "Executives",
-        "Leadership; may start the capacity.",
-    )
-    .await?;
+    let sales = group(store, org, actor, "Sales team", "Account managers and sales leads.").await?;
+    let operations =
+        group(store, org, actor, "Operations", "Warehouse and logistics staff.").await?;
+    let executives =
+        group(store, org, actor, "Executives", "Leadership; may start the capacity.").await?;
     store.add_group_member(org, actor, sales, viewer).await?;
-    store
-        .add_group_member(org, actor, operations, viewer)
-        .await?;
-    store
-        .add_group_member(org, actor, executives, admin)
-        .await?;
-    store
-        .add_group_member(org, actor, sales, contributor)
-        .await?;
+    store.add_group_member(org, actor, operations, viewer).await?;
+    store.add_group_member(org, actor, executives, admin).await?;
+    store.add_group_member(org, actor, sales, contributor).await?;
     for permission in Permission::ALL {
-        store
-            .set_permission(org, actor, permission, Grantee::Group(executives), true)
-            .await?;
+        store.set_permission(org, actor, permission, Grantee::Group(executives), true).await?;
     }
 
     let reports = [
@@ -122,11 +91,7 @@ pub async fn seed(
             "Orders shipped and backlog, for the warehouse wallboard.",
             vec![operations],
         ),
-        (
-            "Executive summary",
-            "Company-wide figures for the leadership team.",
-            vec![executives],
-        ),
+        ("Executive summary", "Company-wide figures for the leadership team.", vec![executives]),
     ];
     for (name, description, groups) in reports {
         let new = NewReport {
@@ -136,9 +101,7 @@ pub async fn seed(
         };
         let report = store.create_report(org, actor, &new).await?;
         for group in groups {
-            store
-                .set_report_access(org, actor, report.id, Grantee::Group(group), true)
-                .await?;
+            store.set_report_access(org, actor, report.id, Grantee::Group(group), true).await?;
         }
     }
 
@@ -148,9 +111,7 @@ pub async fn seed(
         owner_id: Some(ids[3]),
     };
     let report = store.create_report(acme.id, actor, &acme_report).await?;
-    store
-        .set_report_access(acme.id, actor, report.id, Grantee::User(ids[3]), true)
-        .await?;
+    store.set_report_access(acme.id, actor, report.id, Grantee::User(ids[3]), true).await?;
     Ok(())
 }
 
@@ -161,10 +122,7 @@ async fn group(
     name: &str,
     description: &str,
 ) -> Result<vitrine_core::GroupId, StoreError> {
-    let new = NewGroup {
-        name: name.into(),
-        description: description.into(),
-    };
+    let new = NewGroup { name: name.into(), description: description.into() };
     Ok(store.create_group(org, actor, &new).await?.id)
 }
 
@@ -180,9 +138,7 @@ async fn reset_passwords(
                 password_hash: Some(passwords.hash(password).await?),
                 ..Default::default()
             };
-            store
-                .update_user(login.user.org_id, actor, login.user.id, &change)
-                .await?;
+            store.update_user(login.user.org_id, actor, login.user.id, &change).await?;
         }
     }
     Ok(())

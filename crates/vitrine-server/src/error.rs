@@ -63,21 +63,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            status: code.status(),
-            message: message.into(),
-            field: None,
-        }
+        Self { code, status: code.status(), message: message.into(), field: None }
     }
 
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = field.into();
         let message = format!("{field}: {}", message.into());
-        Self {
-            field: Some(field),
-            ..Self::new(ErrorCode::InvalidInput, message)
-        }
+        Self { field: Some(field), ..Self::new(ErrorCode::InvalidInput, message) }
     }
 
     pub fn with_status(mut self, status: StatusCode) -> Self {
@@ -94,10 +86,7 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(
-            ErrorCode::Internal,
-            "Something went wrong on the server; it has been logged.",
-        )
+        Self::new(ErrorCode::Internal, "Something went wrong on the server; it has been logged.")
     }
 }
 

@@ -16,11 +16,7 @@ use vitrine_server::{AppState, demo};
 use vitrine_store::Actor;
 
 #[derive(Parser)]
-#[command(
-    name = "vitrine",
-    version,
-    about = "Vitrine: embedded analytics that stay on screen."
-)]
+#[command(name = "vitrine", version, about = "Vitrine: embedded analytics that stay on screen.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -89,16 +85,12 @@ fn load_config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
         database: args.database,
         log_format: None,
     };
-    Ok(ServerConfig::resolve(
-        layer.overlay(env_layer).overlay(flags),
-    )?)
+    Ok(ServerConfig::resolve(layer.overlay(env_layer).overlay(flags))?)
 }
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("VITRINE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -132,9 +124,7 @@ async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn vitrine_sto
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     }
-    vitrine_store::open(&config.database)
-        .await
-        .context("opening the database")
+    vitrine_store::open(&config.database).await.context("opening the database")
 }
 
 async fn run_server(
@@ -167,10 +157,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         Some(_) => None,
         None => Some(tempfile::Builder::new().prefix("vitrine-demo-").tempdir()?),
     };
-    let data_dir = args
-        .data_dir
-        .clone()
-        .or_else(|| temp.as_ref().map(|t| t.path().to_path_buf()));
+    let data_dir = args.data_dir.clone().or_else(|| temp.as_ref().map(|t| t.path().to_path_buf()));
     let config = ServerConfig::resolve(ConfigLayer {
         listen: Some(format!("127.0.0.1:{}", args.port)),
         data_dir,
@@ -194,27 +181,16 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}; choose another --port", config.listen))?;
     let address = listener.local_addr()?;
-    let config = ServerConfig {
-        public_url: format!("http://{address}"),
-        ..config
-    };
+    let config = ServerConfig { public_url: format!("http://{address}"), ..config };
     let data_dir = config.data_dir.clone();
     let state = AppState::new(config, store, Arc::new(SystemClock));
-    demo::seed(
-        &*state.store,
-        &state.passwords,
-        &password,
-        &Actor::system(state.clock.now()),
-    )
-    .await?;
+    demo::seed(&*state.store, &state.passwords, &password, &Actor::system(state.clock.now()))
+        .await?;
 
     let mut out = std::io::stdout().lock();
     writeln!(out, "Vitrine demo is running at http://{address}/")?;
-    let kept = if temp.is_some() {
-        "a fresh directory, deleted on exit"
-    } else {
-        "kept between runs"
-    };
+    let kept =
+        if temp.is_some() { "a fresh directory, deleted on exit" } else { "kept between runs" };
     writeln!(out, "  Data: {} ({kept})", data_dir.display())?;
     writeln!(out, "  Accounts, all with the password {password}")?;
     for (email, role, org) in demo::ACCOUNTS {
@@ -235,9 +211,7 @@ async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(&config.data_dir)?;
     }
     // Opening the store applies pending migrations.
-    let store = vitrine_store::open(&config.database)
-        .await
-        .context("opening the database")?;
+    let store = vitrine_store::open(&config.database).await.context("opening the database")?;
     store.close().await;
     println!("Database {} is up to date.", config.database);
     Ok(())
@@ -245,28 +219,18 @@ async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
 
 /// A plain HTTP/1.1 GET, so the check needs nothing but the standard library.
 fn healthcheck(url: &str) -> anyhow::Result<()> {
-    let rest = url
-        .strip_prefix("http://")
-        .context("--url must start with http://")?;
-    let (authority, path) = rest
-        .split_once('/')
-        .map(|(a, p)| (a, format!("/{p}")))
-        .unwrap_or((rest, "/".into()));
+    let rest = url.strip_prefix("http://").context("--url must start with http://")?;
+    let (authority, path) =
+        rest.split_once('/').map(|(a, p)| (a, format!("/{p}"))).unwrap_or((rest, "/".into()));
     let path = if path.ends_with("/healthz") {
         path
     } else {
         format!("{}/healthz", path.trim_end_matches('/'))
     };
-    let address = authority
-        .to_socket_addrs()?
-        .next()
-        .context("--url names no address")?;
+    let address = authority.to_socket_addrs()?.next().context("--url names no address")?;
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-    )?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n")?;
     let mut head = [0u8; 64];
     let read = stream.read(&mut head)?;
     let status_line = String::from_utf8_lossy(&head[..read]);
@@ -274,10 +238,7 @@ fn healthcheck(url: &str) -> anyhow::Result<()> {
         println!("healthy: {url}");
         Ok(())
     } else {
-        bail!(
-            "unhealthy: {}",
-            status_line.lines().next().unwrap_or_default()
-        )
+        bail!("unhealthy: {}", status_line.lines().next().unwrap_or_default())
     }
 }
 
@@ -301,9 +262,7 @@ fn main() -> anyhow::Result<()> {
     if let Command::Healthcheck { url } = &cli.command {
         return healthcheck(url);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve(args).await,

@@ -62,22 +62,13 @@ impl Default for Metrics {
             latency.clone(),
         );
         registry.register("sign_ins", "Sign-in attempts by outcome", sign_ins.clone());
-        Self {
-            registry,
-            requests,
-            latency,
-            sign_ins,
-        }
+        Self { registry, requests, latency, sign_ins }
     }
 }
 
 impl Metrics {
     pub fn sign_in(&self, outcome: &str) {
-        self.sign_ins
-            .get_or_create(&OutcomeLabels {
-                outcome: outcome.to_string(),
-            })
-            .inc();
+        self.sign_ins.get_or_create(&OutcomeLabels { outcome: outcome.to_string() }).inc();
     }
 
     pub fn render(&self) -> String {
@@ -114,19 +105,8 @@ pub async fn track_requests(
     state
         .metrics
         .latency
-        .get_or_create(&RouteLabels {
-            method: method.clone(),
-            route: route.clone(),
-        })
+        .get_or_create(&RouteLabels { method: method.clone(), route: route.clone() })
         .observe(elapsed.as_secs_f64());
-    state
-        .metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            method,
-            route,
-            status,
-        })
-        .inc();
+    state.metrics.requests.get_or_create(&RequestLabels { method, route, status }).inc();
     response
 }

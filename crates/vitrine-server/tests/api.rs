@@ -55,29 +55,17 @@ async fn admin_creates_reads_updates_and_deletes_a_user() {
     );
     assert_eq!(updated["expiresAt"], Value::Null);
 
-    app.sign_in_with("new.person@example.com", "a-long-password")
-        .await
-        .expect("new user signs in");
+    app.sign_in_with("new.person@example.com", "a-long-password").await.expect("new user signs in");
     let response = admin
-        .patch(
-            &format!("/api/v1/users/{id}"),
-            json!({ "password": "another-password" }),
-        )
+        .patch(&format!("/api/v1/users/{id}"), json!({ "password": "another-password" }))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        app.sign_in_with("new.person@example.com", "a-long-password")
-            .await
-            .is_err()
-    );
+    assert!(app.sign_in_with("new.person@example.com", "a-long-password").await.is_err());
     app.sign_in_with("new.person@example.com", "another-password")
         .await
         .expect("new password works");
 
-    assert_eq!(
-        admin.delete(&format!("/api/v1/users/{id}")).await.status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(admin.delete(&format!("/api/v1/users/{id}")).await.status(), StatusCode::NO_CONTENT);
     expect_error(
         admin.get(&format!("/api/v1/users/{id}")).await,
         StatusCode::NOT_FOUND,
@@ -93,19 +81,10 @@ async fn bad_user_input_names_the_field_and_changes_nothing() {
     let before = admin.json("/api/v1/users").await;
     let cases = [
         (json!({ "name": "x", "password": "long-enough" }), "email"),
-        (
-            json!({ "email": "not-an-email", "password": "long-enough" }),
-            "email",
-        ),
+        (json!({ "email": "not-an-email", "password": "long-enough" }), "email"),
         (json!({ "email": "a@example.com" }), "password"),
-        (
-            json!({ "email": "a@example.com", "password": "short" }),
-            "password",
-        ),
-        (
-            json!({ "email": "a@example.com", "password": "long-enough", "role": "Owner" }),
-            "role",
-        ),
+        (json!({ "email": "a@example.com", "password": "short" }), "password"),
+        (json!({ "email": "a@example.com", "password": "long-enough", "role": "Owner" }), "role"),
         (
             json!({ "email": "a@example.com", "password": "long-enough", "blocked": "yes" }),
             "blocked",
@@ -114,10 +93,7 @@ async fn bad_user_input_names_the_field_and_changes_nothing() {
             json!({ "email": "a@example.com", "password": "long-enough", "expiresAt": "soon" }),
             "expiresAt",
         ),
-        (
-            json!({ "email": "a@example.com", "password": "long-enough", "name": "" }),
-            "name",
-        ),
+        (json!({ "email": "a@example.com", "password": "long-enough", "name": "" }), "name"),
         (
             json!({ "email": "a@example.com", "password": "long-enough", "name": "x".repeat(300) }),
             "name",
@@ -132,22 +108,14 @@ async fn bad_user_input_names_the_field_and_changes_nothing() {
         let error = expect_error(response, StatusCode::BAD_REQUEST, "InvalidInput").await;
         assert_eq!(error["error"]["field"], field, "{body}");
     }
-    let duplicate = admin
-        .post(
-            "/api/v1/users",
-            json!({ "email": VIEWER, "password": "long-enough" }),
-        )
-        .await;
+    let duplicate =
+        admin.post("/api/v1/users", json!({ "email": VIEWER, "password": "long-enough" })).await;
     let error = expect_error(duplicate, StatusCode::CONFLICT, "InvalidInput").await;
     assert_eq!(error["error"]["field"], "email");
     // The email is unique across organizations too.
     let acme = app.sign_in(ACME_ADMIN).await;
-    let across = acme
-        .post(
-            "/api/v1/users",
-            json!({ "email": VIEWER, "password": "long-enough" }),
-        )
-        .await;
+    let across =
+        acme.post("/api/v1/users", json!({ "email": VIEWER, "password": "long-enough" })).await;
     assert_eq!(across.status(), StatusCode::CONFLICT);
 
     let viewer_id = admin.id_of("/api/v1/users", "email", VIEWER).await;
@@ -161,11 +129,7 @@ async fn bad_user_input_names_the_field_and_changes_nothing() {
         expect_error(patch, StatusCode::BAD_REQUEST, "InvalidInput").await["error"]["field"],
         "role"
     );
-    assert_eq!(
-        admin.json("/api/v1/users").await,
-        before,
-        "no rejected request changed anything"
-    );
+    assert_eq!(admin.json("/api/v1/users").await, before, "no rejected request changed anything");
 }
 
 #[tokio::test]
@@ -173,13 +137,9 @@ async fn the_last_active_administrator_cannot_be_removed_or_demoted() {
     let app = spawn_app().await;
     let admin = app.sign_in(ADMIN).await;
     let me = admin.user["id"].as_str().unwrap().to_string();
-    let demote = admin
-        .patch(&format!("/api/v1/users/{me}"), json!({ "role": "Viewer" }))
-        .await;
+    let demote = admin.patch(&format!("/api/v1/users/{me}"), json!({ "role": "Viewer" })).await;
     expect_error(demote, StatusCode::BAD_REQUEST, "InvalidInput").await;
-    let block = admin
-        .patch(&format!("/api/v1/users/{me}"), json!({ "blocked": true }))
-        .await;
+    let block = admin.patch(&format!("/api/v1/users/{me}"), json!({ "blocked": true })).await;
     expect_error(block, StatusCode::BAD_REQUEST, "InvalidInput").await;
     let delete_self = admin.delete(&format!("/api/v1/users/{me}")).await;
     expect_error(delete_self, StatusCode::BAD_REQUEST, "InvalidInput").await;
@@ -191,12 +151,8 @@ async fn the_last_active_administrator_cannot_be_removed_or_demoted() {
         )
         .await;
     assert_eq!(second.status(), StatusCode::CREATED);
-    let demote = admin
-        .patch(
-            &format!("/api/v1/users/{me}"),
-            json!({ "role": "Contributor" }),
-        )
-        .await;
+    let demote =
+        admin.patch(&format!("/api/v1/users/{me}"), json!({ "role": "Contributor" })).await;
     assert_eq!(demote.status(), StatusCode::OK, "another admin remains");
 }
 
@@ -214,10 +170,7 @@ async fn viewers_and_contributors_are_refused_admin_calls_with_forbidden() {
         ("PATCH", "/api/v1/settings"),
         ("GET", "/api/v1/audit"),
         ("GET", "/api/v1/api-keys"),
-        (
-            "PUT",
-            "/api/v1/permissions/capacity.turnOn/users/00000000-0000-0000-0000-000000000000",
-        ),
+        ("PUT", "/api/v1/permissions/capacity.turnOn/users/00000000-0000-0000-0000-000000000000"),
     ];
     for session in [&viewer, &contributor] {
         for (method, path) in admin_only {
@@ -227,18 +180,10 @@ async fn viewers_and_contributors_are_refused_admin_calls_with_forbidden() {
             expect_error(response, StatusCode::FORBIDDEN, "Forbidden").await;
         }
     }
-    let create = viewer
-        .post("/api/v1/reports", json!({ "name": "Mine" }))
-        .await;
+    let create = viewer.post("/api/v1/reports", json!({ "name": "Mine" })).await;
     expect_error(create, StatusCode::FORBIDDEN, "Forbidden").await;
-    let create = contributor
-        .post("/api/v1/reports", json!({ "name": "Contributed" }))
-        .await;
-    assert_eq!(
-        create.status(),
-        StatusCode::CREATED,
-        "contributors manage reports"
-    );
+    let create = contributor.post("/api/v1/reports", json!({ "name": "Contributed" })).await;
+    assert_eq!(create.status(), StatusCode::CREATED, "contributors manage reports");
 }
 
 #[tokio::test]
@@ -246,26 +191,17 @@ async fn report_access_is_the_union_of_user_and_group_grants() {
     let app = spawn_app().await;
     let admin = app.sign_in(ADMIN).await;
     let user: Value = admin
-        .post(
-            "/api/v1/users",
-            json!({ "email": "pat@example.com", "password": "pat-password" }),
-        )
+        .post("/api/v1/users", json!({ "email": "pat@example.com", "password": "pat-password" }))
         .await
         .json()
         .await
         .unwrap();
     let user_id = user["id"].as_str().unwrap();
-    let pat = app
-        .sign_in_with("pat@example.com", "pat-password")
-        .await
-        .unwrap();
+    let pat = app.sign_in_with("pat@example.com", "pat-password").await.unwrap();
     assert_eq!(pat.json("/api/v1/reports").await, json!([]));
 
     let report: Value = admin
-        .post(
-            "/api/v1/reports",
-            json!({ "name": "Night shift", "description": "Shift KPIs" }),
-        )
+        .post("/api/v1/reports", json!({ "name": "Night shift", "description": "Shift KPIs" }))
         .await
         .json()
         .await
@@ -278,71 +214,37 @@ async fn report_access_is_the_union_of_user_and_group_grants() {
     )
     .await;
 
-    let group: Value = admin
-        .post("/api/v1/groups", json!({ "name": "Night" }))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let group: Value =
+        admin.post("/api/v1/groups", json!({ "name": "Night" })).await.json().await.unwrap();
     let group_id = group["id"].as_str().unwrap();
     assert_eq!(
-        admin
-            .put(&format!("/api/v1/groups/{group_id}/members/{user_id}"))
-            .await
-            .status(),
+        admin.put(&format!("/api/v1/groups/{group_id}/members/{user_id}")).await.status(),
         StatusCode::NO_CONTENT
     );
-    let grant = admin
-        .put(&format!(
-            "/api/v1/reports/{report_id}/access/groups/{group_id}"
-        ))
-        .await;
+    let grant = admin.put(&format!("/api/v1/reports/{report_id}/access/groups/{group_id}")).await;
     assert_eq!(grant.status(), StatusCode::NO_CONTENT);
     assert_eq!(names(&pat.json("/api/v1/reports").await), ["Night shift"]);
-    assert_eq!(
-        pat.json(&format!("/api/v1/reports/{report_id}")).await["name"],
-        "Night shift"
-    );
+    assert_eq!(pat.json(&format!("/api/v1/reports/{report_id}")).await["name"], "Night shift");
 
-    let direct = admin
-        .put(&format!(
-            "/api/v1/reports/{report_id}/access/users/{user_id}"
-        ))
-        .await;
+    let direct = admin.put(&format!("/api/v1/reports/{report_id}/access/users/{user_id}")).await;
     assert_eq!(direct.status(), StatusCode::NO_CONTENT);
-    let access = admin
-        .json(&format!("/api/v1/reports/{report_id}/access"))
-        .await;
+    let access = admin.json(&format!("/api/v1/reports/{report_id}/access")).await;
     assert_eq!(access["users"].as_array().unwrap().len(), 1);
     assert_eq!(access["groups"].as_array().unwrap().len(), 1);
 
-    admin
-        .delete(&format!("/api/v1/groups/{group_id}/members/{user_id}"))
-        .await;
+    admin.delete(&format!("/api/v1/groups/{group_id}/members/{user_id}")).await;
     assert_eq!(
         names(&pat.json("/api/v1/reports").await),
         ["Night shift"],
         "still granted directly"
     );
-    admin
-        .delete(&format!(
-            "/api/v1/reports/{report_id}/access/users/{user_id}"
-        ))
-        .await;
+    admin.delete(&format!("/api/v1/reports/{report_id}/access/users/{user_id}")).await;
     assert_eq!(pat.json("/api/v1/reports").await, json!([]));
 
-    admin
-        .put(&format!("/api/v1/groups/{group_id}/members/{user_id}"))
-        .await;
+    admin.put(&format!("/api/v1/groups/{group_id}/members/{user_id}")).await;
+    assert_eq!(pat.json("/api/v1/reports").await.as_array().unwrap().len(), 1);
     assert_eq!(
-        pat.json("/api/v1/reports").await.as_array().unwrap().len(),
-        1
-    );
-    assert_eq!(
-        admin
-            .delete(&format!("/api/v1/groups/{group_id}"))
-            .await
-            .status(),
+        admin.delete(&format!("/api/v1/groups/{group_id}")).await.status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(
@@ -358,31 +260,12 @@ async fn viewers_see_only_granted_reports_and_admins_see_all() {
     let viewer = app.sign_in(VIEWER).await;
     assert_eq!(
         names(&viewer.json("/api/v1/reports").await),
-        [
-            "Regional performance",
-            "Sales overview",
-            "Warehouse operations"
-        ]
+        ["Regional performance", "Sales overview", "Warehouse operations"]
     );
     let admin = app.sign_in(ADMIN).await;
-    assert_eq!(
-        admin
-            .json("/api/v1/reports")
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        4
-    );
+    assert_eq!(admin.json("/api/v1/reports").await.as_array().unwrap().len(), 4);
     let report = admin.json("/api/v1/reports").await[0].clone();
-    for key in [
-        "id",
-        "name",
-        "description",
-        "ownerId",
-        "createdAt",
-        "updatedAt",
-    ] {
+    for key in ["id", "name", "description", "ownerId", "createdAt", "updatedAt"] {
         assert!(report.get(key).is_some(), "report has {key}");
     }
 }
@@ -395,16 +278,10 @@ async fn permissions_are_granted_to_users_and_groups_and_unioned() {
     let viewer = app.sign_in(VIEWER).await;
     assert_eq!(viewer.json("/api/v1/me").await["permissions"], json!([]));
 
-    let grant = admin
-        .put(&format!(
-            "/api/v1/permissions/capacity.keepOn/users/{viewer_id}"
-        ))
-        .await;
+    let grant = admin.put(&format!("/api/v1/permissions/capacity.keepOn/users/{viewer_id}")).await;
     assert_eq!(grant.status(), StatusCode::NO_CONTENT);
     let ops = admin.id_of("/api/v1/groups", "name", "Operations").await;
-    let grant = admin
-        .put(&format!("/api/v1/permissions/capacity.turnOn/groups/{ops}"))
-        .await;
+    let grant = admin.put(&format!("/api/v1/permissions/capacity.turnOn/groups/{ops}")).await;
     assert_eq!(grant.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         viewer.json("/api/v1/me").await["permissions"],
@@ -417,21 +294,11 @@ async fn permissions_are_granted_to_users_and_groups_and_unioned() {
         json!(["capacity.turnOn"])
     );
 
-    admin
-        .delete(&format!(
-            "/api/v1/permissions/capacity.keepOn/users/{viewer_id}"
-        ))
-        .await;
-    assert_eq!(
-        viewer.json("/api/v1/me").await["permissions"],
-        json!(["capacity.turnOn"])
-    );
+    admin.delete(&format!("/api/v1/permissions/capacity.keepOn/users/{viewer_id}")).await;
+    assert_eq!(viewer.json("/api/v1/me").await["permissions"], json!(["capacity.turnOn"]));
 
-    let unknown = admin
-        .put(&format!(
-            "/api/v1/permissions/capacity.destroy/users/{viewer_id}"
-        ))
-        .await;
+    let unknown =
+        admin.put(&format!("/api/v1/permissions/capacity.destroy/users/{viewer_id}")).await;
     let error = expect_error(unknown, StatusCode::BAD_REQUEST, "InvalidInput").await;
     assert_eq!(error["error"]["field"], "permission");
 }
@@ -459,26 +326,11 @@ async fn settings_are_validated_whole_and_every_bad_value_names_its_field() {
         let response = admin.patch("/api/v1/settings", body.clone()).await;
         let error = expect_error(response, StatusCode::BAD_REQUEST, "InvalidInput").await;
         let field = error["error"]["field"].as_str().unwrap().to_string();
-        assert!(
-            body.get(&field).is_some(),
-            "{field} names a field of {body}"
-        );
+        assert!(body.get(&field).is_some(), "{field} names a field of {body}");
     }
-    assert_eq!(
-        admin.json("/api/v1/settings").await,
-        defaults,
-        "nothing saved"
-    );
-    let saved = admin
-        .patch(
-            "/api/v1/settings",
-            json!({ "sessionIdleTimeoutMinutes": 30 }),
-        )
-        .await;
-    assert_eq!(
-        saved.json::<Value>().await.unwrap()["sessionIdleTimeoutMinutes"],
-        30
-    );
+    assert_eq!(admin.json("/api/v1/settings").await, defaults, "nothing saved");
+    let saved = admin.patch("/api/v1/settings", json!({ "sessionIdleTimeoutMinutes": 30 })).await;
+    assert_eq!(saved.json::<Value>().await.unwrap()["sessionIdleTimeoutMinutes"], 30);
     let acme = app.sign_in(ACME_ADMIN).await;
     assert_eq!(
         acme.json("/api/v1/settings").await["sessionIdleTimeoutMinutes"],
@@ -498,33 +350,17 @@ async fn the_audit_log_records_who_changed_what_with_old_and_new_values() {
             json!({ "role": "Contributor", "password": "brand-new-secret" }),
         )
         .await;
-    admin
-        .patch(
-            "/api/v1/settings",
-            json!({ "sessionIdleTimeoutMinutes": 45 }),
-        )
-        .await;
+    admin.patch("/api/v1/settings", json!({ "sessionIdleTimeoutMinutes": 45 })).await;
 
-    let entries = admin
-        .json("/api/v1/audit?entityType=user&actor=admin@example.com")
-        .await;
-    let change = entries
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["action"] == "updated")
-        .expect("user update");
+    let entries = admin.json("/api/v1/audit?entityType=user&actor=admin@example.com").await;
+    let change =
+        entries.as_array().unwrap().iter().find(|e| e["action"] == "updated").expect("user update");
     assert_eq!(change["actor"], ADMIN);
     assert_eq!(change["entityId"], viewer_id.as_str());
     assert_eq!(change["oldValue"]["role"], "Viewer");
     assert_eq!(change["newValue"]["role"], "Contributor");
     assert_eq!(change["newValue"]["password"], "changed");
-    let everything = admin
-        .get("/api/v1/audit?limit=1000")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let everything = admin.get("/api/v1/audit?limit=1000").await.text().await.unwrap();
     assert!(
         !everything.contains("brand-new-secret") && !everything.contains("$argon2"),
         "no secrets in the audit log"
@@ -534,9 +370,7 @@ async fn the_audit_log_records_who_changed_what_with_old_and_new_values() {
     assert_eq!(settings[0]["oldValue"]["sessionIdleTimeoutMinutes"], 480);
     assert_eq!(settings[0]["newValue"]["sessionIdleTimeoutMinutes"], 45);
 
-    let csv = admin
-        .get("/api/v1/audit?format=csv&entityType=settings")
-        .await;
+    let csv = admin.get("/api/v1/audit?format=csv&entityType=settings").await;
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let text = csv.text().await.unwrap();
     let mut lines = text.lines();
@@ -569,19 +403,12 @@ async fn nothing_of_one_organization_is_visible_from_another() {
     let northwind = app.sign_in(ADMIN).await;
     let acme = app.sign_in(ACME_ADMIN).await;
     let viewer_id = northwind.id_of("/api/v1/users", "email", VIEWER).await;
-    let report_id = northwind
-        .id_of("/api/v1/reports", "name", "Sales overview")
-        .await;
-    let group_id = northwind
-        .id_of("/api/v1/groups", "name", "Sales team")
-        .await;
+    let report_id = northwind.id_of("/api/v1/reports", "name", "Sales overview").await;
+    let group_id = northwind.id_of("/api/v1/groups", "name", "Sales team").await;
     let acme_user = acme.id_of("/api/v1/users", "email", ACME_ADMIN).await;
 
     assert_eq!(names(&acme.json("/api/v1/reports").await), ["Acme KPIs"]);
-    assert_eq!(
-        acme.json("/api/v1/users").await.as_array().unwrap().len(),
-        1
-    );
+    assert_eq!(acme.json("/api/v1/users").await.as_array().unwrap().len(), 1);
     assert_eq!(acme.json("/api/v1/groups").await, json!([]));
     for path in [
         format!("/api/v1/users/{viewer_id}"),
@@ -592,40 +419,21 @@ async fn nothing_of_one_organization_is_visible_from_another() {
         expect_error(acme.get(&path).await, StatusCode::NOT_FOUND, "NotFound").await;
     }
     for response in [
-        acme.patch(
-            &format!("/api/v1/users/{viewer_id}"),
-            json!({ "blocked": true }),
-        )
-        .await,
+        acme.patch(&format!("/api/v1/users/{viewer_id}"), json!({ "blocked": true })).await,
         acme.delete(&format!("/api/v1/users/{viewer_id}")).await,
-        acme.put(&format!(
-            "/api/v1/reports/{report_id}/access/users/{acme_user}"
-        ))
-        .await,
-        acme.put(&format!("/api/v1/groups/{group_id}/members/{acme_user}"))
-            .await,
+        acme.put(&format!("/api/v1/reports/{report_id}/access/users/{acme_user}")).await,
+        acme.put(&format!("/api/v1/groups/{group_id}/members/{acme_user}")).await,
         acme.delete(&format!("/api/v1/reports/{report_id}")).await,
-        acme.put(&format!(
-            "/api/v1/permissions/capacity.turnOn/users/{viewer_id}"
-        ))
-        .await,
+        acme.put(&format!("/api/v1/permissions/capacity.turnOn/users/{viewer_id}")).await,
     ] {
         expect_error(response, StatusCode::NOT_FOUND, "NotFound").await;
     }
     // Northwind cannot pull Acme's user into its own objects either.
-    let cross = northwind
-        .put(&format!(
-            "/api/v1/reports/{report_id}/access/users/{acme_user}"
-        ))
-        .await;
+    let cross =
+        northwind.put(&format!("/api/v1/reports/{report_id}/access/users/{acme_user}")).await;
     expect_error(cross, StatusCode::NOT_FOUND, "NotFound").await;
     assert!(northwind.json(&format!("/api/v1/users/{viewer_id}")).await["blocked"] == false);
-    let audit = acme
-        .get("/api/v1/audit?limit=1000")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let audit = acme.get("/api/v1/audit?limit=1000").await.text().await.unwrap();
     assert!(!audit.contains(&viewer_id) && !audit.contains("Sales overview"));
 }
 
@@ -642,19 +450,12 @@ async fn api_keys_act_as_an_administrator_of_their_organization_until_revoked() 
     let key = created["key"].as_str().unwrap().to_string();
     assert!(key.starts_with("vtr_"));
     let listed = admin.json("/api/v1/api-keys").await;
-    assert!(
-        listed[0].get("key").is_none(),
-        "the secret is shown only once"
-    );
+    assert!(listed[0].get("key").is_none(), "the secret is shown only once");
     assert!(key.starts_with(listed[0]["prefix"].as_str().unwrap()));
 
     let scripts = app.anonymous();
-    let users = scripts
-        .get(app.url("/api/v1/users"))
-        .header("X-API-Key", &key)
-        .send()
-        .await
-        .unwrap();
+    let users =
+        scripts.get(app.url("/api/v1/users")).header("X-API-Key", &key).send().await.unwrap();
     assert_eq!(users.status(), StatusCode::OK);
     // No CSRF token is needed: a key is not ambient authority like a cookie.
     let group = scripts
@@ -667,38 +468,21 @@ async fn api_keys_act_as_an_administrator_of_their_organization_until_revoked() 
     assert_eq!(group.status(), StatusCode::CREATED);
     let audit = admin.json("/api/v1/audit?entityType=group").await;
     assert_eq!(audit[0]["actor"], "API key Nightly sync");
-    let reports = scripts
-        .get(app.url("/api/v1/reports"))
-        .header("X-API-Key", &key)
-        .send()
-        .await
-        .unwrap();
+    let reports =
+        scripts.get(app.url("/api/v1/reports")).header("X-API-Key", &key).send().await.unwrap();
     assert_eq!(
-        reports
-            .json::<Value>()
-            .await
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .len(),
+        reports.json::<Value>().await.unwrap().as_array().unwrap().len(),
         4,
         "its own organization only"
     );
 
     let id = created["id"].as_str().unwrap();
     assert_eq!(
-        admin
-            .delete(&format!("/api/v1/api-keys/{id}"))
-            .await
-            .status(),
+        admin.delete(&format!("/api/v1/api-keys/{id}")).await.status(),
         StatusCode::NO_CONTENT
     );
-    let refused = scripts
-        .get(app.url("/api/v1/users"))
-        .header("X-API-Key", &key)
-        .send()
-        .await
-        .unwrap();
+    let refused =
+        scripts.get(app.url("/api/v1/users")).header("X-API-Key", &key).send().await.unwrap();
     expect_error(refused, StatusCode::UNAUTHORIZED, "Unauthenticated").await;
     let forged = scripts
         .get(app.url("/api/v1/users"))
@@ -717,36 +501,17 @@ async fn oversized_bodies_unknown_routes_and_malformed_ids_get_clear_errors() {
     let response = admin.post("/api/v1/groups", json!({ "name": huge })).await;
     let error = expect_error(response, StatusCode::PAYLOAD_TOO_LARGE, "InvalidInput").await;
     assert_eq!(error["error"]["field"], "body");
-    expect_error(
-        admin.get("/api/v1/nothing-here").await,
-        StatusCode::NOT_FOUND,
-        "NotFound",
-    )
-    .await;
-    expect_error(
-        admin.get("/api/v1/users/not-a-uuid").await,
-        StatusCode::NOT_FOUND,
-        "NotFound",
-    )
-    .await;
-    expect_error(
-        admin.get("/api/v1/users/'%20OR%201=1").await,
-        StatusCode::NOT_FOUND,
-        "NotFound",
-    )
-    .await;
-    let nul = admin
-        .post("/api/v1/groups", json!({ "name": "bad\u{0}name" }))
+    expect_error(admin.get("/api/v1/nothing-here").await, StatusCode::NOT_FOUND, "NotFound").await;
+    expect_error(admin.get("/api/v1/users/not-a-uuid").await, StatusCode::NOT_FOUND, "NotFound")
         .await;
+    expect_error(admin.get("/api/v1/users/'%20OR%201=1").await, StatusCode::NOT_FOUND, "NotFound")
+        .await;
+    let nul = admin.post("/api/v1/groups", json!({ "name": "bad\u{0}name" })).await;
     assert_eq!(
         expect_error(nul, StatusCode::BAD_REQUEST, "InvalidInput").await["error"]["field"],
         "name"
     );
-    assert_eq!(
-        admin.get("/healthz").await.status(),
-        StatusCode::OK,
-        "the server is still up"
-    );
+    assert_eq!(admin.get("/healthz").await.status(), StatusCode::OK, "the server is still up");
 }
 
 #[tokio::test]
@@ -772,11 +537,7 @@ async fn junk_input_never_makes_the_server_fail() {
     ];
     for path in paths {
         for body in &bodies {
-            for method in [
-                reqwest::Method::POST,
-                reqwest::Method::PATCH,
-                reqwest::Method::PUT,
-            ] {
+            for method in [reqwest::Method::POST, reqwest::Method::PATCH, reqwest::Method::PUT] {
                 let response = admin
                     .client
                     .request(method.clone(), app.url(path))
@@ -786,21 +547,11 @@ async fn junk_input_never_makes_the_server_fail() {
                     .send()
                     .await
                     .unwrap();
-                assert!(
-                    response.status().as_u16() < 500,
-                    "{method} {path}: {}",
-                    response.status()
-                );
+                assert!(response.status().as_u16() < 500, "{method} {path}: {}", response.status());
             }
         }
     }
-    for path in [
-        "/admin/users",
-        "/admin/groups",
-        "/admin/reports",
-        "/admin/settings",
-        "/login",
-    ] {
+    for path in ["/admin/users", "/admin/groups", "/admin/reports", "/admin/settings", "/login"] {
         let response = admin
             .client
             .post(app.url(path))
@@ -809,11 +560,7 @@ async fn junk_input_never_makes_the_server_fail() {
             .send()
             .await
             .unwrap();
-        assert!(
-            response.status().as_u16() < 500,
-            "{path}: {}",
-            response.status()
-        );
+        assert!(response.status().as_u16() < 500, "{path}: {}", response.status());
     }
     assert_eq!(admin.get("/healthz").await.status(), StatusCode::OK);
 }

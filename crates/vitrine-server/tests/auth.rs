@@ -18,18 +18,12 @@ async fn login_returns_user_and_csrf_token_and_sets_a_safe_session_cookie() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.starts_with("vitrine_session="), "{cookie}");
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/")
     );
-    assert!(
-        !cookie.contains("Secure"),
-        "plain http public URL: no Secure flag"
-    );
+    assert!(!cookie.contains("Secure"), "plain http public URL: no Secure flag");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["user"]["email"], ADMIN);
     assert_eq!(body["user"]["role"], "Admin");
@@ -66,18 +60,8 @@ async fn session_is_stored_only_as_a_hash_of_the_cookie() {
         .await
         .unwrap();
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    let token = cookie
-        .trim_start_matches("vitrine_session=")
-        .split(';')
-        .next()
-        .unwrap();
-    assert!(
-        app.store
-            .find_session(token.as_bytes())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let token = cookie.trim_start_matches("vitrine_session=").split(';').next().unwrap();
+    assert!(app.store.find_session(token.as_bytes()).await.unwrap().is_none());
     let hash = vitrine_server::auth::sha256(token);
     assert!(app.store.find_session(&hash).await.unwrap().is_some());
 }
@@ -85,16 +69,8 @@ async fn session_is_stored_only_as_a_hash_of_the_cookie() {
 #[tokio::test]
 async fn unknown_email_and_wrong_password_get_the_same_answer() {
     let app = spawn_app().await;
-    let wrong = app
-        .sign_in_with(ADMIN, "not-the-password")
-        .await
-        .err()
-        .unwrap();
-    let unknown = app
-        .sign_in_with("nobody@example.com", "not-the-password")
-        .await
-        .err()
-        .unwrap();
+    let wrong = app.sign_in_with(ADMIN, "not-the-password").await.err().unwrap();
+    let unknown = app.sign_in_with("nobody@example.com", "not-the-password").await.err().unwrap();
     assert_eq!(wrong.status(), unknown.status());
     let wrong: Value = wrong.json().await.unwrap();
     let unknown: Value = unknown.json().await.unwrap();
@@ -106,22 +82,10 @@ async fn unknown_email_and_wrong_password_get_the_same_answer() {
 async fn five_wrong_passwords_lock_the_account_for_thirty_minutes() {
     let app = spawn_app().await;
     for attempt in 1..=4 {
-        let response = app
-            .sign_in_with(VIEWER, "wrong-password")
-            .await
-            .err()
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            StatusCode::UNAUTHORIZED,
-            "attempt {attempt}"
-        );
+        let response = app.sign_in_with(VIEWER, "wrong-password").await.err().unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {attempt}");
     }
-    let fifth = app
-        .sign_in_with(VIEWER, "wrong-password")
-        .await
-        .err()
-        .unwrap();
+    let fifth = app.sign_in_with(VIEWER, "wrong-password").await.err().unwrap();
     expect_error(fifth, StatusCode::LOCKED, "AccountLocked").await;
     let right = app
         .sign_in_with(VIEWER, PASSWORD)
@@ -131,39 +95,23 @@ async fn five_wrong_passwords_lock_the_account_for_thirty_minutes() {
     expect_error(right, StatusCode::LOCKED, "AccountLocked").await;
 
     app.clock.advance(Duration::minutes(29));
-    let still = app
-        .sign_in_with(VIEWER, PASSWORD)
-        .await
-        .err()
-        .expect("still locked");
+    let still = app.sign_in_with(VIEWER, PASSWORD).await.err().expect("still locked");
     assert_eq!(still.status(), StatusCode::LOCKED);
     app.clock.advance(Duration::minutes(2));
-    app.sign_in_with(VIEWER, PASSWORD)
-        .await
-        .expect("unlocked after 30 minutes");
+    app.sign_in_with(VIEWER, PASSWORD).await.expect("unlocked after 30 minutes");
 }
 
 #[tokio::test]
 async fn a_right_password_resets_the_count_of_wrong_ones() {
     let app = spawn_app().await;
     for _ in 0..4 {
-        app.sign_in_with(VIEWER, "wrong-password")
-            .await
-            .err()
-            .unwrap();
+        app.sign_in_with(VIEWER, "wrong-password").await.err().unwrap();
     }
-    app.sign_in_with(VIEWER, PASSWORD)
-        .await
-        .expect("fourth failure does not lock");
+    app.sign_in_with(VIEWER, PASSWORD).await.expect("fourth failure does not lock");
     for _ in 0..4 {
-        app.sign_in_with(VIEWER, "wrong-password")
-            .await
-            .err()
-            .unwrap();
+        app.sign_in_with(VIEWER, "wrong-password").await.err().unwrap();
     }
-    app.sign_in_with(VIEWER, PASSWORD)
-        .await
-        .expect("count restarted");
+    app.sign_in_with(VIEWER, PASSWORD).await.expect("count restarted");
 }
 
 #[tokio::test]
@@ -173,32 +121,20 @@ async fn logout_ends_the_session() {
     assert_eq!(session.get("/api/v1/me").await.status(), StatusCode::OK);
     let response = session.post("/api/v1/auth/logout", json!({})).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    expect_error(
-        session.get("/api/v1/me").await,
-        StatusCode::UNAUTHORIZED,
-        "Unauthenticated",
-    )
-    .await;
+    expect_error(session.get("/api/v1/me").await, StatusCode::UNAUTHORIZED, "Unauthenticated")
+        .await;
 }
 
 #[tokio::test]
 async fn idle_sessions_end_after_the_organizations_idle_timeout() {
     let app = spawn_app().await;
     let admin = app.sign_in(ADMIN).await;
-    let response = admin
-        .patch(
-            "/api/v1/settings",
-            json!({ "sessionIdleTimeoutMinutes": 10 }),
-        )
-        .await;
+    let response =
+        admin.patch("/api/v1/settings", json!({ "sessionIdleTimeoutMinutes": 10 })).await;
     assert_eq!(response.status(), StatusCode::OK);
     let viewer = app.sign_in(VIEWER).await;
     app.clock.advance(Duration::minutes(9));
-    assert_eq!(
-        viewer.get("/api/v1/me").await.status(),
-        StatusCode::OK,
-        "used within the timeout"
-    );
+    assert_eq!(viewer.get("/api/v1/me").await.status(), StatusCode::OK, "used within the timeout");
     app.clock.advance(Duration::minutes(9));
     assert_eq!(
         viewer.get("/api/v1/me").await.status(),
@@ -206,24 +142,15 @@ async fn idle_sessions_end_after_the_organizations_idle_timeout() {
         "activity restarted the timer"
     );
     app.clock.advance(Duration::minutes(11));
-    expect_error(
-        viewer.get("/api/v1/me").await,
-        StatusCode::UNAUTHORIZED,
-        "Unauthenticated",
-    )
-    .await;
+    expect_error(viewer.get("/api/v1/me").await, StatusCode::UNAUTHORIZED, "Unauthenticated").await;
 }
 
 #[tokio::test]
 async fn sessions_end_after_the_absolute_timeout_even_when_used() {
     let app = spawn_app().await;
     let admin = app.sign_in(ADMIN).await;
-    let response = admin
-        .patch(
-            "/api/v1/settings",
-            json!({ "sessionAbsoluteTimeoutHours": 2 }),
-        )
-        .await;
+    let response =
+        admin.patch("/api/v1/settings", json!({ "sessionAbsoluteTimeoutHours": 2 })).await;
     assert_eq!(response.status(), StatusCode::OK);
     let viewer = app.sign_in(VIEWER).await;
     for _ in 0..7 {
@@ -231,12 +158,7 @@ async fn sessions_end_after_the_absolute_timeout_even_when_used() {
         assert_eq!(viewer.get("/api/v1/me").await.status(), StatusCode::OK);
     }
     app.clock.advance(Duration::minutes(2));
-    expect_error(
-        viewer.get("/api/v1/me").await,
-        StatusCode::UNAUTHORIZED,
-        "Unauthenticated",
-    )
-    .await;
+    expect_error(viewer.get("/api/v1/me").await, StatusCode::UNAUTHORIZED, "Unauthenticated").await;
 }
 
 #[tokio::test]
@@ -245,23 +167,12 @@ async fn blocking_a_user_refuses_sign_in_and_ends_their_sessions() {
     let admin = app.sign_in(ADMIN).await;
     let viewer = app.sign_in(VIEWER).await;
     let id = admin.id_of("/api/v1/users", "email", VIEWER).await;
-    let response = admin
-        .patch(&format!("/api/v1/users/{id}"), json!({ "blocked": true }))
-        .await;
+    let response = admin.patch(&format!("/api/v1/users/{id}"), json!({ "blocked": true })).await;
     assert_eq!(response.status(), StatusCode::OK);
-    expect_error(
-        viewer.get("/api/v1/me").await,
-        StatusCode::UNAUTHORIZED,
-        "Unauthenticated",
-    )
-    .await;
+    expect_error(viewer.get("/api/v1/me").await, StatusCode::UNAUTHORIZED, "Unauthenticated").await;
     let refused = app.sign_in_with(VIEWER, PASSWORD).await.err().unwrap();
     expect_error(refused, StatusCode::FORBIDDEN, "Forbidden").await;
-    let wrong = app
-        .sign_in_with(VIEWER, "wrong-password")
-        .await
-        .err()
-        .unwrap();
+    let wrong = app.sign_in_with(VIEWER, "wrong-password").await.err().unwrap();
     expect_error(wrong, StatusCode::UNAUTHORIZED, "InvalidCredentials").await;
 }
 
@@ -272,21 +183,12 @@ async fn users_past_their_expiry_date_cannot_sign_in_or_keep_a_session() {
     let viewer = app.sign_in(VIEWER).await;
     let id = admin.id_of("/api/v1/users", "email", VIEWER).await;
     let expiry = (app.clock_now() + Duration::hours(1)).to_rfc3339();
-    let response = admin
-        .patch(
-            &format!("/api/v1/users/{id}"),
-            json!({ "expiresAt": expiry }),
-        )
-        .await;
+    let response =
+        admin.patch(&format!("/api/v1/users/{id}"), json!({ "expiresAt": expiry })).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(viewer.get("/api/v1/me").await.status(), StatusCode::OK);
     app.clock.advance(Duration::minutes(61));
-    expect_error(
-        viewer.get("/api/v1/me").await,
-        StatusCode::UNAUTHORIZED,
-        "Unauthenticated",
-    )
-    .await;
+    expect_error(viewer.get("/api/v1/me").await, StatusCode::UNAUTHORIZED, "Unauthenticated").await;
     let refused = app.sign_in_with(VIEWER, PASSWORD).await.err().unwrap();
     expect_error(refused, StatusCode::FORBIDDEN, "Forbidden").await;
 }
@@ -296,13 +198,7 @@ async fn unsafe_requests_with_a_session_cookie_need_the_csrf_header() {
     let app = spawn_app().await;
     let admin = app.sign_in(ADMIN).await;
     let body = json!({ "name": "Ops" });
-    let missing = admin
-        .client
-        .post(app.url("/api/v1/groups"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let missing = admin.client.post(app.url("/api/v1/groups")).json(&body).send().await.unwrap();
     expect_error(missing, StatusCode::FORBIDDEN, "CsrfRejected").await;
     let wrong = admin
         .client
@@ -323,37 +219,19 @@ async fn unsafe_requests_with_a_session_cookie_need_the_csrf_header() {
         .await
         .unwrap();
     expect_error(foreign, StatusCode::FORBIDDEN, "CsrfRejected").await;
-    let logout = admin
-        .client
-        .post(app.url("/api/v1/auth/logout"))
-        .send()
-        .await
-        .unwrap();
+    let logout = admin.client.post(app.url("/api/v1/auth/logout")).send().await.unwrap();
     expect_error(logout, StatusCode::FORBIDDEN, "CsrfRejected").await;
     // Nothing was created by the refused requests.
     let groups = admin.json("/api/v1/groups").await;
-    assert!(
-        !groups
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|g| g["name"] == "Ops")
-    );
-    assert_eq!(
-        admin.post("/api/v1/groups", body).await.status(),
-        StatusCode::CREATED
-    );
+    assert!(!groups.as_array().unwrap().iter().any(|g| g["name"] == "Ops"));
+    assert_eq!(admin.post("/api/v1/groups", body).await.status(), StatusCode::CREATED);
 }
 
 #[tokio::test]
 async fn me_describes_the_caller_and_refuses_anonymous_requests() {
     let app = spawn_app().await;
     expect_error(
-        app.anonymous()
-            .get(app.url("/api/v1/me"))
-            .send()
-            .await
-            .unwrap(),
+        app.anonymous().get(app.url("/api/v1/me")).send().await.unwrap(),
         StatusCode::UNAUTHORIZED,
         "Unauthenticated",
     )
@@ -363,12 +241,8 @@ async fn me_describes_the_caller_and_refuses_anonymous_requests() {
     assert_eq!(me["user"]["email"], ADMIN);
     assert_eq!(me["organization"]["name"], "Northwind Traders");
     assert_eq!(me["csrfToken"], admin.csrf.as_str());
-    let mut permissions: Vec<&str> = me["permissions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let mut permissions: Vec<&str> =
+        me["permissions"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     permissions.sort();
     assert_eq!(
         permissions,
@@ -386,18 +260,10 @@ async fn garbage_login_bodies_are_refused_naming_the_field() {
         (json!({ "password": PASSWORD }), "email"),
         (json!({ "email": 5, "password": PASSWORD }), "email"),
         (json!([1, 2]), "body"),
-        (
-            json!({ "email": ADMIN, "password": PASSWORD, "remember": true }),
-            "remember",
-        ),
+        (json!({ "email": ADMIN, "password": PASSWORD, "remember": true }), "remember"),
     ];
     for (body, field) in cases {
-        let response = client
-            .post(app.url("/api/v1/auth/login"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = client.post(app.url("/api/v1/auth/login")).json(&body).send().await.unwrap();
         let body = expect_error(response, StatusCode::BAD_REQUEST, "InvalidInput").await;
         assert_eq!(body["error"]["field"], field);
     }

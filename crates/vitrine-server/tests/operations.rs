@@ -11,17 +11,9 @@ use serde_json::json;
 #[tokio::test]
 async fn healthz_answers_ok() {
     let app = spawn_app().await;
-    let response = app
-        .anonymous()
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.anonymous().get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.json::<serde_json::Value>().await.unwrap()["status"],
-        "ok"
-    );
+    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["status"], "ok");
 }
 
 #[tokio::test]
@@ -31,26 +23,12 @@ async fn metrics_count_requests_by_route_pattern_and_sign_ins_by_outcome() {
     let viewer_id = admin.id_of("/api/v1/users", "email", VIEWER).await;
     admin.get(&format!("/api/v1/users/{viewer_id}")).await;
     let _ = app.sign_in_with(ADMIN, "wrong-password").await;
-    let text = app
-        .anonymous()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.anonymous().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(text.contains("route=\"/api/v1/users/{id}\""), "{text}");
     assert!(!text.contains(&viewer_id), "raw paths never become labels");
     assert!(text.contains("vitrine_http_request_duration_seconds_bucket"));
-    assert!(
-        text.contains("vitrine_sign_ins_total{outcome=\"success\"} 1"),
-        "{text}"
-    );
-    assert!(
-        text.contains("vitrine_sign_ins_total{outcome=\"failure\"} 1"),
-        "{text}"
-    );
+    assert!(text.contains("vitrine_sign_ins_total{outcome=\"success\"} 1"), "{text}");
+    assert!(text.contains("vitrine_sign_ins_total{outcome=\"failure\"} 1"), "{text}");
 }
 
 #[tokio::test]
@@ -82,10 +60,7 @@ async fn graceful_shutdown_keeps_every_acknowledged_write() {
     assert!(acknowledged > 0, "some writes were in flight");
     // The store was closed by the shutdown; reopen the same file to read what was kept.
     let kept = reopen_and_count_groups(&app).await;
-    assert!(
-        kept >= acknowledged,
-        "{kept} groups kept, {acknowledged} acknowledged"
-    );
+    assert!(kept >= acknowledged, "{kept} groups kept, {acknowledged} acknowledged");
 }
 
 async fn reopen_and_count_groups(app: &TestApp) -> usize {
@@ -113,22 +88,12 @@ async fn healthcheck_command_exits_zero_only_when_the_server_answers() {
     let app = spawn_app().await;
     let url = app.base.clone();
     let ok = tokio::task::spawn_blocking(move || {
-        vitrine()
-            .args(["healthcheck", "--url", &url])
-            .output()
-            .unwrap()
+        vitrine().args(["healthcheck", "--url", &url]).output().unwrap()
     })
     .await
     .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    let down = vitrine()
-        .args(["healthcheck", "--url", "http://127.0.0.1:1"])
-        .output()
-        .unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let down = vitrine().args(["healthcheck", "--url", "http://127.0.0.1:1"]).output().unwrap();
     assert!(!down.status.success());
 }
 
@@ -141,17 +106,9 @@ fn migrate_command_creates_and_migrates_the_database_in_the_data_dir() {
         .env_remove("VITRINE_DATABASE")
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(dir.path().join("vitrine.db").exists());
-    let again = vitrine()
-        .args(["migrate", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let again = vitrine().args(["migrate", "--data-dir"]).arg(dir.path()).output().unwrap();
     assert!(again.status.success(), "migrating twice is harmless");
 }
 
@@ -194,10 +151,7 @@ fn serve_takes_settings_from_file_then_environment_then_flags() {
     };
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(
-        seen.iter()
-            .any(|l| l.contains("unknown environment variable VITRINE_SURPRISE"))
-    );
+    assert!(seen.iter().any(|l| l.contains("unknown environment variable VITRINE_SURPRISE")));
     assert!(
         address.starts_with("127.0.0.1:") && address != "127.0.0.1:1",
         "env overrides file: {address}"
@@ -219,9 +173,7 @@ fn demo_prints_its_url_and_every_account() {
         .map_while(Result::ok)
         .take_while(|line| !line.starts_with("Press Ctrl+C"))
         .collect();
-    let url = lines[0]
-        .trim_start_matches("Vitrine demo is running at ")
-        .to_string();
+    let url = lines[0].trim_start_matches("Vitrine demo is running at ").to_string();
     let health = Command::new(env!("CARGO_BIN_EXE_vitrine"))
         .args(["healthcheck", "--url", &url])
         .output()

@@ -22,18 +22,8 @@ const ADMIN_PAGES: [&str; 8] = [
 async fn home_shows_sign_in_to_visitors_and_the_reports_portal_after_sign_in() {
     let app = spawn_app().await;
     let browser = app.anonymous();
-    let page = browser
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        page.contains("<form class=\"card\" method=\"post\" action=\"/login\">"),
-        "{page}"
-    );
+    let page = browser.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<form class=\"card\" method=\"post\" action=\"/login\">"), "{page}");
 
     let response = browser
         .post(app.url("/login"))
@@ -42,29 +32,11 @@ async fn home_shows_sign_in_to_visitors_and_the_reports_portal_after_sign_in() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert!(
-        response.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .contains("HttpOnly")
-    );
-    let portal = browser
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert!(response.headers()["set-cookie"].to_str().unwrap().contains("HttpOnly"));
+    let portal = browser.get(app.url("/")).send().await.unwrap().text().await.unwrap();
     assert!(portal.contains("Sales overview") && portal.contains("Warehouse operations"));
-    assert!(
-        !portal.contains("Executive summary"),
-        "not granted to the viewer"
-    );
-    assert!(
-        !portal.contains("href=\"/admin\""),
-        "no Admin link for viewers"
-    );
+    assert!(!portal.contains("Executive summary"), "not granted to the viewer");
+    assert!(!portal.contains("href=\"/admin\""), "no Admin link for viewers");
 }
 
 #[tokio::test]
@@ -81,10 +53,7 @@ async fn wrong_password_on_the_sign_in_form_shows_an_error_and_sets_no_cookie() 
     assert!(response.headers().get("set-cookie").is_none());
     let page = response.text().await.unwrap();
     assert!(page.contains("Wrong email or password."));
-    assert!(
-        page.contains("value=\"admin@example.com\""),
-        "the email is kept"
-    );
+    assert!(page.contains("value=\"admin@example.com\""), "the email is kept");
 }
 
 #[tokio::test]
@@ -94,10 +63,7 @@ async fn viewers_are_refused_every_admin_page_and_visitors_are_sent_to_sign_in()
     for path in ADMIN_PAGES {
         let response = viewer.get(path).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
-        assert!(
-            response.text().await.unwrap().contains("Not allowed"),
-            "{path}"
-        );
+        assert!(response.text().await.unwrap().contains("Not allowed"), "{path}");
     }
     let visitor = app.anonymous();
     for path in ADMIN_PAGES {
@@ -111,24 +77,13 @@ async fn viewers_are_refused_every_admin_page_and_visitors_are_sent_to_sign_in()
 async fn contributors_reach_only_the_reports_section_of_the_admin_portal() {
     let app = spawn_app().await;
     let contributor = app.sign_in(CONTRIBUTOR).await;
-    assert_eq!(
-        contributor.get("/admin/reports").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(contributor.get("/admin/reports").await.status(), StatusCode::OK);
     let home = contributor.get("/admin").await;
     assert_eq!(home.headers()["location"], "/admin/reports");
-    for path in [
-        "/admin/users",
-        "/admin/groups",
-        "/admin/settings",
-        "/admin/api-keys",
-        "/admin/audit",
-    ] {
-        assert_eq!(
-            contributor.get(path).await.status(),
-            StatusCode::FORBIDDEN,
-            "{path}"
-        );
+    for path in
+        ["/admin/users", "/admin/groups", "/admin/settings", "/admin/api-keys", "/admin/audit"]
+    {
+        assert_eq!(contributor.get(path).await.status(), StatusCode::FORBIDDEN, "{path}");
     }
 }
 
@@ -155,12 +110,7 @@ async fn admin_pages_render_for_administrators() {
         );
     }
     let user_id = admin.id_of("/api/v1/users", "email", VIEWER).await;
-    let page = admin
-        .get(&format!("/admin/users/{user_id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = admin.get(&format!("/admin/users/{user_id}")).await.text().await.unwrap();
     assert!(page.contains("Vera Viewer") && page.contains("capacity.keepOn"));
 }
 
@@ -178,26 +128,10 @@ async fn portal_forms_without_the_csrf_field_are_refused_and_change_nothing() {
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     assert!(forged.text().await.unwrap().contains("CsrfRejected"));
     let groups = admin.json("/api/v1/groups").await;
-    assert!(
-        !groups
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|g| g["name"] == "Forged")
-    );
-    let logout = admin
-        .client
-        .post(app.url("/logout"))
-        .form(&[("x", "y")])
-        .send()
-        .await
-        .unwrap();
+    assert!(!groups.as_array().unwrap().iter().any(|g| g["name"] == "Forged"));
+    let logout = admin.client.post(app.url("/logout")).form(&[("x", "y")]).send().await.unwrap();
     assert_eq!(logout.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        admin.get("/api/v1/me").await.status(),
-        StatusCode::OK,
-        "still signed in"
-    );
+    assert_eq!(admin.get("/api/v1/me").await.status(), StatusCode::OK, "still signed in");
 }
 
 #[tokio::test]
@@ -225,12 +159,8 @@ async fn admin_creates_a_user_and_grants_a_report_through_the_forms() {
     let page = admin.get(&location).await.text().await.unwrap();
     assert!(page.contains("Created."));
 
-    let user_id = admin
-        .id_of("/api/v1/users", "email", "kim@example.com")
-        .await;
-    let report_id = admin
-        .id_of("/api/v1/reports", "name", "Executive summary")
-        .await;
+    let user_id = admin.id_of("/api/v1/users", "email", "kim@example.com").await;
+    let report_id = admin.id_of("/api/v1/reports", "name", "Executive summary").await;
     let grant = admin
         .form(
             &format!("/admin/reports/{report_id}/access"),
@@ -238,34 +168,19 @@ async fn admin_creates_a_user_and_grants_a_report_through_the_forms() {
         )
         .await;
     assert_eq!(grant.status(), StatusCode::SEE_OTHER);
-    let kim = app
-        .sign_in_with("kim@example.com", "kim-password")
-        .await
-        .unwrap();
-    assert_eq!(
-        kim.json("/api/v1/reports").await[0]["name"],
-        "Executive summary"
-    );
+    let kim = app.sign_in_with("kim@example.com", "kim-password").await.unwrap();
+    assert_eq!(kim.json("/api/v1/reports").await[0]["name"], "Executive summary");
     let page = kim.get(&format!("/reports/{report_id}")).await;
     assert_eq!(page.status(), StatusCode::OK);
 
     let bad = admin
         .form(
             "/admin/users",
-            &[
-                ("email", "nope"),
-                ("role", "Viewer"),
-                ("password", "kim-password"),
-            ],
+            &[("email", "nope"), ("role", "Viewer"), ("password", "kim-password")],
         )
         .await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        bad.text()
-            .await
-            .unwrap()
-            .contains("email: must be an email address")
-    );
+    assert!(bad.text().await.unwrap().contains("email: must be an email address"));
 }
 
 #[tokio::test]
@@ -275,56 +190,34 @@ async fn settings_form_refuses_bad_values_naming_the_field() {
     let bad = admin
         .form(
             "/admin/settings",
-            &[
-                ("sessionIdleTimeoutMinutes", "0"),
-                ("sessionAbsoluteTimeoutHours", "720"),
-            ],
+            &[("sessionIdleTimeoutMinutes", "0"), ("sessionAbsoluteTimeoutHours", "720")],
         )
         .await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        bad.text()
-            .await
-            .unwrap()
-            .contains("sessionIdleTimeoutMinutes")
-    );
+    assert!(bad.text().await.unwrap().contains("sessionIdleTimeoutMinutes"));
     let text = admin
         .form(
             "/admin/settings",
-            &[
-                ("sessionIdleTimeoutMinutes", "ten"),
-                ("sessionAbsoluteTimeoutHours", "720"),
-            ],
+            &[("sessionIdleTimeoutMinutes", "ten"), ("sessionAbsoluteTimeoutHours", "720")],
         )
         .await;
     assert_eq!(text.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(
-        admin.json("/api/v1/settings").await["sessionIdleTimeoutMinutes"],
-        480
-    );
+    assert_eq!(admin.json("/api/v1/settings").await["sessionIdleTimeoutMinutes"], 480);
     let ok = admin
         .form(
             "/admin/settings",
-            &[
-                ("sessionIdleTimeoutMinutes", "90"),
-                ("sessionAbsoluteTimeoutHours", "720"),
-            ],
+            &[("sessionIdleTimeoutMinutes", "90"), ("sessionAbsoluteTimeoutHours", "720")],
         )
         .await;
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        admin.json("/api/v1/settings").await["sessionIdleTimeoutMinutes"],
-        90
-    );
+    assert_eq!(admin.json("/api/v1/settings").await["sessionIdleTimeoutMinutes"], 90);
 }
 
 #[tokio::test]
 async fn api_keys_created_in_the_portal_are_shown_once() {
     let app = spawn_app().await;
     let admin = app.sign_in(ADMIN).await;
-    let created = admin
-        .form("/admin/api-keys", &[("name", "Wallboard sync")])
-        .await;
+    let created = admin.form("/admin/api-keys", &[("name", "Wallboard sync")]).await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let page = created.text().await.unwrap();
     let start = page.find("vtr_").expect("secret shown");
@@ -334,13 +227,8 @@ async fn api_keys_created_in_the_portal_are_shown_once() {
         .collect();
     let list = admin.get("/admin/api-keys").await.text().await.unwrap();
     assert!(!list.contains(&key), "the secret is not shown again");
-    let works = app
-        .anonymous()
-        .get(app.url("/api/v1/me"))
-        .header("X-API-Key", &key)
-        .send()
-        .await
-        .unwrap();
+    let works =
+        app.anonymous().get(app.url("/api/v1/me")).header("X-API-Key", &key).send().await.unwrap();
     assert_eq!(works.status(), StatusCode::OK);
 }
 
@@ -348,27 +236,13 @@ async fn api_keys_created_in_the_portal_are_shown_once() {
 async fn audit_page_filters_and_exports_csv() {
     let app = spawn_app().await;
     let admin = app.sign_in(ADMIN).await;
-    admin
-        .post("/api/v1/groups", json!({ "name": "Auditors" }))
-        .await;
-    let page = admin
-        .get("/admin/audit?entityType=group&q=Auditors")
-        .await
-        .text()
-        .await
-        .unwrap();
+    admin.post("/api/v1/groups", json!({ "name": "Auditors" })).await;
+    let page = admin.get("/admin/audit?entityType=group&q=Auditors").await.text().await.unwrap();
     assert!(page.contains("Auditors"));
     assert!(page.contains("/admin/audit/export.csv?entityType=group&amp;q=Auditors"));
-    let csv = admin
-        .get("/admin/audit/export.csv?entityType=group&q=Auditors")
-        .await;
+    let csv = admin.get("/admin/audit/export.csv?entityType=group&q=Auditors").await;
     assert_eq!(csv.status(), StatusCode::OK);
-    assert!(
-        csv.headers()["content-disposition"]
-            .to_str()
-            .unwrap()
-            .contains("attachment")
-    );
+    assert!(csv.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
     let body = csv.text().await.unwrap();
     assert_eq!(body.lines().count(), 2, "{body}");
     assert!(body.contains("Auditors"));
@@ -381,10 +255,5 @@ async fn responses_carry_security_headers() {
     let headers = response.headers();
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["x-frame-options"], "DENY");
-    assert!(
-        headers["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("default-src 'self'")
-    );
+    assert!(headers["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
 }

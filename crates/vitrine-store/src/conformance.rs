@@ -10,11 +10,7 @@ use crate::{
 };
 
 fn actor() -> Actor {
-    Actor {
-        id: "tester".into(),
-        label: "tester@example.com".into(),
-        at: Utc::now(),
-    }
+    Actor { id: "tester".into(), label: "tester@example.com".into(), at: Utc::now() }
 }
 
 fn new_user(email: &str, role: Role) -> NewUser {
@@ -29,27 +25,15 @@ fn new_user(email: &str, role: Role) -> NewUser {
 }
 
 async fn org(store: &dyn Store, name: &str) -> OrgId {
-    store
-        .create_organization(name)
-        .await
-        .expect("create organization")
-        .id
+    store.create_organization(name).await.expect("create organization").id
 }
 
 async fn user(store: &dyn Store, org: OrgId, email: &str) -> UserId {
-    store
-        .create_user(org, &actor(), &new_user(email, Role::Viewer))
-        .await
-        .expect("create user")
-        .id
+    store.create_user(org, &actor(), &new_user(email, Role::Viewer)).await.expect("create user").id
 }
 
 pub async fn migrations_apply_once(store: &dyn Store) {
-    assert_eq!(
-        store.migrate().await.expect("migrate"),
-        0,
-        "already migrated at open"
-    );
+    assert_eq!(store.migrate().await.expect("migrate"), 0, "already migrated at open");
     store.ping().await.expect("ping");
 }
 
@@ -62,10 +46,7 @@ pub async fn users_round_trip_with_every_field(store: &dyn Store) {
     let read = store.get_user(org, created.id).await.unwrap();
     assert_eq!(read.email, "ada@example.com");
     assert_eq!(read.role, Role::Contributor);
-    assert_eq!(
-        read.expires_at.map(|t| t.timestamp_millis()),
-        Some(expiry.timestamp_millis())
-    );
+    assert_eq!(read.expires_at.map(|t| t.timestamp_millis()), Some(expiry.timestamp_millis()));
     assert!(!read.blocked);
 
     let change = UserChange {
@@ -74,59 +55,26 @@ pub async fn users_round_trip_with_every_field(store: &dyn Store) {
         expires_at: Some(None),
         ..Default::default()
     };
-    let updated = store
-        .update_user(org, &actor(), created.id, &change)
-        .await
-        .unwrap();
-    assert_eq!(
-        (updated.role, updated.blocked, updated.expires_at),
-        (Role::Admin, true, None)
-    );
-    assert_eq!(
-        store.get_user(org, created.id).await.unwrap().role,
-        Role::Admin
-    );
+    let updated = store.update_user(org, &actor(), created.id, &change).await.unwrap();
+    assert_eq!((updated.role, updated.blocked, updated.expires_at), (Role::Admin, true, None));
+    assert_eq!(store.get_user(org, created.id).await.unwrap().role, Role::Admin);
 
-    let login = store
-        .find_login("ada@example.com")
-        .await
-        .unwrap()
-        .expect("login record");
+    let login = store.find_login("ada@example.com").await.unwrap().expect("login record");
     assert_eq!(login.password_hash, "$argon2id$fake");
-    assert!(
-        store
-            .find_login("nobody@example.com")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.find_login("nobody@example.com").await.unwrap().is_none());
 }
 
 pub async fn email_is_unique_across_the_installation(store: &dyn Store) {
     let first = org(store, "First").await;
     let second = org(store, "Second").await;
     user(store, first, "same@example.com").await;
-    let err = store
-        .create_user(
-            second,
-            &actor(),
-            &new_user("same@example.com", Role::Viewer),
-        )
-        .await;
-    assert!(
-        matches!(err, Err(StoreError::Conflict { field: "email" })),
-        "{err:?}"
-    );
+    let err =
+        store.create_user(second, &actor(), &new_user("same@example.com", Role::Viewer)).await;
+    assert!(matches!(err, Err(StoreError::Conflict { field: "email" })), "{err:?}");
     let other = user(store, second, "other@example.com").await;
-    let change = UserChange {
-        email: Some("same@example.com".into()),
-        ..Default::default()
-    };
+    let change = UserChange { email: Some("same@example.com".into()), ..Default::default() };
     let err = store.update_user(second, &actor(), other, &change).await;
-    assert!(
-        matches!(err, Err(StoreError::Conflict { field: "email" })),
-        "{err:?}"
-    );
+    assert!(matches!(err, Err(StoreError::Conflict { field: "email" })), "{err:?}");
 }
 
 pub async fn one_organization_cannot_reach_another_organizations_data(store: &dyn Store) {
@@ -138,11 +86,7 @@ pub async fn one_organization_cannot_reach_another_organizations_data(store: &dy
         .create_report(
             acme,
             &actor(),
-            &NewReport {
-                name: "Sales".into(),
-                description: String::new(),
-                owner_id: None,
-            },
+            &NewReport { name: "Sales".into(), description: String::new(), owner_id: None },
         )
         .await
         .unwrap();
@@ -150,26 +94,14 @@ pub async fn one_organization_cannot_reach_another_organizations_data(store: &dy
         .create_group(
             acme,
             &actor(),
-            &NewGroup {
-                name: "Staff".into(),
-                description: String::new(),
-            },
+            &NewGroup { name: "Staff".into(), description: String::new() },
         )
         .await
         .unwrap();
 
-    assert!(matches!(
-        store.get_user(globex, acme_user).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store.get_report(globex, acme_report.id).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store.get_group(globex, acme_group.id).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.get_user(globex, acme_user).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.get_report(globex, acme_report.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.get_group(globex, acme_group.id).await, Err(StoreError::NotFound)));
     assert!(store.list_reports(globex).await.unwrap().is_empty());
     assert_eq!(store.list_users(globex).await.unwrap().len(), 1);
     assert!(matches!(
@@ -178,44 +110,19 @@ pub async fn one_organization_cannot_reach_another_organizations_data(store: &dy
     ));
     // Granting across tenants is refused, whichever side is foreign.
     let cross = store
-        .set_report_access(
-            acme,
-            &actor(),
-            acme_report.id,
-            Grantee::User(globex_user),
-            true,
-        )
+        .set_report_access(acme, &actor(), acme_report.id, Grantee::User(globex_user), true)
         .await;
     assert!(matches!(cross, Err(StoreError::NotFound)));
     let cross = store
-        .set_report_access(
-            globex,
-            &actor(),
-            acme_report.id,
-            Grantee::User(globex_user),
-            true,
-        )
+        .set_report_access(globex, &actor(), acme_report.id, Grantee::User(globex_user), true)
         .await;
     assert!(matches!(cross, Err(StoreError::NotFound)));
-    let cross = store
-        .add_group_member(acme, &actor(), acme_group.id, globex_user)
-        .await;
+    let cross = store.add_group_member(acme, &actor(), acme_group.id, globex_user).await;
     assert!(matches!(cross, Err(StoreError::NotFound)));
-    assert!(
-        !store
-            .user_can_open(globex, globex_user, acme_report.id)
-            .await
-            .unwrap()
-    );
+    assert!(!store.user_can_open(globex, globex_user, acme_report.id).await.unwrap());
     assert!(
         store
-            .list_audit(
-                globex,
-                &AuditFilter {
-                    limit: 100,
-                    ..Default::default()
-                }
-            )
+            .list_audit(globex, &AuditFilter { limit: 100, ..Default::default() })
             .await
             .unwrap()
             .iter()
@@ -232,72 +139,37 @@ pub async fn report_access_is_the_union_of_direct_and_group_grants(store: &dyn S
         .create_report(
             org,
             &actor(),
-            &NewReport {
-                name: "Q1".into(),
-                description: "".into(),
-                owner_id: Some(direct),
-            },
+            &NewReport { name: "Q1".into(), description: "".into(), owner_id: Some(direct) },
         )
         .await
         .unwrap();
     let group = store
-        .create_group(
-            org,
-            &actor(),
-            &NewGroup {
-                name: "Team".into(),
-                description: "".into(),
-            },
-        )
+        .create_group(org, &actor(), &NewGroup { name: "Team".into(), description: "".into() })
         .await
         .unwrap();
-    store
-        .add_group_member(org, &actor(), group.id, member)
-        .await
-        .unwrap();
-    store
-        .set_report_access(org, &actor(), report.id, Grantee::User(direct), true)
-        .await
-        .unwrap();
+    store.add_group_member(org, &actor(), group.id, member).await.unwrap();
+    store.set_report_access(org, &actor(), report.id, Grantee::User(direct), true).await.unwrap();
     store
         .set_report_access(org, &actor(), report.id, Grantee::Group(group.id), true)
         .await
         .unwrap();
 
     for (user, expected) in [(direct, true), (member, true), (outsider, false)] {
-        assert_eq!(
-            store.user_can_open(org, user, report.id).await.unwrap(),
-            expected
-        );
-        assert_eq!(
-            store.reports_for_user(org, user).await.unwrap().len(),
-            usize::from(expected)
-        );
+        assert_eq!(store.user_can_open(org, user, report.id).await.unwrap(), expected);
+        assert_eq!(store.reports_for_user(org, user).await.unwrap().len(), usize::from(expected));
     }
     let access = store.report_access(org, report.id).await.unwrap();
     assert_eq!(access.users.len(), 1);
     assert_eq!(access.groups.len(), 1);
-    assert_eq!(
-        store.get_group(org, group.id).await.unwrap().member_count,
-        1
-    );
+    assert_eq!(store.get_group(org, group.id).await.unwrap().member_count, 1);
     assert_eq!(store.groups_of_user(org, member).await.unwrap().len(), 1);
 
-    store
-        .remove_group_member(org, &actor(), group.id, member)
-        .await
-        .unwrap();
+    store.remove_group_member(org, &actor(), group.id, member).await.unwrap();
     assert!(!store.user_can_open(org, member, report.id).await.unwrap());
-    store
-        .add_group_member(org, &actor(), group.id, member)
-        .await
-        .unwrap();
+    store.add_group_member(org, &actor(), group.id, member).await.unwrap();
     store.delete_group(org, &actor(), group.id).await.unwrap();
     assert!(!store.user_can_open(org, member, report.id).await.unwrap());
-    store
-        .set_report_access(org, &actor(), report.id, Grantee::User(direct), false)
-        .await
-        .unwrap();
+    store.set_report_access(org, &actor(), report.id, Grantee::User(direct), false).await.unwrap();
     assert!(!store.user_can_open(org, direct, report.id).await.unwrap());
 
     let renamed = store
@@ -305,10 +177,7 @@ pub async fn report_access_is_the_union_of_direct_and_group_grants(store: &dyn S
             org,
             &actor(),
             report.id,
-            &ReportChange {
-                name: Some("Q2".into()),
-                description: None,
-            },
+            &ReportChange { name: Some("Q2".into()), description: None },
         )
         .await
         .unwrap();
@@ -325,41 +194,20 @@ pub async fn permissions_are_the_union_of_direct_and_group_grants(store: &dyn St
         .create_group(
             org,
             &actor(),
-            &NewGroup {
-                name: "Night shift".into(),
-                description: "".into(),
-            },
+            &NewGroup { name: "Night shift".into(), description: "".into() },
         )
         .await
         .unwrap();
+    store.add_group_member(org, &actor(), group.id, bob).await.unwrap();
     store
-        .add_group_member(org, &actor(), group.id, bob)
+        .set_permission(org, &actor(), Permission::CapacityTurnOn, Grantee::User(ada), true)
         .await
         .unwrap();
     store
-        .set_permission(
-            org,
-            &actor(),
-            Permission::CapacityTurnOn,
-            Grantee::User(ada),
-            true,
-        )
+        .set_permission(org, &actor(), Permission::CapacityKeepOn, Grantee::Group(group.id), true)
         .await
         .unwrap();
-    store
-        .set_permission(
-            org,
-            &actor(),
-            Permission::CapacityKeepOn,
-            Grantee::Group(group.id),
-            true,
-        )
-        .await
-        .unwrap();
-    store
-        .add_group_member(org, &actor(), group.id, ada)
-        .await
-        .unwrap();
+    store.add_group_member(org, &actor(), group.id, ada).await.unwrap();
 
     assert_eq!(
         store.effective_permissions(org, ada).await.unwrap(),
@@ -370,29 +218,14 @@ pub async fn permissions_are_the_union_of_direct_and_group_grants(store: &dyn St
         vec![Permission::CapacityKeepOn]
     );
     assert_eq!(
-        store
-            .direct_permissions(org, Grantee::User(ada))
-            .await
-            .unwrap(),
+        store.direct_permissions(org, Grantee::User(ada)).await.unwrap(),
         vec![Permission::CapacityTurnOn]
     );
     store
-        .set_permission(
-            org,
-            &actor(),
-            Permission::CapacityKeepOn,
-            Grantee::Group(group.id),
-            false,
-        )
+        .set_permission(org, &actor(), Permission::CapacityKeepOn, Grantee::Group(group.id), false)
         .await
         .unwrap();
-    assert!(
-        store
-            .effective_permissions(org, bob)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.effective_permissions(org, bob).await.unwrap().is_empty());
 }
 
 pub async fn failed_logins_lock_at_the_threshold_and_success_resets_the_count(store: &dyn Store) {
@@ -407,17 +240,11 @@ pub async fn failed_logins_lock_at_the_threshold_and_success_resets_the_count(st
         assert_eq!(store.record_failed_login(id, 5, until).await.unwrap(), None);
     }
     let locked = store.record_failed_login(id, 5, until).await.unwrap();
-    assert_eq!(
-        locked.map(|t| t.timestamp_millis()),
-        Some(until.timestamp_millis())
-    );
+    assert_eq!(locked.map(|t| t.timestamp_millis()), Some(until.timestamp_millis()));
     let user = store.get_user(org, id).await.unwrap();
     assert!(user.is_locked_at(Utc::now()));
     // A password reset lifts the lock.
-    let reset = UserChange {
-        password_hash: Some("$argon2id$new".into()),
-        ..Default::default()
-    };
+    let reset = UserChange { password_hash: Some("$argon2id$new".into()), ..Default::default() };
     let user = store.update_user(org, &actor(), id, &reset).await.unwrap();
     assert!(!user.is_locked_at(Utc::now()));
 }
@@ -426,31 +253,16 @@ pub async fn sessions_are_found_by_hash_and_end_with_their_user(store: &dyn Stor
     let org = org(store, "Org").await;
     let id = user(store, org, "ada@example.com").await;
     let created = Utc::now();
-    let session = NewSession {
-        token_hash: vec![7; 32],
-        user_id: id,
-        created_at: created,
-    };
+    let session = NewSession { token_hash: vec![7; 32], user_id: id, created_at: created };
     store.create_session(&session).await.unwrap();
-    let found = store
-        .find_session(&[7; 32])
-        .await
-        .unwrap()
-        .expect("session");
+    let found = store.find_session(&[7; 32]).await.unwrap().expect("session");
     assert_eq!(found.user.id, id);
     assert_eq!(found.org_name, "Org");
     assert_eq!(found.settings.session_idle_timeout_minutes, 480);
     let later = created + Duration::minutes(5);
     store.touch_session(&[7; 32], later).await.unwrap();
-    let found = store
-        .find_session(&[7; 32])
-        .await
-        .unwrap()
-        .expect("session");
-    assert_eq!(
-        found.last_seen_at.timestamp_millis(),
-        later.timestamp_millis()
-    );
+    let found = store.find_session(&[7; 32]).await.unwrap().expect("session");
+    assert_eq!(found.last_seen_at.timestamp_millis(), later.timestamp_millis());
     assert!(store.find_session(&[8; 32]).await.unwrap().is_none());
 
     store.delete_session(&[7; 32]).await.unwrap();
@@ -466,31 +278,16 @@ pub async fn revoked_api_keys_are_not_found(store: &dyn Store) {
         .create_api_key(
             org,
             &actor(),
-            &NewApiKey {
-                name: "CI".into(),
-                prefix: "vtr_abcd".into(),
-                secret_hash: vec![1; 32],
-            },
+            &NewApiKey { name: "CI".into(), prefix: "vtr_abcd".into(), secret_hash: vec![1; 32] },
         )
         .await
         .unwrap();
-    assert_eq!(
-        store.find_api_key(&[1; 32]).await.unwrap().map(|k| k.id),
-        Some(key.id)
-    );
+    assert_eq!(store.find_api_key(&[1; 32]).await.unwrap().map(|k| k.id), Some(key.id));
     store.touch_api_key(key.id, Utc::now()).await.unwrap();
-    assert!(
-        store.list_api_keys(org).await.unwrap()[0]
-            .last_used_at
-            .is_some()
-    );
+    assert!(store.list_api_keys(org).await.unwrap()[0].last_used_at.is_some());
     store.revoke_api_key(org, &actor(), key.id).await.unwrap();
     assert!(store.find_api_key(&[1; 32]).await.unwrap().is_none());
-    assert!(
-        store.list_api_keys(org).await.unwrap()[0]
-            .revoked_at
-            .is_some()
-    );
+    assert!(store.list_api_keys(org).await.unwrap()[0].revoked_at.is_some());
 }
 
 pub async fn every_change_is_audited_with_actor_and_old_and_new_values(store: &dyn Store) {
@@ -504,56 +301,28 @@ pub async fn every_change_is_audited_with_actor_and_old_and_new_values(store: &d
     store.update_user(org, &actor(), id, &change).await.unwrap();
     let mut settings = store.get_organization(org).await.unwrap().settings;
     settings.session_idle_timeout_minutes = 15;
-    store
-        .update_settings(org, &actor(), &settings)
-        .await
-        .unwrap();
+    store.update_settings(org, &actor(), &settings).await.unwrap();
     assert_eq!(
-        store
-            .get_organization(org)
-            .await
-            .unwrap()
-            .settings
-            .session_idle_timeout_minutes,
+        store.get_organization(org).await.unwrap().settings.session_idle_timeout_minutes,
         15
     );
 
-    let all = store
-        .list_audit(
-            org,
-            &AuditFilter {
-                limit: 50,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let all =
+        store.list_audit(org, &AuditFilter { limit: 50, ..Default::default() }).await.unwrap();
     assert_eq!(all.len(), 3, "{all:#?}");
     assert_eq!(all[0].entity_type, "settings");
-    let update = all
-        .iter()
-        .find(|e| e.action == "updated" && e.entity_type == "user")
-        .expect("update");
+    let update =
+        all.iter().find(|e| e.action == "updated" && e.entity_type == "user").expect("update");
     assert_eq!(update.actor_label, "tester@example.com");
     assert_eq!(update.old_value.as_ref().unwrap()["role"], "Viewer");
     assert_eq!(update.new_value.as_ref().unwrap()["role"], "Contributor");
     assert_eq!(update.new_value.as_ref().unwrap()["password"], "changed");
-    assert!(
-        !format!("{all:?}").contains("secret-hash"),
-        "hashes never reach the audit log"
-    );
+    assert!(!format!("{all:?}").contains("secret-hash"), "hashes never reach the audit log");
 
-    let users_only = AuditFilter {
-        entity_type: Some("user".into()),
-        limit: 50,
-        ..Default::default()
-    };
+    let users_only =
+        AuditFilter { entity_type: Some("user".into()), limit: 50, ..Default::default() };
     assert_eq!(store.list_audit(org, &users_only).await.unwrap().len(), 2);
-    let by_text = AuditFilter {
-        text: Some("ADA@".into()),
-        limit: 50,
-        ..Default::default()
-    };
+    let by_text = AuditFilter { text: Some("ADA@".into()), limit: 50, ..Default::default() };
     assert_eq!(store.list_audit(org, &by_text).await.unwrap().len(), 2);
     let future = AuditFilter {
         since: Some(Utc::now() + Duration::hours(1)),
@@ -561,31 +330,18 @@ pub async fn every_change_is_audited_with_actor_and_old_and_new_values(store: &d
         ..Default::default()
     };
     assert!(store.list_audit(org, &future).await.unwrap().is_empty());
-    let by_actor = AuditFilter {
-        actor: Some("nobody".into()),
-        limit: 50,
-        ..Default::default()
-    };
+    let by_actor = AuditFilter { actor: Some("nobody".into()), limit: 50, ..Default::default() };
     assert!(store.list_audit(org, &by_actor).await.unwrap().is_empty());
 }
 
 pub async fn group_names_are_unique_within_an_organization(store: &dyn Store) {
     let first = org(store, "First").await;
     let second = org(store, "Second").await;
-    let new = NewGroup {
-        name: "Ops".into(),
-        description: "".into(),
-    };
+    let new = NewGroup { name: "Ops".into(), description: "".into() };
     store.create_group(first, &actor(), &new).await.unwrap();
     let err = store.create_group(first, &actor(), &new).await;
-    assert!(
-        matches!(err, Err(StoreError::Conflict { field: "name" })),
-        "{err:?}"
-    );
-    store
-        .create_group(second, &actor(), &new)
-        .await
-        .expect("same name in another org");
+    assert!(matches!(err, Err(StoreError::Conflict { field: "name" })), "{err:?}");
+    store.create_group(second, &actor(), &new).await.expect("same name in another org");
 }
 
 /// Runs the whole suite; `$make` builds a fresh, migrated store for each case.

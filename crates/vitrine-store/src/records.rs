@@ -16,11 +16,7 @@ pub struct Actor {
 
 impl Actor {
     pub fn system(at: DateTime<Utc>) -> Self {
-        Self {
-            id: "system".into(),
-            label: "system".into(),
-            at,
-        }
+        Self { id: "system".into(), label: "system".into(), at }
     }
 }
 

@@ -45,10 +45,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
+        let writer =
+            SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -65,10 +63,7 @@ impl SqliteStore {
             .bind(id.to_string())
             .fetch_optional(conn)
             .await?;
-        row.as_ref()
-            .map(user_from_row)
-            .transpose()?
-            .ok_or(StoreError::NotFound)
+        row.as_ref().map(user_from_row).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn group_in_org(
@@ -83,10 +78,7 @@ impl SqliteStore {
             .bind(id.to_string())
             .fetch_optional(conn)
             .await?;
-        row.as_ref()
-            .map(group_from_row)
-            .transpose()?
-            .ok_or(StoreError::NotFound)
+        row.as_ref().map(group_from_row).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn report_in_org(
@@ -100,10 +92,7 @@ impl SqliteStore {
             .bind(id.to_string())
             .fetch_optional(conn)
             .await?;
-        row.as_ref()
-            .map(report_from_row)
-            .transpose()?
-            .ok_or(StoreError::NotFound)
+        row.as_ref().map(report_from_row).transpose()?.ok_or(StoreError::NotFound)
     }
 
     /// The grantee's id and a JSON description for the audit log, after checking that it
@@ -198,10 +187,7 @@ impl Store for SqliteStore {
                 .bind(org.to_string())
                 .fetch_optional(&self.reader)
                 .await?;
-        row.as_ref()
-            .map(organization_from_row)
-            .transpose()?
-            .ok_or(StoreError::NotFound)
+        row.as_ref().map(organization_from_row).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn update_settings(
@@ -226,10 +212,7 @@ impl Store for SqliteStore {
         let new_value: Value = serde_json::to_value(settings).unwrap_or(Value::Null);
         if old_value != new_value {
             let audit = AuditRecord::new(org, actor, "settings", org.to_string(), "updated");
-            audit
-                .values(Some(old_value), Some(new_value))
-                .write(&mut tx)
-                .await?;
+            audit.values(Some(old_value), Some(new_value)).write(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(settings.clone())
@@ -282,10 +265,7 @@ impl Store for SqliteStore {
 
     async fn list_users(&self, org: OrgId) -> StoreResult<Vec<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = ? ORDER BY u.email");
-        let rows = sqlx::query(&sql)
-            .bind(org.to_string())
-            .fetch_all(&self.reader)
-            .await?;
+        let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.reader).await?;
         rows.iter().map(user_from_row).collect()
     }
 
@@ -370,10 +350,7 @@ impl Store for SqliteStore {
 
     async fn find_login(&self, email: &str) -> StoreResult<Option<LoginRecord>> {
         let sql = format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = ?");
-        let row = sqlx::query(&sql)
-            .bind(email)
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(&sql).bind(email).fetch_optional(&self.reader).await?;
         row.map(|row| {
             Ok(LoginRecord {
                 user: user_from_row(&row)?,
@@ -438,10 +415,7 @@ impl Store for SqliteStore {
              FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id
              WHERE s.token_hash = ?"
         );
-        let row = sqlx::query(&sql)
-            .bind(token_hash)
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await?;
         row.map(|row| {
             Ok(SessionRecord {
                 user: user_from_row(&row)?,
@@ -493,10 +467,7 @@ impl Store for SqliteStore {
         .await
         .map_err(|e| conflict_on_unique(e, "name"))?;
         AuditRecord::new(org, actor, "group", group.id.to_string(), "created")
-            .values(
-                None,
-                Some(json!({ "name": group.name, "description": group.description })),
-            )
+            .values(None, Some(json!({ "name": group.name, "description": group.description })))
             .write(&mut tx)
             .await?;
         tx.commit().await?;
@@ -511,10 +482,7 @@ impl Store for SqliteStore {
     async fn list_groups(&self, org: OrgId) -> StoreResult<Vec<Group>> {
         let sql =
             format!("SELECT {GROUP_COLUMNS} FROM user_groups g WHERE g.org_id = ? ORDER BY g.name");
-        let rows = sqlx::query(&sql)
-            .bind(org.to_string())
-            .fetch_all(&self.reader)
-            .await?;
+        let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.reader).await?;
         rows.iter().map(group_from_row).collect()
     }
 
@@ -527,10 +495,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         AuditRecord::new(org, actor, "group", id.to_string(), "deleted")
-            .values(
-                Some(json!({ "name": old.name, "members": old.member_count })),
-                None,
-            )
+            .values(Some(json!({ "name": old.name, "members": old.member_count })), None)
             .write(&mut tx)
             .await?;
         tx.commit().await?;
@@ -665,10 +630,7 @@ impl Store for SqliteStore {
     async fn list_reports(&self, org: OrgId) -> StoreResult<Vec<Report>> {
         let sql =
             format!("SELECT {REPORT_COLUMNS} FROM reports r WHERE r.org_id = ? ORDER BY r.name");
-        let rows = sqlx::query(&sql)
-            .bind(org.to_string())
-            .fetch_all(&self.reader)
-            .await?;
+        let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.reader).await?;
         rows.iter().map(report_from_row).collect()
     }
 
@@ -793,14 +755,8 @@ impl Store for SqliteStore {
             .fetch_all(&mut *conn)
             .await?;
         Ok(ReportAccess {
-            users: users
-                .iter()
-                .map(user_from_row)
-                .collect::<StoreResult<_>>()?,
-            groups: groups
-                .iter()
-                .map(group_from_row)
-                .collect::<StoreResult<_>>()?,
+            users: users.iter().map(user_from_row).collect::<StoreResult<_>>()?,
+            groups: groups.iter().map(group_from_row).collect::<StoreResult<_>>()?,
         })
     }
 
@@ -870,21 +826,12 @@ impl Store for SqliteStore {
             .await?
             .rows_affected();
         if changed > 0 {
-            let (action, old, new) = if granted {
-                ("granted", None, Some(who))
-            } else {
-                ("revoked", Some(who), None)
-            };
-            AuditRecord::new(
-                org,
-                actor,
-                "permission",
-                permission.as_str().to_string(),
-                action,
-            )
-            .values(old, new)
-            .write(&mut tx)
-            .await?;
+            let (action, old, new) =
+                if granted { ("granted", None, Some(who)) } else { ("revoked", Some(who), None) };
+            AuditRecord::new(org, actor, "permission", permission.as_str().to_string(), action)
+                .values(old, new)
+                .write(&mut tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -901,10 +848,8 @@ impl Store for SqliteStore {
             Grantee::User(_) => "SELECT permission FROM user_permissions WHERE user_id = ?",
             Grantee::Group(_) => "SELECT permission FROM group_permissions WHERE group_id = ?",
         };
-        let names: Vec<String> = sqlx::query_scalar(sql)
-            .bind(grantee_id(grantee))
-            .fetch_all(&mut *conn)
-            .await?;
+        let names: Vec<String> =
+            sqlx::query_scalar(sql).bind(grantee_id(grantee)).fetch_all(&mut *conn).await?;
         Ok(known_permissions(names))
     }
 
@@ -963,10 +908,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         AuditRecord::new(org, actor, "apiKey", key.id.to_string(), "created")
-            .values(
-                None,
-                Some(json!({ "name": key.name, "prefix": key.prefix })),
-            )
+            .values(None, Some(json!({ "name": key.name, "prefix": key.prefix })))
             .write(&mut tx)
             .await?;
         tx.commit().await?;
@@ -977,10 +919,7 @@ impl Store for SqliteStore {
         let sql = format!(
             "SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.org_id = ? ORDER BY k.created_at DESC"
         );
-        let rows = sqlx::query(&sql)
-            .bind(org.to_string())
-            .fetch_all(&self.reader)
-            .await?;
+        let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.reader).await?;
         rows.iter().map(api_key_from_row).collect()
     }
 
@@ -1002,10 +941,7 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
             AuditRecord::new(org, actor, "apiKey", id.to_string(), "revoked")
-                .values(
-                    Some(json!({ "name": key.name, "prefix": key.prefix })),
-                    None,
-                )
+                .values(Some(json!({ "name": key.name, "prefix": key.prefix })), None)
                 .write(&mut tx)
                 .await?;
         }
@@ -1017,10 +953,7 @@ impl Store for SqliteStore {
         let sql = format!(
             "SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.secret_hash = ? AND k.revoked_at IS NULL"
         );
-        let row = sqlx::query(&sql)
-            .bind(secret_hash)
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(&sql).bind(secret_hash).fetch_optional(&self.reader).await?;
         row.as_ref().map(api_key_from_row).transpose()
     }
 
@@ -1040,9 +973,7 @@ impl Store for SqliteStore {
         );
         query.push_bind(org.to_string());
         if let Some(entity_type) = &filter.entity_type {
-            query
-                .push(" AND entity_type = ")
-                .push_bind(entity_type.clone());
+            query.push(" AND entity_type = ").push_bind(entity_type.clone());
         }
         if let Some(actor) = &filter.actor {
             query
@@ -1062,9 +993,7 @@ impl Store for SqliteStore {
         if let Some(until) = filter.until {
             query.push(" AND at < ").push_bind(ms(until));
         }
-        query
-            .push(" ORDER BY at DESC, id DESC LIMIT ")
-            .push_bind(i64::from(filter.limit.max(1)));
+        query.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(i64::from(filter.limit.max(1)));
         let rows = query.build().fetch_all(&self.reader).await?;
         rows.iter()
             .map(|row| {
@@ -1103,15 +1032,7 @@ impl<'a> AuditRecord<'a> {
         entity_id: String,
         action: &'static str,
     ) -> Self {
-        Self {
-            org,
-            actor,
-            entity_type,
-            entity_id,
-            action,
-            old_value: None,
-            new_value: None,
-        }
+        Self { org, actor, entity_type, entity_id, action, old_value: None, new_value: None }
     }
 
     fn values(mut self, old: Option<Value>, new: Option<Value>) -> Self {
@@ -1177,8 +1098,7 @@ fn opt_from_ms(value: Option<i64>) -> StoreResult<Option<DateTime<Utc>>> {
 
 fn parse_id<T: FromStr>(row: &SqliteRow, column: &str) -> StoreResult<T> {
     let raw: String = row.try_get(column)?;
-    raw.parse()
-        .map_err(|_| StoreError::Backend(format!("malformed id in {column}: {raw}")))
+    raw.parse().map_err(|_| StoreError::Backend(format!("malformed id in {column}: {raw}")))
 }
 
 fn grantee_id(grantee: Grantee) -> String {

@@ -32,11 +32,7 @@ pub async fn logout(
     if let Some(session) = &caller.session {
         sign_out(&state, &session.token_hash).await?;
     }
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, cleared_cookie(&state))],
-    )
-        .into_response())
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cleared_cookie(&state))]).into_response())
 }
 
 pub async fn me(
@@ -47,10 +43,7 @@ pub async fn me(
 }
 
 async fn describe(state: &AppState, caller: &Caller) -> ApiResult<Value> {
-    let org = state
-        .store
-        .get_organization(caller.principal.org_id)
-        .await?;
+    let org = state.store.get_organization(caller.principal.org_id).await?;
     let permissions = match caller.principal.user_id {
         Some(user) => state.store.effective_permissions(org.id, user).await?,
         None => Vec::new(),

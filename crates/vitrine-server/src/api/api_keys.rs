@@ -42,9 +42,6 @@ pub async fn revoke(
 ) -> ApiResult<StatusCode> {
     let scope = caller.principal.admin()?;
     let actor = caller.actor(state.clock.now());
-    state
-        .store
-        .revoke_api_key(scope.org_id(), &actor, parse_id(&id, "API key")?)
-        .await?;
+    state.store.revoke_api_key(scope.org_id(), &actor, parse_id(&id, "API key")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

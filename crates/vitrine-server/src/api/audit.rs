@@ -25,11 +25,7 @@ pub async fn list(
         Some("csv") => true,
         Some(_) => return Err(ApiError::invalid("format", "must be json or csv")),
     };
-    let default_limit = if as_csv {
-        audit::MAX_LIMIT
-    } else {
-        audit::DEFAULT_LIMIT
-    };
+    let default_limit = if as_csv { audit::MAX_LIMIT } else { audit::DEFAULT_LIMIT };
     let filter = audit::filter_from_query(&query, default_limit)?;
     let entries = state.store.list_audit(scope.org_id(), &filter).await?;
     if as_csv {
@@ -42,10 +38,7 @@ pub fn csv_download(body: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"vitrine-audit.csv\"",
-            ),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"vitrine-audit.csv\""),
         ],
         body,
     )

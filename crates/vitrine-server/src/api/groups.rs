@@ -41,10 +41,7 @@ pub async fn show(
     let id: GroupId = parse_id(&id, "group")?;
     let group = state.store.get_group(scope.org_id(), id).await?;
     let members = state.store.group_members(scope.org_id(), id).await?;
-    let permissions = state
-        .store
-        .direct_permissions(scope.org_id(), Grantee::Group(id))
-        .await?;
+    let permissions = state.store.direct_permissions(scope.org_id(), Grantee::Group(id)).await?;
     let mut body = json::group(&group);
     body["members"] = json::list(&members, json::user);
     body["permissions"] = json!(permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>());

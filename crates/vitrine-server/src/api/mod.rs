@@ -28,12 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/auth/logout", post(account::logout))
         .route("/me", get(account::me))
         .route("/reports", get(reports::list).post(reports::create))
-        .route(
-            "/reports/{id}",
-            get(reports::show)
-                .patch(reports::update)
-                .delete(reports::delete),
-        )
+        .route("/reports/{id}", get(reports::show).patch(reports::update).delete(reports::delete))
         .route("/reports/{id}/access", get(reports::access))
         .route(
             "/reports/{id}/access/users/{user_id}",
@@ -44,10 +39,7 @@ pub fn router() -> Router<AppState> {
             put(reports::grant_group).delete(reports::revoke_group),
         )
         .route("/users", get(users::list).post(users::create))
-        .route(
-            "/users/{id}",
-            get(users::show).patch(users::update).delete(users::delete),
-        )
+        .route("/users/{id}", get(users::show).patch(users::update).delete(users::delete))
         .route("/groups", get(groups::list).post(groups::create))
         .route("/groups/{id}", get(groups::show).delete(groups::delete))
         .route(
@@ -80,16 +72,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonFields {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::invalid("body", "is too large")
-                        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
-                } else {
-                    ApiError::invalid("body", "could not be read")
-                }
-            })?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::invalid("body", "is too large").with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            } else {
+                ApiError::invalid("body", "could not be read")
+            }
+        })?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::invalid("body", format!("is not valid JSON ({e})")))?;
         Ok(JsonFields(Fields::from_value(value)?))

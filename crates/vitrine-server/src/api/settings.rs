@@ -16,9 +16,7 @@ pub async fn show(
 ) -> ApiResult<Json<Value>> {
     let scope = caller.principal.admin()?;
     let org = state.store.get_organization(scope.org_id()).await?;
-    Ok(Json(
-        serde_json::to_value(&org.settings).map_err(|_| ApiError::internal())?,
-    ))
+    Ok(Json(serde_json::to_value(&org.settings).map_err(|_| ApiError::internal())?))
 }
 
 pub async fn update(
@@ -28,7 +26,5 @@ pub async fn update(
 ) -> ApiResult<Json<Value>> {
     let scope = caller.principal.admin()?;
     let next = settings::patch(&state, &scope, &caller, &input).await?;
-    Ok(Json(
-        serde_json::to_value(&next).map_err(|_| ApiError::internal())?,
-    ))
+    Ok(Json(serde_json::to_value(&next).map_err(|_| ApiError::internal())?))
 }

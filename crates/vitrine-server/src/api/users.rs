@@ -41,14 +41,8 @@ pub async fn show(
     let id: UserId = parse_id(&id, "user")?;
     let user = state.store.get_user(scope.org_id(), id).await?;
     let groups = state.store.groups_of_user(scope.org_id(), id).await?;
-    let direct = state
-        .store
-        .direct_permissions(scope.org_id(), Grantee::User(id))
-        .await?;
-    let effective = state
-        .store
-        .effective_permissions(scope.org_id(), id)
-        .await?;
+    let direct = state.store.direct_permissions(scope.org_id(), Grantee::User(id)).await?;
+    let effective = state.store.effective_permissions(scope.org_id(), id).await?;
     let mut body = json::user(&user);
     body["groups"] = json::list(&groups, json::group);
     body["permissions"] = json!(direct.iter().map(|p| p.as_str()).collect::<Vec<_>>());

@@ -26,10 +26,8 @@ pub async fn create(
         prefix: secret.chars().take(SHOWN_PREFIX_CHARS).collect(),
         secret_hash: sha256(&secret),
     };
-    let key = state
-        .store
-        .create_api_key(scope.org_id(), &caller.actor(state.clock.now()), &new)
-        .await?;
+    let key =
+        state.store.create_api_key(scope.org_id(), &caller.actor(state.clock.now()), &new).await?;
     Ok((key, secret))
 }
 
@@ -38,16 +36,9 @@ pub(super) async fn authenticate(state: &AppState, presented: &str) -> Result<Ca
     if !presented.starts_with(PREFIX) || presented.len() > 128 {
         return Err(invalid());
     }
-    let key = state
-        .store
-        .find_api_key(&sha256(presented))
-        .await?
-        .ok_or_else(invalid)?;
+    let key = state.store.find_api_key(&sha256(presented)).await?.ok_or_else(invalid)?;
     let now = state.clock.now();
-    if key
-        .last_used_at
-        .is_none_or(|at| now - at > Duration::minutes(1))
-    {
+    if key.last_used_at.is_none_or(|at| now - at > Duration::minutes(1)) {
         state.store.touch_api_key(key.id, now).await?;
     }
     let org = state.store.get_organization(key.org_id).await?;

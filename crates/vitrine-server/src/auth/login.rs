@@ -53,10 +53,8 @@ async fn attempt(state: &AppState, email: &str, password: &str) -> Result<Signed
         return Err(invalid_credentials());
     }
     let login = state.store.find_login(&email).await?;
-    let matches = state
-        .passwords
-        .verify(password, login.as_ref().map(|l| l.password_hash.as_str()))
-        .await?;
+    let matches =
+        state.passwords.verify(password, login.as_ref().map(|l| l.password_hash.as_str())).await?;
     let Some(login) = login else {
         return Err(invalid_credentials());
     };
@@ -66,10 +64,8 @@ async fn attempt(state: &AppState, email: &str, password: &str) -> Result<Signed
     }
     if !matches {
         let lock_until = now + Duration::minutes(LOCK_MINUTES);
-        let lock = state
-            .store
-            .record_failed_login(login.user.id, LOCK_THRESHOLD, lock_until)
-            .await?;
+        let lock =
+            state.store.record_failed_login(login.user.id, LOCK_THRESHOLD, lock_until).await?;
         tracing::info!(user = %login.user.id, locked = lock.is_some(), "wrong password");
         return Err(lock.map(locked).unwrap_or_else(invalid_credentials));
     }
@@ -88,11 +84,8 @@ async fn attempt(state: &AppState, email: &str, password: &str) -> Result<Signed
     }
     state.store.record_successful_login(login.user.id).await?;
     let session_token = random_secret();
-    let session = NewSession {
-        token_hash: sha256(&session_token),
-        user_id: login.user.id,
-        created_at: now,
-    };
+    let session =
+        NewSession { token_hash: sha256(&session_token), user_id: login.user.id, created_at: now };
     state.store.create_session(&session).await?;
     let org = state.store.get_organization(login.user.org_id).await?;
     tracing::info!(user = %login.user.id, org = %org.id, "signed in");
@@ -120,11 +113,7 @@ pub fn cleared_cookie(state: &AppState) -> HeaderValue {
 }
 
 fn cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.config.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
     let text = format!(
         "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     );

@@ -83,10 +83,7 @@ impl Caller {
     }
 
     pub fn csrf_token(&self) -> &str {
-        self.session
-            .as_ref()
-            .map(|s| s.csrf_token.as_str())
-            .unwrap_or_default()
+        self.session.as_ref().map(|s| s.csrf_token.as_str()).unwrap_or_default()
     }
 
     pub fn actor(&self, at: DateTime<Utc>) -> Actor {
@@ -95,11 +92,7 @@ impl Caller {
             (AuthMethod::Session, Some(user)) => user.to_string(),
             (AuthMethod::Session, None) => "unknown".into(),
         };
-        Actor {
-            id,
-            label: self.principal.label.clone(),
-            at,
-        }
+        Actor { id, label: self.principal.label.clone(), at }
     }
 }
 
@@ -150,18 +143,12 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Call
         },
         org_name: record.org_name,
         user: Some(user),
-        session: Some(SessionHandle {
-            token_hash,
-            csrf_token: csrf_for(token),
-        }),
+        session: Some(SessionHandle { token_hash, csrf_token: csrf_for(token) }),
     }))
 }
 
 fn invalid_api_key() -> ApiError {
-    ApiError::new(
-        ErrorCode::Unauthenticated,
-        "The X-API-Key is not valid or was revoked.",
-    )
+    ApiError::new(ErrorCode::Unauthenticated, "The X-API-Key is not valid or was revoked.")
 }
 
 fn is_unsafe(method: &Method) -> bool {
@@ -178,9 +165,7 @@ impl FromRequestParts<AppState> for ApiCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let caller = authenticate(parts, state)
-            .await?
-            .ok_or_else(ApiError::unauthenticated)?;
+        let caller = authenticate(parts, state).await?.ok_or_else(ApiError::unauthenticated)?;
         if is_unsafe(&parts.method) {
             let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             caller.check_csrf(presented)?;
@@ -201,10 +186,8 @@ impl FromRequestParts<AppState> for PortalCaller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         if parts.headers.contains_key(API_KEY_HEADER) {
-            return Err(
-                ApiError::new(ErrorCode::Forbidden, "API keys cannot use the portals.")
-                    .into_response(),
-            );
+            return Err(ApiError::new(ErrorCode::Forbidden, "API keys cannot use the portals.")
+                .into_response());
         }
         match authenticate(parts, state).await {
             Ok(Some(caller)) => Ok(PortalCaller(caller)),
@@ -247,10 +230,7 @@ mod tests {
     #[test]
     fn cookie_value_finds_the_named_cookie_among_others() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            "cookie",
-            "theme=dark; vitrine_session=abc; other=1".parse().unwrap(),
-        );
+        headers.insert("cookie", "theme=dark; vitrine_session=abc; other=1".parse().unwrap());
         assert_eq!(cookie_value(&headers, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie_value(&headers, "missing"), None);
     }

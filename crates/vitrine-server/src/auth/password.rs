@@ -13,15 +13,8 @@ use tokio::sync::oneshot;
 use crate::error::{ApiError, ErrorCode};
 
 enum Job {
-    Hash {
-        password: String,
-        reply: oneshot::Sender<Result<String, String>>,
-    },
-    Verify {
-        password: String,
-        hash: String,
-        reply: oneshot::Sender<bool>,
-    },
+    Hash { password: String, reply: oneshot::Sender<Result<String, String>> },
+    Verify { password: String, hash: String, reply: oneshot::Sender<bool> },
 }
 
 #[derive(Clone)]
@@ -49,11 +42,7 @@ fn hash_now(password: &str) -> Result<String, String> {
 
 fn verify_now(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| {
-            argon2()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
+        .map(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
         .unwrap_or(false)
 }
 
@@ -79,11 +68,7 @@ impl PasswordHasher {
                             Job::Hash { password, reply } => {
                                 let _ = reply.send(hash_now(&password));
                             }
-                            Job::Verify {
-                                password,
-                                hash,
-                                reply,
-                            } => {
+                            Job::Verify { password, hash, reply } => {
                                 let _ = reply.send(verify_now(&password, &hash));
                             }
                         }
@@ -96,10 +81,7 @@ impl PasswordHasher {
         let mut decoy = [0u8; 24];
         rand::rng().fill_bytes(&mut decoy);
         let decoy_hash = hash_now(&hex(&decoy)).unwrap_or_default();
-        Self {
-            queue,
-            decoy_hash: Arc::new(decoy_hash),
-        }
+        Self { queue, decoy_hash: Arc::new(decoy_hash) }
     }
 
     fn submit(&self, job: Job) -> Result<(), ApiError> {
@@ -114,10 +96,7 @@ impl PasswordHasher {
 
     pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
         let (reply, answer) = oneshot::channel();
-        self.submit(Job::Hash {
-            password: password.to_string(),
-            reply,
-        })?;
+        self.submit(Job::Hash { password: password.to_string(), reply })?;
         match answer.await {
             Ok(Ok(hash)) => Ok(hash),
             Ok(Err(error)) => {
@@ -133,11 +112,7 @@ impl PasswordHasher {
         let (reply, answer) = oneshot::channel();
         let known = hash.is_some();
         let hash = hash.unwrap_or(&self.decoy_hash).to_string();
-        self.submit(Job::Verify {
-            password: password.to_string(),
-            hash,
-            reply,
-        })?;
+        self.submit(Job::Verify { password: password.to_string(), hash, reply })?;
         let matched = answer.await.map_err(|_| ApiError::internal())?;
         Ok(known && matched)
     }
@@ -155,10 +130,7 @@ mod tests {
     async fn hashes_are_argon2id_and_verify_only_the_right_password() {
         let hasher = PasswordHasher::start(1, 8);
         let hash = hasher.hash("correct horse").await.unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert!(hasher.verify("correct horse", Some(&hash)).await.unwrap());
         assert!(!hasher.verify("wrong horse", Some(&hash)).await.unwrap());
         assert!(!hasher.verify("correct horse", None).await.unwrap());
@@ -179,9 +151,6 @@ mod tests {
             .filter(|r| matches!(r, Err(e) if e.code == ErrorCode::RateLimited))
             .count();
         assert!(refused >= 5, "{refused} of 10 refused");
-        assert!(
-            results.iter().any(|r| r.is_ok()),
-            "queued work still completes"
-        );
+        assert!(results.iter().any(|r| r.is_ok()), "queued work still completes");
     }
 }

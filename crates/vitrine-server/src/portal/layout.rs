@@ -92,11 +92,7 @@ pub fn page(
 }
 
 fn topbar(caller: &Caller, in_admin: bool) -> Markup {
-    let name = caller
-        .user
-        .as_ref()
-        .map(|u| u.name.as_str())
-        .unwrap_or("API key");
+    let name = caller.user.as_ref().map(|u| u.name.as_str()).unwrap_or("API key");
     html! {
         header.topbar {
             a.brand href="/" { span.logo aria-hidden="true" { "◧" } "Vitrine" }
@@ -131,10 +127,7 @@ pub struct Flash {
 
 impl Flash {
     pub fn error(message: impl Into<String>) -> Self {
-        Self {
-            notice: None,
-            error: Some(message.into()),
-        }
+        Self { notice: None, error: Some(message.into()) }
     }
 
     /// Fixed messages chosen by the `done` query parameter after a successful form post, so
@@ -151,10 +144,7 @@ impl Flash {
             Some("permissions") => "Permissions saved.",
             _ => return Self::default(),
         };
-        Self {
-            notice: Some(notice.to_string()),
-            error: None,
-        }
+        Self { notice: Some(notice.to_string()), error: None }
     }
 }
 

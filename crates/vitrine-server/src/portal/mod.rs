@@ -43,11 +43,8 @@ async fn stylesheet() -> Response {
 }
 
 async fn not_found() -> Response {
-    PortalError::from(ApiError::new(
-        ErrorCode::NotFound,
-        "There is no page at this address.",
-    ))
-    .into_response()
+    PortalError::from(ApiError::new(ErrorCode::NotFound, "There is no page at this address."))
+        .into_response()
 }
 
 /// An error shown as a page, with the portal's chrome when the caller is known.
@@ -58,19 +55,13 @@ pub struct PortalError {
 
 impl PortalError {
     pub fn with_caller(error: impl Into<ApiError>, caller: &Caller) -> Self {
-        Self {
-            error: error.into(),
-            caller: Some(Box::new(caller.clone())),
-        }
+        Self { error: error.into(), caller: Some(Box::new(caller.clone())) }
     }
 }
 
 impl From<ApiError> for PortalError {
     fn from(error: ApiError) -> Self {
-        Self {
-            error,
-            caller: None,
-        }
+        Self { error, caller: None }
     }
 }
 

@@ -11,9 +11,7 @@ use crate::auth::{Caller, PortalCaller};
 use crate::services::{self, parse_id};
 
 pub async fn portal(state: &AppState, caller: &Caller) -> PortalResult {
-    let reports = services::reports::visible_to(state, caller)
-        .await
-        .on_page(caller)?;
+    let reports = services::reports::visible_to(state, caller).await.on_page(caller)?;
     let body = html! {
         div.page-head {
             h1 { "Reports" }

@@ -60,9 +60,5 @@ pub async fn logout(
     if let Some(session) = &caller.session {
         crate::auth::login::sign_out(&state, &session.token_hash).await?;
     }
-    Ok((
-        [(header::SET_COOKIE, cleared_cookie(&state))],
-        Redirect::to("/"),
-    )
-        .into_response())
+    Ok(([(header::SET_COOKIE, cleared_cookie(&state))], Redirect::to("/")).into_response())
 }

@@ -9,14 +9,7 @@ use crate::error::{ApiError, ApiResult};
 
 pub const DEFAULT_LIMIT: u32 = 200;
 pub const MAX_LIMIT: u32 = 10_000;
-pub const ENTITY_TYPES: [&str; 6] = [
-    "user",
-    "group",
-    "report",
-    "permission",
-    "settings",
-    "apiKey",
-];
+pub const ENTITY_TYPES: [&str; 6] = ["user", "group", "report", "permission", "settings", "apiKey"];
 
 /// Reads `entityType`, `actor`, `q`, `since`, `until` and `limit`; blanks are ignored.
 pub fn filter_from_query(
@@ -34,35 +27,22 @@ pub fn filter_from_query(
         ));
     }
     let limit = match get("limit") {
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_LIMIT}"),
-                )
-            })?,
+        Some(raw) => {
+            raw.parse::<u32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+                ApiError::invalid("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))
+            })?
+        }
         None => default_limit,
     };
-    let since = get("since")
-        .map(|raw| validate::expiry("since", raw))
-        .transpose()?;
+    let since = get("since").map(|raw| validate::expiry("since", raw)).transpose()?;
     // A date as `until` includes that whole day.
-    let until = get("until")
-        .map(|raw| validate::expiry("until", raw))
-        .transpose()?;
+    let until = get("until").map(|raw| validate::expiry("until", raw)).transpose()?;
     Ok(AuditFilter {
         entity_type,
         actor: get("actor").map(str::to_string),
         text: get("q").map(str::to_string),
         since: since.map(|at| {
-            if raw_is_date(get("since")) {
-                at - chrono::Duration::seconds(86_399)
-            } else {
-                at
-            }
+            if raw_is_date(get("since")) { at - chrono::Duration::seconds(86_399) } else { at }
         }),
         until,
         limit,
@@ -111,9 +91,5 @@ pub fn to_csv(entries: &[AuditEntry]) -> ApiResult<Vec<u8>> {
 /// Spreadsheets run cells starting with `=`, `+`, `-` or `@` as formulas; a leading quote
 /// keeps user-typed text inert when an administrator opens the export.
 fn defuse_formula(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    }
+    if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_string() }
 }

@@ -21,10 +21,7 @@ pub async fn create(
             input.optional_str("description")?.unwrap_or(""),
         )?,
     };
-    Ok(state
-        .store
-        .create_group(scope.org_id(), &caller.actor(state.clock.now()), &new)
-        .await?)
+    Ok(state.store.create_group(scope.org_id(), &caller.actor(state.clock.now()), &new).await?)
 }
 
 pub async fn delete(
@@ -33,10 +30,7 @@ pub async fn delete(
     caller: &Caller,
     id: GroupId,
 ) -> ApiResult<()> {
-    Ok(state
-        .store
-        .delete_group(scope.org_id(), &caller.actor(state.clock.now()), id)
-        .await?)
+    Ok(state.store.delete_group(scope.org_id(), &caller.actor(state.clock.now()), id).await?)
 }
 
 pub async fn set_member(
@@ -49,15 +43,9 @@ pub async fn set_member(
 ) -> ApiResult<()> {
     let actor = caller.actor(state.clock.now());
     if member {
-        state
-            .store
-            .add_group_member(scope.org_id(), &actor, group, user)
-            .await?;
+        state.store.add_group_member(scope.org_id(), &actor, group, user).await?;
     } else {
-        state
-            .store
-            .remove_group_member(scope.org_id(), &actor, group, user)
-            .await?;
+        state.store.remove_group_member(scope.org_id(), &actor, group, user).await?;
     }
     Ok(())
 }

@@ -8,8 +8,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
 pub fn parse(name: &str) -> ApiResult<Permission> {
-    name.parse()
-        .map_err(|message: String| ApiError::invalid("permission", message))
+    name.parse().map_err(|message: String| ApiError::invalid("permission", message))
 }
 
 pub async fn set(
@@ -21,8 +20,5 @@ pub async fn set(
     granted: bool,
 ) -> ApiResult<()> {
     let actor = caller.actor(state.clock.now());
-    Ok(state
-        .store
-        .set_permission(scope.org_id(), &actor, permission, grantee, granted)
-        .await?)
+    Ok(state.store.set_permission(scope.org_id(), &actor, permission, grantee, granted).await?)
 }

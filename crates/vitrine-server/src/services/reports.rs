@@ -53,10 +53,7 @@ pub async fn create(
         )?,
         owner_id: caller.principal.user_id,
     };
-    Ok(state
-        .store
-        .create_report(scope.org_id(), &caller.actor(state.clock.now()), &new)
-        .await?)
+    Ok(state.store.create_report(scope.org_id(), &caller.actor(state.clock.now()), &new).await?)
 }
 
 pub async fn update(
@@ -68,10 +65,7 @@ pub async fn update(
 ) -> ApiResult<Report> {
     input.allow_only(&["name", "description"])?;
     let change = ReportChange {
-        name: input
-            .optional_str("name")?
-            .map(|n| validate::name("name", n))
-            .transpose()?,
+        name: input.optional_str("name")?.map(|n| validate::name("name", n)).transpose()?,
         description: input
             .optional_str("description")?
             .map(|d| validate::description("description", d))
@@ -79,12 +73,7 @@ pub async fn update(
     };
     Ok(state
         .store
-        .update_report(
-            scope.org_id(),
-            &caller.actor(state.clock.now()),
-            id,
-            &change,
-        )
+        .update_report(scope.org_id(), &caller.actor(state.clock.now()), id, &change)
         .await?)
 }
 
@@ -94,10 +83,7 @@ pub async fn delete(
     caller: &Caller,
     id: ReportId,
 ) -> ApiResult<()> {
-    Ok(state
-        .store
-        .delete_report(scope.org_id(), &caller.actor(state.clock.now()), id)
-        .await?)
+    Ok(state.store.delete_report(scope.org_id(), &caller.actor(state.clock.now()), id).await?)
 }
 
 pub async fn set_access(
@@ -109,8 +95,5 @@ pub async fn set_access(
     granted: bool,
 ) -> ApiResult<()> {
     let actor = caller.actor(state.clock.now());
-    Ok(state
-        .store
-        .set_report_access(scope.org_id(), &actor, report, grantee, granted)
-        .await?)
+    Ok(state.store.set_report_access(scope.org_id(), &actor, report, grantee, granted).await?)
 }

@@ -18,8 +18,5 @@ pub async fn patch(
     if next == current {
         return Ok(current);
     }
-    Ok(state
-        .store
-        .update_settings(scope.org_id(), &caller.actor(state.clock.now()), &next)
-        .await?)
+    Ok(state.store.update_settings(scope.org_id(), &caller.actor(state.clock.now()), &next).await?)
 }

@@ -13,10 +13,7 @@ pub const FIELDS: [&str; 6] = ["email", "name", "role", "password", "blocked", "
 fn role(input: &Fields) -> ApiResult<Option<Role>> {
     input
         .optional_str("role")?
-        .map(|raw| {
-            raw.parse::<Role>()
-                .map_err(|message| ApiError::invalid("role", message))
-        })
+        .map(|raw| raw.parse::<Role>().map_err(|message| ApiError::invalid("role", message)))
         .transpose()
 }
 
@@ -47,18 +44,8 @@ pub async fn create(
     let blocked = input.optional_bool("blocked")?.unwrap_or(false);
     let expires_at = expiry(input)?.flatten();
     let password_hash = state.passwords.hash(password).await?;
-    let new = NewUser {
-        email,
-        name,
-        role,
-        password_hash,
-        blocked,
-        expires_at,
-    };
-    Ok(state
-        .store
-        .create_user(scope.org_id(), &caller.actor(state.clock.now()), &new)
-        .await?)
+    let new = NewUser { email, name, role, password_hash, blocked, expires_at };
+    Ok(state.store.create_user(scope.org_id(), &caller.actor(state.clock.now()), &new).await?)
 }
 
 pub async fn update(
@@ -70,14 +57,8 @@ pub async fn update(
 ) -> ApiResult<User> {
     input.allow_only(&FIELDS)?;
     let mut change = UserChange {
-        email: input
-            .optional_str("email")?
-            .map(|e| validate::email("email", e))
-            .transpose()?,
-        name: input
-            .optional_str("name")?
-            .map(|n| validate::name("name", n))
-            .transpose()?,
+        email: input.optional_str("email")?.map(|e| validate::email("email", e)).transpose()?,
+        name: input.optional_str("name")?.map(|n| validate::name("name", n)).transpose()?,
         role: role(input)?,
         blocked: input.optional_bool("blocked")?,
         expires_at: expiry(input)?,
@@ -90,10 +71,7 @@ pub async fn update(
     let current = state.store.get_user(scope.org_id(), id).await?;
     let stays_admin = change.role.unwrap_or(current.role) == Role::Admin
         && !change.blocked.unwrap_or(current.blocked)
-        && change
-            .expires_at
-            .unwrap_or(current.expires_at)
-            .is_none_or(|at| at > state.clock.now());
+        && change.expires_at.unwrap_or(current.expires_at).is_none_or(|at| at > state.clock.now());
     if current.role == Role::Admin && !current.blocked && !stays_admin {
         ensure_another_admin(state, scope, id).await?;
     }
@@ -105,12 +83,7 @@ pub async fn update(
     }
     Ok(state
         .store
-        .update_user(
-            scope.org_id(),
-            &caller.actor(state.clock.now()),
-            id,
-            &change,
-        )
+        .update_user(scope.org_id(), &caller.actor(state.clock.now()), id, &change)
         .await?)
 }
 
@@ -121,19 +94,13 @@ pub async fn delete(
     id: UserId,
 ) -> ApiResult<()> {
     if caller.principal.user_id == Some(id) {
-        return Err(ApiError::invalid(
-            "id",
-            "you cannot delete your own account",
-        ));
+        return Err(ApiError::invalid("id", "you cannot delete your own account"));
     }
     let current = state.store.get_user(scope.org_id(), id).await?;
     if current.role == Role::Admin && !current.blocked {
         ensure_another_admin(state, scope, id).await?;
     }
-    Ok(state
-        .store
-        .delete_user(scope.org_id(), &caller.actor(state.clock.now()), id)
-        .await?)
+    Ok(state.store.delete_user(scope.org_id(), &caller.actor(state.clock.now()), id).await?)
 }
 
 /// Refuses a change that would leave the organization without an active administrator.

@@ -41,30 +41,17 @@ pub async fn spawn_app_with(adjust: impl FnOnce(ConfigLayer) -> ConfigLayer) -> 
     };
     let config = ServerConfig::resolve(adjust(layer)).expect("config");
     let store = vitrine_store::open(&config.database).await.expect("store");
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let state = AppState::new(config, Arc::clone(&store), clock.clone());
     let seeded_at = Actor::system(vitrine_core::Clock::now(&*clock));
-    demo::seed(&*store, &state.passwords, PASSWORD, &seeded_at)
-        .await
-        .expect("seed");
+    demo::seed(&*store, &state.passwords, PASSWORD, &seeded_at).await.expect("seed");
     let (shutdown, signal) = oneshot::channel::<()>();
     let server = tokio::spawn(vitrine_server::serve(listener, state, async {
         let _ = signal.await;
     }));
-    TestApp {
-        base,
-        store,
-        clock,
-        shutdown: Some(shutdown),
-        server: Some(server),
-        _data: data,
-    }
+    TestApp { base, store, clock, shutdown: Some(shutdown), server: Some(server), _data: data }
 }
 
 impl TestApp {
@@ -74,10 +61,7 @@ impl TestApp {
     }
 
     pub fn database_url(&self) -> String {
-        format!(
-            "sqlite://{}",
-            self._data.path().join("vitrine.db").display()
-        )
+        format!("sqlite://{}", self._data.path().join("vitrine.db").display())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -110,12 +94,7 @@ impl TestApp {
         }
         let body: Value = response.json().await.expect("login body");
         let csrf = body["csrfToken"].as_str().expect("csrfToken").to_string();
-        Ok(Session {
-            client,
-            csrf,
-            base: self.base.clone(),
-            user: body["user"].clone(),
-        })
+        Ok(Session { client, csrf, base: self.base.clone(), user: body["user"].clone() })
     }
 
     /// Stops the server gracefully and waits for it to finish.
@@ -155,10 +134,8 @@ impl Session {
     }
 
     pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Response {
-        let mut request = self
-            .client
-            .request(method, self.url(path))
-            .header("X-CSRF-Token", &self.csrf);
+        let mut request =
+            self.client.request(method, self.url(path)).header("X-CSRF-Token", &self.csrf);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -185,12 +162,7 @@ impl Session {
     pub async fn form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
         let mut all: Vec<(&str, &str)> = vec![("csrf", self.csrf.as_str())];
         all.extend_from_slice(fields);
-        self.client
-            .post(self.url(path))
-            .form(&all)
-            .send()
-            .await
-            .expect("form post")
+        self.client.post(self.url(path)).form(&all).send().await.expect("form post")
     }
 
     pub async fn json(&self, path: &str) -> Value {
@@ -215,11 +187,6 @@ pub async fn expect_error(response: Response, status: StatusCode, code: &str) ->
     assert_eq!(response.status(), status, "status for expected {code}");
     let body: Value = response.json().await.expect("error body is JSON");
     assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     body
 }

@@ -19,15 +19,7 @@ pub async fn list(
     query: DoneQuery,
 ) -> PortalResult {
     let scope = admin_scope(&caller)?;
-    render(
-        &state,
-        &caller,
-        &scope,
-        flash_of(&query),
-        None,
-        StatusCode::OK,
-    )
-    .await
+    render(&state, &caller, &scope, flash_of(&query), None, StatusCode::OK).await
 }
 
 async fn render(
@@ -38,11 +30,7 @@ async fn render(
     new_secret: Option<(&str, &str)>,
     status: StatusCode,
 ) -> PortalResult {
-    let keys = state
-        .store
-        .list_api_keys(scope.org_id())
-        .await
-        .on_page(caller)?;
+    let keys = state.store.list_api_keys(scope.org_id()).await.on_page(caller)?;
     let body = html! {
         div.page-head {
             h1 { "API keys" }
@@ -88,11 +76,7 @@ async fn render(
             }
         }
     };
-    Ok((
-        status,
-        page(Some(caller), "API keys", Some(Section::ApiKeys), body),
-    )
-        .into_response())
+    Ok((status, page(Some(caller), "API keys", Some(Section::ApiKeys), body)).into_response())
 }
 
 pub async fn create(
@@ -102,37 +86,12 @@ pub async fn create(
 ) -> PortalResult {
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
-    match api_key::create(
-        &state,
-        &scope,
-        &caller,
-        form.get("name").unwrap_or_default(),
-    )
-    .await
-    {
+    match api_key::create(&state, &scope, &caller, form.get("name").unwrap_or_default()).await {
         Ok((key, secret)) => {
             let created = Some((key.name.as_str(), secret.as_str()));
-            render(
-                &state,
-                &caller,
-                &scope,
-                Flash::default(),
-                created,
-                StatusCode::CREATED,
-            )
-            .await
+            render(&state, &caller, &scope, Flash::default(), created, StatusCode::CREATED).await
         }
-        Err(e) => {
-            render(
-                &state,
-                &caller,
-                &scope,
-                Flash::error(e.message),
-                None,
-                e.status,
-            )
-            .await
-        }
+        Err(e) => render(&state, &caller, &scope, Flash::error(e.message), None, e.status).await,
     }
 }
 
@@ -146,10 +105,6 @@ pub async fn revoke(
     let scope = admin_scope(&caller)?;
     let id = parse_id(&id, "API key").on_page(&caller)?;
     let actor = caller.actor(state.clock.now());
-    state
-        .store
-        .revoke_api_key(scope.org_id(), &actor, id)
-        .await
-        .on_page(&caller)?;
+    state.store.revoke_api_key(scope.org_id(), &actor, id).await.on_page(&caller)?;
     Ok(done("/admin/api-keys", "revoked"))
 }

@@ -43,19 +43,13 @@ pub async fn list(
     let get = |name: &str| query.get(name).cloned().unwrap_or_default();
     let (entries, notice, status) = match audit::filter_from_query(&query, audit::DEFAULT_LIMIT) {
         Ok(filter) => {
-            let entries = state
-                .store
-                .list_audit(scope.org_id(), &filter)
-                .await
-                .on_page(&caller)?;
+            let entries = state.store.list_audit(scope.org_id(), &filter).await.on_page(&caller)?;
             (entries, Flash::default(), StatusCode::OK)
         }
         Err(e) => (Vec::new(), Flash::error(e.message), e.status),
     };
-    let export = format!(
-        "/admin/audit/export.csv{}",
-        raw.map(|q| format!("?{q}")).unwrap_or_default()
-    );
+    let export =
+        format!("/admin/audit/export.csv{}", raw.map(|q| format!("?{q}")).unwrap_or_default());
     let selected = get("entityType");
     let body = html! {
         div.page-head { h1 { "Audit log" } p.muted { "Every change to users, groups, reports, permissions, settings and API keys: who, when, before and after." } }
@@ -97,11 +91,7 @@ pub async fn list(
             }
         }
     };
-    Ok((
-        status,
-        page(Some(&caller), "Audit log", Some(Section::Audit), body),
-    )
-        .into_response())
+    Ok((status, page(Some(&caller), "Audit log", Some(Section::Audit), body)).into_response())
 }
 
 pub async fn export(
@@ -111,11 +101,7 @@ pub async fn export(
 ) -> PortalResult {
     let scope = admin_scope(&caller)?;
     let filter = audit::filter_from_query(&query, audit::MAX_LIMIT).on_page(&caller)?;
-    let entries = state
-        .store
-        .list_audit(scope.org_id(), &filter)
-        .await
-        .on_page(&caller)?;
+    let entries = state.store.list_audit(scope.org_id(), &filter).await.on_page(&caller)?;
     let csv = audit::to_csv(&entries).on_page(&caller)?;
     Ok(crate::api::audit_csv_download(csv))
 }

@@ -30,11 +30,7 @@ async fn render_list(
     notice: Flash,
     status: StatusCode,
 ) -> PortalResult {
-    let groups = state
-        .store
-        .list_groups(scope.org_id())
-        .await
-        .on_page(caller)?;
+    let groups = state.store.list_groups(scope.org_id()).await.on_page(caller)?;
     let body = html! {
         div.page-head { h1 { "Groups" } p.muted { "Grant reports and permissions to many users at once." } }
         (flash(&notice))
@@ -64,11 +60,7 @@ async fn render_list(
             }
         }
     };
-    Ok((
-        status,
-        page(Some(caller), "Groups", Some(Section::Groups), body),
-    )
-        .into_response())
+    Ok((status, page(Some(caller), "Groups", Some(Section::Groups), body)).into_response())
 }
 
 pub async fn create(
@@ -93,15 +85,7 @@ pub async fn show(
 ) -> PortalResult {
     let scope = admin_scope(&caller)?;
     let id = parse_id(&id, "group").on_page(&caller)?;
-    render_detail(
-        &state,
-        &caller,
-        &scope,
-        id,
-        flash_of(&query),
-        StatusCode::OK,
-    )
-    .await
+    render_detail(&state, &caller, &scope, id, flash_of(&query), StatusCode::OK).await
 }
 
 async fn render_detail(
@@ -116,15 +100,10 @@ async fn render_detail(
     let group = state.store.get_group(org, id).await.on_page(caller)?;
     let members = state.store.group_members(org, id).await.on_page(caller)?;
     let everyone = state.store.list_users(org).await.on_page(caller)?;
-    let permissions = state
-        .store
-        .direct_permissions(org, Grantee::Group(id))
-        .await
-        .on_page(caller)?;
-    let candidates: Vec<_> = everyone
-        .iter()
-        .filter(|u| !members.iter().any(|m| m.id == u.id))
-        .collect();
+    let permissions =
+        state.store.direct_permissions(org, Grantee::Group(id)).await.on_page(caller)?;
+    let candidates: Vec<_> =
+        everyone.iter().filter(|u| !members.iter().any(|m| m.id == u.id)).collect();
     let base = format!("/admin/groups/{id}");
     let body = html! {
         nav.crumbs { a href="/admin/groups" { "Groups" } " / " (group.name) }
@@ -179,11 +158,7 @@ async fn render_detail(
             (action_button(caller, &format!("{base}/delete"), "Delete group", "danger"))
         }
     };
-    Ok((
-        status,
-        page(Some(caller), &group.name, Some(Section::Groups), body),
-    )
-        .into_response())
+    Ok((status, page(Some(caller), &group.name, Some(Section::Groups), body)).into_response())
 }
 
 fn group_id(caller: &Caller, raw: &str) -> Result<GroupId, PortalError> {
@@ -203,15 +178,7 @@ pub async fn add_member(
     match services::groups::set_member(&state, &scope, &caller, id, user, true).await {
         Ok(()) => Ok(done(&format!("/admin/groups/{id}"), "added")),
         Err(e) => {
-            render_detail(
-                &state,
-                &caller,
-                &scope,
-                id,
-                Flash::error(e.message),
-                e.status,
-            )
-            .await
+            render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await
         }
     }
 }
@@ -252,8 +219,6 @@ pub async fn delete(
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
     let id = group_id(&caller, &id)?;
-    services::groups::delete(&state, &scope, &caller, id)
-        .await
-        .on_page(&caller)?;
+    services::groups::delete(&state, &scope, &caller, id).await.on_page(&caller)?;
     Ok(done("/admin/groups", "deleted"))
 }

@@ -33,10 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/groups", get(groups::list).post(groups::create))
         .route("/groups/{id}", get(groups::show))
         .route("/groups/{id}/members", post(groups::add_member))
-        .route(
-            "/groups/{id}/members/{user_id}/remove",
-            post(groups::remove_member),
-        )
+        .route("/groups/{id}/members/{user_id}/remove", post(groups::remove_member))
         .route("/groups/{id}/permissions", post(groups::set_permissions))
         .route("/groups/{id}/delete", post(groups::delete))
         .route("/reports", get(reports::list).post(reports::create))

@@ -31,11 +31,7 @@ async fn render_list(
     notice: Flash,
     status: StatusCode,
 ) -> PortalResult {
-    let reports = state
-        .store
-        .list_reports(scope.org_id())
-        .await
-        .on_page(caller)?;
+    let reports = state.store.list_reports(scope.org_id()).await.on_page(caller)?;
     let body = html! {
         div.page-head { h1 { "Reports" } p.muted { "Every report of your organization, and who may open it." } }
         (flash(&notice))
@@ -65,11 +61,7 @@ async fn render_list(
             }
         }
     };
-    Ok((
-        status,
-        page(Some(caller), "Reports", Some(Section::Reports), body),
-    )
-        .into_response())
+    Ok((status, page(Some(caller), "Reports", Some(Section::Reports), body)).into_response())
 }
 
 pub async fn create(
@@ -94,15 +86,7 @@ pub async fn show(
 ) -> PortalResult {
     let scope = content_scope(&caller)?;
     let id = report_id(&caller, &id)?;
-    render_detail(
-        &state,
-        &caller,
-        &scope,
-        id,
-        flash_of(&query),
-        StatusCode::OK,
-    )
-    .await
+    render_detail(&state, &caller, &scope, id, flash_of(&query), StatusCode::OK).await
 }
 
 async fn render_detail(
@@ -189,11 +173,7 @@ async fn render_detail(
             (action_button(caller, &format!("{base}/delete"), "Delete report", "danger"))
         }
     };
-    Ok((
-        status,
-        page(Some(caller), &report.name, Some(Section::Reports), body),
-    )
-        .into_response())
+    Ok((status, page(Some(caller), &report.name, Some(Section::Reports), body)).into_response())
 }
 
 fn revoke_button(caller: &Caller, base: &str, grantee: &str) -> maud::Markup {
@@ -234,15 +214,7 @@ pub async fn update(
     match services::reports::update(&state, &scope, &caller, id, &input).await {
         Ok(_) => Ok(done(&format!("/admin/reports/{id}"), "saved")),
         Err(e) => {
-            render_detail(
-                &state,
-                &caller,
-                &scope,
-                id,
-                Flash::error(e.message),
-                e.status,
-            )
-            .await
+            render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await
         }
     }
 }
@@ -264,20 +236,11 @@ async fn set_access(
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => Ok(done(
-            &format!("/admin/reports/{id}"),
-            if granted { "granted" } else { "revoked" },
-        )),
+        Ok(()) => {
+            Ok(done(&format!("/admin/reports/{id}"), if granted { "granted" } else { "revoked" }))
+        }
         Err(e) => {
-            render_detail(
-                &state,
-                &caller,
-                &scope,
-                id,
-                Flash::error(e.message),
-                e.status,
-            )
-            .await
+            render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await
         }
     }
 }
@@ -309,8 +272,6 @@ pub async fn delete(
     form.check_csrf(&caller)?;
     let scope = content_scope(&caller)?;
     let id = report_id(&caller, &id)?;
-    services::reports::delete(&state, &scope, &caller, id)
-        .await
-        .on_page(&caller)?;
+    services::reports::delete(&state, &scope, &caller, id).await.on_page(&caller)?;
     Ok(done("/admin/reports", "deleted"))
 }

@@ -30,11 +30,7 @@ async fn current(
     caller: &Caller,
     scope: &AdminScope,
 ) -> Result<OrgSettings, PortalError> {
-    let org = state
-        .store
-        .get_organization(scope.org_id())
-        .await
-        .on_page(caller)?;
+    let org = state.store.get_organization(scope.org_id()).await.on_page(caller)?;
     Ok(org.settings)
 }
 
@@ -77,11 +73,7 @@ fn render(
             div.form-actions { button.primary type="submit" { "Save settings" } }
         }
     };
-    Ok((
-        status,
-        page(Some(caller), "Settings", Some(Section::Settings), body),
-    )
-        .into_response())
+    Ok((status, page(Some(caller), "Settings", Some(Section::Settings), body)).into_response())
 }
 
 /// Form values are text; whole numbers become JSON numbers so the settings rules apply to
@@ -90,11 +82,8 @@ fn form_to_fields(form: &FormData) -> Fields {
     let mut map = Map::new();
     for field in OrgSettings::FIELDS {
         if let Some(raw) = form.get(field) {
-            let value = raw
-                .trim()
-                .parse::<i64>()
-                .map(Value::from)
-                .unwrap_or_else(|_| Value::from(raw));
+            let value =
+                raw.trim().parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(raw));
             map.insert(field.to_string(), value);
         }
     }

@@ -45,11 +45,7 @@ async fn render_list(
     notice: Flash,
     status: StatusCode,
 ) -> PortalResult {
-    let users = state
-        .store
-        .list_users(scope.org_id())
-        .await
-        .on_page(caller)?;
+    let users = state.store.list_users(scope.org_id()).await.on_page(caller)?;
     let now = state.clock.now();
     let body = html! {
         div.page-head { h1 { "Users" } p.muted { "People who can sign in to your organization's portal." } }
@@ -83,11 +79,7 @@ async fn render_list(
             }
         }
     };
-    Ok((
-        status,
-        page(Some(caller), "Users", Some(Section::Users), body),
-    )
-        .into_response())
+    Ok((status, page(Some(caller), "Users", Some(Section::Users), body)).into_response())
 }
 
 pub async fn create(
@@ -112,15 +104,7 @@ pub async fn show(
 ) -> PortalResult {
     let scope = admin_scope(&caller)?;
     let id = parse_id(&id, "user").on_page(&caller)?;
-    render_detail(
-        &state,
-        &caller,
-        &scope,
-        id,
-        flash_of(&query),
-        StatusCode::OK,
-    )
-    .await
+    render_detail(&state, &caller, &scope, id, flash_of(&query), StatusCode::OK).await
 }
 
 async fn render_detail(
@@ -134,21 +118,9 @@ async fn render_detail(
     let org = scope.org_id();
     let user = state.store.get_user(org, id).await.on_page(caller)?;
     let groups = state.store.groups_of_user(org, id).await.on_page(caller)?;
-    let direct = state
-        .store
-        .direct_permissions(org, Grantee::User(id))
-        .await
-        .on_page(caller)?;
-    let effective = state
-        .store
-        .effective_permissions(org, id)
-        .await
-        .on_page(caller)?;
-    let reports = state
-        .store
-        .reports_for_user(org, id)
-        .await
-        .on_page(caller)?;
+    let direct = state.store.direct_permissions(org, Grantee::User(id)).await.on_page(caller)?;
+    let effective = state.store.effective_permissions(org, id).await.on_page(caller)?;
+    let reports = state.store.reports_for_user(org, id).await.on_page(caller)?;
     let now = state.clock.now();
     let base = format!("/admin/users/{id}");
     let body = html! {
@@ -208,11 +180,7 @@ async fn render_detail(
             }
         }
     };
-    Ok((
-        status,
-        page(Some(caller), &user.name, Some(Section::Users), body),
-    )
-        .into_response())
+    Ok((status, page(Some(caller), &user.name, Some(Section::Users), body)).into_response())
 }
 
 pub async fn update(
@@ -224,23 +192,12 @@ pub async fn update(
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
     let id: UserId = parse_id(&id, "user").on_page(&caller)?;
-    let input = form.to_fields(
-        &["name", "email", "role", "expiresAt"],
-        &["password"],
-        &["blocked"],
-    );
+    let input =
+        form.to_fields(&["name", "email", "role", "expiresAt"], &["password"], &["blocked"]);
     match services::users::update(&state, &scope, &caller, id, &input).await {
         Ok(_) => Ok(done(&format!("/admin/users/{id}"), "saved")),
         Err(e) => {
-            render_detail(
-                &state,
-                &caller,
-                &scope,
-                id,
-                Flash::error(e.message),
-                e.status,
-            )
-            .await
+            render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await
         }
     }
 }
@@ -268,15 +225,7 @@ pub async fn delete(
     match services::users::delete(&state, &scope, &caller, id).await {
         Ok(()) => Ok(done("/admin/users", "deleted")),
         Err(e) => {
-            render_detail(
-                &state,
-                &caller,
-                &scope,
-                id,
-                Flash::error(e.message),
-                e.status,
-            )
-            .await
+            render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await
         }
     }
 }

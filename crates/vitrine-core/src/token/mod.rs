@@ -1,0 +1,89 @@
+//! Embed tokens: what they claim, how they are sealed and how they are checked.
+//!
+//! The envelope is a compact JWS signed with Ed25519, implemented here on `ed25519-dalek`
+//! rather than through a general JWT library. A general library accepts many algorithms and
+//! header shapes and must be configured to refuse them; this envelope knows exactly one: the
+//! header is `{"alg":"EdDSA","typ":"vitrine-embed+jwt","kid":…}` and nothing else (so `jku`,
+//! `x5u`, `jwk` and `crit` cannot even be expressed), the key comes only from our own key ring
+//! by `kid`, and signatures are checked with `verify_strict`, which refuses weak keys and
+//! malleable signatures. What is not parsed cannot be misconfigured.
+
+mod envelope;
+mod policy;
+mod revocation;
+#[cfg(test)]
+mod tests;
+
+pub use envelope::{KeyLookup, seal, unseal};
+pub use policy::{RefreshPolicy, TokenPolicy};
+pub use revocation::{Revocation, RevocationIndex, RevocationScope};
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ids::{OrgId, ReportId, UserId};
+
+/// The `typ` header of every embed token; a plain `JWT` is refused.
+pub const TOKEN_TYPE: &str = "vitrine-embed+jwt";
+/// The `aud` claim: embed tokens are for Vitrine's embed endpoints only.
+pub const AUDIENCE: &str = "vitrine-embed";
+/// Tokens larger than this are refused before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Tolerated clock difference when checking `nbf` and `exp`.
+pub const LEEWAY_SECONDS: i64 = 30;
+
+/// What the token lets its holder do with the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccessLevel {
+    View,
+}
+
+/// The row-level-security identity the report's data is filtered by.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RlsIdentity {
+    pub username: String,
+    pub roles: Vec<String>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// The claims of an embed token. Times are Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: UserId,
+    pub org: OrgId,
+    pub report: ReportId,
+    pub access: AccessLevel,
+    pub rls: RlsIdentity,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+}
+
+/// Why a token is refused. `Invalid` carries a reason for logs and audit, never for clients.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid: {0}")]
+    Invalid(&'static str),
+    #[error("the token was revoked")]
+    Revoked,
+}
+
+impl TokenError {
+    /// A short, stable reason for metrics and the audit log.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            TokenError::Expired => "expired",
+            TokenError::Invalid(reason) => reason,
+            TokenError::Revoked => "revoked",
+        }
+    }
+}
