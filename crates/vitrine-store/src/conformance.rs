@@ -2,11 +2,12 @@
 //! runs every case below against a fresh database of its own (see `tests/sqlite.rs`).
 
 use chrono::{Duration, Utc};
+use vitrine_core::token::{Revocation, RevocationScope};
 use vitrine_core::{OrgId, Permission, Role, UserId};
 
 use crate::{
     Actor, AuditFilter, Grantee, NewApiKey, NewGroup, NewReport, NewSession, NewUser, ReportChange,
-    Store, StoreError, UserChange,
+    Store, StoreError, StoredSigningKey, TokenEvent, TokenEventFilter, UserChange,
 };
 
 fn actor() -> Actor {
@@ -344,6 +345,120 @@ pub async fn group_names_are_unique_within_an_organization(store: &dyn Store) {
     store.create_group(second, &actor(), &new).await.expect("same name in another org");
 }
 
+pub async fn signing_keys_round_trip_and_retire(store: &dyn Store) {
+    let at = Utc::now();
+    let key = |kid: &str, offset: i64| StoredSigningKey {
+        kid: kid.into(),
+        public_key: vec![1; 32],
+        sealed_private_key: vec![2; 60],
+        created_at: at + Duration::seconds(offset),
+        retired_at: None,
+    };
+    store.insert_signing_key(&key("b", 10)).await.unwrap();
+    store.insert_signing_key(&key("a", 0)).await.unwrap();
+    let err = store.insert_signing_key(&key("a", 5)).await;
+    assert!(matches!(err, Err(StoreError::Conflict { field: "kid" })), "{err:?}");
+    let keys = store.list_signing_keys().await.unwrap();
+    assert_eq!(keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["a", "b"], "oldest first");
+    assert_eq!(keys[0].sealed_private_key, vec![2; 60]);
+    store.retire_signing_key("a", at).await.unwrap();
+    let keys = store.list_signing_keys().await.unwrap();
+    assert!(keys[0].retired_at.is_some() && keys[1].retired_at.is_none());
+}
+
+pub async fn revocations_keep_the_latest_not_before_per_scope(store: &dyn Store) {
+    let user = UserId::generate();
+    let org = OrgId::generate();
+    let scope = RevocationScope::User(user);
+    store.record_revocation(&Revocation { scope, not_before: 2_000 }).await.unwrap();
+    store.record_revocation(&Revocation { scope, not_before: 1_000 }).await.unwrap();
+    let org_scope = RevocationScope::Organization(org);
+    store.record_revocation(&Revocation { scope: org_scope, not_before: 500 }).await.unwrap();
+    let all = store.list_revocations(0).await.unwrap();
+    assert!(all.contains(&Revocation { scope, not_before: 2_000 }), "{all:?}");
+    assert!(all.contains(&Revocation { scope: org_scope, not_before: 500 }));
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        store.list_revocations(1_000).await.unwrap(),
+        vec![Revocation { scope, not_before: 2_000 }]
+    );
+}
+
+pub async fn user_expiries_list_every_user_with_an_expiry_date(store: &dyn Store) {
+    let org = org(store, "Org").await;
+    user(store, org, "forever@example.com").await;
+    let mut new = new_user("temp@example.com", Role::Viewer);
+    let expiry = Utc::now() + Duration::days(1);
+    new.expires_at = Some(expiry);
+    let temp = store.create_user(org, &actor(), &new).await.unwrap();
+    let expiries = store.user_expiries().await.unwrap();
+    assert_eq!(expiries.len(), 1);
+    assert_eq!(expiries[0].0, temp.id);
+    assert_eq!(expiries[0].1.timestamp_millis(), expiry.timestamp_millis());
+}
+
+pub async fn token_events_are_listed_per_organization_with_filters_and_labels(store: &dyn Store) {
+    let org_a = org(store, "A").await;
+    let org_b = org(store, "B").await;
+    let ada = user(store, org_a, "ada@example.com").await;
+    let report = store
+        .create_report(
+            org_a,
+            &actor(),
+            &NewReport { name: "Sales".into(), description: String::new(), owner_id: None },
+        )
+        .await
+        .unwrap();
+    let at = Utc::now();
+    let event = |org: Option<OrgId>, kind: &str, reason: Option<&str>, offset: i64| TokenEvent {
+        id: 0,
+        org_id: org,
+        at: at + Duration::seconds(offset),
+        kind: kind.into(),
+        user_id: Some(ada),
+        report_id: Some(report.id),
+        token_id: Some("jti-1".into()),
+        reason: reason.map(str::to_string),
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("TV".into()),
+        actor: None,
+        user_label: None,
+        report_label: None,
+    };
+    store
+        .insert_token_events(&[
+            event(Some(org_a), "issued", None, 0),
+            event(Some(org_a), "rejected", Some("expired"), 1),
+            event(Some(org_b), "issued", None, 2),
+            event(None, "rejected", Some("signature"), 3),
+        ])
+        .await
+        .unwrap();
+    let all = TokenEventFilter { limit: 100, ..Default::default() };
+    let listed = store.list_token_events(org_a, &all).await.unwrap();
+    assert_eq!(listed.len(), 2, "only A's events; unverifiable ones belong to no organization");
+    assert_eq!(listed[0].kind, "rejected", "newest first");
+    assert_eq!(listed[0].user_label.as_deref(), Some("ada@example.com"));
+    assert_eq!(listed[0].report_label.as_deref(), Some("Sales"));
+    assert_eq!(listed[0].ip.as_deref(), Some("127.0.0.1"));
+    let rejected =
+        TokenEventFilter { kind: Some("rejected".into()), limit: 100, ..Default::default() };
+    assert_eq!(store.list_token_events(org_a, &rejected).await.unwrap().len(), 1);
+    let by_user = TokenEventFilter { user: Some("ADA".into()), limit: 100, ..Default::default() };
+    assert_eq!(store.list_token_events(org_a, &by_user).await.unwrap().len(), 2);
+    let by_reason =
+        TokenEventFilter { reason: Some("expired".into()), limit: 100, ..Default::default() };
+    assert_eq!(store.list_token_events(org_a, &by_reason).await.unwrap().len(), 1);
+    let by_report = TokenEventFilter { report: Some(report.id), limit: 1, ..Default::default() };
+    assert_eq!(store.list_token_events(org_a, &by_report).await.unwrap().len(), 1, "limit applies");
+    let later = TokenEventFilter {
+        since: Some(at + Duration::milliseconds(500)),
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(store.list_token_events(org_a, &later).await.unwrap().len(), 1);
+}
+
 /// Runs the whole suite; `$make` builds a fresh, migrated store for each case.
 #[macro_export]
 macro_rules! store_conformance_tests {
@@ -359,7 +474,11 @@ macro_rules! store_conformance_tests {
             sessions_are_found_by_hash_and_end_with_their_user,
             revoked_api_keys_are_not_found,
             every_change_is_audited_with_actor_and_old_and_new_values,
-            group_names_are_unique_within_an_organization
+            group_names_are_unique_within_an_organization,
+            signing_keys_round_trip_and_retire,
+            revocations_keep_the_latest_not_before_per_scope,
+            user_expiries_list_every_user_with_an_expiry_date,
+            token_events_are_listed_per_organization_with_filters_and_labels
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -10,6 +10,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use vitrine_core::token::Revocation;
 use vitrine_core::{ApiKeyId, GroupId, OrgId, OrgSettings, Permission, ReportId, UserId};
 
 pub use records::*;
@@ -180,4 +181,26 @@ pub trait Store: Send + Sync + 'static {
 
     // Audit log of entity changes.
     async fn list_audit(&self, org: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+
+    // Embed token signing keys (installation level).
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> StoreResult<()>;
+    /// Every key, retired ones included, oldest first.
+    async fn list_signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;
+    async fn retire_signing_key(&self, kid: &str, at: DateTime<Utc>) -> StoreResult<()>;
+
+    // Token revocations: a later "not before" replaces an earlier one, never the reverse.
+    async fn record_revocation(&self, revocation: &Revocation) -> StoreResult<()>;
+    /// Revocations whose "not before" is at or after `since` (Unix seconds); older ones can no
+    /// longer affect a token that has not expired.
+    async fn list_revocations(&self, since: i64) -> StoreResult<Vec<Revocation>>;
+    /// Every user with an expiry date, for the in-memory revocation index.
+    async fn user_expiries(&self) -> StoreResult<Vec<(UserId, DateTime<Utc>)>>;
+
+    // Token audit trail.
+    async fn insert_token_events(&self, events: &[TokenEvent]) -> StoreResult<()>;
+    async fn list_token_events(
+        &self,
+        org: OrgId,
+        filter: &TokenEventFilter,
+    ) -> StoreResult<Vec<TokenEvent>>;
 }

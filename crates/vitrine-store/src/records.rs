@@ -209,3 +209,50 @@ pub struct AuditEntry {
     pub old_value: Option<Value>,
     pub new_value: Option<Value>,
 }
+
+/// An Ed25519 key pair; the private half is sealed under the installation's master key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    pub public_key: Vec<u8>,
+    pub sealed_private_key: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+/// Something that happened to an embed token: issued, refreshed, rejected, or revoked by an
+/// administrator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenEvent {
+    /// Assigned by the store; ignored on insert.
+    pub id: i64,
+    /// Unknown for tokens whose signature did not verify.
+    pub org_id: Option<OrgId>,
+    pub at: DateTime<Utc>,
+    /// `issued`, `refreshed`, `rejected` or `revoked`.
+    pub kind: String,
+    pub user_id: Option<UserId>,
+    pub report_id: Option<ReportId>,
+    pub token_id: Option<String>,
+    /// Why a token was rejected or revoked.
+    pub reason: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Who revoked, for `revoked` events.
+    pub actor: Option<String>,
+    /// Filled in when read: the user's email and the report's name, if they still exist.
+    pub user_label: Option<String>,
+    pub report_label: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TokenEventFilter {
+    pub kind: Option<String>,
+    /// Part of the user's email.
+    pub user: Option<String>,
+    pub report: Option<ReportId>,
+    pub reason: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: u32,
+}

@@ -13,13 +13,17 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use vitrine_core::token::{Revocation, RevocationScope};
 use vitrine_core::{ApiKeyId, GroupId, OrgId, OrgSettings, Permission, ReportId, Role, UserId};
 
 use crate::records::*;
 use crate::{Store, StoreError, StoreResult};
 
 /// Schema versions, applied in order, each once.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_foundation.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_foundation.sql")),
+    (2, include_str!("../migrations/0002_tokens.sql")),
+];
 
 const USER_COLUMNS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.blocked, u.expires_at, \
                             u.locked_until, u.created_at, u.updated_at";
@@ -1011,6 +1015,190 @@ impl Store for SqliteStore {
             })
             .collect()
     }
+
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, public_key, sealed_private_key, created_at, retired_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&key.kid)
+        .bind(&key.public_key)
+        .bind(&key.sealed_private_key)
+        .bind(ms(key.created_at))
+        .bind(key.retired_at.map(ms))
+        .execute(&self.writer)
+        .await
+        .map_err(|e| conflict_on_unique(e, "kid"))?;
+        Ok(())
+    }
+
+    async fn list_signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
+        let rows = sqlx::query(
+            "SELECT kid, public_key, sealed_private_key, created_at, retired_at
+             FROM signing_keys ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredSigningKey {
+                    kid: row.try_get("kid")?,
+                    public_key: row.try_get("public_key")?,
+                    sealed_private_key: row.try_get("sealed_private_key")?,
+                    created_at: from_ms(row.try_get("created_at")?)?,
+                    retired_at: opt_from_ms(row.try_get("retired_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn retire_signing_key(&self, kid: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL")
+            .bind(ms(at))
+            .bind(kid)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn record_revocation(&self, revocation: &Revocation) -> StoreResult<()> {
+        let (scope, id) = revocation_key(revocation.scope);
+        sqlx::query(
+            "INSERT INTO token_revocations (scope, scope_id, not_before) VALUES (?, ?, ?)
+             ON CONFLICT (scope, scope_id) DO UPDATE
+             SET not_before = MAX(not_before, excluded.not_before)",
+        )
+        .bind(scope)
+        .bind(id)
+        .bind(revocation.not_before)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_revocations(&self, since: i64) -> StoreResult<Vec<Revocation>> {
+        let rows = sqlx::query(
+            "SELECT scope, scope_id, not_before FROM token_revocations WHERE not_before >= ?",
+        )
+        .bind(since)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let scope: String = row.try_get("scope")?;
+                let id: String = row.try_get("scope_id")?;
+                let malformed =
+                    || StoreError::Backend(format!("malformed revocation {scope}:{id}"));
+                let uuid: uuid::Uuid = id.parse().map_err(|_| malformed())?;
+                let scope = match scope.as_str() {
+                    "user" => RevocationScope::User(uuid.into()),
+                    "org" => RevocationScope::Organization(uuid.into()),
+                    "report" => RevocationScope::Report(uuid.into()),
+                    _ => return Err(malformed()),
+                };
+                Ok(Revocation { scope, not_before: row.try_get("not_before")? })
+            })
+            .collect()
+    }
+
+    async fn user_expiries(&self) -> StoreResult<Vec<(UserId, DateTime<Utc>)>> {
+        let rows = sqlx::query("SELECT id, expires_at FROM users WHERE expires_at IS NOT NULL")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((parse_id(row, "id")?, from_ms(row.try_get("expires_at")?)?)))
+            .collect()
+    }
+
+    async fn insert_token_events(&self, events: &[TokenEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await?;
+        for event in events {
+            sqlx::query(
+                "INSERT INTO token_events (org_id, at, kind, user_id, report_id, token_id, reason, ip,
+                                           user_agent, actor)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(event.org_id.map(|id| id.to_string()))
+            .bind(ms(event.at))
+            .bind(&event.kind)
+            .bind(event.user_id.map(|id| id.to_string()))
+            .bind(event.report_id.map(|id| id.to_string()))
+            .bind(&event.token_id)
+            .bind(&event.reason)
+            .bind(&event.ip)
+            .bind(&event.user_agent)
+            .bind(&event.actor)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_token_events(
+        &self,
+        org: OrgId,
+        filter: &TokenEventFilter,
+    ) -> StoreResult<Vec<TokenEvent>> {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT e.id, e.org_id, e.at, e.kind, e.user_id, e.report_id, e.token_id, e.reason, e.ip,
+                    e.user_agent, e.actor, u.email AS user_label, r.name AS report_label
+             FROM token_events e
+             LEFT JOIN users u ON u.id = e.user_id
+             LEFT JOIN reports r ON r.id = e.report_id
+             WHERE e.org_id = ",
+        );
+        query.push_bind(org.to_string());
+        if let Some(kind) = &filter.kind {
+            query.push(" AND e.kind = ").push_bind(kind.clone());
+        }
+        if let Some(user) = &filter.user {
+            query
+                .push(" AND instr(lower(COALESCE(u.email, e.user_id, '')), lower(")
+                .push_bind(user.clone())
+                .push(")) > 0");
+        }
+        if let Some(report) = filter.report {
+            query.push(" AND e.report_id = ").push_bind(report.to_string());
+        }
+        if let Some(reason) = &filter.reason {
+            query.push(" AND e.reason = ").push_bind(reason.clone());
+        }
+        if let Some(since) = filter.since {
+            query.push(" AND e.at >= ").push_bind(ms(since));
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND e.at < ").push_bind(ms(until));
+        }
+        query
+            .push(" ORDER BY e.at DESC, e.id DESC LIMIT ")
+            .push_bind(i64::from(filter.limit.max(1)));
+        let rows = query.build().fetch_all(&self.reader).await?;
+        rows.iter()
+            .map(|row| {
+                let optional_id =
+                    |column: &str| -> StoreResult<Option<String>> { Ok(row.try_get(column)?) };
+                Ok(TokenEvent {
+                    id: row.try_get("id")?,
+                    org_id: optional_id("org_id")?.and_then(|id| id.parse().ok()),
+                    at: from_ms(row.try_get("at")?)?,
+                    kind: row.try_get("kind")?,
+                    user_id: optional_id("user_id")?.and_then(|id| id.parse().ok()),
+                    report_id: optional_id("report_id")?.and_then(|id| id.parse().ok()),
+                    token_id: row.try_get("token_id")?,
+                    reason: row.try_get("reason")?,
+                    ip: row.try_get("ip")?,
+                    user_agent: row.try_get("user_agent")?,
+                    actor: row.try_get("actor")?,
+                    user_label: row.try_get("user_label")?,
+                    report_label: row.try_get("report_label")?,
+                })
+            })
+            .collect()
+    }
 }
 
 /// One audit log entry, written inside the transaction of the change it records.
@@ -1099,6 +1287,14 @@ fn opt_from_ms(value: Option<i64>) -> StoreResult<Option<DateTime<Utc>>> {
 fn parse_id<T: FromStr>(row: &SqliteRow, column: &str) -> StoreResult<T> {
     let raw: String = row.try_get(column)?;
     raw.parse().map_err(|_| StoreError::Backend(format!("malformed id in {column}: {raw}")))
+}
+
+fn revocation_key(scope: RevocationScope) -> (&'static str, String) {
+    match scope {
+        RevocationScope::User(id) => ("user", id.to_string()),
+        RevocationScope::Organization(id) => ("org", id.to_string()),
+        RevocationScope::Report(id) => ("report", id.to_string()),
+    }
 }
 
 fn grantee_id(grantee: Grantee) -> String {
