@@ -17,6 +17,8 @@ use vitrine_store::Store;
 use crate::auth::password::PasswordHasher;
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
+use crate::tokens::master_key::{MasterKey, MasterKeyError};
+use crate::tokens::{TokenService, TokenSetupError};
 use crate::{api, metrics, portal};
 
 /// Request bodies larger than this are refused before they are read.
@@ -29,18 +31,44 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<ServerConfig>,
     pub metrics: Arc<Metrics>,
+    pub tokens: Arc<TokenService>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    MasterKey(#[from] MasterKeyError),
+    #[error(transparent)]
+    Tokens(#[from] TokenSetupError),
 }
 
 impl AppState {
-    pub fn new(config: ServerConfig, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    /// Wires the services: loads the master key, the signing keys and the revocations.
+    pub async fn start(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Self {
+        let metrics = Arc::new(Metrics::default());
+        let master =
+            MasterKey::load(config.master_key.as_ref().map(|k| k.expose()), &config.data_dir)?;
+        let tokens = TokenService::start(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            Arc::clone(&metrics),
+            master,
+            config.public_url.clone(),
+        )
+        .await?;
+        Ok(Self {
             store,
             passwords: PasswordHasher::start(workers, 256),
             clock,
             config: Arc::new(config),
-            metrics: Arc::new(Metrics::default()),
-        }
+            metrics,
+            tokens: Arc::new(tokens),
+        })
     }
 }
 
@@ -50,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
+        .route("/.well-known/jwks.json", get(jwks))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track_requests))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -86,6 +115,14 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// The public keys embed tokens can be verified with.
+async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=60")],
+        axum::Json(state.tokens.keys.current().jwks.clone()),
+    )
+}
+
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
@@ -101,8 +138,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let store = Arc::clone(&state.store);
-    let app = router(state);
+    let tokens = Arc::clone(&state.tokens);
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    tokens.audit.flush().await;
     store.close().await;
     Ok(())
 }

@@ -28,6 +28,9 @@ pub struct ConfigLayer {
     pub data_dir: Option<PathBuf>,
     pub database: Option<String>,
     pub log_format: Option<String>,
+    /// Only from the environment (`VITRINE_MASTER_KEY`): never written in a file.
+    #[serde(skip)]
+    pub master_key: Option<String>,
 }
 
 impl ConfigLayer {
@@ -39,6 +42,7 @@ impl ConfigLayer {
             data_dir: over.data_dir.or(self.data_dir),
             database: over.database.or(self.database),
             log_format: over.log_format.or(self.log_format),
+            master_key: over.master_key.or(self.master_key),
         }
     }
 
@@ -63,6 +67,7 @@ impl ConfigLayer {
                 "VITRINE_DATA_DIR" => layer.data_dir = Some(value.into()),
                 "VITRINE_DATABASE" => layer.database = Some(value),
                 "VITRINE_LOG_FORMAT" => layer.log_format = Some(value),
+                "VITRINE_MASTER_KEY" => layer.master_key = Some(value),
                 k if k.starts_with("VITRINE_") && !KNOWN_ENV.contains(&k) => unknown.push(key),
                 _ => {}
             }
@@ -77,6 +82,22 @@ pub enum LogFormat {
     Json,
 }
 
+/// A secret setting: never printed.
+#[derive(Clone, PartialEq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
 /// The validated configuration the server runs with.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -86,6 +107,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub database: String,
     pub log_format: LogFormat,
+    /// Seals the token signing keys; when absent, a key file in the data directory is used.
+    pub master_key: Option<Secret>,
 }
 
 impl ServerConfig {
@@ -120,7 +143,8 @@ impl ServerConfig {
                 return Err(ConfigError::new("log_format", format!("{other:?}: use text or json")));
             }
         };
-        Ok(ServerConfig { listen, public_url, data_dir, database, log_format })
+        let master_key = layer.master_key.map(Secret);
+        Ok(ServerConfig { listen, public_url, data_dir, database, log_format, master_key })
     }
 }
 

@@ -2,7 +2,7 @@
 //! `{"error":{"code":"…","message":"…","field":"…"}}`.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use vitrine_core::{FieldError, Forbidden};
@@ -19,6 +19,9 @@ pub enum ErrorCode {
     InvalidInput,
     NoAccess,
     RateLimited,
+    TokenExpired,
+    TokenInvalid,
+    TokenRevoked,
     Internal,
 }
 
@@ -34,13 +37,20 @@ impl ErrorCode {
             ErrorCode::InvalidInput => "InvalidInput",
             ErrorCode::NoAccess => "NoAccess",
             ErrorCode::RateLimited => "RateLimited",
+            ErrorCode::TokenExpired => "TokenExpired",
+            ErrorCode::TokenInvalid => "TokenInvalid",
+            ErrorCode::TokenRevoked => "TokenRevoked",
             ErrorCode::Internal => "Internal",
         }
     }
 
     fn status(self) -> StatusCode {
         match self {
-            ErrorCode::InvalidCredentials | ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidCredentials
+            | ErrorCode::Unauthenticated
+            | ErrorCode::TokenExpired
+            | ErrorCode::TokenInvalid
+            | ErrorCode::TokenRevoked => StatusCode::UNAUTHORIZED,
             ErrorCode::AccountLocked => StatusCode::LOCKED,
             ErrorCode::CsrfRejected | ErrorCode::Forbidden | ErrorCode::NoAccess => {
                 StatusCode::FORBIDDEN
@@ -59,17 +69,31 @@ pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub field: Option<String>,
+    /// Answer with a `WWW-Authenticate: Bearer` challenge (embed token endpoints).
+    pub bearer_challenge: bool,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, status: code.status(), message: message.into(), field: None }
+        Self {
+            code,
+            status: code.status(),
+            message: message.into(),
+            field: None,
+            bearer_challenge: false,
+        }
     }
 
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = field.into();
         let message = format!("{field}: {}", message.into());
         Self { field: Some(field), ..Self::new(ErrorCode::InvalidInput, message) }
+    }
+
+    /// Marks an error of an endpoint authenticated by an embed token (RFC 6750).
+    pub fn bearer(mut self) -> Self {
+        self.bearer_challenge = true;
+        self
     }
 
     pub fn with_status(mut self, status: StatusCode) -> Self {
@@ -124,7 +148,21 @@ impl IntoResponse for ApiError {
         if let Some(field) = &self.field {
             body["field"] = json!(field);
         }
-        (self.status, Json(json!({ "error": body }))).into_response()
+        let mut response = (self.status, Json(json!({ "error": body }))).into_response();
+        if self.bearer_challenge {
+            let error = match self.code {
+                ErrorCode::NoAccess | ErrorCode::Forbidden => "insufficient_scope",
+                _ => "invalid_token",
+            };
+            let challenge = format!(
+                "Bearer realm=\"vitrine\", error=\"{error}\", error_description=\"{}\"",
+                self.code.as_str()
+            );
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        response
     }
 }
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod metrics;
 pub mod portal;
 pub mod services;
+pub mod tokens;
 
 pub use app::{AppState, router, serve};
 pub use config::ServerConfig;

@@ -12,6 +12,8 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 use vitrine_core::SystemClock;
 use vitrine_server::config::{ConfigLayer, LogFormat, ServerConfig};
+use vitrine_server::tokens::key_ring::create_key;
+use vitrine_server::tokens::master_key::MasterKey;
 use vitrine_server::{AppState, demo};
 use vitrine_store::Actor;
 
@@ -30,11 +32,23 @@ enum Command {
     Demo(DemoArgs),
     /// Apply database migrations and exit.
     Migrate(ServeArgs),
+    /// Manage the keys embed tokens are signed with.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Exit 0 when the server at --url answers /healthz.
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Make a new signing key. Running servers sign with it within seconds; tokens signed by
+    /// older keys keep working until they expire.
+    Rotate(ServeArgs),
 }
 
 #[derive(Args, Clone, Default)]
@@ -84,6 +98,7 @@ fn load_config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
         data_dir: args.data_dir,
         database: args.database,
         log_format: None,
+        master_key: None,
     };
     Ok(ServerConfig::resolve(layer.overlay(env_layer).overlay(flags))?)
 }
@@ -136,7 +151,7 @@ async fn run_server(
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
-    let state = AppState::new(config, store, Arc::new(SystemClock));
+    let state = AppState::start(config, store, Arc::new(SystemClock)).await?;
     state_ready(&state, address);
     vitrine_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
@@ -183,7 +198,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let config = ServerConfig { public_url: format!("http://{address}"), ..config };
     let data_dir = config.data_dir.clone();
-    let state = AppState::new(config, store, Arc::new(SystemClock));
+    let state = AppState::start(config, store, Arc::new(SystemClock)).await?;
     demo::seed(&*state.store, &state.passwords, &password, &Actor::system(state.clock.now()))
         .await?;
 
@@ -214,6 +229,17 @@ async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
     let store = vitrine_store::open(&config.database).await.context("opening the database")?;
     store.close().await;
     println!("Database {} is up to date.", config.database);
+    Ok(())
+}
+
+async fn rotate_keys(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(args)?;
+    init_logging(config.log_format);
+    let store = open_store(&config).await?;
+    let master = MasterKey::load(config.master_key.as_ref().map(|k| k.expose()), &config.data_dir)?;
+    let kid = create_key(&*store, &master, chrono::Utc::now()).await?;
+    store.close().await;
+    println!("New signing key {kid}: running servers sign with it within seconds.");
     Ok(())
 }
 
@@ -268,6 +294,7 @@ fn main() -> anyhow::Result<()> {
             Command::Serve(args) => serve(args).await,
             Command::Demo(args) => demo(args).await,
             Command::Migrate(args) => migrate(args).await,
+            Command::Keys { action: KeysAction::Rotate(args) } => rotate_keys(args).await,
             Command::Healthcheck { .. } => Ok(()),
         }
     })

@@ -33,11 +33,21 @@ struct OutcomeLabels {
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: HistogramFamily<RouteLabels>,
     sign_ins: Family<OutcomeLabels, Counter>,
+    tokens_issued: Counter,
+    tokens_refreshed: Counter,
+    tokens_rejected: Family<ReasonLabels, Counter>,
+    token_verification: Histogram,
+    token_audit_dropped: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -62,13 +72,74 @@ impl Default for Metrics {
             latency.clone(),
         );
         registry.register("sign_ins", "Sign-in attempts by outcome", sign_ins.clone());
-        Self { registry, requests, latency, sign_ins }
+        let tokens_issued = Counter::default();
+        let tokens_refreshed = Counter::default();
+        let tokens_rejected = Family::<ReasonLabels, Counter>::default();
+        // 1 µs to about 16 ms.
+        let token_verification = Histogram::new(exponential_buckets(0.000_001, 2.0, 15));
+        let token_audit_dropped = Counter::default();
+        registry.register(
+            "tokens_issued",
+            "Embed tokens issued (first token for a user and report)",
+            tokens_issued.clone(),
+        );
+        registry.register(
+            "tokens_refreshed",
+            "Embed tokens issued while the previous one was alive",
+            tokens_refreshed.clone(),
+        );
+        registry.register(
+            "tokens_rejected",
+            "Embed tokens refused, by reason",
+            tokens_rejected.clone(),
+        );
+        registry.register(
+            "token_verification_seconds",
+            "Time to verify an embed token",
+            token_verification.clone(),
+        );
+        registry.register(
+            "token_audit_dropped",
+            "Token audit events dropped because the audit queue was full",
+            token_audit_dropped.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            sign_ins,
+            tokens_issued,
+            tokens_refreshed,
+            tokens_rejected,
+            token_verification,
+            token_audit_dropped,
+        }
     }
 }
 
 impl Metrics {
     pub fn sign_in(&self, outcome: &str) {
         self.sign_ins.get_or_create(&OutcomeLabels { outcome: outcome.to_string() }).inc();
+    }
+
+    pub fn token_issued(&self) {
+        self.tokens_issued.inc();
+    }
+
+    pub fn token_refreshed(&self) {
+        self.tokens_refreshed.inc();
+    }
+
+    pub fn token_rejected(&self, reason: &str) {
+        self.tokens_rejected.get_or_create(&ReasonLabels { reason: reason.to_string() }).inc();
+    }
+
+    pub fn token_verification(&self, elapsed: std::time::Duration) {
+        self.token_verification.observe(elapsed.as_secs_f64());
+    }
+
+    pub fn token_audit_dropped(&self) {
+        self.token_audit_dropped.inc();
     }
 
     pub fn render(&self) -> String {

@@ -310,7 +310,12 @@ async fn settings_are_validated_whole_and_every_bad_value_names_its_field() {
     let defaults = admin.json("/api/v1/settings").await;
     assert_eq!(
         defaults,
-        json!({ "sessionIdleTimeoutMinutes": 480, "sessionAbsoluteTimeoutHours": 720 })
+        json!({
+            "sessionIdleTimeoutMinutes": 480,
+            "sessionAbsoluteTimeoutHours": 720,
+            "tokenLifetimeMinutes": 60,
+            "tokenUpdateEveryMinutes": null
+        })
     );
     let bad = [
         json!({ "sessionIdleTimeoutMinutes": 0 }),
@@ -321,6 +326,22 @@ async fn settings_are_validated_whole_and_every_bad_value_names_its_field() {
         json!({ "sessionIdleTimeoutMinutes": 1e40 }),
         json!({ "sessionIdleTimeoutMinutes": 30, "sessionAbsoluteTimeoutHours": 9000 }),
         json!({ "sessionTimeout": 30 }),
+        json!({ "tokenLifetimeMinutes": 0 }),
+        json!({ "tokenLifetimeMinutes": -60 }),
+        json!({ "tokenLifetimeMinutes": 1441 }),
+        json!({ "tokenLifetimeMinutes": "60" }),
+        json!({ "tokenLifetimeMinutes": 59.5 }),
+        json!({ "tokenLifetimeMinutes": 1e30 }),
+        json!({ "tokenLifetimeMinutes": null }),
+        json!({ "tokenUpdateEveryMinutes": 0 }),
+        json!({ "tokenUpdateEveryMinutes": -1 }),
+        json!({ "tokenUpdateEveryMinutes": 60 }),
+        json!({ "tokenUpdateEveryMinutes": 90 }),
+        json!({ "tokenUpdateEveryMinutes": "50" }),
+        json!({ "tokenUpdateEveryMinutes": 49.9 }),
+        json!({ "tokenUpdateEveryMinutes": 99999999999999999999u128 as f64 }),
+        json!({ "tokenLifetimeMinutes": 30, "tokenUpdateEveryMinutes": 30 }),
+        json!({ "sessionIdleTimeoutMinutes": 30, "tokenUpdateEveryMinutes": 75 }),
     ];
     for body in bad {
         let response = admin.patch("/api/v1/settings", body.clone()).await;
@@ -331,6 +352,19 @@ async fn settings_are_validated_whole_and_every_bad_value_names_its_field() {
     assert_eq!(admin.json("/api/v1/settings").await, defaults, "nothing saved");
     let saved = admin.patch("/api/v1/settings", json!({ "sessionIdleTimeoutMinutes": 30 })).await;
     assert_eq!(saved.json::<Value>().await.unwrap()["sessionIdleTimeoutMinutes"], 30);
+    let timed = admin
+        .patch(
+            "/api/v1/settings",
+            json!({ "tokenLifetimeMinutes": 30, "tokenUpdateEveryMinutes": 20 }),
+        )
+        .await;
+    let timed: Value = timed.json().await.unwrap();
+    assert_eq!(
+        (timed["tokenLifetimeMinutes"].as_i64(), timed["tokenUpdateEveryMinutes"].as_i64()),
+        (Some(30), Some(20))
+    );
+    let off = admin.patch("/api/v1/settings", json!({ "tokenUpdateEveryMinutes": null })).await;
+    assert_eq!(off.json::<Value>().await.unwrap()["tokenUpdateEveryMinutes"], Value::Null);
     let acme = app.sign_in(ACME_ADMIN).await;
     assert_eq!(
         acme.json("/api/v1/settings").await["sessionIdleTimeoutMinutes"],

@@ -66,6 +66,25 @@ fn decode(part: &str, what: &'static str) -> Result<Vec<u8>, TokenError> {
 /// Checks a token completely: size, shape, header, key, signature, claims, audience and time.
 /// Revocation is checked separately, against the [`super::RevocationIndex`].
 pub fn unseal(token: &str, keys: &impl KeyLookup, now: i64) -> Result<EmbedClaims, TokenError> {
+    let claims = open(token, keys)?;
+    check_time(&claims, now)?;
+    Ok(claims)
+}
+
+/// `nbf` and `exp`, with [`LEEWAY_SECONDS`] of tolerance.
+pub fn check_time(claims: &EmbedClaims, now: i64) -> Result<(), TokenError> {
+    if claims.nbf > now + LEEWAY_SECONDS {
+        return Err(TokenError::Invalid("not yet valid"));
+    }
+    if claims.exp + LEEWAY_SECONDS <= now {
+        return Err(TokenError::Expired);
+    }
+    Ok(())
+}
+
+/// Everything but time: size, shape, header, key, signature, claims and audience. The claims
+/// it returns are authentic, so they can be trusted when reporting a later refusal.
+pub fn open(token: &str, keys: &impl KeyLookup) -> Result<EmbedClaims, TokenError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::Invalid("too large"));
     }
@@ -96,12 +115,6 @@ pub fn unseal(token: &str, keys: &impl KeyLookup, now: i64) -> Result<EmbedClaim
         .map_err(|_| TokenError::Invalid("claims"))?;
     if claims.aud != AUDIENCE {
         return Err(TokenError::Invalid("audience"));
-    }
-    if claims.nbf > now + LEEWAY_SECONDS {
-        return Err(TokenError::Invalid("not yet valid"));
-    }
-    if claims.exp + LEEWAY_SECONDS <= now {
-        return Err(TokenError::Expired);
     }
     Ok(claims)
 }

@@ -14,7 +14,7 @@ mod revocation;
 #[cfg(test)]
 mod tests;
 
-pub use envelope::{KeyLookup, seal, unseal};
+pub use envelope::{KeyLookup, check_time, open, seal, unseal};
 pub use policy::{RefreshPolicy, TokenPolicy};
 pub use revocation::{Revocation, RevocationIndex, RevocationScope};
 

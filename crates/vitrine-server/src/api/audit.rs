@@ -29,16 +29,17 @@ pub async fn list(
     let filter = audit::filter_from_query(&query, default_limit)?;
     let entries = state.store.list_audit(scope.org_id(), &filter).await?;
     if as_csv {
-        return Ok(csv_download(audit::to_csv(&entries)?));
+        return Ok(csv_download(audit::to_csv(&entries)?, "vitrine-audit.csv"));
     }
     Ok(Json(json::list(&entries, json::audit_entry)).into_response())
 }
 
-pub fn csv_download(body: Vec<u8>) -> Response {
+pub fn csv_download(body: Vec<u8>, filename: &str) -> Response {
+    let disposition = format!("attachment; filename=\"{filename}\"");
     (
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"vitrine-audit.csv\""),
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
         ],
         body,
     )

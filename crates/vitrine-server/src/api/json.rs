@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use vitrine_store::{ApiKey, AuditEntry, Group, Organization, Report, User};
+use vitrine_store::{ApiKey, AuditEntry, Group, Organization, Report, TokenEvent, User};
 
 pub fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -74,6 +74,23 @@ pub fn audit_entry(entry: &AuditEntry) -> Value {
         "action": entry.action,
         "oldValue": entry.old_value,
         "newValue": entry.new_value,
+    })
+}
+
+pub fn token_event(event: &TokenEvent) -> Value {
+    json!({
+        "id": event.id,
+        "at": time(event.at),
+        "kind": event.kind,
+        "userId": event.user_id,
+        "user": event.user_label,
+        "reportId": event.report_id,
+        "report": event.report_label,
+        "tokenId": event.token_id,
+        "reason": event.reason,
+        "ip": event.ip,
+        "userAgent": event.user_agent,
+        "by": event.actor,
     })
 }
 

@@ -4,12 +4,14 @@
 mod account;
 mod api_keys;
 mod audit;
+mod embed;
 pub use audit::csv_download as audit_csv_download;
 mod groups;
 pub mod json;
 mod permissions;
 mod reports;
 mod settings;
+mod tokens;
 mod users;
 
 use axum::Router;
@@ -30,6 +32,11 @@ pub fn router() -> Router<AppState> {
         .route("/reports", get(reports::list).post(reports::create))
         .route("/reports/{id}", get(reports::show).patch(reports::update).delete(reports::delete))
         .route("/reports/{id}/access", get(reports::access))
+        .route("/reports/{id}/token", post(tokens::issue))
+        .route("/embed/reports/{id}", get(embed::report))
+        .route("/users/{id}/revoke-tokens", post(tokens::revoke_user))
+        .route("/tokens/revoke", post(tokens::revoke_all))
+        .route("/audit/tokens", get(tokens::events))
         .route(
             "/reports/{id}/access/users/{user_id}",
             put(reports::grant_user).delete(reports::revoke_user),

@@ -1,5 +1,6 @@
 //! Groups and their members.
 
+use vitrine_core::token::RevocationScope;
 use vitrine_core::{AdminScope, Fields, GroupId, UserId, validate};
 use vitrine_store::{Group, NewGroup};
 
@@ -30,7 +31,11 @@ pub async fn delete(
     caller: &Caller,
     id: GroupId,
 ) -> ApiResult<()> {
-    Ok(state.store.delete_group(scope.org_id(), &caller.actor(state.clock.now()), id).await?)
+    let members = state.store.group_members(scope.org_id(), id).await?;
+    state.store.delete_group(scope.org_id(), &caller.actor(state.clock.now()), id).await?;
+    // Members may have opened reports through the group.
+    state.tokens.revoker.revoke_users(&members.iter().map(|m| m.id).collect::<Vec<_>>()).await?;
+    Ok(())
 }
 
 pub async fn set_member(
@@ -46,6 +51,7 @@ pub async fn set_member(
         state.store.add_group_member(scope.org_id(), &actor, group, user).await?;
     } else {
         state.store.remove_group_member(scope.org_id(), &actor, group, user).await?;
+        state.tokens.revoker.revoke(RevocationScope::User(user)).await?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod groups;
 pub mod permissions;
 pub mod reports;
 pub mod settings;
+pub mod tokens;
 pub mod users;
 
 use std::str::FromStr;

@@ -1,6 +1,7 @@
 //! Reports' metadata and who may open them. Administrators and contributors manage every
 //! report of their organization; viewers see the reports granted to them or their groups.
 
+use vitrine_core::token::RevocationScope;
 use vitrine_core::{ContentScope, Fields, ReportId, validate};
 use vitrine_store::{Grantee, NewReport, Report, ReportChange};
 
@@ -83,7 +84,9 @@ pub async fn delete(
     caller: &Caller,
     id: ReportId,
 ) -> ApiResult<()> {
-    Ok(state.store.delete_report(scope.org_id(), &caller.actor(state.clock.now()), id).await?)
+    state.store.delete_report(scope.org_id(), &caller.actor(state.clock.now()), id).await?;
+    state.tokens.revoker.revoke(RevocationScope::Report(id)).await?;
+    Ok(())
 }
 
 pub async fn set_access(
@@ -95,5 +98,20 @@ pub async fn set_access(
     granted: bool,
 ) -> ApiResult<()> {
     let actor = caller.actor(state.clock.now());
-    Ok(state.store.set_report_access(scope.org_id(), &actor, report, grantee, granted).await?)
+    state.store.set_report_access(scope.org_id(), &actor, report, grantee, granted).await?;
+    if !granted {
+        // Whoever held the report through this grant loses it now, not when their token expires.
+        match grantee {
+            Grantee::User(user) => state.tokens.revoker.revoke(RevocationScope::User(user)).await?,
+            Grantee::Group(group) => {
+                let members = state.store.group_members(scope.org_id(), group).await?;
+                state
+                    .tokens
+                    .revoker
+                    .revoke_users(&members.iter().map(|m| m.id).collect::<Vec<_>>())
+                    .await?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Creating, changing and deleting users, with the rules that keep an organization manageable:
 //! it always keeps an active administrator, and nobody deletes their own account.
 
+use vitrine_core::token::RevocationScope;
 use vitrine_core::{AdminScope, Fields, Role, UserId, validate};
 use vitrine_store::{NewUser, User, UserChange};
 
@@ -45,7 +46,10 @@ pub async fn create(
     let expires_at = expiry(input)?.flatten();
     let password_hash = state.passwords.hash(password).await?;
     let new = NewUser { email, name, role, password_hash, blocked, expires_at };
-    Ok(state.store.create_user(scope.org_id(), &caller.actor(state.clock.now()), &new).await?)
+    let user =
+        state.store.create_user(scope.org_id(), &caller.actor(state.clock.now()), &new).await?;
+    state.tokens.revoker.set_user_expiry(user.id, user.expires_at);
+    Ok(user)
 }
 
 pub async fn update(
@@ -81,10 +85,21 @@ pub async fn update(
     if change.is_empty() {
         return Ok(current);
     }
-    Ok(state
+    let updated = state
         .store
         .update_user(scope.org_id(), &caller.actor(state.clock.now()), id, &change)
-        .await?)
+        .await?;
+    // Tokens carry the role and the email (the row-level-security username) and were issued
+    // under the old password: any change of these takes them back.
+    let identity_changed = updated.role != current.role
+        || updated.email != current.email
+        || (updated.blocked && !current.blocked)
+        || change.password_hash.is_some();
+    if identity_changed {
+        state.tokens.revoker.revoke(RevocationScope::User(id)).await?;
+    }
+    state.tokens.revoker.set_user_expiry(id, updated.expires_at);
+    Ok(updated)
 }
 
 pub async fn delete(
@@ -100,7 +115,10 @@ pub async fn delete(
     if current.role == Role::Admin && !current.blocked {
         ensure_another_admin(state, scope, id).await?;
     }
-    Ok(state.store.delete_user(scope.org_id(), &caller.actor(state.clock.now()), id).await?)
+    state.store.delete_user(scope.org_id(), &caller.actor(state.clock.now()), id).await?;
+    state.tokens.revoker.revoke(RevocationScope::User(id)).await?;
+    state.tokens.revoker.set_user_expiry(id, None);
+    Ok(())
 }
 
 /// Refuses a change that would leave the organization without an active administrator.

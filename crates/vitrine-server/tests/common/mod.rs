@@ -44,7 +44,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(ConfigLayer) -> ConfigLayer) -> 
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
-    let state = AppState::new(config, Arc::clone(&store), clock.clone());
+    let state = AppState::start(config, Arc::clone(&store), clock.clone()).await.expect("start");
     let seeded_at = Actor::system(vitrine_core::Clock::now(&*clock));
     demo::seed(&*store, &state.passwords, PASSWORD, &seeded_at).await.expect("seed");
     let (shutdown, signal) = oneshot::channel::<()>();

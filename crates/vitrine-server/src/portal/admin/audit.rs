@@ -103,5 +103,5 @@ pub async fn export(
     let filter = audit::filter_from_query(&query, audit::MAX_LIMIT).on_page(&caller)?;
     let entries = state.store.list_audit(scope.org_id(), &filter).await.on_page(&caller)?;
     let csv = audit::to_csv(&entries).on_page(&caller)?;
-    Ok(crate::api::audit_csv_download(csv))
+    Ok(crate::api::audit_csv_download(csv, "vitrine-audit.csv"))
 }

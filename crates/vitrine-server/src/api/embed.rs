@@ -1,0 +1,152 @@
+//! `/api/v1/embed/…`: the endpoints that read report data, authenticated by an embed token in
+//! `Authorization: Bearer …` and nothing else. Tokens in the URL are refused outright: URLs
+//! end up in logs, histories and Referer headers.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde_json::Value;
+use vitrine_core::ReportId;
+use vitrine_core::token::{EmbedClaims, TokenError};
+use vitrine_store::TokenEvent;
+
+use super::json;
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::tokens::request_info::RequestInfo;
+
+/// Query parameters that look like a token being passed in the URL.
+const TOKEN_PARAMETERS: [&str; 5] = ["access_token", "token", "embed_token", "bearer", "jwt"];
+
+/// A verified embed token, and who presented it.
+pub struct EmbedCaller {
+    pub claims: Arc<EmbedClaims>,
+    pub request: RequestInfo,
+}
+
+impl EmbedCaller {
+    /// Refuses a valid token for another report (or another organization's).
+    pub fn require_report(&self, state: &AppState, report: ReportId) -> ApiResult<()> {
+        if self.claims.report == report {
+            return Ok(());
+        }
+        let error =
+            ApiError::new(ErrorCode::NoAccess, "This embed token is for another report.").bearer();
+        record_rejection(state, &self.request, "other report", Some(&self.claims));
+        Err(error)
+    }
+}
+
+fn token_error(error: &TokenError) -> ApiError {
+    let (code, message) = match error {
+        TokenError::Expired => {
+            (ErrorCode::TokenExpired, "The embed token has expired; request a new one.")
+        }
+        TokenError::Revoked => (
+            ErrorCode::TokenRevoked,
+            "The embed token was revoked: access to this report changed. Request a new one.",
+        ),
+        TokenError::Invalid(_) => (ErrorCode::TokenInvalid, "The embed token is not valid."),
+    };
+    ApiError::new(code, message).bearer()
+}
+
+fn record_rejection(
+    state: &AppState,
+    request: &RequestInfo,
+    reason: &str,
+    claims: Option<&EmbedClaims>,
+) {
+    state.tokens.audit.record(TokenEvent {
+        id: 0,
+        org_id: claims.map(|c| c.org),
+        at: state.clock.now(),
+        kind: "rejected".into(),
+        user_id: claims.map(|c| c.sub),
+        report_id: claims.map(|c| c.report),
+        token_id: claims.map(|c| c.jti.to_string()),
+        reason: Some(reason.to_string()),
+        ip: request.ip.clone(),
+        user_agent: request.user_agent.clone(),
+        actor: None,
+        user_label: None,
+        report_label: None,
+    });
+}
+
+fn token_in_query(parts: &Parts) -> bool {
+    parts.uri.query().is_some_and(|query| {
+        query.split('&').filter_map(|pair| pair.split('=').next()).any(|name| {
+            TOKEN_PARAMETERS.iter().any(|candidate| name.eq_ignore_ascii_case(candidate))
+        })
+    })
+}
+
+impl FromRequestParts<AppState> for EmbedCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let request = RequestInfo::of(parts);
+        if token_in_query(parts) {
+            record_rejection(state, &request, "token in URL", None);
+            state.metrics.token_rejected("token in URL");
+            return Err(ApiError::new(
+                ErrorCode::TokenInvalid,
+                "Embed tokens are never accepted in a URL; send them as Authorization: Bearer.",
+            )
+            .bearer());
+        }
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        let Some(presented) = presented else {
+            state.metrics.token_rejected("missing");
+            return Err(ApiError::new(
+                ErrorCode::TokenInvalid,
+                "Send the embed token as Authorization: Bearer <token>.",
+            )
+            .bearer());
+        };
+        match state.tokens.verify(presented, state.clock.now().timestamp()) {
+            Ok(claims) => Ok(EmbedCaller { claims, request }),
+            Err(rejection) => {
+                record_rejection(
+                    state,
+                    &request,
+                    rejection.error.reason(),
+                    rejection.claims.as_ref(),
+                );
+                Err(token_error(&rejection.error))
+            }
+        }
+    }
+}
+
+/// `GET /api/v1/embed/reports/{id}`: the report the token opens.
+pub async fn report(
+    State(state): State<AppState>,
+    caller: EmbedCaller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id: ReportId = id.parse().map_err(|_| ApiError::not_found("report").bearer())?;
+    caller.require_report(&state, id)?;
+    let report = state
+        .store
+        .get_report(caller.claims.org, id)
+        .await
+        .map_err(|e| ApiError::from(e).bearer())?;
+    let mut body = json::report(&report);
+    body["access"] = Value::String("View".into());
+    body["viewer"] = serde_json::json!({ "username": caller.claims.rls.username });
+    Ok(Json(body))
+}

@@ -1,0 +1,91 @@
+//! Embed tokens over the API: issuing one for a report, revoking a user's or the whole
+//! organization's, and the token audit trail.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::json;
+use crate::app::AppState;
+use crate::auth::ApiCaller;
+use crate::error::{ApiError, ApiResult};
+use crate::services::{audit, parse_id, tokens};
+use crate::tokens::request_info::RequestInfo;
+
+/// The requester's address and user agent, for the audit trail.
+pub struct Requester(pub RequestInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Requester {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Requester(RequestInfo::of(parts)))
+    }
+}
+
+/// `POST /api/v1/reports/{id}/token`
+pub async fn issue(
+    State(state): State<AppState>,
+    Requester(request): Requester,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let issued = tokens::issue(&state, &caller, parse_id(&id, "report")?, &request).await?;
+    Ok(Json(json!({
+        "token": issued.token,
+        "tokenId": issued.token_id,
+        "expiration": json::time(issued.expires_at),
+        "expiresInSeconds": issued.expires_in_seconds,
+        "refresh": issued.refresh,
+    })))
+}
+
+/// `POST /api/v1/users/{id}/revoke-tokens`
+pub async fn revoke_user(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let scope = caller.principal.admin()?;
+    tokens::revoke_user(&state, &scope, &caller, parse_id(&id, "user")?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/tokens/revoke`
+pub async fn revoke_all(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> ApiResult<StatusCode> {
+    let scope = caller.principal.admin()?;
+    tokens::revoke_organization(&state, &scope, &caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/audit/tokens`: issues, refreshes, rejections and revocations.
+pub async fn events(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let scope = caller.principal.admin()?;
+    let as_csv = match query.get("format").map(String::as_str) {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(ApiError::invalid("format", "must be json or csv")),
+    };
+    let default_limit = if as_csv { audit::MAX_LIMIT } else { audit::DEFAULT_LIMIT };
+    let filter = audit::token_filter_from_query(&query, default_limit)?;
+    let events = state.store.list_token_events(scope.org_id(), &filter).await?;
+    if as_csv {
+        return Ok(super::audit::csv_download(
+            audit::token_events_csv(&events)?,
+            "vitrine-token-audit.csv",
+        ));
+    }
+    Ok(Json(json::list(&events, json::token_event)).into_response())
+}

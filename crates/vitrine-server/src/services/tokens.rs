@@ -1,0 +1,109 @@
+//! Issuing embed tokens to signed-in users, and taking them back.
+
+use vitrine_core::token::RevocationScope;
+use vitrine_core::{AdminScope, ReportId, UserId};
+use vitrine_store::TokenEvent;
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::tokens::IssuedToken;
+use crate::tokens::request_info::RequestInfo;
+
+/// A token for the caller and `report`, if the caller may open it right now.
+pub async fn issue(
+    state: &AppState,
+    caller: &Caller,
+    report: ReportId,
+    request: &RequestInfo,
+) -> ApiResult<IssuedToken> {
+    let Some(user) = &caller.user else {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "Embed tokens are issued to signed-in users, not to API keys.",
+        ));
+    };
+    let report = super::reports::open(state, caller, report).await?;
+    let org = state.store.get_organization(caller.principal.org_id).await?;
+    let now = state.clock.now();
+    let issued = state
+        .tokens
+        .issue(org.id, user, report.id, org.settings.token_policy(), now)
+        .map_err(|_| ApiError::internal())?;
+    state.tokens.audit.record(TokenEvent {
+        id: 0,
+        org_id: Some(org.id),
+        at: now,
+        kind: if issued.refreshed { "refreshed" } else { "issued" }.into(),
+        user_id: Some(user.id),
+        report_id: Some(report.id),
+        token_id: Some(issued.token_id.to_string()),
+        reason: None,
+        ip: request.ip.clone(),
+        user_agent: request.user_agent.clone(),
+        actor: None,
+        user_label: None,
+        report_label: None,
+    });
+    Ok(issued)
+}
+
+fn revoked_event(
+    state: &AppState,
+    scope: &AdminScope,
+    caller: &Caller,
+    user: Option<UserId>,
+    reason: &str,
+) -> TokenEvent {
+    TokenEvent {
+        id: 0,
+        org_id: Some(scope.org_id()),
+        at: state.clock.now(),
+        kind: "revoked".into(),
+        user_id: user,
+        report_id: None,
+        token_id: None,
+        reason: Some(reason.into()),
+        ip: None,
+        user_agent: None,
+        actor: Some(caller.principal.label.clone()),
+        user_label: None,
+        report_label: None,
+    }
+}
+
+/// Every token of one user of the caller's organization stops working.
+pub async fn revoke_user(
+    state: &AppState,
+    scope: &AdminScope,
+    caller: &Caller,
+    user: UserId,
+) -> ApiResult<()> {
+    state.store.get_user(scope.org_id(), user).await?;
+    state.tokens.revoker.revoke(RevocationScope::User(user)).await?;
+    state.tokens.audit.record(revoked_event(
+        state,
+        scope,
+        caller,
+        Some(user),
+        "revoked by an administrator",
+    ));
+    Ok(())
+}
+
+/// Every token of the caller's organization stops working.
+pub async fn revoke_organization(
+    state: &AppState,
+    scope: &AdminScope,
+    caller: &Caller,
+) -> ApiResult<()> {
+    state.tokens.revoker.revoke(RevocationScope::Organization(scope.org_id())).await?;
+    state.tokens.audit.record(revoked_event(
+        state,
+        scope,
+        caller,
+        None,
+        "all tokens revoked by an administrator",
+    ));
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! The token audit trail, written off the request path: requests drop events into a bounded
+//! queue and one task stores them in batches. When the queue is full an event is counted as
+//! dropped rather than slowing or failing the request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use vitrine_store::{Store, TokenEvent};
+
+use crate::metrics::Metrics;
+
+const QUEUE_CAPACITY: usize = 16_384;
+const BATCH_SIZE: usize = 512;
+/// How long the writer gathers events before storing a batch.
+const BATCH_WINDOW: Duration = Duration::from_millis(100);
+
+enum Message {
+    Event(Box<TokenEvent>),
+    Flush(oneshot::Sender<()>),
+}
+
+#[derive(Clone)]
+pub struct TokenAudit {
+    queue: mpsc::Sender<Message>,
+    metrics: Arc<Metrics>,
+}
+
+impl TokenAudit {
+    pub fn start(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Self {
+        let (queue, inbox) = mpsc::channel(QUEUE_CAPACITY);
+        tokio::spawn(write_batches(store, inbox));
+        Self { queue, metrics }
+    }
+
+    pub fn record(&self, event: TokenEvent) {
+        if self.queue.try_send(Message::Event(Box::new(event))).is_err() {
+            self.metrics.token_audit_dropped();
+        }
+    }
+
+    /// Waits until every event recorded so far is stored.
+    pub async fn flush(&self) {
+        let (done, stored) = oneshot::channel();
+        if self.queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = stored.await;
+        }
+    }
+}
+
+async fn write_batches(store: Arc<dyn Store>, mut inbox: mpsc::Receiver<Message>) {
+    let mut batch = Vec::with_capacity(BATCH_SIZE);
+    let mut waiting = Vec::new();
+    while let Some(first) = inbox.recv().await {
+        let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Event(event) => batch.push(*event),
+                // A flush ends the batch at once.
+                Message::Flush(done) => {
+                    waiting.push(done);
+                    break;
+                }
+            }
+            if batch.len() >= BATCH_SIZE {
+                break;
+            }
+            next = tokio::time::timeout_at(deadline, inbox.recv()).await.ok().flatten();
+        }
+        if let Err(error) = store.insert_token_events(&batch).await {
+            tracing::error!(%error, events = batch.len(), "could not store token audit events");
+        }
+        batch.clear();
+        for done in waiting.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}

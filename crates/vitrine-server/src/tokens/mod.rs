@@ -1,0 +1,171 @@
+//! The token service: issues embed tokens, verifies them on every request that reads report
+//! data, and takes them back. Verification reads only memory: keys, the revocation index and
+//! a cache of tokens already verified.
+
+pub mod audit;
+mod cache;
+pub mod key_ring;
+pub mod master_key;
+pub mod request_info;
+pub mod revoker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+use vitrine_core::token::{
+    self, AUDIENCE, AccessLevel, EmbedClaims, RefreshPolicy, RlsIdentity, TokenError, TokenPolicy,
+};
+use vitrine_core::{Clock, OrgId, ReportId, UserId};
+use vitrine_store::{Store, StoreError, User};
+
+use self::audit::TokenAudit;
+use self::cache::VerifiedTokens;
+use self::key_ring::{KeyRing, KeyRingError};
+use self::master_key::MasterKey;
+use self::revoker::Revoker;
+use crate::metrics::Metrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenSetupError {
+    #[error(transparent)]
+    Keys(#[from] KeyRingError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A freshly issued token and what the viewer needs to keep it fresh.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub token_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub expires_in_seconds: u32,
+    pub refresh: RefreshPolicy,
+    /// The user already held a live token for this report: this one replaces it.
+    pub refreshed: bool,
+}
+
+/// A refused token, with its claims when they are authentic (signature verified).
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub error: TokenError,
+    pub claims: Option<EmbedClaims>,
+}
+
+pub struct TokenService {
+    pub keys: Arc<KeyRing>,
+    pub revoker: Revoker,
+    pub audit: TokenAudit,
+    verified: VerifiedTokens,
+    /// The expiry of the latest token issued per user and report, to tell refreshes apart.
+    latest: Mutex<HashMap<(UserId, ReportId), i64>>,
+    issuer: String,
+    metrics: Arc<Metrics>,
+}
+
+impl TokenService {
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        master: MasterKey,
+        issuer: String,
+    ) -> Result<Self, TokenSetupError> {
+        let keys = Arc::new(KeyRing::open(Arc::clone(&store), master, Arc::clone(&clock)).await?);
+        keys.spawn_reloader();
+        let revoker = Revoker::load(Arc::clone(&store), clock).await?;
+        let audit = TokenAudit::start(store, Arc::clone(&metrics));
+        Ok(Self {
+            keys,
+            revoker,
+            audit,
+            verified: VerifiedTokens::default(),
+            latest: Mutex::new(HashMap::new()),
+            issuer,
+            metrics,
+        })
+    }
+
+    /// Signs a token for `user` and `report`. The caller has checked access.
+    pub fn issue(
+        &self,
+        org: OrgId,
+        user: &User,
+        report: ReportId,
+        policy: TokenPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken, serde_json::Error> {
+        let now_seconds = now.timestamp();
+        // Never below a revocation made in this same second (see `Revocation::at`).
+        let iat = now_seconds.max(self.revoker.index.earliest_iat(org, user.id, report));
+        let exp = now_seconds + i64::from(policy.lifetime_seconds);
+        let claims = EmbedClaims {
+            iss: self.issuer.clone(),
+            aud: AUDIENCE.to_string(),
+            sub: user.id,
+            org,
+            report,
+            access: AccessLevel::View,
+            rls: RlsIdentity { username: user.email.clone(), ..RlsIdentity::default() },
+            iat,
+            nbf: iat,
+            exp,
+            jti: Uuid::now_v7(),
+        };
+        let keys = self.keys.current();
+        let token = token::seal(&claims, &keys.signing_kid, &keys.signing_key)?;
+        let refreshed = {
+            let mut latest = self.latest.lock().unwrap_or_else(|poison| poison.into_inner());
+            if latest.len() > 100_000 {
+                latest.retain(|_, exp| *exp > now_seconds);
+            }
+            latest.insert((user.id, report), exp).is_some_and(|previous| previous > now_seconds)
+        };
+        if refreshed {
+            self.metrics.token_refreshed();
+        } else {
+            self.metrics.token_issued();
+        }
+        Ok(IssuedToken {
+            token,
+            token_id: claims.jti,
+            expires_at: DateTime::from_timestamp(exp, 0).unwrap_or(now),
+            expires_in_seconds: policy.lifetime_seconds,
+            refresh: policy.refresh(),
+            refreshed,
+        })
+    }
+
+    /// Checks a presented token: signature (or the cache of verified tokens), time, revocation.
+    pub fn verify(&self, presented: &str, now: i64) -> Result<Arc<EmbedClaims>, Rejection> {
+        let started = Instant::now();
+        let result = self.verify_uncounted(presented, now);
+        self.metrics.token_verification(started.elapsed());
+        if let Err(rejection) = &result {
+            self.metrics.token_rejected(rejection.error.reason());
+        }
+        result
+    }
+
+    fn verify_uncounted(&self, presented: &str, now: i64) -> Result<Arc<EmbedClaims>, Rejection> {
+        let cached = self.verified.get(presented);
+        let seen_before = cached.is_some();
+        let claims = match cached {
+            Some(claims) => claims,
+            None => Arc::new(
+                token::open(presented, &*self.keys.current())
+                    .map_err(|error| Rejection { error, claims: None })?,
+            ),
+        };
+        let refuse = |error| Rejection { error, claims: Some((*claims).clone()) };
+        token::check_time(&claims, now).map_err(refuse)?;
+        self.revoker.index.check(&claims, now).map_err(refuse)?;
+        if !seen_before {
+            self.verified.insert(presented, Arc::clone(&claims), now);
+        }
+        Ok(claims)
+    }
+}

@@ -1,0 +1,32 @@
+//! Who sent a request, as recorded in the token audit trail.
+
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use axum::http::header;
+use axum::http::request::Parts;
+
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl RequestInfo {
+    /// The peer address of the connection, and the user agent, shortened.
+    pub fn of(parts: &Parts) -> Self {
+        Self {
+            ip: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip().to_string()),
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|value| value.to_str().ok())
+                .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Taking tokens back. A revocation takes effect in this node's in-memory index at once, and
+//! is stored so that it survives restarts (and, later, reaches other nodes).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use vitrine_core::settings::TOKEN_LIFETIME_MINUTES;
+use vitrine_core::token::{LEEWAY_SECONDS, Revocation, RevocationIndex, RevocationScope};
+use vitrine_core::{Clock, UserId};
+use vitrine_store::{Store, StoreError};
+
+pub struct Revoker {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    pub index: RevocationIndex,
+}
+
+impl Revoker {
+    /// Loads the revocations that can still matter (younger than the longest token lifetime)
+    /// and every user's expiry date.
+    pub async fn load(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let index = RevocationIndex::default();
+        let horizon = clock.now()
+            - Duration::minutes(TOKEN_LIFETIME_MINUTES.max)
+            - Duration::seconds(LEEWAY_SECONDS);
+        for revocation in store.list_revocations(horizon.timestamp()).await? {
+            index.apply(revocation);
+        }
+        for (user, expiry) in store.user_expiries().await? {
+            index.set_user_expiry(user, Some(expiry.timestamp()));
+        }
+        Ok(Self { store, clock, index })
+    }
+
+    /// Refuses every token of `scope` issued before now.
+    pub async fn revoke(&self, scope: RevocationScope) -> Result<(), StoreError> {
+        let revocation = Revocation::at(scope, self.clock.now().timestamp_millis());
+        self.index.apply(revocation);
+        self.store.record_revocation(&revocation).await
+    }
+
+    pub async fn revoke_users(&self, users: &[UserId]) -> Result<(), StoreError> {
+        for user in users {
+            self.revoke(RevocationScope::User(*user)).await?;
+        }
+        Ok(())
+    }
+
+    /// Tokens of a user with an expiry date die with the account.
+    pub fn set_user_expiry(&self, user: UserId, expires_at: Option<DateTime<Utc>>) {
+        self.index.set_user_expiry(user, expires_at.map(|at| at.timestamp()));
+    }
+}
