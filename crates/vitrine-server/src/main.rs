@@ -151,6 +151,12 @@ async fn run_server(
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
+    let mut config = config;
+    if config.public_url.ends_with(":0") {
+        // The default public URL names the listen address; with port 0 the real port is known
+        // only now.
+        config.public_url = format!("http://{address}");
+    }
     let state = AppState::start(config, store, Arc::new(SystemClock)).await?;
     state_ready(&state, address);
     vitrine_server::serve(listener, state, shutdown_signal()).await?;

@@ -257,3 +257,89 @@ async fn responses_carry_security_headers() {
     assert_eq!(headers["x-frame-options"], "DENY");
     assert!(headers["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
 }
+
+#[tokio::test]
+async fn the_settings_page_sets_the_token_lifetime_and_the_timed_update() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let page = admin.get("/admin/settings").await.text().await.unwrap();
+    assert!(page.contains("Update Token every") && page.contains("TVs") || page.contains("TV"));
+    assert!(page.contains("capacity.keepOn"), "the page states the capacity trade-off");
+    let fields = |lifetime: &'static str, every: &'static str| {
+        [
+            ("sessionIdleTimeoutMinutes", "480"),
+            ("sessionAbsoluteTimeoutHours", "720"),
+            ("tokenLifetimeMinutes", lifetime),
+            ("tokenUpdateEveryMinutes", every),
+        ]
+    };
+    assert_eq!(
+        admin.form("/admin/settings", &fields("60", "50")).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(admin.json("/api/v1/settings").await["tokenUpdateEveryMinutes"], 50);
+    let too_long = admin.form("/admin/settings", &fields("60", "60")).await;
+    assert_eq!(too_long.status(), StatusCode::BAD_REQUEST);
+    assert!(too_long.text().await.unwrap().contains("tokenUpdateEveryMinutes"));
+    assert_eq!(
+        admin.json("/api/v1/settings").await["tokenUpdateEveryMinutes"],
+        50,
+        "nothing saved"
+    );
+    assert_eq!(
+        admin.form("/admin/settings", &fields("45", "")).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let settings = admin.json("/api/v1/settings").await;
+    assert_eq!(
+        (settings["tokenLifetimeMinutes"].as_i64(), settings["tokenUpdateEveryMinutes"].is_null()),
+        (Some(45), true)
+    );
+}
+
+#[tokio::test]
+async fn revoke_buttons_take_tokens_back_and_show_in_the_token_audit_page() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let viewer = app.sign_in(VIEWER).await;
+    let report = viewer.id_of("/api/v1/reports", "name", "Sales overview").await;
+    let token = viewer.token(&report).await["token"].as_str().unwrap().to_string();
+    let viewer_id = admin.id_of("/api/v1/users", "email", VIEWER).await;
+    let revoked = admin.form(&format!("/admin/users/{viewer_id}/revoke-tokens"), &[]).await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(embed(&app, &token, &report).await.status(), StatusCode::UNAUTHORIZED);
+
+    let fresh = viewer.token(&report).await["token"].as_str().unwrap().to_string();
+    assert_eq!(embed(&app, &fresh, &report).await.status(), StatusCode::OK);
+    let all = admin.form("/admin/tokens/revoke", &[]).await;
+    assert_eq!(all.headers()["location"], "/admin/settings?done=tokens-revoked");
+    assert_eq!(embed(&app, &fresh, &report).await.status(), StatusCode::UNAUTHORIZED);
+    let forged = admin
+        .client
+        .post(app.url("/admin/tokens/revoke"))
+        .form(&[("x", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN, "CSRF applies to the revoke buttons");
+    let as_viewer = viewer.form("/admin/tokens/revoke", &[]).await;
+    assert_eq!(as_viewer.status(), StatusCode::FORBIDDEN);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let page = admin.get("/admin/audit/tokens?kind=revoked").await.text().await.unwrap();
+        if page.matches("kind-revoked").count() >= 2 {
+            assert!(page.contains("all tokens revoked by an administrator"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{page}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let csv = admin.get("/admin/audit/tokens/export.csv").await.text().await.unwrap();
+    assert!(
+        csv.starts_with("time,event,user,userId,report,reportId,tokenId,reason,ip,userAgent,by")
+    );
+    let issues =
+        csv.lines().filter(|l| l.contains(",issued,") || l.contains(",refreshed,")).count();
+    assert_eq!(issues, 2, "two tokens issued: {csv}");
+}

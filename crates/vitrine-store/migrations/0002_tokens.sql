@@ -1,5 +1,6 @@
 -- Embed tokens: signing keys (private halves sealed under the master key), revocations
--- ("not before" times per user, organization or report) and the token audit trail.
+-- ("not before" instants per user, organization or report, in Unix milliseconds) and the
+-- token audit trail.
 
 CREATE TABLE signing_keys (
     kid                 TEXT PRIMARY KEY,

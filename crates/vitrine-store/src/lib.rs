@@ -190,8 +190,8 @@ pub trait Store: Send + Sync + 'static {
 
     // Token revocations: a later "not before" replaces an earlier one, never the reverse.
     async fn record_revocation(&self, revocation: &Revocation) -> StoreResult<()>;
-    /// Revocations whose "not before" is at or after `since` (Unix seconds); older ones can no
-    /// longer affect a token that has not expired.
+    /// Revocations whose "not before" is at or after `since` (Unix milliseconds); older ones
+    /// can no longer affect a token that has not expired.
     async fn list_revocations(&self, since: i64) -> StoreResult<Vec<Revocation>>;
     /// Every user with an expiry date, for the in-memory revocation index.
     async fn user_expiries(&self) -> StoreResult<Vec<(UserId, DateTime<Utc>)>>;

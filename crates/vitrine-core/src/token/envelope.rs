@@ -116,5 +116,8 @@ pub fn open(token: &str, keys: &impl KeyLookup) -> Result<EmbedClaims, TokenErro
     if claims.aud != AUDIENCE {
         return Err(TokenError::Invalid("audience"));
     }
+    if claims.iat != claims.iat_ms.div_euclid(1000) {
+        return Err(TokenError::Invalid("claims"));
+    }
     Ok(claims)
 }

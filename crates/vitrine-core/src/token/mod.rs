@@ -61,6 +61,10 @@ pub struct EmbedClaims {
     pub access: AccessLevel,
     pub rls: RlsIdentity,
     pub iat: i64,
+    /// The issue instant in milliseconds, which revocations are compared with; `iat` is its
+    /// whole seconds.
+    #[serde(rename = "iatMs")]
+    pub iat_ms: i64,
     pub nbf: i64,
     pub exp: i64,
     pub jti: Uuid,

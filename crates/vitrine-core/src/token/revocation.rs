@@ -1,10 +1,16 @@
 //! Which tokens are no longer good, kept in memory so that verification never waits on the
-//! database. A revocation is a "not before" time for a user, an organization or a report:
+//! database. A revocation is a "not before" instant for a user, an organization or a report:
 //! tokens issued earlier are refused. Revocations are plain values, so the same events that
 //! update this node can be stored and sent to other nodes.
+//!
+//! Instants are Unix milliseconds, and the index keeps revocations and issues strictly
+//! ordered: a revocation is always later than every token issued before it, and a token issued
+//! after a revocation is always dated at or after it, even within one millisecond (or under a
+//! test clock that does not move).
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::{EmbedClaims, TokenError};
 use crate::ids::{OrgId, ReportId, UserId};
@@ -16,30 +22,30 @@ pub enum RevocationScope {
     Report(ReportId),
 }
 
-/// Tokens of `scope` issued before `not_before` (Unix seconds) are revoked.
+/// Tokens of `scope` issued before `not_before` (Unix milliseconds) are revoked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Revocation {
     pub scope: RevocationScope,
     pub not_before: i64,
 }
 
-impl Revocation {
-    /// A revocation taking effect at `at_millis`. Rounded up to the next whole second: a token
-    /// issued in the same second, before the change, has `iat` below it; the issuer never
-    /// issues a token with `iat` below it (see [`RevocationIndex::earliest_iat`]).
-    pub fn at(scope: RevocationScope, at_millis: i64) -> Self {
-        Self {
-            scope,
-            not_before: at_millis.div_euclid(1000) + i64::from(at_millis.rem_euclid(1000) != 0),
-        }
-    }
-}
-
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RevocationIndex {
     not_before: RwLock<HashMap<RevocationScope, i64>>,
     /// Users' expiry dates (Unix seconds): their tokens die with their accounts.
     user_expiry: RwLock<HashMap<UserId, i64>>,
+    /// The latest issue instant handed out by this node.
+    last_issued: AtomicI64,
+}
+
+impl Default for RevocationIndex {
+    fn default() -> Self {
+        Self {
+            not_before: RwLock::default(),
+            user_expiry: RwLock::default(),
+            last_issued: AtomicI64::new(i64::MIN),
+        }
+    }
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -51,11 +57,32 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl RevocationIndex {
+    /// A revocation of `scope` made at `now_millis`: later than `now_millis` and than every
+    /// token this node has issued.
+    pub fn revocation_at(&self, scope: RevocationScope, now_millis: i64) -> Revocation {
+        let after_issued = self.last_issued.load(Ordering::SeqCst).saturating_add(1);
+        Revocation { scope, not_before: now_millis.saturating_add(1).max(after_issued) }
+    }
+
     /// Records a revocation; an earlier one never undoes a later one.
     pub fn apply(&self, revocation: Revocation) {
         let mut map = write(&self.not_before);
         let entry = map.entry(revocation.scope).or_insert(revocation.not_before);
         *entry = (*entry).max(revocation.not_before);
+    }
+
+    /// The instant to date a new token for this user and report with: now, or the latest
+    /// revocation that applies to it if that is later.
+    pub fn issue_instant(
+        &self,
+        org: OrgId,
+        user: UserId,
+        report: ReportId,
+        now_millis: i64,
+    ) -> i64 {
+        let instant = now_millis.max(self.earliest_issue(org, user, report));
+        self.last_issued.fetch_max(instant, Ordering::SeqCst);
+        instant
     }
 
     pub fn set_user_expiry(&self, user: UserId, expires_at: Option<i64>) {
@@ -66,9 +93,10 @@ impl RevocationIndex {
         };
     }
 
-    /// `Revoked` when a revocation or the user's expiry applies to these claims at `now`.
+    /// `Revoked` when a revocation or the user's expiry applies to these claims at `now`
+    /// (Unix seconds).
     pub fn check(&self, claims: &EmbedClaims, now: i64) -> Result<(), TokenError> {
-        if claims.iat < self.earliest_iat(claims.org, claims.sub, claims.report) {
+        if claims.iat_ms < self.earliest_issue(claims.org, claims.sub, claims.report) {
             return Err(TokenError::Revoked);
         }
         if read(&self.user_expiry).get(&claims.sub).is_some_and(|expiry| now >= *expiry) {
@@ -77,8 +105,8 @@ impl RevocationIndex {
         Ok(())
     }
 
-    /// The earliest `iat` a token for this user and report may carry and still be valid.
-    pub fn earliest_iat(&self, org: OrgId, user: UserId, report: ReportId) -> i64 {
+    /// The earliest issue instant a token for this user and report may carry and be valid.
+    fn earliest_issue(&self, org: OrgId, user: UserId, report: ReportId) -> i64 {
         let map = read(&self.not_before);
         [
             RevocationScope::Organization(org),
@@ -97,7 +125,7 @@ mod tests {
     use super::*;
     use crate::token::{AccessLevel, RlsIdentity};
 
-    fn claims(iat: i64) -> EmbedClaims {
+    fn claims(iat_ms: i64) -> EmbedClaims {
         EmbedClaims {
             iss: "http://vitrine.test".into(),
             aud: crate::token::AUDIENCE.into(),
@@ -106,44 +134,62 @@ mod tests {
             report: ReportId::generate(),
             access: AccessLevel::View,
             rls: RlsIdentity::default(),
-            iat,
-            nbf: iat,
-            exp: iat + 3600,
+            iat: iat_ms / 1000,
+            iat_ms,
+            nbf: iat_ms / 1000,
+            exp: iat_ms / 1000 + 3600,
             jti: uuid::Uuid::now_v7(),
         }
     }
 
     #[test]
     fn tokens_issued_before_a_revocation_of_their_user_org_or_report_are_revoked() {
-        let index = RevocationIndex::default();
-        let token = claims(1_000);
-        assert_eq!(index.check(&token, 1_001), Ok(()));
+        let token = claims(1_000_000);
         for scope in [
             RevocationScope::User(token.sub),
             RevocationScope::Organization(token.org),
             RevocationScope::Report(token.report),
         ] {
             let index = RevocationIndex::default();
-            index.apply(Revocation::at(scope, 1_000_500));
+            assert_eq!(index.check(&token, 1_001), Ok(()));
+            index.apply(index.revocation_at(scope, 1_000_500));
             assert_eq!(index.check(&token, 1_001), Err(TokenError::Revoked), "{scope:?}");
-            assert_eq!(index.earliest_iat(token.org, token.sub, token.report), 1_001);
-            let reissued = EmbedClaims { iat: 1_001, nbf: 1_001, ..token.clone() };
-            assert_eq!(index.check(&reissued, 1_001), Ok(()), "a token issued after it is good");
+            let instant = index.issue_instant(token.org, token.sub, token.report, 1_000_500);
+            assert_eq!(instant, 1_000_501, "a token issued after it is dated after it");
+            let reissued = EmbedClaims { iat_ms: instant, ..token.clone() };
+            assert_eq!(index.check(&reissued, 1_001), Ok(()), "{scope:?}");
         }
-        index.apply(Revocation::at(RevocationScope::User(UserId::generate()), 2_000_000));
+        let index = RevocationIndex::default();
+        index.apply(index.revocation_at(RevocationScope::User(UserId::generate()), 2_000_000));
         assert_eq!(index.check(&token, 1_001), Ok(()), "other users' revocations do not apply");
     }
 
     #[test]
-    fn a_revocation_in_the_same_second_revokes_tokens_issued_before_it_in_that_second() {
-        // Issued at 1000.2 s (iat 1000), revoked at 1000.5 s: not_before rounds up to 1001.
-        let revocation =
-            Revocation::at(RevocationScope::Organization(OrgId::generate()), 1_000_500);
-        assert_eq!(revocation.not_before, 1_001);
+    fn revocations_and_issues_stay_ordered_even_when_the_clock_stands_still() {
+        let index = RevocationIndex::default();
+        let token = claims(5_000);
+        let now = 5_000;
+        let scope = RevocationScope::User(token.sub);
+        let issued_at =
+            |index: &RevocationIndex| index.issue_instant(token.org, token.sub, token.report, now);
+        let first = EmbedClaims { iat_ms: issued_at(&index), ..token.clone() };
+        index.apply(index.revocation_at(scope, now));
         assert_eq!(
-            Revocation::at(RevocationScope::Organization(OrgId::generate()), 1_000_000).not_before,
-            1_000
+            index.check(&first, 5),
+            Err(TokenError::Revoked),
+            "issued at the same instant, before"
         );
+        let second = EmbedClaims { iat_ms: issued_at(&index), ..token.clone() };
+        assert_eq!(index.check(&second, 5), Ok(()));
+        index.apply(index.revocation_at(RevocationScope::Organization(token.org), now));
+        assert_eq!(
+            index.check(&second, 5),
+            Err(TokenError::Revoked),
+            "a second revocation still revokes it"
+        );
+        let third = EmbedClaims { iat_ms: issued_at(&index), ..token.clone() };
+        assert_eq!(index.check(&third, 5), Ok(()));
+        assert!(third.iat_ms - now <= 2, "dated at most a few milliseconds ahead");
     }
 
     #[test]
@@ -152,13 +198,13 @@ mod tests {
         let token = claims(1_500);
         index.apply(Revocation { scope: RevocationScope::User(token.sub), not_before: 2_000 });
         index.apply(Revocation { scope: RevocationScope::User(token.sub), not_before: 1_000 });
-        assert_eq!(index.check(&token, 1_600), Err(TokenError::Revoked));
+        assert_eq!(index.check(&token, 1), Err(TokenError::Revoked));
     }
 
     #[test]
     fn tokens_die_with_their_users_expiry_date() {
         let index = RevocationIndex::default();
-        let token = claims(1_000);
+        let token = claims(1_000_000);
         index.set_user_expiry(token.sub, Some(1_100));
         assert_eq!(index.check(&token, 1_099), Ok(()));
         assert_eq!(index.check(&token, 1_100), Err(TokenError::Revoked));

@@ -35,6 +35,7 @@ fn claims() -> EmbedClaims {
             attributes: Default::default(),
         },
         iat: NOW,
+        iat_ms: NOW * 1000 + 250,
         nbf: NOW,
         exp: NOW + 3600,
         jti: uuid::Uuid::now_v7(),

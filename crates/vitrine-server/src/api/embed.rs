@@ -124,7 +124,7 @@ impl FromRequestParts<AppState> for EmbedCaller {
                     state,
                     &request,
                     rejection.error.reason(),
-                    rejection.claims.as_ref(),
+                    rejection.claims.as_deref(),
                 );
                 Err(token_error(&rejection.error))
             }

@@ -142,6 +142,7 @@ impl Flash {
             Some("added") => "Member added.",
             Some("removed") => "Member removed.",
             Some("permissions") => "Permissions saved.",
+            Some("tokens-revoked") => "Tokens revoked: open reports lose access within a second.",
             _ => return Self::default(),
         };
         Self { notice: Some(notice.to_string()), error: None }

@@ -15,6 +15,9 @@ pub const MAX_LIMIT: u32 = 10_000;
 pub const ENTITY_TYPES: [&str; 6] = ["user", "group", "report", "permission", "settings", "apiKey"];
 pub const TOKEN_EVENT_KINDS: [&str; 4] = ["issued", "refreshed", "rejected", "revoked"];
 
+/// From and to, either open.
+type Period = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// Query parameters, blanks ignored.
 struct Query<'a>(&'a HashMap<String, String>);
 
@@ -51,7 +54,7 @@ impl Query<'_> {
     }
 
     /// `since` and `until`: RFC 3339 moments, or dates covering whole days (UTC).
-    fn period(&self) -> ApiResult<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+    fn period(&self) -> ApiResult<Period> {
         let since =
             self.get("since").map(|raw| Ok::<_, ApiError>((raw, validate::expiry("since", raw)?)));
         let since =

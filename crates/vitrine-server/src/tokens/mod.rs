@@ -52,7 +52,7 @@ pub struct IssuedToken {
 #[derive(Debug, Clone)]
 pub struct Rejection {
     pub error: TokenError,
-    pub claims: Option<EmbedClaims>,
+    pub claims: Option<Arc<EmbedClaims>>,
 }
 
 pub struct TokenService {
@@ -99,8 +99,9 @@ impl TokenService {
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, serde_json::Error> {
         let now_seconds = now.timestamp();
-        // Never below a revocation made in this same second (see `Revocation::at`).
-        let iat = now_seconds.max(self.revoker.index.earliest_iat(org, user.id, report));
+        // Dated after any revocation that applies, even one made in this same millisecond.
+        let iat_ms = self.revoker.index.issue_instant(org, user.id, report, now.timestamp_millis());
+        let iat = iat_ms.div_euclid(1000);
         let exp = now_seconds + i64::from(policy.lifetime_seconds);
         let claims = EmbedClaims {
             iss: self.issuer.clone(),
@@ -111,6 +112,7 @@ impl TokenService {
             access: AccessLevel::View,
             rls: RlsIdentity { username: user.email.clone(), ..RlsIdentity::default() },
             iat,
+            iat_ms,
             nbf: iat,
             exp,
             jti: Uuid::now_v7(),
@@ -160,7 +162,7 @@ impl TokenService {
                     .map_err(|error| Rejection { error, claims: None })?,
             ),
         };
-        let refuse = |error| Rejection { error, claims: Some((*claims).clone()) };
+        let refuse = |error| Rejection { error, claims: Some(Arc::clone(&claims)) };
         token::check_time(&claims, now).map_err(refuse)?;
         self.revoker.index.check(&claims, now).map_err(refuse)?;
         if !seen_before {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use vitrine_core::settings::TOKEN_LIFETIME_MINUTES;
-use vitrine_core::token::{LEEWAY_SECONDS, Revocation, RevocationIndex, RevocationScope};
+use vitrine_core::token::{LEEWAY_SECONDS, RevocationIndex, RevocationScope};
 use vitrine_core::{Clock, UserId};
 use vitrine_store::{Store, StoreError};
 
@@ -23,7 +23,7 @@ impl Revoker {
         let horizon = clock.now()
             - Duration::minutes(TOKEN_LIFETIME_MINUTES.max)
             - Duration::seconds(LEEWAY_SECONDS);
-        for revocation in store.list_revocations(horizon.timestamp()).await? {
+        for revocation in store.list_revocations(horizon.timestamp_millis()).await? {
             index.apply(revocation);
         }
         for (user, expiry) in store.user_expiries().await? {
@@ -34,7 +34,7 @@ impl Revoker {
 
     /// Refuses every token of `scope` issued before now.
     pub async fn revoke(&self, scope: RevocationScope) -> Result<(), StoreError> {
-        let revocation = Revocation::at(scope, self.clock.now().timestamp_millis());
+        let revocation = self.index.revocation_at(scope, self.clock.now().timestamp_millis());
         self.index.apply(revocation);
         self.store.record_revocation(&revocation).await
     }

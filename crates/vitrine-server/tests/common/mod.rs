@@ -23,6 +23,7 @@ pub struct TestApp {
     pub base: String,
     pub store: Arc<dyn Store>,
     pub clock: Arc<ManualClock>,
+    pub tokens: Arc<vitrine_server::tokens::TokenService>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _data: tempfile::TempDir,
@@ -34,30 +35,53 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(adjust: impl FnOnce(ConfigLayer) -> ConfigLayer) -> TestApp {
     let data = tempfile::tempdir().expect("temp dir");
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()));
+    launch(data, clock, adjust).await
+}
+
+/// Starts a server on `data`; an existing database is kept (the demo only resets passwords).
+async fn launch(
+    data: tempfile::TempDir,
+    clock: Arc<ManualClock>,
+    adjust: impl FnOnce(ConfigLayer) -> ConfigLayer,
+) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
     let layer = ConfigLayer {
         listen: Some("127.0.0.1:0".into()),
+        public_url: Some(base.clone()),
         data_dir: Some(data.path().to_path_buf()),
         ..Default::default()
     };
     let config = ServerConfig::resolve(adjust(layer)).expect("config");
     let store = vitrine_store::open(&config.database).await.expect("store");
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
     let state = AppState::start(config, Arc::clone(&store), clock.clone()).await.expect("start");
+    let tokens = Arc::clone(&state.tokens);
     let seeded_at = Actor::system(vitrine_core::Clock::now(&*clock));
     demo::seed(&*store, &state.passwords, PASSWORD, &seeded_at).await.expect("seed");
     let (shutdown, signal) = oneshot::channel::<()>();
     let server = tokio::spawn(vitrine_server::serve(listener, state, async {
         let _ = signal.await;
     }));
-    TestApp { base, store, clock, shutdown: Some(shutdown), server: Some(server), _data: data }
+    TestApp {
+        base,
+        store,
+        clock,
+        tokens,
+        shutdown: Some(shutdown),
+        server: Some(server),
+        _data: data,
+    }
 }
 
 impl TestApp {
     pub fn clock_now(&self) -> chrono::DateTime<Utc> {
         use vitrine_core::Clock;
         self.clock.now()
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data.path()
     }
 
     pub fn database_url(&self) -> String {
@@ -95,6 +119,14 @@ impl TestApp {
         let body: Value = response.json().await.expect("login body");
         let csrf = body["csrfToken"].as_str().expect("csrfToken").to_string();
         Ok(Session { client, csrf, base: self.base.clone(), user: body["user"].clone() })
+    }
+
+    /// Stops this server and starts a new one on the same data and clock.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        let clock = Arc::clone(&self.clock);
+        let dir = std::mem::replace(&mut self._data, tempfile::tempdir().expect("temp dir"));
+        launch(dir, clock, |layer| layer).await
     }
 
     /// Stops the server gracefully and waits for it to finish.
@@ -180,6 +212,25 @@ impl Session {
             .unwrap_or_else(|| panic!("{value} not in {list_path}"))
             .to_string()
     }
+}
+
+impl Session {
+    /// Asks for an embed token for `report`; panics unless it is issued.
+    pub async fn token(&self, report: &str) -> Value {
+        let response = self.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+        assert_eq!(response.status(), StatusCode::OK, "token for {report}");
+        response.json().await.expect("token body")
+    }
+}
+
+/// `GET /api/v1/embed/reports/{report}` with `token` as the bearer.
+pub async fn embed(app: &TestApp, token: &str, report: &str) -> Response {
+    app.anonymous()
+        .get(app.url(&format!("/api/v1/embed/reports/{report}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("embed request")
 }
 
 /// Asserts the stable error shape and returns the body.

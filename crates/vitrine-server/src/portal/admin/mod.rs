@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}", get(users::show).post(users::update))
         .route("/users/{id}/permissions", post(users::set_permissions))
         .route("/users/{id}/delete", post(users::delete))
+        .route("/users/{id}/revoke-tokens", post(users::revoke_tokens))
         .route("/groups", get(groups::list).post(groups::create))
         .route("/groups/{id}", get(groups::show))
         .route("/groups/{id}/members", post(groups::add_member))
@@ -42,10 +43,13 @@ pub fn router() -> Router<AppState> {
         .route("/reports/{id}/access/remove", post(reports::revoke))
         .route("/reports/{id}/delete", post(reports::delete))
         .route("/settings", get(settings::show).post(settings::update))
+        .route("/tokens/revoke", post(settings::revoke_all_tokens))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}/revoke", post(api_keys::revoke))
         .route("/audit", get(audit::list))
         .route("/audit/export.csv", get(audit::export))
+        .route("/audit/tokens", get(audit::token_events))
+        .route("/audit/tokens/export.csv", get(audit::export_token_events))
 }
 
 async fn home(PortalCaller(caller): PortalCaller) -> PortalResult {

@@ -5,7 +5,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use maud::html;
 use serde_json::{Map, Value};
-use vitrine_core::settings::{Range, SESSION_ABSOLUTE_TIMEOUT_HOURS, SESSION_IDLE_TIMEOUT_MINUTES};
+use vitrine_core::settings::{
+    Range, SESSION_ABSOLUTE_TIMEOUT_HOURS, SESSION_IDLE_TIMEOUT_MINUTES, TOKEN_LIFETIME_MINUTES,
+    TOKEN_UPDATE_EVERY_MINUTES,
+};
 use vitrine_core::{AdminScope, Fields, OrgSettings};
 
 use super::{DoneQuery, admin_scope, done, flash_of};
@@ -70,7 +73,53 @@ fn render(
                     settings.session_absolute_timeout_hours,
                     "Every session ends this long after sign-in, even one in constant use."))
             }
+            section.card {
+                h2 { "Embed tokens" }
+                p.muted {
+                    "A report is opened with an embed token that expires, so that a leaked token dies soon and a change of "
+                    "permissions reaches every open screen. Open reports fetch a new token by themselves when someone "
+                    "applies a filter, switches a page or clicks a visual shortly before it expires."
+                }
+                (number_field(TOKEN_LIFETIME_MINUTES, "Token lifetime", "minutes",
+                    settings.token_lifetime_minutes,
+                    "How long each embed token stays valid. Shorter is safer; longer means fewer token requests."))
+                div.setting {
+                    label {
+                        "Update Token every"
+                        span.input-unit {
+                            input type="number" name=(TOKEN_UPDATE_EVERY_MINUTES.field)
+                                value=[settings.token_update_every_minutes]
+                                min=(TOKEN_UPDATE_EVERY_MINUTES.min) max=(TOKEN_UPDATE_EVERY_MINUTES.max)
+                                step="1" placeholder="off";
+                            span.unit { "minutes" }
+                        }
+                    }
+                    p.help {
+                        "Leave blank to turn the timed update off. When on, every open report fetches a new token at this "
+                        "interval even when nobody touches it, so a report left open on a TV, a wallboard or a tab over "
+                        "lunch never stops with “TokenExpired”. Choose fewer minutes than the token lifetime; each timed "
+                        "update also keeps the viewer signed in."
+                    }
+                    p.help.warning {
+                        strong { "Note: " }
+                        "a timed update counts as activity. If a capacity pauses after some minutes without activity, "
+                        "timed updates keep it running while a report is open. To let it pause, grant "
+                        code { "capacity.keepOn" } " only to the users (or screens) that must keep it on."
+                    }
+                }
+            }
             div.form-actions { button.primary type="submit" { "Save settings" } }
+        }
+        section.card.danger-zone {
+            h2 { "Revoke every embed token" }
+            p.muted {
+                "Every report open in your organization loses its token within a second. Viewers who still have "
+                "access get a new one by themselves; use this after a leak."
+            }
+            form method="post" action="/admin/tokens/revoke" {
+                (csrf_field(caller))
+                button.danger type="submit" { "Revoke all tokens" }
+            }
         }
     };
     Ok((status, page(Some(caller), "Settings", Some(Section::Settings), body)).into_response())
@@ -82,8 +131,11 @@ fn form_to_fields(form: &FormData) -> Fields {
     let mut map = Map::new();
     for field in OrgSettings::FIELDS {
         if let Some(raw) = form.get(field) {
-            let value =
-                raw.trim().parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(raw));
+            let value = match raw.trim() {
+                // A blank "Update Token every" turns the timed update off.
+                "" if field == TOKEN_UPDATE_EVERY_MINUTES.field => Value::Null,
+                text => text.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(raw)),
+            };
             map.insert(field.to_string(), value);
         }
     }
@@ -104,4 +156,16 @@ pub async fn update(
             render(&caller, &settings, Flash::error(e.message), e.status)
         }
     }
+}
+
+/// `POST /admin/tokens/revoke`: every embed token of the organization stops working.
+pub async fn revoke_all_tokens(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    form: FormData,
+) -> PortalResult {
+    form.check_csrf(&caller)?;
+    let scope = admin_scope(&caller)?;
+    services::tokens::revoke_organization(&state, &scope, &caller).await.on_page(&caller)?;
+    Ok(done("/admin/settings", "tokens-revoked"))
 }

@@ -172,6 +172,11 @@ async fn render_detail(
                 ul.plain { @for report in &reports { li { a href={ "/admin/reports/" (report.id) } { (report.name) } } } }
             }
         }
+        section.card {
+            h2 { "Embed tokens" }
+            p.muted { "Take back every report this user has open, within a second. If they still have access, their screens fetch new tokens by themselves." }
+            (action_button(caller, &format!("{base}/revoke-tokens"), "Revoke this user's tokens", "danger"))
+        }
         @if caller.principal.user_id != Some(id) {
             section.card.danger-zone {
                 h2 { "Delete user" }
@@ -228,4 +233,18 @@ pub async fn delete(
             render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await
         }
     }
+}
+
+/// `POST /admin/users/{id}/revoke-tokens`
+pub async fn revoke_tokens(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PortalResult {
+    form.check_csrf(&caller)?;
+    let scope = admin_scope(&caller)?;
+    let id: UserId = parse_id(&id, "user").on_page(&caller)?;
+    services::tokens::revoke_user(&state, &scope, &caller, id).await.on_page(&caller)?;
+    Ok(done(&format!("/admin/users/{id}"), "tokens-revoked"))
 }
