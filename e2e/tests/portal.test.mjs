@@ -258,4 +258,58 @@ describe('Vitrine portal in Chromium', () => {
     assert.match(text, /sessionIdleTimeoutMinutes/);
     assert.match(text, new RegExp(ACCOUNTS.admin.replace('.', '\\.')));
   });
+  test('an admin turns on the timed token update and revokes every token; viewers see the policy and lose their tokens', TIMEOUT, async () => {
+    const admin = await as(ACCOUNTS.admin);
+    await open(admin, '/admin/settings', { status: 200 });
+    const form = admin.locator('form[action="/admin/settings"]');
+    assert.match(await form.textContent(), /Update Token every/);
+    await form.locator('input[name="tokenUpdateEveryMinutes"]').fill('50');
+    await clickThrough(admin, admin.getByRole('button', { name: 'Save settings' }), { status: 200 });
+    assert.equal(await notice(admin), 'Saved.');
+    assert.equal(await admin.locator('input[name="tokenUpdateEveryMinutes"]').inputValue(), '50');
+    await admin.screenshot({ path: screenshotPath('admin-settings-tokens'), fullPage: true });
+
+    // A viewer's page asks for a token the way the viewer will: session cookie + CSRF header.
+    const viewer = await as(ACCOUNTS.viewer);
+    const issued = await viewer.evaluate(async () => {
+      const me = await (await fetch('/api/v1/me')).json();
+      const reports = await (await fetch('/api/v1/reports')).json();
+      const response = await fetch(`/api/v1/reports/${reports[0].id}/token`, {
+        method: 'POST',
+        headers: { 'X-CSRF-Token': me.csrfToken },
+      });
+      return { status: response.status, body: await response.json(), report: reports[0].id };
+    });
+    assert.equal(issued.status, 200);
+    assert.deepEqual(issued.body.refresh, { everySeconds: 3000, beforeExpirySeconds: 600 });
+    const embed = (token) =>
+      viewer.evaluate(
+        async ({ token, report }) => {
+          const response = await fetch(`/api/v1/embed/reports/${report}`, { headers: { Authorization: `Bearer ${token}` } });
+          return { status: response.status, code: (await response.json()).error?.code ?? null };
+        },
+        { token, report: issued.report },
+      );
+    assert.deepEqual(await embed(issued.body.token), { status: 200, code: null });
+
+    await open(admin, '/admin/settings', { status: 200 });
+    await clickThrough(admin, admin.getByRole('button', { name: 'Revoke all tokens' }), { status: 200 });
+    assert.match(await notice(admin), /Tokens revoked/);
+    assert.deepEqual(await embed(issued.body.token), { status: 401, code: 'TokenRevoked' });
+
+    // Audit log › Token events shows the issue and the revocation, by whom. Events are written
+    // in batches, so the page may need a moment to show the newest.
+    const revokedRows = admin.locator('table.audit tbody tr').filter({ has: admin.locator('.kind-revoked') });
+    for (let attempt = 0; attempt < 30 && (await revokedRows.count()) === 0; attempt += 1) {
+      await admin.waitForTimeout(100);
+      await open(admin, '/admin/audit/tokens', { status: 200 });
+    }
+    assert.equal(await revokedRows.count(), 1, 'one revocation');
+    const revocation = await revokedRows.first().textContent();
+    assert.match(revocation, /all tokens revoked by an administrator/);
+    assert.match(revocation, /by admin@example\.com/);
+    const issuedRows = admin.locator('table.audit tbody tr').filter({ has: admin.locator('.kind-issued') });
+    assert.match(await issuedRows.first().textContent(), /viewer@example\.com/);
+    await admin.screenshot({ path: screenshotPath('admin-token-events'), fullPage: true });
+  });
 });

@@ -191,7 +191,9 @@ pub async fn token_events(
                                 td.nowrap { (date(event.at)) }
                                 td {
                                     span class={ "badge kind-" (event.kind) } { (event.kind) }
-                                    @if let Some(token) = &event.token_id { br; code.muted title="token id" { (token) } }
+                                    @if let Some(token) = &event.token_id {
+                                        br; code.muted title={ "token id " (token) } { (token.chars().take(8).collect::<String>()) "…" }
+                                    }
                                 }
                                 td { (event.user_label.as_deref().unwrap_or("—")) }
                                 td { (event.report_label.as_deref().unwrap_or("—")) }
