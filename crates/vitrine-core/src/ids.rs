@@ -60,3 +60,4 @@ entity_id!(UserId);
 entity_id!(GroupId);
 entity_id!(ReportId);
 entity_id!(ApiKeyId);
+entity_id!(DatasetId);

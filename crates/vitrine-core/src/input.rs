@@ -35,6 +35,14 @@ impl Fields {
         Self { map }
     }
 
+    pub fn into_value(self) -> Value {
+        Value::Object(self.map)
+    }
+
+    pub fn as_value(&self) -> Value {
+        Value::Object(self.map.clone())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ed25519_dalek::{Signer, SigningKey};
+use vitrine_core::token::RlsIdentity;
 use vitrine_core::{OrgId, OrgSettings, ReportId, Role, SystemClock, UserId};
 use vitrine_server::metrics::Metrics;
 use vitrine_server::tokens::TokenService;
@@ -54,7 +55,13 @@ fn benchmarks(c: &mut Criterion) {
     let org = user.org_id;
     let report = ReportId::generate();
     let policy = OrgSettings::default().token_policy();
-    let issue = || service.issue(org, &user, report, policy, Utc::now()).expect("issue");
+    let rls = RlsIdentity {
+        username: user.email.clone(),
+        roles: vec!["Own region".into()],
+        ..Default::default()
+    };
+    let issue =
+        || service.issue(org, user.id, report, rls.clone(), policy, Utc::now()).expect("issue");
 
     // The raw operations, on a message as long as a token's signed part.
     let sample = issue().token;

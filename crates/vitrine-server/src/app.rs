@@ -12,6 +12,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 use vitrine_core::Clock;
+use vitrine_engine::Engine;
 use vitrine_store::Store;
 
 use crate::auth::password::PasswordHasher;
@@ -32,6 +33,10 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub metrics: Arc<Metrics>,
     pub tokens: Arc<TokenService>,
+    /// The built-in report engine and its datasets in memory.
+    pub engine: Arc<Engine>,
+    /// Serializes dataset loading, so concurrent first queries read a file once.
+    pub dataset_loading: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +73,8 @@ impl AppState {
             config: Arc::new(config),
             metrics,
             tokens: Arc::new(tokens),
+            engine: Arc::new(Engine::new()),
+            dataset_loading: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 }

@@ -18,6 +18,7 @@ pub enum ErrorCode {
     NotFound,
     InvalidInput,
     NoAccess,
+    NoRlsRole,
     RateLimited,
     TokenExpired,
     TokenInvalid,
@@ -36,6 +37,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "NotFound",
             ErrorCode::InvalidInput => "InvalidInput",
             ErrorCode::NoAccess => "NoAccess",
+            ErrorCode::NoRlsRole => "NoRlsRole",
             ErrorCode::RateLimited => "RateLimited",
             ErrorCode::TokenExpired => "TokenExpired",
             ErrorCode::TokenInvalid => "TokenInvalid",
@@ -52,9 +54,10 @@ impl ErrorCode {
             | ErrorCode::TokenInvalid
             | ErrorCode::TokenRevoked => StatusCode::UNAUTHORIZED,
             ErrorCode::AccountLocked => StatusCode::LOCKED,
-            ErrorCode::CsrfRejected | ErrorCode::Forbidden | ErrorCode::NoAccess => {
-                StatusCode::FORBIDDEN
-            }
+            ErrorCode::CsrfRejected
+            | ErrorCode::Forbidden
+            | ErrorCode::NoAccess
+            | ErrorCode::NoRlsRole => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -151,7 +154,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, Json(json!({ "error": body }))).into_response();
         if self.bearer_challenge {
             let error = match self.code {
-                ErrorCode::NoAccess | ErrorCode::Forbidden => "insufficient_scope",
+                ErrorCode::NoAccess | ErrorCode::Forbidden | ErrorCode::NoRlsRole => {
+                    "insufficient_scope"
+                }
                 _ => "invalid_token",
             };
             let challenge = format!(

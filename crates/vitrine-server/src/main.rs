@@ -81,6 +81,9 @@ struct DemoArgs {
     /// Keep data here between runs instead of a fresh temporary directory.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Rows of the generated sales dataset.
+    #[arg(long, default_value_t = demo::DEMO_ROWS)]
+    rows: usize,
 }
 
 fn load_config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
@@ -158,6 +161,7 @@ async fn run_server(
         config.public_url = format!("http://{address}");
     }
     let state = AppState::start(config, store, Arc::new(SystemClock)).await?;
+    tokio::spawn(vitrine_server::services::datasets::load_all(state.clone()));
     state_ready(&state, address);
     vitrine_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
@@ -205,8 +209,15 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let config = ServerConfig { public_url: format!("http://{address}"), ..config };
     let data_dir = config.data_dir.clone();
     let state = AppState::start(config, store, Arc::new(SystemClock)).await?;
-    demo::seed(&*state.store, &state.passwords, &password, &Actor::system(state.clock.now()))
-        .await?;
+    let setup = demo::DemoSetup {
+        passwords: &state.passwords,
+        engine: &state.engine,
+        data_dir: &data_dir,
+        password: &password,
+        rows: args.rows,
+    };
+    demo::seed(&*state.store, &setup, &Actor::system(state.clock.now())).await?;
+    tokio::spawn(vitrine_server::services::datasets::load_all(state.clone()));
 
     let mut out = std::io::stdout().lock();
     writeln!(out, "Vitrine demo is running at http://{address}/")?;

@@ -314,8 +314,9 @@ async fn settings_are_validated_whole_and_every_bad_value_names_its_field() {
             "sessionIdleTimeoutMinutes": 480,
             "sessionAbsoluteTimeoutHours": 720,
             "tokenLifetimeMinutes": 60,
-            "tokenUpdateEveryMinutes": null
-        })
+            "tokenUpdateEveryMinutes": 50
+        }),
+        "the demo turns the timed token update on"
     );
     let bad = [
         json!({ "sessionIdleTimeoutMinutes": 0 }),
@@ -400,11 +401,11 @@ async fn the_audit_log_records_who_changed_what_with_old_and_new_values() {
         "no secrets in the audit log"
     );
 
-    let settings = admin.json("/api/v1/audit?entityType=settings").await;
+    let settings = admin.json("/api/v1/audit?entityType=settings&actor=admin@example.com").await;
     assert_eq!(settings[0]["oldValue"]["sessionIdleTimeoutMinutes"], 480);
     assert_eq!(settings[0]["newValue"]["sessionIdleTimeoutMinutes"], 45);
 
-    let csv = admin.get("/api/v1/audit?format=csv&entityType=settings").await;
+    let csv = admin.get("/api/v1/audit?format=csv&entityType=settings&actor=admin").await;
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let text = csv.text().await.unwrap();
     let mut lines = text.lines();

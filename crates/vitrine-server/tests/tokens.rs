@@ -52,12 +52,19 @@ async fn issuing_answers_the_token_its_expiry_and_the_refresh_policy() {
     let report = report_id(&viewer, "Sales overview").await;
     let body = viewer.token(&report).await;
     assert_eq!(body["expiresInSeconds"], 3600);
-    assert_eq!(body["refresh"], json!({ "everySeconds": null, "beforeExpirySeconds": 600 }));
+    assert_eq!(
+        body["refresh"],
+        json!({ "everySeconds": 3000, "beforeExpirySeconds": 600 }),
+        "the demo's timed update"
+    );
     assert_eq!(body["expiration"], "2026-03-02T10:00:00.000Z", "RFC 3339 UTC, one hour from now");
     let token = body["token"].as_str().unwrap();
     assert_eq!(decode_part(token, 1)["jti"], body["tokenId"]);
 
     let admin = app.sign_in(ADMIN).await;
+    let off = admin.patch("/api/v1/settings", json!({ "tokenUpdateEveryMinutes": null })).await;
+    assert_eq!(off.status(), StatusCode::OK);
+    assert_eq!(viewer.token(&report).await["refresh"]["everySeconds"], Value::Null);
     let settings = json!({ "tokenLifetimeMinutes": 20, "tokenUpdateEveryMinutes": 15 });
     assert_eq!(admin.patch("/api/v1/settings", settings).await.status(), StatusCode::OK);
     let body = viewer.token(&report).await;

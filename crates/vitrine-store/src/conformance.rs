@@ -3,11 +3,12 @@
 
 use chrono::{Duration, Utc};
 use vitrine_core::token::{Revocation, RevocationScope};
-use vitrine_core::{OrgId, Permission, Role, UserId};
+use vitrine_core::{DatasetId, OrgId, Permission, Role, UserId};
 
 use crate::{
-    Actor, AuditFilter, Grantee, NewApiKey, NewGroup, NewReport, NewSession, NewUser, ReportChange,
-    Store, StoreError, StoredSigningKey, TokenEvent, TokenEventFilter, UserChange,
+    Actor, AuditFilter, Dataset, Grantee, NewApiKey, NewGroup, NewReport, NewSession, NewUser,
+    ReportChange, RlsAssignment, Store, StoreError, StoredSigningKey, TokenEvent, TokenEventFilter,
+    UserChange,
 };
 
 fn actor() -> Actor {
@@ -459,6 +460,146 @@ pub async fn token_events_are_listed_per_organization_with_filters_and_labels(st
     assert_eq!(store.list_token_events(org_a, &later).await.unwrap().len(), 1);
 }
 
+pub async fn datasets_are_kept_per_organization_with_unique_names(store: &dyn Store) {
+    let org_a = org(store, "A").await;
+    let org_b = org(store, "B").await;
+    let dataset = |name: &str| Dataset {
+        id: DatasetId::generate(),
+        org_id: org_a,
+        name: name.into(),
+        format: "parquet".into(),
+        location: "datasets/x.parquet".into(),
+        columns: serde_json::json!([{ "name": "region", "kind": "text" }]),
+        row_count: 1_000_000,
+        created_at: Utc::now(),
+    };
+    let sales = store.create_dataset(org_a, &actor(), &dataset("Sales")).await.unwrap();
+    let err = store.create_dataset(org_a, &actor(), &dataset("Sales")).await;
+    assert!(matches!(err, Err(StoreError::Conflict { field: "name" })), "{err:?}");
+    store.create_dataset(org_b, &actor(), &dataset("Sales")).await.expect("same name elsewhere");
+    let read = store.get_dataset(org_a, sales.id).await.unwrap();
+    assert_eq!((read.row_count, read.columns[0]["name"].as_str()), (1_000_000, Some("region")));
+    assert!(matches!(store.get_dataset(org_b, sales.id).await, Err(StoreError::NotFound)));
+    assert_eq!(store.list_datasets(org_a).await.unwrap().len(), 1);
+    assert_eq!(store.all_datasets().await.unwrap().len(), 2);
+    assert!(matches!(
+        store.delete_dataset(org_b, &actor(), sales.id).await,
+        Err(StoreError::NotFound)
+    ));
+    store.delete_dataset(org_a, &actor(), sales.id).await.unwrap();
+    assert!(store.list_datasets(org_a).await.unwrap().is_empty());
+}
+
+pub async fn report_definitions_are_stored_replaced_and_audited(store: &dyn Store) {
+    let org = org(store, "Org").await;
+    let other = self::org(store, "Other").await;
+    let report = store
+        .create_report(
+            org,
+            &actor(),
+            &NewReport { name: "Sales".into(), description: String::new(), owner_id: None },
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.definition, None);
+    let definition = serde_json::json!({ "dataset": "d", "pages": [] });
+    let saved =
+        store.set_report_definition(org, &actor(), report.id, Some(&definition)).await.unwrap();
+    assert_eq!(saved.definition.as_ref(), Some(&definition));
+    assert_eq!(
+        store.get_report(org, report.id).await.unwrap().definition,
+        Some(definition.clone())
+    );
+    assert!(matches!(
+        store.set_report_definition(other, &actor(), report.id, Some(&definition)).await,
+        Err(StoreError::NotFound)
+    ));
+    let all = store
+        .list_audit(
+            org,
+            &AuditFilter { entity_type: Some("report".into()), limit: 10, ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all[0].action, "definitionChanged");
+    assert_eq!(all[0].new_value, Some(definition));
+}
+
+pub async fn rls_roles_and_attributes_union_over_groups_and_the_users_own_win(store: &dyn Store) {
+    let org = org(store, "Org").await;
+    let ada = user(store, org, "ada@example.com").await;
+    let group = |name: &'static str| async move {
+        store
+            .create_group(
+                org,
+                &actor(),
+                &NewGroup { name: name.into(), description: String::new() },
+            )
+            .await
+            .unwrap()
+            .id
+    };
+    let north = group("North team").await;
+    let all = group("Everyone").await;
+    store.add_group_member(org, &actor(), north, ada).await.unwrap();
+    store.add_group_member(org, &actor(), all, ada).await.unwrap();
+    let assign = |roles: &[&str], attributes: &[(&str, &str)]| RlsAssignment {
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        attributes: attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    };
+    store
+        .set_rls_assignment(
+            org,
+            &actor(),
+            Grantee::Group(north),
+            &assign(&["Own region"], &[("region", "North"), ("tier", "A")]),
+        )
+        .await
+        .unwrap();
+    store
+        .set_rls_assignment(
+            org,
+            &actor(),
+            Grantee::Group(all),
+            &assign(&["Viewer"], &[("tier", "B")]),
+        )
+        .await
+        .unwrap();
+    store
+        .set_rls_assignment(
+            org,
+            &actor(),
+            Grantee::User(ada),
+            &assign(&["Analyst"], &[("region", "South")]),
+        )
+        .await
+        .unwrap();
+    let effective = store.effective_rls(org, ada).await.unwrap();
+    assert_eq!(effective.roles, ["Analyst", "Own region", "Viewer"]);
+    assert_eq!(
+        effective.attributes.get("region").map(String::as_str),
+        Some("South"),
+        "the user's own wins"
+    );
+    assert!(effective.attributes.contains_key("tier"));
+    assert_eq!(
+        store.rls_assignment(org, Grantee::Group(north)).await.unwrap(),
+        assign(&["Own region"], &[("region", "North"), ("tier", "A")])
+    );
+    // Replacing is whole: roles and attributes not given are removed.
+    store.set_rls_assignment(org, &actor(), Grantee::User(ada), &assign(&[], &[])).await.unwrap();
+    assert_eq!(
+        store.rls_assignment(org, Grantee::User(ada)).await.unwrap(),
+        RlsAssignment::default()
+    );
+    store.remove_group_member(org, &actor(), north, ada).await.unwrap();
+    let effective = store.effective_rls(org, ada).await.unwrap();
+    assert_eq!(effective.roles, ["Viewer"]);
+    assert_eq!(effective.attributes.get("tier").map(String::as_str), Some("B"));
+    let changes = AuditFilter { text: Some("rlsRoles".into()), limit: 10, ..Default::default() };
+    assert_eq!(store.list_audit(org, &changes).await.unwrap().len(), 4, "every change audited");
+}
+
 /// Runs the whole suite; `$make` builds a fresh, migrated store for each case.
 #[macro_export]
 macro_rules! store_conformance_tests {
@@ -478,7 +619,10 @@ macro_rules! store_conformance_tests {
             signing_keys_round_trip_and_retire,
             revocations_keep_the_latest_not_before_per_scope,
             user_expiries_list_every_user_with_an_expiry_date,
-            token_events_are_listed_per_organization_with_filters_and_labels
+            token_events_are_listed_per_organization_with_filters_and_labels,
+            datasets_are_kept_per_organization_with_unique_names,
+            report_definitions_are_stored_replaced_and_audited,
+            rls_roles_and_attributes_union_over_groups_and_the_users_own_win
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -11,7 +11,9 @@ mod sqlite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use vitrine_core::token::Revocation;
-use vitrine_core::{ApiKeyId, GroupId, OrgId, OrgSettings, Permission, ReportId, UserId};
+use vitrine_core::{
+    ApiKeyId, DatasetId, GroupId, OrgId, OrgSettings, Permission, ReportId, UserId,
+};
 
 pub use records::*;
 pub use sqlite::SqliteStore;
@@ -195,6 +197,42 @@ pub trait Store: Send + Sync + 'static {
     async fn list_revocations(&self, since: i64) -> StoreResult<Vec<Revocation>>;
     /// Every user with an expiry date, for the in-memory revocation index.
     async fn user_expiries(&self) -> StoreResult<Vec<(UserId, DateTime<Utc>)>>;
+
+    // Datasets.
+    async fn create_dataset(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        dataset: &Dataset,
+    ) -> StoreResult<Dataset>;
+    async fn list_datasets(&self, org: OrgId) -> StoreResult<Vec<Dataset>>;
+    async fn get_dataset(&self, org: OrgId, id: DatasetId) -> StoreResult<Dataset>;
+    async fn delete_dataset(&self, org: OrgId, actor: &Actor, id: DatasetId) -> StoreResult<()>;
+    /// Every dataset of the installation, to load at start.
+    async fn all_datasets(&self) -> StoreResult<Vec<Dataset>>;
+
+    // Report definitions.
+    async fn set_report_definition(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        report: ReportId,
+        definition: Option<&serde_json::Value>,
+    ) -> StoreResult<Report>;
+
+    // Row-level-security roles and attributes of users and groups.
+    /// Replaces the grantee's roles and attributes.
+    async fn set_rls_assignment(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        grantee: Grantee,
+        assignment: &RlsAssignment,
+    ) -> StoreResult<()>;
+    async fn rls_assignment(&self, org: OrgId, grantee: Grantee) -> StoreResult<RlsAssignment>;
+    /// The user's roles (their own and their groups') and attributes (their groups', then
+    /// their own, which win).
+    async fn effective_rls(&self, org: OrgId, user: UserId) -> StoreResult<RlsAssignment>;
 
     // Token audit trail.
     async fn insert_token_events(&self, events: &[TokenEvent]) -> StoreResult<()>;

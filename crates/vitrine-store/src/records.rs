@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use vitrine_core::{ApiKeyId, GroupId, OrgId, OrgSettings, ReportId, Role, UserId};
+use vitrine_core::{ApiKeyId, DatasetId, GroupId, OrgId, OrgSettings, ReportId, Role, UserId};
 
 /// Who made a change, and when; recorded in the audit log with it.
 #[derive(Debug, Clone)]
@@ -146,6 +146,8 @@ pub struct Report {
     pub name: String,
     pub description: String,
     pub owner_id: Option<UserId>,
+    /// The report's pages and visuals as JSON; `None` until a contributor defines them.
+    pub definition: Option<Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -255,4 +257,26 @@ pub struct TokenEventFilter {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    pub id: DatasetId,
+    pub org_id: OrgId,
+    pub name: String,
+    /// `csv` or `parquet`.
+    pub format: String,
+    /// A file in the data directory (relative path) or a registered absolute path.
+    pub location: String,
+    /// The columns as JSON (`[{"name","kind"}]`), as read when the dataset was added.
+    pub columns: Value,
+    pub row_count: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Row-level-security roles and attributes assigned to a user or a group.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RlsAssignment {
+    pub roles: Vec<String>,
+    pub attributes: std::collections::BTreeMap<String, String>,
 }

@@ -14,7 +14,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use vitrine_core::token::{Revocation, RevocationScope};
-use vitrine_core::{ApiKeyId, GroupId, OrgId, OrgSettings, Permission, ReportId, Role, UserId};
+use vitrine_core::{
+    ApiKeyId, DatasetId, GroupId, OrgId, OrgSettings, Permission, ReportId, Role, UserId,
+};
 
 use crate::records::*;
 use crate::{Store, StoreError, StoreResult};
@@ -23,6 +25,7 @@ use crate::{Store, StoreError, StoreResult};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_foundation.sql")),
     (2, include_str!("../migrations/0002_tokens.sql")),
+    (3, include_str!("../migrations/0003_reports_content.sql")),
 ];
 
 const USER_COLUMNS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.blocked, u.expires_at, \
@@ -30,7 +33,8 @@ const USER_COLUMNS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.blocked, 
 const GROUP_COLUMNS: &str = "g.id, g.org_id, g.name, g.description, g.created_at, \
      (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS member_count";
 const REPORT_COLUMNS: &str =
-    "r.id, r.org_id, r.name, r.description, r.owner_id, r.created_at, r.updated_at";
+    "r.id, r.org_id, r.name, r.description, r.owner_id, r.definition, r.created_at, r.updated_at";
+const DATASET_COLUMNS: &str = "id, org_id, name, format, location, columns, row_count, created_at";
 const API_KEY_COLUMNS: &str =
     "k.id, k.org_id, k.name, k.prefix, k.created_by, k.created_at, k.last_used_at, k.revoked_at";
 
@@ -598,6 +602,7 @@ impl Store for SqliteStore {
             name: new.name.clone(),
             description: new.description.clone(),
             owner_id: new.owner_id,
+            definition: None,
             created_at: actor.at,
             updated_at: actor.at,
         };
@@ -1110,6 +1115,222 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn create_dataset(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        dataset: &Dataset,
+    ) -> StoreResult<Dataset> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO datasets (id, org_id, name, format, location, columns, row_count, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(dataset.id.to_string())
+        .bind(org.to_string())
+        .bind(&dataset.name)
+        .bind(&dataset.format)
+        .bind(&dataset.location)
+        .bind(dataset.columns.to_string())
+        .bind(i64::try_from(dataset.row_count).unwrap_or(i64::MAX))
+        .bind(ms(dataset.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, "name"))?;
+        AuditRecord::new(org, actor, "dataset", dataset.id.to_string(), "created")
+            .values(None, Some(json!({ "name": dataset.name, "format": dataset.format, "rows": dataset.row_count })))
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Dataset { org_id: org, ..dataset.clone() })
+    }
+
+    async fn list_datasets(&self, org: OrgId) -> StoreResult<Vec<Dataset>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DATASET_COLUMNS} FROM datasets WHERE org_id = ? ORDER BY name"
+        ))
+        .bind(org.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(dataset_from_row).collect()
+    }
+
+    async fn get_dataset(&self, org: OrgId, id: DatasetId) -> StoreResult<Dataset> {
+        let row = sqlx::query(&format!(
+            "SELECT {DATASET_COLUMNS} FROM datasets WHERE org_id = ? AND id = ?"
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(dataset_from_row).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn delete_dataset(&self, org: OrgId, actor: &Actor, id: DatasetId) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {DATASET_COLUMNS} FROM datasets WHERE org_id = ? AND id = ?"
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let old = dataset_from_row(&row)?;
+        sqlx::query("DELETE FROM datasets WHERE org_id = ? AND id = ?")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        AuditRecord::new(org, actor, "dataset", id.to_string(), "deleted")
+            .values(Some(json!({ "name": old.name, "format": old.format })), None)
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn all_datasets(&self) -> StoreResult<Vec<Dataset>> {
+        let rows =
+            sqlx::query(&format!("SELECT {DATASET_COLUMNS} FROM datasets ORDER BY created_at"))
+                .fetch_all(&self.reader)
+                .await?;
+        rows.iter().map(dataset_from_row).collect()
+    }
+
+    async fn set_report_definition(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        report: ReportId,
+        definition: Option<&Value>,
+    ) -> StoreResult<Report> {
+        let mut tx = self.writer.begin().await?;
+        let old = Self::report_in_org(&mut tx, org, report).await?;
+        sqlx::query(
+            "UPDATE reports SET definition = ?, updated_at = ? WHERE org_id = ? AND id = ?",
+        )
+        .bind(definition.map(|d| d.to_string()))
+        .bind(ms(actor.at))
+        .bind(org.to_string())
+        .bind(report.to_string())
+        .execute(&mut *tx)
+        .await?;
+        AuditRecord::new(org, actor, "report", report.to_string(), "definitionChanged")
+            .values(old.definition.clone(), definition.cloned())
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Report { definition: definition.cloned(), updated_at: actor.at, ..old })
+    }
+
+    async fn set_rls_assignment(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        grantee: Grantee,
+        assignment: &RlsAssignment,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let who = Self::grantee_in_org(&mut tx, org, grantee).await?;
+        let old = rls_of(&mut tx, grantee).await?;
+        let (roles_table, attributes_table, key) = rls_tables(grantee);
+        let id = grantee_id(grantee);
+        sqlx::query(&format!("DELETE FROM {roles_table} WHERE {key} = ?"))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!("DELETE FROM {attributes_table} WHERE {key} = ?"))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        for role in &assignment.roles {
+            sqlx::query(&format!(
+                "INSERT OR IGNORE INTO {roles_table} ({key}, role) VALUES (?, ?)"
+            ))
+            .bind(&id)
+            .bind(role)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (name, value) in &assignment.attributes {
+            sqlx::query(&format!(
+                "INSERT INTO {attributes_table} ({key}, name, value) VALUES (?, ?, ?)"
+            ))
+            .bind(&id)
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let new = rls_of(&mut tx, grantee).await?;
+        if old != new {
+            let entity = match grantee {
+                Grantee::User(_) => "user",
+                Grantee::Group(_) => "group",
+            };
+            let snapshot = |a: &RlsAssignment| {
+                let mut value = who.clone();
+                value["rlsRoles"] = json!(a.roles);
+                value["rlsAttributes"] = json!(a.attributes);
+                value
+            };
+            AuditRecord::new(org, actor, entity, id.clone(), "rlsChanged")
+                .values(Some(snapshot(&old)), Some(snapshot(&new)))
+                .write(&mut tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rls_assignment(&self, org: OrgId, grantee: Grantee) -> StoreResult<RlsAssignment> {
+        let mut conn = self.reader.acquire().await?;
+        Self::grantee_in_org(&mut conn, org, grantee).await?;
+        rls_of(&mut conn, grantee).await
+    }
+
+    async fn effective_rls(&self, org: OrgId, user: UserId) -> StoreResult<RlsAssignment> {
+        let mut conn = self.reader.acquire().await?;
+        Self::user_in_org(&mut conn, org, user).await?;
+        let user_id = user.to_string();
+        let roles: Vec<String> = sqlx::query_scalar(
+            "SELECT role FROM user_rls_roles WHERE user_id = ?
+             UNION
+             SELECT gr.role FROM group_rls_roles gr JOIN group_members m ON m.group_id = gr.group_id
+             WHERE m.user_id = ?
+             ORDER BY 1",
+        )
+        .bind(&user_id)
+        .bind(&user_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        // Group attributes first (by group name), then the user's own, so the user's win.
+        let rows = sqlx::query(
+            "SELECT ga.name, ga.value FROM group_attributes ga
+             JOIN group_members m ON m.group_id = ga.group_id
+             JOIN user_groups g ON g.id = ga.group_id
+             WHERE m.user_id = ? ORDER BY g.name DESC",
+        )
+        .bind(&user_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut attributes = std::collections::BTreeMap::new();
+        for row in &rows {
+            attributes
+                .insert(row.try_get::<String, _>("name")?, row.try_get::<String, _>("value")?);
+        }
+        let own = sqlx::query("SELECT name, value FROM user_attributes WHERE user_id = ?")
+            .bind(&user_id)
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in &own {
+            attributes
+                .insert(row.try_get::<String, _>("name")?, row.try_get::<String, _>("value")?);
+        }
+        Ok(RlsAssignment { roles, attributes })
+    }
+
     async fn insert_token_events(&self, events: &[TokenEvent]) -> StoreResult<()> {
         if events.is_empty() {
             return Ok(());
@@ -1370,9 +1591,52 @@ fn report_from_row(row: &SqliteRow) -> StoreResult<Report> {
         name: row.try_get("name")?,
         description: row.try_get("description")?,
         owner_id: owner.and_then(|raw| raw.parse().ok()),
+        definition: json_column(row, "definition")?,
         created_at: from_ms(row.try_get("created_at")?)?,
         updated_at: from_ms(row.try_get("updated_at")?)?,
     })
+}
+
+fn dataset_from_row(row: &SqliteRow) -> StoreResult<Dataset> {
+    let rows: i64 = row.try_get("row_count")?;
+    Ok(Dataset {
+        id: parse_id(row, "id")?,
+        org_id: parse_id(row, "org_id")?,
+        name: row.try_get("name")?,
+        format: row.try_get("format")?,
+        location: row.try_get("location")?,
+        columns: json_column(row, "columns")?.unwrap_or(Value::Null),
+        row_count: u64::try_from(rows).unwrap_or_default(),
+        created_at: from_ms(row.try_get("created_at")?)?,
+    })
+}
+
+/// The tables and key column holding a grantee's row-level-security roles and attributes.
+fn rls_tables(grantee: Grantee) -> (&'static str, &'static str, &'static str) {
+    match grantee {
+        Grantee::User(_) => ("user_rls_roles", "user_attributes", "user_id"),
+        Grantee::Group(_) => ("group_rls_roles", "group_attributes", "group_id"),
+    }
+}
+
+async fn rls_of(conn: &mut SqliteConnection, grantee: Grantee) -> StoreResult<RlsAssignment> {
+    let (roles_table, attributes_table, key) = rls_tables(grantee);
+    let id = grantee_id(grantee);
+    let roles: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT role FROM {roles_table} WHERE {key} = ? ORDER BY role"
+    ))
+    .bind(&id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let rows = sqlx::query(&format!("SELECT name, value FROM {attributes_table} WHERE {key} = ?"))
+        .bind(&id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut attributes = std::collections::BTreeMap::new();
+    for row in &rows {
+        attributes.insert(row.try_get::<String, _>("name")?, row.try_get::<String, _>("value")?);
+    }
+    Ok(RlsAssignment { roles, attributes })
 }
 
 fn api_key_from_row(row: &SqliteRow) -> StoreResult<ApiKey> {

@@ -13,10 +13,12 @@ use vitrine_core::ReportId;
 use vitrine_core::token::{EmbedClaims, TokenError};
 use vitrine_store::TokenEvent;
 
-use super::json;
+use super::{JsonFields, json};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::services::definitions;
 use crate::tokens::request_info::RequestInfo;
+use vitrine_engine::QueryRequest;
 
 /// Query parameters that look like a token being passed in the URL.
 const TOKEN_PARAMETERS: [&str; 5] = ["access_token", "token", "embed_token", "bearer", "jwt"];
@@ -148,5 +150,38 @@ pub async fn report(
     let mut body = json::report(&report);
     body["access"] = Value::String("View".into());
     body["viewer"] = serde_json::json!({ "username": caller.claims.rls.username });
+    // The pages and visuals; the row-level-security rules stay on the server.
+    body["definition"] = match definitions::of(&report) {
+        Ok(definition) => serde_json::json!({
+            "pages": definition.pages,
+            "rowLevelSecurity": definition.has_rls(),
+        }),
+        Err(_) => Value::Null,
+    };
     Ok(Json(body))
+}
+
+/// `POST /api/v1/embed/reports/{id}/query`: `{"page","visual","filters"}` (or `slicer`
+/// instead of `visual`) → `{"columns","rows","truncated"}`.
+pub async fn query(
+    State(state): State<AppState>,
+    caller: EmbedCaller,
+    Path(id): Path<String>,
+    JsonFields(input): JsonFields,
+) -> ApiResult<Json<Value>> {
+    let id: ReportId = id.parse().map_err(|_| ApiError::not_found("report").bearer())?;
+    caller.require_report(&state, id)?;
+    let request: QueryRequest = serde_json::from_value(input.into_value()).map_err(|e| {
+        ApiError::invalid("body", format!("{e}; expected {{\"page\",\"visual\",\"filters\"}}"))
+    })?;
+    let report = state
+        .store
+        .get_report(caller.claims.org, id)
+        .await
+        .map_err(|e| ApiError::from(e).bearer())?;
+    let result =
+        definitions::query(&state, caller.claims.org, &report, &request, &caller.claims.rls)
+            .await
+            .map_err(ApiError::bearer)?;
+    Ok(Json(serde_json::to_value(result).map_err(|_| ApiError::internal())?))
 }

@@ -86,3 +86,30 @@ async fn set_member(
     groups::set_member(&state, &scope, &caller, group, user, member).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /api/v1/groups/{id}/rls`
+pub async fn rls(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let scope = caller.principal.admin()?;
+    let id: GroupId = parse_id(&id, "group")?;
+    let assignment = state.store.rls_assignment(scope.org_id(), Grantee::Group(id)).await?;
+    Ok(Json(crate::services::rls::assignment_json(&assignment)))
+}
+
+/// `PUT /api/v1/groups/{id}/rls`: replaces the group's roles and attributes; its members'
+/// tokens are revoked when anything changed.
+pub async fn put_rls(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+    JsonFields(input): JsonFields,
+) -> ApiResult<Json<Value>> {
+    let scope = caller.principal.admin()?;
+    let id: GroupId = parse_id(&id, "group")?;
+    let assignment = crate::services::rls::assignment_from(&input, &input.as_value())?;
+    crate::services::rls::set(&state, &scope, &caller, Grantee::Group(id), &assignment).await?;
+    Ok(Json(crate::services::rls::assignment_json(&assignment)))
+}

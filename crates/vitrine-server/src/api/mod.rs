@@ -4,6 +4,7 @@
 mod account;
 mod api_keys;
 mod audit;
+mod datasets;
 mod embed;
 pub use audit::csv_download as audit_csv_download;
 mod groups;
@@ -22,6 +23,8 @@ use axum::routing::{delete, get, post, put};
 use vitrine_core::Fields;
 
 use crate::app::AppState;
+pub use datasets::{MAX_UPLOAD_BYTES, Upload, read_portal_upload, read_upload};
+
 use crate::error::{ApiError, ErrorCode};
 
 pub fn router() -> Router<AppState> {
@@ -33,7 +36,18 @@ pub fn router() -> Router<AppState> {
         .route("/reports/{id}", get(reports::show).patch(reports::update).delete(reports::delete))
         .route("/reports/{id}/access", get(reports::access))
         .route("/reports/{id}/token", post(tokens::issue))
+        .route("/reports/{id}/definition", get(reports::definition).put(reports::put_definition))
         .route("/embed/reports/{id}", get(embed::report))
+        .route("/embed/reports/{id}/query", post(embed::query))
+        .route(
+            "/datasets",
+            get(datasets::list)
+                .post(datasets::create)
+                .layer(axum::extract::DefaultBodyLimit::max(datasets::MAX_UPLOAD_BYTES)),
+        )
+        .route("/datasets/{id}", get(datasets::show).delete(datasets::delete))
+        .route("/users/{id}/rls", get(users::rls).put(users::put_rls))
+        .route("/groups/{id}/rls", get(groups::rls).put(groups::put_rls))
         .route("/users/{id}/revoke-tokens", post(tokens::revoke_user))
         .route("/tokens/revoke", post(tokens::revoke_all))
         .route("/audit/tokens", get(tokens::events))

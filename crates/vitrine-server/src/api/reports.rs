@@ -12,7 +12,8 @@ use super::{JsonFields, json};
 use crate::app::AppState;
 use crate::auth::ApiCaller;
 use crate::error::ApiResult;
-use crate::services::{parse_id, reports};
+use crate::error::{ApiError, ErrorCode};
+use crate::services::{definitions, parse_id, reports};
 
 pub async fn list(
     State(state): State<AppState>,
@@ -123,4 +124,33 @@ async fn set_access(
     let report = parse_id(report, "report")?;
     reports::set_access(&state, &scope, &caller, report, grantee, granted).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/reports/{id}/definition`
+pub async fn definition(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let scope = caller.principal.content_manager()?;
+    let report = state.store.get_report(scope.org_id(), parse_id(&id, "report")?).await?;
+    let definition = report
+        .definition
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "This report has no definition yet."))?;
+    Ok(Json(definition))
+}
+
+/// `PUT /api/v1/reports/{id}/definition`: checked against the dataset, then saved.
+pub async fn put_definition(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let scope = caller.principal.content_manager()?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid("definition", format!("is not valid JSON ({e})")))?;
+    let report =
+        definitions::save(&state, &scope, &caller, parse_id(&id, "report")?, value).await?;
+    Ok(Json(report.definition.unwrap_or(Value::Null)))
 }

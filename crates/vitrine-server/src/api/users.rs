@@ -71,3 +71,33 @@ pub async fn delete(
     users::delete(&state, &scope, &caller, parse_id(&id, "user")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /api/v1/users/{id}/rls`: the user's own row-level-security roles and attributes.
+pub async fn rls(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let scope = caller.principal.admin()?;
+    let id: UserId = parse_id(&id, "user")?;
+    let own = state.store.rls_assignment(scope.org_id(), Grantee::User(id)).await?;
+    let effective = state.store.effective_rls(scope.org_id(), id).await?;
+    let mut body = crate::services::rls::assignment_json(&own);
+    body["effective"] = crate::services::rls::assignment_json(&effective);
+    Ok(Json(body))
+}
+
+/// `PUT /api/v1/users/{id}/rls` `{"roles":[…],"attributes":{…}}`: replaces them; the user's
+/// tokens are revoked when anything changed.
+pub async fn put_rls(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+    JsonFields(input): JsonFields,
+) -> ApiResult<Json<Value>> {
+    let scope = caller.principal.admin()?;
+    let id: UserId = parse_id(&id, "user")?;
+    let assignment = crate::services::rls::assignment_from(&input, &input.as_value())?;
+    crate::services::rls::set(&state, &scope, &caller, Grantee::User(id), &assignment).await?;
+    Ok(Json(crate::services::rls::assignment_json(&assignment)))
+}

@@ -12,16 +12,18 @@ pub enum Section {
     Users,
     Groups,
     Reports,
+    Datasets,
     Settings,
     ApiKeys,
     Audit,
 }
 
 impl Section {
-    const ALL: [Section; 6] = [
+    const ALL: [Section; 7] = [
         Section::Users,
         Section::Groups,
         Section::Reports,
+        Section::Datasets,
         Section::Settings,
         Section::ApiKeys,
         Section::Audit,
@@ -32,6 +34,7 @@ impl Section {
             Section::Users => "Users",
             Section::Groups => "Groups",
             Section::Reports => "Reports",
+            Section::Datasets => "Datasets",
             Section::Settings => "Settings",
             Section::ApiKeys => "API keys",
             Section::Audit => "Audit log",
@@ -43,6 +46,7 @@ impl Section {
             Section::Users => "/admin/users",
             Section::Groups => "/admin/groups",
             Section::Reports => "/admin/reports",
+            Section::Datasets => "/admin/datasets",
             Section::Settings => "/admin/settings",
             Section::ApiKeys => "/admin/api-keys",
             Section::Audit => "/admin/audit",
@@ -51,7 +55,8 @@ impl Section {
 
     /// Contributors see only the Reports section.
     fn visible_to(self, role: Role) -> bool {
-        role == Role::Admin || (role == Role::Contributor && self == Section::Reports)
+        role == Role::Admin
+            || (role == Role::Contributor && matches!(self, Section::Reports | Section::Datasets))
     }
 }
 
@@ -91,7 +96,7 @@ pub fn page(
     }
 }
 
-fn topbar(caller: &Caller, in_admin: bool) -> Markup {
+pub fn topbar(caller: &Caller, in_admin: bool) -> Markup {
     let name = caller.user.as_ref().map(|u| u.name.as_str()).unwrap_or("API key");
     html! {
         header.topbar {

@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(sign_in::logout))
         .route("/reports/{id}", get(reports::show))
         .route("/assets/portal.css", get(stylesheet))
+        .route("/assets/viewer/{file}", get(viewer_asset))
         .nest("/admin", admin::router())
         .fallback(not_found)
 }
@@ -40,6 +41,42 @@ async fn stylesheet() -> Response {
         STYLESHEET,
     )
         .into_response()
+}
+
+/// The viewer's own modules and stylesheet, embedded in the binary.
+const VIEWER_ASSETS: [(&str, &str, &str); 6] = [
+    (
+        "viewer.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../web/viewer/viewer.js"),
+    ),
+    (
+        "token-keeper.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../web/viewer/token-keeper.js"),
+    ),
+    ("api.js", "text/javascript; charset=utf-8", include_str!("../../../../web/viewer/api.js")),
+    (
+        "charts.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../web/viewer/charts.js"),
+    ),
+    (
+        "format.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../web/viewer/format.js"),
+    ),
+    ("viewer.css", "text/css; charset=utf-8", include_str!("../../../../web/viewer/viewer.css")),
+];
+
+async fn viewer_asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    match VIEWER_ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, body)) => {
+            ([(header::CONTENT_TYPE, *content_type), (header::CACHE_CONTROL, "no-cache")], *body)
+                .into_response()
+        }
+        None => not_found().await,
+    }
 }
 
 async fn not_found() -> Response {

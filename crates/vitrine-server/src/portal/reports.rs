@@ -1,10 +1,13 @@
 //! The Reports Portal: the reports the signed-in user may open, and a page per report.
 
-use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use maud::html;
+use std::collections::HashMap;
 
-use super::layout::page;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, html};
+
+use super::layout::{page, topbar};
 use super::{OnPage, PortalResult};
 use crate::app::AppState;
 use crate::auth::{Caller, PortalCaller};
@@ -39,25 +42,62 @@ pub async fn portal(state: &AppState, caller: &Caller) -> PortalResult {
     Ok(page(Some(caller), "Reports", None, body).into_response())
 }
 
+/// `?rotate=` and `?refresh=` in TV mode: whole numbers within `range`, else off.
+fn tv_setting(
+    query: &HashMap<String, String>,
+    name: &str,
+    range: std::ops::RangeInclusive<u32>,
+) -> u32 {
+    query
+        .get(name)
+        .and_then(|raw| raw.parse::<u32>().ok())
+        .filter(|n| range.contains(n))
+        .unwrap_or(0)
+}
+
+/// The viewer: the report's page shell; the viewer's own modules do the rest. With
+/// `?mode=tv` it fills the screen without the portal's chrome, optionally rotating through
+/// pages every `rotate` seconds and re-reading the data every `refresh` minutes.
 pub async fn show(
     State(state): State<AppState>,
     PortalCaller(caller): PortalCaller,
     Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> PortalResult<Response> {
     let open = async {
         let id = parse_id(&id, "report")?;
         services::reports::open(&state, &caller, id).await
     };
     let report = open.await.on_page(&caller)?;
+    let tv = query.get("mode").is_some_and(|mode| mode == "tv");
+    let rotate = tv_setting(&query, "rotate", 5..=3600);
+    let refresh = tv_setting(&query, "refresh", 1..=1440);
     let body = html! {
-        nav.crumbs { a href="/" { "Reports" } " / " (report.name) }
-        div.page-head {
-            h1 { (report.name) }
-            @if !report.description.is_empty() { p.muted { (report.description) } }
-        }
-        section.card.report-frame {
-            p { "This report has no pages yet. Its content is defined in the Admin Portal once datasets are connected." }
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (report.name) " · Vitrine" }
+                link rel="stylesheet" href="/assets/portal.css";
+                link rel="stylesheet" href="/assets/viewer/viewer.css";
+                script type="module" src="/assets/viewer/viewer.js" {}
+            }
+            body class=[tv.then_some("tv")] {
+                @if !tv { (topbar(&caller, false)) }
+                div.viewer-shell {
+                    @if !tv {
+                        nav.crumbs { a href="/" { "Reports" } " / " (report.name) " · "
+                            a href={ "/reports/" (report.id) "?mode=tv&rotate=30" } { "Open in TV mode" } }
+                    }
+                    main #viewer data-report=(report.id) data-csrf=(caller.csrf_token())
+                        data-mode=(if tv { "tv" } else { "normal" }) data-rotate=(rotate) data-refresh=(refresh) {
+                        p.muted { "Loading " (report.name) "…" }
+                        noscript { p { "The report viewer needs JavaScript." } }
+                    }
+                }
+            }
         }
     };
-    Ok(page(Some(&caller), &report.name, None, body).into_response())
+    Ok(([(header::CACHE_CONTROL, "no-store")], body).into_response())
 }

@@ -2,9 +2,12 @@
 //! Handlers only translate between HTTP and these functions, so both front-ends behave alike.
 
 pub mod audit;
+pub mod datasets;
+pub mod definitions;
 pub mod groups;
 pub mod permissions;
 pub mod reports;
+pub mod rls;
 pub mod settings;
 pub mod tokens;
 pub mod users;

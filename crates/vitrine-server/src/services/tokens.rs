@@ -25,10 +25,11 @@ pub async fn issue(
     };
     let report = super::reports::open(state, caller, report).await?;
     let org = state.store.get_organization(caller.principal.org_id).await?;
+    let rls = super::rls::identity_of(state, org.id, user).await?;
     let now = state.clock.now();
     let issued = state
         .tokens
-        .issue(org.id, user, report.id, org.settings.token_policy(), now)
+        .issue(org.id, user.id, report.id, rls, org.settings.token_policy(), now)
         .map_err(|_| ApiError::internal())?;
     state.tokens.audit.record(TokenEvent {
         id: 0,

@@ -19,7 +19,7 @@ use vitrine_core::token::{
     self, AUDIENCE, AccessLevel, EmbedClaims, RefreshPolicy, RlsIdentity, TokenError, TokenPolicy,
 };
 use vitrine_core::{Clock, OrgId, ReportId, UserId};
-use vitrine_store::{Store, StoreError, User};
+use vitrine_store::{Store, StoreError};
 
 use self::audit::TokenAudit;
 use self::cache::VerifiedTokens;
@@ -93,24 +93,25 @@ impl TokenService {
     pub fn issue(
         &self,
         org: OrgId,
-        user: &User,
+        user: UserId,
         report: ReportId,
+        rls: RlsIdentity,
         policy: TokenPolicy,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, serde_json::Error> {
         let now_seconds = now.timestamp();
         // Dated after any revocation that applies, even one made in this same millisecond.
-        let iat_ms = self.revoker.index.issue_instant(org, user.id, report, now.timestamp_millis());
+        let iat_ms = self.revoker.index.issue_instant(org, user, report, now.timestamp_millis());
         let iat = iat_ms.div_euclid(1000);
         let exp = now_seconds + i64::from(policy.lifetime_seconds);
         let claims = EmbedClaims {
             iss: self.issuer.clone(),
             aud: AUDIENCE.to_string(),
-            sub: user.id,
+            sub: user,
             org,
             report,
             access: AccessLevel::View,
-            rls: RlsIdentity { username: user.email.clone(), ..RlsIdentity::default() },
+            rls,
             iat,
             iat_ms,
             nbf: iat,
@@ -124,7 +125,7 @@ impl TokenService {
             if latest.len() > 100_000 {
                 latest.retain(|_, exp| *exp > now_seconds);
             }
-            latest.insert((user.id, report), exp).is_some_and(|previous| previous > now_seconds)
+            latest.insert((user, report), exp).is_some_and(|previous| previous > now_seconds)
         };
         if refreshed {
             self.metrics.token_refreshed();

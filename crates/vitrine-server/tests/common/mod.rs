@@ -14,6 +14,8 @@ use vitrine_server::{AppState, demo};
 use vitrine_store::{Actor, Store};
 
 pub const PASSWORD: &str = "correct-horse-battery";
+/// The demo dataset's size in tests: enough for every region, country and product.
+pub const TEST_ROWS: usize = 20_000;
 pub const ADMIN: &str = "admin@example.com";
 pub const CONTRIBUTOR: &str = "contributor@example.com";
 pub const VIEWER: &str = "viewer@example.com";
@@ -58,7 +60,14 @@ async fn launch(
     let state = AppState::start(config, Arc::clone(&store), clock.clone()).await.expect("start");
     let tokens = Arc::clone(&state.tokens);
     let seeded_at = Actor::system(vitrine_core::Clock::now(&*clock));
-    demo::seed(&*store, &state.passwords, PASSWORD, &seeded_at).await.expect("seed");
+    let setup = demo::DemoSetup {
+        passwords: &state.passwords,
+        engine: &state.engine,
+        data_dir: data.path(),
+        password: PASSWORD,
+        rows: TEST_ROWS,
+    };
+    demo::seed(&*store, &setup, &seeded_at).await.expect("seed");
     let (shutdown, signal) = oneshot::channel::<()>();
     let server = tokio::spawn(vitrine_server::serve(listener, state, async {
         let _ = signal.await;

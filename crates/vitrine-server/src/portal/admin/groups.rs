@@ -7,7 +7,7 @@ use maud::html;
 use vitrine_core::{AdminScope, GroupId, Permission, UserId};
 use vitrine_store::Grantee;
 
-use super::{DoneQuery, admin_scope, done, flash_of, save_permissions};
+use super::{DoneQuery, admin_scope, done, flash_of, rls_section, save_permissions, save_rls};
 use crate::app::AppState;
 use crate::auth::{Caller, PortalCaller};
 use crate::portal::layout::{Flash, Section, action_button, csrf_field, flash, page};
@@ -102,6 +102,7 @@ async fn render_detail(
     let everyone = state.store.list_users(org).await.on_page(caller)?;
     let permissions =
         state.store.direct_permissions(org, Grantee::Group(id)).await.on_page(caller)?;
+    let rls = state.store.rls_assignment(org, Grantee::Group(id)).await.on_page(caller)?;
     let candidates: Vec<_> =
         everyone.iter().filter(|u| !members.iter().any(|m| m.id == u.id)).collect();
     let base = format!("/admin/groups/{id}");
@@ -152,6 +153,8 @@ async fn render_detail(
                 div.form-actions { button type="submit" { "Save permissions" } }
             }
         }
+        (rls_section(caller, &format!("{base}/rls"), &rls,
+            "Every member holds these row-level-security roles; their own attributes win over the group's."))
         section.card.danger-zone {
             h2 { "Delete group" }
             p.muted { "Members lose the reports and permissions they had through this group." }
@@ -221,4 +224,16 @@ pub async fn delete(
     let id = group_id(&caller, &id)?;
     services::groups::delete(&state, &scope, &caller, id).await.on_page(&caller)?;
     Ok(done("/admin/groups", "deleted"))
+}
+
+/// `POST /admin/groups/{id}/rls`
+pub async fn set_rls(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PortalResult {
+    let id = group_id(&caller, &id)?;
+    save_rls(&state, &caller, Grantee::Group(id), &form).await?;
+    Ok(done(&format!("/admin/groups/{id}"), "saved"))
 }

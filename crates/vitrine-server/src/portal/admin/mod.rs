@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod audit;
+mod datasets;
 mod groups;
 mod reports;
 mod settings;
@@ -42,6 +43,17 @@ pub fn router() -> Router<AppState> {
         .route("/reports/{id}/access", post(reports::grant))
         .route("/reports/{id}/access/remove", post(reports::revoke))
         .route("/reports/{id}/delete", post(reports::delete))
+        .route(
+            "/datasets",
+            get(datasets::list)
+                .post(datasets::create)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::api::MAX_UPLOAD_BYTES)),
+        )
+        .route("/datasets/{id}", get(datasets::show))
+        .route("/datasets/{id}/delete", post(datasets::delete))
+        .route("/reports/{id}/definition", get(reports::definition).post(reports::save_definition))
+        .route("/users/{id}/rls", post(users::set_rls))
+        .route("/groups/{id}/rls", post(groups::set_rls))
         .route("/settings", get(settings::show).post(settings::update))
         .route("/tokens/revoke", post(settings::revoke_all_tokens))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
@@ -98,4 +110,46 @@ type DoneQuery = Query<HashMap<String, String>>;
 
 fn flash_of(query: &DoneQuery) -> Flash {
     Flash::from_done(query.get("done").map(String::as_str))
+}
+
+/// The row-level-security section of a user's or a group's page.
+fn rls_section(
+    caller: &Caller,
+    action: &str,
+    assignment: &vitrine_store::RlsAssignment,
+    note: &str,
+) -> maud::Markup {
+    let roles = assignment.roles.join(", ");
+    let attributes: String =
+        assignment.attributes.iter().map(|(name, value)| format!("{name} = {value}\n")).collect();
+    maud::html! {
+        section.card {
+            h2 { "Row-level security" }
+            p.muted { (note) }
+            form.grid-form method="post" action=(action) {
+                (crate::portal::layout::csrf_field(caller))
+                label { "Roles" input type="text" name="roles" value=(roles) placeholder="e.g. Own region, All regions"; }
+                label.wide { "Attributes (one name = value per line)"
+                    textarea name="attributes" rows="3" placeholder="region = North" { (attributes) } }
+                div.form-actions { button type="submit" { "Save row-level security" } }
+            }
+        }
+    }
+}
+
+/// Saves the row-level-security form of a user's or a group's page.
+async fn save_rls(
+    state: &AppState,
+    caller: &Caller,
+    grantee: Grantee,
+    form: &FormData,
+) -> Result<(), PortalError> {
+    form.check_csrf(caller)?;
+    let scope = admin_scope(caller)?;
+    let assignment = services::rls::assignment_from_text(
+        form.get("roles").unwrap_or_default(),
+        form.get("attributes").unwrap_or_default(),
+    )
+    .on_page(caller)?;
+    services::rls::set(state, &scope, caller, grantee, &assignment).await.on_page(caller)
 }

@@ -105,7 +105,15 @@ async fn render_detail(
     let base = format!("/admin/reports/{id}");
     let body = html! {
         nav.crumbs { a href="/admin/reports" { "Reports" } " / " (report.name) }
-        div.page-head { h1 { (report.name) } p { a href={ "/reports/" (id) } { "Open in the Reports Portal →" } } }
+        div.page-head {
+            h1 { (report.name) }
+            p {
+                a href={ "/reports/" (id) } { "Open in the Reports Portal →" } " · "
+                a href={ "/admin/reports/" (id) "/definition" } {
+                    @if report.definition.is_some() { "Edit pages and visuals" } @else { "Define pages and visuals" }
+                }
+            }
+        }
         (flash(&notice))
         section.card {
             h2 { "Who may open this report" }
@@ -274,4 +282,217 @@ pub async fn delete(
     let id = report_id(&caller, &id)?;
     services::reports::delete(&state, &scope, &caller, id).await.on_page(&caller)?;
     Ok(done("/admin/reports", "deleted"))
+}
+
+/// A starting point for a new definition, on the organization's first dataset.
+fn template(dataset: Option<&vitrine_store::Dataset>) -> serde_json::Value {
+    let dataset_id = dataset.map(|d| d.id.to_string()).unwrap_or_else(|| "<dataset id>".into());
+    let column = |kind: &str| {
+        dataset
+            .and_then(|d| d.columns.as_array())
+            .and_then(|columns| columns.iter().find(|c| c["kind"] == kind))
+            .and_then(|c| c["name"].as_str())
+            .unwrap_or("<column>")
+            .to_string()
+    };
+    serde_json::json!({
+        "dataset": dataset_id,
+        "pages": [{
+            "id": "overview", "title": "Overview",
+            "slicers": [{ "column": column("text") }],
+            "visuals": [
+                { "id": "total", "type": "card", "title": "Total", "measures": [{ "column": column("decimal"), "agg": "sum" }] },
+                { "id": "by-group", "type": "bar", "title": "By group", "dimension": { "column": column("text") },
+                  "measures": [{ "column": column("decimal"), "agg": "sum" }] }
+            ]
+        }]
+    })
+}
+
+/// Runs every visual of a definition as the editor sees it: a few rows each.
+async fn preview(
+    state: &AppState,
+    caller: &Caller,
+    org: vitrine_core::OrgId,
+    definition: &vitrine_engine::ReportDefinition,
+) -> maud::Markup {
+    let identity = match &caller.user {
+        Some(user) => crate::services::rls::identity_of(state, org, user).await.ok(),
+        None => None,
+    };
+    let Some(identity) = identity else { return html! {} };
+    let mut sections = Vec::new();
+    for page in &definition.pages {
+        let mut visuals = Vec::new();
+        for visual in &page.visuals {
+            let request = vitrine_engine::QueryRequest {
+                page: page.id.clone(),
+                visual: Some(visual.id.clone()),
+                slicer: None,
+                filters: Vec::new(),
+            };
+            let result = state.engine.query(definition, &request, &identity).await;
+            visuals.push((visual.title.clone(), result));
+        }
+        sections.push((page.title.clone(), visuals));
+    }
+    html! {
+        section.card {
+            h2 { "Preview" }
+            p.muted { "The first rows of every visual, as you would see them (with your own row-level security)." }
+            @for (page_title, visuals) in &sections {
+                h3 { (page_title) }
+                div.preview-grid {
+                    @for (title, result) in visuals {
+                        div.preview {
+                            strong { (title) }
+                            @match result {
+                                Ok(result) => {
+                                    table {
+                                        thead { tr { @for column in &result.columns { th { (column.label) } } } }
+                                        tbody { @for row in result.rows.iter().take(5) { tr { @for cell in row { td { (cell_text(cell)) } } } } }
+                                    }
+                                }
+                                Err(error) => { p.flash.error { (error.to_string()) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn cell_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Null => "—".into(),
+        other => other.to_string(),
+    }
+}
+
+/// What the editor shows besides the saved report: the text being edited, a notice, and a
+/// checked definition to preview.
+struct Editing {
+    text: Option<String>,
+    notice: Flash,
+    preview: Option<vitrine_engine::ReportDefinition>,
+    status: StatusCode,
+}
+
+async fn render_definition(
+    state: &AppState,
+    caller: &Caller,
+    scope: &ContentScope,
+    id: ReportId,
+    editing: Editing,
+) -> PortalResult {
+    let Editing { text, notice, preview: preview_of, status } = editing;
+    let org = scope.org_id();
+    let report = state.store.get_report(org, id).await.on_page(caller)?;
+    let datasets = state.store.list_datasets(org).await.on_page(caller)?;
+    let text = text.unwrap_or_else(|| {
+        let value = report.definition.clone().unwrap_or_else(|| template(datasets.first()));
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    });
+    let preview = match &preview_of {
+        Some(definition) => preview(state, caller, org, definition).await,
+        None => html! {},
+    };
+    let base = format!("/admin/reports/{id}/definition");
+    let body = html! {
+        nav.crumbs { a href="/admin/reports" { "Reports" } " / " a href={ "/admin/reports/" (id) } { (report.name) } " / Pages and visuals" }
+        div.page-head { h1 { "Pages and visuals" } p.muted { "The report as JSON: pages of visuals (card, bar, line, donut, table) over one dataset, slicers, and row-level-security roles." } }
+        (flash(&notice))
+        form method="post" action=(base) {
+            (csrf_field(caller))
+            section.card {
+                textarea.code name="definition" rows="28" spellcheck="false" { (text) }
+                div.form-actions {
+                    button type="submit" name="action" value="check" { "Check and preview" }
+                    button.primary type="submit" name="action" value="save" { "Save" }
+                }
+            }
+        }
+        (preview)
+        section.card {
+            h2 { "Reference" }
+            p { "Visual " code { "type" } ": card, bar, line, donut, table. Measure " code { "agg" } ": sum, count, avg, min, max, countDistinct. "
+                "A dimension may group a date column by " code { "grain" } ": day, week, month, quarter, year. "
+                "A role's filters keep the rows whose " code { "column" } " equals the user's " code { "attribute" } " (or " code { "username" } ")." }
+            @for dataset in &datasets {
+                p { strong { (dataset.name) } " — id " code { (dataset.id) } ": "
+                    @for (index, column) in dataset.columns.as_array().cloned().unwrap_or_default().iter().enumerate() {
+                        @if index > 0 { ", " }
+                        code { (column["name"].as_str().unwrap_or_default()) } span.muted { " (" (column["kind"].as_str().unwrap_or_default()) ")" }
+                    }
+                }
+            }
+        }
+    };
+    Ok((status, page(Some(caller), "Pages and visuals", Some(Section::Reports), body))
+        .into_response())
+}
+
+/// `GET /admin/reports/{id}/definition`: the editor.
+pub async fn definition(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    query: DoneQuery,
+) -> PortalResult {
+    let scope = content_scope(&caller)?;
+    let id = report_id(&caller, &id)?;
+    let editing =
+        Editing { text: None, notice: flash_of(&query), preview: None, status: StatusCode::OK };
+    render_definition(&state, &caller, &scope, id, editing).await
+}
+
+/// `POST /admin/reports/{id}/definition`: check (and preview) or save.
+pub async fn save_definition(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PortalResult {
+    form.check_csrf(&caller)?;
+    let scope = content_scope(&caller)?;
+    let id = report_id(&caller, &id)?;
+    let text = form.get("definition").unwrap_or_default().to_string();
+    let saving = form.get("action") == Some("save");
+    let parsed = serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
+        crate::error::ApiError::invalid("definition", format!("is not valid JSON ({e})"))
+    });
+    let result = match parsed {
+        Ok(value) if saving => {
+            services::definitions::save(&state, &scope, &caller, id, value).await.map(|_| None)
+        }
+        Ok(value) => services::definitions::check(&state, scope.org_id(), value).await.map(Some),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(None) => Ok(done(&format!("/admin/reports/{id}/definition"), "saved")),
+        Ok(Some(definition)) => {
+            let notice = Flash {
+                notice: Some("The definition is valid. Save it to publish.".into()),
+                error: None,
+            };
+            let editing = Editing {
+                text: Some(text),
+                notice,
+                preview: Some(definition),
+                status: StatusCode::OK,
+            };
+            render_definition(&state, &caller, &scope, id, editing).await
+        }
+        Err(e) => {
+            let editing = Editing {
+                text: Some(text),
+                notice: Flash::error(e.message),
+                preview: None,
+                status: e.status,
+            };
+            render_definition(&state, &caller, &scope, id, editing).await
+        }
+    }
 }

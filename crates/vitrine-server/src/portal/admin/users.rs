@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use vitrine_core::{AdminScope, Permission, Role, UserId};
 use vitrine_store::{Grantee, User};
 
-use super::{DoneQuery, admin_scope, done, flash_of, save_permissions};
+use super::{DoneQuery, admin_scope, done, flash_of, rls_section, save_permissions, save_rls};
 use crate::app::AppState;
 use crate::auth::{Caller, PortalCaller};
 use crate::portal::layout::{
@@ -121,6 +121,8 @@ async fn render_detail(
     let direct = state.store.direct_permissions(org, Grantee::User(id)).await.on_page(caller)?;
     let effective = state.store.effective_permissions(org, id).await.on_page(caller)?;
     let reports = state.store.reports_for_user(org, id).await.on_page(caller)?;
+    let rls = state.store.rls_assignment(org, Grantee::User(id)).await.on_page(caller)?;
+    let effective_rls = state.store.effective_rls(org, id).await.on_page(caller)?;
     let now = state.clock.now();
     let base = format!("/admin/users/{id}");
     let body = html! {
@@ -172,6 +174,9 @@ async fn render_detail(
                 ul.plain { @for report in &reports { li { a href={ "/admin/reports/" (report.id) } { (report.name) } } } }
             }
         }
+        (rls_section(caller, &format!("{base}/rls"), &rls,
+            &format!("Reports with row-level security show this user only the rows their roles allow. With their groups', they hold: {}.",
+                if effective_rls.roles.is_empty() { "no role".to_string() } else { effective_rls.roles.join(", ") })))
         section.card {
             h2 { "Embed tokens" }
             p.muted { "Take back every report this user has open, within a second. If they still have access, their screens fetch new tokens by themselves." }
@@ -247,4 +252,16 @@ pub async fn revoke_tokens(
     let id: UserId = parse_id(&id, "user").on_page(&caller)?;
     services::tokens::revoke_user(&state, &scope, &caller, id).await.on_page(&caller)?;
     Ok(done(&format!("/admin/users/{id}"), "tokens-revoked"))
+}
+
+/// `POST /admin/users/{id}/rls`
+pub async fn set_rls(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PortalResult {
+    let id: UserId = parse_id(&id, "user").on_page(&caller)?;
+    save_rls(&state, &caller, Grantee::User(id), &form).await?;
+    Ok(done(&format!("/admin/users/{id}"), "saved"))
 }

@@ -1,0 +1,330 @@
+//! The engine: datasets held in memory as DataFusion tables, and visual queries over them.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::logical_expr::{Expr, col, ident};
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
+use vitrine_core::token::RlsIdentity;
+
+use crate::dataset::ColumnKind;
+use crate::dataset::{DataFormat, DatasetInfo};
+use crate::definition::ReportDefinition;
+use crate::definition::{Page, Slicer, Visual};
+use crate::query::{
+    MAX_FILTER_VALUES, MAX_FILTERS, MAX_SLICER_VALUES, QueryRequest, QueryResult, ResultColumn,
+    ValueFilter, default_limit, dimension_expr, measure_expr, result_columns, sort_exprs,
+    typed_literal, value_text,
+};
+use crate::{json_rows, rls};
+
+/// A query that runs longer than this is cancelled.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("dataset {0} is not loaded")]
+    NotLoaded(String),
+    #[error("the file could not be read as {format}: {detail}")]
+    Unreadable { format: &'static str, detail: String },
+    #[error("no page `{0}` in this report")]
+    UnknownPage(String),
+    #[error("no visual `{0}` on this page")]
+    UnknownVisual(String),
+    #[error("no slicer on `{0}` on this page")]
+    UnknownSlicer(String),
+    #[error(
+        "filters: `{0}` cannot be filtered on this page (only its slicers and chart dimensions)"
+    )]
+    FilterNotAllowed(String),
+    #[error("filters: {0}")]
+    InvalidFilter(String),
+    #[error(transparent)]
+    Rls(#[from] rls::RlsError),
+    #[error("the query took longer than {} seconds", QUERY_TIMEOUT.as_secs())]
+    Timeout,
+    #[error("query failed: {0}")]
+    Failed(String),
+}
+
+fn failed(error: impl std::fmt::Display) -> EngineError {
+    EngineError::Failed(error.to_string())
+}
+
+struct LoadedDataset {
+    table: Arc<MemTable>,
+    schema: SchemaRef,
+    info: DatasetInfo,
+}
+
+pub struct Engine {
+    context: SessionContext,
+    datasets: RwLock<HashMap<String, Arc<LoadedDataset>>>,
+    partitions: usize,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Engine {
+    pub fn new() -> Self {
+        let partitions = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let config = SessionConfig::new().with_target_partitions(partitions).with_batch_size(8192);
+        Self {
+            context: SessionContext::new_with_config(config),
+            datasets: RwLock::default(),
+            partitions,
+        }
+    }
+
+    /// Reads a whole file into memory.
+    pub async fn read_file(
+        &self,
+        path: &Path,
+        format: DataFormat,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), EngineError> {
+        let path_text = path.to_string_lossy().to_string();
+        let unreadable =
+            |detail: String| EngineError::Unreadable { format: format.as_str(), detail };
+        let frame = match format {
+            DataFormat::Csv => {
+                self.context.read_csv(&path_text, CsvReadOptions::new().has_header(true)).await
+            }
+            DataFormat::Parquet => {
+                self.context.read_parquet(&path_text, ParquetReadOptions::default()).await
+            }
+        }
+        .map_err(|e| unreadable(e.to_string()))?;
+        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        let batches = frame.collect().await.map_err(|e| unreadable(e.to_string()))?;
+        Ok((schema, batches))
+    }
+
+    /// The columns and size of a file, without keeping it.
+    pub async fn inspect(
+        &self,
+        path: &Path,
+        format: DataFormat,
+    ) -> Result<DatasetInfo, EngineError> {
+        let (schema, batches) = self.read_file(path, format).await?;
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        Ok(DatasetInfo::from_schema(&schema, rows))
+    }
+
+    /// Loads a file as dataset `id`, replacing any earlier version.
+    pub async fn load(
+        &self,
+        id: &str,
+        path: &Path,
+        format: DataFormat,
+    ) -> Result<DatasetInfo, EngineError> {
+        let (schema, batches) = self.read_file(path, format).await?;
+        self.load_batches(id, schema, batches)
+    }
+
+    /// Holds `batches` in memory as dataset `id`, spread over one partition per core.
+    pub fn load_batches(
+        &self,
+        id: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<DatasetInfo, EngineError> {
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let mut partitions = vec![Vec::new(); self.partitions];
+        for (index, batch) in batches.into_iter().enumerate() {
+            partitions[index % self.partitions].push(batch);
+        }
+        let table = MemTable::try_new(Arc::clone(&schema), partitions).map_err(failed)?;
+        let info = DatasetInfo::from_schema(&schema, rows);
+        let loaded = LoadedDataset { table: Arc::new(table), schema, info: info.clone() };
+        self.datasets
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), Arc::new(loaded));
+        Ok(info)
+    }
+
+    /// Frees a dataset's memory; returns whether it was loaded.
+    pub fn unload(&self, id: &str) -> bool {
+        self.datasets.write().unwrap_or_else(|p| p.into_inner()).remove(id).is_some()
+    }
+
+    pub fn info(&self, id: &str) -> Option<DatasetInfo> {
+        self.loaded(id).map(|d| d.info.clone())
+    }
+
+    fn loaded(&self, id: &str) -> Option<Arc<LoadedDataset>> {
+        self.datasets.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    }
+
+    /// Runs one visual of a report for one user (or lists one slicer's values): their
+    /// row-level security, the requested filters, the visual's grouping and measures, bounded
+    /// in rows and time.
+    pub async fn query(
+        &self,
+        definition: &ReportDefinition,
+        request: &QueryRequest,
+        identity: &RlsIdentity,
+    ) -> Result<QueryResult, EngineError> {
+        let dataset = self
+            .loaded(&definition.dataset)
+            .ok_or_else(|| EngineError::NotLoaded(definition.dataset.clone()))?;
+        let page = definition
+            .page(&request.page)
+            .ok_or_else(|| EngineError::UnknownPage(request.page.clone()))?;
+        let rls = rls::predicate(definition, identity, &dataset.schema)?;
+        match (&request.visual, &request.slicer) {
+            (Some(visual), None) => {
+                let visual = page
+                    .visuals
+                    .iter()
+                    .find(|v| &v.id == visual)
+                    .ok_or_else(|| EngineError::UnknownVisual(visual.clone()))?;
+                let filters =
+                    self.filter_predicates(definition, page, &request.filters, &dataset)?;
+                self.run_visual(visual, &dataset, rls.into_iter().chain(filters)).await
+            }
+            (None, Some(column)) => {
+                let slicer = page
+                    .slicers
+                    .iter()
+                    .find(|s| &s.column == column)
+                    .ok_or_else(|| EngineError::UnknownSlicer(column.clone()))?;
+                // A slicer lists its values under the other filters, not its own.
+                let others: Vec<_> =
+                    request.filters.iter().filter(|f| &f.column != column).cloned().collect();
+                let filters = self.filter_predicates(definition, page, &others, &dataset)?;
+                self.run_slicer(slicer, &dataset, rls.into_iter().chain(filters)).await
+            }
+            _ => Err(EngineError::InvalidFilter("give either `visual` or `slicer`".into())),
+        }
+    }
+
+    async fn run_visual(
+        &self,
+        visual: &Visual,
+        dataset: &LoadedDataset,
+        predicates: impl Iterator<Item = Expr>,
+    ) -> Result<QueryResult, EngineError> {
+        let mut frame = self.context.read_table(dataset.table.clone()).map_err(failed)?;
+        if let Some(predicate) = predicates.reduce(Expr::and) {
+            frame = frame.filter(predicate).map_err(failed)?;
+        }
+        let group: Vec<Expr> =
+            visual.dimension.iter().map(|d| dimension_expr(d).alias("d")).collect();
+        let measures: Vec<Expr> = visual
+            .measures
+            .iter()
+            .enumerate()
+            .map(|(i, m)| measure_expr(m).alias(format!("m{i}")))
+            .collect();
+        frame = frame.aggregate(group, measures).map_err(failed)?;
+        let sort = sort_exprs(visual);
+        if !sort.is_empty() {
+            frame = frame.sort(sort).map_err(failed)?;
+        }
+        let limit = default_limit(visual);
+        frame = frame.limit(0, Some(limit + 1)).map_err(failed)?;
+        let mut outputs = Vec::new();
+        if visual.dimension.is_some() {
+            outputs.push(col("d"));
+        }
+        outputs.extend((0..visual.measures.len()).map(|i| col(format!("m{i}"))));
+        frame = frame.select(outputs).map_err(failed)?;
+        let (rows, truncated) = collect(frame, limit).await?;
+        Ok(QueryResult { columns: result_columns(visual, &dataset.schema), rows, truncated })
+    }
+
+    async fn run_slicer(
+        &self,
+        slicer: &Slicer,
+        dataset: &LoadedDataset,
+        predicates: impl Iterator<Item = Expr>,
+    ) -> Result<QueryResult, EngineError> {
+        let mut frame = self.context.read_table(dataset.table.clone()).map_err(failed)?;
+        if let Some(predicate) = predicates.reduce(Expr::and) {
+            frame = frame.filter(predicate).map_err(failed)?;
+        }
+        frame = frame
+            .aggregate(vec![ident(&slicer.column).alias("d")], vec![])
+            .and_then(|f| f.sort(vec![col("d").sort(true, false)]))
+            .and_then(|f| f.limit(0, Some(MAX_SLICER_VALUES + 1)))
+            .map_err(failed)?;
+        let (rows, truncated) = collect(frame, MAX_SLICER_VALUES).await?;
+        let kind = dataset
+            .schema
+            .field_with_name(&slicer.column)
+            .map(|f| ColumnKind::of(f.data_type()))
+            .unwrap_or(ColumnKind::Other);
+        let label = slicer.title.clone().unwrap_or_else(|| slicer.column.clone());
+        let columns = vec![ResultColumn { name: slicer.column.clone(), label, kind }];
+        Ok(QueryResult { columns, rows, truncated })
+    }
+
+    fn filter_predicates(
+        &self,
+        definition: &ReportDefinition,
+        page: &Page,
+        filters: &[ValueFilter],
+        dataset: &LoadedDataset,
+    ) -> Result<Vec<Expr>, EngineError> {
+        if filters.len() > MAX_FILTERS {
+            return Err(EngineError::InvalidFilter(format!("at most {MAX_FILTERS} filters")));
+        }
+        let allowed = definition.filterable_columns(page);
+        let mut predicates = Vec::new();
+        for filter in filters {
+            if !allowed.contains(&filter.column) {
+                return Err(EngineError::FilterNotAllowed(filter.column.clone()));
+            }
+            if filter.values.len() > MAX_FILTER_VALUES {
+                return Err(EngineError::InvalidFilter(format!(
+                    "at most {MAX_FILTER_VALUES} values per filter"
+                )));
+            }
+            if filter.values.is_empty() {
+                continue;
+            }
+            let field = dataset.schema.field_with_name(&filter.column).map_err(failed)?;
+            let literals = filter
+                .values
+                .iter()
+                .map(|value| {
+                    value_text(value)
+                        .and_then(|text| typed_literal(&text, field.data_type()))
+                        .ok_or_else(|| {
+                            EngineError::InvalidFilter(format!(
+                                "{value} is not a value of column `{}`",
+                                filter.column
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            predicates.push(ident(&filter.column).in_list(literals, false));
+        }
+        Ok(predicates)
+    }
+}
+
+/// Runs a plan within [`QUERY_TIMEOUT`]; returns at most `limit` rows and whether more existed.
+async fn collect(
+    frame: datafusion::dataframe::DataFrame,
+    limit: usize,
+) -> Result<(Vec<Vec<serde_json::Value>>, bool), EngineError> {
+    let batches = tokio::time::timeout(QUERY_TIMEOUT, frame.collect())
+        .await
+        .map_err(|_| EngineError::Timeout)?
+        .map_err(failed)?;
+    let mut rows = json_rows::rows(&batches, limit + 1).map_err(EngineError::Failed)?;
+    let truncated = rows.len() > limit;
+    rows.truncate(limit);
+    Ok((rows, truncated))
+}

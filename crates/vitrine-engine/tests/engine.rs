@@ -1,0 +1,278 @@
+//! The engine against real DataFusion tables: loading CSV and Parquet, visual queries,
+//! filters, time grains, limits and row-level security.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use vitrine_core::token::RlsIdentity;
+use vitrine_engine::{
+    DataFormat, Engine, EngineError, QueryRequest, ReportDefinition, RlsError, demo_data,
+};
+
+const CSV: &str = "date,region,product,units,revenue
+2024-01-05,North,Bike,2,2000.50
+2024-01-20,North,Helmet,5,250.00
+2024-02-03,South,Bike,1,1000.00
+2024-02-10,South,Lock,10,100.25
+2024-03-15,East,Bike,3,3000.00
+";
+
+fn definition() -> ReportDefinition {
+    ReportDefinition::from_json(json!({
+        "dataset": "sales",
+        "pages": [{
+            "id": "main", "title": "Main",
+            "slicers": [{ "column": "product" }],
+            "visuals": [
+                { "id": "total", "type": "card", "title": "Revenue",
+                  "measures": [{ "column": "revenue", "agg": "sum" }, { "column": "units", "agg": "count" }] },
+                { "id": "by-region", "type": "bar", "title": "By region", "dimension": { "column": "region" },
+                  "measures": [{ "column": "revenue", "agg": "sum" }] },
+                { "id": "monthly", "type": "line", "title": "Monthly", "dimension": { "column": "date", "grain": "month" },
+                  "measures": [{ "column": "units", "agg": "sum" }] },
+                { "id": "top", "type": "table", "title": "Top", "dimension": { "column": "product" },
+                  "measures": [{ "column": "units", "agg": "max" }, { "column": "region", "agg": "countDistinct" }], "limit": 2 }
+            ]
+        }]
+    }))
+    .unwrap()
+}
+
+fn with_roles(roles: Value) -> ReportDefinition {
+    let mut value = serde_json::to_value(definition()).unwrap();
+    value["roles"] = roles;
+    ReportDefinition::from_json(value).unwrap()
+}
+
+fn identity(roles: &[&str], attributes: &[(&str, &str)]) -> RlsIdentity {
+    RlsIdentity {
+        username: "ada@example.com".into(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        attributes: attributes
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+fn request(visual: &str, filters: Value) -> QueryRequest {
+    serde_json::from_value(json!({ "page": "main", "visual": visual, "filters": filters })).unwrap()
+}
+
+async fn engine() -> (Engine, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sales.csv");
+    std::fs::write(&path, CSV).unwrap();
+    let engine = Engine::new();
+    let info = engine.load("sales", &path, DataFormat::Csv).await.unwrap();
+    assert_eq!(info.row_count, 5);
+    definition().validate(&info).unwrap();
+    (engine, dir)
+}
+
+#[tokio::test]
+async fn a_card_sums_and_counts_everything() {
+    let (engine, _dir) = engine().await;
+    let result = engine
+        .query(&definition(), &request("total", json!([])), &identity(&[], &[]))
+        .await
+        .unwrap();
+    assert_eq!(result.rows, vec![vec![json!(6350.75), json!(5)]]);
+    assert_eq!(result.columns[0].label, "Sum of revenue");
+    assert!(!result.truncated);
+}
+
+#[tokio::test]
+async fn bars_group_by_their_dimension_largest_first() {
+    let (engine, _dir) = engine().await;
+    let result = engine
+        .query(&definition(), &request("by-region", json!([])), &identity(&[], &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        result.rows,
+        vec![
+            vec![json!("East"), json!(3000.0)],
+            vec![json!("North"), json!(2250.5)],
+            vec![json!("South"), json!(1100.25)]
+        ]
+    );
+}
+
+#[tokio::test]
+async fn filters_keep_only_matching_rows_and_only_on_filterable_columns() {
+    let (engine, _dir) = engine().await;
+    let bikes = request("by-region", json!([{ "column": "product", "values": ["Bike"] }]));
+    let result = engine.query(&definition(), &bikes, &identity(&[], &[])).await.unwrap();
+    assert_eq!(result.rows.len(), 3);
+    assert_eq!(result.rows[0], vec![json!("East"), json!(3000.0)]);
+    let by_click = request("total", json!([{ "column": "region", "values": ["North", "South"] }]));
+    let result = engine.query(&definition(), &by_click, &identity(&[], &[])).await.unwrap();
+    assert_eq!(result.rows[0][1], json!(4));
+
+    let hidden = request("total", json!([{ "column": "revenue", "values": [100.25] }]));
+    let error = engine.query(&definition(), &hidden, &identity(&[], &[])).await.unwrap_err();
+    assert_eq!(error, EngineError::FilterNotAllowed("revenue".into()));
+    let object = request("total", json!([{ "column": "region", "values": [{ "$ne": 1 }] }]));
+    assert!(matches!(
+        engine.query(&definition(), &object, &identity(&[], &[])).await,
+        Err(EngineError::InvalidFilter(_))
+    ));
+    let injection =
+        request("total", json!([{ "column": "region", "values": ["North' OR '1'='1"] }]));
+    let result = engine.query(&definition(), &injection, &identity(&[], &[])).await.unwrap();
+    assert_eq!(result.rows[0][1], json!(0), "a value is only ever a value");
+}
+
+#[tokio::test]
+async fn time_grains_group_dates_by_month_in_order() {
+    let (engine, _dir) = engine().await;
+    let result = engine
+        .query(&definition(), &request("monthly", json!([])), &identity(&[], &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        result.rows,
+        vec![
+            vec![json!("2024-01-01"), json!(7)],
+            vec![json!("2024-02-01"), json!(11)],
+            vec![json!("2024-03-01"), json!(3)]
+        ]
+    );
+}
+
+#[tokio::test]
+async fn results_are_cut_at_the_visuals_limit() {
+    let (engine, _dir) = engine().await;
+    let result =
+        engine.query(&definition(), &request("top", json!([])), &identity(&[], &[])).await.unwrap();
+    assert_eq!(result.rows.len(), 2);
+    assert!(result.truncated);
+    assert_eq!(result.rows[0], vec![json!("Lock"), json!(10), json!(1)]);
+}
+
+#[tokio::test]
+async fn row_level_security_filters_every_query_and_refuses_users_without_a_role() {
+    let (engine, _dir) = engine().await;
+    let report = with_roles(json!([
+        { "name": "Everything", "filters": [] },
+        { "name": "Own region", "filters": [{ "column": "region", "attribute": "region" }] }
+    ]));
+    let north = identity(&["Own region"], &[("region", "North")]);
+    let total = engine.query(&report, &request("total", json!([])), &north).await.unwrap();
+    assert_eq!(total.rows[0], vec![json!(2250.5), json!(2)]);
+    let bars = engine.query(&report, &request("by-region", json!([])), &north).await.unwrap();
+    assert_eq!(bars.rows, vec![vec![json!("North"), json!(2250.5)]]);
+    // A forged filter for another region cannot widen access: it only narrows.
+    let forged = request("total", json!([{ "column": "region", "values": ["South", "East"] }]));
+    assert_eq!(engine.query(&report, &forged, &north).await.unwrap().rows[0][1], json!(0));
+
+    let everything = engine
+        .query(&report, &request("total", json!([])), &identity(&["Everything"], &[]))
+        .await
+        .unwrap();
+    assert_eq!(everything.rows[0][1], json!(5));
+    let both = engine
+        .query(
+            &report,
+            &request("total", json!([])),
+            &identity(&["Everything", "Own region"], &[("region", "North")]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(both.rows[0][1], json!(5), "roles widen access");
+
+    let no_role =
+        engine.query(&report, &request("total", json!([])), &identity(&["Other"], &[])).await;
+    assert_eq!(no_role.unwrap_err(), EngineError::Rls(RlsError::NoRole));
+    let no_attribute =
+        engine.query(&report, &request("total", json!([])), &identity(&["Own region"], &[])).await;
+    assert_eq!(no_attribute.unwrap().rows[0][1], json!(0), "a missing attribute matches no row");
+}
+
+#[tokio::test]
+async fn slicers_list_their_values_under_the_other_filters_and_rls() {
+    let (engine, _dir) = engine().await;
+    let slicer = |filters: Value| -> QueryRequest {
+        serde_json::from_value(json!({ "page": "main", "slicer": "product", "filters": filters }))
+            .unwrap()
+    };
+    let all = engine.query(&definition(), &slicer(json!([])), &identity(&[], &[])).await.unwrap();
+    assert_eq!(all.rows, vec![vec![json!("Bike")], vec![json!("Helmet")], vec![json!("Lock")]]);
+    let own = slicer(
+        json!([{ "column": "product", "values": ["Bike"] }, { "column": "region", "values": ["North"] }]),
+    );
+    let north = engine.query(&definition(), &own, &identity(&[], &[])).await.unwrap();
+    assert_eq!(
+        north.rows,
+        vec![vec![json!("Bike")], vec![json!("Helmet")]],
+        "its own filter is ignored"
+    );
+    let report = with_roles(
+        json!([{ "name": "Own region", "filters": [{ "column": "region", "attribute": "region" }] }]),
+    );
+    let south = engine
+        .query(&report, &slicer(json!([])), &identity(&["Own region"], &[("region", "South")]))
+        .await
+        .unwrap();
+    assert_eq!(south.rows, vec![vec![json!("Bike")], vec![json!("Lock")]]);
+    let not_a_slicer: QueryRequest =
+        serde_json::from_value(json!({ "page": "main", "slicer": "region" })).unwrap();
+    assert_eq!(
+        engine.query(&definition(), &not_a_slicer, &identity(&[], &[])).await.unwrap_err(),
+        EngineError::UnknownSlicer("region".into())
+    );
+}
+
+#[tokio::test]
+async fn unknown_pages_and_visuals_are_named() {
+    let (engine, _dir) = engine().await;
+    let bad_page: QueryRequest =
+        serde_json::from_value(json!({ "page": "nope", "visual": "total" })).unwrap();
+    assert_eq!(
+        engine.query(&definition(), &bad_page, &identity(&[], &[])).await.unwrap_err(),
+        EngineError::UnknownPage("nope".into())
+    );
+    let bad_visual = request("nope", json!([]));
+    assert_eq!(
+        engine.query(&definition(), &bad_visual, &identity(&[], &[])).await.unwrap_err(),
+        EngineError::UnknownVisual("nope".into())
+    );
+    assert!(engine.unload("sales"));
+    let unloaded =
+        engine.query(&definition(), &request("total", json!([])), &identity(&[], &[])).await;
+    assert_eq!(unloaded.unwrap_err(), EngineError::NotLoaded("sales".into()));
+}
+
+#[tokio::test]
+async fn the_demo_dataset_round_trips_through_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let batches = demo_data::generate(10_000).unwrap();
+    let path = dir.path().join("sales.parquet");
+    demo_data::write_parquet(&path, &batches).unwrap();
+    let engine = Engine::new();
+    let info = engine.load("sales", &path, DataFormat::Parquet).await.unwrap();
+    assert_eq!(info.row_count, 10_000);
+    let names: Vec<&str> = info.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["date", "region", "country", "product", "category", "channel", "units", "revenue", "cost"]
+    );
+    assert_eq!(demo_data::generate(10_000).unwrap(), batches, "the same rows every time");
+    let result = engine
+        .query(&definition_for_demo(), &request("total", json!([])), &identity(&[], &[]))
+        .await
+        .unwrap();
+    assert_eq!(result.rows[0][1], json!(10_000));
+}
+
+fn definition_for_demo() -> ReportDefinition {
+    ReportDefinition::from_json(json!({
+        "dataset": "sales",
+        "pages": [{ "id": "main", "title": "Main", "visuals": [
+            { "id": "total", "type": "card", "title": "Revenue",
+              "measures": [{ "column": "revenue", "agg": "sum" }, { "column": "units", "agg": "count" }] }
+        ]}]
+    }))
+    .unwrap()
+}

@@ -1,0 +1,153 @@
+//! `/api/v1/datasets`: administrators and contributors upload CSV or Parquet files and read
+//! their columns.
+
+use axum::Json;
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+use vitrine_core::DatasetId;
+use vitrine_store::Dataset;
+
+use super::json::time;
+use crate::app::AppState;
+use crate::auth::ApiCaller;
+use crate::error::{ApiError, ApiResult};
+use crate::services::datasets::{self, DATASETS_DIR};
+use crate::services::parse_id;
+
+/// Uploads larger than this are refused.
+pub const MAX_UPLOAD_BYTES: usize = 512 * 1024 * 1024;
+
+pub fn dataset_json(dataset: &Dataset) -> Value {
+    json!({
+        "id": dataset.id,
+        "name": dataset.name,
+        "format": dataset.format,
+        "rowCount": dataset.row_count,
+        "columns": dataset.columns,
+        "createdAt": time(dataset.created_at),
+    })
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> ApiResult<Json<Value>> {
+    let scope = caller.principal.content_manager()?;
+    let datasets = state.store.list_datasets(scope.org_id()).await?;
+    Ok(Json(Value::Array(datasets.iter().map(dataset_json).collect())))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let scope = caller.principal.content_manager()?;
+    let dataset = state.store.get_dataset(scope.org_id(), parse_id(&id, "dataset")?).await?;
+    Ok(Json(dataset_json(&dataset)))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let scope = caller.principal.content_manager()?;
+    let id: DatasetId = parse_id(&id, "dataset")?;
+    datasets::delete(&state, &scope, &caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A multipart upload, written to a temporary file as it arrives.
+pub struct Upload {
+    pub name: Option<String>,
+    pub file_name: Option<String>,
+    pub path: Option<std::path::PathBuf>,
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Reads the `name` and `file` parts of a multipart form.
+pub async fn read_upload(state: &AppState, form: Multipart) -> ApiResult<Upload> {
+    let (csrf, upload) = read_parts(state, form, false).await?;
+    debug_assert!(csrf.is_none());
+    Ok(upload)
+}
+
+/// The portal's upload form: `csrf`, `name` and `file`.
+pub async fn read_portal_upload(
+    state: &AppState,
+    form: Multipart,
+) -> ApiResult<(Option<String>, Upload)> {
+    read_parts(state, form, true).await
+}
+
+async fn read_parts(
+    state: &AppState,
+    mut form: Multipart,
+    with_csrf: bool,
+) -> ApiResult<(Option<String>, Upload)> {
+    let mut csrf = None;
+    let dir = state.config.data_dir.join(DATASETS_DIR);
+    tokio::fs::create_dir_all(&dir).await.map_err(|_| ApiError::internal())?;
+    let mut upload = Upload { name: None, file_name: None, path: None };
+    let unreadable =
+        |_| ApiError::invalid("file", "the upload could not be read (too large, or cut off)");
+    while let Some(mut field) = form.next_field().await.map_err(unreadable)? {
+        match field.name() {
+            Some("csrf") if with_csrf => csrf = Some(field.text().await.map_err(unreadable)?),
+            Some("name") => upload.name = Some(field.text().await.map_err(unreadable)?),
+            Some("file") => {
+                if with_csrf && csrf.is_none() {
+                    // The form sends its CSRF field first: nothing is stored for a forged one.
+                    return Err(ApiError::new(
+                        crate::error::ErrorCode::CsrfRejected,
+                        "Missing CSRF token.",
+                    ));
+                }
+                upload.file_name = field.file_name().map(str::to_string);
+                let path = dir.join(format!(".upload-{}", uuid::Uuid::now_v7()));
+                upload.path = Some(path.clone());
+                let mut file =
+                    tokio::fs::File::create(&path).await.map_err(|_| ApiError::internal())?;
+                while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
+                    file.write_all(&chunk).await.map_err(|_| ApiError::internal())?;
+                }
+                file.flush().await.map_err(|_| ApiError::internal())?;
+            }
+            Some(other) => {
+                return Err(ApiError::invalid(
+                    other.to_string(),
+                    "is not a known field; send name and file",
+                ));
+            }
+            None => return Err(ApiError::invalid("body", "every part needs a name")),
+        }
+    }
+    Ok((csrf, upload))
+}
+
+/// `POST /api/v1/datasets`: multipart with `name` and `file` (.csv or .parquet).
+pub async fn create(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    form: Multipart,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let scope = caller.principal.content_manager()?;
+    let mut upload = read_upload(&state, form).await?;
+    let name = upload.name.clone().ok_or_else(|| ApiError::invalid("name", "is required"))?;
+    let file_name =
+        upload.file_name.clone().ok_or_else(|| ApiError::invalid("file", "is required"))?;
+    let path = upload.path.clone().ok_or_else(|| ApiError::invalid("file", "is required"))?;
+    let dataset = datasets::add_upload(&state, &scope, &caller, &name, &file_name, &path).await?;
+    upload.path = None;
+    Ok((StatusCode::CREATED, Json(dataset_json(&dataset))))
+}

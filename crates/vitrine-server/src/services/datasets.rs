@@ -1,0 +1,160 @@
+//! Datasets: files uploaded by contributors (kept in the data directory) or paths registered
+//! from the command line, loaded into the report engine's memory.
+
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use vitrine_core::{ContentScope, DatasetId, OrgId, validate};
+use vitrine_engine::{DataFormat, DatasetInfo, Engine};
+use vitrine_store::{Actor, Dataset, Store};
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+
+/// Where uploaded datasets are kept, inside the data directory.
+pub const DATASETS_DIR: &str = "datasets";
+
+/// The file of a dataset: relative locations are inside the data directory.
+pub fn file_of(data_dir: &Path, dataset: &Dataset) -> PathBuf {
+    let location = Path::new(&dataset.location);
+    if location.is_absolute() { location.to_path_buf() } else { data_dir.join(location) }
+}
+
+fn format_of(dataset: &Dataset) -> DataFormat {
+    if dataset.format == "csv" { DataFormat::Csv } else { DataFormat::Parquet }
+}
+
+/// Loads a dataset into the engine unless it is there already.
+pub async fn ensure_loaded(state: &AppState, dataset: &Dataset) -> ApiResult<DatasetInfo> {
+    let id = dataset.id.to_string();
+    if let Some(info) = state.engine.info(&id) {
+        return Ok(info);
+    }
+    // One load at a time: a thousand viewers opening a report at start-up read the file once.
+    let _loading = state.dataset_loading.lock().await;
+    if let Some(info) = state.engine.info(&id) {
+        return Ok(info);
+    }
+    let path = file_of(&state.config.data_dir, dataset);
+    state.engine.load(&id, &path, format_of(dataset)).await.map_err(|error| {
+        tracing::error!(dataset = %dataset.id, path = %path.display(), %error, "could not load a dataset");
+        ApiError::new(ErrorCode::Internal, format!("The dataset “{}” could not be loaded.", dataset.name))
+    })
+}
+
+/// Loads every dataset of the installation (at start, in the background).
+pub async fn load_all(state: AppState) {
+    let datasets = match state.store.all_datasets().await {
+        Ok(datasets) => datasets,
+        Err(error) => {
+            tracing::error!(%error, "could not list datasets");
+            return;
+        }
+    };
+    for dataset in datasets {
+        if let Ok(info) = ensure_loaded(&state, &dataset).await {
+            tracing::info!(dataset = %dataset.name, rows = info.row_count, "dataset loaded");
+        }
+    }
+}
+
+fn record(
+    org: OrgId,
+    id: DatasetId,
+    name: String,
+    format: DataFormat,
+    location: String,
+    info: &DatasetInfo,
+) -> Dataset {
+    Dataset {
+        id,
+        org_id: org,
+        name,
+        format: format.as_str().to_string(),
+        location,
+        columns: serde_json::to_value(&info.columns).unwrap_or_default(),
+        row_count: info.row_count,
+        created_at: Utc::now(),
+    }
+}
+
+/// Adds an uploaded file (already written to `upload`) as a dataset named `name`.
+pub async fn add_upload(
+    state: &AppState,
+    scope: &ContentScope,
+    caller: &Caller,
+    name: &str,
+    file_name: &str,
+    upload: &Path,
+) -> ApiResult<Dataset> {
+    let name = validate::name("name", name)?;
+    let format = DataFormat::from_file_name(file_name)
+        .ok_or_else(|| ApiError::invalid("file", "must be a .csv or .parquet file"))?;
+    let id = DatasetId::generate();
+    let location = format!("{DATASETS_DIR}/{id}.{}", format.as_str());
+    let path = state.config.data_dir.join(&location);
+    tokio::fs::create_dir_all(state.config.data_dir.join(DATASETS_DIR))
+        .await
+        .map_err(|_| ApiError::internal())?;
+    tokio::fs::rename(upload, &path).await.map_err(|_| ApiError::internal())?;
+    let info = match state.engine.load(&id.to_string(), &path, format).await {
+        Ok(info) => info,
+        Err(error) => {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(ApiError::invalid("file", error.to_string()));
+        }
+    };
+    let dataset = record(scope.org_id(), id, name, format, location, &info);
+    match state
+        .store
+        .create_dataset(scope.org_id(), &caller.actor(state.clock.now()), &dataset)
+        .await
+    {
+        Ok(created) => Ok(created),
+        Err(error) => {
+            state.engine.unload(&id.to_string());
+            let _ = tokio::fs::remove_file(&path).await;
+            Err(error.into())
+        }
+    }
+}
+
+/// Registers a file by path (the command line); the file stays where it is.
+pub async fn register_path(
+    store: &dyn Store,
+    engine: &Engine,
+    org: OrgId,
+    name: &str,
+    path: &Path,
+) -> Result<Dataset, String> {
+    let name = validate::name("name", name).map_err(|e| e.to_string())?;
+    let format = DataFormat::from_file_name(&path.to_string_lossy())
+        .ok_or("the file must end in .csv or .parquet")?;
+    let absolute = std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let info = engine.inspect(&absolute, format).await.map_err(|e| e.to_string())?;
+    let dataset = record(
+        org,
+        DatasetId::generate(),
+        name,
+        format,
+        absolute.to_string_lossy().to_string(),
+        &info,
+    );
+    store.create_dataset(org, &Actor::system(Utc::now()), &dataset).await.map_err(|e| e.to_string())
+}
+
+pub async fn delete(
+    state: &AppState,
+    scope: &ContentScope,
+    caller: &Caller,
+    id: DatasetId,
+) -> ApiResult<()> {
+    let dataset = state.store.get_dataset(scope.org_id(), id).await?;
+    state.store.delete_dataset(scope.org_id(), &caller.actor(state.clock.now()), id).await?;
+    state.engine.unload(&id.to_string());
+    if !Path::new(&dataset.location).is_absolute() {
+        let _ = tokio::fs::remove_file(file_of(&state.config.data_dir, &dataset)).await;
+    }
+    Ok(())
+}

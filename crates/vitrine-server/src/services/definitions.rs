@@ -1,0 +1,92 @@
+//! Report definitions: parsed, checked against their dataset, saved; and the queries viewers
+//! run against them.
+
+use serde_json::Value;
+use vitrine_core::token::RlsIdentity;
+use vitrine_core::{ContentScope, DatasetId, OrgId, ReportId};
+use vitrine_engine::{EngineError, QueryRequest, QueryResult, ReportDefinition, RlsError};
+use vitrine_store::Report;
+
+use super::datasets;
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+
+fn invalid_definition(message: impl Into<String>) -> ApiError {
+    ApiError::invalid("definition", message)
+}
+
+/// Checks a definition against its dataset without saving it.
+pub async fn check(state: &AppState, org: OrgId, value: Value) -> ApiResult<ReportDefinition> {
+    let definition =
+        ReportDefinition::from_json(value).map_err(|e| invalid_definition(e.to_string()))?;
+    let dataset_id: DatasetId = definition.dataset.parse().map_err(|_| {
+        invalid_definition(format!("dataset: unknown dataset `{}`", definition.dataset))
+    })?;
+    let dataset = state.store.get_dataset(org, dataset_id).await.map_err(|_| {
+        invalid_definition(format!("dataset: unknown dataset `{}`", definition.dataset))
+    })?;
+    let info = datasets::ensure_loaded(state, &dataset).await?;
+    definition.validate(&info).map_err(|e| invalid_definition(e.to_string()))?;
+    Ok(definition)
+}
+
+pub async fn save(
+    state: &AppState,
+    scope: &ContentScope,
+    caller: &Caller,
+    report: ReportId,
+    value: Value,
+) -> ApiResult<Report> {
+    state.store.get_report(scope.org_id(), report).await?;
+    let definition = check(state, scope.org_id(), value).await?;
+    let normalized = serde_json::to_value(&definition).map_err(|_| ApiError::internal())?;
+    let actor = caller.actor(state.clock.now());
+    Ok(state.store.set_report_definition(scope.org_id(), &actor, report, Some(&normalized)).await?)
+}
+
+/// The report's definition, or `NotFound` when it has none yet.
+pub fn of(report: &Report) -> ApiResult<ReportDefinition> {
+    let value = report
+        .definition
+        .clone()
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "This report has no content yet."))?;
+    ReportDefinition::from_json(value).map_err(|_| ApiError::internal())
+}
+
+/// Runs a viewer's query with their row-level-security identity.
+pub async fn query(
+    state: &AppState,
+    org: OrgId,
+    report: &Report,
+    request: &QueryRequest,
+    identity: &RlsIdentity,
+) -> ApiResult<QueryResult> {
+    let definition = of(report)?;
+    if let Ok(id) = definition.dataset.parse::<DatasetId>() {
+        let dataset = state.store.get_dataset(org, id).await?;
+        datasets::ensure_loaded(state, &dataset).await?;
+    }
+    state.engine.query(&definition, request, identity).await.map_err(engine_error)
+}
+
+pub fn engine_error(error: EngineError) -> ApiError {
+    match error {
+        EngineError::UnknownPage(_) => ApiError::invalid("page", error.to_string()),
+        EngineError::UnknownVisual(_) => ApiError::invalid("visual", error.to_string()),
+        EngineError::UnknownSlicer(_) => ApiError::invalid("slicer", error.to_string()),
+        EngineError::FilterNotAllowed(_) | EngineError::InvalidFilter(_) => {
+            ApiError::invalid("filters", error.to_string())
+        }
+        EngineError::Rls(RlsError::NoRole) => ApiError::new(
+            ErrorCode::NoRlsRole,
+            "This report shows each person only their own data, and no data has been assigned to you. Ask an administrator for a row-level-security role.",
+        ),
+        EngineError::Timeout => ApiError::new(ErrorCode::Internal, error.to_string())
+            .with_status(axum::http::StatusCode::GATEWAY_TIMEOUT),
+        other => {
+            tracing::error!(error = %other, "report query failed");
+            ApiError::internal()
+        }
+    }
+}

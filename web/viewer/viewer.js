@@ -1,0 +1,325 @@
+// @ts-check
+// The report viewer: page tabs, slicers, visuals, cross-filtering, TV mode, and the notices a
+// viewer may need (reconnecting, signed out, access removed). Token life is the keeper's job;
+// this module only asks it before every interaction.
+
+import { ReportApi, ReportError, Session } from './api.js';
+import { RENDERERS } from './charts.js';
+import { formatValue } from './format.js';
+import { TokenKeeper, TokenRequestError } from './token-keeper.js';
+
+/**
+ * @typedef {{ column: string, title?: string }} Slicer
+ * @typedef {{ id: string, type: string, title: string, dimension?: { column: string, grain?: string }, measures: object[] }} Visual
+ * @typedef {{ id: string, title: string, slicers: Slicer[], visuals: Visual[] }} Page
+ * @typedef {{ id: string, name: string, description: string, definition: { pages: Page[], rowLevelSecurity: boolean } | null }} EmbeddedReport
+ */
+
+const root = /** @type {HTMLElement} */ (document.getElementById('viewer'));
+const reportId = root.dataset.report ?? '';
+const tvMode = root.dataset.mode === 'tv';
+const rotateSeconds = Number(root.dataset.rotate ?? 0);
+const refreshMinutes = Number(root.dataset.refresh ?? 0);
+
+const session = new Session(root.dataset.csrf ?? '');
+const keeper = new TokenKeeper({ fetchToken: session.tokenFetcher(reportId) });
+const api = new ReportApi(reportId, keeper);
+
+/** Filters per page: column → chosen values. */
+const filters = /** @type {Map<string, Map<string, (string|number|boolean)[]>>} */ (new Map());
+/** @type {EmbeddedReport | null} */
+let report = null;
+let currentPage = '';
+
+/**
+ * @param {string} tag
+ * @param {string} [className]
+ * @param {string} [text]
+ */
+function el(tag, className, text) {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
+const header = el('header', 'viewer-head');
+const title = el('h1', 'viewer-title');
+const tabs = el('nav', 'page-tabs');
+tabs.setAttribute('aria-label', 'Report pages');
+const status = el('div', 'connection');
+status.setAttribute('role', 'status');
+const slicerBar = el('div', 'slicer-bar');
+const chips = el('div', 'filter-chips');
+const grid = el('div', 'visual-grid');
+const notice = el('div', 'viewer-notice');
+notice.hidden = true;
+header.append(title, tabs, status);
+root.replaceChildren(header, slicerBar, chips, grid, notice);
+
+/** @param {'live' | 'reconnecting' | 'stopped'} state */
+function setConnection(state) {
+  status.dataset.state = state;
+  status.textContent = { live: 'Live', reconnecting: 'Reconnecting…', stopped: 'Stopped' }[state];
+}
+
+function pageFilters() {
+  let map = filters.get(currentPage);
+  if (!map) {
+    map = new Map();
+    filters.set(currentPage, map);
+  }
+  return map;
+}
+
+function filterList() {
+  return [...pageFilters()].filter(([, values]) => values.length > 0).map(([column, values]) => ({ column, values }));
+}
+
+/** @returns {Page | undefined} */
+function page() {
+  return report?.definition?.pages.find((p) => p.id === currentPage);
+}
+
+/**
+ * Runs an interaction: the token is refreshed first when little life remains.
+ * @param {() => void} change
+ */
+async function interact(change) {
+  try {
+    await keeper.beforeInteraction();
+  } catch {
+    return; // the keeper announced why; nothing changes
+  }
+  change();
+  await loadPage();
+}
+
+function renderTabs() {
+  tabs.replaceChildren();
+  for (const p of report?.definition?.pages ?? []) {
+    const tab = /** @type {HTMLButtonElement} */ (el('button', 'page-tab', p.title));
+    tab.type = 'button';
+    tab.setAttribute('aria-current', String(p.id === currentPage));
+    tab.addEventListener('click', () => {
+      if (p.id !== currentPage) void interact(() => (currentPage = p.id));
+    });
+    tabs.append(tab);
+  }
+}
+
+function renderChips() {
+  chips.replaceChildren();
+  for (const { column, values } of filterList()) {
+    const chip = /** @type {HTMLButtonElement} */ (el('button', 'chip', `${column}: ${values.map((v) => formatValue(v)).join(', ')} ×`));
+    chip.type = 'button';
+    chip.title = `Clear the ${column} filter`;
+    chip.addEventListener('click', () => void interact(() => pageFilters().delete(column)));
+    chips.append(chip);
+  }
+}
+
+/**
+ * Toggles one value of a column's filter (a click on a bar or slice, or a slicer box).
+ * @param {string} column
+ * @param {string|number|boolean} value
+ * @param {boolean} [only] replace the selection instead of adding to it
+ */
+function toggle(column, value, only = false) {
+  const map = pageFilters();
+  const current = map.get(column) ?? [];
+  const has = current.includes(value);
+  const next = only ? (has && current.length === 1 ? [] : [value]) : has ? current.filter((v) => v !== value) : [...current, value];
+  map.set(column, next);
+}
+
+/** @param {Page} p */
+async function renderSlicers(p) {
+  slicerBar.replaceChildren();
+  for (const slicer of p.slicers ?? []) {
+    const box = /** @type {HTMLDetailsElement} */ (el('details', 'slicer'));
+    const chosen = pageFilters().get(slicer.column) ?? [];
+    const summary = el('summary', '', `${slicer.title ?? slicer.column}: ${chosen.length ? chosen.map((v) => formatValue(v)).join(', ') : 'All'}`);
+    const list = el('fieldset', 'slicer-values');
+    box.append(summary, list);
+    slicerBar.append(box);
+    api
+      .query({ page: p.id, slicer: slicer.column, filters: filterList() })
+      .then((result) => {
+        for (const [value] of result.rows) {
+          const label = el('label');
+          const input = /** @type {HTMLInputElement} */ (el('input'));
+          input.type = 'checkbox';
+          input.checked = chosen.includes(value);
+          input.addEventListener('change', () => void interact(() => toggle(slicer.column, value)));
+          label.append(input, document.createTextNode(` ${formatValue(value)}`));
+          list.append(label);
+        }
+      })
+      .catch(showError);
+  }
+}
+
+/** Loads every visual of the current page with the current filters. */
+async function loadPage() {
+  const p = page();
+  if (!p) return;
+  renderTabs();
+  renderChips();
+  void renderSlicers(p);
+  const panels = p.visuals.map((visual) => {
+    const existing = /** @type {HTMLElement | null} */ (grid.querySelector(`[data-visual="${CSS.escape(visual.id)}"]`));
+    const panel = existing ?? el('section', `visual visual-${visual.type}`);
+    panel.dataset.visual = visual.id;
+    if (!existing) {
+      panel.append(el('h2', 'visual-title', visual.title), el('div', 'visual-body'));
+    }
+    panel.classList.add('loading');
+    return panel;
+  });
+  grid.replaceChildren(...panels);
+  await Promise.all(
+    p.visuals.map(async (visual, index) => {
+      const panel = panels[index];
+      const body = /** @type {HTMLElement} */ (panel.querySelector('.visual-body'));
+      try {
+        const result = await api.query({ page: p.id, visual: visual.id, filters: filterList() });
+        const column = visual.dimension && !visual.dimension.grain ? visual.dimension.column : null;
+        const render = RENDERERS[visual.type] ?? RENDERERS.table;
+        render(body, result, {
+          onSelect: column ? (value) => void interact(() => toggle(column, /** @type {string} */ (value), true)) : undefined,
+          selected: column ? (pageFilters().get(column) ?? []) : [],
+        });
+        panel.classList.remove('loading');
+      } catch (error) {
+        showError(error);
+      }
+    }),
+  );
+  root.dataset.loaded = String(Date.now());
+}
+
+/**
+ * Explains, in plain words with the code, why the report cannot be shown.
+ * @param {string} code
+ * @param {string} message
+ */
+function explain(code, message) {
+  notice.hidden = false;
+  notice.replaceChildren();
+  const box = el('div', 'notice-box');
+  box.setAttribute('role', 'alert');
+  const heading = el('h2');
+  const text = el('p');
+  const codeLine = el('p', 'notice-code', `Error code: ${code}`);
+  box.append(heading, text);
+  if (code === 'TokenExpired') {
+    heading.textContent = 'Your session has ended';
+    text.textContent = 'Sign in again to continue where you were. The report keeps its page and filters.';
+    const form = /** @type {HTMLFormElement} */ (el('form', 'notice-sign-in'));
+    form.innerHTML =
+      '<label>Email <input type="email" name="email" autocomplete="username" required></label>' +
+      '<label>Password <input type="password" name="password" autocomplete="current-password" required></label>' +
+      '<button type="submit" class="primary">Sign in</button><p class="notice-error" hidden></p>';
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const data = new FormData(form);
+      const failure = /** @type {HTMLElement} */ (form.querySelector('.notice-error'));
+      try {
+        await session.signIn(String(data.get('email')), String(data.get('password')));
+        await recover();
+      } catch (error) {
+        failure.hidden = false;
+        failure.textContent = error instanceof ReportError ? `${error.message} (${error.code})` : 'Could not sign in.';
+      }
+    });
+    box.append(form);
+  } else {
+    const removed = code === 'NoAccess' || code === 'TokenRevoked' || code === 'NotFound' || code === 'Forbidden';
+    heading.textContent = removed
+      ? 'Your access to this report was removed'
+      : code === 'NoRlsRole'
+        ? 'No data has been assigned to you'
+        : 'The report cannot be shown';
+    text.textContent = message;
+    const refresh = /** @type {HTMLButtonElement} */ (el('button', 'primary', 'Refresh'));
+    refresh.type = 'button';
+    refresh.addEventListener('click', () => void recover());
+    box.append(refresh);
+  }
+  box.append(codeLine);
+  notice.append(box);
+  setConnection('stopped');
+}
+
+/** @param {unknown} error */
+function showError(error) {
+  if (error instanceof TokenRequestError || error instanceof ReportError) {
+    const code = error.code === 'Unauthenticated' ? 'TokenExpired' : error.code;
+    explain(code, error.message);
+  } else {
+    console.error(error);
+  }
+}
+
+/** After signing in again or pressing Refresh: a new token, same page, same filters. */
+async function recover() {
+  try {
+    await keeper.resume();
+    notice.hidden = true;
+    setConnection('live');
+    if (!report) await open();
+    else await loadPage();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function open() {
+  report = /** @type {EmbeddedReport} */ (await api.report());
+  title.textContent = report.name;
+  document.title = `${report.name} · Vitrine`;
+  if (!report.definition || report.definition.pages.length === 0) {
+    grid.replaceChildren(el('p', 'chart-empty', 'This report has no pages yet.'));
+    return;
+  }
+  currentPage = currentPage || report.definition.pages[0].id;
+  await loadPage();
+}
+
+keeper.addEventListener('reconnecting', () => setConnection('reconnecting'));
+keeper.addEventListener('reconnected', () => setConnection('live'));
+keeper.addEventListener('refused', (event) => showError(/** @type {CustomEvent} */ (event).detail));
+api.addEventListener('reconnecting', () => setConnection('reconnecting'));
+api.addEventListener('reconnected', () => setConnection('live'));
+keeper.addEventListener('refreshed', (event) => {
+  const detail = /** @type {CustomEvent} */ (event).detail;
+  root.dataset.tokenRefreshes = String(Number(root.dataset.tokenRefreshes ?? 0) + 1);
+  root.dataset.lastRefresh = detail.reason;
+});
+
+async function main() {
+  setConnection('live');
+  try {
+    await keeper.start();
+    await open();
+  } catch (error) {
+    showError(error);
+    return;
+  }
+  if (tvMode && rotateSeconds > 0) {
+    setInterval(() => {
+      const pages = report?.definition?.pages ?? [];
+      if (pages.length < 2 || !notice.hidden) return;
+      const next = pages[(pages.findIndex((p) => p.id === currentPage) + 1) % pages.length];
+      void interact(() => (currentPage = next.id));
+    }, rotateSeconds * 1000);
+  }
+  if (tvMode && refreshMinutes > 0) {
+    setInterval(() => {
+      if (notice.hidden) void loadPage();
+    }, refreshMinutes * 60_000);
+  }
+}
+
+void main();
