@@ -57,9 +57,12 @@ function showEmpty(target, message = 'No data for this selection') {
 export function renderCard(target, result) {
   const row = result.rows[0] ?? [];
   const wrap = html('div', 'card-values');
+  // One measure is named by the visual's title already.
+  const labelled = result.columns.length > 1;
   result.columns.forEach((column, index) => {
     const item = html('div', 'card-value');
-    item.append(html('span', 'card-number', formatValue(row[index])), html('span', 'card-label', column.label));
+    item.append(html('span', 'card-number', formatValue(row[index])));
+    if (labelled) item.append(html('span', 'card-label', column.label));
     item.title = `${column.label}: ${formatValue(row[index], { compact: false })}`;
     wrap.append(item);
   });
@@ -107,8 +110,9 @@ export function renderBar(target, result, options = {}) {
  */
 export function renderLine(target, result) {
   if (empty(result)) return showEmpty(target);
-  const width = 640;
-  const height = 240;
+  // Drawn at the size it is shown, so text keeps its size on any screen.
+  const width = Math.max(320, Math.round(target.clientWidth || 640));
+  const height = Math.round(Math.min(360, Math.max(200, width * 0.28)));
   const pad = { left: 56, right: 16, top: 16, bottom: 28 };
   const values = result.rows.map((row) => Number(row[1]) || 0);
   const max = Math.max(...values, 0);

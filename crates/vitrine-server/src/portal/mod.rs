@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(sign_in::logout))
         .route("/reports/{id}", get(reports::show))
         .route("/assets/portal.css", get(stylesheet))
+        .route("/favicon.ico", get(favicon))
         .route("/assets/viewer/{file}", get(viewer_asset))
         .nest("/admin", admin::router())
         .fallback(not_found)
@@ -39,6 +40,16 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         STYLESHEET,
+    )
+        .into_response()
+}
+
+/// The logo as the tab icon.
+async fn favicon() -> Response {
+    const ICON: &str = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'><rect width='16' height='16' rx='3' fill='#17213a'/><rect x='3' y='3' width='5' height='10' fill='#7ea2ff'/><rect x='9' y='3' width='4' height='10' fill='none' stroke='#7ea2ff'/></svg>";
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")],
+        ICON,
     )
         .into_response()
 }
