@@ -21,6 +21,8 @@ export const ACCOUNTS = {
   admin: 'admin@example.com',
   contributor: 'contributor@example.com',
   viewer: 'viewer@example.com',
+  regional: 'regional@example.com',
+  tv: 'tv@example.com',
   acmeAdmin: 'admin@acme.example.com',
 };
 
@@ -44,15 +46,24 @@ export function vitrineBinary() {
 }
 
 /**
- * Spawns `vitrine demo --password <pw> --port 0` and resolves once it prints its address.
+ * Spawns `vitrine demo --password <pw> --port <port>` and resolves once it prints its address.
+ * `testClock` starts it with the hand-moved clock of `test-clock` builds; `rows` sizes the
+ * demo dataset; `dataDir` keeps the data (to restart on the same data and port).
  * Returns `{ baseUrl, output, stop }`; `stop()` sends SIGTERM and waits for the exit.
  */
-export async function startDemoServer({ password = DEMO_PASSWORD } = {}) {
+export async function startDemoServer({ password = DEMO_PASSWORD, port = 0, rows, dataDir, testClock = false } = {}) {
   const binary = vitrineBinary();
   if (!existsSync(binary)) throw new Error(`VITRINE_BIN=${binary} does not exist`);
-  const child = spawn(binary, ['demo', '--password', password, '--port', '0'], {
+  const args = ['demo', '--password', password, '--port', String(port)];
+  if (rows !== undefined) args.push('--rows', String(rows));
+  if (dataDir !== undefined) args.push('--data-dir', dataDir);
+  const child = spawn(binary, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, VITRINE_LOG: process.env.VITRINE_LOG ?? 'warn' },
+    env: {
+      ...process.env,
+      VITRINE_LOG: process.env.VITRINE_LOG ?? 'warn',
+      ...(testClock ? { VITRINE_TEST_CLOCK: '1' } : {}),
+    },
   });
   let output = '';
   const exited = new Promise((resolveExit) => child.once('exit', (code, signal) => resolveExit({ code, signal })));

@@ -78,6 +78,7 @@ export class TokenKeeper extends EventTarget {
     /** @type {ReturnType<typeof setInterval> | undefined} */
     this.heartbeat = undefined;
     this.lastBeat = 0;
+    this.lastWallBeat = 0;
     this.failures = 0;
     /** Why the keeper stopped trying: a code the user must act on, or null. */
     this.stoppedBecause = /** @type {string | null} */ (null);
@@ -90,6 +91,7 @@ export class TokenKeeper extends EventTarget {
   async start() {
     await this.refresh('start');
     this.lastBeat = this.clocks.monotonic();
+    this.lastWallBeat = this.clocks.wall();
     this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
     document.addEventListener('visibilitychange', this.onWake);
     window.addEventListener('online', this.onWake);
@@ -141,11 +143,18 @@ export class TokenKeeper extends EventTarget {
     if (due) await this.refresh(reason).catch(() => {});
   }
 
+  /**
+   * Notices a sleep: timers do not run while the device sleeps, so a heartbeat arriving much
+   * later than planned means it just woke. An idle page that did not sleep does nothing here:
+   * without the timed update its token (and session) may lapse, like any idle session.
+   */
   beat() {
-    const now = this.clocks.monotonic();
-    const late = now - this.lastBeat - HEARTBEAT_MS;
+    const now = Math.max(this.clocks.monotonic(), this.lastBeat);
+    const wallNow = this.clocks.wall();
+    const late = Math.max(now - this.lastBeat, wallNow - this.lastWallBeat) - HEARTBEAT_MS;
     this.lastBeat = now;
-    if (late > LATE_MS || this.remainingSeconds() <= 0) void this.check('timer fired late');
+    this.lastWallBeat = wallNow;
+    if (late > LATE_MS) void this.check('woke from sleep');
   }
 
   /**

@@ -37,6 +37,9 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Serializes dataset loading, so concurrent first queries read a file once.
     pub dataset_loading: Arc<tokio::sync::Mutex<()>>,
+    /// The hand-moved clock of browser tests (see the `test-clock` feature).
+    #[cfg(feature = "test-clock")]
+    pub test_clock: Option<Arc<vitrine_core::ManualClock>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,12 +78,17 @@ impl AppState {
             tokens: Arc::new(tokens),
             engine: Arc::new(Engine::new()),
             dataset_loading: Arc::new(tokio::sync::Mutex::new(())),
+            #[cfg(feature = "test-clock")]
+            test_clock: None,
         })
     }
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new();
+    #[cfg(feature = "test-clock")]
+    let routes = routes.route("/__test__/clock", axum::routing::post(advance_test_clock));
+    routes
         .merge(portal::router())
         .nest("/api/v1", api::router())
         .route("/healthz", get(healthz))
@@ -120,6 +128,24 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
             )
         }
     }
+}
+
+/// Moves the test clock forward: `{"advanceSeconds": n}`. Exists only in `test-clock` builds,
+/// and answers 404 unless the server was started with a test clock.
+#[cfg(feature = "test-clock")]
+async fn advance_test_clock(
+    State(state): State<AppState>,
+    body: axum::Json<serde_json::Value>,
+) -> impl IntoResponse {
+    let Some(clock) = &state.test_clock else {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({ "error": "no test clock" })),
+        );
+    };
+    let seconds = body.get("advanceSeconds").and_then(serde_json::Value::as_i64).unwrap_or(0);
+    clock.advance(chrono::Duration::seconds(seconds));
+    (StatusCode::OK, axum::Json(serde_json::json!({ "now": crate::api::json::time(clock.now()) })))
 }
 
 /// The public keys embed tokens can be verified with.

@@ -208,7 +208,22 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let config = ServerConfig { public_url: format!("http://{address}"), ..config };
     let data_dir = config.data_dir.clone();
-    let state = AppState::start(config, store, Arc::new(SystemClock)).await?;
+    #[cfg(feature = "test-clock")]
+    let test_clock = (std::env::var("VITRINE_TEST_CLOCK").as_deref() == Ok("1"))
+        .then(|| Arc::new(vitrine_core::ManualClock::new(chrono::Utc::now())));
+    #[cfg(feature = "test-clock")]
+    let clock: Arc<dyn vitrine_core::Clock> = match &test_clock {
+        Some(manual) => manual.clone(),
+        None => Arc::new(SystemClock),
+    };
+    #[cfg(not(feature = "test-clock"))]
+    let clock: Arc<dyn vitrine_core::Clock> = Arc::new(SystemClock);
+    #[allow(unused_mut)]
+    let mut state = AppState::start(config, store, clock).await?;
+    #[cfg(feature = "test-clock")]
+    {
+        state.test_clock = test_clock;
+    }
     let setup = demo::DemoSetup {
         passwords: &state.passwords,
         engine: &state.engine,
