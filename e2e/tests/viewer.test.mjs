@@ -213,3 +213,47 @@ describe('Viewer scenarios', () => {
     assert.deepEqual(forged.all.body.rows.map((row) => row[0]), ['North']);
   });
 });
+
+describe('Viewer across a server restart', () => {
+  test('(f) the server restarts mid-session: the viewer reconnects and recovers by itself', { timeout: 90_000 }, async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dataDir = mkdtempSync(join(tmpdir(), 'vitrine-e2e-restart-'));
+    const browser = await launchBrowser();
+    let server = await startDemoServer({ testClock: true, rows: ROWS, dataDir });
+    const port = Number(new URL(server.baseUrl).port);
+    try {
+      const session = await signIn(browser, server.baseUrl, ACCOUNTS.viewer);
+      const { page } = session;
+      await page.clock.install({ time: Date.now() });
+      const requests = trackRequests(page);
+      const admin = await apiSession(server.baseUrl, ACCOUNTS.admin);
+      const reports = await admin.get('/api/v1/reports');
+      await openReport(page, reports.body.find((r) => r.name === 'Sales overview').id);
+
+      await server.stop();
+      await page.locator('.bar-button', { hasText: 'Central' }).first().click();
+      await page.waitForFunction(() => document.querySelector('.connection')?.getAttribute('data-state') === 'reconnecting');
+      assert.equal(await noticeShown(page), false, 'a restart is not an error the user must act on');
+
+      server = await startDemoServer({ testClock: true, rows: ROWS, dataDir, port });
+      for (let i = 0; i < 40; i += 1) {
+        await page.clock.runFor(5_000);
+        await settle(page, requests);
+        const state = await page.getAttribute('.connection', 'data-state');
+        if (state === 'live' && (await page.locator('.filter-chips .chip').count()) === 1) break;
+      }
+      assert.equal(await page.getAttribute('.connection', 'data-state'), 'live');
+      await page.waitForFunction(() => document.querySelectorAll('.visual.loading').length === 0);
+      assert.deepEqual(await page.locator('.filter-chips .chip').allTextContents(), ['region: Central ×']);
+      assert.deepEqual(await page.locator('[data-visual="by-region"] .bar-label').allTextContents(), ['Central']);
+      assert.equal(await noticeShown(page), false);
+      await session.context.close();
+    } finally {
+      await browser.close();
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

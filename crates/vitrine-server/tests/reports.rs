@@ -757,7 +757,11 @@ async fn contributors_upload_datasets_that_reports_use_and_other_organizations_n
             { "id": "by-city", "type": "bar", "title": "By city", "dimension": { "column": "city" },
               "measures": [{ "column": "visits", "agg": "sum" }] },
             { "id": "daily", "type": "line", "title": "Daily", "dimension": { "column": "day", "grain": "day" },
-              "measures": [{ "column": "visits", "agg": "max" }] }
+              "measures": [{ "column": "visits", "agg": "max" }] },
+            { "id": "by-day", "type": "bar", "title": "By day", "dimension": { "column": "day" },
+              "measures": [{ "column": "visits", "agg": "sum" }] },
+            { "id": "by-count", "type": "table", "title": "By count", "dimension": { "column": "visits" },
+              "measures": [{ "column": "city", "agg": "count" }] }
         ]}]
     });
     let saved =
@@ -773,6 +777,26 @@ async fn contributors_upload_datasets_that_reports_use_and_other_organizations_n
     let slicer = run(&app, &token, &report, json!({ "page": "main", "slicer": "city" })).await;
     assert_eq!(slicer["rows"], json!([["Bergen"], ["Oslo"]]));
     assert_eq!(slicer["columns"][0]["label"], "city", "no title: the column name");
+    // Filters are typed by the column: text, dates and numbers.
+    let filtered = |visual: &str, column: &str, values: Value| json!({ "page": "main", "visual": visual, "filters": [{ "column": column, "values": values }] });
+    let oslo = run(&app, &token, &report, filtered("total", "city", json!(["Oslo"]))).await;
+    assert_eq!(card(&oslo), 7.0);
+    let day = run(&app, &token, &report, filtered("by-day", "day", json!(["2024-01-02"]))).await;
+    assert_eq!(day["rows"], json!([["2024-01-02", 5]]));
+    let count = run(&app, &token, &report, filtered("by-count", "visits", json!([5, "4"]))).await;
+    assert_eq!(count["rows"], json!([[4, 1], [5, 1]]));
+    for (visual, column, values) in [
+        ("by-day", "day", json!(["2024-13-45"])),
+        ("by-day", "day", json!(["yesterday"])),
+        ("by-count", "visits", json!(["abc"])),
+        ("by-count", "visits", json!([1.5])),
+        ("by-count", "visits", json!(["99999999999999999999"])),
+        ("by-count", "visits", json!([true])),
+    ] {
+        let response = query(&app, &token, &report, &filtered(visual, column, values)).await;
+        let message = expect_invalid(response, "filters").await;
+        assert!(message.contains(&format!("`{column}`")), "{message}");
+    }
 
     // Refused uploads.
     let text = upload(&contributor, "Notes", "visits.txt", VISITS_CSV).await;
@@ -1012,4 +1036,66 @@ async fn slicers_list_their_values_sorted_under_the_other_filters_and_rls() {
     // The region slicer is not on this report's pages.
     let body = json!({ "page": "region", "slicer": "region" });
     expect_invalid(query(&app, &token, &report, &body).await, "slicer").await;
+}
+
+// The tests below show server bugs found while writing this file; each asserts the intended
+// behaviour and is ignored until the bug is fixed.
+
+#[tokio::test]
+#[ignore = "server bug: services/datasets.rs record() dates uploads with Utc::now(), not the app clock"]
+async fn uploaded_datasets_are_dated_by_the_server_clock() {
+    let app = spawn_app().await;
+    let contributor = app.sign_in(CONTRIBUTOR).await;
+    let response = upload(&contributor, "Visits", "visits.csv", VISITS_CSV).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let dataset: Value = response.json().await.unwrap();
+    assert_eq!(
+        dataset["createdAt"], "2026-03-02T09:00:00.000Z",
+        "the clock every other record uses"
+    );
+}
+
+#[tokio::test]
+#[ignore = "server bug: an unreadable upload's error message carries the server's file path"]
+async fn an_unreadable_upload_does_not_reveal_server_paths() {
+    let app = spawn_app().await;
+    let contributor = app.sign_in(CONTRIBUTOR).await;
+    let ragged = b"a,b\n1,2\n3\n";
+    let message =
+        expect_invalid(upload(&contributor, "Ragged", "ragged.csv", ragged).await, "file").await;
+    let data_dir = app.data_dir().file_name().unwrap().to_string_lossy().to_string();
+    assert!(!message.contains(&data_dir) && !message.contains("datasets/"), "{message}");
+}
+
+#[tokio::test]
+#[ignore = "server bug: a slicer query drops the filters on its own column before validating them"]
+async fn a_slicer_refuses_invalid_values_for_its_own_column() {
+    let app = spawn_app().await;
+    let viewer = app.sign_in(VIEWER).await;
+    let report = report_id(&viewer, "Sales overview").await;
+    let token = token_for(&viewer, &report).await;
+    let body = json!({ "page": "overview", "slicer": "region",
+                       "filters": [{ "column": "region", "values": [{ "$ne": "x" }] }] });
+    expect_invalid(query(&app, &token, &report, &body).await, "filters").await;
+}
+
+#[tokio::test]
+#[ignore = "server bug: engine errors are prefixed twice (`filters: filters: …`), and giving both or neither of visual and slicer is blamed on `filters`"]
+async fn query_errors_name_their_field_once_and_rightly() {
+    let app = spawn_app().await;
+    let viewer = app.sign_in(VIEWER).await;
+    let report = report_id(&viewer, "Sales overview").await;
+    let token = token_for(&viewer, &report).await;
+    let body = json!({ "page": "overview", "visual": "by-region",
+                       "filters": [{ "column": "revenue", "values": [1] }] });
+    let message = expect_invalid(query(&app, &token, &report, &body).await, "filters").await;
+    assert!(!message.starts_with("filters: filters:"), "{message}");
+    for body in [
+        json!({ "page": "overview", "visual": "revenue", "slicer": "region" }),
+        json!({ "page": "overview" }),
+    ] {
+        let response = query(&app, &token, &report, &body).await;
+        let error = expect_error(response, StatusCode::BAD_REQUEST, "InvalidInput").await;
+        assert_ne!(error["error"]["field"], "filters", "{error}");
+    }
 }
