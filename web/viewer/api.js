@@ -147,7 +147,8 @@ export class ReportApi extends EventTarget {
         this.failures = 0;
         return response.json();
       }
-      if (response.status >= 500 || response.status === 429) {
+      // A query that ran too long (504) would run too long again: it is reported, not retried.
+      if ((response.status >= 500 && response.status !== 504) || response.status === 429) {
         await this.wait();
         continue;
       }

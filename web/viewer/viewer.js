@@ -238,7 +238,7 @@ function explain(code, message) {
     });
     box.append(form);
   } else {
-    const removed = code === 'NoAccess' || code === 'TokenRevoked' || code === 'NotFound' || code === 'Forbidden';
+    const removed = code === 'NoAccess' || code === 'TokenRevoked' || code === 'Forbidden';
     heading.textContent = removed
       ? 'Your access to this report was removed'
       : code === 'NoRlsRole'
@@ -271,8 +271,8 @@ async function recover() {
     await keeper.resume();
     notice.hidden = true;
     setConnection('live');
-    if (!report) await open();
-    else await loadPage();
+    // Re-read the report too: its pages may have changed while it was refused.
+    await open();
   } catch (error) {
     showError(error);
   }
@@ -286,7 +286,8 @@ async function open() {
     grid.replaceChildren(el('p', 'chart-empty', 'This report has no pages yet.'));
     return;
   }
-  currentPage = currentPage || report.definition.pages[0].id;
+  const pages = report.definition.pages;
+  if (!pages.some((p) => p.id === currentPage)) currentPage = pages[0].id;
   await loadPage();
 }
 

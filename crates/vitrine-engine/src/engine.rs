@@ -38,11 +38,11 @@ pub enum EngineError {
     UnknownVisual(String),
     #[error("no slicer on `{0}` on this page")]
     UnknownSlicer(String),
-    #[error(
-        "filters: `{0}` cannot be filtered on this page (only its slicers and chart dimensions)"
-    )]
+    #[error("give either `visual` or `slicer`, not both or neither")]
+    VisualOrSlicer,
+    #[error("`{0}` cannot be filtered on this page (only its slicers and chart dimensions)")]
     FilterNotAllowed(String),
-    #[error("filters: {0}")]
+    #[error("{0}")]
     InvalidFilter(String),
     #[error(transparent)]
     Rls(#[from] rls::RlsError),
@@ -198,13 +198,14 @@ impl Engine {
                     .iter()
                     .find(|s| &s.column == column)
                     .ok_or_else(|| EngineError::UnknownSlicer(column.clone()))?;
-                // A slicer lists its values under the other filters, not its own.
+                // Every filter is checked; a slicer lists its values under the others, not its own.
+                self.filter_predicates(definition, page, &request.filters, &dataset)?;
                 let others: Vec<_> =
                     request.filters.iter().filter(|f| &f.column != column).cloned().collect();
                 let filters = self.filter_predicates(definition, page, &others, &dataset)?;
                 self.run_slicer(slicer, &dataset, rls.into_iter().chain(filters)).await
             }
-            _ => Err(EngineError::InvalidFilter("give either `visual` or `slicer`".into())),
+            _ => Err(EngineError::VisualOrSlicer),
         }
     }
 

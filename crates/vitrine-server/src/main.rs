@@ -1,4 +1,4 @@
-//! The `vitrine` binary: serve, demo, migrate, healthcheck.
+// The `vitrine` binary: serve, demo, migrate, healthcheck.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -32,6 +32,11 @@ enum Command {
     Demo(DemoArgs),
     /// Apply database migrations and exit.
     Migrate(ServeArgs),
+    /// Manage datasets from the command line.
+    Datasets {
+        #[command(subcommand)]
+        action: DatasetsAction,
+    },
     /// Manage the keys embed tokens are signed with.
     Keys {
         #[command(subcommand)]
@@ -41,6 +46,24 @@ enum Command {
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DatasetsAction {
+    /// Register a CSV or Parquet file where it lies; the server reads it from that path.
+    Add {
+        /// The organization, by name or id.
+        #[arg(long)]
+        org: String,
+        /// The dataset's name in the Admin Portal.
+        #[arg(long)]
+        name: String,
+        /// The .csv or .parquet file.
+        #[arg(long)]
+        file: PathBuf,
+        #[command(flatten)]
+        server: ServeArgs,
     },
 }
 
@@ -264,6 +287,42 @@ async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn add_dataset(
+    args: ServeArgs,
+    org: &str,
+    name: &str,
+    file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let config = load_config(args)?;
+    init_logging(config.log_format);
+    let store = open_store(&config).await?;
+    let organizations = store.list_organizations().await?;
+    let organization = organizations
+        .iter()
+        .find(|o| o.name == org || o.id.to_string() == org)
+        .with_context(|| format!("no organization named {org:?}"))?;
+    let engine = vitrine_engine::Engine::new();
+    let dataset = vitrine_server::services::datasets::register_path(
+        &*store,
+        &engine,
+        organization.id,
+        name,
+        file,
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    store.close().await;
+    println!(
+        "Dataset {} ({} rows, {} columns) registered as {} in {}.",
+        dataset.name,
+        dataset.row_count,
+        dataset.columns.as_array().map(Vec::len).unwrap_or(0),
+        dataset.id,
+        organization.name
+    );
+    Ok(())
+}
+
 async fn rotate_keys(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(args)?;
     init_logging(config.log_format);
@@ -327,6 +386,9 @@ fn main() -> anyhow::Result<()> {
             Command::Demo(args) => demo(args).await,
             Command::Migrate(args) => migrate(args).await,
             Command::Keys { action: KeysAction::Rotate(args) } => rotate_keys(args).await,
+            Command::Datasets { action: DatasetsAction::Add { org, name, file, server } } => {
+                add_dataset(server, &org, &name, &file).await
+            }
             Command::Healthcheck { .. } => Ok(()),
         }
     })

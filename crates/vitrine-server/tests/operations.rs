@@ -193,3 +193,68 @@ fn demo_prints_its_url_and_every_account() {
     assert!(text.contains("demo-password"));
     assert!(health.status.success());
 }
+
+#[tokio::test]
+async fn datasets_registered_from_the_command_line_are_read_from_their_path() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("targets.csv");
+    std::fs::write(&csv, "region,target\nNorth,100\nSouth,250\n").unwrap();
+    let data_dir = app.data_dir().to_path_buf();
+    let file = csv.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        vitrine()
+            .args(["datasets", "add", "--org", "Northwind Traders", "--name", "Targets", "--file"])
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env_remove("VITRINE_DATABASE")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("2 rows"));
+
+    let admin = app.sign_in(ADMIN).await;
+    let datasets = admin.json("/api/v1/datasets").await;
+    let targets =
+        datasets.as_array().unwrap().iter().find(|d| d["name"] == "Targets").expect("listed");
+    assert_eq!(targets["rowCount"], 2);
+    let report = admin.id_of("/api/v1/reports", "name", "Executive summary").await;
+    let definition = json!({
+        "dataset": targets["id"],
+        "pages": [{ "id": "t", "title": "Targets", "visuals": [
+            { "id": "total", "type": "card", "title": "Target", "measures": [{ "column": "target", "agg": "sum" }] }
+        ]}]
+    });
+    let saved = admin
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/reports/{report}/definition"),
+            Some(definition),
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::OK, "{}", saved.text().await.unwrap());
+    let token = admin.token(&report).await["token"].as_str().unwrap().to_string();
+    let result: serde_json::Value = app
+        .anonymous()
+        .post(app.url(&format!("/api/v1/embed/reports/{report}/query")))
+        .bearer_auth(&token)
+        .json(&json!({ "page": "t", "visual": "total" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(result["rows"], json!([[350]]));
+
+    let missing = vitrine()
+        .args(["datasets", "add", "--org", "Nobody", "--name", "X", "--file"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+}

@@ -1042,7 +1042,6 @@ async fn slicers_list_their_values_sorted_under_the_other_filters_and_rls() {
 // behaviour and is ignored until the bug is fixed.
 
 #[tokio::test]
-#[ignore = "server bug: services/datasets.rs record() dates uploads with Utc::now(), not the app clock"]
 async fn uploaded_datasets_are_dated_by_the_server_clock() {
     let app = spawn_app().await;
     let contributor = app.sign_in(CONTRIBUTOR).await;
@@ -1056,7 +1055,6 @@ async fn uploaded_datasets_are_dated_by_the_server_clock() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: an unreadable upload's error message carries the server's file path"]
 async fn an_unreadable_upload_does_not_reveal_server_paths() {
     let app = spawn_app().await;
     let contributor = app.sign_in(CONTRIBUTOR).await;
@@ -1068,7 +1066,6 @@ async fn an_unreadable_upload_does_not_reveal_server_paths() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: a slicer query drops the filters on its own column before validating them"]
 async fn a_slicer_refuses_invalid_values_for_its_own_column() {
     let app = spawn_app().await;
     let viewer = app.sign_in(VIEWER).await;
@@ -1080,7 +1077,6 @@ async fn a_slicer_refuses_invalid_values_for_its_own_column() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: engine errors are prefixed twice (`filters: filters: …`), and giving both or neither of visual and slicer is blamed on `filters`"]
 async fn query_errors_name_their_field_once_and_rightly() {
     let app = spawn_app().await;
     let viewer = app.sign_in(VIEWER).await;

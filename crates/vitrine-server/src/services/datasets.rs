@@ -66,6 +66,7 @@ fn record(
     format: DataFormat,
     location: String,
     info: &DatasetInfo,
+    created_at: chrono::DateTime<Utc>,
 ) -> Dataset {
     Dataset {
         id,
@@ -75,7 +76,7 @@ fn record(
         location,
         columns: serde_json::to_value(&info.columns).unwrap_or_default(),
         row_count: info.row_count,
-        created_at: Utc::now(),
+        created_at,
     }
 }
 
@@ -98,14 +99,21 @@ pub async fn add_upload(
         .await
         .map_err(|_| ApiError::internal())?;
     tokio::fs::rename(upload, &path).await.map_err(|_| ApiError::internal())?;
+    let refused = |message: String| async {
+        state.engine.unload(&id.to_string());
+        let _ = tokio::fs::remove_file(&path).await;
+        ApiError::invalid("file", message)
+    };
     let info = match state.engine.load(&id.to_string(), &path, format).await {
         Ok(info) => info,
-        Err(error) => {
-            let _ = tokio::fs::remove_file(&path).await;
-            return Err(ApiError::invalid("file", error.to_string()));
-        }
+        Err(error) => return Err(refused(without_paths(&error.to_string())).await),
     };
-    let dataset = record(scope.org_id(), id, name, format, location, &info);
+    if info.columns.is_empty() || info.row_count == 0 {
+        let message =
+            format!("holds no data: a {} file with at least one row is needed", format.as_str());
+        return Err(refused(message).await);
+    }
+    let dataset = record(scope.org_id(), id, name, format, location, &info, state.clock.now());
     match state
         .store
         .create_dataset(scope.org_id(), &caller.actor(state.clock.now()), &dataset)
@@ -140,6 +148,7 @@ pub async fn register_path(
         format,
         absolute.to_string_lossy().to_string(),
         &info,
+        Utc::now(),
     );
     store.create_dataset(org, &Actor::system(Utc::now()), &dataset).await.map_err(|e| e.to_string())
 }
@@ -157,4 +166,13 @@ pub async fn delete(
         let _ = tokio::fs::remove_file(file_of(&state.config.data_dir, &dataset)).await;
     }
     Ok(())
+}
+
+/// An error message without file system paths: uploads are named by the user, not the server.
+fn without_paths(message: &str) -> String {
+    message
+        .split_whitespace()
+        .map(|word| if word.contains('/') || word.contains('\\') { "the file" } else { word })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

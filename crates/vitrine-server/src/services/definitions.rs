@@ -63,10 +63,15 @@ pub async fn query(
     identity: &RlsIdentity,
 ) -> ApiResult<QueryResult> {
     let definition = of(report)?;
-    if let Ok(id) = definition.dataset.parse::<DatasetId>() {
-        let dataset = state.store.get_dataset(org, id).await?;
-        datasets::ensure_loaded(state, &dataset).await?;
-    }
+    let missing = || {
+        ApiError::new(
+            ErrorCode::NotFound,
+            "This report's dataset no longer exists; ask its owner to choose another.",
+        )
+    };
+    let id: DatasetId = definition.dataset.parse().map_err(|_| missing())?;
+    let dataset = state.store.get_dataset(org, id).await.map_err(|_| missing())?;
+    datasets::ensure_loaded(state, &dataset).await?;
     state.engine.query(&definition, request, identity).await.map_err(engine_error)
 }
 
@@ -75,6 +80,7 @@ pub fn engine_error(error: EngineError) -> ApiError {
         EngineError::UnknownPage(_) => ApiError::invalid("page", error.to_string()),
         EngineError::UnknownVisual(_) => ApiError::invalid("visual", error.to_string()),
         EngineError::UnknownSlicer(_) => ApiError::invalid("slicer", error.to_string()),
+        EngineError::VisualOrSlicer => ApiError::invalid("visual", error.to_string()),
         EngineError::FilterNotAllowed(_) | EngineError::InvalidFilter(_) => {
             ApiError::invalid("filters", error.to_string())
         }
