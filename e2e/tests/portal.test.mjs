@@ -159,7 +159,8 @@ describe('Vitrine portal in Chromium', () => {
     await nora.screenshot({ path: screenshotPath('reports-portal-viewer'), fullPage: true });
     await clickThrough(nora, nora.locator('a.report-card').filter({ hasText: reportName }), { status: 200 });
     assert.equal(new URL(nora.url()).pathname, `/reports/${reportId}`);
-    assert.equal(await nora.locator('main h1').textContent(), reportName);
+    // The viewer names the report once it has loaded it.
+    await nora.waitForFunction((name) => document.querySelector('.viewer-title')?.textContent === name, reportName);
 
     // A viewer cannot open any Admin Portal page, nor the new records' pages, nor the export.
     const vera = await as(ACCOUNTS.viewer);

@@ -241,11 +241,13 @@ describe('Viewer across a server restart', () => {
       for (let i = 0; i < 40; i += 1) {
         await page.clock.runFor(5_000);
         await settle(page, requests);
+        // Retries wait on the page's clock: keep it moving until every visual has its data.
         const state = await page.getAttribute('.connection', 'data-state');
-        if (state === 'live' && (await page.locator('.filter-chips .chip').count()) === 1) break;
+        const loading = await page.locator('.visual.loading').count();
+        if (state === 'live' && loading === 0 && (await page.locator('.filter-chips .chip').count()) === 1) break;
       }
       assert.equal(await page.getAttribute('.connection', 'data-state'), 'live');
-      await page.waitForFunction(() => document.querySelectorAll('.visual.loading').length === 0);
+      assert.equal(await page.locator('.visual.loading').count(), 0, 'every visual recovered');
       assert.deepEqual(await page.locator('.filter-chips .chip').allTextContents(), ['region: Central ×']);
       assert.deepEqual(await page.locator('[data-visual="by-region"] .bar-label').allTextContents(), ['Central']);
       assert.equal(await noticeShown(page), false);
