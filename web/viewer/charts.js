@@ -70,7 +70,7 @@ export function renderCard(target, result) {
 }
 
 /**
- * Horizontal bars, largest first, labelled on both sides.
+ * Horizontal bars, largest first, labelled on both sides; each bar is a button.
  * @param {HTMLElement} target
  * @param {QueryResult} result
  * @param {ChartOptions} options
@@ -79,28 +79,47 @@ export function renderBar(target, result, options = {}) {
   if (empty(result)) return showEmpty(target);
   const isDate = result.columns[0]?.kind === 'date';
   const max = Math.max(...result.rows.map((row) => Number(row[1]) || 0), 1);
-  const list = html('ol', 'bars');
-  result.rows.forEach((row, index) => {
-    const [label, value] = row;
-    const selected = options.selected?.includes(label);
-    const item = html('li', selected ? 'bar selected' : 'bar');
-    const button = /** @type {HTMLButtonElement} */ (html('button', 'bar-button'));
-    button.type = 'button';
-    button.disabled = !options.onSelect;
-    button.setAttribute('aria-pressed', String(Boolean(selected)));
-    button.title = `${isDate ? formatDate(label) : formatValue(label)}: ${formatValue(value, { compact: false })}`;
-    const name = html('span', 'bar-label', isDate ? formatDate(label) : formatValue(label));
-    const track = html('span', 'bar-track');
-    const fill = html('span', 'bar-fill');
-    fill.style.width = `${Math.max(0.5, (Number(value) / max) * 100)}%`;
-    fill.style.background = PALETTE[index % PALETTE.length];
-    track.append(fill);
-    button.append(name, track, html('span', 'bar-value', formatValue(value)));
-    if (options.onSelect) button.addEventListener('click', () => options.onSelect?.(label));
-    item.append(button);
-    list.append(item);
+  // Drawn at the size shown, with rows as tall as the text is large (larger on a TV).
+  const fontSize = parseFloat(getComputedStyle(target).fontSize) || 14;
+  const width = Math.max(280, Math.round(target.clientWidth || 480));
+  const row = Math.round(fontSize * 2);
+  const labelWidth = Math.round(Math.min(width * 0.32, fontSize * 11));
+  const valueWidth = Math.round(fontSize * 4.5);
+  const trackWidth = Math.max(40, width - labelWidth - valueWidth - 16);
+  const chart = svg('svg', { viewBox: `0 0 ${width} ${row * result.rows.length}`, width, height: row * result.rows.length, class: 'bar-chart', role: 'list' });
+  chart.setAttribute('aria-label', result.columns[1]?.label ?? 'values');
+  result.rows.forEach((values, index) => {
+    const [label, value] = values;
+    const selected = Boolean(options.selected?.includes(label));
+    const name = isDate ? formatDate(label) : formatValue(label);
+    const bar = svg('g', { class: selected ? 'bar-button selected' : 'bar-button', role: 'listitem', transform: `translate(0 ${index * row})` }, chart);
+    const tip = svg('title', {}, bar);
+    tip.textContent = `${name}: ${formatValue(value, { compact: false })}`;
+    svg('rect', { class: 'bar-hit', x: 0, y: 0, width, height: row, rx: 6 }, bar);
+    const text = svg('text', { class: 'bar-label', x: 4, y: row / 2, 'dominant-baseline': 'central' }, bar);
+    text.textContent = name;
+    const top = row * 0.2;
+    svg('rect', { class: 'bar-track', x: labelWidth, y: top, width: trackWidth, height: row * 0.6, rx: 4 }, bar);
+    const length = Math.max(2, (Number(value) / max) * trackWidth);
+    svg('rect', { class: 'bar-fill', x: labelWidth, y: top, width: length, height: row * 0.6, rx: 4, fill: PALETTE[index % PALETTE.length] }, bar);
+    const amount = svg('text', { class: 'bar-value', x: width - 4, y: row / 2, 'text-anchor': 'end', 'dominant-baseline': 'central' }, bar);
+    amount.textContent = formatValue(value);
+    if (options.onSelect) {
+      bar.setAttribute('role', 'button');
+      bar.setAttribute('tabindex', '0');
+      bar.setAttribute('aria-pressed', String(selected));
+      bar.setAttribute('aria-label', tip.textContent ?? name);
+      bar.addEventListener('click', () => options.onSelect?.(label));
+      bar.addEventListener('keydown', (event) => {
+        const key = /** @type {KeyboardEvent} */ (event).key;
+        if (key === 'Enter' || key === ' ') {
+          event.preventDefault();
+          options.onSelect?.(label);
+        }
+      });
+    }
   });
-  target.replaceChildren(list);
+  target.replaceChildren(chart);
 }
 
 /**

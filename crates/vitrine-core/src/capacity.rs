@@ -1,0 +1,322 @@
+//! Capacity rules, without I/O: the states a capacity moves through, its weekly schedule in the
+//! organization's time zone, and the scheduler's decision for a moment in time. The decision
+//! depends only on its inputs, so running it twice for the same moment decides the same.
+
+use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::input::FieldError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CapacityState {
+    Running,
+    Pausing,
+    Paused,
+    Resuming,
+    Failed,
+}
+
+impl CapacityState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapacityState::Running => "Running",
+            CapacityState::Pausing => "Pausing",
+            CapacityState::Paused => "Paused",
+            CapacityState::Resuming => "Resuming",
+            CapacityState::Failed => "Failed",
+        }
+    }
+
+    /// A transition is under way; no other may start.
+    pub fn is_transitioning(self) -> bool {
+        matches!(self, CapacityState::Pausing | CapacityState::Resuming)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CapacityMode {
+    /// Switched on and off by hand only.
+    Manual,
+    /// Started when a permitted user opens a report, paused after the idle time.
+    OnDemand,
+    /// On inside the weekly windows; on demand outside them.
+    Schedule,
+}
+
+/// A weekly window in local time: `day` from `start` to `end` (same day, `end` after `start`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeeklyWindow {
+    pub day: Weekday,
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+}
+
+/// The weekly windows of a schedule and the time zone they are read in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeeklySchedule {
+    pub windows: Vec<WeeklyWindow>,
+    pub time_zone: Tz,
+}
+
+/// The instant a local wall-clock time happens; in a daylight-saving gap, the first instant
+/// after it, and in an overlap, the first of the two.
+fn instant(zone: Tz, date: chrono::NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
+    let local = date.and_time(time);
+    match zone.from_local_datetime(&local) {
+        chrono::LocalResult::Single(at) => Some(at.with_timezone(&Utc)),
+        chrono::LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
+        chrono::LocalResult::None => (1..=180)
+            .map(|minutes| local + Duration::minutes(minutes))
+            .find_map(|shifted| zone.from_local_datetime(&shifted).earliest())
+            .map(|at| at.with_timezone(&Utc)),
+    }
+}
+
+impl WeeklySchedule {
+    /// Reads a time zone name such as `Europe/Paris`.
+    pub fn zone(field: &str, name: &str) -> Result<Tz, FieldError> {
+        name.parse::<Tz>().map_err(|_| {
+            FieldError::new(field, format!("`{name}` is not a time zone such as Europe/Paris"))
+        })
+    }
+
+    /// Every window occurrence (start, end) from a week before `around` to a week after.
+    fn occurrences(&self, around: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let local_today = around.with_timezone(&self.time_zone).date_naive();
+        let mut spans = Vec::new();
+        for offset in -8..=8 {
+            let date = local_today + Duration::days(offset);
+            for window in self.windows.iter().filter(|w| w.day == date.weekday()) {
+                if let (Some(start), Some(end)) = (
+                    instant(self.time_zone, date, window.start),
+                    instant(self.time_zone, date, window.end),
+                ) && end > start
+                {
+                    spans.push((start, end));
+                }
+            }
+        }
+        spans.sort();
+        spans
+    }
+
+    /// Whether `at` falls inside a window.
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+        self.occurrences(at).iter().any(|(start, end)| *start <= at && at < *end)
+    }
+
+    /// The end of the latest window that ended at or before `at`.
+    pub fn last_end(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.occurrences(at).into_iter().map(|(_, end)| end).filter(|end| *end <= at).max()
+    }
+
+    /// The start of the next window after `at`, to tell users when the capacity is back.
+    pub fn next_start(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.occurrences(at).into_iter().map(|(start, _)| start).find(|start| *start > at)
+    }
+}
+
+/// Why the scheduler acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Reason {
+    Schedule,
+    Inactivity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Resume(Reason),
+    Pause(Reason),
+    Stay,
+}
+
+/// What the scheduler knows at one moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation {
+    pub now: DateTime<Utc>,
+    pub state: CapacityState,
+    /// When the capacity last became Running.
+    pub running_since: Option<DateTime<Utc>>,
+    /// The latest activity of a user holding `capacity.keepOn`.
+    pub last_activity: Option<DateTime<Utc>>,
+}
+
+/// Decides what the scheduler should do now. Manual capacities are left alone; inside a
+/// schedule window a capacity runs; otherwise (and on demand) it pauses once it has been idle
+/// for `idle` since the latest of: it started running, the last permitted activity, the end
+/// of the last window — so people still at work when a window ends are not cut off.
+pub fn decide(
+    mode: CapacityMode,
+    idle: Duration,
+    schedule: Option<&WeeklySchedule>,
+    seen: &Observation,
+) -> Decision {
+    if mode == CapacityMode::Manual || seen.state.is_transitioning() {
+        return Decision::Stay;
+    }
+    let in_window =
+        mode == CapacityMode::Schedule && schedule.is_some_and(|s| s.contains(seen.now));
+    if in_window {
+        return match seen.state {
+            CapacityState::Paused | CapacityState::Failed => Decision::Resume(Reason::Schedule),
+            _ => Decision::Stay,
+        };
+    }
+    if seen.state != CapacityState::Running {
+        return Decision::Stay;
+    }
+    let window_end = if mode == CapacityMode::Schedule {
+        schedule.and_then(|s| s.last_end(seen.now))
+    } else {
+        None
+    };
+    let since = [seen.running_since, seen.last_activity, window_end].into_iter().flatten().max();
+    match since {
+        Some(since) if seen.now - since >= idle => Decision::Pause(Reason::Inactivity),
+        _ => Decision::Stay,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    fn time(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    fn office_hours() -> WeeklySchedule {
+        let weekdays =
+            [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sun];
+        WeeklySchedule {
+            windows: weekdays
+                .iter()
+                .map(|day| WeeklyWindow { day: *day, start: time(8, 0), end: time(18, 0) })
+                .collect(),
+            time_zone: "Europe/Paris".parse().unwrap(),
+        }
+    }
+
+    fn running(now: &str, since: &str, activity: Option<&str>) -> Observation {
+        Observation {
+            now: at(now),
+            state: CapacityState::Running,
+            running_since: Some(at(since)),
+            last_activity: activity.map(at),
+        }
+    }
+
+    #[test]
+    fn on_demand_pauses_after_exactly_the_idle_time_since_the_last_permitted_activity() {
+        let idle = Duration::minutes(30);
+        let seen =
+            running("2026-03-02T10:29:59Z", "2026-03-02T09:00:00Z", Some("2026-03-02T10:00:00Z"));
+        assert_eq!(decide(CapacityMode::OnDemand, idle, None, &seen), Decision::Stay);
+        let seen =
+            running("2026-03-02T10:30:00Z", "2026-03-02T09:00:00Z", Some("2026-03-02T10:00:00Z"));
+        assert_eq!(
+            decide(CapacityMode::OnDemand, idle, None, &seen),
+            Decision::Pause(Reason::Inactivity)
+        );
+        let fresh = running("2026-03-02T10:30:00Z", "2026-03-02T10:15:00Z", None);
+        assert_eq!(
+            decide(CapacityMode::OnDemand, idle, None, &fresh),
+            Decision::Stay,
+            "counted from the start"
+        );
+        assert_eq!(
+            decide(CapacityMode::Manual, idle, None, &seen),
+            Decision::Stay,
+            "manual is left alone"
+        );
+    }
+
+    #[test]
+    fn a_schedule_keeps_the_capacity_on_inside_its_windows_in_local_time() {
+        let schedule = office_hours();
+        // 08:00 in Paris in winter is 07:00 UTC.
+        assert!(!schedule.contains(at("2026-03-02T06:59:59Z")));
+        assert!(schedule.contains(at("2026-03-02T07:00:00Z")));
+        assert!(schedule.contains(at("2026-03-02T16:59:59Z")));
+        assert!(!schedule.contains(at("2026-03-02T17:00:00Z")));
+        let paused = Observation {
+            state: CapacityState::Paused,
+            ..running("2026-03-02T07:00:00Z", "2026-03-01T00:00:00Z", None)
+        };
+        assert_eq!(
+            decide(CapacityMode::Schedule, Duration::minutes(30), Some(&schedule), &paused),
+            Decision::Resume(Reason::Schedule)
+        );
+        let inside = running("2026-03-02T12:00:00Z", "2026-03-02T07:00:00Z", None);
+        assert_eq!(
+            decide(CapacityMode::Schedule, Duration::minutes(30), Some(&schedule), &inside),
+            Decision::Stay
+        );
+    }
+
+    #[test]
+    fn at_the_end_of_a_window_the_idle_timer_decides() {
+        let schedule = office_hours();
+        let idle = Duration::minutes(30);
+        // The window ended at 17:00 UTC; someone was active at 17:10.
+        let busy =
+            running("2026-03-02T17:35:00Z", "2026-03-02T07:00:00Z", Some("2026-03-02T17:10:00Z"));
+        assert_eq!(decide(CapacityMode::Schedule, idle, Some(&schedule), &busy), Decision::Stay);
+        let later =
+            running("2026-03-02T17:40:00Z", "2026-03-02T07:00:00Z", Some("2026-03-02T17:10:00Z"));
+        assert_eq!(
+            decide(CapacityMode::Schedule, idle, Some(&schedule), &later),
+            Decision::Pause(Reason::Inactivity)
+        );
+        let quiet =
+            running("2026-03-02T17:29:00Z", "2026-03-02T07:00:00Z", Some("2026-03-02T12:00:00Z"));
+        assert_eq!(
+            decide(CapacityMode::Schedule, idle, Some(&schedule), &quiet),
+            Decision::Stay,
+            "not cut off at 17:00"
+        );
+    }
+
+    #[test]
+    fn windows_follow_the_daylight_saving_change() {
+        let schedule = office_hours();
+        // Paris moves to summer time on Sunday 2026-03-29: 08:00 local is then 06:00 UTC.
+        assert!(!schedule.contains(at("2026-03-29T05:59:00Z")));
+        assert!(schedule.contains(at("2026-03-29T06:00:00Z")));
+        assert!(schedule.contains(at("2026-03-30T06:30:00Z")), "Monday after the change");
+        assert_eq!(
+            schedule.next_start(at("2026-03-28T12:00:00Z")),
+            Some(at("2026-03-29T06:00:00Z"))
+        );
+        // A window starting inside the skipped hour begins at the first instant after it.
+        let gap = WeeklySchedule {
+            windows: vec![WeeklyWindow { day: Weekday::Sun, start: time(2, 30), end: time(4, 0) }],
+            time_zone: "Europe/Paris".parse().unwrap(),
+        };
+        assert_eq!(gap.next_start(at("2026-03-28T12:00:00Z")), Some(at("2026-03-29T01:00:00Z")));
+    }
+
+    #[test]
+    fn decisions_are_the_same_when_asked_twice_and_transitions_are_left_alone() {
+        let schedule = office_hours();
+        let seen = running("2026-03-02T20:00:00Z", "2026-03-02T07:00:00Z", None);
+        let first = decide(CapacityMode::Schedule, Duration::minutes(30), Some(&schedule), &seen);
+        assert_eq!(
+            first,
+            decide(CapacityMode::Schedule, Duration::minutes(30), Some(&schedule), &seen)
+        );
+        let resuming = Observation { state: CapacityState::Resuming, ..seen };
+        assert_eq!(
+            decide(CapacityMode::OnDemand, Duration::minutes(1), None, &resuming),
+            Decision::Stay
+        );
+        assert!(WeeklySchedule::zone("timeZone", "Mars/Olympus").is_err());
+    }
+}
