@@ -130,9 +130,10 @@ export function renderBar(target, result, options = {}) {
 export function renderLine(target, result) {
   if (empty(result)) return showEmpty(target);
   // Drawn at the size it is shown, so text keeps its size on any screen.
+  const fontSize = parseFloat(getComputedStyle(target).fontSize) || 14;
   const width = Math.max(320, Math.round(target.clientWidth || 640));
-  const height = Math.round(Math.min(360, Math.max(200, width * 0.28)));
-  const pad = { left: 56, right: 16, top: 16, bottom: 28 };
+  const height = Math.round(Math.min(fontSize * 24, Math.max(200, width * 0.28)));
+  const pad = { left: fontSize * 4, right: fontSize, top: fontSize, bottom: fontSize * 2 };
   const values = result.rows.map((row) => Number(row[1]) || 0);
   const max = Math.max(...values, 0);
   const min = Math.min(...values, 0);
@@ -145,18 +146,18 @@ export function renderLine(target, result) {
   for (const fraction of [0, 0.5, 1]) {
     const value = min + span * fraction;
     svg('line', { x1: pad.left, x2: width - pad.right, y1: y(value), y2: y(value), class: 'grid' }, chart);
-    const label = svg('text', { x: pad.left - 8, y: y(value) + 4, 'text-anchor': 'end', class: 'axis' }, chart);
+    const label = svg('text', { x: pad.left - fontSize / 2, y: y(value) + fontSize / 3, 'text-anchor': 'end', class: 'axis' }, chart);
     label.textContent = formatValue(value);
   }
   const points = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`);
   const baseline = y(Math.max(min, 0));
   svg('path', { d: `M${x(0)},${baseline} L${points.join(' L')} L${x(values.length - 1)},${baseline} Z`, class: 'area' }, chart);
   svg('polyline', { points: points.join(' '), class: 'line' }, chart);
-  const first = svg('text', { x: pad.left, y: height - 8, class: 'axis' }, chart);
+  const first = svg('text', { x: pad.left, y: height - fontSize / 2, class: 'axis' }, chart);
   first.textContent = formatDate(result.rows[0][0]);
-  const last = svg('text', { x: width - pad.right, y: height - 8, 'text-anchor': 'end', class: 'axis' }, chart);
+  const last = svg('text', { x: width - pad.right, y: height - fontSize / 2, 'text-anchor': 'end', class: 'axis' }, chart);
   last.textContent = formatDate(result.rows[result.rows.length - 1][0]);
-  const lastPoint = svg('circle', { cx: x(values.length - 1), cy: y(values[values.length - 1]), r: 4, class: 'point' }, chart);
+  const lastPoint = svg('circle', { cx: x(values.length - 1), cy: y(values[values.length - 1]), r: fontSize / 3, class: 'point' }, chart);
   const tip = svg('title', {}, lastPoint);
   tip.textContent = `${formatDate(result.rows[result.rows.length - 1][0])}: ${formatValue(values[values.length - 1], { compact: false })}`;
   target.replaceChildren(chart);
