@@ -343,3 +343,180 @@ async fn revoke_buttons_take_tokens_back_and_show_in_the_token_audit_page() {
         csv.lines().filter(|l| l.contains(",issued,") || l.contains(",refreshed,")).count();
     assert_eq!(issues, 2, "two tokens issued: {csv}");
 }
+
+#[tokio::test]
+async fn the_definition_editor_checks_previews_and_saves() {
+    let app = spawn_app().await;
+    let contributor = app.sign_in(CONTRIBUTOR).await;
+    let report = contributor.id_of("/api/v1/reports", "name", "Executive summary").await;
+    let page = contributor.get(&format!("/admin/reports/{report}/definition")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let text = page.text().await.unwrap();
+    assert!(
+        text.contains("&quot;dataset&quot;") && text.contains("Revenue by year"),
+        "the saved definition is shown"
+    );
+
+    let definition = contributor.json(&format!("/api/v1/reports/{report}/definition")).await;
+    let mut changed = definition.clone();
+    changed["pages"][0]["title"] = json!("Board summary");
+    let body = serde_json::to_string_pretty(&changed).unwrap();
+    let checked = contributor
+        .form(
+            &format!("/admin/reports/{report}/definition"),
+            &[("definition", &body), ("action", "check")],
+        )
+        .await;
+    assert_eq!(checked.status(), StatusCode::OK);
+    let text = checked.text().await.unwrap();
+    assert!(text.contains("The definition is valid"), "{text}");
+    assert!(text.contains("Preview") && text.contains("Revenue by year"));
+    assert_eq!(
+        contributor.json(&format!("/api/v1/reports/{report}/definition")).await,
+        definition,
+        "checking saves nothing"
+    );
+
+    let mut broken = definition.clone();
+    broken["pages"][0]["visuals"][0]["measures"][0]["column"] = json!("revenu");
+    let body = serde_json::to_string(&broken).unwrap();
+    let refused = contributor
+        .form(
+            &format!("/admin/reports/{report}/definition"),
+            &[("definition", &body), ("action", "save")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("unknown column `revenu`"));
+
+    let body = serde_json::to_string(&changed).unwrap();
+    let saved = contributor
+        .form(
+            &format!("/admin/reports/{report}/definition"),
+            &[("definition", &body), ("action", "save")],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let now = contributor.json(&format!("/api/v1/reports/{report}/definition")).await;
+    assert_eq!(now["pages"][0]["title"], "Board summary");
+    let viewer = app.sign_in(VIEWER).await;
+    assert_eq!(
+        viewer.get(&format!("/admin/reports/{report}/definition")).await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn row_level_security_forms_assign_roles_and_attributes_and_revoke_tokens() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let regional_id = admin.id_of("/api/v1/users", "email", "regional@example.com").await;
+    let page = admin.get(&format!("/admin/users/{regional_id}")).await.text().await.unwrap();
+    assert!(
+        page.contains("Row-level security") && page.contains("region = North"),
+        "the assignment is shown"
+    );
+
+    let regional = app.sign_in("regional@example.com").await;
+    let report = regional.id_of("/api/v1/reports", "name", "Regional performance").await;
+    let token = regional.token(&report).await["token"].as_str().unwrap().to_string();
+    let saved = admin
+        .form(
+            &format!("/admin/users/{regional_id}/rls"),
+            &[("roles", "Own region"), ("attributes", "region = South\n")],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        embed(&app, &token, &report).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "old token revoked"
+    );
+    let rls = admin.json(&format!("/api/v1/users/{regional_id}/rls")).await;
+    assert_eq!(rls["attributes"]["region"], "South");
+
+    let bad = admin
+        .form(
+            &format!("/admin/users/{regional_id}/rls"),
+            &[("roles", "Own region"), ("attributes", "no equals sign")],
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        admin.json(&format!("/api/v1/users/{regional_id}/rls")).await["attributes"]["region"],
+        "South",
+        "nothing saved"
+    );
+
+    let group = admin.id_of("/api/v1/groups", "name", "Operations").await;
+    let saved = admin
+        .form(
+            &format!("/admin/groups/{group}/rls"),
+            &[("roles", "All regions, Night shift"), ("attributes", "")],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        admin.json(&format!("/api/v1/groups/{group}/rls")).await["roles"],
+        json!(["All regions", "Night shift"])
+    );
+}
+
+#[tokio::test]
+async fn datasets_are_uploaded_through_the_portal_form_with_its_csrf_field() {
+    let app = spawn_app().await;
+    let contributor = app.sign_in(CONTRIBUTOR).await;
+    assert!(
+        contributor.get("/admin/datasets").await.text().await.unwrap().contains("Upload a dataset")
+    );
+    let multipart = |csrf: Option<&str>| {
+        let boundary = "vitrine-test-boundary";
+        let mut body = String::new();
+        if let Some(csrf) = csrf {
+            body += &format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n"
+            );
+        }
+        body += &format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nStores\r\n"
+        );
+        body += &format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"stores.csv\"\r\nContent-Type: text/csv\r\n\r\nstore,region,area\nOslo,North,120\nMadrid,South,300\n\r\n"
+        );
+        body += &format!("--{boundary}--\r\n");
+        (format!("multipart/form-data; boundary={boundary}"), body)
+    };
+    let (content_type, body) = multipart(None);
+    let forged = contributor
+        .client
+        .post(app.url("/admin/datasets"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(
+        contributor
+            .json("/api/v1/datasets")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["name"] != "Stores")
+    );
+
+    let (content_type, body) = multipart(Some(&contributor.csrf));
+    let uploaded = contributor
+        .client
+        .post(app.url("/admin/datasets"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), StatusCode::SEE_OTHER);
+    let location = uploaded.headers()["location"].to_str().unwrap().to_string();
+    let page = contributor.get(&location).await.text().await.unwrap();
+    assert!(page.contains("2 rows") && page.contains("area") && page.contains("integer"), "{page}");
+}
