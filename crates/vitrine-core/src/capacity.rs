@@ -28,6 +28,18 @@ impl CapacityState {
         }
     }
 
+    pub const ALL: [CapacityState; 5] = [
+        CapacityState::Running,
+        CapacityState::Pausing,
+        CapacityState::Paused,
+        CapacityState::Resuming,
+        CapacityState::Failed,
+    ];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == text)
+    }
+
     /// A transition is under way; no other may start.
     pub fn is_transitioning(self) -> bool {
         matches!(self, CapacityState::Pausing | CapacityState::Resuming)
@@ -43,6 +55,23 @@ pub enum CapacityMode {
     OnDemand,
     /// On inside the weekly windows; on demand outside them.
     Schedule,
+}
+
+impl CapacityMode {
+    pub const ALL: [CapacityMode; 3] =
+        [CapacityMode::Manual, CapacityMode::OnDemand, CapacityMode::Schedule];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapacityMode::Manual => "manual",
+            CapacityMode::OnDemand => "onDemand",
+            CapacityMode::Schedule => "schedule",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|mode| mode.as_str() == text)
+    }
 }
 
 /// A weekly window in local time: `day` from `start` to `end` (same day, `end` after `start`).

@@ -61,3 +61,4 @@ entity_id!(GroupId);
 entity_id!(ReportId);
 entity_id!(ApiKeyId);
 entity_id!(DatasetId);
+entity_id!(CapacityId);

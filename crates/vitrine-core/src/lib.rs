@@ -15,7 +15,7 @@ pub mod validate;
 
 pub use access::{AdminScope, AuthMethod, ContentScope, Forbidden, Principal};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{ApiKeyId, DatasetId, GroupId, OrgId, ReportId, UserId};
+pub use ids::{ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, ReportId, UserId};
 pub use input::{FieldError, Fields};
 pub use permission::Permission;
 pub use role::Role;

@@ -2,13 +2,14 @@
 //! runs every case below against a fresh database of its own (see `tests/sqlite.rs`).
 
 use chrono::{Duration, Utc};
+use vitrine_core::capacity::{CapacityMode, CapacityState, WeeklyWindow};
 use vitrine_core::token::{Revocation, RevocationScope};
-use vitrine_core::{DatasetId, OrgId, Permission, Role, UserId};
+use vitrine_core::{CapacityId, DatasetId, OrgId, Permission, Role, UserId};
 
 use crate::{
-    Actor, AuditFilter, Dataset, Grantee, NewApiKey, NewGroup, NewReport, NewSession, NewUser,
-    ReportChange, RlsAssignment, Store, StoreError, StoredSigningKey, TokenEvent, TokenEventFilter,
-    UserChange,
+    Actor, AuditFilter, Capacity, CapacityChange, CapacityEvent, Dataset, Grantee, NewApiKey,
+    NewGroup, NewReport, NewSession, NewUser, ReportChange, RlsAssignment, Store, StoreError,
+    StoredSigningKey, TokenEvent, TokenEventFilter, UserChange,
 };
 
 fn actor() -> Actor {
@@ -600,6 +601,131 @@ pub async fn rls_roles_and_attributes_union_over_groups_and_the_users_own_win(st
     assert_eq!(store.list_audit(org, &changes).await.unwrap().len(), 4, "every change audited");
 }
 
+fn capacity(org: OrgId, name: &str) -> Capacity {
+    Capacity {
+        id: CapacityId::generate(),
+        org_id: org,
+        name: name.into(),
+        provider: "simulated".into(),
+        state: CapacityState::Running,
+        mode: CapacityMode::OnDemand,
+        idle_minutes: 30,
+        schedule: vec![WeeklyWindow {
+            day: chrono::Weekday::Mon,
+            start: chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+            end: chrono::NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
+        }],
+        time_zone: "Europe/Paris".into(),
+        hourly_price: 2.5,
+        wake_from_viewer: true,
+        state_since: Utc::now(),
+        last_activity: None,
+        created_at: Utc::now(),
+    }
+}
+
+pub async fn capacities_round_trip_per_organization_and_audit_their_settings(store: &dyn Store) {
+    let org_a = org(store, "A").await;
+    let org_b = org(store, "B").await;
+    let created = store.create_capacity(org_a, &actor(), &capacity(org_a, "Main")).await.unwrap();
+    let err = store.create_capacity(org_a, &actor(), &capacity(org_a, "Main")).await;
+    assert!(matches!(err, Err(StoreError::Conflict { field: "name" })), "{err:?}");
+    let read = store.get_capacity(org_a, created.id).await.unwrap();
+    assert_eq!(
+        (read.mode, read.idle_minutes, read.schedule.len()),
+        (CapacityMode::OnDemand, 30, 1)
+    );
+    assert!(matches!(store.get_capacity(org_b, created.id).await, Err(StoreError::NotFound)));
+    let change = CapacityChange {
+        mode: Some(CapacityMode::Schedule),
+        idle_minutes: Some(45),
+        ..Default::default()
+    };
+    let updated = store.update_capacity(org_a, &actor(), created.id, &change).await.unwrap();
+    assert_eq!(
+        (updated.mode, updated.idle_minutes, updated.hourly_price),
+        (CapacityMode::Schedule, 45, 2.5)
+    );
+    assert!(matches!(
+        store.update_capacity(org_b, &actor(), created.id, &change).await,
+        Err(StoreError::NotFound)
+    ));
+    let audit =
+        store.list_audit(org_a, &AuditFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(audit[0].new_value.as_ref().unwrap()["idleMinutes"], 45);
+    assert_eq!(store.list_capacities(org_b).await.unwrap().len(), 0);
+    assert_eq!(store.all_capacities().await.unwrap().len(), 1);
+
+    let report = store
+        .create_report(
+            org_a,
+            &actor(),
+            &NewReport { name: "R".into(), description: String::new(), owner_id: None },
+        )
+        .await
+        .unwrap();
+    let placed =
+        store.set_report_capacity(org_a, &actor(), report.id, Some(created.id)).await.unwrap();
+    assert_eq!(placed.capacity_id, Some(created.id));
+    assert_eq!(store.get_report(org_a, report.id).await.unwrap().capacity_id, Some(created.id));
+    let foreign = store.create_capacity(org_b, &actor(), &capacity(org_b, "Other")).await.unwrap();
+    assert!(matches!(
+        store.set_report_capacity(org_a, &actor(), report.id, Some(foreign.id)).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn capacity_transitions_happen_once_and_record_their_event(store: &dyn Store) {
+    let org = org(store, "Org").await;
+    let created = store
+        .create_capacity(
+            org,
+            &actor(),
+            &Capacity { state: CapacityState::Paused, ..capacity(org, "Main") },
+        )
+        .await
+        .unwrap();
+    let event = |state, reason: &str| CapacityEvent {
+        id: 0,
+        capacity_id: created.id,
+        at: Utc::now(),
+        state,
+        reason: reason.into(),
+        actor: Some("ada@example.com".into()),
+        detail: None,
+    };
+    let resume = event(CapacityState::Resuming, "demand");
+    let first = store.transition_capacity(&[CapacityState::Paused], &resume).await.unwrap();
+    let second = store.transition_capacity(&[CapacityState::Paused], &resume).await.unwrap();
+    assert!(first && !second, "only one of two identical transitions happens");
+    assert!(
+        store
+            .transition_capacity(
+                &[CapacityState::Resuming],
+                &event(CapacityState::Running, "demand")
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.get_capacity(org, created.id).await.unwrap().state, CapacityState::Running);
+    let events = store.capacity_events(org, created.id, 10).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.state).collect::<Vec<_>>(),
+        [CapacityState::Running, CapacityState::Resuming]
+    );
+    assert_eq!(events[1].actor.as_deref(), Some("ada@example.com"));
+
+    let later = Utc::now() + Duration::minutes(5);
+    store.record_capacity_activity(created.id, later).await.unwrap();
+    store.record_capacity_activity(created.id, later - Duration::minutes(3)).await.unwrap();
+    let read = store.get_capacity(org, created.id).await.unwrap();
+    assert_eq!(
+        read.last_activity.map(|t| t.timestamp_millis()),
+        Some(later.timestamp_millis()),
+        "never backwards"
+    );
+}
+
 /// Runs the whole suite; `$make` builds a fresh, migrated store for each case.
 #[macro_export]
 macro_rules! store_conformance_tests {
@@ -622,7 +748,9 @@ macro_rules! store_conformance_tests {
             token_events_are_listed_per_organization_with_filters_and_labels,
             datasets_are_kept_per_organization_with_unique_names,
             report_definitions_are_stored_replaced_and_audited,
-            rls_roles_and_attributes_union_over_groups_and_the_users_own_win
+            rls_roles_and_attributes_union_over_groups_and_the_users_own_win,
+            capacities_round_trip_per_organization_and_audit_their_settings,
+            capacity_transitions_happen_once_and_record_their_event
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -10,9 +10,10 @@ mod sqlite;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use vitrine_core::capacity::CapacityState;
 use vitrine_core::token::Revocation;
 use vitrine_core::{
-    ApiKeyId, DatasetId, GroupId, OrgId, OrgSettings, Permission, ReportId, UserId,
+    ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, OrgSettings, Permission, ReportId, UserId,
 };
 
 pub use records::*;
@@ -233,6 +234,49 @@ pub trait Store: Send + Sync + 'static {
     /// The user's roles (their own and their groups') and attributes (their groups', then
     /// their own, which win).
     async fn effective_rls(&self, org: OrgId, user: UserId) -> StoreResult<RlsAssignment>;
+
+    // Capacities.
+    async fn create_capacity(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        capacity: &Capacity,
+    ) -> StoreResult<Capacity>;
+    async fn list_capacities(&self, org: OrgId) -> StoreResult<Vec<Capacity>>;
+    async fn get_capacity(&self, org: OrgId, id: CapacityId) -> StoreResult<Capacity>;
+    /// Every capacity of the installation, for the scheduler.
+    async fn all_capacities(&self) -> StoreResult<Vec<Capacity>>;
+    async fn update_capacity(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        id: CapacityId,
+        change: &CapacityChange,
+    ) -> StoreResult<Capacity>;
+    /// Moves a capacity to `event.state` only if it is in one of `from` now, recording the
+    /// event in the same transaction; returns whether it moved. Of many concurrent callers
+    /// asking for the same transition, exactly one succeeds.
+    async fn transition_capacity(
+        &self,
+        from: &[CapacityState],
+        event: &CapacityEvent,
+    ) -> StoreResult<bool>;
+    /// Notes activity that keeps the capacity on (never moves the time backwards).
+    async fn record_capacity_activity(&self, id: CapacityId, at: DateTime<Utc>) -> StoreResult<()>;
+    /// The timeline, newest first.
+    async fn capacity_events(
+        &self,
+        org: OrgId,
+        id: CapacityId,
+        limit: u32,
+    ) -> StoreResult<Vec<CapacityEvent>>;
+    async fn set_report_capacity(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        report: ReportId,
+        capacity: Option<CapacityId>,
+    ) -> StoreResult<Report>;
 
     // Token audit trail.
     async fn insert_token_events(&self, events: &[TokenEvent]) -> StoreResult<()>;

@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use vitrine_core::{ApiKeyId, DatasetId, GroupId, OrgId, OrgSettings, ReportId, Role, UserId};
+use vitrine_core::capacity::{CapacityMode, CapacityState, WeeklyWindow};
+use vitrine_core::{
+    ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, OrgSettings, ReportId, Role, UserId,
+};
 
 /// Who made a change, and when; recorded in the audit log with it.
 #[derive(Debug, Clone)]
@@ -148,6 +151,8 @@ pub struct Report {
     pub owner_id: Option<UserId>,
     /// The report's pages and visuals as JSON; `None` until a contributor defines them.
     pub definition: Option<Value>,
+    /// The capacity the report runs on, if any.
+    pub capacity_id: Option<CapacityId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -279,4 +284,52 @@ pub struct Dataset {
 pub struct RlsAssignment {
     pub roles: Vec<String>,
     pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+/// Compute that reports run on, and how it is switched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capacity {
+    pub id: CapacityId,
+    pub org_id: OrgId,
+    pub name: String,
+    /// `local` (the built-in engine) or `simulated`; cloud providers later.
+    pub provider: String,
+    pub state: CapacityState,
+    pub mode: CapacityMode,
+    pub idle_minutes: u32,
+    pub schedule: Vec<WeeklyWindow>,
+    pub time_zone: String,
+    pub hourly_price: f64,
+    /// Whether opening a report may wake it (for users holding `capacity.turnOn`).
+    pub wake_from_viewer: bool,
+    pub state_since: DateTime<Utc>,
+    /// The latest activity of a user holding `capacity.keepOn`.
+    pub last_activity: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A partial change of a capacity's settings; `None` leaves a field unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct CapacityChange {
+    pub name: Option<String>,
+    pub mode: Option<CapacityMode>,
+    pub idle_minutes: Option<u32>,
+    pub schedule: Option<Vec<WeeklyWindow>>,
+    pub time_zone: Option<String>,
+    pub hourly_price: Option<f64>,
+    pub wake_from_viewer: Option<bool>,
+}
+
+/// One entry of a capacity's timeline: the state it entered, why, and who caused it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapacityEvent {
+    /// Assigned by the store; ignored on insert.
+    pub id: i64,
+    pub capacity_id: CapacityId,
+    pub at: DateTime<Utc>,
+    pub state: CapacityState,
+    /// `manual`, `demand`, `schedule`, `inactivity`, `provider`, `restart`.
+    pub reason: String,
+    pub actor: Option<String>,
+    pub detail: Option<String>,
 }
