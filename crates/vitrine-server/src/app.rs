@@ -16,6 +16,7 @@ use vitrine_engine::Engine;
 use vitrine_store::Store;
 
 use crate::auth::password::PasswordHasher;
+use crate::capacity::{CapacityController, LocalProvider};
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
 use crate::tokens::master_key::{MasterKey, MasterKeyError};
@@ -37,6 +38,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Serializes dataset loading, so concurrent first queries read a file once.
     pub dataset_loading: Arc<tokio::sync::Mutex<()>>,
+    /// Starts and stops capacities; its scheduler is started by the binary.
+    pub capacities: Arc<CapacityController>,
     /// The hand-moved clock of browser tests (see the `test-clock` feature).
     #[cfg(feature = "test-clock")]
     pub test_clock: Option<Arc<vitrine_core::ManualClock>>,
@@ -69,6 +72,14 @@ impl AppState {
             config.public_url.clone(),
         )
         .await?;
+        let engine = Arc::new(Engine::new());
+        let local = Arc::new(LocalProvider::new(
+            Arc::clone(&store),
+            Arc::clone(&engine),
+            config.data_dir.clone(),
+        ));
+        let capacities =
+            Arc::new(CapacityController::new(Arc::clone(&store), Arc::clone(&clock), local));
         Ok(Self {
             store,
             passwords: PasswordHasher::start(workers, 256),
@@ -76,8 +87,9 @@ impl AppState {
             config: Arc::new(config),
             metrics,
             tokens: Arc::new(tokens),
-            engine: Arc::new(Engine::new()),
+            engine: Arc::clone(&engine),
             dataset_loading: Arc::new(tokio::sync::Mutex::new(())),
+            capacities,
             #[cfg(feature = "test-clock")]
             test_clock: None,
         })

@@ -26,6 +26,8 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     pub clock: Arc<ManualClock>,
     pub tokens: Arc<vitrine_server::tokens::TokenService>,
+    /// The running server's services, for tests that drive them directly.
+    pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _data: tempfile::TempDir,
@@ -59,6 +61,7 @@ async fn launch(
     let store = vitrine_store::open(&config.database).await.expect("store");
     let state = AppState::start(config, Arc::clone(&store), clock.clone()).await.expect("start");
     let tokens = Arc::clone(&state.tokens);
+    let services = state.clone();
     let seeded_at = Actor::system(vitrine_core::Clock::now(&*clock));
     let setup = demo::DemoSetup {
         passwords: &state.passwords,
@@ -77,6 +80,7 @@ async fn launch(
         store,
         clock,
         tokens,
+        state: services,
         shutdown: Some(shutdown),
         server: Some(server),
         _data: data,

@@ -1,0 +1,270 @@
+//! The capacity controller: starts and stops capacities through their providers, one
+//! transition at a time (the store's compare-and-set decides who starts it), with timeouts and
+//! retries so that a failing or hanging provider ends in `Failed` with a clear message instead
+//! of leaving the capacity in `Resuming`; it finishes transitions interrupted by a restart, and
+//! its scheduler pauses idle capacities and follows weekly schedules.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Duration as Span;
+use vitrine_core::capacity::{self, CapacityState, Decision, Observation, Reason, WeeklySchedule};
+use vitrine_core::{CapacityId, Clock, OrgId};
+use vitrine_store::{Capacity, CapacityEvent, Store, StoreResult};
+
+use super::provider::{CapacityProvider, LocalProvider, ProviderError, SimulatedProvider};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    Resume,
+    Suspend,
+}
+
+impl Operation {
+    fn underway(self) -> CapacityState {
+        match self {
+            Operation::Resume => CapacityState::Resuming,
+            Operation::Suspend => CapacityState::Pausing,
+        }
+    }
+
+    fn done(self) -> CapacityState {
+        match self {
+            Operation::Resume => CapacityState::Running,
+            Operation::Suspend => CapacityState::Paused,
+        }
+    }
+
+    /// The stable states this operation may start from.
+    fn from(self) -> &'static [CapacityState] {
+        match self {
+            Operation::Resume => &[CapacityState::Paused, CapacityState::Failed],
+            Operation::Suspend => &[CapacityState::Running, CapacityState::Failed],
+        }
+    }
+}
+
+pub struct CapacityController {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    local: Arc<LocalProvider>,
+    pub simulated: Arc<SimulatedProvider>,
+    operation_timeout: Duration,
+    attempts: u32,
+    retry_pause: Duration,
+}
+
+impl CapacityController {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, local: Arc<LocalProvider>) -> Self {
+        Self {
+            store,
+            clock,
+            local,
+            simulated: Arc::new(SimulatedProvider::default()),
+            operation_timeout: Duration::from_secs(120),
+            attempts: 3,
+            retry_pause: Duration::from_secs(2),
+        }
+    }
+
+    /// Shorter waits, for tests.
+    pub fn with_timing(
+        mut self,
+        operation_timeout: Duration,
+        attempts: u32,
+        retry_pause: Duration,
+    ) -> Self {
+        self.operation_timeout = operation_timeout;
+        self.attempts = attempts.max(1);
+        self.retry_pause = retry_pause;
+        self
+    }
+
+    fn provider(&self, capacity: &Capacity) -> Arc<dyn CapacityProvider> {
+        match capacity.provider.as_str() {
+            "simulated" => self.simulated.clone(),
+            _ => self.local.clone(),
+        }
+    }
+
+    fn event(
+        &self,
+        capacity: CapacityId,
+        state: CapacityState,
+        reason: &str,
+        actor: Option<&str>,
+        detail: Option<String>,
+    ) -> CapacityEvent {
+        CapacityEvent {
+            id: 0,
+            capacity_id: capacity,
+            at: self.clock.now(),
+            state,
+            reason: reason.to_string(),
+            actor: actor.map(str::to_string),
+            detail,
+        }
+    }
+
+    /// Starts the capacity unless it is running or already changing; returns its state after.
+    pub async fn resume(
+        self: &Arc<Self>,
+        org: OrgId,
+        id: CapacityId,
+        reason: &str,
+        actor: Option<&str>,
+    ) -> StoreResult<CapacityState> {
+        self.begin(org, id, Operation::Resume, reason, actor).await
+    }
+
+    /// Stops the capacity unless it is paused or already changing; returns its state after.
+    pub async fn pause(
+        self: &Arc<Self>,
+        org: OrgId,
+        id: CapacityId,
+        reason: &str,
+        actor: Option<&str>,
+    ) -> StoreResult<CapacityState> {
+        self.begin(org, id, Operation::Suspend, reason, actor).await
+    }
+
+    async fn begin(
+        self: &Arc<Self>,
+        org: OrgId,
+        id: CapacityId,
+        operation: Operation,
+        reason: &str,
+        actor: Option<&str>,
+    ) -> StoreResult<CapacityState> {
+        let capacity = self.store.get_capacity(org, id).await?;
+        let starting = self.event(id, operation.underway(), reason, actor, None);
+        if self.store.transition_capacity(operation.from(), &starting).await? {
+            let this = Arc::clone(self);
+            let (reason, actor) = (reason.to_string(), actor.map(str::to_string));
+            tokio::spawn(async move {
+                this.finish(capacity, operation, &reason, actor.as_deref()).await
+            });
+            return Ok(operation.underway());
+        }
+        Ok(self.store.get_capacity(org, id).await?.state)
+    }
+
+    /// Runs the provider's operation with a timeout and retries, then records the outcome.
+    async fn finish(
+        &self,
+        capacity: Capacity,
+        operation: Operation,
+        reason: &str,
+        actor: Option<&str>,
+    ) {
+        let provider = self.provider(&capacity);
+        let mut failure = ProviderError::TimedOut;
+        for attempt in 1..=self.attempts {
+            let run = async {
+                match operation {
+                    Operation::Resume => provider.resume(&capacity).await,
+                    Operation::Suspend => provider.suspend(&capacity).await,
+                }
+            };
+            match tokio::time::timeout(self.operation_timeout, run).await {
+                Ok(Ok(())) => {
+                    let done = self.event(capacity.id, operation.done(), reason, actor, None);
+                    self.settle(operation, &done).await;
+                    return;
+                }
+                Ok(Err(error)) => failure = error,
+                Err(_) => failure = ProviderError::TimedOut,
+            }
+            tracing::warn!(capacity = %capacity.id, attempt, error = %failure, "capacity operation failed");
+            if attempt < self.attempts {
+                tokio::time::sleep(self.retry_pause * attempt).await;
+            }
+        }
+        let detail = format!(
+            "{} after {} attempts: {failure}",
+            if operation == Operation::Resume { "could not start" } else { "could not pause" },
+            self.attempts
+        );
+        let failed =
+            self.event(capacity.id, CapacityState::Failed, "provider", actor, Some(detail));
+        self.settle(operation, &failed).await;
+    }
+
+    async fn settle(&self, operation: Operation, event: &CapacityEvent) {
+        match self.store.transition_capacity(&[operation.underway()], event).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(capacity = %event.capacity_id, "capacity left its transition meanwhile")
+            }
+            Err(error) => {
+                tracing::error!(capacity = %event.capacity_id, %error, "could not record a capacity transition")
+            }
+        }
+    }
+
+    /// After a restart: transitions that were under way are carried out again (providers'
+    /// operations are idempotent), so nothing stays in `Resuming` or `Pausing`.
+    pub async fn recover(self: &Arc<Self>) -> StoreResult<usize> {
+        let mut resumed = 0;
+        for capacity in self.store.all_capacities().await? {
+            let operation = match capacity.state {
+                CapacityState::Resuming => Operation::Resume,
+                CapacityState::Pausing => Operation::Suspend,
+                _ => continue,
+            };
+            let this = Arc::clone(self);
+            tokio::spawn(async move { this.finish(capacity, operation, "restart", None).await });
+            resumed += 1;
+        }
+        Ok(resumed)
+    }
+
+    /// One scheduler pass: each capacity's decision for now, acted on. Deciding twice for the
+    /// same moment decides the same, and a transition under way is never doubled.
+    pub async fn tick(self: &Arc<Self>) -> StoreResult<()> {
+        let now = self.clock.now();
+        for capacity in self.store.all_capacities().await? {
+            let schedule = WeeklySchedule::zone("timeZone", &capacity.time_zone)
+                .ok()
+                .map(|time_zone| WeeklySchedule { windows: capacity.schedule.clone(), time_zone });
+            let seen = Observation {
+                now,
+                state: capacity.state,
+                running_since: (capacity.state == CapacityState::Running)
+                    .then_some(capacity.state_since),
+                last_activity: capacity.last_activity,
+            };
+            let idle = Span::minutes(i64::from(capacity.idle_minutes));
+            let decision = capacity::decide(capacity.mode, idle, schedule.as_ref(), &seen);
+            let reason = |r: Reason| match r {
+                Reason::Schedule => "schedule",
+                Reason::Inactivity => "inactivity",
+            };
+            match decision {
+                Decision::Resume(why) => {
+                    self.resume(capacity.org_id, capacity.id, reason(why), None).await?;
+                }
+                Decision::Pause(why) => {
+                    self.pause(capacity.org_id, capacity.id, reason(why), None).await?;
+                }
+                Decision::Stay => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the scheduler every `every` until the process ends.
+    pub fn spawn_scheduler(self: &Arc<Self>, every: Duration) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if let Err(error) = this.tick().await {
+                    tracing::warn!(%error, "capacity scheduler pass failed");
+                }
+            }
+        });
+    }
+}

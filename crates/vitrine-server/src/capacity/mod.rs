@@ -1,0 +1,9 @@
+//! Capacities: the compute reports run on, switched by providers, driven by one controller
+//! that allows a single transition at a time and a scheduler that pauses idle capacities and
+//! follows weekly schedules.
+
+pub mod controller;
+pub mod provider;
+
+pub use controller::CapacityController;
+pub use provider::{CapacityProvider, LocalProvider, ProviderError, SimulatedProvider};

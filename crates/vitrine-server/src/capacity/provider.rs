@@ -1,0 +1,137 @@
+//! Providers do the real switching. The trait is shaped like the cloud providers to come
+//! (suspend and resume are long-running operations that may fail or hang): `local` frees and
+//! reloads the built-in engine's datasets; `simulated` waits and fails on request, for demos
+//! and tests.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use vitrine_engine::{DataFormat, Engine, ReportDefinition};
+use vitrine_store::{Capacity, Store};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    #[error("the provider failed: {0}")]
+    Failed(String),
+    #[error("the provider did not answer in time")]
+    TimedOut,
+}
+
+#[async_trait]
+pub trait CapacityProvider: Send + Sync + 'static {
+    /// Brings the capacity up; returns when it can serve reports.
+    async fn resume(&self, capacity: &Capacity) -> Result<(), ProviderError>;
+    /// Takes the capacity down; returns when it no longer costs anything.
+    async fn suspend(&self, capacity: &Capacity) -> Result<(), ProviderError>;
+}
+
+/// The built-in engine's capacity: paused, the datasets of its reports leave memory.
+pub struct LocalProvider {
+    store: Arc<dyn Store>,
+    engine: Arc<Engine>,
+    data_dir: PathBuf,
+}
+
+impl LocalProvider {
+    pub fn new(store: Arc<dyn Store>, engine: Arc<Engine>, data_dir: PathBuf) -> Self {
+        Self { store, engine, data_dir }
+    }
+
+    /// The datasets read by the reports placed on this capacity.
+    async fn datasets(
+        &self,
+        capacity: &Capacity,
+    ) -> Result<Vec<vitrine_store::Dataset>, ProviderError> {
+        let failed = |e: vitrine_store::StoreError| ProviderError::Failed(e.to_string());
+        let reports = self.store.list_reports(capacity.org_id).await.map_err(failed)?;
+        let mut datasets = Vec::new();
+        for report in reports.iter().filter(|r| r.capacity_id == Some(capacity.id)) {
+            let Some(definition) = report.definition.clone() else { continue };
+            let Ok(definition) = ReportDefinition::from_json(definition) else { continue };
+            let Ok(id) = definition.dataset.parse() else { continue };
+            let Ok(dataset) = self.store.get_dataset(capacity.org_id, id).await else { continue };
+            if !datasets.iter().any(|d: &vitrine_store::Dataset| d.id == dataset.id) {
+                datasets.push(dataset);
+            }
+        }
+        Ok(datasets)
+    }
+}
+
+#[async_trait]
+impl CapacityProvider for LocalProvider {
+    async fn resume(&self, capacity: &Capacity) -> Result<(), ProviderError> {
+        for dataset in self.datasets(capacity).await? {
+            let path = crate::services::datasets::file_of(&self.data_dir, &dataset);
+            let format =
+                if dataset.format == "csv" { DataFormat::Csv } else { DataFormat::Parquet };
+            self.engine
+                .load(&dataset.id.to_string(), &path, format)
+                .await
+                .map_err(|e| ProviderError::Failed(format!("dataset {}: {e}", dataset.name)))?;
+        }
+        Ok(())
+    }
+
+    async fn suspend(&self, capacity: &Capacity) -> Result<(), ProviderError> {
+        for dataset in self.datasets(capacity).await? {
+            self.engine.unload(&dataset.id.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// A capacity that takes its time and fails when told to.
+#[derive(Default)]
+pub struct SimulatedProvider {
+    start_delay_ms: AtomicU32,
+    stop_delay_ms: AtomicU32,
+    failures_to_come: AtomicU32,
+    hanging: AtomicBool,
+}
+
+impl SimulatedProvider {
+    pub fn set_delays(&self, start: Duration, stop: Duration) {
+        self.start_delay_ms
+            .store(start.as_millis().try_into().unwrap_or(u32::MAX), Ordering::SeqCst);
+        self.stop_delay_ms.store(stop.as_millis().try_into().unwrap_or(u32::MAX), Ordering::SeqCst);
+    }
+
+    /// The next `count` operations fail.
+    pub fn fail_next(&self, count: u32) {
+        self.failures_to_come.store(count, Ordering::SeqCst);
+    }
+
+    /// While on, operations never return.
+    pub fn hang(&self, on: bool) {
+        self.hanging.store(on, Ordering::SeqCst);
+    }
+
+    async fn operate(&self, delay_ms: u32) -> Result<(), ProviderError> {
+        if self.hanging.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(Duration::from_millis(u64::from(delay_ms))).await;
+        let failing = self
+            .failures_to_come
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if failing.is_ok() {
+            return Err(ProviderError::Failed("simulated failure".into()));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CapacityProvider for SimulatedProvider {
+    async fn resume(&self, _capacity: &Capacity) -> Result<(), ProviderError> {
+        self.operate(self.start_delay_ms.load(Ordering::SeqCst)).await
+    }
+
+    async fn suspend(&self, _capacity: &Capacity) -> Result<(), ProviderError> {
+        self.operate(self.stop_delay_ms.load(Ordering::SeqCst)).await
+    }
+}
