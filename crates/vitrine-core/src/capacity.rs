@@ -147,6 +147,47 @@ impl WeeklySchedule {
     }
 }
 
+pub const IDLE_MINUTES_MAX: i64 = 1_440;
+pub const HOURLY_PRICE_MAX: f64 = 1_000_000.0;
+const MAX_WINDOWS: usize = 50;
+
+/// Reads `[{"day":"Mon","start":"08:00","end":"18:00"}, …]`, naming the place of any error.
+pub fn parse_schedule(
+    field: &str,
+    value: &serde_json::Value,
+) -> Result<Vec<WeeklyWindow>, FieldError> {
+    let items = value.as_array().filter(|items| items.len() <= MAX_WINDOWS).ok_or_else(|| {
+        FieldError::new(field, format!("must be a list of at most {MAX_WINDOWS} weekly windows"))
+    })?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let at = |part: &str| format!("{field}[{index}].{part}");
+            let text = |part: &str| {
+                item.get(part)
+                    .and_then(serde_json::Value::as_str)
+                    .ok_or_else(|| FieldError::new(at(part), "is required"))
+            };
+            let day = text("day")?
+                .parse::<Weekday>()
+                .map_err(|_| FieldError::new(at("day"), "must be a day such as Mon or Monday"))?;
+            let time = |part: &str| {
+                NaiveTime::parse_from_str(text(part)?, "%H:%M")
+                    .map_err(|_| FieldError::new(at(part), "must be a time such as 08:00"))
+            };
+            let (start, end) = (time("start")?, time("end")?);
+            if end <= start {
+                return Err(FieldError::new(
+                    at("end"),
+                    "must be after start (split windows that cross midnight)",
+                ));
+            }
+            Ok(WeeklyWindow { day, start, end })
+        })
+        .collect()
+}
+
 /// Why the scheduler acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -330,6 +371,30 @@ mod tests {
             time_zone: "Europe/Paris".parse().unwrap(),
         };
         assert_eq!(gap.next_start(at("2026-03-28T12:00:00Z")), Some(at("2026-03-29T01:00:00Z")));
+    }
+
+    #[test]
+    fn schedules_are_read_naming_the_window_at_fault() {
+        let good = serde_json::json!([{ "day": "Mon", "start": "08:00", "end": "18:00" }]);
+        assert_eq!(parse_schedule("schedule", &good).unwrap()[0].end, time(18, 0));
+        for (bad, field) in [
+            (serde_json::json!({}), "schedule"),
+            (
+                serde_json::json!([{ "day": "Funday", "start": "08:00", "end": "18:00" }]),
+                "schedule[0].day",
+            ),
+            (
+                serde_json::json!([{ "day": "Mon", "start": "8am", "end": "18:00" }]),
+                "schedule[0].start",
+            ),
+            (
+                serde_json::json!([{ "day": "Mon", "start": "18:00", "end": "08:00" }]),
+                "schedule[0].end",
+            ),
+            (serde_json::json!([{ "day": "Mon", "start": "08:00" }]), "schedule[0].end"),
+        ] {
+            assert_eq!(parse_schedule("schedule", &bad).unwrap_err().field, field, "{bad}");
+        }
     }
 
     #[test]

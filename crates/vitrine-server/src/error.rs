@@ -19,6 +19,8 @@ pub enum ErrorCode {
     InvalidInput,
     NoAccess,
     NoRlsRole,
+    CapacityNotActive,
+    CapacityStarting,
     RateLimited,
     TokenExpired,
     TokenInvalid,
@@ -38,6 +40,8 @@ impl ErrorCode {
             ErrorCode::InvalidInput => "InvalidInput",
             ErrorCode::NoAccess => "NoAccess",
             ErrorCode::NoRlsRole => "NoRlsRole",
+            ErrorCode::CapacityNotActive => "CapacityNotActive",
+            ErrorCode::CapacityStarting => "CapacityStarting",
             ErrorCode::RateLimited => "RateLimited",
             ErrorCode::TokenExpired => "TokenExpired",
             ErrorCode::TokenInvalid => "TokenInvalid",
@@ -61,6 +65,9 @@ impl ErrorCode {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::CapacityNotActive | ErrorCode::CapacityStarting => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,6 +81,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Answer with a `WWW-Authenticate: Bearer` challenge (embed token endpoints).
     pub bearer_challenge: bool,
+    /// More about the error, under its own name in the error object (e.g. `capacity`).
+    pub extra: Option<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
@@ -84,6 +93,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             bearer_challenge: false,
+            extra: None,
         }
     }
 
@@ -150,6 +160,9 @@ impl IntoResponse for ApiError {
         let mut body = json!({ "code": self.code.as_str(), "message": self.message });
         if let Some(field) = &self.field {
             body["field"] = json!(field);
+        }
+        if let Some((name, value)) = &self.extra {
+            body[*name] = value.clone();
         }
         let mut response = (self.status, Json(json!({ "error": body }))).into_response();
         if self.bearer_challenge {

@@ -185,6 +185,7 @@ async fn run_server(
     }
     let state = AppState::start(config, store, Arc::new(SystemClock)).await?;
     tokio::spawn(vitrine_server::services::datasets::load_all(state.clone()));
+    start_capacity_scheduler(&state).await;
     state_ready(&state, address);
     vitrine_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
@@ -256,6 +257,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     };
     demo::seed(&*state.store, &setup, &Actor::system(state.clock.now())).await?;
     tokio::spawn(vitrine_server::services::datasets::load_all(state.clone()));
+    start_capacity_scheduler(&state).await;
 
     let mut out = std::io::stdout().lock();
     writeln!(out, "Vitrine demo is running at http://{address}/")?;
@@ -321,6 +323,14 @@ async fn add_dataset(
         organization.name
     );
     Ok(())
+}
+
+/// Finishes capacity transitions interrupted by a restart, then runs the scheduler.
+async fn start_capacity_scheduler(state: &AppState) {
+    if let Err(error) = state.capacities.recover().await {
+        tracing::error!(%error, "could not recover capacity transitions");
+    }
+    state.capacities.spawn_scheduler(std::time::Duration::from_secs(15));
 }
 
 async fn rotate_keys(args: ServeArgs) -> anyhow::Result<()> {

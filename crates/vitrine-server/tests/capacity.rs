@@ -201,3 +201,179 @@ async fn the_scheduler_pauses_an_on_demand_capacity_after_exactly_its_idle_minut
         CapacityState::Running
     );
 }
+
+mod api {
+    use super::*;
+    use reqwest::StatusCode;
+    use serde_json::{Value, json};
+
+    async fn placed(app: &TestApp, admin: &Session, state: CapacityState) -> (Capacity, String) {
+        let capacity = simulated(app, state, CapacityMode::OnDemand).await;
+        let report = admin.id_of("/api/v1/reports", "name", "Sales overview").await;
+        let response = admin
+            .patch(&format!("/api/v1/reports/{report}"), json!({ "capacityId": capacity.id }))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.json::<Value>().await.unwrap()["capacityId"], json!(capacity.id));
+        (capacity, report)
+    }
+
+    #[tokio::test]
+    async fn administrators_read_and_set_capacities_and_bad_settings_name_their_field() {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let capacity = simulated(&app, CapacityState::Running, CapacityMode::OnDemand).await;
+        let list = admin.json("/api/v1/capacities").await;
+        assert_eq!(list[0]["state"], "Running");
+        assert_eq!(list[0]["mode"], "onDemand");
+        let path = format!("/api/v1/capacities/{}", capacity.id);
+        let bad = [
+            (json!({ "idleMinutes": 0 }), "idleMinutes"),
+            (json!({ "idleMinutes": 1441 }), "idleMinutes"),
+            (json!({ "mode": "sometimes" }), "mode"),
+            (
+                json!({ "schedule": [{ "day": "Funday", "start": "08:00", "end": "18:00" }] }),
+                "schedule[0].day",
+            ),
+            (json!({ "timeZone": "Mars/Olympus" }), "timeZone"),
+            (json!({ "hourlyPrice": -1 }), "hourlyPrice"),
+            (json!({ "state": "Running" }), "state"),
+        ];
+        for (body, field) in bad {
+            let error = expect_error(
+                admin.patch(&path, body.clone()).await,
+                StatusCode::BAD_REQUEST,
+                "InvalidInput",
+            )
+            .await;
+            assert_eq!(error["error"]["field"], field, "{body}");
+        }
+        let saved = admin
+            .patch(&path, json!({ "mode": "schedule", "idleMinutes": 45, "schedule": [{ "day": "Mon", "start": "08:00", "end": "18:00" }] }))
+            .await;
+        let saved: Value = saved.json().await.unwrap();
+        assert_eq!(
+            (saved["mode"].as_str(), saved["idleMinutes"].as_i64()),
+            (Some("schedule"), Some(45))
+        );
+        assert_eq!(saved["schedule"], json!([{ "day": "Mon", "start": "08:00", "end": "18:00" }]));
+        for who in [VIEWER, CONTRIBUTOR] {
+            let session = app.sign_in(who).await;
+            expect_error(
+                session.get("/api/v1/capacities").await,
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+            )
+            .await;
+        }
+        let acme = app.sign_in(ACME_ADMIN).await;
+        expect_error(acme.get(&path).await, StatusCode::NOT_FOUND, "NotFound").await;
+    }
+
+    #[tokio::test]
+    async fn manual_resume_and_pause_are_recorded_in_the_timeline() {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let capacity = simulated(&app, CapacityState::Running, CapacityMode::Manual).await;
+        let paused =
+            admin.post(&format!("/api/v1/capacities/{}/pause", capacity.id), json!({})).await;
+        assert_eq!(paused.json::<Value>().await.unwrap()["state"], "Pausing");
+        wait_for(&app, &capacity, CapacityState::Paused).await;
+        admin.post(&format!("/api/v1/capacities/{}/resume", capacity.id), json!({})).await;
+        wait_for(&app, &capacity, CapacityState::Running).await;
+        let timeline = admin.json(&format!("/api/v1/capacities/{}/events", capacity.id)).await;
+        let states: Vec<&str> =
+            timeline.as_array().unwrap().iter().filter_map(|e| e["state"].as_str()).collect();
+        assert_eq!(states, ["Running", "Resuming", "Paused", "Pausing"]);
+        assert_eq!(timeline[0]["by"], ADMIN);
+        assert_eq!(timeline[0]["reason"], "manual");
+    }
+
+    #[tokio::test]
+    async fn only_users_allowed_to_turn_it_on_wake_a_paused_capacity_by_opening_a_report() {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let viewer = app.sign_in(VIEWER).await;
+        let (capacity, report) = placed(&app, &admin, CapacityState::Paused).await;
+
+        let refused = viewer.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+        let error =
+            expect_error(refused, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive").await;
+        assert_eq!(error["error"]["capacity"]["state"], "Paused");
+        assert!(error["error"]["message"].as_str().unwrap().contains("paused to save cost"));
+        assert_eq!(
+            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().state,
+            CapacityState::Paused,
+            "not woken"
+        );
+
+        // The admin is in Executives, which holds capacity.turnOn.
+        let waking = admin.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+        let error = expect_error(waking, StatusCode::SERVICE_UNAVAILABLE, "CapacityStarting").await;
+        assert_eq!(error["error"]["capacity"]["state"], "Resuming");
+        wait_for(&app, &capacity, CapacityState::Running).await;
+        let started = app.store.capacity_events(capacity.org_id, capacity.id, 10).await.unwrap();
+        assert_eq!(
+            (started[0].reason.as_str(), started[0].actor.as_deref()),
+            ("demand", Some(ADMIN))
+        );
+        let token = viewer.token(&report).await["token"].as_str().unwrap().to_string();
+        let answer = app
+            .anonymous()
+            .post(app.url(&format!("/api/v1/embed/reports/{report}/query")))
+            .bearer_auth(&token)
+            .json(&json!({ "page": "overview", "visual": "revenue" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+
+        // Paused under an open report: its queries are refused until it runs again.
+        let controller = app.state.capacities.clone();
+        controller.pause(capacity.org_id, capacity.id, "manual", None).await.unwrap();
+        wait_for(&app, &capacity, CapacityState::Paused).await;
+        let answer = app
+            .anonymous()
+            .post(app.url(&format!("/api/v1/embed/reports/{report}/query")))
+            .bearer_auth(&token)
+            .json(&json!({ "page": "overview", "visual": "revenue" }))
+            .send()
+            .await
+            .unwrap();
+        expect_error(answer, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive").await;
+        // Waking from the viewer can be turned off for everyone.
+        let off = admin
+            .patch(
+                &format!("/api/v1/capacities/{}", capacity.id),
+                json!({ "wakeFromViewer": false }),
+            )
+            .await;
+        assert_eq!(off.status(), StatusCode::OK);
+        let refused = admin.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+        expect_error(refused, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive").await;
+    }
+
+    #[tokio::test]
+    async fn token_refreshes_of_keep_on_users_count_as_activity_and_others_do_not() {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let (capacity, report) = placed(&app, &admin, CapacityState::Running).await;
+        let viewer = app.sign_in(VIEWER).await;
+        app.clock.advance(Span::minutes(10));
+        viewer.token(&report).await;
+        assert_eq!(
+            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().last_activity,
+            None,
+            "viewer lacks keepOn"
+        );
+        let tv = app.sign_in("tv@example.com").await;
+        tv.token(&report).await;
+        let seen =
+            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().last_activity;
+        assert_eq!(
+            seen.map(|t| t.timestamp_millis()),
+            Some(app.clock_now().timestamp_millis()),
+            "tv holds keepOn via Displays"
+        );
+    }
+}

@@ -179,9 +179,15 @@ pub async fn query(
         .get_report(caller.claims.org, id)
         .await
         .map_err(|e| ApiError::from(e).bearer())?;
-    let result =
-        definitions::query(&state, caller.claims.org, &report, &request, &caller.claims.rls)
-            .await
-            .map_err(ApiError::bearer)?;
+    let result = definitions::query(
+        &state,
+        caller.claims.org,
+        &report,
+        &request,
+        &caller.claims.rls,
+        caller.claims.sub,
+    )
+    .await
+    .map_err(ApiError::bearer)?;
     Ok(Json(serde_json::to_value(result).map_err(|_| ApiError::internal())?))
 }

@@ -42,6 +42,7 @@ pub fn report(report: &Report) -> Value {
         "name": report.name,
         "description": report.description,
         "ownerId": report.owner_id,
+        "capacityId": report.capacity_id,
         "createdAt": time(report.created_at),
         "updatedAt": time(report.updated_at),
     })

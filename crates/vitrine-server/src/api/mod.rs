@@ -4,6 +4,7 @@
 mod account;
 mod api_keys;
 mod audit;
+mod capacities;
 mod datasets;
 mod embed;
 pub use audit::csv_download as audit_csv_download;
@@ -46,6 +47,11 @@ pub fn router() -> Router<AppState> {
                 .layer(axum::extract::DefaultBodyLimit::max(datasets::MAX_UPLOAD_BYTES)),
         )
         .route("/datasets/{id}", get(datasets::show).delete(datasets::delete))
+        .route("/capacities", get(capacities::list))
+        .route("/capacities/{id}", get(capacities::show).patch(capacities::update))
+        .route("/capacities/{id}/resume", post(capacities::resume))
+        .route("/capacities/{id}/pause", post(capacities::pause))
+        .route("/capacities/{id}/events", get(capacities::events))
         .route("/users/{id}/rls", get(users::rls).put(users::put_rls))
         .route("/groups/{id}/rls", get(groups::rls).put(groups::put_rls))
         .route("/users/{id}/revoke-tokens", post(tokens::revoke_user))

@@ -61,7 +61,12 @@ pub async fn query(
     report: &Report,
     request: &QueryRequest,
     identity: &RlsIdentity,
+    identity_user: vitrine_core::UserId,
 ) -> ApiResult<QueryResult> {
+    if let Some(capacity) = report.capacity_id {
+        super::capacities::admit(state, org, identity_user, &identity.username, capacity, false)
+            .await?;
+    }
     let definition = of(report)?;
     let missing = || {
         ApiError::new(

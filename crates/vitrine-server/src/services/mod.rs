@@ -2,6 +2,7 @@
 //! Handlers only translate between HTTP and these functions, so both front-ends behave alike.
 
 pub mod audit;
+pub mod capacities;
 pub mod datasets;
 pub mod definitions;
 pub mod groups;

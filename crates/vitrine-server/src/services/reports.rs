@@ -64,7 +64,7 @@ pub async fn update(
     id: ReportId,
     input: &Fields,
 ) -> ApiResult<Report> {
-    input.allow_only(&["name", "description"])?;
+    input.allow_only(&["name", "description", "capacityId"])?;
     let change = ReportChange {
         name: input.optional_str("name")?.map(|n| validate::name("name", n)).transpose()?,
         description: input
@@ -72,10 +72,35 @@ pub async fn update(
             .map(|d| validate::description("description", d))
             .transpose()?,
     };
-    Ok(state
-        .store
-        .update_report(scope.org_id(), &caller.actor(state.clock.now()), id, &change)
-        .await?)
+    // Placing a report on a capacity is an administrator's decision: capacities cost money.
+    let capacity = match input.nullable_str("capacityId")? {
+        None => None,
+        Some(raw) => {
+            caller.principal.admin()?;
+            Some(
+                raw.map(|id| {
+                    id.parse().map_err(|_| {
+                        ApiError::invalid("capacityId", "must be a capacity id or null")
+                    })
+                })
+                .transpose()?,
+            )
+        }
+    };
+    let actor = caller.actor(state.clock.now());
+    let mut report = state.store.update_report(scope.org_id(), &actor, id, &change).await?;
+    if let Some(capacity) = capacity {
+        report =
+            state.store.set_report_capacity(scope.org_id(), &actor, id, capacity).await.map_err(
+                |e| match e {
+                    vitrine_store::StoreError::NotFound => {
+                        ApiError::invalid("capacityId", "no such capacity")
+                    }
+                    other => other.into(),
+                },
+            )?;
+    }
+    Ok(report)
 }
 
 pub async fn delete(

@@ -24,6 +24,10 @@ pub async fn issue(
         ));
     };
     let report = super::reports::open(state, caller, report).await?;
+    if let Some(capacity) = report.capacity_id {
+        super::capacities::admit(state, report.org_id, user.id, &user.email, capacity, true)
+            .await?;
+    }
     let org = state.store.get_organization(caller.principal.org_id).await?;
     let rls = super::rls::identity_of(state, org.id, user).await?;
     let now = state.clock.now();

@@ -1,0 +1,156 @@
+//! Capacities over the API and the portal: reading, changing settings, switching by hand, and
+//! placing reports on them. Administrators only: contributors and viewers never manage
+//! capacities.
+
+use vitrine_core::capacity::{self, CapacityMode, CapacityState, WeeklySchedule};
+use vitrine_core::{AdminScope, CapacityId, Fields, validate};
+use vitrine_store::{Capacity, CapacityChange};
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+
+pub const FIELDS: [&str; 7] =
+    ["name", "mode", "idleMinutes", "schedule", "timeZone", "hourlyPrice", "wakeFromViewer"];
+
+/// Reads a settings patch; every field is checked before anything changes.
+pub fn change_from(input: &Fields) -> ApiResult<CapacityChange> {
+    input.allow_only(&FIELDS)?;
+    let raw = input.as_value();
+    let mode = input
+        .optional_str("mode")?
+        .map(|text| {
+            CapacityMode::parse(text)
+                .ok_or_else(|| ApiError::invalid("mode", "must be manual, onDemand or schedule"))
+        })
+        .transpose()?;
+    let idle_minutes =
+        input.optional_int_in("idleMinutes", 1, capacity::IDLE_MINUTES_MAX)?.map(|m| m as u32);
+    let schedule =
+        raw.get("schedule").map(|value| capacity::parse_schedule("schedule", value)).transpose()?;
+    let time_zone = input
+        .optional_str("timeZone")?
+        .map(|zone| WeeklySchedule::zone("timeZone", zone).map(|_| zone.to_string()))
+        .transpose()?;
+    let hourly_price = match raw.get("hourlyPrice") {
+        None => None,
+        Some(value) => Some(
+            value
+                .as_f64()
+                .filter(|price| {
+                    price.is_finite() && (0.0..=capacity::HOURLY_PRICE_MAX).contains(price)
+                })
+                .ok_or_else(|| {
+                    ApiError::invalid("hourlyPrice", "must be a number from 0 to 1000000")
+                })?,
+        ),
+    };
+    Ok(CapacityChange {
+        name: input.optional_str("name")?.map(|n| validate::name("name", n)).transpose()?,
+        mode,
+        idle_minutes,
+        schedule,
+        time_zone,
+        hourly_price,
+        wake_from_viewer: input.optional_bool("wakeFromViewer")?,
+    })
+}
+
+pub async fn update(
+    state: &AppState,
+    scope: &AdminScope,
+    caller: &Caller,
+    id: CapacityId,
+    input: &Fields,
+) -> ApiResult<Capacity> {
+    let change = change_from(input)?;
+    Ok(state
+        .store
+        .update_capacity(scope.org_id(), &caller.actor(state.clock.now()), id, &change)
+        .await?)
+}
+
+/// Switches by hand: `resume` or `pause`. Answers the state after the request.
+pub async fn switch(
+    state: &AppState,
+    scope: &AdminScope,
+    caller: &Caller,
+    id: CapacityId,
+    on: bool,
+) -> ApiResult<CapacityState> {
+    let actor = Some(caller.principal.label.as_str());
+    let result = if on {
+        state.capacities.resume(scope.org_id(), id, "manual", actor).await
+    } else {
+        state.capacities.pause(scope.org_id(), id, "manual", actor).await
+    };
+    Ok(result?)
+}
+
+/// Lets a user through to a report on `capacity`, or explains why not. A running capacity
+/// notes the activity of users holding `capacity.keepOn`; a paused one is woken by users
+/// holding `capacity.turnOn` (unless waking from the viewer is off), and everyone else is told
+/// it is paused and when it is scheduled back.
+pub async fn admit(
+    state: &AppState,
+    org: vitrine_core::OrgId,
+    user: vitrine_core::UserId,
+    user_label: &str,
+    capacity: CapacityId,
+    may_wake: bool,
+) -> ApiResult<()> {
+    let capacity = state.store.get_capacity(org, capacity).await?;
+    let permissions = state.store.effective_permissions(org, user).await?;
+    let now = state.clock.now();
+    if capacity.state == CapacityState::Running {
+        if permissions.contains(&vitrine_core::Permission::CapacityKeepOn) {
+            state.store.record_capacity_activity(capacity.id, now).await?;
+        }
+        return Ok(());
+    }
+    let wakes = may_wake
+        && capacity.wake_from_viewer
+        && permissions.contains(&vitrine_core::Permission::CapacityTurnOn)
+        && matches!(capacity.state, CapacityState::Paused | CapacityState::Failed);
+    let current = if wakes {
+        state.capacities.resume(org, capacity.id, "demand", Some(user_label)).await?
+    } else {
+        capacity.state
+    };
+    Err(not_active(&capacity, current, now))
+}
+
+fn not_active(
+    capacity: &Capacity,
+    current: CapacityState,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiError {
+    let next_start = WeeklySchedule::zone("timeZone", &capacity.time_zone)
+        .ok()
+        .filter(|_| capacity.mode == CapacityMode::Schedule)
+        .and_then(|time_zone| {
+            WeeklySchedule { windows: capacity.schedule.clone(), time_zone }.next_start(now)
+        });
+    let details = serde_json::json!({
+        "id": capacity.id,
+        "state": current.as_str(),
+        "nextStart": next_start.map(crate::api::json::time),
+    });
+    let error = if current == CapacityState::Resuming {
+        ApiError::new(
+            crate::error::ErrorCode::CapacityStarting,
+            "The report's capacity is starting; the report appears by itself when it is ready.",
+        )
+    } else {
+        let when = next_start
+            .map(|at| format!(" It is scheduled back at {} UTC.", at.format("%Y-%m-%d %H:%M")))
+            .unwrap_or_default();
+        ApiError::new(
+            crate::error::ErrorCode::CapacityNotActive,
+            format!(
+                "The report's capacity is paused to save cost.{when} The report appears by itself once it runs again."
+            ),
+        )
+    };
+    ApiError { extra: Some(("capacity", details)), ..error }
+}
