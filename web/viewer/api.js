@@ -4,7 +4,7 @@
 // invisibly; network failures and server errors retry with backoff for as long as the page
 // is open.
 
-import { TokenRequestError, backoffDelay } from './token-keeper.js';
+import { TokenRequestError, backoffDelay, capacityPollDelay, isCapacityWait } from './token-keeper.js';
 
 /**
  * @typedef {import('./token-keeper.js').TokenGrant} TokenGrant
@@ -143,9 +143,18 @@ export class ReportApi extends EventTarget {
         continue;
       }
       if (response.ok) {
+        this.dispatchEvent(new CustomEvent('available'));
         if (this.failures > 0) this.dispatchEvent(new CustomEvent('reconnected'));
         this.failures = 0;
         return response.json();
+      }
+      if (response.status === 503) {
+        const answer = await errorOf(response.clone());
+        if (isCapacityWait(answer.code)) {
+          this.dispatchEvent(new CustomEvent('capacity', { detail: answer }));
+          await new Promise((resolve) => setTimeout(resolve, capacityPollDelay()));
+          continue;
+        }
       }
       // A query that ran too long (504) would run too long again: it is reported, not retried.
       if ((response.status >= 500 && response.status !== 504) || response.status === 429) {

@@ -51,6 +51,23 @@ export function backoffDelay(attempt, random = Math.random) {
   return Math.floor(random() * ceiling);
 }
 
+/**
+ * The server's answers that mean "wait for the capacity", not "something broke".
+ * @param {string} code
+ */
+export function isCapacityWait(code) {
+  return code === 'CapacityStarting' || code === 'CapacityNotActive';
+}
+
+/**
+ * How long to wait before looking at a paused or starting capacity again: 3 to 6 seconds, so
+ * that the screens watching it do not ask in step.
+ * @param {() => number} [random]
+ */
+export function capacityPollDelay(random = Math.random) {
+  return 3_000 + Math.floor(random() * 3_000);
+}
+
 const HEARTBEAT_MS = 15_000;
 /** A heartbeat this late means the device slept (timers do not run in sleep). */
 const LATE_MS = 30_000;
@@ -188,6 +205,12 @@ export class TokenKeeper extends EventTarget {
           throw failure;
         }
         this.failures += 1;
+        if (isCapacityWait(failure.code)) {
+          // The capacity is paused or starting: watch it at a steady pace until it runs.
+          this.dispatchEvent(new CustomEvent('capacity', { detail: { code: failure.code, message: failure.message } }));
+          await new Promise((resolve) => setTimeout(resolve, capacityPollDelay(this.random)));
+          continue;
+        }
         this.dispatchEvent(new CustomEvent('reconnecting', { detail: { attempt: this.failures, reason } }));
         await new Promise((resolve) => setTimeout(resolve, backoffDelay(this.failures, this.random)));
       }

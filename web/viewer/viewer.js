@@ -56,8 +56,33 @@ const chips = el('div', 'filter-chips');
 const grid = el('div', 'visual-grid');
 const notice = el('div', 'viewer-notice');
 notice.hidden = true;
+const capacityBanner = el('div', 'capacity-banner');
+capacityBanner.setAttribute('role', 'status');
+capacityBanner.hidden = true;
 header.append(title, tabs, status);
-root.replaceChildren(header, slicerBar, chips, grid, notice);
+root.replaceChildren(header, capacityBanner, slicerBar, chips, grid, notice);
+
+/**
+ * Shows that the report waits for its capacity: starting (with progress) or paused to save
+ * cost; the viewer keeps watching and shows the report by itself once it runs.
+ * @param {{ code: string, message: string }} detail
+ */
+function showCapacity(detail) {
+  capacityBanner.hidden = false;
+  capacityBanner.dataset.code = detail.code;
+  capacityBanner.replaceChildren();
+  const heading = el('strong', '', detail.code === 'CapacityStarting' ? 'Starting…' : 'Paused to save cost');
+  const text = el('span', '', ` ${detail.message}`);
+  capacityBanner.append(heading, text);
+  if (detail.code === 'CapacityStarting') capacityBanner.append(el('span', 'progress'));
+}
+
+function hideCapacity() {
+  if (!capacityBanner.hidden) {
+    capacityBanner.hidden = true;
+    if (report) void loadPage();
+  }
+}
 
 /** @param {'live' | 'reconnecting' | 'stopped'} state */
 function setConnection(state) {
@@ -291,6 +316,10 @@ async function open() {
   await loadPage();
 }
 
+keeper.addEventListener('capacity', (event) => showCapacity(/** @type {CustomEvent} */ (event).detail));
+api.addEventListener('capacity', (event) => showCapacity(/** @type {CustomEvent} */ (event).detail));
+api.addEventListener('available', () => hideCapacity());
+keeper.addEventListener('refreshed', () => hideCapacity());
 keeper.addEventListener('reconnecting', () => setConnection('reconnecting'));
 keeper.addEventListener('reconnected', () => setConnection('live'));
 keeper.addEventListener('refused', (event) => showError(/** @type {CustomEvent} */ (event).detail));
