@@ -188,6 +188,38 @@ pub fn parse_schedule(
         .collect()
 }
 
+/// Hours on (running, or changing state, which is billed) and off (paused or failed) between
+/// `from` and `to`, given the state at `from` and the state changes after it in time order.
+pub fn usage(
+    initial: CapacityState,
+    changes: &[(DateTime<Utc>, CapacityState)],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> (f64, f64) {
+    let billed =
+        |state: CapacityState| !matches!(state, CapacityState::Paused | CapacityState::Failed);
+    let (mut on, mut off) = (0.0, 0.0);
+    let mut state = initial;
+    let mut since = from;
+    for (at, next) in changes.iter().filter(|(at, _)| *at > from && *at < to) {
+        let hours = (*at - since).num_milliseconds() as f64 / 3_600_000.0;
+        if billed(state) {
+            on += hours
+        } else {
+            off += hours
+        }
+        state = *next;
+        since = *at;
+    }
+    let hours = (to - since).num_milliseconds().max(0) as f64 / 3_600_000.0;
+    if billed(state) {
+        on += hours
+    } else {
+        off += hours
+    }
+    (on, off)
+}
+
 /// Why the scheduler acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -395,6 +427,22 @@ mod tests {
         ] {
             assert_eq!(parse_schedule("schedule", &bad).unwrap_err().field, field, "{bad}");
         }
+    }
+
+    #[test]
+    fn usage_counts_hours_on_and_off_from_the_timeline() {
+        let from = at("2026-03-01T00:00:00Z");
+        let to = at("2026-03-02T00:00:00Z");
+        let changes = [
+            (at("2026-03-01T08:00:00Z"), CapacityState::Resuming),
+            (at("2026-03-01T08:06:00Z"), CapacityState::Running),
+            (at("2026-03-01T18:00:00Z"), CapacityState::Pausing),
+            (at("2026-03-01T18:06:00Z"), CapacityState::Paused),
+        ];
+        let (on, off) = usage(CapacityState::Paused, &changes, from, to);
+        assert!((on - 10.1).abs() < 1e-9, "{on}");
+        assert!((off - 13.9).abs() < 1e-9, "{off}");
+        assert_eq!(usage(CapacityState::Running, &[], from, to), (24.0, 0.0));
     }
 
     #[test]

@@ -377,3 +377,72 @@ mod api {
         );
     }
 }
+
+mod portal {
+    use super::*;
+    use reqwest::StatusCode;
+
+    #[tokio::test]
+    async fn the_capacity_page_shows_state_settings_keepers_usage_and_timeline() {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let capacity = simulated(&app, CapacityState::Running, CapacityMode::OnDemand).await;
+        let page = format!("/admin/capacities/{}", capacity.id);
+        let list = admin.get("/admin/capacities").await.text().await.unwrap();
+        assert!(list.contains(&capacity.name) && list.contains("Running"));
+
+        let paused = admin.form(&format!("{page}/pause"), &[]).await;
+        assert_eq!(paused.status(), StatusCode::SEE_OTHER);
+        wait_for(&app, &capacity, CapacityState::Paused).await;
+        let text = admin.get(&page).await.text().await.unwrap();
+        for expected in
+            ["Paused manually", "hours on", "Saved:", "Keeping it on right now", "capacity.keepOn"]
+        {
+            assert!(text.contains(expected), "{expected}");
+        }
+
+        let saved = admin
+            .form(
+                &page,
+                &[
+                    ("mode", "schedule"),
+                    ("idleMinutes", "20"),
+                    ("timeZone", "Europe/Paris"),
+                    ("hourlyPrice", "4.5"),
+                    ("schedule", "Mon 08:00-18:00\nTue 09:00-17:30\n"),
+                    ("wakeFromViewer", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+        let read = app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap();
+        assert_eq!(
+            (read.mode, read.idle_minutes, read.schedule.len(), read.hourly_price),
+            (CapacityMode::Schedule, 20, 2, 4.5)
+        );
+
+        let bad = admin
+            .form(
+                &page,
+                &[
+                    ("mode", "schedule"),
+                    ("idleMinutes", "0"),
+                    ("timeZone", "Europe/Paris"),
+                    ("hourlyPrice", "1"),
+                    ("schedule", ""),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        assert!(bad.text().await.unwrap().contains("idleMinutes"));
+        assert_eq!(
+            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().idle_minutes,
+            20,
+            "nothing saved"
+        );
+        for who in [VIEWER, CONTRIBUTOR] {
+            let session = app.sign_in(who).await;
+            assert_eq!(session.get(&page).await.status(), StatusCode::FORBIDDEN);
+        }
+    }
+}

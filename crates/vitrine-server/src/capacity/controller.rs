@@ -52,6 +52,13 @@ pub struct CapacityController {
     operation_timeout: Duration,
     attempts: u32,
     retry_pause: Duration,
+    /// Who kept each capacity on, and when last (this node's view).
+    keepers: std::sync::Mutex<
+        std::collections::HashMap<
+            CapacityId,
+            std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>,
+        >,
+    >,
 }
 
 impl CapacityController {
@@ -64,6 +71,7 @@ impl CapacityController {
             operation_timeout: Duration::from_secs(120),
             attempts: 3,
             retry_pause: Duration::from_secs(2),
+            keepers: std::sync::Mutex::default(),
         }
     }
 
@@ -200,6 +208,32 @@ impl CapacityController {
                 tracing::error!(capacity = %event.capacity_id, %error, "could not record a capacity transition")
             }
         }
+    }
+
+    /// Notes that `who` (a user holding `capacity.keepOn`) kept the capacity on at `at`.
+    pub fn note_keeper(&self, capacity: CapacityId, who: &str, at: chrono::DateTime<chrono::Utc>) {
+        let mut keepers = self.keepers.lock().unwrap_or_else(|poison| poison.into_inner());
+        keepers.entry(capacity).or_default().insert(who.to_string(), at);
+    }
+
+    /// Who kept the capacity on since `since`, most recent first.
+    pub fn keepers(
+        &self,
+        capacity: CapacityId,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<(String, chrono::DateTime<chrono::Utc>)> {
+        let keepers = self.keepers.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut list: Vec<_> = keepers
+            .get(&capacity)
+            .map(|by| {
+                by.iter()
+                    .filter(|(_, at)| **at >= since)
+                    .map(|(who, at)| (who.clone(), *at))
+                    .collect()
+            })
+            .unwrap_or_default();
+        list.sort_by(|a, b| b.1.cmp(&a.1));
+        list
     }
 
     /// After a restart: transitions that were under way are carried out again (providers'

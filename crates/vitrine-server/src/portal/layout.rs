@@ -13,17 +13,19 @@ pub enum Section {
     Groups,
     Reports,
     Datasets,
+    Capacity,
     Settings,
     ApiKeys,
     Audit,
 }
 
 impl Section {
-    const ALL: [Section; 7] = [
+    const ALL: [Section; 8] = [
         Section::Users,
         Section::Groups,
         Section::Reports,
         Section::Datasets,
+        Section::Capacity,
         Section::Settings,
         Section::ApiKeys,
         Section::Audit,
@@ -35,6 +37,7 @@ impl Section {
             Section::Groups => "Groups",
             Section::Reports => "Reports",
             Section::Datasets => "Datasets",
+            Section::Capacity => "Capacity",
             Section::Settings => "Settings",
             Section::ApiKeys => "API keys",
             Section::Audit => "Audit log",
@@ -47,6 +50,7 @@ impl Section {
             Section::Groups => "/admin/groups",
             Section::Reports => "/admin/reports",
             Section::Datasets => "/admin/datasets",
+            Section::Capacity => "/admin/capacities",
             Section::Settings => "/admin/settings",
             Section::ApiKeys => "/admin/api-keys",
             Section::Audit => "/admin/audit",

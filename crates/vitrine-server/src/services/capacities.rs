@@ -105,6 +105,7 @@ pub async fn admit(
     if capacity.state == CapacityState::Running {
         if permissions.contains(&vitrine_core::Permission::CapacityKeepOn) {
             state.store.record_capacity_activity(capacity.id, now).await?;
+            state.capacities.note_keeper(capacity.id, user_label, now);
         }
         return Ok(());
     }

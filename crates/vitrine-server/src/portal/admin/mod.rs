@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod audit;
+mod capacities;
 mod datasets;
 mod groups;
 mod reports;
@@ -54,6 +55,10 @@ pub fn router() -> Router<AppState> {
         .route("/reports/{id}/definition", get(reports::definition).post(reports::save_definition))
         .route("/users/{id}/rls", post(users::set_rls))
         .route("/groups/{id}/rls", post(groups::set_rls))
+        .route("/capacities", get(capacities::list))
+        .route("/capacities/{id}", get(capacities::show).post(capacities::update))
+        .route("/capacities/{id}/resume", post(capacities::resume))
+        .route("/capacities/{id}/pause", post(capacities::pause))
         .route("/settings", get(settings::show).post(settings::update))
         .route("/tokens/revoke", post(settings::revoke_all_tokens))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))

@@ -1,0 +1,284 @@
+//! Admin Portal › Capacity: each capacity's state and switches, its mode and schedule, who is
+//! keeping it on, its hours and savings this month, and its timeline.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{Datelike, Duration, TimeZone, Utc};
+use maud::{Markup, html};
+use serde_json::{Map, Value, json};
+use vitrine_core::capacity::{self, CapacityMode, CapacityState};
+use vitrine_core::{AdminScope, CapacityId, Fields};
+use vitrine_store::{Capacity, CapacityEvent};
+
+use super::{DoneQuery, admin_scope, done, flash_of};
+use crate::app::AppState;
+use crate::auth::{Caller, PortalCaller};
+use crate::portal::layout::{Flash, Section, action_button, csrf_field, date, flash, page};
+use crate::portal::{FormData, OnPage, PortalResult};
+use crate::services::{capacities, parse_id};
+
+fn state_badge(state: CapacityState) -> Markup {
+    let class = match state {
+        CapacityState::Running => "badge ok",
+        CapacityState::Paused => "badge",
+        CapacityState::Failed => "badge danger",
+        CapacityState::Resuming | CapacityState::Pausing => "badge warn",
+    };
+    html! { span class=(class) { (state.as_str()) } }
+}
+
+/// The timeline in the product's words.
+fn event_label(event: &CapacityEvent) -> String {
+    let by = |verb: &str| match event.reason.as_str() {
+        "manual" => format!("{verb} manually"),
+        "demand" => format!("{verb} by demand"),
+        "schedule" => format!("{verb} by schedule"),
+        "inactivity" => format!("{verb} by inactivity"),
+        "restart" => format!("{verb} after a restart"),
+        other => format!("{verb} ({other})"),
+    };
+    match event.state {
+        CapacityState::Running => by("Started"),
+        CapacityState::Resuming => by("Starting"),
+        CapacityState::Paused => by("Paused"),
+        CapacityState::Pausing => by("Pausing"),
+        CapacityState::Failed => "Failed".to_string(),
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    query: DoneQuery,
+) -> PortalResult {
+    let scope = admin_scope(&caller)?;
+    let list = state.store.list_capacities(scope.org_id()).await.on_page(&caller)?;
+    let body = html! {
+        div.page-head { h1 { "Capacity" } p.muted { "The compute your reports run on. It costs money for every hour it is on, used or not." } }
+        (flash(&flash_of(&query)))
+        @if list.is_empty() {
+            section.card.empty { h2 { "No capacity" } p { "Reports run on the built-in engine, always on. Capacities appear here once configured." } }
+        }
+        @for capacity in &list {
+            section.card {
+                h2 { a href={ "/admin/capacities/" (capacity.id) } { (capacity.name) } " " (state_badge(capacity.state)) }
+                p.muted { "Mode: " (mode_label(capacity.mode)) " · pauses after " (capacity.idle_minutes) " idle minutes · " (capacity.provider) }
+            }
+        }
+    };
+    Ok(page(Some(&caller), "Capacity", Some(Section::Capacity), body).into_response())
+}
+
+fn mode_label(mode: CapacityMode) -> &'static str {
+    match mode {
+        CapacityMode::Manual => "manual",
+        CapacityMode::OnDemand => "on demand",
+        CapacityMode::Schedule => "schedule",
+    }
+}
+
+fn schedule_text(capacity: &Capacity) -> String {
+    capacity
+        .schedule
+        .iter()
+        .map(|w| format!("{} {}-{}\n", w.day, w.start.format("%H:%M"), w.end.format("%H:%M")))
+        .collect()
+}
+
+async fn render(
+    state: &AppState,
+    caller: &Caller,
+    scope: &AdminScope,
+    id: CapacityId,
+    notice: Flash,
+    status: StatusCode,
+) -> PortalResult {
+    let capacity = state.store.get_capacity(scope.org_id(), id).await.on_page(caller)?;
+    let events = state.store.capacity_events(scope.org_id(), id, 500).await.on_page(caller)?;
+    let now = state.clock.now();
+    let month_start =
+        Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().unwrap_or(now);
+    let mut changes: Vec<_> = events.iter().map(|e| (e.at, e.state)).collect();
+    changes.reverse();
+    // The state at the start of the period: the last change before it, or else the state the
+    // first change left (a start follows a pause, a pause follows running), or else today's.
+    let initial =
+        changes.iter().rev().find(|(at, _)| *at <= month_start).map(|(_, s)| *s).unwrap_or_else(
+            || match changes.first().map(|(_, s)| *s) {
+                Some(CapacityState::Resuming | CapacityState::Running) => CapacityState::Paused,
+                Some(_) => CapacityState::Running,
+                None => capacity.state,
+            },
+        );
+    let (on, off) = capacity::usage(initial, &changes, month_start.max(capacity.created_at), now);
+    let keepers =
+        state.capacities.keepers(id, now - Duration::minutes(i64::from(capacity.idle_minutes)));
+    let base = format!("/admin/capacities/{id}");
+    let body = html! {
+        nav.crumbs { a href="/admin/capacities" { "Capacity" } " / " (capacity.name) }
+        div.page-head {
+            h1 { (capacity.name) " " (state_badge(capacity.state)) }
+            p.muted { "Since " (date(capacity.state_since)) " · provider " (capacity.provider) }
+        }
+        (flash(&notice))
+        div.two-col {
+            section.card {
+                h2 { "Switch" }
+                p.muted { "Starting takes a moment; reports on it show “Starting…” meanwhile and appear by themselves." }
+                div.form-actions {
+                    (action_button(caller, &format!("{base}/resume"), "Start now", "primary"))
+                    (action_button(caller, &format!("{base}/pause"), "Pause now", "danger"))
+                }
+            }
+            section.card {
+                h2 { "This month" }
+                p { strong { (format!("{on:.1}")) } " hours on · " strong { (format!("{off:.1}")) } " hours off" }
+                p { "Saved: " strong { (format!("{:.2}", off * capacity.hourly_price)) } span.muted { " at " (capacity.hourly_price) " per hour" } }
+            }
+        }
+        section.card {
+            h2 { "Keeping it on right now" }
+            @if keepers.is_empty() { p.muted { "Nobody: it pauses after " (capacity.idle_minutes) " minutes without activity (in on-demand mode)." } }
+            ul.plain { @for (who, at) in &keepers { li { (who) span.muted { " · active " (date(*at)) } } } }
+            p.muted { "Only users holding " code { "capacity.keepOn" } " keep it on; their timed token updates count as activity. Others' activity never resets the idle timer." }
+        }
+        section.card {
+            h2 { "Mode" }
+            form.grid-form method="post" action=(base) {
+                (csrf_field(caller))
+                label { "Mode"
+                    select name="mode" {
+                        @for mode in CapacityMode::ALL { option value=(mode.as_str()) selected[mode == capacity.mode] { (mode_label(mode)) } }
+                    }
+                }
+                label { "Pause after (minutes without activity)" input type="number" name="idleMinutes" value=(capacity.idle_minutes) min="1" max="1440" required; }
+                label { "Time zone" input type="text" name="timeZone" value=(capacity.time_zone) required; }
+                label { "Price per hour" input type="number" name="hourlyPrice" value=(capacity.hourly_price) min="0" step="0.01" required; }
+                label.wide { "Weekly schedule (one window per line, e.g. Mon 08:00-18:00)"
+                    textarea name="schedule" rows="4" { (schedule_text(&capacity)) } }
+                label.check { input type="checkbox" name="wakeFromViewer" checked[capacity.wake_from_viewer]; "Users holding capacity.turnOn may start it by opening a report" }
+                div.form-actions { button.primary type="submit" { "Save" } }
+            }
+            p.help.warning {
+                strong { "Note: " }
+                "the timed token update (Settings › Update Token every X minutes) counts as activity: a report left open keeps "
+                "an on-demand capacity running. To let it pause, grant capacity.keepOn only to the users or screens that must keep it on."
+            }
+        }
+        section.card {
+            h2 { "Timeline" }
+            @if events.is_empty() { p.muted { "No events yet." } } @else {
+                table {
+                    thead { tr { th { "When" } th { "Event" } th { "By" } th { "Detail" } } }
+                    tbody {
+                        @for event in &events {
+                            tr {
+                                td.nowrap { (date(event.at)) }
+                                td { (event_label(event)) }
+                                td { (event.actor.as_deref().unwrap_or("—")) }
+                                td.muted { (event.detail.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok((status, page(Some(caller), &capacity.name, Some(Section::Capacity), body)).into_response())
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    query: DoneQuery,
+) -> PortalResult {
+    let scope = admin_scope(&caller)?;
+    let id = parse_id(&id, "capacity").on_page(&caller)?;
+    render(&state, &caller, &scope, id, flash_of(&query), StatusCode::OK).await
+}
+
+/// The settings form as the API's fields: numbers as numbers, schedule lines as windows.
+fn form_fields(form: &FormData) -> Fields {
+    let mut map = Map::new();
+    for name in ["mode", "timeZone"] {
+        if let Some(value) = form.get(name) {
+            map.insert(name.into(), json!(value));
+        }
+    }
+    if let Some(raw) = form.get("idleMinutes") {
+        map.insert(
+            "idleMinutes".into(),
+            raw.trim().parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(raw)),
+        );
+    }
+    if let Some(raw) = form.get("hourlyPrice") {
+        map.insert(
+            "hourlyPrice".into(),
+            raw.trim().parse::<f64>().map(Value::from).unwrap_or_else(|_| json!(raw)),
+        );
+    }
+    if let Some(text) = form.get("schedule") {
+        let windows: Vec<Value> = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                let (day, span) = line.split_once(' ').unwrap_or((line, ""));
+                let (start, end) = span.trim().split_once('-').unwrap_or((span, ""));
+                json!({ "day": day.trim(), "start": start.trim(), "end": end.trim() })
+            })
+            .collect();
+        map.insert("schedule".into(), Value::Array(windows));
+    }
+    map.insert("wakeFromViewer".into(), Value::Bool(form.get("wakeFromViewer").is_some()));
+    Fields::from_map(map)
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PortalResult {
+    form.check_csrf(&caller)?;
+    let scope = admin_scope(&caller)?;
+    let id: CapacityId = parse_id(&id, "capacity").on_page(&caller)?;
+    match capacities::update(&state, &scope, &caller, id, &form_fields(&form)).await {
+        Ok(_) => Ok(done(&format!("/admin/capacities/{id}"), "saved")),
+        Err(e) => render(&state, &caller, &scope, id, Flash::error(e.message), e.status).await,
+    }
+}
+
+async fn switch(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    form: FormData,
+    on: bool,
+) -> PortalResult {
+    form.check_csrf(&caller)?;
+    let scope = admin_scope(&caller)?;
+    let id: CapacityId = parse_id(&id, "capacity").on_page(&caller)?;
+    capacities::switch(&state, &scope, &caller, id, on).await.on_page(&caller)?;
+    Ok(done(&format!("/admin/capacities/{id}"), "saved"))
+}
+
+pub async fn resume(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PortalResult {
+    switch(state, caller, id, form, true).await
+}
+
+pub async fn pause(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PortalResult {
+    switch(state, caller, id, form, false).await
+}
