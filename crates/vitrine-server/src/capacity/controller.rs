@@ -232,7 +232,7 @@ impl CapacityController {
                     .collect()
             })
             .unwrap_or_default();
-        list.sort_by(|a, b| b.1.cmp(&a.1));
+        list.sort_by_key(|entry| std::cmp::Reverse(entry.1));
         list
     }
 
