@@ -446,3 +446,128 @@ mod portal {
         }
     }
 }
+
+mod scheduler {
+    use super::*;
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    async fn on_report(app: &TestApp, capacity: &Capacity) -> String {
+        let admin = app.sign_in(ADMIN).await;
+        let report = admin.id_of("/api/v1/reports", "name", "Sales overview").await;
+        admin
+            .patch(&format!("/api/v1/reports/{report}"), json!({ "capacityId": capacity.id }))
+            .await;
+        report
+    }
+
+    /// A day of timed token updates every 50 minutes from `email`, the scheduler running every
+    /// 10 minutes; returns the states seen.
+    async fn a_day_of_timed_updates(
+        app: &TestApp,
+        capacity: &Capacity,
+        email: &str,
+    ) -> Vec<CapacityState> {
+        let report = on_report(app, capacity).await;
+        let session = app.sign_in(email).await;
+        // The admin keeps the idle time above the 50-minute "Update Token every X minutes".
+        let change = vitrine_store::CapacityChange { idle_minutes: Some(60), ..Default::default() };
+        let actor = vitrine_store::Actor::system(app.clock_now());
+        app.store.update_capacity(capacity.org_id, &actor, capacity.id, &change).await.unwrap();
+        let controller = controller(app, 1_000);
+        // The report opens: the first token.
+        let opened = session.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+        assert_eq!(opened.status(), StatusCode::OK);
+        let mut seen = Vec::new();
+        for minute in (10..=24 * 60).step_by(10) {
+            app.clock.advance(Span::minutes(10));
+            if minute % 50 == 0 {
+                // The viewer's timed update: a token request with the session, no interaction.
+                let update =
+                    session.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+                // A paused capacity answers 503 to those who may not wake it.
+                assert!(
+                    [StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE].contains(&update.status()),
+                    "{}",
+                    update.status()
+                );
+            }
+            controller.tick().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            seen.push(app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().state);
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn timed_updates_of_a_keep_on_user_keep_an_on_demand_capacity_on_for_a_day() {
+        let app = spawn_app().await;
+        let capacity = simulated(&app, CapacityState::Running, CapacityMode::OnDemand).await;
+        // tv@example.com holds capacity.keepOn through the Displays group.
+        let seen = a_day_of_timed_updates(&app, &capacity, "tv@example.com").await;
+        assert!(seen.iter().all(|s| *s == CapacityState::Running), "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn the_same_updates_from_a_user_without_keep_on_let_it_pause() {
+        let app = spawn_app().await;
+        let capacity = simulated(&app, CapacityState::Running, CapacityMode::OnDemand).await;
+        let seen = a_day_of_timed_updates(&app, &capacity, VIEWER).await;
+        // It pauses an hour after the last activity that counts (its start) and the timed
+        // updates that follow neither keep it on nor wake it.
+        let paused_at = seen.iter().position(|s| *s == CapacityState::Paused).expect("it pauses");
+        assert!(seen[paused_at..].iter().all(|s| *s == CapacityState::Paused), "{seen:?}");
+        let first_pause = app
+            .store
+            .capacity_events(capacity.org_id, capacity.id, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .rev()
+            .find(|e| e.state == CapacityState::Pausing)
+            .unwrap();
+        assert_eq!(first_pause.reason, "inactivity");
+    }
+
+    #[tokio::test]
+    async fn a_schedule_window_starts_the_capacity_on_local_time_across_a_daylight_saving_change() {
+        let app = spawn_app().await;
+        let mut capacity = simulated(&app, CapacityState::Paused, CapacityMode::Schedule).await;
+        capacity.schedule = vec![vitrine_core::capacity::WeeklyWindow {
+            day: chrono::Weekday::Sun,
+            start: chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+            end: chrono::NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
+        }];
+        let change = vitrine_store::CapacityChange {
+            schedule: Some(capacity.schedule.clone()),
+            ..Default::default()
+        };
+        let actor = vitrine_store::Actor::system(app.clock_now());
+        app.store.update_capacity(capacity.org_id, &actor, capacity.id, &change).await.unwrap();
+        let controller = controller(&app, 1_000);
+        // From 2026-03-02 09:00 UTC to Sunday 2026-03-29 05:59 UTC: 07:59 in Paris, summer time.
+        app.clock.advance(Span::days(26) + Span::hours(20) + Span::minutes(59));
+        controller.tick().await.unwrap();
+        assert_eq!(
+            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().state,
+            CapacityState::Paused
+        );
+        app.clock.advance(Span::minutes(1));
+        controller.tick().await.unwrap();
+        controller.tick().await.unwrap();
+        wait_for(&app, &capacity, CapacityState::Running).await;
+        let events = app.store.capacity_events(capacity.org_id, capacity.id, 10).await.unwrap();
+        assert_eq!(events.iter().filter(|e| e.state == CapacityState::Resuming).count(), 1);
+        assert_eq!(events[0].reason, "schedule");
+        // 18:00 in Paris is 16:00 UTC; with nobody active the idle timer pauses it 30 minutes later.
+        app.clock.advance(Span::hours(10) + Span::minutes(29));
+        controller.tick().await.unwrap();
+        assert_eq!(
+            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().state,
+            CapacityState::Running
+        );
+        app.clock.advance(Span::minutes(1));
+        controller.tick().await.unwrap();
+        wait_for(&app, &capacity, CapacityState::Paused).await;
+    }
+}
