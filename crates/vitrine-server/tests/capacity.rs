@@ -271,6 +271,52 @@ mod api {
     }
 
     #[tokio::test]
+    async fn administrators_create_capacities_and_bad_ones_name_their_field_and_change_nothing() {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let bad = [
+            (json!({}), "name"),
+            (json!({ "name": "" }), "name"),
+            (json!({ "name": "Cloud", "provider": "azure" }), "provider"),
+            (json!({ "name": "Cloud", "idleMinutes": 0 }), "idleMinutes"),
+            (json!({ "name": "Cloud", "state": "Paused" }), "state"),
+        ];
+        for (body, field) in bad {
+            let error = expect_error(
+                admin.post("/api/v1/capacities", body.clone()).await,
+                StatusCode::BAD_REQUEST,
+                "InvalidInput",
+            )
+            .await;
+            assert_eq!(error["error"]["field"], field, "{body}");
+        }
+        assert_eq!(admin.json("/api/v1/capacities").await, json!([]), "nothing created");
+        let created = admin
+            .post(
+                "/api/v1/capacities",
+                json!({ "name": "Engine", "timeZone": "Europe/Paris", "idleMinutes": 20 }),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let created: Value = created.json().await.unwrap();
+        assert_eq!(
+            (&created["provider"], &created["state"], &created["mode"], &created["idleMinutes"]),
+            (&json!("local"), &json!("Running"), &json!("onDemand"), &json!(20))
+        );
+        let again = admin.post("/api/v1/capacities", json!({ "name": "Engine" })).await;
+        assert_eq!(again.status(), StatusCode::CONFLICT);
+        let session = app.sign_in(CONTRIBUTOR).await;
+        expect_error(
+            session.post("/api/v1/capacities", json!({ "name": "Mine" })).await,
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+        )
+        .await;
+        let acme = app.sign_in(ACME_ADMIN).await;
+        assert_eq!(acme.json("/api/v1/capacities").await, json!([]), "other tenants see none");
+    }
+
+    #[tokio::test]
     async fn manual_resume_and_pause_are_recorded_in_the_timeline() {
         let app = spawn_app().await;
         let admin = app.sign_in(ADMIN).await;

@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use vitrine_core::CapacityId;
 use vitrine_store::{Capacity, CapacityEvent};
@@ -51,6 +52,16 @@ pub async fn list(
     let scope = caller.principal.admin()?;
     let list = state.store.list_capacities(scope.org_id()).await?;
     Ok(Json(Value::Array(list.iter().map(capacity_json).collect())))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    JsonFields(input): JsonFields,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let scope = caller.principal.admin()?;
+    let capacity = capacities::create(&state, &scope, &caller, &input).await?;
+    Ok((StatusCode::CREATED, Json(capacity_json(&capacity))))
 }
 
 pub async fn show(

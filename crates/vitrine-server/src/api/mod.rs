@@ -47,7 +47,7 @@ pub fn router() -> Router<AppState> {
                 .layer(axum::extract::DefaultBodyLimit::max(datasets::MAX_UPLOAD_BYTES)),
         )
         .route("/datasets/{id}", get(datasets::show).delete(datasets::delete))
-        .route("/capacities", get(capacities::list))
+        .route("/capacities", get(capacities::list).post(capacities::create))
         .route("/capacities/{id}", get(capacities::show).patch(capacities::update))
         .route("/capacities/{id}/resume", post(capacities::resume))
         .route("/capacities/{id}/pause", post(capacities::pause))

@@ -13,9 +13,17 @@ use crate::error::{ApiError, ApiResult};
 pub const FIELDS: [&str; 7] =
     ["name", "mode", "idleMinutes", "schedule", "timeZone", "hourlyPrice", "wakeFromViewer"];
 
+/// The providers a capacity can be created on: `local` frees and reloads the built-in engine's
+/// datasets; `simulated` does nothing but take its time, for trying out schedules.
+pub const PROVIDERS: [&str; 2] = ["local", "simulated"];
+
 /// Reads a settings patch; every field is checked before anything changes.
 pub fn change_from(input: &Fields) -> ApiResult<CapacityChange> {
     input.allow_only(&FIELDS)?;
+    settings_from(input)
+}
+
+fn settings_from(input: &Fields) -> ApiResult<CapacityChange> {
     let raw = input.as_value();
     let mode = input
         .optional_str("mode")?
@@ -54,6 +62,43 @@ pub fn change_from(input: &Fields) -> ApiResult<CapacityChange> {
         hourly_price,
         wake_from_viewer: input.optional_bool("wakeFromViewer")?,
     })
+}
+
+/// Creates a capacity: `name` is required, `provider` is `local` unless given, and the settings
+/// not given take their defaults (on demand, idle 30 minutes, woken from the viewer).
+pub async fn create(
+    state: &AppState,
+    scope: &AdminScope,
+    caller: &Caller,
+    input: &Fields,
+) -> ApiResult<Capacity> {
+    let mut allowed = FIELDS.to_vec();
+    allowed.push("provider");
+    input.allow_only(&allowed)?;
+    let name = validate::name("name", input.required_str("name")?)?;
+    let provider = input.optional_str("provider")?.unwrap_or("local");
+    if !PROVIDERS.contains(&provider) {
+        return Err(ApiError::invalid("provider", "must be local or simulated"));
+    }
+    let settings = settings_from(input)?;
+    let now = state.clock.now();
+    let capacity = Capacity {
+        id: CapacityId::generate(),
+        org_id: scope.org_id(),
+        name,
+        provider: provider.to_string(),
+        state: CapacityState::Running,
+        mode: settings.mode.unwrap_or(CapacityMode::OnDemand),
+        idle_minutes: settings.idle_minutes.unwrap_or(30),
+        schedule: settings.schedule.unwrap_or_default(),
+        time_zone: settings.time_zone.unwrap_or_else(|| "UTC".to_string()),
+        hourly_price: settings.hourly_price.unwrap_or(0.0),
+        wake_from_viewer: settings.wake_from_viewer.unwrap_or(true),
+        state_since: now,
+        last_activity: None,
+        created_at: now,
+    };
+    Ok(state.store.create_capacity(scope.org_id(), &caller.actor(now), &capacity).await?)
 }
 
 pub async fn update(
