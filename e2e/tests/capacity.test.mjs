@@ -65,8 +65,8 @@ describe('Capacity on demand in the viewer', () => {
       page.on('request', (request) => {
         if (request.method() === 'POST' && new URL(request.url()).pathname.endsWith('/token')) tokenRequests.push(request);
       });
-      await page.waitForTimeout(6_500);
-      assert.ok(tokenRequests.length >= 1 && tokenRequests.length <= 3, `${tokenRequests.length} looks in 6.5 s`);
+      await page.waitForTimeout(8_000);
+      assert.ok(tokenRequests.length >= 1 && tokenRequests.length <= 3, `${tokenRequests.length} looks in 8 s`);
       assert.equal(await capacityState(admin, capacity), 'Paused');
 
       assert.equal((await admin.post(`/api/v1/capacities/${capacity}/resume`)).status, 200);
