@@ -467,6 +467,26 @@ mod portal {
             (CapacityMode::Schedule, 20, 2, 4.5)
         );
 
+        // The demo's open reports update their token every 50 minutes: 20 idle minutes is too short.
+        let text = admin.get(&page).await.text().await.unwrap();
+        assert!(text.contains("Pauses between timed updates"), "warned at 20 minutes");
+        let longer = admin
+            .form(
+                &page,
+                &[
+                    ("mode", "schedule"),
+                    ("idleMinutes", "60"),
+                    ("timeZone", "Europe/Paris"),
+                    ("hourlyPrice", "4.5"),
+                    ("schedule", "Mon 08:00-18:00\nTue 09:00-17:30\n"),
+                    ("wakeFromViewer", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(longer.status(), StatusCode::SEE_OTHER);
+        let text = admin.get(&page).await.text().await.unwrap();
+        assert!(!text.contains("Pauses between timed updates"), "no warning at 60 minutes");
+
         let bad = admin
             .form(
                 &page,
@@ -483,7 +503,7 @@ mod portal {
         assert!(bad.text().await.unwrap().contains("idleMinutes"));
         assert_eq!(
             app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().idle_minutes,
-            20,
+            60,
             "nothing saved"
         );
         for who in [VIEWER, CONTRIBUTOR] {

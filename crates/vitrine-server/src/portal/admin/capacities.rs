@@ -114,6 +114,16 @@ async fn render(
     let (on, off) = capacity::usage(initial, &changes, month_start.max(capacity.created_at), now);
     let keepers =
         state.capacities.keepers(id, now - Duration::minutes(i64::from(capacity.idle_minutes)));
+    // A keepOn screen's only activity may be its timed update: an idle time no longer than the
+    // update interval lets the capacity pause between two updates.
+    let update_every = state
+        .store
+        .get_organization(scope.org_id())
+        .await
+        .on_page(caller)?
+        .settings
+        .token_update_every_minutes
+        .filter(|every| capacity.mode != CapacityMode::Manual && capacity.idle_minutes <= *every);
     let base = format!("/admin/capacities/{id}");
     let body = html! {
         nav.crumbs { a href="/admin/capacities" { "Capacity" } " / " (capacity.name) }
@@ -159,6 +169,14 @@ async fn render(
                     textarea name="schedule" rows="4" { (schedule_text(&capacity)) } }
                 label.check { input type="checkbox" name="wakeFromViewer" checked[capacity.wake_from_viewer]; "Users holding capacity.turnOn may start it by opening a report" }
                 div.form-actions { button.primary type="submit" { "Save" } }
+            }
+            @if let Some(every) = update_every {
+                p.help.warning.idle-too-short {
+                    strong { "Pauses between timed updates: " }
+                    "it pauses after " (capacity.idle_minutes) " idle minutes, but open reports update their token only every "
+                    (every) " minutes (Settings), so even a screen holding capacity.keepOn lets it pause. Set more than "
+                    (every) " minutes to keep such screens on."
+                }
             }
             p.help.warning {
                 strong { "Note: " }
