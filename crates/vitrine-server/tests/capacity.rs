@@ -429,6 +429,46 @@ mod portal {
     use reqwest::StatusCode;
 
     #[tokio::test]
+    async fn administrators_create_a_capacity_from_the_portal_and_a_bad_field_changes_nothing() {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let fields = |name: &'static str, idle: &'static str| {
+            [
+                ("name", name),
+                ("provider", "simulated"),
+                ("mode", "onDemand"),
+                ("idleMinutes", idle),
+                ("timeZone", "Europe/Paris"),
+                ("hourlyPrice", "2.5"),
+                ("wakeFromViewer", "on"),
+            ]
+        };
+        let bad = admin.form("/admin/capacities", &fields("Wallboards", "0")).await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        assert!(bad.text().await.unwrap().contains("role=\"alert\">idleMinutes: "));
+        let org = org_of(&app).await;
+        assert!(app.store.list_capacities(org).await.unwrap().is_empty(), "nothing created");
+
+        let created = admin.form("/admin/capacities", &fields("Wallboards", "75")).await;
+        assert_eq!(created.status(), StatusCode::SEE_OTHER);
+        let list = app.store.list_capacities(org).await.unwrap();
+        assert_eq!(
+            list.iter()
+                .map(|c| (c.name.as_str(), c.provider.as_str(), c.mode, c.idle_minutes))
+                .collect::<Vec<_>>(),
+            [("Wallboards", "simulated", CapacityMode::OnDemand, 75)]
+        );
+        let location = created.headers()["location"].to_str().unwrap().to_string();
+        assert!(location.starts_with(&format!("/admin/capacities/{}", list[0].id)), "{location}");
+        let page = admin.get("/admin/capacities").await.text().await.unwrap();
+        assert!(page.contains("Wallboards") && page.contains("Create a capacity"));
+        let session = app.sign_in(CONTRIBUTOR).await;
+        let refused = session.form("/admin/capacities", &fields("Mine", "30")).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert_eq!(app.store.list_capacities(org).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
     async fn the_capacity_page_shows_state_settings_keepers_usage_and_timeline() {
         let app = spawn_app().await;
         let admin = app.sign_in(ADMIN).await;
@@ -500,7 +540,7 @@ mod portal {
             )
             .await;
         assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
-        assert!(bad.text().await.unwrap().contains("idleMinutes"));
+        assert!(bad.text().await.unwrap().contains("role=\"alert\">idleMinutes: "));
         assert_eq!(
             app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().idle_minutes,
             60,

@@ -53,12 +53,22 @@ pub async fn list(
     query: DoneQuery,
 ) -> PortalResult {
     let scope = admin_scope(&caller)?;
-    let list = state.store.list_capacities(scope.org_id()).await.on_page(&caller)?;
+    render_list(&state, &caller, &scope, flash_of(&query), StatusCode::OK).await
+}
+
+async fn render_list(
+    state: &AppState,
+    caller: &Caller,
+    scope: &AdminScope,
+    notice: Flash,
+    status: StatusCode,
+) -> PortalResult {
+    let list = state.store.list_capacities(scope.org_id()).await.on_page(caller)?;
     let body = html! {
         div.page-head { h1 { "Capacity" } p.muted { "The compute your reports run on. It costs money for every hour it is on, used or not." } }
-        (flash(&flash_of(&query)))
+        (flash(&notice))
         @if list.is_empty() {
-            section.card.empty { h2 { "No capacity" } p { "Reports run on the built-in engine, always on. Capacities appear here once configured." } }
+            section.card.empty { h2 { "No capacity" } p { "Reports run on the built-in engine, always on. Create a capacity to let it pause when nobody looks." } }
         }
         @for capacity in &list {
             section.card {
@@ -66,8 +76,49 @@ pub async fn list(
                 p.muted { "Mode: " (mode_label(capacity.mode)) " · pauses after " (capacity.idle_minutes) " idle minutes · " (capacity.provider) }
             }
         }
+        section.card {
+            h2 { "Create a capacity" }
+            p.muted { "It starts running. Reports are placed on it through the API: " code { "PATCH /api/v1/reports/{id}" } " with " code { "capacityId" } "." }
+            form.grid-form method="post" action="/admin/capacities" {
+                (csrf_field(caller))
+                label { "Name" input type="text" name="name" required; }
+                label { "Provider"
+                    select name="provider" {
+                        option value="local" selected { "local — the built-in engine" }
+                        option value="simulated" { "simulated — does nothing, for trying out schedules" }
+                    }
+                }
+                label { "Mode"
+                    select name="mode" {
+                        @for mode in CapacityMode::ALL { option value=(mode.as_str()) selected[mode == CapacityMode::OnDemand] { (mode_label(mode)) } }
+                    }
+                }
+                label { "Pause after (minutes without activity)" input type="number" name="idleMinutes" value="60" min="1" max="1440" required; }
+                label { "Time zone" input type="text" name="timeZone" value="UTC" required; }
+                label { "Price per hour" input type="number" name="hourlyPrice" value="0" min="0" step="0.01" required; }
+                label.check { input type="checkbox" name="wakeFromViewer" checked; "Users holding capacity.turnOn may start it by opening a report" }
+                div.form-actions { button.primary type="submit" { "Create capacity" } }
+            }
+        }
     };
-    Ok(page(Some(&caller), "Capacity", Some(Section::Capacity), body).into_response())
+    Ok((status, page(Some(caller), "Capacity", Some(Section::Capacity), body)).into_response())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    form: FormData,
+) -> PortalResult {
+    form.check_csrf(&caller)?;
+    let scope = admin_scope(&caller)?;
+    let mut input = form_map(&form);
+    for name in ["name", "provider"] {
+        input.insert(name.into(), json!(form.get(name).unwrap_or_default()));
+    }
+    match capacities::create(&state, &scope, &caller, &Fields::from_map(input)).await {
+        Ok(capacity) => Ok(done(&format!("/admin/capacities/{}", capacity.id), "created")),
+        Err(e) => render_list(&state, &caller, &scope, Flash::error(e.message), e.status).await,
+    }
 }
 
 fn mode_label(mode: CapacityMode) -> &'static str {
@@ -219,6 +270,10 @@ pub async fn show(
 
 /// The settings form as the API's fields: numbers as numbers, schedule lines as windows.
 fn form_fields(form: &FormData) -> Fields {
+    Fields::from_map(form_map(form))
+}
+
+fn form_map(form: &FormData) -> Map<String, Value> {
     let mut map = Map::new();
     for name in ["mode", "timeZone"] {
         if let Some(value) = form.get(name) {
@@ -251,7 +306,7 @@ fn form_fields(form: &FormData) -> Fields {
         map.insert("schedule".into(), Value::Array(windows));
     }
     map.insert("wakeFromViewer".into(), Value::Bool(form.get("wakeFromViewer").is_some()));
-    Fields::from_map(map)
+    map
 }
 
 pub async fn update(

@@ -55,7 +55,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports/{id}/definition", get(reports::definition).post(reports::save_definition))
         .route("/users/{id}/rls", post(users::set_rls))
         .route("/groups/{id}/rls", post(groups::set_rls))
-        .route("/capacities", get(capacities::list))
+        .route("/capacities", get(capacities::list).post(capacities::create))
         .route("/capacities/{id}", get(capacities::show).post(capacities::update))
         .route("/capacities/{id}/resume", post(capacities::resume))
         .route("/capacities/{id}/pause", post(capacities::pause))
