@@ -469,6 +469,45 @@ mod portal {
     }
 
     #[tokio::test]
+    async fn hours_on_and_off_and_the_money_saved_agree_with_the_timeline() {
+        let app = spawn_app().await;
+        // 3.00 per hour; on by hand only, so nothing but the switches below changes it.
+        let capacity = simulated(&app, CapacityState::Running, CapacityMode::Manual).await;
+        let api = format!("/api/v1/capacities/{}", capacity.id);
+        // Hours pass between the requests: each signs in anew (sessions time out when idle).
+        app.clock.advance(Span::hours(1));
+        let admin = app.sign_in(ADMIN).await;
+        let paused = admin.post(&format!("{api}/pause"), serde_json::json!({})).await;
+        assert_eq!(paused.status(), StatusCode::OK);
+        wait_for(&app, &capacity, CapacityState::Paused).await;
+        app.clock.advance(Span::hours(10));
+        let admin = app.sign_in(ADMIN).await;
+        let resumed = admin.post(&format!("{api}/resume"), serde_json::json!({})).await;
+        assert_eq!(resumed.status(), StatusCode::OK);
+        wait_for(&app, &capacity, CapacityState::Running).await;
+        app.clock.advance(Span::hours(2));
+        let admin = app.sign_in(ADMIN).await;
+        // On 1 h, paused 10 h, on again 2 h: 3.0 on, 10.0 off, 30.00 saved.
+        let text =
+            admin.get(&format!("/admin/capacities/{}", capacity.id)).await.text().await.unwrap();
+        assert!(
+            text.contains("<strong>3.0</strong> hours on · <strong>10.0</strong> hours off"),
+            "{text}"
+        );
+        assert!(text.contains("Saved: <strong>30.00</strong>"), "{text}");
+        let events = events(&app, &capacity).await;
+        assert_eq!(
+            events.iter().map(|e| (e.state, e.reason.as_str())).collect::<Vec<_>>(),
+            [
+                (CapacityState::Running, "manual"),
+                (CapacityState::Resuming, "manual"),
+                (CapacityState::Paused, "manual"),
+                (CapacityState::Pausing, "manual"),
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn the_capacity_page_shows_state_settings_keepers_usage_and_timeline() {
         let app = spawn_app().await;
         let admin = app.sign_in(ADMIN).await;
