@@ -33,7 +33,21 @@ export async function apiSession(baseUrl, email, password = DEMO_PASSWORD) {
   };
 }
 
-/** Moves the server's test clock forward. */
+/**
+ * Switches every capacity to manual (it stays on), for scenarios about tokens rather than
+ * capacity: hours moved on the test clock would otherwise let the demo's on-demand capacity
+ * pause under them.
+ */
+export async function keepCapacitiesOn(admin) {
+  const list = await admin.get('/api/v1/capacities');
+  assert.equal(list.status, 200, JSON.stringify(list.body));
+  for (const capacity of list.body) {
+    const changed = await admin.patch(`/api/v1/capacities/${capacity.id}`, { mode: 'manual' });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+  }
+}
+
+/** Moves the server's test clock forward (the server then runs one capacity scheduler pass). */
 export async function advanceServer(baseUrl, seconds) {
   const response = await fetch(`${baseUrl}/__test__/clock`, {
     method: 'POST',

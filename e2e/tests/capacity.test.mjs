@@ -1,17 +1,109 @@
-// The on-demand capacity seen from the viewer: a report on a paused capacity tells a user who
-// may not wake it that it is paused to save cost, does not wake it, and shows the report by
-// itself once an administrator resumes the capacity — no reload.
+// The on-demand capacity seen from the viewer. First the demo's own capacity, the whole story:
+// nobody holding capacity.keepOn looks for an hour, so it pauses; a viewer who may not wake it
+// waits with a clear message; an executive opening the report starts it ("Starting…") and both
+// see the report by themselves. Then a paused report that only an administrator's resume
+// brings back — no reload either way.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { ACCOUNTS, launchBrowser, screenshotPath, startDemoServer } from '../support/server.mjs';
 import { signIn } from '../support/portal.mjs';
-import { apiSession } from '../support/viewer.mjs';
+import { advanceServer, apiSession } from '../support/viewer.mjs';
 
 const TIMEOUT = { timeout: 60_000 };
 
-describe('Capacity on demand in the viewer', () => {
+async function capacityState(admin, id) {
+  const answer = await admin.get(`/api/v1/capacities/${id}`);
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  return answer.body.state;
+}
+
+async function until(admin, id, state) {
+  for (let i = 0; i < 100; i += 1) {
+    if ((await capacityState(admin, id)) === state) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.fail(`the capacity never reached ${state}`);
+}
+
+/** Waits until the report is drawn and its capacity banner is gone. */
+async function reportShown(page) {
+  await page.waitForSelector('#viewer[data-loaded]', { timeout: 15_000 });
+  await page.waitForFunction(() => document.querySelectorAll('.visual.loading').length === 0);
+  assert.ok(await page.locator('.capacity-banner').isHidden(), 'the banner goes once the report shows');
+  assert.ok((await page.locator('.visual svg').count()) > 0, 'the visuals are drawn');
+}
+
+describe('The demo capacity on demand', () => {
+  let browser;
+  let server;
+
+  before(async () => {
+    browser = await launchBrowser();
+    server = await startDemoServer({ testClock: true, rows: 20_000 });
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('idle an hour it pauses; a viewer waits; an executive opening a report starts it; both see the report by themselves', TIMEOUT, async () => {
+    const admin = await apiSession(server.baseUrl, ACCOUNTS.admin);
+    const capacity = (await admin.get('/api/v1/capacities')).body.find((c) => c.name === 'Built-in engine');
+    assert.deepEqual([capacity.mode, capacity.state, capacity.idleMinutes], ['onDemand', 'Running', 60]);
+    const report = (await admin.get('/api/v1/reports')).body.find((r) => r.name === 'Sales overview');
+    assert.equal(report.capacityId, capacity.id);
+
+    await advanceServer(server.baseUrl, 59 * 60);
+    assert.equal(await capacityState(admin, capacity.id), 'Running', '59 idle minutes');
+    await advanceServer(server.baseUrl, 60);
+    await until(admin, capacity.id, 'Paused');
+    const paused = (await admin.get(`/api/v1/capacities/${capacity.id}/events`)).body[0];
+    assert.deepEqual([paused.state, paused.reason], ['Paused', 'inactivity']);
+
+    // viewer@ holds neither capacity.turnOn nor capacity.keepOn.
+    const viewer = await signIn(browser, server.baseUrl, ACCOUNTS.viewer);
+    // admin@ is in Executives, which holds capacity.turnOn.
+    const executive = await signIn(browser, server.baseUrl, ACCOUNTS.admin);
+    try {
+      await viewer.page.goto(`/reports/${report.id}`);
+      const waiting = viewer.page.locator('.capacity-banner');
+      await waiting.waitFor({ state: 'visible' });
+      assert.match(await waiting.innerText(), /Paused to save cost/);
+      await viewer.page.waitForTimeout(1_000);
+      assert.equal(await capacityState(admin, capacity.id), 'Paused', 'the viewer does not wake it');
+
+      await executive.page.goto(`/reports/${report.id}`);
+      const starting = executive.page.locator('.capacity-banner');
+      await starting.waitFor({ state: 'visible' });
+      assert.match(await starting.innerText(), /Starting…/);
+      assert.equal(await starting.locator('.progress').count(), 1, 'with progress');
+      await executive.page.screenshot({ path: screenshotPath('capacity-starting') });
+
+      await reportShown(executive.page);
+      await reportShown(viewer.page);
+      assert.equal(await viewer.page.locator('.viewer-notice:not([hidden])').count(), 0, 'no error notice');
+      assert.equal(await capacityState(admin, capacity.id), 'Running');
+
+      const timeline = (await admin.get(`/api/v1/capacities/${capacity.id}/events`)).body;
+      const started = timeline.filter((e) => e.state === 'Resuming');
+      assert.deepEqual(started.map((e) => [e.reason, e.by]), [['demand', ACCOUNTS.admin]], 'one start, by the executive');
+
+      // The Capacity page tells the same story.
+      await executive.page.goto(`/admin/capacities/${capacity.id}`);
+      const page = await executive.page.locator('main').innerText();
+      assert.match(page, /Paused by inactivity/);
+      assert.match(page, /Started by demand/);
+      await executive.page.screenshot({ path: screenshotPath('capacity-page'), fullPage: true });
+    } finally {
+      await viewer.context.close();
+      await executive.context.close();
+    }
+  });
+});
+
+describe('A paused report only an administrator brings back', () => {
   let browser;
   let server;
 
@@ -23,20 +115,6 @@ describe('Capacity on demand in the viewer', () => {
     await browser?.close();
     await server?.stop();
   });
-
-  async function capacityState(admin, id) {
-    const answer = await admin.get(`/api/v1/capacities/${id}`);
-    assert.equal(answer.status, 200, JSON.stringify(answer.body));
-    return answer.body.state;
-  }
-
-  async function until(admin, id, state) {
-    for (let i = 0; i < 100; i += 1) {
-      if ((await capacityState(admin, id)) === state) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.fail(`the capacity never reached ${state}`);
-  }
 
   test('a paused report waits with a clear message and appears by itself once resumed', TIMEOUT, async () => {
     const admin = await apiSession(server.baseUrl, ACCOUNTS.admin);
@@ -70,10 +148,7 @@ describe('Capacity on demand in the viewer', () => {
       assert.equal(await capacityState(admin, capacity), 'Paused');
 
       assert.equal((await admin.post(`/api/v1/capacities/${capacity}/resume`)).status, 200);
-      await page.waitForSelector('#viewer[data-loaded]', { timeout: 15_000 });
-      await page.waitForFunction(() => document.querySelectorAll('.visual.loading').length === 0);
-      assert.ok(await banner.isHidden(), 'the banner goes once the report shows');
-      assert.ok((await page.locator('.visual svg').count()) > 0, 'the visuals are drawn');
+      await reportShown(page);
 
       const events = (await admin.get(`/api/v1/capacities/${capacity}/events`)).body;
       const resumes = events.filter((e) => e.state === 'Resuming');

@@ -7,7 +7,7 @@ import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 
 import { ACCOUNTS, DEMO_PASSWORD, launchBrowser, screenshotPath, startDemoServer } from '../support/server.mjs';
 import { signIn } from '../support/portal.mjs';
-import { advanceServer, afterInteraction, apiSession, idle, noticeShown, openReport, settle, trackRequests } from '../support/viewer.mjs';
+import { advanceServer, afterInteraction, apiSession, idle, keepCapacitiesOn, noticeShown, openReport, settle, trackRequests } from '../support/viewer.mjs';
 
 const TIMEOUT = { timeout: 60_000 };
 const ROWS = 20_000;
@@ -27,6 +27,7 @@ describe('Viewer scenarios', () => {
   beforeEach(async () => {
     server = await startDemoServer({ testClock: true, rows: ROWS });
     admin = await apiSession(server.baseUrl, ACCOUNTS.admin);
+    await keepCapacitiesOn(admin);
   });
   afterEach(async () => {
     for (const context of contexts.splice(0)) await context.close().catch(() => {});

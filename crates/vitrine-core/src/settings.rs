@@ -35,7 +35,15 @@ pub struct OrgSettings {
     pub token_lifetime_minutes: u32,
     /// The timed token update: open viewers fetch a new token this often, idle or not.
     pub token_update_every_minutes: Option<u32>,
+    /// The organization's time zone (IANA name): new capacities read their weekly windows in it.
+    pub time_zone: String,
+    /// When off, nobody wakes a paused capacity by opening a report, whatever their
+    /// permissions: only an administrator or the schedule starts it.
+    pub capacity_wake_from_viewer: bool,
 }
+
+pub const TIME_ZONE: &str = "timeZone";
+pub const CAPACITY_WAKE_FROM_VIEWER: &str = "capacityWakeFromViewer";
 
 impl Default for OrgSettings {
     fn default() -> Self {
@@ -44,16 +52,20 @@ impl Default for OrgSettings {
             session_absolute_timeout_hours: SESSION_ABSOLUTE_TIMEOUT_HOURS.default as u32,
             token_lifetime_minutes: TOKEN_LIFETIME_MINUTES.default as u32,
             token_update_every_minutes: None,
+            time_zone: "UTC".to_string(),
+            capacity_wake_from_viewer: true,
         }
     }
 }
 
 impl OrgSettings {
-    pub const FIELDS: [&'static str; 4] = [
+    pub const FIELDS: [&'static str; 6] = [
         SESSION_IDLE_TIMEOUT_MINUTES.field,
         SESSION_ABSOLUTE_TIMEOUT_HOURS.field,
         TOKEN_LIFETIME_MINUTES.field,
         TOKEN_UPDATE_EVERY_MINUTES.field,
+        TIME_ZONE,
+        CAPACITY_WAKE_FROM_VIEWER,
     ];
 
     /// These settings with `patch` applied. Every field is checked before anything changes, so
@@ -69,6 +81,20 @@ impl OrgSettings {
         }
         if let Some(v) = read(patch, TOKEN_LIFETIME_MINUTES)? {
             next.token_lifetime_minutes = v;
+        }
+        match patch.nullable_str(TIME_ZONE)? {
+            None => {}
+            Some(None) => return Err(FieldError::new(TIME_ZONE, "must be a time zone name")),
+            Some(Some(zone)) => {
+                crate::capacity::WeeklySchedule::zone(TIME_ZONE, zone.trim())?;
+                next.time_zone = zone.trim().to_string();
+            }
+        }
+        if patch.contains(CAPACITY_WAKE_FROM_VIEWER) {
+            next.capacity_wake_from_viewer =
+                patch.optional_bool(CAPACITY_WAKE_FROM_VIEWER)?.ok_or_else(|| {
+                    FieldError::new(CAPACITY_WAKE_FROM_VIEWER, "must be true or false")
+                })?;
         }
         let update = TOKEN_UPDATE_EVERY_MINUTES;
         let every = patch.nullable_int_in(update.field, update.min, update.max).map_err(|_| {
@@ -196,6 +222,36 @@ mod tests {
         })));
         assert!(result.is_err());
         assert_eq!(current, OrgSettings::default());
+    }
+
+    #[test]
+    fn time_zone_and_waking_from_the_viewer_are_checked_and_default_to_utc_and_on() {
+        let current = OrgSettings::default();
+        assert_eq!((current.time_zone.as_str(), current.capacity_wake_from_viewer), ("UTC", true));
+        for bad in [json!("Mars/Olympus"), json!(""), json!(1), json!(null), json!("+02:00")] {
+            let err = current.patched(&patch(json!({ "timeZone": bad }))).unwrap_err();
+            assert_eq!(err.field, "timeZone", "{bad}");
+        }
+        for bad in [json!("no"), json!(0), json!(null)] {
+            let err =
+                current.patched(&patch(json!({ "capacityWakeFromViewer": bad }))).unwrap_err();
+            assert_eq!(err.field, "capacityWakeFromViewer", "{bad}");
+        }
+        let next = current
+            .patched(&patch(json!({ "timeZone": "Europe/Paris", "capacityWakeFromViewer": false })))
+            .unwrap();
+        assert_eq!(
+            (next.time_zone.as_str(), next.capacity_wake_from_viewer),
+            ("Europe/Paris", false)
+        );
+    }
+
+    #[test]
+    fn settings_stored_before_the_capacity_settings_existed_read_with_their_defaults() {
+        let old: OrgSettings =
+            serde_json::from_value(json!({ "tokenUpdateEveryMinutes": 50 })).unwrap();
+        assert_eq!(old.token_update_every_minutes, Some(50));
+        assert_eq!((old.time_zone.as_str(), old.capacity_wake_from_viewer), ("UTC", true));
     }
 
     #[test]

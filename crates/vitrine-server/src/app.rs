@@ -142,7 +142,8 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Moves the test clock forward: `{"advanceSeconds": n}`. Exists only in `test-clock` builds,
+/// Moves the test clock forward: `{"advanceSeconds": n}`, then runs one capacity scheduler pass,
+/// as the timer would soon after a real clock got there. Exists only in `test-clock` builds,
 /// and answers 404 unless the server was started with a test clock.
 #[cfg(feature = "test-clock")]
 async fn advance_test_clock(
@@ -157,6 +158,9 @@ async fn advance_test_clock(
     };
     let seconds = body.get("advanceSeconds").and_then(serde_json::Value::as_i64).unwrap_or(0);
     clock.advance(chrono::Duration::seconds(seconds));
+    if let Err(error) = state.capacities.tick().await {
+        tracing::warn!(%error, "capacity scheduler pass after moving the test clock");
+    }
     (StatusCode::OK, axum::Json(serde_json::json!({ "now": crate::api::json::time(clock.now()) })))
 }
 

@@ -6,21 +6,27 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
+use vitrine_core::capacity::CapacityMode;
 use vitrine_core::{DatasetId, GroupId, OrgId, OrgSettings, Permission, ReportId, Role};
 use vitrine_engine::{DataFormat, DatasetInfo, Engine, demo_data};
 use vitrine_store::{
-    Actor, Dataset, Grantee, NewGroup, NewReport, NewUser, RlsAssignment, Store, StoreError,
-    UserChange,
+    Actor, CapacityChange, Dataset, Grantee, NewGroup, NewReport, NewUser, RlsAssignment, Store,
+    StoreError, UserChange,
 };
 
 use crate::auth::password::PasswordHasher;
 use crate::error::ApiError;
+use crate::services::capacities::new_capacity;
 use crate::services::datasets::DATASETS_DIR;
 
 pub const MAIN_ORG: &str = "Northwind Traders";
 pub const SECOND_ORG: &str = "Acme Corporation";
 /// The demo dataset's size; `vitrine demo --rows` can ask for more (or, for quick tests, fewer).
 pub const DEMO_ROWS: usize = 1_000_000;
+/// The demo's capacity: the built-in engine, on demand.
+pub const DEMO_CAPACITY: &str = "Built-in engine";
+const DEMO_IDLE_MINUTES: u32 = 60;
+const DEMO_HOURLY_PRICE: f64 = 8.0;
 /// The region `regional@example.com` is restricted to.
 pub const REGIONAL_REGION: &str = "North";
 
@@ -164,6 +170,22 @@ pub async fn seed(
     // Screens are left open: the timed token update keeps them signed in and their tokens fresh.
     let settings = OrgSettings { token_update_every_minutes: Some(50), ..OrgSettings::default() };
     store.update_settings(org, actor, &settings).await?;
+
+    // Every report runs on the built-in engine, on demand: it pauses after an hour nobody holding
+    // capacity.keepOn looks (longer than the 50-minute timed update, so the warehouse TV keeps
+    // it on), and executives start it again by opening a report.
+    let engine = CapacityChange {
+        mode: Some(CapacityMode::OnDemand),
+        idle_minutes: Some(DEMO_IDLE_MINUTES),
+        hourly_price: Some(DEMO_HOURLY_PRICE),
+        ..CapacityChange::default()
+    };
+    let capacity =
+        new_capacity(org, DEMO_CAPACITY.into(), "local", engine, settings.time_zone, actor.at);
+    let capacity = store.create_capacity(org, actor, &capacity).await?;
+    for report in ids.values() {
+        store.set_report_capacity(org, actor, *report, Some(capacity.id)).await?;
+    }
 
     let acme_report = NewReport {
         name: "Acme KPIs".into(),

@@ -314,7 +314,9 @@ async fn settings_are_validated_whole_and_every_bad_value_names_its_field() {
             "sessionIdleTimeoutMinutes": 480,
             "sessionAbsoluteTimeoutHours": 720,
             "tokenLifetimeMinutes": 60,
-            "tokenUpdateEveryMinutes": 50
+            "tokenUpdateEveryMinutes": 50,
+            "timeZone": "UTC",
+            "capacityWakeFromViewer": true
         }),
         "the demo turns the timed token update on"
     );
@@ -343,6 +345,10 @@ async fn settings_are_validated_whole_and_every_bad_value_names_its_field() {
         json!({ "tokenUpdateEveryMinutes": 99999999999999999999u128 as f64 }),
         json!({ "tokenLifetimeMinutes": 30, "tokenUpdateEveryMinutes": 30 }),
         json!({ "sessionIdleTimeoutMinutes": 30, "tokenUpdateEveryMinutes": 75 }),
+        json!({ "timeZone": "Mars/Olympus" }),
+        json!({ "timeZone": null }),
+        json!({ "capacityWakeFromViewer": "no" }),
+        json!({ "sessionIdleTimeoutMinutes": 30, "capacityWakeFromViewer": 0 }),
     ];
     for body in bad {
         let response = admin.patch("/api/v1/settings", body.clone()).await;

@@ -224,8 +224,9 @@ mod api {
         let admin = app.sign_in(ADMIN).await;
         let capacity = simulated(&app, CapacityState::Running, CapacityMode::OnDemand).await;
         let list = admin.json("/api/v1/capacities").await;
-        assert_eq!(list[0]["state"], "Running");
-        assert_eq!(list[0]["mode"], "onDemand");
+        let listed = list.as_array().unwrap().iter().find(|c| c["id"] == json!(capacity.id));
+        let listed = listed.expect("the new capacity is listed");
+        assert_eq!((&listed["state"], &listed["mode"]), (&json!("Running"), &json!("onDemand")));
         let path = format!("/api/v1/capacities/{}", capacity.id);
         let bad = [
             (json!({ "idleMinutes": 0 }), "idleMinutes"),
@@ -290,7 +291,18 @@ mod api {
             .await;
             assert_eq!(error["error"]["field"], field, "{body}");
         }
-        assert_eq!(admin.json("/api/v1/capacities").await, json!([]), "nothing created");
+        let names = |list: Value| -> Vec<String> {
+            list.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            names(admin.json("/api/v1/capacities").await),
+            [DEMO_CAPACITY],
+            "nothing created"
+        );
         let created = admin
             .post(
                 "/api/v1/capacities",
@@ -305,6 +317,11 @@ mod api {
         );
         let again = admin.post("/api/v1/capacities", json!({ "name": "Engine" })).await;
         assert_eq!(again.status(), StatusCode::CONFLICT);
+        // Without a time zone of its own, a capacity reads its windows in the organization's.
+        let zone = admin.patch("/api/v1/settings", json!({ "timeZone": "America/New_York" })).await;
+        assert_eq!(zone.status(), StatusCode::OK);
+        let local = admin.post("/api/v1/capacities", json!({ "name": "Night shift" })).await;
+        assert_eq!(local.json::<Value>().await.unwrap()["timeZone"], "America/New_York");
         let session = app.sign_in(CONTRIBUTOR).await;
         expect_error(
             session.post("/api/v1/capacities", json!({ "name": "Mine" })).await,
@@ -399,6 +416,201 @@ mod api {
         expect_error(refused, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive").await;
     }
 
+    async fn query(app: &TestApp, token: &str, report: &str) -> reqwest::Response {
+        app.anonymous()
+            .post(app.url(&format!("/api/v1/embed/reports/{report}/query")))
+            .bearer_auth(token)
+            .json(&json!({ "page": "overview", "visual": "revenue" }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn token_of(session: &Session, report: &str) -> String {
+        session.token(report).await["token"].as_str().unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn the_demo_runs_every_report_on_its_built_in_engine_capacity_on_demand() {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let list = admin.json("/api/v1/capacities").await;
+        assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+        let demo = &list[0];
+        assert_eq!(
+            (&demo["name"], &demo["provider"], &demo["mode"], &demo["state"]),
+            (&json!(DEMO_CAPACITY), &json!("local"), &json!("onDemand"), &json!("Running"))
+        );
+        let every = admin.json("/api/v1/settings").await["tokenUpdateEveryMinutes"].as_i64();
+        assert!(
+            demo["idleMinutes"].as_i64() > every,
+            "idle longer than the timed update, so the TV's updates keep it on"
+        );
+        let reports = admin.json("/api/v1/reports").await;
+        assert_eq!(reports.as_array().unwrap().len(), 4);
+        for report in reports.as_array().unwrap() {
+            assert_eq!(report["capacityId"], demo["id"], "{}", report["name"]);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_demo_capacity_pauses_after_an_idle_hour_frees_its_data_and_an_executive_starts_it()
+    {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let viewer = app.sign_in(VIEWER).await;
+        let demo = app.store.list_capacities(org_of(&app).await).await.unwrap().remove(0);
+        let report = viewer.id_of("/api/v1/reports", "name", "Sales overview").await;
+        let dataset = admin.id_of("/api/v1/datasets", "name", "Sales").await;
+
+        app.clock.advance(Span::minutes(59));
+        let token = token_of(&viewer, &report).await; // viewer@ lacks keepOn: not activity
+        app.state.capacities.tick().await.unwrap();
+        assert_eq!(query(&app, &token, &report).await.status(), StatusCode::OK, "59 idle minutes");
+        app.clock.advance(Span::minutes(1));
+        app.state.capacities.tick().await.unwrap();
+        wait_for(&app, &demo, CapacityState::Paused).await;
+        assert_eq!(events(&app, &demo).await[0].reason, "inactivity");
+        assert!(!app.state.engine.unload(&dataset), "the paused engine freed the data");
+        expect_error(
+            query(&app, &token, &report).await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "CapacityNotActive",
+        )
+        .await;
+
+        let refused = viewer.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+        expect_error(refused, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive").await;
+        let waking = admin.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+        expect_error(waking, StatusCode::SERVICE_UNAVAILABLE, "CapacityStarting").await;
+        wait_for(&app, &demo, CapacityState::Running).await;
+        let started = events(&app, &demo).await;
+        assert_eq!(
+            (started[1].reason.as_str(), started[1].actor.as_deref()),
+            ("demand", Some(ADMIN))
+        );
+        let token = token_of(&viewer, &report).await;
+        assert_eq!(
+            query(&app, &token, &report).await.status(),
+            StatusCode::OK,
+            "data loaded again"
+        );
+    }
+
+    #[tokio::test]
+    async fn pausing_a_capacity_keeps_the_data_reports_on_a_running_one_still_read() {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let side = admin
+            .post(
+                "/api/v1/capacities",
+                json!({ "name": "Side engine", "mode": "manual", "wakeFromViewer": false }),
+            )
+            .await
+            .json::<Value>()
+            .await
+            .unwrap();
+        let summary = admin.id_of("/api/v1/reports", "name", "Executive summary").await;
+        let placed = admin
+            .patch(&format!("/api/v1/reports/{summary}"), json!({ "capacityId": side["id"] }))
+            .await;
+        assert_eq!(placed.status(), StatusCode::OK);
+        let id: CapacityId = side["id"].as_str().unwrap().parse().unwrap();
+        admin.post(&format!("/api/v1/capacities/{id}/pause"), json!({})).await;
+        let side = app.store.get_capacity(org_of(&app).await, id).await.unwrap();
+        wait_for(&app, &side, CapacityState::Paused).await;
+
+        let overview = admin.id_of("/api/v1/reports", "name", "Sales overview").await;
+        let token = token_of(&admin, &overview).await;
+        assert_eq!(query(&app, &token, &overview).await.status(), StatusCode::OK);
+        let refused = admin.post(&format!("/api/v1/reports/{summary}/token"), json!({})).await;
+        expect_error(refused, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive").await;
+    }
+
+    #[tokio::test]
+    async fn a_capacity_is_deleted_only_once_no_report_runs_on_it() {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let demo = admin.id_of("/api/v1/capacities", "name", DEMO_CAPACITY).await;
+        let path = format!("/api/v1/capacities/{demo}");
+        for who in [VIEWER, ACME_ADMIN] {
+            let session = app.sign_in(who).await;
+            let refused = session.delete(&path).await;
+            assert!(
+                matches!(refused.status(), StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+                "{who}"
+            );
+        }
+        let in_use =
+            expect_error(admin.delete(&path).await, StatusCode::CONFLICT, "InvalidInput").await;
+        assert_eq!(in_use["error"]["field"], "reports");
+        let message = in_use["error"]["message"].as_str().unwrap();
+        assert!(message.contains("4 reports") && message.contains("Sales overview"), "{message}");
+        assert_eq!(admin.get(&path).await.status(), StatusCode::OK, "still there");
+
+        for report in admin.json("/api/v1/reports").await.as_array().unwrap() {
+            let off = admin
+                .patch(
+                    &format!("/api/v1/reports/{}", report["id"].as_str().unwrap()),
+                    json!({ "capacityId": null }),
+                )
+                .await;
+            assert_eq!(off.status(), StatusCode::OK);
+        }
+        assert_eq!(admin.delete(&path).await.status(), StatusCode::NO_CONTENT);
+        expect_error(admin.get(&path).await, StatusCode::NOT_FOUND, "NotFound").await;
+        let viewer = app.sign_in(VIEWER).await;
+        let report = viewer.id_of("/api/v1/reports", "name", "Sales overview").await;
+        let token = token_of(&viewer, &report).await;
+        assert_eq!(query(&app, &token, &report).await.status(), StatusCode::OK, "always on now");
+    }
+
+    #[tokio::test]
+    async fn an_organization_setting_turns_waking_from_the_viewer_off_for_everyone() {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let (capacity, report) = placed(&app, &admin, CapacityState::Paused).await;
+        let off = admin.patch("/api/v1/settings", json!({ "capacityWakeFromViewer": false })).await;
+        assert_eq!(off.status(), StatusCode::OK);
+        // admin@ holds capacity.turnOn through Executives, and the capacity allows waking.
+        let refused = admin.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+        let error =
+            expect_error(refused, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive").await;
+        assert_eq!(error["error"]["capacity"]["state"], "Paused");
+        assert_eq!(
+            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().state,
+            CapacityState::Paused
+        );
+        let on = admin.patch("/api/v1/settings", json!({ "capacityWakeFromViewer": true })).await;
+        assert_eq!(on.status(), StatusCode::OK);
+        let waking = admin.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+        expect_error(waking, StatusCode::SERVICE_UNAVAILABLE, "CapacityStarting").await;
+    }
+
+    #[tokio::test]
+    async fn a_paused_scheduled_capacity_says_when_it_is_back_in_its_own_time_zone() {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let viewer = app.sign_in(VIEWER).await;
+        let (capacity, report) = placed(&app, &admin, CapacityState::Paused).await;
+        let windows = json!([{ "day": "Mon", "start": "08:00", "end": "18:00" }]);
+        admin
+            .patch(
+                &format!("/api/v1/capacities/{}", capacity.id),
+                json!({ "mode": "schedule", "schedule": windows }),
+            )
+            .await;
+        let refused = viewer.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+        let error =
+            expect_error(refused, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive").await;
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("scheduled back on Mon ") && message.contains("08:00 (Europe/Paris)"),
+            "{message}"
+        );
+        assert!(error["error"]["capacity"]["nextStart"].is_string());
+    }
+
     #[tokio::test]
     async fn token_refreshes_of_keep_on_users_count_as_activity_and_others_do_not() {
         let app = spawn_app().await;
@@ -429,6 +641,68 @@ mod portal {
     use reqwest::StatusCode;
 
     #[tokio::test]
+    async fn administrators_place_a_report_on_a_capacity_from_its_page_and_a_bad_one_changes_nothing()
+     {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let capacity = simulated(&app, CapacityState::Running, CapacityMode::Manual).await;
+        let report = admin.id_of("/api/v1/reports", "name", "Warehouse operations").await;
+        let path = format!("/admin/reports/{report}");
+        let page = admin.get(&path).await.text().await.unwrap();
+        assert!(page.contains("Runs on") && page.contains(&capacity.name), "the selector lists it");
+        let current = |app: &TestApp| {
+            let report = report.clone();
+            let store = app.store.clone();
+            async move {
+                let org = store.list_organizations().await.unwrap()[0].id;
+                store.get_report(org, report.parse().unwrap()).await.unwrap()
+            }
+        };
+        let id = capacity.id.to_string();
+        let moved = admin
+            .form(
+                &path,
+                &[("name", "Warehouse operations"), ("description", ""), ("capacityId", &id)],
+            )
+            .await;
+        assert_eq!(moved.status(), StatusCode::SEE_OTHER);
+        assert_eq!(current(&app).await.capacity_id, Some(capacity.id));
+
+        let unknown = CapacityId::generate().to_string();
+        let bad = admin
+            .form(&path, &[("name", "Renamed"), ("description", ""), ("capacityId", &unknown)])
+            .await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        assert!(bad.text().await.unwrap().contains("capacityId: no such capacity"));
+        let after = current(&app).await;
+        assert_eq!(
+            (after.name.as_str(), after.capacity_id),
+            ("Warehouse operations", Some(capacity.id))
+        );
+
+        let none = admin
+            .form(
+                &path,
+                &[("name", "Warehouse operations"), ("description", ""), ("capacityId", "")],
+            )
+            .await;
+        assert_eq!(none.status(), StatusCode::SEE_OTHER);
+        assert_eq!(current(&app).await.capacity_id, None, "no capacity: always on");
+
+        let contributor = app.sign_in(CONTRIBUTOR).await;
+        let page = contributor.get(&path).await.text().await.unwrap();
+        assert!(!page.contains("Runs on"), "contributors do not place reports on capacities");
+        let refused = contributor
+            .form(
+                &path,
+                &[("name", "Warehouse operations"), ("description", ""), ("capacityId", &id)],
+            )
+            .await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert_eq!(current(&app).await.capacity_id, None);
+    }
+
+    #[tokio::test]
     async fn administrators_create_a_capacity_from_the_portal_and_a_bad_field_changes_nothing() {
         let app = spawn_app().await;
         let admin = app.sign_in(ADMIN).await;
@@ -447,11 +721,17 @@ mod portal {
         assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
         assert!(bad.text().await.unwrap().contains("role=\"alert\">idleMinutes: "));
         let org = org_of(&app).await;
-        assert!(app.store.list_capacities(org).await.unwrap().is_empty(), "nothing created");
+        let others = |list: Vec<Capacity>| -> Vec<Capacity> {
+            list.into_iter().filter(|c| c.name != DEMO_CAPACITY).collect()
+        };
+        assert!(
+            others(app.store.list_capacities(org).await.unwrap()).is_empty(),
+            "nothing created"
+        );
 
         let created = admin.form("/admin/capacities", &fields("Wallboards", "75")).await;
         assert_eq!(created.status(), StatusCode::SEE_OTHER);
-        let list = app.store.list_capacities(org).await.unwrap();
+        let list = others(app.store.list_capacities(org).await.unwrap());
         assert_eq!(
             list.iter()
                 .map(|c| (c.name.as_str(), c.provider.as_str(), c.mode, c.idle_minutes))
@@ -462,10 +742,19 @@ mod portal {
         assert!(location.starts_with(&format!("/admin/capacities/{}", list[0].id)), "{location}");
         let page = admin.get("/admin/capacities").await.text().await.unwrap();
         assert!(page.contains("Wallboards") && page.contains("Create a capacity"));
+        let deleted = admin.form(&format!("/admin/capacities/{}/delete", list[0].id), &[]).await;
+        assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+        assert!(others(app.store.list_capacities(org).await.unwrap()).is_empty(), "deleted");
+        let demo = app.store.list_capacities(org).await.unwrap().remove(0);
+        let in_use = admin.form(&format!("/admin/capacities/{}/delete", demo.id), &[]).await;
+        assert_eq!(in_use.status(), StatusCode::CONFLICT);
+        assert!(in_use.text().await.unwrap().contains("reports: 4 reports run on this capacity"));
+        let created = admin.form("/admin/capacities", &fields("Wallboards", "75")).await;
+        assert_eq!(created.status(), StatusCode::SEE_OTHER);
         let session = app.sign_in(CONTRIBUTOR).await;
         let refused = session.form("/admin/capacities", &fields("Mine", "30")).await;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-        assert_eq!(app.store.list_capacities(org).await.unwrap().len(), 1);
+        assert_eq!(others(app.store.list_capacities(org).await.unwrap()).len(), 1);
     }
 
     #[tokio::test]

@@ -298,6 +298,42 @@ async fn the_settings_page_sets_the_token_lifetime_and_the_timed_update() {
 }
 
 #[tokio::test]
+async fn the_settings_page_sets_the_time_zone_and_turns_waking_from_the_viewer_off() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let page = admin.get("/admin/settings").await.text().await.unwrap();
+    assert!(page.contains("Time zone") && page.contains("capacity.turnOn"));
+    let form = |zone: &'static str| {
+        [
+            ("sessionIdleTimeoutMinutes", "480"),
+            ("sessionAbsoluteTimeoutHours", "720"),
+            ("tokenLifetimeMinutes", "60"),
+            ("tokenUpdateEveryMinutes", "50"),
+            ("timeZone", zone),
+            // The checkbox is shown and left unticked: the browser sends only the marker.
+            ("capacityWakeFromViewerShown", "1"),
+        ]
+    };
+    let bad = admin.form("/admin/settings", &form("Mars/Olympus")).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.text().await.unwrap().contains("timeZone"));
+    let unchanged = admin.json("/api/v1/settings").await;
+    assert_eq!(
+        (unchanged["timeZone"].as_str(), unchanged["capacityWakeFromViewer"].as_bool()),
+        (Some("UTC"), Some(true))
+    );
+    let ok = admin.form("/admin/settings", &form("Europe/Paris")).await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    let saved = admin.json("/api/v1/settings").await;
+    assert_eq!(
+        (saved["timeZone"].as_str(), saved["capacityWakeFromViewer"].as_bool()),
+        (Some("Europe/Paris"), Some(false))
+    );
+    let page = admin.get("/admin/settings").await.text().await.unwrap();
+    assert!(page.contains(r#"value="Europe/Paris""#), "the page shows the saved zone");
+}
+
+#[tokio::test]
 async fn revoke_buttons_take_tokens_back_and_show_in_the_token_audit_page() {
     let app = spawn_app().await;
     let admin = app.sign_in(ADMIN).await;

@@ -726,6 +726,33 @@ pub async fn capacity_transitions_happen_once_and_record_their_event(store: &dyn
     );
 }
 
+pub async fn capacities_are_deleted_only_once_no_report_runs_on_them(store: &dyn Store) {
+    let org_a = org(store, "A").await;
+    let org_b = org(store, "B").await;
+    let created = store.create_capacity(org_a, &actor(), &capacity(org_a, "Main")).await.unwrap();
+    let new = NewReport { name: "R".into(), description: String::new(), owner_id: None };
+    let report = store.create_report(org_a, &actor(), &new).await.unwrap();
+    store.set_report_capacity(org_a, &actor(), report.id, Some(created.id)).await.unwrap();
+    let refused = store.delete_capacity(org_a, &actor(), created.id).await;
+    assert!(matches!(refused, Err(StoreError::Conflict { field: "reports" })), "{refused:?}");
+    assert!(matches!(
+        store.delete_capacity(org_b, &actor(), created.id).await,
+        Err(StoreError::NotFound)
+    ));
+    store.get_capacity(org_a, created.id).await.expect("still there");
+
+    store.set_report_capacity(org_a, &actor(), report.id, None).await.unwrap();
+    store.delete_capacity(org_a, &actor(), created.id).await.unwrap();
+    assert!(matches!(store.get_capacity(org_a, created.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.capacity_events(org_a, created.id, 10).await,
+        Err(StoreError::NotFound)
+    ));
+    let audit =
+        store.list_audit(org_a, &AuditFilter { limit: 1, ..Default::default() }).await.unwrap();
+    assert_eq!((audit[0].entity_type.as_str(), audit[0].action.as_str()), ("capacity", "deleted"));
+}
+
 /// Runs the whole suite; `$make` builds a fresh, migrated store for each case.
 #[macro_export]
 macro_rules! store_conformance_tests {
@@ -750,7 +777,8 @@ macro_rules! store_conformance_tests {
             report_definitions_are_stored_replaced_and_audited,
             rls_roles_and_attributes_union_over_groups_and_the_users_own_win,
             capacities_round_trip_per_organization_and_audit_their_settings,
-            capacity_transitions_happen_once_and_record_their_event
+            capacity_transitions_happen_once_and_record_their_event,
+            capacities_are_deleted_only_once_no_report_runs_on_them
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

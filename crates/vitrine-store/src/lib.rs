@@ -253,6 +253,9 @@ pub trait Store: Send + Sync + 'static {
         id: CapacityId,
         change: &CapacityChange,
     ) -> StoreResult<Capacity>;
+    /// Deletes a capacity and its timeline. Refused with `Conflict { field: "reports" }` while
+    /// reports run on it, so that none is silently left always on.
+    async fn delete_capacity(&self, org: OrgId, actor: &Actor, id: CapacityId) -> StoreResult<()>;
     /// Moves a capacity to `event.state` only if it is in one of `from` now, recording the
     /// event in the same transaction; returns whether it moved. Of many concurrent callers
     /// asking for the same transition, exactly one succeeds.

@@ -1440,6 +1440,31 @@ impl Store for SqliteStore {
         Ok(new)
     }
 
+    async fn delete_capacity(&self, org: OrgId, actor: &Actor, id: CapacityId) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let old = capacity_in_org(&mut tx, org, id).await?;
+        let placed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM reports WHERE org_id = ? AND capacity_id = ?")
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        if placed > 0 {
+            return Err(StoreError::Conflict { field: "reports" });
+        }
+        sqlx::query("DELETE FROM capacities WHERE org_id = ? AND id = ?")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        AuditRecord::new(org, actor, "capacity", id.to_string(), "deleted")
+            .values(Some(capacity_snapshot(&old)), None)
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn transition_capacity(
         &self,
         from: &[CapacityState],

@@ -86,6 +86,16 @@ pub async fn update(
     Ok(Json(capacity_json(&capacity)))
 }
 
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let scope = caller.principal.admin()?;
+    capacities::delete(&state, &scope, &caller, parse_id(&id, "capacity")?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn switch(
     state: AppState,
     caller: crate::auth::Caller,

@@ -48,7 +48,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/datasets/{id}", get(datasets::show).delete(datasets::delete))
         .route("/capacities", get(capacities::list).post(capacities::create))
-        .route("/capacities/{id}", get(capacities::show).patch(capacities::update))
+        .route(
+            "/capacities/{id}",
+            get(capacities::show).patch(capacities::update).delete(capacities::delete),
+        )
         .route("/capacities/{id}/resume", post(capacities::resume))
         .route("/capacities/{id}/pause", post(capacities::pause))
         .route("/capacities/{id}/events", get(capacities::events))

@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use vitrine_core::CapacityId;
+use vitrine_core::DatasetId;
+use vitrine_core::capacity::CapacityState;
 use vitrine_engine::{DataFormat, Engine, ReportDefinition};
 use vitrine_store::{Capacity, Store};
 
@@ -40,22 +43,40 @@ impl LocalProvider {
         Self { store, engine, data_dir }
     }
 
-    /// The datasets read by the reports placed on this capacity.
+    /// The datasets read by the reports placed on this capacity, each with whether a report
+    /// elsewhere (on no capacity, or on another one that is not paused) reads it too.
     async fn datasets(
         &self,
         capacity: &Capacity,
-    ) -> Result<Vec<vitrine_store::Dataset>, ProviderError> {
+    ) -> Result<Vec<(vitrine_store::Dataset, bool)>, ProviderError> {
         let failed = |e: vitrine_store::StoreError| ProviderError::Failed(e.to_string());
         let reports = self.store.list_reports(capacity.org_id).await.map_err(failed)?;
-        let mut datasets = Vec::new();
+        let paused: Vec<CapacityId> = self
+            .store
+            .list_capacities(capacity.org_id)
+            .await
+            .map_err(failed)?
+            .into_iter()
+            .filter(|c| c.id != capacity.id && c.state == CapacityState::Paused)
+            .map(|c| c.id)
+            .collect();
+        let dataset_of = |report: &vitrine_store::Report| {
+            let definition = ReportDefinition::from_json(report.definition.clone()?).ok()?;
+            definition.dataset.parse::<DatasetId>().ok()
+        };
+        let mut datasets: Vec<(vitrine_store::Dataset, bool)> = Vec::new();
         for report in reports.iter().filter(|r| r.capacity_id == Some(capacity.id)) {
-            let Some(definition) = report.definition.clone() else { continue };
-            let Ok(definition) = ReportDefinition::from_json(definition) else { continue };
-            let Ok(id) = definition.dataset.parse() else { continue };
-            let Ok(dataset) = self.store.get_dataset(capacity.org_id, id).await else { continue };
-            if !datasets.iter().any(|d: &vitrine_store::Dataset| d.id == dataset.id) {
-                datasets.push(dataset);
+            let Some(id) = dataset_of(report) else { continue };
+            if datasets.iter().any(|(d, _)| d.id == id) {
+                continue;
             }
+            let Ok(dataset) = self.store.get_dataset(capacity.org_id, id).await else { continue };
+            let shared = reports.iter().any(|other| {
+                other.capacity_id != Some(capacity.id)
+                    && !other.capacity_id.is_some_and(|c| paused.contains(&c))
+                    && dataset_of(other) == Some(id)
+            });
+            datasets.push((dataset, shared));
         }
         Ok(datasets)
     }
@@ -64,7 +85,7 @@ impl LocalProvider {
 #[async_trait]
 impl CapacityProvider for LocalProvider {
     async fn resume(&self, capacity: &Capacity) -> Result<(), ProviderError> {
-        for dataset in self.datasets(capacity).await? {
+        for (dataset, _) in self.datasets(capacity).await? {
             let path = crate::services::datasets::file_of(&self.data_dir, &dataset);
             let format =
                 if dataset.format == "csv" { DataFormat::Csv } else { DataFormat::Parquet };
@@ -77,8 +98,11 @@ impl CapacityProvider for LocalProvider {
     }
 
     async fn suspend(&self, capacity: &Capacity) -> Result<(), ProviderError> {
-        for dataset in self.datasets(capacity).await? {
-            self.engine.unload(&dataset.id.to_string());
+        // A dataset another running report reads stays in memory.
+        for (dataset, shared) in self.datasets(capacity).await? {
+            if !shared {
+                self.engine.unload(&dataset.id.to_string());
+            }
         }
         Ok(())
     }

@@ -13,6 +13,9 @@ use crate::error::{ApiError, ApiResult};
 pub const FIELDS: [&str; 7] =
     ["name", "mode", "idleMinutes", "schedule", "timeZone", "hourlyPrice", "wakeFromViewer"];
 
+/// Activity within this many seconds of the recorded one is not written again.
+const ACTIVITY_RESOLUTION_SECONDS: i64 = 15;
+
 /// The providers a capacity can be created on: `local` frees and reloads the built-in engine's
 /// datasets; `simulated` does nothing but take its time, for trying out schedules.
 pub const PROVIDERS: [&str; 2] = ["local", "simulated"];
@@ -65,7 +68,8 @@ fn settings_from(input: &Fields) -> ApiResult<CapacityChange> {
 }
 
 /// Creates a capacity: `name` is required, `provider` is `local` unless given, and the settings
-/// not given take their defaults (on demand, idle 30 minutes, woken from the viewer).
+/// not given take their defaults (on demand, idle 30 minutes, woken from the viewer, the
+/// organization's time zone).
 pub async fn create(
     state: &AppState,
     scope: &AdminScope,
@@ -81,24 +85,38 @@ pub async fn create(
         return Err(ApiError::invalid("provider", "must be local or simulated"));
     }
     let settings = settings_from(input)?;
+    let time_zone = state.store.get_organization(scope.org_id()).await?.settings.time_zone;
     let now = state.clock.now();
-    let capacity = Capacity {
+    let capacity = new_capacity(scope.org_id(), name, provider, settings, time_zone, now);
+    Ok(state.store.create_capacity(scope.org_id(), &caller.actor(now), &capacity).await?)
+}
+
+/// A new capacity, running, with `settings` over the defaults: on demand, idle 30 minutes, no
+/// price, woken from the viewer, windows read in `org_time_zone`.
+pub fn new_capacity(
+    org_id: vitrine_core::OrgId,
+    name: String,
+    provider: &str,
+    settings: CapacityChange,
+    org_time_zone: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Capacity {
+    Capacity {
         id: CapacityId::generate(),
-        org_id: scope.org_id(),
+        org_id,
         name,
         provider: provider.to_string(),
         state: CapacityState::Running,
         mode: settings.mode.unwrap_or(CapacityMode::OnDemand),
         idle_minutes: settings.idle_minutes.unwrap_or(30),
         schedule: settings.schedule.unwrap_or_default(),
-        time_zone: settings.time_zone.unwrap_or_else(|| "UTC".to_string()),
+        time_zone: settings.time_zone.unwrap_or(org_time_zone),
         hourly_price: settings.hourly_price.unwrap_or(0.0),
         wake_from_viewer: settings.wake_from_viewer.unwrap_or(true),
         state_since: now,
         last_activity: None,
         created_at: now,
-    };
-    Ok(state.store.create_capacity(scope.org_id(), &caller.actor(now), &capacity).await?)
+    }
 }
 
 pub async fn update(
@@ -113,6 +131,53 @@ pub async fn update(
         .store
         .update_capacity(scope.org_id(), &caller.actor(state.clock.now()), id, &change)
         .await?)
+}
+
+/// Deletes a capacity, with its timeline. Refused (409, naming the field) while it is starting
+/// or pausing, and while reports run on it: each must be placed elsewhere first, so that none
+/// is silently left always on.
+pub async fn delete(
+    state: &AppState,
+    scope: &AdminScope,
+    caller: &Caller,
+    id: CapacityId,
+) -> ApiResult<()> {
+    let conflict = |field: &str, message: String| {
+        ApiError::invalid(field, message).with_status(axum::http::StatusCode::CONFLICT)
+    };
+    let capacity = state.store.get_capacity(scope.org_id(), id).await?;
+    if matches!(capacity.state, CapacityState::Resuming | CapacityState::Pausing) {
+        return Err(conflict(
+            "state",
+            format!("is {}: try again when it has finished", capacity.state.as_str()),
+        ));
+    }
+    let reports = state.store.list_reports(scope.org_id()).await?;
+    let placed: Vec<&str> =
+        reports.iter().filter(|r| r.capacity_id == Some(id)).map(|r| r.name.as_str()).collect();
+    let in_use = |names: &[&str]| {
+        conflict(
+            "reports",
+            format!(
+                "{} run on this capacity ({}): place them on another capacity, or on none, first",
+                if names.len() == 1 {
+                    "1 report".to_string()
+                } else {
+                    format!("{} reports", names.len())
+                },
+                names.join(", ")
+            ),
+        )
+    };
+    if !placed.is_empty() {
+        return Err(in_use(&placed));
+    }
+    let actor = caller.actor(state.clock.now());
+    state.store.delete_capacity(scope.org_id(), &actor, id).await.map_err(|e| match e {
+        // A report was placed on it meanwhile.
+        vitrine_store::StoreError::Conflict { .. } => in_use(&["one placed just now"]),
+        other => other.into(),
+    })
 }
 
 /// Switches by hand: `resume` or `pause`. Answers the state after the request.
@@ -134,8 +199,8 @@ pub async fn switch(
 
 /// Lets a user through to a report on `capacity`, or explains why not. A running capacity
 /// notes the activity of users holding `capacity.keepOn`; a paused one is woken by users
-/// holding `capacity.turnOn` (unless waking from the viewer is off), and everyone else is told
-/// it is paused and when it is scheduled back.
+/// holding `capacity.turnOn` (unless waking from the viewer is off, for this capacity or for the
+/// whole organization), and everyone else is told it is paused and when it is scheduled back.
 pub async fn admit(
     state: &AppState,
     org: vitrine_core::OrgId,
@@ -149,15 +214,22 @@ pub async fn admit(
     let now = state.clock.now();
     if capacity.state == CapacityState::Running {
         if permissions.contains(&vitrine_core::Permission::CapacityKeepOn) {
-            state.store.record_capacity_activity(capacity.id, now).await?;
             state.capacities.note_keeper(capacity.id, user_label, now);
+            // Idle time is counted in minutes: a write per token request would add nothing.
+            let recent = capacity.last_activity.is_some_and(|at| {
+                at <= now && now - at < chrono::Duration::seconds(ACTIVITY_RESOLUTION_SECONDS)
+            });
+            if !recent {
+                state.store.record_capacity_activity(capacity.id, now).await?;
+            }
         }
         return Ok(());
     }
     let wakes = may_wake
         && capacity.wake_from_viewer
         && permissions.contains(&vitrine_core::Permission::CapacityTurnOn)
-        && matches!(capacity.state, CapacityState::Paused | CapacityState::Failed);
+        && matches!(capacity.state, CapacityState::Paused | CapacityState::Failed)
+        && state.store.get_organization(org).await?.settings.capacity_wake_from_viewer;
     let current = if wakes {
         state.capacities.resume(org, capacity.id, "demand", Some(user_label)).await?
     } else {
@@ -171,10 +243,9 @@ fn not_active(
     current: CapacityState,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ApiError {
-    let next_start = WeeklySchedule::zone("timeZone", &capacity.time_zone)
-        .ok()
-        .filter(|_| capacity.mode == CapacityMode::Schedule)
-        .and_then(|time_zone| {
+    let zone = WeeklySchedule::zone("timeZone", &capacity.time_zone).ok();
+    let next_start =
+        zone.filter(|_| capacity.mode == CapacityMode::Schedule).and_then(|time_zone| {
             WeeklySchedule { windows: capacity.schedule.clone(), time_zone }.next_start(now)
         });
     let details = serde_json::json!({
@@ -188,8 +259,13 @@ fn not_active(
             "The report's capacity is starting; the report appears by itself when it is ready.",
         )
     } else {
+        // Said in the capacity's own time zone: that is the one its windows are written in.
         let when = next_start
-            .map(|at| format!(" It is scheduled back at {} UTC.", at.format("%Y-%m-%d %H:%M")))
+            .zip(zone)
+            .map(|(at, zone)| {
+                let local = at.with_timezone(&zone).format("%a %Y-%m-%d %H:%M");
+                format!(" It is scheduled back on {local} ({}).", capacity.time_zone)
+            })
             .unwrap_or_default();
         ApiError::new(
             crate::error::ErrorCode::CapacityNotActive,

@@ -20,6 +20,8 @@ pub const ADMIN: &str = "admin@example.com";
 pub const CONTRIBUTOR: &str = "contributor@example.com";
 pub const VIEWER: &str = "viewer@example.com";
 pub const ACME_ADMIN: &str = "admin@acme.example.com";
+#[allow(unused_imports)]
+pub use vitrine_server::demo::DEMO_CAPACITY;
 
 pub struct TestApp {
     pub base: String,

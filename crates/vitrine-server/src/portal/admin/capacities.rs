@@ -121,7 +121,7 @@ pub async fn create(
     }
 }
 
-fn mode_label(mode: CapacityMode) -> &'static str {
+pub(super) fn mode_label(mode: CapacityMode) -> &'static str {
     match mode {
         CapacityMode::Manual => "manual",
         CapacityMode::OnDemand => "on demand",
@@ -253,6 +253,14 @@ async fn render(
                 }
             }
         }
+        section.card.danger-zone {
+            h2 { "Delete capacity" }
+            p.muted {
+                "Deletes the capacity and its timeline. Reports that run on it must first be placed on another capacity, "
+                "or on none (Reports › a report › Runs on)."
+            }
+            (action_button(caller, &format!("{base}/delete"), "Delete capacity", "danger"))
+        }
     };
     Ok((status, page(Some(caller), &capacity.name, Some(Section::Capacity), body)).into_response())
 }
@@ -336,6 +344,21 @@ async fn switch(
     let id: CapacityId = parse_id(&id, "capacity").on_page(&caller)?;
     capacities::switch(&state, &scope, &caller, id, on).await.on_page(&caller)?;
     Ok(done(&format!("/admin/capacities/{id}"), "saved"))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PortalResult {
+    form.check_csrf(&caller)?;
+    let scope = admin_scope(&caller)?;
+    let id: CapacityId = parse_id(&id, "capacity").on_page(&caller)?;
+    match capacities::delete(&state, &scope, &caller, id).await {
+        Ok(()) => Ok(done("/admin/capacities", "deleted")),
+        Err(e) => render(&state, &caller, &scope, id, Flash::error(e.message), e.status).await,
+    }
 }
 
 pub async fn resume(

@@ -59,6 +59,7 @@ pub fn router() -> Router<AppState> {
         .route("/capacities/{id}", get(capacities::show).post(capacities::update))
         .route("/capacities/{id}/resume", post(capacities::resume))
         .route("/capacities/{id}/pause", post(capacities::pause))
+        .route("/capacities/{id}/delete", post(capacities::delete))
         .route("/settings", get(settings::show).post(settings::update))
         .route("/tokens/revoke", post(settings::revoke_all_tokens))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))

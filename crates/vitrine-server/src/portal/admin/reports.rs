@@ -102,6 +102,12 @@ async fn render_detail(
     let access = state.store.report_access(org, id).await.on_page(caller)?;
     let users = state.store.list_users(org).await.on_page(caller)?;
     let groups = state.store.list_groups(org).await.on_page(caller)?;
+    // Placing reports on capacities is for administrators: capacities cost money.
+    let capacities = if caller.principal.admin().is_ok() {
+        Some(state.store.list_capacities(org).await.on_page(caller)?)
+    } else {
+        None
+    };
     let base = format!("/admin/reports/{id}");
     let body = html! {
         nav.crumbs { a href="/admin/reports" { "Reports" } " / " (report.name) }
@@ -172,6 +178,23 @@ async fn render_detail(
                 (csrf_field(caller))
                 label { "Name" input type="text" name="name" value=(report.name) required; }
                 label.wide { "Description" input type="text" name="description" value=(report.description); }
+                @if let Some(capacities) = &capacities {
+                    label {
+                        "Runs on"
+                        select name="capacityId" {
+                            option value="" selected[report.capacity_id.is_none()] { "No capacity (always on)" }
+                            @for capacity in capacities {
+                                option value=(capacity.id) selected[report.capacity_id == Some(capacity.id)] {
+                                    (capacity.name) " (" (super::capacities::mode_label(capacity.mode)) ")"
+                                }
+                            }
+                        }
+                    }
+                    p.help.wide {
+                        "The capacity the report's queries run on. While it is paused, the report waits; see "
+                        a href="/admin/capacities" { "Capacity" } "."
+                    }
+                }
                 div.form-actions { button type="submit" { "Save" } }
             }
         }
@@ -218,7 +241,12 @@ pub async fn update(
     form.check_csrf(&caller)?;
     let scope = content_scope(&caller)?;
     let id = report_id(&caller, &id)?;
-    let input = form.to_fields(&["name", "description"], &[], &[]);
+    let mut input = form.to_fields(&["name", "description"], &[], &[]).into_value();
+    if let (Some(raw), Some(map)) = (form.get("capacityId"), input.as_object_mut()) {
+        let capacity = if raw.is_empty() { serde_json::Value::Null } else { raw.into() };
+        map.insert("capacityId".into(), capacity);
+    }
+    let input = vitrine_core::Fields::from_value(input).on_page(&caller)?;
     match services::reports::update(&state, &scope, &caller, id, &input).await {
         Ok(_) => Ok(done(&format!("/admin/reports/{id}"), "saved")),
         Err(e) => {

@@ -6,8 +6,8 @@ use axum::response::IntoResponse;
 use maud::html;
 use serde_json::{Map, Value};
 use vitrine_core::settings::{
-    Range, SESSION_ABSOLUTE_TIMEOUT_HOURS, SESSION_IDLE_TIMEOUT_MINUTES, TOKEN_LIFETIME_MINUTES,
-    TOKEN_UPDATE_EVERY_MINUTES,
+    CAPACITY_WAKE_FROM_VIEWER, Range, SESSION_ABSOLUTE_TIMEOUT_HOURS, SESSION_IDLE_TIMEOUT_MINUTES,
+    TIME_ZONE, TOKEN_LIFETIME_MINUTES, TOKEN_UPDATE_EVERY_MINUTES,
 };
 use vitrine_core::{AdminScope, Fields, OrgSettings};
 
@@ -108,6 +108,38 @@ fn render(
                     }
                 }
             }
+            section.card {
+                h2 { "Capacity" }
+                p.muted {
+                    "Reports run on a capacity that costs money for every hour it is on. Capacities can pause when "
+                    "nobody looks; see Capacity for each one's mode and schedule."
+                }
+                div.setting {
+                    label {
+                        "Time zone"
+                        input type="text" name=(TIME_ZONE) value=(settings.time_zone) required
+                            placeholder="Europe/Paris" autocomplete="off";
+                    }
+                    p.help {
+                        "The organization's time zone, as a name such as Europe/Paris or America/New_York. New "
+                        "capacities read their weekly on/off windows in it, so the windows follow daylight-saving "
+                        "changes. Default UTC."
+                    }
+                }
+                div.setting {
+                    input type="hidden" name=(WAKE_SHOWN) value="1";
+                    label.check {
+                        input type="checkbox" name=(CAPACITY_WAKE_FROM_VIEWER) checked[settings.capacity_wake_from_viewer];
+                        "Let permitted users start a paused capacity by opening a report"
+                    }
+                    p.help {
+                        "When off, opening a report never starts a paused capacity, whatever the user's permissions: "
+                        "viewers see that the report is paused to save cost, and only an administrator (or a "
+                        "schedule) starts it. When on, users holding " code { "capacity.turnOn" } " start it by "
+                        "opening a report, unless the capacity itself turns this off."
+                    }
+                }
+            }
             div.form-actions { button.primary type="submit" { "Save settings" } }
         }
         section.card.danger-zone {
@@ -125,15 +157,27 @@ fn render(
     Ok((status, page(Some(caller), "Settings", Some(Section::Settings), body)).into_response())
 }
 
+/// Marks a form that showed the "start from the viewer" checkbox.
+const WAKE_SHOWN: &str = "capacityWakeFromViewerShown";
+
 /// Form values are text; whole numbers become JSON numbers so the settings rules apply to
 /// them, and anything else is passed on as text, to be refused naming its field.
 fn form_to_fields(form: &FormData) -> Fields {
     let mut map = Map::new();
+    // Browsers send nothing for an unticked checkbox: the hidden marker says it was shown.
+    if form.get(WAKE_SHOWN).is_some() {
+        let ticked = form.get(CAPACITY_WAKE_FROM_VIEWER).is_some();
+        map.insert(CAPACITY_WAKE_FROM_VIEWER.to_string(), Value::Bool(ticked));
+    }
     for field in OrgSettings::FIELDS {
+        if field == CAPACITY_WAKE_FROM_VIEWER {
+            continue;
+        }
         if let Some(raw) = form.get(field) {
             let value = match raw.trim() {
                 // A blank "Update Token every" turns the timed update off.
                 "" if field == TOKEN_UPDATE_EVERY_MINUTES.field => Value::Null,
+                _ if field == TIME_ZONE => Value::from(raw),
                 text => text.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(raw)),
             };
             map.insert(field.to_string(), value);
