@@ -70,14 +70,17 @@ describe('The demo capacity on demand', () => {
       await viewer.page.goto(`/reports/${report.id}`);
       const waiting = viewer.page.locator('.capacity-banner');
       await waiting.waitFor({ state: 'visible' });
-      assert.match(await waiting.innerText(), /Paused to save cost/);
+      const said = await waiting.innerText();
+      assert.match(said, /Paused to save cost/);
+      assert.match(said, /appears by itself/);
+      assert.equal(said.match(/paused to save cost/gi).length, 1, `said once: ${said}`);
       await viewer.page.waitForTimeout(1_000);
       assert.equal(await capacityState(admin, capacity.id), 'Paused', 'the viewer does not wake it');
 
       await executive.page.goto(`/reports/${report.id}`);
       const starting = executive.page.locator('.capacity-banner');
       await starting.waitFor({ state: 'visible' });
-      assert.match(await starting.innerText(), /Starting…/);
+      assert.match(await starting.innerText(), /Starting…\s+The report appears by itself when it is ready/);
       assert.equal(await starting.locator('.progress').count(), 1, 'with progress');
       await executive.page.screenshot({ path: screenshotPath('capacity-starting') });
 

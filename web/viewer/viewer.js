@@ -71,8 +71,12 @@ function showCapacity(detail) {
   capacityBanner.hidden = false;
   capacityBanner.dataset.code = detail.code;
   capacityBanner.replaceChildren();
-  const heading = el('strong', '', detail.code === 'CapacityStarting' ? 'Starting…' : 'Paused to save cost');
-  const text = el('span', '', ` ${detail.message}`);
+  const starting = detail.code === 'CapacityStarting';
+  const heading = el('strong', '', starting ? 'Starting…' : 'Paused to save cost');
+  // The server's message opens with what the heading already says; the rest (when it is
+  // scheduled back, that the report comes by itself) is what the viewer adds to it.
+  const rest = detail.message.replace(/^The report's capacity is (starting|paused to save cost)[.;]\s*/, '');
+  const text = el('span', '', ` ${rest.charAt(0).toUpperCase()}${rest.slice(1)}`);
   capacityBanner.append(heading, text);
   if (detail.code === 'CapacityStarting') capacityBanner.append(el('span', 'progress'));
 }

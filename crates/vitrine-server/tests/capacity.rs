@@ -202,6 +202,34 @@ async fn the_scheduler_pauses_an_on_demand_capacity_after_exactly_its_idle_minut
     );
 }
 
+#[tokio::test]
+async fn after_a_restart_a_paused_capacitys_data_stays_out_of_memory_until_it_starts() {
+    let app = spawn_app().await;
+    let org = org_of(&app).await;
+    let demo = app.store.list_capacities(org).await.unwrap().remove(0);
+    let dataset = app.store.list_datasets(org).await.unwrap().remove(0).id.to_string();
+    let loaded_at_start = |app: &TestApp| {
+        let state = app.state.clone();
+        let dataset = dataset.clone();
+        async move {
+            vitrine_server::services::datasets::load_all(state.clone()).await;
+            state.engine.info(&dataset).is_some()
+        }
+    };
+    let app = app.restart().await;
+    assert!(loaded_at_start(&app).await, "running: loaded at start-up");
+
+    app.state.capacities.pause(org, demo.id, "manual", None).await.unwrap();
+    wait_for(&app, &demo, CapacityState::Paused).await;
+    assert!(app.state.engine.info(&dataset).is_none(), "pausing freed it");
+    let app = app.restart().await;
+    assert!(!loaded_at_start(&app).await, "paused: left out at start-up");
+
+    app.state.capacities.resume(org, demo.id, "manual", None).await.unwrap();
+    wait_for(&app, &demo, CapacityState::Running).await;
+    assert!(app.state.engine.info(&dataset).is_some(), "starting it loads the data");
+}
+
 mod api {
     use super::*;
     use reqwest::StatusCode;
@@ -650,6 +678,11 @@ mod portal {
         let path = format!("/admin/reports/{report}");
         let page = admin.get(&path).await.text().await.unwrap();
         assert!(page.contains("Runs on") && page.contains(&capacity.name), "the selector lists it");
+        let list = admin.get("/admin/reports").await.text().await.unwrap();
+        assert!(
+            list.contains("<th>Runs on</th>") && list.contains(DEMO_CAPACITY),
+            "the list shows where"
+        );
         let current = |app: &TestApp| {
             let report = report.clone();
             let store = app.store.clone();
@@ -746,6 +779,8 @@ mod portal {
         assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
         assert!(others(app.store.list_capacities(org).await.unwrap()).is_empty(), "deleted");
         let demo = app.store.list_capacities(org).await.unwrap().remove(0);
+        let page = admin.get(&format!("/admin/capacities/{}", demo.id)).await.text().await.unwrap();
+        assert!(page.contains("Runs 4 reports: ") && page.contains(">Executive summary</a>"));
         let in_use = admin.form(&format!("/admin/capacities/{}/delete", demo.id), &[]).await;
         assert_eq!(in_use.status(), StatusCode::CONFLICT);
         assert!(in_use.text().await.unwrap().contains("reports: 4 reports run on this capacity"));

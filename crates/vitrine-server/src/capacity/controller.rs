@@ -236,6 +236,20 @@ impl CapacityController {
         list
     }
 
+    /// The datasets that stay out of memory at start-up: read only by reports on paused
+    /// `local` capacities.
+    pub async fn paused_datasets(&self) -> Result<Vec<vitrine_core::DatasetId>, ProviderError> {
+        let failed = |e: vitrine_store::StoreError| ProviderError::Failed(e.to_string());
+        let mut idle = Vec::new();
+        for capacity in self.store.all_capacities().await.map_err(failed)? {
+            if capacity.provider == "local" && capacity.state == CapacityState::Paused {
+                let datasets = self.local.datasets(&capacity).await?;
+                idle.extend(datasets.into_iter().filter(|(_, shared)| !shared).map(|(d, _)| d.id));
+            }
+        }
+        Ok(idle)
+    }
+
     /// After a restart: transitions that were under way are carried out again (providers'
     /// operations are idempotent), so nothing stays in `Resuming` or `Pausing`.
     pub async fn recover(self: &Arc<Self>) -> StoreResult<usize> {

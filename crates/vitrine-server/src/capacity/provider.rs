@@ -45,7 +45,7 @@ impl LocalProvider {
 
     /// The datasets read by the reports placed on this capacity, each with whether a report
     /// elsewhere (on no capacity, or on another one that is not paused) reads it too.
-    async fn datasets(
+    pub(crate) async fn datasets(
         &self,
         capacity: &Capacity,
     ) -> Result<Vec<(vitrine_store::Dataset, bool)>, ProviderError> {

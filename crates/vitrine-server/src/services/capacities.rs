@@ -159,13 +159,14 @@ pub async fn delete(
         conflict(
             "reports",
             format!(
-                "{} run on this capacity ({}): place them on another capacity, or on none, first",
+                "{} on this capacity ({}): place {} on another capacity, or on none, first",
                 if names.len() == 1 {
-                    "1 report".to_string()
+                    "1 report runs".to_string()
                 } else {
-                    format!("{} reports", names.len())
+                    format!("{} reports run", names.len())
                 },
-                names.join(", ")
+                names.join(", "),
+                if names.len() == 1 { "it" } else { "them" },
             ),
         )
     };
@@ -175,7 +176,7 @@ pub async fn delete(
     let actor = caller.actor(state.clock.now());
     state.store.delete_capacity(scope.org_id(), &actor, id).await.map_err(|e| match e {
         // A report was placed on it meanwhile.
-        vitrine_store::StoreError::Conflict { .. } => in_use(&["one placed just now"]),
+        vitrine_store::StoreError::Conflict { .. } => in_use(&["placed just now"]),
         other => other.into(),
     })
 }

@@ -52,7 +52,16 @@ pub async fn load_all(state: AppState) {
             return;
         }
     };
+    // A paused capacity's data stays out of memory until it is started.
+    let paused = state.capacities.paused_datasets().await.unwrap_or_else(|error| {
+        tracing::error!(%error, "could not list the datasets of paused capacities");
+        Vec::new()
+    });
     for dataset in datasets {
+        if paused.contains(&dataset.id) {
+            tracing::info!(dataset = %dataset.name, "dataset left unloaded: its capacity is paused");
+            continue;
+        }
         if let Ok(info) = ensure_loaded(&state, &dataset).await {
             tracing::info!(dataset = %dataset.name, rows = info.row_count, "dataset loaded");
         }

@@ -18,7 +18,7 @@ use crate::portal::layout::{Flash, Section, action_button, csrf_field, date, fla
 use crate::portal::{FormData, OnPage, PortalResult};
 use crate::services::{capacities, parse_id};
 
-fn state_badge(state: CapacityState) -> Markup {
+pub(super) fn state_badge(state: CapacityState) -> Markup {
     let class = match state {
         CapacityState::Running => "badge ok",
         CapacityState::Paused => "badge",
@@ -175,12 +175,31 @@ async fn render(
         .settings
         .token_update_every_minutes
         .filter(|every| capacity.mode != CapacityMode::Manual && capacity.idle_minutes <= *every);
+    let reports: Vec<_> = state
+        .store
+        .list_reports(scope.org_id())
+        .await
+        .on_page(caller)?
+        .into_iter()
+        .filter(|report| report.capacity_id == Some(id))
+        .collect();
     let base = format!("/admin/capacities/{id}");
     let body = html! {
         nav.crumbs { a href="/admin/capacities" { "Capacity" } " / " (capacity.name) }
         div.page-head {
             h1 { (capacity.name) " " (state_badge(capacity.state)) }
             p.muted { "Since " (date(capacity.state_since)) " · provider " (capacity.provider) }
+            p.runs-on {
+                @if reports.is_empty() {
+                    span.muted { "No report runs on it yet: choose it under Reports › a report › Runs on." }
+                } @else {
+                    "Runs " (reports.len()) @if reports.len() == 1 { " report: " } @else { " reports: " }
+                    @for (i, report) in reports.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        a href={ "/admin/reports/" (report.id) } { (report.name) }
+                    }
+                }
+            }
         }
         (flash(&notice))
         div.two-col {

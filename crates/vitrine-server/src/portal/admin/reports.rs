@@ -32,18 +32,35 @@ async fn render_list(
     status: StatusCode,
 ) -> PortalResult {
     let reports = state.store.list_reports(scope.org_id()).await.on_page(caller)?;
+    // Administrators also see where each report runs (capacities cost money).
+    let capacities = if caller.principal.admin().is_ok() {
+        Some(state.store.list_capacities(scope.org_id()).await.on_page(caller)?)
+    } else {
+        None
+    };
     let body = html! {
         div.page-head { h1 { "Reports" } p.muted { "Every report of your organization, and who may open it." } }
         (flash(&notice))
         section.card {
             @if reports.is_empty() { p.muted { "No reports yet." } } @else {
                 table {
-                    thead { tr { th { "Name" } th { "Description" } th { "Updated" } } }
+                    thead { tr { th { "Name" } th { "Description" } @if capacities.is_some() { th { "Runs on" } } th { "Updated" } } }
                     tbody {
                         @for report in &reports {
                             tr {
                                 td { a href={ "/admin/reports/" (report.id) } { (report.name) } }
                                 td.muted { (report.description) }
+                                @if let Some(capacities) = &capacities {
+                                    td {
+                                        @match capacities.iter().find(|c| Some(c.id) == report.capacity_id) {
+                                            Some(capacity) => {
+                                                a href={ "/admin/capacities/" (capacity.id) } { (capacity.name) }
+                                                " " (super::capacities::state_badge(capacity.state))
+                                            }
+                                            None => span.muted { "always on" },
+                                        }
+                                    }
+                                }
                                 td { (date(report.updated_at)) }
                             }
                         }
