@@ -594,6 +594,26 @@ mod api {
     }
 
     #[tokio::test]
+    async fn a_permission_granted_counts_from_the_very_next_request() {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let viewer = app.sign_in(VIEWER).await;
+        let (capacity, report) = placed(&app, &admin, CapacityState::Paused).await;
+        let path = format!("/api/v1/reports/{report}/token");
+        let refused = viewer.post(&path, json!({})).await;
+        expect_error(refused, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive").await;
+        let viewer_id = admin.id_of("/api/v1/users", "email", VIEWER).await;
+        let granted =
+            admin.put(&format!("/api/v1/permissions/capacity.turnOn/users/{viewer_id}")).await;
+        assert!(granted.status().is_success(), "{}", granted.status());
+        let waking = viewer.post(&path, json!({})).await;
+        expect_error(waking, StatusCode::SERVICE_UNAVAILABLE, "CapacityStarting").await;
+        wait_for(&app, &capacity, CapacityState::Running).await;
+        let started = events(&app, &capacity).await;
+        assert_eq!(started[1].actor.as_deref(), Some(VIEWER));
+    }
+
+    #[tokio::test]
     async fn an_organization_setting_turns_waking_from_the_viewer_off_for_everyone() {
         let app = spawn_app().await;
         let admin = app.sign_in(ADMIN).await;

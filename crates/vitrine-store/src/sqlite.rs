@@ -809,6 +809,32 @@ impl Store for SqliteStore {
         Ok(found.is_some())
     }
 
+    async fn report_for_user(
+        &self,
+        org: OrgId,
+        user: UserId,
+        report: ReportId,
+    ) -> StoreResult<(Report, bool)> {
+        let user = user.to_string();
+        let sql = format!(
+            "SELECT {REPORT_COLUMNS}, (
+                 EXISTS (SELECT 1 FROM report_user_access WHERE report_id = r.id AND user_id = ?)
+                 OR EXISTS (SELECT 1 FROM report_group_access a JOIN group_members m
+                            ON m.group_id = a.group_id WHERE a.report_id = r.id AND m.user_id = ?)
+             ) AS can_open
+             FROM reports r WHERE r.org_id = ? AND r.id = ?"
+        );
+        let row = sqlx::query(&sql)
+            .bind(&user)
+            .bind(&user)
+            .bind(org.to_string())
+            .bind(report.to_string())
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok((report_from_row(&row)?, row.try_get("can_open")?))
+    }
+
     async fn set_permission(
         &self,
         org: OrgId,

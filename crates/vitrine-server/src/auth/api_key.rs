@@ -44,6 +44,7 @@ pub(super) async fn authenticate(state: &AppState, presented: &str) -> Result<Ca
     let org = state.store.get_organization(key.org_id).await?;
     Ok(Caller {
         org_name: org.name,
+        org_settings: org.settings,
         principal: Principal {
             org_id: key.org_id,
             user_id: None,

@@ -61,6 +61,8 @@ pub struct Caller {
     pub principal: Principal,
     /// The name of the caller's organization, shown in the portals.
     pub org_name: String,
+    /// The organization's settings, read with the session or the API key.
+    pub org_settings: vitrine_core::OrgSettings,
     /// The signed-in user; `None` for API keys.
     pub user: Option<User>,
     pub session: Option<SessionHandle>,
@@ -142,6 +144,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Call
             method: AuthMethod::Session,
         },
         org_name: record.org_name,
+        org_settings: record.settings,
         user: Some(user),
         session: Some(SessionHandle { token_hash, csrf_token: csrf_for(token) }),
     }))

@@ -12,6 +12,7 @@ use vitrine_core::capacity::{self, CapacityState, Decision, Observation, Reason,
 use vitrine_core::{CapacityId, Clock, OrgId};
 use vitrine_store::{Capacity, CapacityEvent, Store, StoreResult};
 
+use super::gate::GateCache;
 use super::provider::{CapacityProvider, LocalProvider, ProviderError, SimulatedProvider};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +60,8 @@ pub struct CapacityController {
             std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>,
         >,
     >,
+    /// The gate's short-lived reads; forgotten here on every transition.
+    pub gate: GateCache,
 }
 
 impl CapacityController {
@@ -72,6 +75,7 @@ impl CapacityController {
             attempts: 3,
             retry_pause: Duration::from_secs(2),
             keepers: std::sync::Mutex::default(),
+            gate: GateCache::default(),
         }
     }
 
@@ -146,7 +150,9 @@ impl CapacityController {
     ) -> StoreResult<CapacityState> {
         let capacity = self.store.get_capacity(org, id).await?;
         let starting = self.event(id, operation.underway(), reason, actor, None);
-        if self.store.transition_capacity(operation.from(), &starting).await? {
+        let moved = self.store.transition_capacity(operation.from(), &starting).await;
+        self.gate.forget_capacity(id);
+        if moved? {
             let this = Arc::clone(self);
             let (reason, actor) = (reason.to_string(), actor.map(str::to_string));
             tokio::spawn(async move {
@@ -199,7 +205,9 @@ impl CapacityController {
     }
 
     async fn settle(&self, operation: Operation, event: &CapacityEvent) {
-        match self.store.transition_capacity(&[operation.underway()], event).await {
+        let moved = self.store.transition_capacity(&[operation.underway()], event).await;
+        self.gate.forget_capacity(event.capacity_id);
+        match moved {
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!(capacity = %event.capacity_id, "capacity left its transition meanwhile")

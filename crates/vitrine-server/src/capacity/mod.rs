@@ -3,7 +3,9 @@
 //! follows weekly schedules.
 
 pub mod controller;
+pub mod gate;
 pub mod provider;
 
 pub use controller::CapacityController;
+pub use gate::GateCache;
 pub use provider::{CapacityProvider, LocalProvider, ProviderError, SimulatedProvider};

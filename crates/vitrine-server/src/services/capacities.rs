@@ -127,10 +127,12 @@ pub async fn update(
     input: &Fields,
 ) -> ApiResult<Capacity> {
     let change = change_from(input)?;
-    Ok(state
+    let updated = state
         .store
         .update_capacity(scope.org_id(), &caller.actor(state.clock.now()), id, &change)
-        .await?)
+        .await;
+    state.capacities.gate.forget_capacity(id);
+    Ok(updated?)
 }
 
 /// Deletes a capacity, with its timeline. Refused (409, naming the field) while it is starting
@@ -174,7 +176,9 @@ pub async fn delete(
         return Err(in_use(&placed));
     }
     let actor = caller.actor(state.clock.now());
-    state.store.delete_capacity(scope.org_id(), &actor, id).await.map_err(|e| match e {
+    let deleted = state.store.delete_capacity(scope.org_id(), &actor, id).await;
+    state.capacities.gate.forget_capacity(id);
+    deleted.map_err(|e| match e {
         // A report was placed on it meanwhile.
         vitrine_store::StoreError::Conflict { .. } => in_use(&["placed just now"]),
         other => other.into(),
@@ -210,8 +214,9 @@ pub async fn admit(
     capacity: CapacityId,
     may_wake: bool,
 ) -> ApiResult<()> {
-    let capacity = state.store.get_capacity(org, capacity).await?;
-    let permissions = state.store.effective_permissions(org, user).await?;
+    let gate = &state.capacities.gate;
+    let capacity = gate.capacity(&*state.store, org, capacity).await?;
+    let permissions = gate.permissions(&*state.store, org, user).await?;
     let now = state.clock.now();
     if capacity.state == CapacityState::Running {
         if permissions.contains(&vitrine_core::Permission::CapacityKeepOn) {
@@ -222,6 +227,7 @@ pub async fn admit(
             });
             if !recent {
                 state.store.record_capacity_activity(capacity.id, now).await?;
+                gate.activity_written(capacity.id, now);
             }
         }
         return Ok(());

@@ -33,6 +33,8 @@ pub async fn delete(
 ) -> ApiResult<()> {
     let members = state.store.group_members(scope.org_id(), id).await?;
     state.store.delete_group(scope.org_id(), &caller.actor(state.clock.now()), id).await?;
+    // Permissions held through the group are gone with it.
+    state.capacities.gate.forget_permissions();
     // Members may have opened reports through the group.
     state.tokens.revoker.revoke_users(&members.iter().map(|m| m.id).collect::<Vec<_>>()).await?;
     Ok(())
@@ -53,5 +55,7 @@ pub async fn set_member(
         state.store.remove_group_member(scope.org_id(), &actor, group, user).await?;
         state.tokens.revoker.revoke(RevocationScope::User(user)).await?;
     }
+    // Permissions come with the group.
+    state.capacities.gate.forget_permissions();
     Ok(())
 }

@@ -20,5 +20,8 @@ pub async fn set(
     granted: bool,
 ) -> ApiResult<()> {
     let actor = caller.actor(state.clock.now());
-    Ok(state.store.set_permission(scope.org_id(), &actor, permission, grantee, granted).await?)
+    let set =
+        state.store.set_permission(scope.org_id(), &actor, permission, grantee, granted).await;
+    state.capacities.gate.forget_permissions();
+    Ok(set?)
 }

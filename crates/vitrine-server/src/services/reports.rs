@@ -23,12 +23,11 @@ pub async fn visible_to(state: &AppState, caller: &Caller) -> ApiResult<Vec<Repo
 /// One report, if the caller may open it; `NotFound` hides other organizations' reports.
 pub async fn open(state: &AppState, caller: &Caller, id: ReportId) -> ApiResult<Report> {
     let org = caller.principal.org_id;
-    let report = state.store.get_report(org, id).await?;
-    let allowed = match caller.principal.user_id {
+    let (report, allowed) = match caller.principal.user_id {
         Some(user) if !caller.principal.role.manages_content() => {
-            state.store.user_can_open(org, user, id).await?
+            state.store.report_for_user(org, user, id).await?
         }
-        _ => true,
+        _ => (state.store.get_report(org, id).await?, true),
     };
     if !allowed {
         return Err(ApiError::new(

@@ -28,16 +28,17 @@ pub async fn issue(
         super::capacities::admit(state, report.org_id, user.id, &user.email, capacity, true)
             .await?;
     }
-    let org = state.store.get_organization(caller.principal.org_id).await?;
-    let rls = super::rls::identity_of(state, org.id, user).await?;
+    // The settings came with the session, read in this request.
+    let org = caller.principal.org_id;
+    let rls = super::rls::identity_of(state, org, user).await?;
     let now = state.clock.now();
     let issued = state
         .tokens
-        .issue(org.id, user.id, report.id, rls, org.settings.token_policy(), now)
+        .issue(org, user.id, report.id, rls, caller.org_settings.token_policy(), now)
         .map_err(|_| ApiError::internal())?;
     state.tokens.audit.record(TokenEvent {
         id: 0,
-        org_id: Some(org.id),
+        org_id: Some(org),
         at: now,
         kind: if issued.refreshed { "refreshed" } else { "issued" }.into(),
         user_id: Some(user.id),
