@@ -221,7 +221,14 @@ impl CapacityController {
     /// Notes that `who` (a user holding `capacity.keepOn`) kept the capacity on at `at`.
     pub fn note_keeper(&self, capacity: CapacityId, who: &str, at: chrono::DateTime<chrono::Utc>) {
         let mut keepers = self.keepers.lock().unwrap_or_else(|poison| poison.into_inner());
-        keepers.entry(capacity).or_default().insert(who.to_string(), at);
+        let by = keepers.entry(capacity).or_default();
+        // On the token path: no allocation for someone already known.
+        match by.get_mut(who) {
+            Some(seen) => *seen = at,
+            None => {
+                by.insert(who.to_string(), at);
+            }
+        }
     }
 
     /// Who kept the capacity on since `since`, most recent first.
