@@ -74,6 +74,7 @@ describe('The demo capacity on demand', () => {
       assert.match(said, /Paused to save cost/);
       assert.match(said, /appears by itself/);
       assert.equal(said.match(/paused to save cost/gi).length, 1, `said once: ${said}`);
+      assert.equal(await viewer.page.getAttribute('.connection', 'data-state'), 'waiting', 'not "Live" while it waits');
       await viewer.page.waitForTimeout(1_000);
       assert.equal(await capacityState(admin, capacity.id), 'Paused', 'the viewer does not wake it');
 
@@ -86,6 +87,7 @@ describe('The demo capacity on demand', () => {
 
       await reportShown(executive.page);
       await reportShown(viewer.page);
+      assert.equal(await viewer.page.getAttribute('.connection', 'data-state'), 'live');
       assert.equal(await viewer.page.locator('.viewer-notice:not([hidden])').count(), 0, 'no error notice');
       assert.equal(await capacityState(admin, capacity.id), 'Running');
 

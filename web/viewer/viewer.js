@@ -70,6 +70,7 @@ root.replaceChildren(header, capacityBanner, slicerBar, chips, grid, notice);
 function showCapacity(detail) {
   capacityBanner.hidden = false;
   capacityBanner.dataset.code = detail.code;
+  setConnection('waiting');
   capacityBanner.replaceChildren();
   const starting = detail.code === 'CapacityStarting';
   const heading = el('strong', '', starting ? 'Starting…' : 'Paused to save cost');
@@ -84,14 +85,15 @@ function showCapacity(detail) {
 function hideCapacity() {
   if (!capacityBanner.hidden) {
     capacityBanner.hidden = true;
+    setConnection('live');
     if (report) void loadPage();
   }
 }
 
-/** @param {'live' | 'reconnecting' | 'stopped'} state */
+/** @param {'live' | 'waiting' | 'reconnecting' | 'stopped'} state */
 function setConnection(state) {
   status.dataset.state = state;
-  status.textContent = { live: 'Live', reconnecting: 'Reconnecting…', stopped: 'Stopped' }[state];
+  status.textContent = { live: 'Live', waiting: 'Waiting for capacity', reconnecting: 'Reconnecting…', stopped: 'Stopped' }[state];
 }
 
 function pageFilters() {

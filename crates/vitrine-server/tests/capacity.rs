@@ -19,8 +19,21 @@ async fn org_of(app: &TestApp) -> OrgId {
 
 async fn simulated(app: &TestApp, state: CapacityState, mode: CapacityMode) -> Capacity {
     let org = org_of(app).await;
-    let now = app.clock_now();
-    let capacity = Capacity {
+    let capacity = simulated_shape(org, app.clock_now(), state, mode);
+    app.store
+        .create_capacity(org, &vitrine_store::Actor::system(app.clock_now()), &capacity)
+        .await
+        .unwrap()
+}
+
+/// A `simulated` capacity in Europe/Paris at 3.00 an hour, created at `now`.
+fn simulated_shape(
+    org: OrgId,
+    now: chrono::DateTime<chrono::Utc>,
+    state: CapacityState,
+    mode: CapacityMode,
+) -> Capacity {
+    Capacity {
         id: CapacityId::generate(),
         org_id: org,
         name: format!("Simulated {}", CapacityId::generate()),
@@ -35,8 +48,7 @@ async fn simulated(app: &TestApp, state: CapacityState, mode: CapacityMode) -> C
         state_since: now,
         last_activity: None,
         created_at: now,
-    };
-    app.store.create_capacity(org, &vitrine_store::Actor::system(now), &capacity).await.unwrap()
+    }
 }
 
 fn controller(app: &TestApp, timeout_ms: u64) -> Arc<CapacityController> {
@@ -848,6 +860,25 @@ mod portal {
                 (CapacityState::Paused, "manual"),
                 (CapacityState::Pausing, "manual"),
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn this_month_starts_at_midnight_on_the_first_in_the_capacitys_time_zone() {
+        let app = spawn_app().await;
+        let org = org_of(&app).await;
+        // Now is 2 March 09:00 UTC; paused since February, in Europe/Paris (UTC+1 in March):
+        // the month began on 28 February at 23:00 UTC, 34 hours ago (33 if counted in UTC).
+        let february = app.clock_now() - Span::days(3);
+        let capacity = simulated_shape(org, february, CapacityState::Paused, CapacityMode::Manual);
+        let actor = vitrine_store::Actor::system(february);
+        let capacity = app.store.create_capacity(org, &actor, &capacity).await.unwrap();
+        let admin = app.sign_in(ADMIN).await;
+        let text =
+            admin.get(&format!("/admin/capacities/{}", capacity.id)).await.text().await.unwrap();
+        assert!(
+            text.contains("<strong>0.0</strong> hours on · <strong>34.0</strong> hours off"),
+            "{text}"
         );
     }
 

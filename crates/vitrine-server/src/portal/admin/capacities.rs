@@ -148,8 +148,17 @@ async fn render(
     let capacity = state.store.get_capacity(scope.org_id(), id).await.on_page(caller)?;
     let events = state.store.capacity_events(scope.org_id(), id, 500).await.on_page(caller)?;
     let now = state.clock.now();
-    let month_start =
-        Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().unwrap_or(now);
+    // The month as the capacity's time zone counts it (UTC if the zone cannot be read).
+    let month_start = capacity::WeeklySchedule::zone("timeZone", &capacity.time_zone)
+        .ok()
+        .and_then(|zone| {
+            let local = now.with_timezone(&zone);
+            zone.with_ymd_and_hms(local.year(), local.month(), 1, 0, 0, 0)
+                .earliest()
+                .map(|start| start.with_timezone(&Utc))
+        })
+        .or_else(|| Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single())
+        .unwrap_or(now);
     let mut changes: Vec<_> = events.iter().map(|e| (e.at, e.state)).collect();
     changes.reverse();
     // The state at the start of the period: the last change before it, or else the state the
