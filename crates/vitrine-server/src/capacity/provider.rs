@@ -9,9 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use vitrine_core::CapacityId;
-use vitrine_core::DatasetId;
 use vitrine_core::capacity::CapacityState;
+use vitrine_core::{CapacityId, DatasetId};
 use vitrine_engine::{DataFormat, Engine, ReportDefinition};
 use vitrine_store::{Capacity, Store};
 
