@@ -78,8 +78,10 @@ impl AppState {
             Arc::clone(&engine),
             config.data_dir.clone(),
         ));
-        let capacities =
-            Arc::new(CapacityController::new(Arc::clone(&store), Arc::clone(&clock), local));
+        let capacities = Arc::new(
+            CapacityController::new(Arc::clone(&store), Arc::clone(&clock), local)
+                .with_metrics(Arc::clone(&metrics)),
+        );
         Ok(Self {
             store,
             passwords: PasswordHasher::start(workers, 256),

@@ -1,4 +1,5 @@
-//! Prometheus metrics: requests and latency by route pattern, sign-ins by outcome.
+//! Prometheus metrics: requests and latency by route pattern, sign-ins by outcome, embed
+//! tokens, and capacity transitions and waits.
 
 use std::time::Instant;
 
@@ -38,6 +39,17 @@ struct ReasonLabels {
     reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransitionLabels {
+    state: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabels {
+    code: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
@@ -48,6 +60,8 @@ pub struct Metrics {
     tokens_rejected: Family<ReasonLabels, Counter>,
     token_verification: Histogram,
     token_audit_dropped: Counter,
+    capacity_transitions: Family<TransitionLabels, Counter>,
+    capacity_waits: Family<CodeLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -103,8 +117,22 @@ impl Default for Metrics {
             "Token audit events dropped because the audit queue was full",
             token_audit_dropped.clone(),
         );
+        let capacity_transitions = Family::<TransitionLabels, Counter>::default();
+        let capacity_waits = Family::<CodeLabels, Counter>::default();
+        registry.register(
+            "capacity_transitions",
+            "Capacity state changes, by the state entered and why",
+            capacity_transitions.clone(),
+        );
+        registry.register(
+            "capacity_waits",
+            "Token requests and queries told to wait for their capacity, by answer",
+            capacity_waits.clone(),
+        );
         Self {
             registry,
+            capacity_transitions,
+            capacity_waits,
             requests,
             latency,
             sign_ins,
@@ -140,6 +168,16 @@ impl Metrics {
 
     pub fn token_audit_dropped(&self) {
         self.token_audit_dropped.inc();
+    }
+
+    pub fn capacity_transition(&self, state: &str, reason: &str) {
+        let labels = TransitionLabels { state: state.to_string(), reason: reason.to_string() };
+        self.capacity_transitions.get_or_create(&labels).inc();
+    }
+
+    /// `code` is `CapacityNotActive` or `CapacityStarting`.
+    pub fn capacity_wait(&self, code: &str) {
+        self.capacity_waits.get_or_create(&CodeLabels { code: code.to_string() }).inc();
     }
 
     pub fn render(&self) -> String {

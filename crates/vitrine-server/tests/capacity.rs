@@ -535,6 +535,20 @@ mod api {
             StatusCode::OK,
             "data loaded again"
         );
+
+        let metrics =
+            app.anonymous().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        for line in [
+            r#"vitrine_capacity_transitions_total{state="Pausing",reason="inactivity"} 1"#,
+            r#"vitrine_capacity_transitions_total{state="Paused",reason="inactivity"} 1"#,
+            r#"vitrine_capacity_transitions_total{state="Resuming",reason="demand"} 1"#,
+            r#"vitrine_capacity_transitions_total{state="Running",reason="demand"} 1"#,
+            // The open report's query and viewer@'s token request; then admin@'s wake.
+            r#"vitrine_capacity_waits_total{code="CapacityNotActive"} 2"#,
+            r#"vitrine_capacity_waits_total{code="CapacityStarting"} 1"#,
+        ] {
+            assert!(metrics.contains(line), "{line} in\n{metrics}");
+        }
     }
 
     #[tokio::test]

@@ -62,6 +62,7 @@ pub struct CapacityController {
     >,
     /// The gate's short-lived reads; forgotten here on every transition.
     pub gate: GateCache,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl CapacityController {
@@ -76,6 +77,19 @@ impl CapacityController {
             retry_pause: Duration::from_secs(2),
             keepers: std::sync::Mutex::default(),
             gate: GateCache::default(),
+            metrics: None,
+        }
+    }
+
+    /// Counts every transition in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn count(&self, event: &CapacityEvent) {
+        if let Some(metrics) = &self.metrics {
+            metrics.capacity_transition(event.state.as_str(), &event.reason);
         }
     }
 
@@ -153,6 +167,7 @@ impl CapacityController {
         let moved = self.store.transition_capacity(operation.from(), &starting).await;
         self.gate.forget_capacity(id);
         if moved? {
+            self.count(&starting);
             let this = Arc::clone(self);
             let (reason, actor) = (reason.to_string(), actor.map(str::to_string));
             tokio::spawn(async move {
@@ -208,7 +223,7 @@ impl CapacityController {
         let moved = self.store.transition_capacity(&[operation.underway()], event).await;
         self.gate.forget_capacity(event.capacity_id);
         match moved {
-            Ok(true) => {}
+            Ok(true) => self.count(event),
             Ok(false) => {
                 tracing::warn!(capacity = %event.capacity_id, "capacity left its transition meanwhile")
             }

@@ -242,7 +242,9 @@ pub async fn admit(
     } else {
         capacity.state
     };
-    Err(not_active(&capacity, current, now))
+    let answer = not_active(&capacity, current, now);
+    state.metrics.capacity_wait(answer.code.as_str());
+    Err(answer)
 }
 
 fn not_active(
