@@ -184,8 +184,7 @@ async fn run_server(
         config.public_url = format!("http://{address}");
     }
     let state = AppState::start(config, store, Arc::new(SystemClock)).await?;
-    tokio::spawn(vitrine_server::services::datasets::load_all(state.clone()));
-    start_capacity_scheduler(&state).await;
+    start_capacities_and_data(&state).await;
     state_ready(&state, address);
     vitrine_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
@@ -256,8 +255,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         rows: args.rows,
     };
     demo::seed(&*state.store, &setup, &Actor::system(state.clock.now())).await?;
-    tokio::spawn(vitrine_server::services::datasets::load_all(state.clone()));
-    start_capacity_scheduler(&state).await;
+    start_capacities_and_data(&state).await;
 
     let mut out = std::io::stdout().lock();
     writeln!(out, "Vitrine demo is running at http://{address}/")?;
@@ -325,11 +323,17 @@ async fn add_dataset(
     Ok(())
 }
 
-/// Finishes capacity transitions interrupted by a restart, then runs the scheduler.
-async fn start_capacity_scheduler(state: &AppState) {
+/// Finishes capacity transitions interrupted by a restart and takes the scheduler's first
+/// decisions — a capacity that went idle while the server was down pauses now — before loading
+/// the datasets that running capacities (or none) serve; then runs the scheduler.
+async fn start_capacities_and_data(state: &AppState) {
     if let Err(error) = state.capacities.recover().await {
         tracing::error!(%error, "could not recover capacity transitions");
     }
+    if let Err(error) = state.capacities.tick().await {
+        tracing::error!(%error, "capacity scheduler pass at start-up");
+    }
+    tokio::spawn(vitrine_server::services::datasets::load_all(state.clone()));
     state.capacities.spawn_scheduler(std::time::Duration::from_secs(15));
 }
 

@@ -205,7 +205,7 @@ async fn the_scheduler_pauses_an_on_demand_capacity_after_exactly_its_idle_minut
     // Activity of a permitted user keeps it on: recorded activity restarts the idle time.
     let kept = simulated(&app, CapacityState::Running, CapacityMode::OnDemand).await;
     app.clock.advance(Span::minutes(20));
-    app.store.record_capacity_activity(kept.id, app.clock_now()).await.unwrap();
+    app.store.record_capacity_activity(kept.id, None, app.clock_now()).await.unwrap();
     app.clock.advance(Span::minutes(20));
     controller.tick().await.unwrap();
     assert_eq!(
@@ -524,6 +524,7 @@ mod api {
         let waking = admin.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
         expect_error(waking, StatusCode::SERVICE_UNAVAILABLE, "CapacityStarting").await;
         wait_for(&app, &demo, CapacityState::Running).await;
+        assert!(app.state.engine.info(&dataset).is_some(), "starting it loaded the data");
         let started = events(&app, &demo).await;
         assert_eq!(
             (started[1].reason.as_str(), started[1].actor.as_deref()),
@@ -573,6 +574,8 @@ mod api {
         admin.post(&format!("/api/v1/capacities/{id}/pause"), json!({})).await;
         let side = app.store.get_capacity(org_of(&app).await, id).await.unwrap();
         wait_for(&app, &side, CapacityState::Paused).await;
+        let dataset = app.store.list_datasets(side.org_id).await.unwrap().remove(0).id;
+        assert!(app.state.engine.info(&dataset.to_string()).is_some(), "still in memory");
 
         let overview = admin.id_of("/api/v1/reports", "name", "Sales overview").await;
         let token = token_of(&admin, &overview).await;
@@ -620,23 +623,102 @@ mod api {
     }
 
     #[tokio::test]
-    async fn a_permission_granted_counts_from_the_very_next_request() {
+    async fn capacities_sharing_data_that_pause_together_free_it() {
         let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let org = org_of(&app).await;
+        let side = admin.post("/api/v1/capacities", json!({ "name": "Side engine" })).await;
+        let side: CapacityId =
+            side.json::<Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
+        let summary = admin.id_of("/api/v1/reports", "name", "Executive summary").await;
+        admin.patch(&format!("/api/v1/reports/{summary}"), json!({ "capacityId": side })).await;
+        let demo = app.store.list_capacities(org).await.unwrap();
+        let demo = demo.iter().find(|c| c.name == DEMO_CAPACITY).unwrap().clone();
+        let side = app.store.get_capacity(org, side).await.unwrap();
+        let dataset = app.store.list_datasets(org).await.unwrap().remove(0).id.to_string();
+        assert!(app.state.engine.info(&dataset).is_some());
+
+        // One scheduler pass moves both to Pausing before either provider has run.
+        let pausing = CapacityEvent {
+            id: 0,
+            capacity_id: side.id,
+            at: app.clock_now(),
+            state: CapacityState::Pausing,
+            reason: "inactivity".into(),
+            actor: None,
+            detail: None,
+        };
+        assert!(app.store.transition_capacity(&[CapacityState::Running], &pausing).await.unwrap());
+        app.state.capacities.pause(org, demo.id, "inactivity", None).await.unwrap();
+        wait_for(&app, &demo, CapacityState::Paused).await;
+        assert!(app.state.engine.info(&dataset).is_none(), "a pausing capacity serves nobody");
+    }
+
+    #[tokio::test]
+    async fn permission_changes_count_from_the_very_next_request() {
+        let app = spawn_app().await;
+        // Reads are kept for an hour here: only forgetting them can explain what follows.
+        app.state.capacities.gate.keep_reads_for(Duration::from_secs(3600));
         let admin = app.sign_in(ADMIN).await;
         let viewer = app.sign_in(VIEWER).await;
         let (capacity, report) = placed(&app, &admin, CapacityState::Paused).await;
         let path = format!("/api/v1/reports/{report}/token");
-        let refused = viewer.post(&path, json!({})).await;
-        expect_error(refused, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive").await;
+        expect_error(
+            viewer.post(&path, json!({})).await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "CapacityNotActive",
+        )
+        .await;
+
+        // Granted: the viewer wakes it at once.
         let viewer_id = admin.id_of("/api/v1/users", "email", VIEWER).await;
-        let granted =
-            admin.put(&format!("/api/v1/permissions/capacity.turnOn/users/{viewer_id}")).await;
-        assert!(granted.status().is_success(), "{}", granted.status());
-        let waking = viewer.post(&path, json!({})).await;
-        expect_error(waking, StatusCode::SERVICE_UNAVAILABLE, "CapacityStarting").await;
+        let grant = format!("/api/v1/permissions/capacity.turnOn/users/{viewer_id}");
+        assert!(admin.put(&grant).await.status().is_success());
+        expect_error(
+            viewer.post(&path, json!({})).await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "CapacityStarting",
+        )
+        .await;
         wait_for(&app, &capacity, CapacityState::Running).await;
-        let started = events(&app, &capacity).await;
-        assert_eq!(started[1].actor.as_deref(), Some(VIEWER));
+        assert_eq!(events(&app, &capacity).await[1].actor.as_deref(), Some(VIEWER));
+
+        // Revoked: it no longer does.
+        app.state.capacities.pause(capacity.org_id, capacity.id, "manual", None).await.unwrap();
+        wait_for(&app, &capacity, CapacityState::Paused).await;
+        assert!(admin.delete(&grant).await.status().is_success());
+        expect_error(
+            viewer.post(&path, json!({})).await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "CapacityNotActive",
+        )
+        .await;
+
+        // admin@ holds capacity.turnOn only through Executives: out of the group, no waking.
+        let executives = admin.id_of("/api/v1/groups", "name", "Executives").await;
+        let admin_id = admin.id_of("/api/v1/users", "email", ADMIN).await;
+        expect_error(
+            admin.post(&path, json!({})).await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "CapacityStarting",
+        )
+        .await;
+        wait_for(&app, &capacity, CapacityState::Running).await;
+        app.state.capacities.pause(capacity.org_id, capacity.id, "manual", None).await.unwrap();
+        wait_for(&app, &capacity, CapacityState::Paused).await;
+        let removed =
+            admin.delete(&format!("/api/v1/groups/{executives}/members/{admin_id}")).await;
+        assert!(removed.status().is_success(), "{}", removed.status());
+        expect_error(
+            admin.post(&path, json!({})).await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "CapacityNotActive",
+        )
+        .await;
+        assert_eq!(
+            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().state,
+            CapacityState::Paused
+        );
     }
 
     #[tokio::test]

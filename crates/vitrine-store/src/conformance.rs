@@ -723,8 +723,8 @@ pub async fn capacity_transitions_happen_once_and_record_their_event(store: &dyn
     assert_eq!(events[1].actor.as_deref(), Some("ada@example.com"));
 
     let later = Utc::now() + Duration::minutes(5);
-    store.record_capacity_activity(created.id, later).await.unwrap();
-    store.record_capacity_activity(created.id, later - Duration::minutes(3)).await.unwrap();
+    store.record_capacity_activity(created.id, None, later).await.unwrap();
+    store.record_capacity_activity(created.id, None, later - Duration::minutes(3)).await.unwrap();
     let read = store.get_capacity(org, created.id).await.unwrap();
     assert_eq!(
         read.last_activity.map(|t| t.timestamp_millis()),
@@ -760,6 +760,36 @@ pub async fn capacities_are_deleted_only_once_no_report_runs_on_them(store: &dyn
     assert_eq!((audit[0].entity_type.as_str(), audit[0].action.as_str()), ("capacity", "deleted"));
 }
 
+pub async fn capacity_keepers_are_listed_latest_first_and_per_organization(store: &dyn Store) {
+    let org_a = org(store, "A").await;
+    let org_b = org(store, "B").await;
+    let created = store.create_capacity(org_a, &actor(), &capacity(org_a, "Main")).await.unwrap();
+    let start = Utc::now();
+    let at = |minutes: i64| start + Duration::minutes(minutes);
+    store.record_capacity_activity(created.id, Some("tv@example.com"), at(1)).await.unwrap();
+    store.record_capacity_activity(created.id, Some("ada@example.com"), at(2)).await.unwrap();
+    store.record_capacity_activity(created.id, Some("tv@example.com"), at(5)).await.unwrap();
+    store.record_capacity_activity(created.id, Some("tv@example.com"), at(3)).await.unwrap();
+    let listed = store.capacity_keepers(org_a, created.id, start).await.unwrap();
+    let listed: Vec<(&str, i64)> =
+        listed.iter().map(|(who, when)| (who.as_str(), when.timestamp_millis())).collect();
+    assert_eq!(
+        listed,
+        [
+            ("tv@example.com", at(5).timestamp_millis()),
+            ("ada@example.com", at(2).timestamp_millis())
+        ],
+        "one line each, latest first, never backwards"
+    );
+    assert_eq!(store.capacity_keepers(org_a, created.id, at(4)).await.unwrap().len(), 1);
+    let read = store.get_capacity(org_a, created.id).await.unwrap();
+    assert_eq!(read.last_activity.map(|t| t.timestamp_millis()), Some(at(5).timestamp_millis()));
+    assert!(matches!(
+        store.capacity_keepers(org_b, created.id, start).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
 /// Runs the whole suite; `$make` builds a fresh, migrated store for each case.
 #[macro_export]
 macro_rules! store_conformance_tests {
@@ -785,7 +815,8 @@ macro_rules! store_conformance_tests {
             rls_roles_and_attributes_union_over_groups_and_the_users_own_win,
             capacities_round_trip_per_organization_and_audit_their_settings,
             capacity_transitions_happen_once_and_record_their_event,
-            capacities_are_deleted_only_once_no_report_runs_on_them
+            capacities_are_deleted_only_once_no_report_runs_on_them,
+            capacity_keepers_are_listed_latest_first_and_per_organization
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -261,7 +261,8 @@ pub trait Store: Send + Sync + 'static {
         change: &CapacityChange,
     ) -> StoreResult<Capacity>;
     /// Deletes a capacity and its timeline. Refused with `Conflict { field: "reports" }` while
-    /// reports run on it, so that none is silently left always on.
+    /// reports run on it, so that none is silently left always on, and with
+    /// `Conflict { field: "state" }` while it is resuming or pausing.
     async fn delete_capacity(&self, org: OrgId, actor: &Actor, id: CapacityId) -> StoreResult<()>;
     /// Moves a capacity to `event.state` only if it is in one of `from` now, recording the
     /// event in the same transaction; returns whether it moved. Of many concurrent callers
@@ -272,7 +273,20 @@ pub trait Store: Send + Sync + 'static {
         event: &CapacityEvent,
     ) -> StoreResult<bool>;
     /// Notes activity that keeps the capacity on (never moves the time backwards).
-    async fn record_capacity_activity(&self, id: CapacityId, at: DateTime<Utc>) -> StoreResult<()>;
+    /// With `who`, also notes that user as keeping the capacity on (never backwards either).
+    async fn record_capacity_activity(
+        &self,
+        id: CapacityId,
+        who: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Who kept the capacity on since `since`, most recent first.
+    async fn capacity_keepers(
+        &self,
+        org: OrgId,
+        id: CapacityId,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<(String, DateTime<Utc>)>>;
     /// The timeline, newest first.
     async fn capacity_events(
         &self,

@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_tokens.sql")),
     (3, include_str!("../migrations/0003_reports_content.sql")),
     (4, include_str!("../migrations/0004_capacities.sql")),
+    (5, include_str!("../migrations/0005_capacity_keepers.sql")),
 ];
 
 const USER_COLUMNS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.blocked, u.expires_at, \
@@ -1478,11 +1479,16 @@ impl Store for SqliteStore {
         if placed > 0 {
             return Err(StoreError::Conflict { field: "reports" });
         }
-        sqlx::query("DELETE FROM capacities WHERE org_id = ? AND id = ?")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        let deleted = sqlx::query(
+            "DELETE FROM capacities WHERE org_id = ? AND id = ? AND state NOT IN ('Resuming', 'Pausing')",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::Conflict { field: "state" });
+        }
         AuditRecord::new(org, actor, "capacity", id.to_string(), "deleted")
             .values(Some(capacity_snapshot(&old)), None)
             .write(&mut tx)
@@ -1529,15 +1535,52 @@ impl Store for SqliteStore {
         Ok(moved)
     }
 
-    async fn record_capacity_activity(&self, id: CapacityId, at: DateTime<Utc>) -> StoreResult<()> {
+    async fn record_capacity_activity(
+        &self,
+        id: CapacityId,
+        who: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE capacities SET last_activity = MAX(COALESCE(last_activity, 0), ?) WHERE id = ?",
         )
         .bind(ms(at))
         .bind(id.to_string())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        if let Some(who) = who {
+            sqlx::query(
+                "INSERT INTO capacity_keepers (capacity_id, who, at) VALUES (?, ?, ?)
+                 ON CONFLICT (capacity_id, who) DO UPDATE SET at = MAX(at, excluded.at)",
+            )
+            .bind(id.to_string())
+            .bind(who)
+            .bind(ms(at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn capacity_keepers(
+        &self,
+        org: OrgId,
+        id: CapacityId,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<(String, DateTime<Utc>)>> {
+        let mut conn = self.reader.acquire().await?;
+        capacity_in_org(&mut conn, org, id).await?;
+        let rows = sqlx::query(
+            "SELECT who, at FROM capacity_keepers WHERE capacity_id = ? AND at >= ?
+             ORDER BY at DESC, who",
+        )
+        .bind(id.to_string())
+        .bind(ms(since))
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter().map(|row| Ok((row.try_get("who")?, from_ms(row.try_get("at")?)?))).collect()
     }
 
     async fn capacity_events(

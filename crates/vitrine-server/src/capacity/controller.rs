@@ -45,6 +45,9 @@ impl Operation {
     }
 }
 
+/// A user's activity within this long of the one written down is not written again.
+pub const KEEPER_RESOLUTION: Span = Span::seconds(15);
+
 pub struct CapacityController {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -53,7 +56,7 @@ pub struct CapacityController {
     operation_timeout: Duration,
     attempts: u32,
     retry_pause: Duration,
-    /// Who kept each capacity on, and when last (this node's view).
+    /// When this node last wrote down each user keeping each capacity on.
     keepers: std::sync::Mutex<
         std::collections::HashMap<
             CapacityId,
@@ -233,46 +236,40 @@ impl CapacityController {
         }
     }
 
-    /// Notes that `who` (a user holding `capacity.keepOn`) kept the capacity on at `at`.
-    pub fn note_keeper(&self, capacity: CapacityId, who: &str, at: chrono::DateTime<chrono::Utc>) {
-        let mut keepers = self.keepers.lock().unwrap_or_else(|poison| poison.into_inner());
-        let by = keepers.entry(capacity).or_default();
+    /// Notes that `who` (a user holding `capacity.keepOn`) kept the capacity on at `at`, and
+    /// answers whether to write it down: at most once per [`KEEPER_RESOLUTION`] per user, as
+    /// idle time is counted in minutes and a write per token request would add nothing.
+    pub fn keeper_seen(
+        &self,
+        capacity: CapacityId,
+        who: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        let mut written = self.keepers.lock().unwrap_or_else(|poison| poison.into_inner());
+        let by = written.entry(capacity).or_default();
         // On the token path: no allocation for someone already known.
         match by.get_mut(who) {
-            Some(seen) => *seen = at,
+            Some(last) if *last <= at && at - *last < KEEPER_RESOLUTION => false,
+            Some(last) => {
+                *last = at;
+                true
+            }
             None => {
                 by.insert(who.to_string(), at);
+                true
             }
         }
     }
 
-    /// Who kept the capacity on since `since`, most recent first.
-    pub fn keepers(
-        &self,
-        capacity: CapacityId,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Vec<(String, chrono::DateTime<chrono::Utc>)> {
-        let keepers = self.keepers.lock().unwrap_or_else(|poison| poison.into_inner());
-        let mut list: Vec<_> = keepers
-            .get(&capacity)
-            .map(|by| {
-                by.iter()
-                    .filter(|(_, at)| **at >= since)
-                    .map(|(who, at)| (who.clone(), *at))
-                    .collect()
-            })
-            .unwrap_or_default();
-        list.sort_by_key(|entry| std::cmp::Reverse(entry.1));
-        list
-    }
-
-    /// The datasets that stay out of memory at start-up: read only by reports on paused
-    /// `local` capacities.
-    pub async fn paused_datasets(&self) -> Result<Vec<vitrine_core::DatasetId>, ProviderError> {
+    /// The datasets that stay out of memory at start-up: read only by reports on `local`
+    /// capacities that are pausing, paused or failed.
+    pub async fn idle_datasets(&self) -> Result<Vec<vitrine_core::DatasetId>, ProviderError> {
         let failed = |e: vitrine_store::StoreError| ProviderError::Failed(e.to_string());
         let mut idle = Vec::new();
         for capacity in self.store.all_capacities().await.map_err(failed)? {
-            if capacity.provider == "local" && capacity.state == CapacityState::Paused {
+            let serving =
+                matches!(capacity.state, CapacityState::Running | CapacityState::Resuming);
+            if capacity.provider == "local" && !serving {
                 let datasets = self.local.datasets(&capacity).await?;
                 idle.extend(datasets.into_iter().filter(|(_, shared)| !shared).map(|(d, _)| d.id));
             }

@@ -43,20 +43,21 @@ impl LocalProvider {
     }
 
     /// The datasets read by the reports placed on this capacity, each with whether a report
-    /// elsewhere (on no capacity, or on another one that is not paused) reads it too.
+    /// elsewhere reads it too: on no capacity, or on another one that is running or starting
+    /// (one that is pausing, paused or failed answers no query).
     pub(crate) async fn datasets(
         &self,
         capacity: &Capacity,
     ) -> Result<Vec<(vitrine_store::Dataset, bool)>, ProviderError> {
         let failed = |e: vitrine_store::StoreError| ProviderError::Failed(e.to_string());
         let reports = self.store.list_reports(capacity.org_id).await.map_err(failed)?;
-        let paused: Vec<CapacityId> = self
+        let serving: Vec<CapacityId> = self
             .store
             .list_capacities(capacity.org_id)
             .await
             .map_err(failed)?
             .into_iter()
-            .filter(|c| c.id != capacity.id && c.state == CapacityState::Paused)
+            .filter(|c| matches!(c.state, CapacityState::Running | CapacityState::Resuming))
             .map(|c| c.id)
             .collect();
         let dataset_of = |report: &vitrine_store::Report| {
@@ -72,7 +73,7 @@ impl LocalProvider {
             let Ok(dataset) = self.store.get_dataset(capacity.org_id, id).await else { continue };
             let shared = reports.iter().any(|other| {
                 other.capacity_id != Some(capacity.id)
-                    && !other.capacity_id.is_some_and(|c| paused.contains(&c))
+                    && other.capacity_id.is_none_or(|c| serving.contains(&c))
                     && dataset_of(other) == Some(id)
             });
             datasets.push((dataset, shared));

@@ -13,9 +13,6 @@ use crate::error::{ApiError, ApiResult};
 pub const FIELDS: [&str; 7] =
     ["name", "mode", "idleMinutes", "schedule", "timeZone", "hourlyPrice", "wakeFromViewer"];
 
-/// Activity within this many seconds of the recorded one is not written again.
-const ACTIVITY_RESOLUTION_SECONDS: i64 = 15;
-
 /// The providers a capacity can be created on: `local` frees and reloads the built-in engine's
 /// datasets; `simulated` does nothing but take its time, for trying out schedules.
 pub const PROVIDERS: [&str; 2] = ["local", "simulated"];
@@ -147,12 +144,11 @@ pub async fn delete(
     let conflict = |field: &str, message: String| {
         ApiError::invalid(field, message).with_status(axum::http::StatusCode::CONFLICT)
     };
+    let changing =
+        || conflict("state", "is starting or pausing: try again when it has finished".into());
     let capacity = state.store.get_capacity(scope.org_id(), id).await?;
     if matches!(capacity.state, CapacityState::Resuming | CapacityState::Pausing) {
-        return Err(conflict(
-            "state",
-            format!("is {}: try again when it has finished", capacity.state.as_str()),
-        ));
+        return Err(changing());
     }
     let reports = state.store.list_reports(scope.org_id()).await?;
     let placed: Vec<&str> =
@@ -179,7 +175,8 @@ pub async fn delete(
     let deleted = state.store.delete_capacity(scope.org_id(), &actor, id).await;
     state.capacities.gate.forget_capacity(id);
     deleted.map_err(|e| match e {
-        // A report was placed on it meanwhile.
+        // It started changing, or a report was placed on it, meanwhile.
+        vitrine_store::StoreError::Conflict { field: "state" } => changing(),
         vitrine_store::StoreError::Conflict { .. } => in_use(&["placed just now"]),
         other => other.into(),
     })
@@ -219,16 +216,10 @@ pub async fn admit(
     let permissions = gate.permissions(&*state.store, org, user).await?;
     let now = state.clock.now();
     if capacity.state == CapacityState::Running {
-        if permissions.contains(&vitrine_core::Permission::CapacityKeepOn) {
-            state.capacities.note_keeper(capacity.id, user_label, now);
-            // Idle time is counted in minutes: a write per token request would add nothing.
-            let recent = capacity.last_activity.is_some_and(|at| {
-                at <= now && now - at < chrono::Duration::seconds(ACTIVITY_RESOLUTION_SECONDS)
-            });
-            if !recent {
-                state.store.record_capacity_activity(capacity.id, now).await?;
-                gate.activity_written(capacity.id, now);
-            }
+        if permissions.contains(&vitrine_core::Permission::CapacityKeepOn)
+            && state.capacities.keeper_seen(capacity.id, user_label, now)
+        {
+            state.store.record_capacity_activity(capacity.id, Some(user_label), now).await?;
         }
         return Ok(());
     }

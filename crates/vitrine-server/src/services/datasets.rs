@@ -53,7 +53,7 @@ pub async fn load_all(state: AppState) {
         }
     };
     // A paused capacity's data stays out of memory until it is started.
-    let paused = state.capacities.paused_datasets().await.unwrap_or_else(|error| {
+    let paused = state.capacities.idle_datasets().await.unwrap_or_else(|error| {
         tracing::error!(%error, "could not list the datasets of paused capacities");
         Vec::new()
     });

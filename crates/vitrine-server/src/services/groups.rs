@@ -49,13 +49,16 @@ pub async fn set_member(
     member: bool,
 ) -> ApiResult<()> {
     let actor = caller.actor(state.clock.now());
-    if member {
-        state.store.add_group_member(scope.org_id(), &actor, group, user).await?;
+    let changed = if member {
+        state.store.add_group_member(scope.org_id(), &actor, group, user).await
     } else {
-        state.store.remove_group_member(scope.org_id(), &actor, group, user).await?;
-        state.tokens.revoker.revoke(RevocationScope::User(user)).await?;
-    }
+        state.store.remove_group_member(scope.org_id(), &actor, group, user).await
+    };
     // Permissions come with the group.
     state.capacities.gate.forget_permissions();
+    changed?;
+    if !member {
+        state.tokens.revoker.revoke(RevocationScope::User(user)).await?;
+    }
     Ok(())
 }

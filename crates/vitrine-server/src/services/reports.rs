@@ -86,19 +86,23 @@ pub async fn update(
             )
         }
     };
+    let no_such_capacity = |e: vitrine_store::StoreError| match e {
+        vitrine_store::StoreError::NotFound => ApiError::invalid("capacityId", "no such capacity"),
+        other => other.into(),
+    };
     // Checked before anything changes, so that a bad capacity leaves the name alone too.
     if let Some(Some(capacity)) = capacity {
-        state.store.get_capacity(scope.org_id(), capacity).await.map_err(|e| match e {
-            vitrine_store::StoreError::NotFound => {
-                ApiError::invalid("capacityId", "no such capacity")
-            }
-            other => other.into(),
-        })?;
+        state.store.get_capacity(scope.org_id(), capacity).await.map_err(no_such_capacity)?;
     }
     let actor = caller.actor(state.clock.now());
     let mut report = state.store.update_report(scope.org_id(), &actor, id, &change).await?;
     if let Some(capacity) = capacity {
-        report = state.store.set_report_capacity(scope.org_id(), &actor, id, capacity).await?;
+        // Deleted in between: the rename stands, and the answer says why the placement did not.
+        report = state
+            .store
+            .set_report_capacity(scope.org_id(), &actor, id, capacity)
+            .await
+            .map_err(no_such_capacity)?;
     }
     Ok(report)
 }

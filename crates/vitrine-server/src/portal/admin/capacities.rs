@@ -153,10 +153,13 @@ async fn render(
         .ok()
         .and_then(|zone| {
             let local = now.with_timezone(&zone);
-            zone.with_ymd_and_hms(local.year(), local.month(), 1, 0, 0, 0)
-                .earliest()
-                .map(|start| start.with_timezone(&Utc))
+            let first = chrono::NaiveDate::from_ymd_opt(local.year(), local.month(), 1)?;
+            // Where clocks change at midnight, the month begins with the first hour that exists.
+            (0..3).find_map(|hour| {
+                zone.from_local_datetime(&first.and_hms_opt(hour, 0, 0)?).earliest()
+            })
         })
+        .map(|start| start.with_timezone(&Utc))
         .or_else(|| Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single())
         .unwrap_or(now);
     let mut changes: Vec<_> = events.iter().map(|e| (e.at, e.state)).collect();
@@ -172,8 +175,8 @@ async fn render(
             },
         );
     let (on, off) = capacity::usage(initial, &changes, month_start.max(capacity.created_at), now);
-    let keepers =
-        state.capacities.keepers(id, now - Duration::minutes(i64::from(capacity.idle_minutes)));
+    let since = now - Duration::minutes(i64::from(capacity.idle_minutes));
+    let keepers = state.store.capacity_keepers(scope.org_id(), id, since).await.on_page(caller)?;
     // A keepOn screen's only activity may be its timed update: an idle time no longer than the
     // update interval lets the capacity pause between two updates.
     let update_every = state
