@@ -903,6 +903,7 @@ mod portal {
         assert!(location.starts_with(&format!("/admin/capacities/{}", list[0].id)), "{location}");
         let page = admin.get("/admin/capacities").await.text().await.unwrap();
         assert!(page.contains("Wallboards") && page.contains("Create a capacity"));
+        assert!(page.contains("local · 4 reports") && page.contains("simulated · 0 reports"));
         let deleted = admin.form(&format!("/admin/capacities/{}/delete", list[0].id), &[]).await;
         assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
         assert!(others(app.store.list_capacities(org).await.unwrap()).is_empty(), "deleted");

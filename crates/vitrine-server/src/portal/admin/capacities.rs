@@ -64,6 +64,8 @@ async fn render_list(
     status: StatusCode,
 ) -> PortalResult {
     let list = state.store.list_capacities(scope.org_id()).await.on_page(caller)?;
+    let reports = state.store.list_reports(scope.org_id()).await.on_page(caller)?;
+    let runs = |id: CapacityId| reports.iter().filter(|r| r.capacity_id == Some(id)).count();
     let body = html! {
         div.page-head { h1 { "Capacity" } p.muted { "The compute your reports run on. It costs money for every hour it is on, used or not." } }
         (flash(&notice))
@@ -73,12 +75,18 @@ async fn render_list(
         @for capacity in &list {
             section.card {
                 h2 { a href={ "/admin/capacities/" (capacity.id) } { (capacity.name) } " " (state_badge(capacity.state)) }
-                p.muted { "Mode: " (mode_label(capacity.mode)) " · pauses after " (capacity.idle_minutes) " idle minutes · " (capacity.provider) }
+                p.muted {
+                    "Mode: " (mode_label(capacity.mode)) " · pauses after " (capacity.idle_minutes) " idle minutes · " (capacity.provider)
+                    " · " (runs(capacity.id)) @if runs(capacity.id) == 1 { " report" } @else { " reports" }
+                }
             }
         }
         section.card {
             h2 { "Create a capacity" }
-            p.muted { "It starts running. Reports are placed on it through the API: " code { "PATCH /api/v1/reports/{id}" } " with " code { "capacityId" } "." }
+            p.muted {
+                "It starts running. Place reports on it under " a href="/admin/reports" { "Reports" }
+                " › a report › Runs on (or with " code { "PATCH /api/v1/reports/{id}" } " and " code { "capacityId" } ")."
+            }
             form.grid-form method="post" action="/admin/capacities" {
                 (csrf_field(caller))
                 label { "Name" input type="text" name="name" required; }
