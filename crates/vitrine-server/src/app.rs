@@ -73,10 +73,12 @@ impl AppState {
         )
         .await?;
         let engine = Arc::new(Engine::new());
+        let dataset_loading = Arc::new(tokio::sync::Mutex::new(()));
         let local = Arc::new(LocalProvider::new(
             Arc::clone(&store),
             Arc::clone(&engine),
             config.data_dir.clone(),
+            Arc::clone(&dataset_loading),
         ));
         let capacities = Arc::new(
             CapacityController::new(Arc::clone(&store), Arc::clone(&clock), local)
@@ -90,7 +92,7 @@ impl AppState {
             metrics,
             tokens: Arc::new(tokens),
             engine: Arc::clone(&engine),
-            dataset_loading: Arc::new(tokio::sync::Mutex::new(())),
+            dataset_loading,
             capacities,
             #[cfg(feature = "test-clock")]
             test_clock: None,

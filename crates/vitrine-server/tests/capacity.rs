@@ -56,6 +56,7 @@ fn controller(app: &TestApp, timeout_ms: u64) -> Arc<CapacityController> {
         app.store.clone(),
         app.state.engine.clone(),
         app.data_dir().to_path_buf(),
+        app.state.dataset_loading.clone(),
     ));
     let clock: Arc<dyn Clock> = app.clock.clone();
     Arc::new(CapacityController::new(app.store.clone(), clock, local).with_timing(
@@ -212,6 +213,26 @@ async fn the_scheduler_pauses_an_on_demand_capacity_after_exactly_its_idle_minut
         app.store.get_capacity(kept.org_id, kept.id).await.unwrap().state,
         CapacityState::Running
     );
+}
+
+#[tokio::test]
+async fn a_query_let_through_just_before_the_pause_does_not_load_the_data_again() {
+    use vitrine_server::services::datasets::{LoadFor, ensure_loaded};
+    let app = spawn_app().await;
+    let org = org_of(&app).await;
+    let demo = app.store.list_capacities(org).await.unwrap().remove(0);
+    let dataset = app.store.list_datasets(org).await.unwrap().remove(0);
+    app.state.capacities.pause(org, demo.id, "inactivity", None).await.unwrap();
+    wait_for(&app, &demo, CapacityState::Paused).await;
+    assert!(app.state.engine.info(&dataset.id.to_string()).is_none());
+
+    // The gate let the query through a moment ago; it reaches the data after the pause.
+    let late = ensure_loaded(&app.state, &dataset, LoadFor::Viewers).await.unwrap_err();
+    assert_eq!(late.code.as_str(), "CapacityNotActive");
+    assert!(app.state.engine.info(&dataset.id.to_string()).is_none(), "still out of memory");
+    // An author checking a definition against it still reads it.
+    ensure_loaded(&app.state, &dataset, LoadFor::Authors).await.unwrap();
+    assert!(app.state.engine.info(&dataset.id.to_string()).is_some());
 }
 
 #[tokio::test]

@@ -261,20 +261,13 @@ impl CapacityController {
         }
     }
 
-    /// The datasets that stay out of memory at start-up: read only by reports on `local`
-    /// capacities that are pausing, paused or failed.
-    pub async fn idle_datasets(&self) -> Result<Vec<vitrine_core::DatasetId>, ProviderError> {
-        let failed = |e: vitrine_store::StoreError| ProviderError::Failed(e.to_string());
-        let mut idle = Vec::new();
-        for capacity in self.store.all_capacities().await.map_err(failed)? {
-            let serving =
-                matches!(capacity.state, CapacityState::Running | CapacityState::Resuming);
-            if capacity.provider == "local" && !serving {
-                let datasets = self.local.datasets(&capacity).await?;
-                idle.extend(datasets.into_iter().filter(|(_, shared)| !shared).map(|(d, _)| d.id));
-            }
-        }
-        Ok(idle)
+    /// Whether anyone may query `dataset` now (see [`LocalProvider::serves`]).
+    pub async fn serves(
+        &self,
+        org: OrgId,
+        dataset: vitrine_core::DatasetId,
+    ) -> Result<bool, ProviderError> {
+        self.local.serves(org, dataset).await
     }
 
     /// After a restart: transitions that were under way are carried out again (providers'

@@ -35,46 +35,90 @@ pub struct LocalProvider {
     store: Arc<dyn Store>,
     engine: Arc<Engine>,
     data_dir: PathBuf,
+    /// Held while datasets load or leave memory, by this provider and by the query path
+    /// alike, so that a load under way and a pause never cross.
+    loading: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl LocalProvider {
-    pub fn new(store: Arc<dyn Store>, engine: Arc<Engine>, data_dir: PathBuf) -> Self {
-        Self { store, engine, data_dir }
+    pub fn new(
+        store: Arc<dyn Store>,
+        engine: Arc<Engine>,
+        data_dir: PathBuf,
+        loading: Arc<tokio::sync::Mutex<()>>,
+    ) -> Self {
+        Self { store, engine, data_dir, loading }
     }
 
-    /// The datasets read by the reports placed on this capacity, each with whether a report
-    /// elsewhere reads it too: on no capacity, or on another one that is running or starting
-    /// (one that is pausing, paused or failed answers no query).
-    pub(crate) async fn datasets(
+    /// The organization's reports with the dataset each reads, and the capacities that serve
+    /// queries (running or starting; pausing, paused or failed ones answer none).
+    async fn readers(
         &self,
-        capacity: &Capacity,
-    ) -> Result<Vec<(vitrine_store::Dataset, bool)>, ProviderError> {
+        org: vitrine_core::OrgId,
+    ) -> Result<(Vec<(vitrine_store::Report, Option<DatasetId>)>, Vec<CapacityId>), ProviderError>
+    {
         let failed = |e: vitrine_store::StoreError| ProviderError::Failed(e.to_string());
-        let reports = self.store.list_reports(capacity.org_id).await.map_err(failed)?;
-        let serving: Vec<CapacityId> = self
+        let reports = self.store.list_reports(org).await.map_err(failed)?;
+        let serving = self
             .store
-            .list_capacities(capacity.org_id)
+            .list_capacities(org)
             .await
             .map_err(failed)?
             .into_iter()
             .filter(|c| matches!(c.state, CapacityState::Running | CapacityState::Resuming))
             .map(|c| c.id)
             .collect();
-        let dataset_of = |report: &vitrine_store::Report| {
-            let definition = ReportDefinition::from_json(report.definition.clone()?).ok()?;
-            definition.dataset.parse::<DatasetId>().ok()
+        let read = reports
+            .into_iter()
+            .map(|report| {
+                let dataset = report
+                    .definition
+                    .clone()
+                    .and_then(|value| ReportDefinition::from_json(value).ok())
+                    .and_then(|definition| definition.dataset.parse::<DatasetId>().ok());
+                (report, dataset)
+            })
+            .collect();
+        Ok((read, serving))
+    }
+
+    /// Whether anyone may query `dataset` now: false only when reports read it and every one
+    /// of them is on a capacity that serves no queries.
+    pub async fn serves(
+        &self,
+        org: vitrine_core::OrgId,
+        dataset: DatasetId,
+    ) -> Result<bool, ProviderError> {
+        let (reports, serving) = self.readers(org).await?;
+        let placements: Vec<Option<CapacityId>> = reports
+            .iter()
+            .filter(|(_, read)| *read == Some(dataset))
+            .map(|(report, _)| report.capacity_id)
+            .collect();
+        let served = |placement: &Option<CapacityId>| {
+            placement.is_none_or(|capacity| serving.contains(&capacity))
         };
+        Ok(placements.is_empty() || placements.iter().any(served))
+    }
+
+    /// The datasets read by the reports placed on this capacity, each with whether a report
+    /// elsewhere reads it too: on no capacity, or on another one that serves queries.
+    pub(crate) async fn datasets(
+        &self,
+        capacity: &Capacity,
+    ) -> Result<Vec<(vitrine_store::Dataset, bool)>, ProviderError> {
+        let (reports, serving) = self.readers(capacity.org_id).await?;
         let mut datasets: Vec<(vitrine_store::Dataset, bool)> = Vec::new();
-        for report in reports.iter().filter(|r| r.capacity_id == Some(capacity.id)) {
-            let Some(id) = dataset_of(report) else { continue };
+        for (_, read) in reports.iter().filter(|(r, _)| r.capacity_id == Some(capacity.id)) {
+            let Some(id) = *read else { continue };
             if datasets.iter().any(|(d, _)| d.id == id) {
                 continue;
             }
             let Ok(dataset) = self.store.get_dataset(capacity.org_id, id).await else { continue };
-            let shared = reports.iter().any(|other| {
+            let shared = reports.iter().any(|(other, other_read)| {
                 other.capacity_id != Some(capacity.id)
                     && other.capacity_id.is_none_or(|c| serving.contains(&c))
-                    && dataset_of(other) == Some(id)
+                    && *other_read == Some(id)
             });
             datasets.push((dataset, shared));
         }
@@ -85,6 +129,7 @@ impl LocalProvider {
 #[async_trait]
 impl CapacityProvider for LocalProvider {
     async fn resume(&self, capacity: &Capacity) -> Result<(), ProviderError> {
+        let _loading = self.loading.lock().await;
         for (dataset, _) in self.datasets(capacity).await? {
             let path = crate::services::datasets::file_of(&self.data_dir, &dataset);
             let format =
@@ -98,7 +143,8 @@ impl CapacityProvider for LocalProvider {
     }
 
     async fn suspend(&self, capacity: &Capacity) -> Result<(), ProviderError> {
-        // A dataset another running report reads stays in memory.
+        // A load under way finishes first; a dataset another running report reads stays.
+        let _loading = self.loading.lock().await;
         for (dataset, shared) in self.datasets(capacity).await? {
             if !shared {
                 self.engine.unload(&dataset.id.to_string());

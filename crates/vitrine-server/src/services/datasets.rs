@@ -26,21 +26,47 @@ fn format_of(dataset: &Dataset) -> DataFormat {
 }
 
 /// Loads a dataset into the engine unless it is there already.
-pub async fn ensure_loaded(state: &AppState, dataset: &Dataset) -> ApiResult<DatasetInfo> {
+pub async fn ensure_loaded(
+    state: &AppState,
+    dataset: &Dataset,
+    purpose: LoadFor,
+) -> ApiResult<DatasetInfo> {
     let id = dataset.id.to_string();
     if let Some(info) = state.engine.info(&id) {
         return Ok(info);
     }
     // One load at a time: a thousand viewers opening a report at start-up read the file once.
+    // Pausing a capacity takes the same lock, so a load and a pause never cross.
     let _loading = state.dataset_loading.lock().await;
     if let Some(info) = state.engine.info(&id) {
         return Ok(info);
+    }
+    // A query let through just before its capacity paused does not bring the data back.
+    if purpose == LoadFor::Viewers {
+        let serves = state.capacities.serves(dataset.org_id, dataset.id).await.map_err(|error| {
+            tracing::error!(dataset = %dataset.id, %error, "could not tell who serves a dataset");
+            ApiError::internal()
+        })?;
+        if !serves {
+            return Err(ApiError::new(
+                ErrorCode::CapacityNotActive,
+                "The report's capacity is paused to save cost. The report appears by itself once it runs again.",
+            ));
+        }
     }
     let path = file_of(&state.config.data_dir, dataset);
     state.engine.load(&id, &path, format_of(dataset)).await.map_err(|error| {
         tracing::error!(dataset = %dataset.id, path = %path.display(), %error, "could not load a dataset");
         ApiError::new(ErrorCode::Internal, format!("The dataset “{}” could not be loaded.", dataset.name))
     })
+}
+
+/// Why a dataset is loaded: for viewers' queries (refused while every report reading it is on
+/// a paused capacity), or for authors checking a definition against it (always).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadFor {
+    Viewers,
+    Authors,
 }
 
 /// Loads every dataset of the installation (at start, in the background).
@@ -52,18 +78,17 @@ pub async fn load_all(state: AppState) {
             return;
         }
     };
-    // A paused capacity's data stays out of memory until it is started.
-    let paused = state.capacities.idle_datasets().await.unwrap_or_else(|error| {
-        tracing::error!(%error, "could not list the datasets of paused capacities");
-        Vec::new()
-    });
     for dataset in datasets {
-        if paused.contains(&dataset.id) {
-            tracing::info!(dataset = %dataset.name, "dataset left unloaded: its capacity is paused");
-            continue;
-        }
-        if let Ok(info) = ensure_loaded(&state, &dataset).await {
-            tracing::info!(dataset = %dataset.name, rows = info.row_count, "dataset loaded");
+        // A paused capacity's data stays out of memory until it is started.
+        match ensure_loaded(&state, &dataset, LoadFor::Viewers).await {
+            Ok(info) => {
+                tracing::info!(dataset = %dataset.name, rows = info.row_count, "dataset loaded")
+            }
+            Err(error) if error.code == ErrorCode::CapacityNotActive => {
+                tracing::info!(dataset = %dataset.name, "dataset left unloaded: its capacity is paused")
+            }
+            // ensure_loaded logged why.
+            Err(_) => {}
         }
     }
 }

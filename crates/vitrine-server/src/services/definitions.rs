@@ -26,7 +26,7 @@ pub async fn check(state: &AppState, org: OrgId, value: Value) -> ApiResult<Repo
     let dataset = state.store.get_dataset(org, dataset_id).await.map_err(|_| {
         invalid_definition(format!("dataset: unknown dataset `{}`", definition.dataset))
     })?;
-    let info = datasets::ensure_loaded(state, &dataset).await?;
+    let info = datasets::ensure_loaded(state, &dataset, datasets::LoadFor::Authors).await?;
     definition.validate(&info).map_err(|e| invalid_definition(e.to_string()))?;
     Ok(definition)
 }
@@ -76,7 +76,7 @@ pub async fn query(
     };
     let id: DatasetId = definition.dataset.parse().map_err(|_| missing())?;
     let dataset = state.store.get_dataset(org, id).await.map_err(|_| missing())?;
-    datasets::ensure_loaded(state, &dataset).await?;
+    datasets::ensure_loaded(state, &dataset, datasets::LoadFor::Viewers).await?;
     state.engine.query(&definition, request, identity).await.map_err(engine_error)
 }
 
