@@ -589,7 +589,16 @@ pub async fn rls_roles_and_attributes_union_over_groups_and_the_users_own_win(st
         Some("South"),
         "the user's own wins"
     );
-    assert!(effective.attributes.contains_key("tier"));
+    assert_eq!(
+        effective.attributes.get("tier").map(String::as_str),
+        Some("B"),
+        "between groups, the one whose name sorts first (Everyone) wins"
+    );
+    let elsewhere = store.create_organization("Elsewhere").await.unwrap().id;
+    assert!(matches!(store.effective_rls(elsewhere, ada).await, Err(StoreError::NotFound)));
+    let plain = user(store, org, "plain@example.com").await;
+    let none = store.effective_rls(org, plain).await.unwrap();
+    assert!(none.roles.is_empty() && none.attributes.is_empty());
     assert_eq!(
         store.rls_assignment(org, Grantee::Group(north)).await.unwrap(),
         assign(&["Own region"], &[("region", "North"), ("tier", "A")])

@@ -1323,44 +1323,62 @@ impl Store for SqliteStore {
     }
 
     async fn effective_rls(&self, org: OrgId, user: UserId) -> StoreResult<RlsAssignment> {
-        let mut conn = self.reader.acquire().await?;
-        Self::user_in_org(&mut conn, org, user).await?;
+        // One statement (it is on the token path): a marker row proves the user is in the
+        // organization, then roles, group attributes with their group's name, own attributes.
         let user_id = user.to_string();
-        let roles: Vec<String> = sqlx::query_scalar(
-            "SELECT role FROM user_rls_roles WHERE user_id = ?
-             UNION
-             SELECT gr.role FROM group_rls_roles gr JOIN group_members m ON m.group_id = gr.group_id
-             WHERE m.user_id = ?
-             ORDER BY 1",
-        )
-        .bind(&user_id)
-        .bind(&user_id)
-        .fetch_all(&mut *conn)
-        .await?;
-        // Group attributes first (by group name), then the user's own, so the user's win.
         let rows = sqlx::query(
-            "SELECT ga.name, ga.value FROM group_attributes ga
-             JOIN group_members m ON m.group_id = ga.group_id
-             JOIN user_groups g ON g.id = ga.group_id
-             WHERE m.user_id = ? ORDER BY g.name DESC",
+            "SELECT 0 AS kind, NULL AS name, NULL AS value, '' AS grp
+               FROM users WHERE id = ? AND org_id = ?
+             UNION ALL
+             SELECT 1, role, NULL, '' FROM user_rls_roles WHERE user_id = ?
+             UNION ALL
+             SELECT 1, gr.role, NULL, '' FROM group_rls_roles gr
+               JOIN group_members m ON m.group_id = gr.group_id WHERE m.user_id = ?
+             UNION ALL
+             SELECT 2, ga.name, ga.value, g.name FROM group_attributes ga
+               JOIN group_members m ON m.group_id = ga.group_id
+               JOIN user_groups g ON g.id = ga.group_id WHERE m.user_id = ?
+             UNION ALL
+             SELECT 3, name, value, '' FROM user_attributes WHERE user_id = ?",
         )
         .bind(&user_id)
-        .fetch_all(&mut *conn)
+        .bind(org.to_string())
+        .bind(&user_id)
+        .bind(&user_id)
+        .bind(&user_id)
+        .bind(&user_id)
+        .fetch_all(&self.reader)
         .await?;
-        let mut attributes = std::collections::BTreeMap::new();
+        let mut found = false;
+        let mut roles = std::collections::BTreeSet::new();
+        let mut group_attributes: Vec<(String, String, String)> = Vec::new();
+        let mut own_attributes: Vec<(String, String)> = Vec::new();
         for row in &rows {
-            attributes
-                .insert(row.try_get::<String, _>("name")?, row.try_get::<String, _>("value")?);
+            match row.try_get::<i64, _>("kind")? {
+                0 => found = true,
+                1 => {
+                    roles.insert(row.try_get::<String, _>("name")?);
+                }
+                2 => group_attributes.push((
+                    row.try_get("grp")?,
+                    row.try_get("name")?,
+                    row.try_get("value")?,
+                )),
+                _ => own_attributes.push((row.try_get("name")?, row.try_get("value")?)),
+            }
         }
-        let own = sqlx::query("SELECT name, value FROM user_attributes WHERE user_id = ?")
-            .bind(&user_id)
-            .fetch_all(&mut *conn)
-            .await?;
-        for row in &own {
-            attributes
-                .insert(row.try_get::<String, _>("name")?, row.try_get::<String, _>("value")?);
+        if !found {
+            return Err(StoreError::NotFound);
         }
-        Ok(RlsAssignment { roles, attributes })
+        // Groups by name, last first, so the group whose name sorts first wins; the user's own
+        // attributes win over every group's.
+        group_attributes.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut attributes = std::collections::BTreeMap::new();
+        for (_, name, value) in group_attributes {
+            attributes.insert(name, value);
+        }
+        attributes.extend(own_attributes);
+        Ok(RlsAssignment { roles: roles.into_iter().collect(), attributes })
     }
 
     async fn create_capacity(
