@@ -68,13 +68,18 @@ fn controller(app: &TestApp, timeout_ms: u64) -> Arc<CapacityController> {
 
 async fn wait_for(app: &TestApp, capacity: &Capacity, state: CapacityState) -> Capacity {
     for _ in 0..300 {
-        let now = app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap();
+        let now = stored(app, capacity).await;
         if now.state == state {
             return now;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("capacity never reached {state:?}");
+}
+
+/// The capacity as the store holds it now.
+async fn stored(app: &TestApp, capacity: &Capacity) -> Capacity {
+    app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap()
 }
 
 async fn events(app: &TestApp, capacity: &Capacity) -> Vec<CapacityEvent> {
@@ -185,10 +190,7 @@ async fn the_scheduler_pauses_an_on_demand_capacity_after_exactly_its_idle_minut
     app.clock.advance(Span::minutes(29) + Span::seconds(59));
     controller.tick().await.unwrap();
     controller.tick().await.unwrap();
-    assert_eq!(
-        app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().state,
-        CapacityState::Running
-    );
+    assert_eq!(stored(&app, &capacity).await.state, CapacityState::Running);
     app.clock.advance(Span::seconds(1));
     controller.tick().await.unwrap();
     controller.tick().await.unwrap();
@@ -197,11 +199,7 @@ async fn the_scheduler_pauses_an_on_demand_capacity_after_exactly_its_idle_minut
         events(&app, &capacity).await.iter().filter(|e| e.state == CapacityState::Pausing).count();
     assert_eq!(pauses, 1, "deciding twice pauses once");
     assert_eq!(events(&app, &capacity).await[0].reason, "inactivity");
-    assert_eq!(
-        app.store.get_capacity(manual.org_id, manual.id).await.unwrap().state,
-        CapacityState::Running,
-        "manual stays on"
-    );
+    assert_eq!(stored(&app, &manual).await.state, CapacityState::Running, "manual stays on");
 
     // Activity of a permitted user keeps it on: recorded activity restarts the idle time.
     let kept = simulated(&app, CapacityState::Running, CapacityMode::OnDemand).await;
@@ -209,10 +207,7 @@ async fn the_scheduler_pauses_an_on_demand_capacity_after_exactly_its_idle_minut
     app.store.record_capacity_activity(kept.id, None, app.clock_now()).await.unwrap();
     app.clock.advance(Span::minutes(20));
     controller.tick().await.unwrap();
-    assert_eq!(
-        app.store.get_capacity(kept.org_id, kept.id).await.unwrap().state,
-        CapacityState::Running
-    );
+    assert_eq!(stored(&app, &kept).await.state, CapacityState::Running);
 }
 
 #[tokio::test]
@@ -425,11 +420,7 @@ mod api {
             expect_error(refused, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive").await;
         assert_eq!(error["error"]["capacity"]["state"], "Paused");
         assert!(error["error"]["message"].as_str().unwrap().contains("paused to save cost"));
-        assert_eq!(
-            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().state,
-            CapacityState::Paused,
-            "not woken"
-        );
+        assert_eq!(stored(&app, &capacity).await.state, CapacityState::Paused, "not woken");
 
         // The admin is in Executives, which holds capacity.turnOn.
         let waking = admin.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
@@ -736,10 +727,7 @@ mod api {
             "CapacityNotActive",
         )
         .await;
-        assert_eq!(
-            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().state,
-            CapacityState::Paused
-        );
+        assert_eq!(stored(&app, &capacity).await.state, CapacityState::Paused);
     }
 
     #[tokio::test]
@@ -754,10 +742,7 @@ mod api {
         let error =
             expect_error(refused, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive").await;
         assert_eq!(error["error"]["capacity"]["state"], "Paused");
-        assert_eq!(
-            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().state,
-            CapacityState::Paused
-        );
+        assert_eq!(stored(&app, &capacity).await.state, CapacityState::Paused);
         let on = admin.patch("/api/v1/settings", json!({ "capacityWakeFromViewer": true })).await;
         assert_eq!(on.status(), StatusCode::OK);
         let waking = admin.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
@@ -796,15 +781,10 @@ mod api {
         let viewer = app.sign_in(VIEWER).await;
         app.clock.advance(Span::minutes(10));
         viewer.token(&report).await;
-        assert_eq!(
-            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().last_activity,
-            None,
-            "viewer lacks keepOn"
-        );
+        assert_eq!(stored(&app, &capacity).await.last_activity, None, "viewer lacks keepOn");
         let tv = app.sign_in("tv@example.com").await;
         tv.token(&report).await;
-        let seen =
-            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().last_activity;
+        let seen = stored(&app, &capacity).await.last_activity;
         assert_eq!(
             seen.map(|t| t.timestamp_millis()),
             Some(app.clock_now().timestamp_millis()),
@@ -1033,7 +1013,7 @@ mod portal {
             )
             .await;
         assert_eq!(saved.status(), StatusCode::SEE_OTHER);
-        let read = app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap();
+        let read = stored(&app, &capacity).await;
         assert_eq!(
             (read.mode, read.idle_minutes, read.schedule.len(), read.hourly_price),
             (CapacityMode::Schedule, 20, 2, 4.5)
@@ -1073,11 +1053,7 @@ mod portal {
             .await;
         assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
         assert!(bad.text().await.unwrap().contains("role=\"alert\">idleMinutes: "));
-        assert_eq!(
-            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().idle_minutes,
-            60,
-            "nothing saved"
-        );
+        assert_eq!(stored(&app, &capacity).await.idle_minutes, 60, "nothing saved");
         for who in [VIEWER, CONTRIBUTOR] {
             let session = app.sign_in(who).await;
             assert_eq!(session.get(&page).await.status(), StatusCode::FORBIDDEN);
@@ -1132,7 +1108,7 @@ mod scheduler {
             }
             controller.tick().await.unwrap();
             tokio::time::sleep(Duration::from_millis(5)).await;
-            seen.push(app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().state);
+            seen.push(stored(app, capacity).await.state);
         }
         seen
     }
@@ -1186,10 +1162,7 @@ mod scheduler {
         // From 2026-03-02 09:00 UTC to Sunday 2026-03-29 05:59 UTC: 07:59 in Paris, summer time.
         app.clock.advance(Span::days(26) + Span::hours(20) + Span::minutes(59));
         controller.tick().await.unwrap();
-        assert_eq!(
-            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().state,
-            CapacityState::Paused
-        );
+        assert_eq!(stored(&app, &capacity).await.state, CapacityState::Paused);
         app.clock.advance(Span::minutes(1));
         controller.tick().await.unwrap();
         controller.tick().await.unwrap();
@@ -1200,10 +1173,7 @@ mod scheduler {
         // 18:00 in Paris is 16:00 UTC; with nobody active the idle timer pauses it 30 minutes later.
         app.clock.advance(Span::hours(10) + Span::minutes(29));
         controller.tick().await.unwrap();
-        assert_eq!(
-            app.store.get_capacity(capacity.org_id, capacity.id).await.unwrap().state,
-            CapacityState::Running
-        );
+        assert_eq!(stored(&app, &capacity).await.state, CapacityState::Running);
         app.clock.advance(Span::minutes(1));
         controller.tick().await.unwrap();
         wait_for(&app, &capacity, CapacityState::Paused).await;
