@@ -103,7 +103,7 @@ impl LocalProvider {
 
     /// The datasets read by the reports placed on this capacity, each with whether a report
     /// elsewhere reads it too: on no capacity, or on another one that serves queries.
-    pub(crate) async fn datasets(
+    async fn datasets(
         &self,
         capacity: &Capacity,
     ) -> Result<Vec<(vitrine_store::Dataset, bool)>, ProviderError> {
