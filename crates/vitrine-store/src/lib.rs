@@ -149,8 +149,7 @@ pub trait Store: Send + Sync + 'static {
     async fn report_access(&self, org: OrgId, report: ReportId) -> StoreResult<ReportAccess>;
     /// Reports the user may open: granted to them or to one of their groups.
     async fn reports_for_user(&self, org: OrgId, user: UserId) -> StoreResult<Vec<Report>>;
-    async fn user_can_open(&self, org: OrgId, user: UserId, report: ReportId) -> StoreResult<bool>;
-    /// The report and whether `user` may open it (as [`Store::user_can_open`]), in one read.
+    /// The report and whether `user` may open it (a direct grant or one of their groups').
     async fn report_for_user(
         &self,
         org: OrgId,

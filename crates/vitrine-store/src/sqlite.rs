@@ -793,23 +793,6 @@ impl Store for SqliteStore {
         rows.iter().map(report_from_row).collect()
     }
 
-    async fn user_can_open(&self, org: OrgId, user: UserId, report: ReportId) -> StoreResult<bool> {
-        let user = user.to_string();
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM reports r WHERE r.org_id = ? AND r.id = ? AND (
-                 EXISTS (SELECT 1 FROM report_user_access WHERE report_id = r.id AND user_id = ?)
-                 OR EXISTS (SELECT 1 FROM report_group_access a JOIN group_members m
-                            ON m.group_id = a.group_id WHERE a.report_id = r.id AND m.user_id = ?))",
-        )
-        .bind(org.to_string())
-        .bind(report.to_string())
-        .bind(&user)
-        .bind(&user)
-        .fetch_optional(&self.reader)
-        .await?;
-        Ok(found.is_some())
-    }
-
     async fn report_for_user(
         &self,
         org: OrgId,
