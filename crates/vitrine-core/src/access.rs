@@ -21,6 +21,8 @@ pub struct Principal {
     /// Shown in the audit log: an email, or the API key's name.
     pub label: String,
     pub method: AuthMethod,
+    /// Whether the caller is one of the installation's operators (signed in, never an API key).
+    pub operator: bool,
 }
 
 /// The caller lacks the role the action requires.
@@ -42,7 +44,27 @@ pub struct ContentScope {
     principal: Principal,
 }
 
+/// Proof that the caller operates the installation: manages its organizations, never their
+/// content.
+#[derive(Debug, Clone)]
+pub struct OperatorScope {
+    principal: Principal,
+}
+
+impl OperatorScope {
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+}
+
 impl Principal {
+    pub fn operator(&self) -> Result<OperatorScope, Forbidden> {
+        match (self.operator, self.method) {
+            (true, AuthMethod::Session) => Ok(OperatorScope { principal: self.clone() }),
+            _ => Err(Forbidden { required: "installation operator" }),
+        }
+    }
+
     pub fn admin(&self) -> Result<AdminScope, Forbidden> {
         match self.role {
             Role::Admin => Ok(AdminScope { principal: self.clone() }),
@@ -95,7 +117,18 @@ mod tests {
             role,
             label: "someone@example.com".into(),
             method: AuthMethod::Session,
+            operator: false,
         }
+    }
+
+    #[test]
+    fn only_operators_signed_in_obtain_an_operator_scope() {
+        let admin = principal(Role::Admin);
+        assert!(admin.operator().is_err());
+        let operator = Principal { operator: true, ..principal(Role::Viewer) };
+        assert!(operator.operator().is_ok());
+        let key = Principal { method: AuthMethod::ApiKey(ApiKeyId::generate()), ..operator };
+        assert!(key.operator().is_err());
     }
 
     #[test]

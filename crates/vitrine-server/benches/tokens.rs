@@ -31,6 +31,8 @@ fn user() -> User {
         locked_until: None,
         created_at: now,
         updated_at: now,
+        password_set: true,
+        operator: false,
     }
 }
 

@@ -15,10 +15,14 @@ use vitrine_core::Clock;
 use vitrine_engine::Engine;
 use vitrine_store::Store;
 
+use crate::auth::links::LinkKeys;
 use crate::auth::password::PasswordHasher;
 use crate::capacity::{CapacityController, LocalProvider};
 use crate::config::ServerConfig;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
+use crate::services::accounts::ResetThrottle;
+use crate::services::installation::SetupGate;
 use crate::tokens::master_key::{MasterKey, MasterKeyError};
 use crate::tokens::{TokenService, TokenSetupError};
 use crate::{api, metrics, portal};
@@ -40,6 +44,13 @@ pub struct AppState {
     pub dataset_loading: Arc<tokio::sync::Mutex<()>>,
     /// Starts and stops capacities; its scheduler is started by the binary.
     pub capacities: Arc<CapacityController>,
+    /// Sends invitations and password resets, when SMTP is configured.
+    pub mailer: Mailer,
+    /// Seals and checks the links in those emails.
+    pub links: LinkKeys,
+    /// The one-time code of first-run set-up.
+    pub setup: Arc<SetupGate>,
+    pub reset_throttle: Arc<ResetThrottle>,
     /// The hand-moved clock of browser tests (see the `test-clock` feature).
     #[cfg(feature = "test-clock")]
     pub test_clock: Option<Arc<vitrine_core::ManualClock>>,
@@ -51,6 +62,8 @@ pub enum StartError {
     MasterKey(#[from] MasterKeyError),
     #[error(transparent)]
     Tokens(#[from] TokenSetupError),
+    #[error("smtp: {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
 }
 
 impl AppState {
@@ -64,6 +77,8 @@ impl AppState {
         let metrics = Arc::new(Metrics::default());
         let master =
             MasterKey::load(config.master_key.as_ref().map(|k| k.expose()), &config.data_dir)?;
+        let links = LinkKeys::new(master.derive("account links v1"));
+        let mailer = Mailer::start(config.smtp.as_ref())?;
         let tokens = TokenService::start(
             Arc::clone(&store),
             Arc::clone(&clock),
@@ -94,6 +109,10 @@ impl AppState {
             engine: Arc::clone(&engine),
             dataset_loading,
             capacities,
+            mailer,
+            links,
+            setup: Arc::new(SetupGate::default()),
+            reset_throttle: Arc::new(ResetThrottle::default()),
             #[cfg(feature = "test-clock")]
             test_clock: None,
         })

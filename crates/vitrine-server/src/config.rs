@@ -17,6 +17,13 @@ pub const KNOWN_ENV: &[&str] = &[
     "VITRINE_LOG",
     "VITRINE_LOG_FORMAT",
     "VITRINE_MASTER_KEY",
+    "VITRINE_SMTP_HOST",
+    "VITRINE_SMTP_PORT",
+    "VITRINE_SMTP_TLS",
+    "VITRINE_SMTP_USER",
+    "VITRINE_SMTP_PASSWORD",
+    "VITRINE_SMTP_FROM",
+    "VITRINE_SETUP_ADMIN_PASSWORD",
 ];
 
 /// One layer of settings; `None` means "not set here".
@@ -31,6 +38,39 @@ pub struct ConfigLayer {
     /// Only from the environment (`VITRINE_MASTER_KEY`): never written in a file.
     #[serde(skip)]
     pub master_key: Option<String>,
+    /// The `[smtp]` table: the server invitations and password resets are sent through.
+    pub smtp: Option<SmtpLayer>,
+}
+
+/// The `[smtp]` settings of one layer; `None` means "not set here".
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpLayer {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// `starttls` (the default), `tls` (implicit TLS, as on port 465) or `none`.
+    pub tls: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// The sender address, e.g. `bi@example.com` or `Vitrine <bi@example.com>`.
+    pub from: Option<String>,
+    /// `VITRINE_SMTP_PORT` when it is not a port number, refused when resolving.
+    #[serde(skip)]
+    pub unreadable_port: Option<String>,
+}
+
+impl SmtpLayer {
+    fn overlay(self, over: SmtpLayer) -> SmtpLayer {
+        SmtpLayer {
+            host: over.host.or(self.host),
+            port: over.port.or(self.port),
+            tls: over.tls.or(self.tls),
+            user: over.user.or(self.user),
+            password: over.password.or(self.password),
+            from: over.from.or(self.from),
+            unreadable_port: over.unreadable_port.or(self.unreadable_port),
+        }
+    }
 }
 
 impl ConfigLayer {
@@ -43,6 +83,10 @@ impl ConfigLayer {
             database: over.database.or(self.database),
             log_format: over.log_format.or(self.log_format),
             master_key: over.master_key.or(self.master_key),
+            smtp: match (self.smtp, over.smtp) {
+                (Some(base), Some(over)) => Some(base.overlay(over)),
+                (base, over) => over.or(base),
+            },
         }
     }
 
@@ -60,8 +104,18 @@ impl ConfigLayer {
     ) -> (ConfigLayer, Vec<String>) {
         let mut layer = ConfigLayer::default();
         let mut unknown = Vec::new();
+        let mut smtp = SmtpLayer::default();
         for (key, value) in vars {
             match key.as_str() {
+                "VITRINE_SMTP_HOST" => smtp.host = Some(value),
+                "VITRINE_SMTP_PORT" => match value.parse() {
+                    Ok(port) => smtp.port = Some(port),
+                    Err(_) => smtp.unreadable_port = Some(value),
+                },
+                "VITRINE_SMTP_TLS" => smtp.tls = Some(value),
+                "VITRINE_SMTP_USER" => smtp.user = Some(value),
+                "VITRINE_SMTP_PASSWORD" => smtp.password = Some(value),
+                "VITRINE_SMTP_FROM" => smtp.from = Some(value),
                 "VITRINE_LISTEN" => layer.listen = Some(value),
                 "VITRINE_PUBLIC_URL" => layer.public_url = Some(value),
                 "VITRINE_DATA_DIR" => layer.data_dir = Some(value.into()),
@@ -71,6 +125,9 @@ impl ConfigLayer {
                 k if k.starts_with("VITRINE_") && !KNOWN_ENV.contains(&k) => unknown.push(key),
                 _ => {}
             }
+        }
+        if smtp != SmtpLayer::default() {
+            layer.smtp = Some(smtp);
         }
         (layer, unknown)
     }
@@ -109,6 +166,72 @@ pub struct ServerConfig {
     pub log_format: LogFormat,
     /// Seals the token signing keys; when absent, a key file in the data directory is used.
     pub master_key: Option<Secret>,
+    /// Where emails go; without it, administrators copy invitation links by hand.
+    pub smtp: Option<SmtpConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain SMTP upgraded with STARTTLS, which is required.
+    StartTls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+    /// No encryption: only for a relay on the same host or network.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    pub from: String,
+}
+
+impl SmtpConfig {
+    fn resolve(layer: SmtpLayer) -> Result<Option<SmtpConfig>, ConfigError> {
+        let Some(host) = layer.host.filter(|h| !h.trim().is_empty()) else {
+            if layer.from.is_some() || layer.user.is_some() {
+                return Err(ConfigError::new("smtp.host", "is required when [smtp] is configured"));
+            }
+            return Ok(None);
+        };
+        if let Some(port) = layer.unreadable_port {
+            return Err(ConfigError::new("smtp.port", format!("{port:?} is not a port number")));
+        }
+        let tls = match layer.tls.as_deref().unwrap_or("starttls") {
+            "starttls" => SmtpTls::StartTls,
+            "tls" => SmtpTls::Tls,
+            "none" => SmtpTls::None,
+            other => {
+                return Err(ConfigError::new(
+                    "smtp.tls",
+                    format!("{other:?}: use starttls, tls or none"),
+                ));
+            }
+        };
+        let port = layer.port.unwrap_or(match tls {
+            SmtpTls::StartTls => 587,
+            SmtpTls::Tls => 465,
+            SmtpTls::None => 25,
+        });
+        let from = layer.from.filter(|f| f.contains('@')).ok_or_else(|| {
+            ConfigError::new("smtp.from", "must be the sender's address, e.g. bi@example.com")
+        })?;
+        if layer.password.is_some() && layer.user.is_none() {
+            return Err(ConfigError::new("smtp.user", "is required with smtp.password"));
+        }
+        Ok(Some(SmtpConfig {
+            host: host.trim().to_string(),
+            port,
+            tls,
+            user: layer.user,
+            password: layer.password.map(Secret),
+            from,
+        }))
+    }
 }
 
 impl ServerConfig {
@@ -144,7 +267,8 @@ impl ServerConfig {
             }
         };
         let master_key = layer.master_key.map(Secret);
-        Ok(ServerConfig { listen, public_url, data_dir, database, log_format, master_key })
+        let smtp = layer.smtp.map(SmtpConfig::resolve).transpose()?.flatten();
+        Ok(ServerConfig { listen, public_url, data_dir, database, log_format, master_key, smtp })
     }
 }
 
@@ -210,5 +334,64 @@ mod tests {
             toml::from_str::<ConfigLayer>("lisen = \"x\"").is_err(),
             "unknown keys are refused"
         );
+    }
+
+    #[test]
+    fn smtp_is_read_from_the_file_and_the_environment_with_defaults_by_tls_mode() {
+        let file: ConfigLayer = toml::from_str(
+            "[smtp]\nhost = \"mail.example.com\"\nfrom = \"bi@example.com\"\nuser = \"bi\"",
+        )
+        .unwrap();
+        let (env_layer, unknown) = ConfigLayer::from_env(env(&[
+            ("VITRINE_SMTP_PASSWORD", "s3cret"),
+            ("VITRINE_SMTP_TLS", "tls"),
+        ]));
+        assert!(unknown.is_empty());
+        let config = ServerConfig::resolve(file.overlay(env_layer)).unwrap();
+        let smtp = config.smtp.expect("smtp configured");
+        assert_eq!(smtp.host, "mail.example.com");
+        assert_eq!(smtp.tls, SmtpTls::Tls);
+        assert_eq!(smtp.port, 465);
+        assert_eq!(smtp.password.as_ref().map(Secret::expose), Some("s3cret"));
+        assert!(!format!("{smtp:?}").contains("s3cret"), "the password is never printed");
+        assert!(ServerConfig::resolve(ConfigLayer::default()).unwrap().smtp.is_none());
+    }
+
+    #[test]
+    fn bad_smtp_settings_name_the_setting() {
+        let layer = |smtp: SmtpLayer| ConfigLayer { smtp: Some(smtp), ..Default::default() };
+        let host = || Some("mail.example.com".to_string());
+        let from = || Some("bi@example.com".to_string());
+        let cases = [
+            (SmtpLayer { from: from(), ..Default::default() }, "smtp.host"),
+            (SmtpLayer { host: host(), ..Default::default() }, "smtp.from"),
+            (
+                SmtpLayer {
+                    host: host(),
+                    from: from(),
+                    tls: Some("ssl".into()),
+                    ..Default::default()
+                },
+                "smtp.tls",
+            ),
+            (
+                SmtpLayer {
+                    host: host(),
+                    from: from(),
+                    password: Some("x".into()),
+                    ..Default::default()
+                },
+                "smtp.user",
+            ),
+        ];
+        for (smtp, setting) in cases {
+            assert_eq!(ServerConfig::resolve(layer(smtp)).unwrap_err().setting, setting);
+        }
+        let (env_layer, _) = ConfigLayer::from_env(env(&[
+            ("VITRINE_SMTP_HOST", "mail.example.com"),
+            ("VITRINE_SMTP_FROM", "bi@example.com"),
+            ("VITRINE_SMTP_PORT", "twenty-five"),
+        ]));
+        assert_eq!(ServerConfig::resolve(env_layer).unwrap_err().setting, "smtp.port");
     }
 }

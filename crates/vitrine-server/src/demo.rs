@@ -75,8 +75,8 @@ pub async fn seed(
     if !store.list_organizations().await?.is_empty() {
         return reset_passwords(store, setup, actor).await;
     }
-    let northwind = store.create_organization(MAIN_ORG).await?;
-    let acme = store.create_organization(SECOND_ORG).await?;
+    let northwind = store.create_organization(actor, MAIN_ORG).await?;
+    let acme = store.create_organization(actor, SECOND_ORG).await?;
     let mut users = BTreeMap::new();
     for (email, role, org_name) in ACCOUNTS {
         let org = if *org_name == MAIN_ORG { northwind.id } else { acme.id };

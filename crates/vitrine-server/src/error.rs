@@ -22,6 +22,10 @@ pub enum ErrorCode {
     CapacityNotActive,
     CapacityStarting,
     RateLimited,
+    LimitReached,
+    OrganizationSuspended,
+    LinkExpired,
+    LinkInvalid,
     TokenExpired,
     TokenInvalid,
     TokenRevoked,
@@ -43,6 +47,10 @@ impl ErrorCode {
             ErrorCode::CapacityNotActive => "CapacityNotActive",
             ErrorCode::CapacityStarting => "CapacityStarting",
             ErrorCode::RateLimited => "RateLimited",
+            ErrorCode::LimitReached => "LimitReached",
+            ErrorCode::OrganizationSuspended => "OrganizationSuspended",
+            ErrorCode::LinkExpired => "LinkExpired",
+            ErrorCode::LinkInvalid => "LinkInvalid",
             ErrorCode::TokenExpired => "TokenExpired",
             ErrorCode::TokenInvalid => "TokenInvalid",
             ErrorCode::TokenRevoked => "TokenRevoked",
@@ -61,7 +69,10 @@ impl ErrorCode {
             ErrorCode::CsrfRejected
             | ErrorCode::Forbidden
             | ErrorCode::NoAccess
-            | ErrorCode::NoRlsRole => StatusCode::FORBIDDEN,
+            | ErrorCode::NoRlsRole
+            | ErrorCode::OrganizationSuspended => StatusCode::FORBIDDEN,
+            ErrorCode::LimitReached => StatusCode::CONFLICT,
+            ErrorCode::LinkExpired | ErrorCode::LinkInvalid => StatusCode::GONE,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -145,6 +156,16 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::new(ErrorCode::NotFound, "Not found."),
             StoreError::Conflict { field } => {
                 ApiError::invalid(field, "is already in use").with_status(StatusCode::CONFLICT)
+            }
+            StoreError::LimitReached { limit } => {
+                let mut error = ApiError::new(
+                    ErrorCode::LimitReached,
+                    format!(
+                        "The organization has reached its limit ({limit}); the installation's operators can raise it."
+                    ),
+                );
+                error.field = Some(limit.to_string());
+                error
             }
             other => {
                 // The detail goes to the log only; responses never carry database text.

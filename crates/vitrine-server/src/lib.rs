@@ -7,6 +7,7 @@ pub mod capacity;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod mail;
 pub mod metrics;
 pub mod portal;
 pub mod services;

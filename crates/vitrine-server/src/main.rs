@@ -32,6 +32,16 @@ enum Command {
     Demo(DemoArgs),
     /// Apply database migrations and exit.
     Migrate(ServeArgs),
+    /// First run without a browser: create the first organization and its administrator, the
+    /// installation's first operator. The password is read from standard input or
+    /// VITRINE_SETUP_ADMIN_PASSWORD. Running it again with the same values changes nothing;
+    /// it refuses once the installation was set up otherwise.
+    Setup(SetupArgs),
+    /// Manage the installation's operators (they manage organizations).
+    Operators {
+        #[command(subcommand)]
+        action: OperatorsAction,
+    },
     /// Manage datasets from the command line.
     Datasets {
         #[command(subcommand)]
@@ -65,6 +75,41 @@ enum DatasetsAction {
         #[command(flatten)]
         server: ServeArgs,
     },
+}
+
+#[derive(Args)]
+struct SetupArgs {
+    /// The first organization's name.
+    #[arg(long)]
+    org: String,
+    /// The first administrator's email; they sign in with it.
+    #[arg(long)]
+    admin_email: String,
+    /// The administrator's display name (default: the email's local part).
+    #[arg(long)]
+    admin_name: Option<String>,
+    #[command(flatten)]
+    server: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum OperatorsAction {
+    /// Give an existing account the operator role.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        server: ServeArgs,
+    },
+    /// Take the operator role back (the last operator stays).
+    Remove {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        server: ServeArgs,
+    },
+    /// List the operators.
+    List(ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -125,6 +170,7 @@ fn load_config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
         database: args.database,
         log_format: None,
         master_key: None,
+        smtp: None,
     };
     Ok(ServerConfig::resolve(layer.overlay(env_layer).overlay(flags))?)
 }
@@ -183,7 +229,14 @@ async fn run_server(
         // only now.
         config.public_url = format!("http://{address}");
     }
-    let state = AppState::start(config, store, Arc::new(SystemClock)).await?;
+    let clock = server_clock();
+    #[allow(unused_mut)]
+    let mut state = AppState::start(config, store, clock.shared()).await?;
+    #[cfg(feature = "test-clock")]
+    {
+        state.test_clock = clock.manual;
+    }
+    announce_setup(&state).await?;
     start_capacities_and_data(&state).await;
     state_ready(&state, address);
     vitrine_server::serve(listener, state, shutdown_signal()).await?;
@@ -197,6 +250,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(%address, public_url = %state.config.public_url, "Vitrine is listening");
     })
     .await
+}
+
+/// On an empty installation, makes the one-time set-up code and says where to use it.
+async fn announce_setup(state: &AppState) -> anyhow::Result<()> {
+    if let Some(code) = state.setup.arm(state).await? {
+        tracing::warn!(
+            setup_url = %format!("{}/setup", state.config.public_url),
+            %code,
+            "this installation is empty: open the set-up page and enter this one-time code \
+             (or run `vitrine setup`)"
+        );
+    }
+    Ok(())
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
@@ -231,21 +297,12 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let config = ServerConfig { public_url: format!("http://{address}"), ..config };
     let data_dir = config.data_dir.clone();
-    #[cfg(feature = "test-clock")]
-    let test_clock = (std::env::var("VITRINE_TEST_CLOCK").as_deref() == Ok("1"))
-        .then(|| Arc::new(vitrine_core::ManualClock::new(chrono::Utc::now())));
-    #[cfg(feature = "test-clock")]
-    let clock: Arc<dyn vitrine_core::Clock> = match &test_clock {
-        Some(manual) => manual.clone(),
-        None => Arc::new(SystemClock),
-    };
-    #[cfg(not(feature = "test-clock"))]
-    let clock: Arc<dyn vitrine_core::Clock> = Arc::new(SystemClock);
+    let clock = server_clock();
     #[allow(unused_mut)]
-    let mut state = AppState::start(config, store, clock).await?;
+    let mut state = AppState::start(config, store, clock.shared()).await?;
     #[cfg(feature = "test-clock")]
     {
-        state.test_clock = test_clock;
+        state.test_clock = clock.manual;
     }
     let setup = demo::DemoSetup {
         passwords: &state.passwords,
@@ -272,6 +329,156 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     vitrine_server::serve(listener, state, shutdown_signal()).await?;
     drop(temp);
     Ok(())
+}
+
+/// The server's clock: the system's, or in `test-clock` builds started with
+/// `VITRINE_TEST_CLOCK=1`, one that browser tests move by hand.
+#[derive(Clone)]
+struct ServerClock {
+    clock: Arc<dyn vitrine_core::Clock>,
+    #[cfg(feature = "test-clock")]
+    manual: Option<Arc<vitrine_core::ManualClock>>,
+}
+
+impl ServerClock {
+    fn shared(&self) -> Arc<dyn vitrine_core::Clock> {
+        Arc::clone(&self.clock)
+    }
+}
+
+fn server_clock() -> ServerClock {
+    #[cfg(feature = "test-clock")]
+    {
+        let manual = (std::env::var("VITRINE_TEST_CLOCK").as_deref() == Ok("1"))
+            .then(|| Arc::new(vitrine_core::ManualClock::new(chrono::Utc::now())));
+        let clock: Arc<dyn vitrine_core::Clock> = match &manual {
+            Some(manual) => manual.clone(),
+            None => Arc::new(SystemClock),
+        };
+        ServerClock { clock, manual }
+    }
+    #[cfg(not(feature = "test-clock"))]
+    ServerClock { clock: Arc::new(SystemClock) }
+}
+
+/// The services, for a command that changes the database without serving.
+async fn offline_state(args: ServeArgs) -> anyhow::Result<AppState> {
+    let config = load_config(args)?;
+    init_logging(config.log_format);
+    let store = open_store(&config).await?;
+    Ok(AppState::start(config, store, Arc::new(SystemClock)).await?)
+}
+
+/// The set-up password: from VITRINE_SETUP_ADMIN_PASSWORD, else the first line of stdin.
+fn setup_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("VITRINE_SETUP_ADMIN_PASSWORD") {
+        return Ok(password);
+    }
+    let mut line = String::new();
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprint!("Password for the administrator: ");
+    }
+    std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        bail!("no password: pipe it on standard input or set VITRINE_SETUP_ADMIN_PASSWORD");
+    }
+    Ok(password)
+}
+
+async fn setup(args: SetupArgs) -> anyhow::Result<()> {
+    let state = offline_state(args.server).await?;
+    let email = args.admin_email.trim().to_ascii_lowercase();
+    if state.store.is_set_up().await? {
+        // Idempotent: the same set-up again is not an error; another one is refused.
+        let same = state.store.list_operators().await?.into_iter().find(|u| u.email == email);
+        let org = match &same {
+            Some(user) => Some(state.store.get_organization(user.org_id).await?),
+            None => None,
+        };
+        state.store.close().await;
+        if let Some(org) = org.filter(|o| o.name == args.org.trim()) {
+            println!("Already set up: {} is an operator and administrator of {}.", email, org.name);
+            return Ok(());
+        }
+        bail!(
+            "this installation is set up already; operators add organizations in Installation › Organizations"
+        );
+    }
+    let password = setup_password()?;
+    let done = vitrine_server::services::installation::set_up(
+        &state,
+        None,
+        &vitrine_server::services::installation::Setup {
+            org_name: &args.org,
+            admin_email: &email,
+            admin_name: args.admin_name.as_deref(),
+            password: &password,
+        },
+    )
+    .await;
+    state.store.close().await;
+    let (org, admin) = done.map_err(|e| anyhow::anyhow!(e.message))?;
+    println!(
+        "Set up: organization {} with administrator {} (also the installation's operator). Sign in at {}/.",
+        org.name, admin.email, state.config.public_url
+    );
+    Ok(())
+}
+
+async fn operators(action: OperatorsAction) -> anyhow::Result<()> {
+    let (server, email) = match &action {
+        OperatorsAction::Add { email, server } | OperatorsAction::Remove { email, server } => {
+            (server.clone(), Some(email.trim().to_ascii_lowercase()))
+        }
+        OperatorsAction::List(server) => (server.clone(), None),
+    };
+    let state = offline_state(server).await?;
+    let actor = Actor { id: "cli".into(), label: "command line".into(), at: chrono::Utc::now() };
+    let result = async {
+        let user = match &email {
+            Some(email) => Some(
+                state
+                    .store
+                    .find_login(email)
+                    .await?
+                    .with_context(|| {
+                        format!(
+                            "no account with the email {email}: create it in an organization first"
+                        )
+                    })?
+                    .user,
+            ),
+            None => None,
+        };
+        match (&action, user) {
+            (OperatorsAction::Add { .. }, Some(user)) => {
+                state.store.grant_operator(&actor, user.id).await?;
+                println!("{} is an operator.", user.email);
+            }
+            (OperatorsAction::Remove { .. }, Some(user)) => {
+                match state.store.revoke_operator(&actor, user.id).await {
+                    Err(vitrine_store::StoreError::Conflict { .. }) => {
+                        bail!("{} is the last operator; add another first", user.email)
+                    }
+                    Err(vitrine_store::StoreError::NotFound) => {
+                        bail!("{} is not an operator", user.email)
+                    }
+                    other => other?,
+                }
+                println!("{} is no longer an operator.", user.email);
+            }
+            _ => {
+                for operator in state.store.list_operators().await? {
+                    println!("{}", operator.email);
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    state.store.close().await;
+    result
 }
 
 async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
@@ -399,6 +606,8 @@ fn main() -> anyhow::Result<()> {
             Command::Serve(args) => serve(args).await,
             Command::Demo(args) => demo(args).await,
             Command::Migrate(args) => migrate(args).await,
+            Command::Setup(args) => setup(args).await,
+            Command::Operators { action } => operators(action).await,
             Command::Keys { action: KeysAction::Rotate(args) } => rotate_keys(args).await,
             Command::Datasets { action: DatasetsAction::Add { org, name, file, server } } => {
                 add_dataset(server, &org, &name, &file).await

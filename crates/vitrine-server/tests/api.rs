@@ -82,7 +82,7 @@ async fn bad_user_input_names_the_field_and_changes_nothing() {
     let cases = [
         (json!({ "name": "x", "password": "long-enough" }), "email"),
         (json!({ "email": "not-an-email", "password": "long-enough" }), "email"),
-        (json!({ "email": "a@example.com" }), "password"),
+        (json!({ "email": "a@example.com", "password": 12_345_678 }), "password"),
         (json!({ "email": "a@example.com", "password": "short" }), "password"),
         (json!({ "email": "a@example.com", "password": "long-enough", "role": "Owner" }), "role"),
         (

@@ -5,6 +5,7 @@
 //! in the same transaction as the change itself.
 
 pub mod conformance;
+mod installation;
 mod records;
 mod sqlite;
 
@@ -16,6 +17,7 @@ use vitrine_core::{
     ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, OrgSettings, Permission, ReportId, UserId,
 };
 
+pub use installation::{AccountStore, InstallationStore};
 pub use records::*;
 pub use sqlite::SqliteStore;
 
@@ -26,6 +28,9 @@ pub enum StoreError {
     /// A unique value is already taken; names the field.
     #[error("{field} is already in use")]
     Conflict { field: &'static str },
+    /// One of the organization's limits (named by its field) leaves no room for this.
+    #[error("the organization's {limit} limit is reached")]
+    LimitReached { limit: &'static str },
     #[error("unsupported database URL: {0}")]
     UnsupportedUrl(String),
     /// The database failed; the detail is for logs, never for responses.
@@ -48,7 +53,7 @@ pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: InstallationStore + AccountStore + Send + Sync + 'static {
     /// Applies pending migrations; returns how many were applied.
     async fn migrate(&self) -> StoreResult<usize>;
     /// Cheap liveness probe.
@@ -57,7 +62,9 @@ pub trait Store: Send + Sync + 'static {
     async fn close(&self);
 
     // Organizations (installation level).
-    async fn create_organization(&self, name: &str) -> StoreResult<Organization>;
+    /// Creates an organization with default settings; recorded in the installation audit.
+    /// Refused with `Conflict { field: "name" }` when another has the name (any case).
+    async fn create_organization(&self, actor: &Actor, name: &str) -> StoreResult<Organization>;
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>>;
     async fn get_organization(&self, org: OrgId) -> StoreResult<Organization>;
     async fn update_settings(
@@ -71,6 +78,7 @@ pub trait Store: Send + Sync + 'static {
     async fn create_user(&self, org: OrgId, actor: &Actor, user: &NewUser) -> StoreResult<User>;
     async fn get_user(&self, org: OrgId, id: UserId) -> StoreResult<User>;
     async fn list_users(&self, org: OrgId) -> StoreResult<Vec<User>>;
+    /// A change of password also lifts a lock and ends every session of the user.
     async fn update_user(
         &self,
         org: OrgId,

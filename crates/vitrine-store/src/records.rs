@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use vitrine_core::capacity::{CapacityMode, CapacityState, WeeklyWindow};
 use vitrine_core::{
-    ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, OrgSettings, ReportId, Role, UserId,
+    ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, OrgLimits, OrgSettings, ReportId, Role, UserId,
 };
 
 /// Who made a change, and when; recorded in the audit log with it.
@@ -29,6 +29,62 @@ pub struct Organization {
     pub name: String,
     pub settings: OrgSettings,
     pub created_at: DateTime<Utc>,
+    /// Set while an operator keeps the organization suspended: nobody of it signs in.
+    pub suspended_at: Option<DateTime<Utc>>,
+    pub limits: OrgLimits,
+}
+
+impl Organization {
+    pub fn is_suspended(&self) -> bool {
+        self.suspended_at.is_some()
+    }
+}
+
+/// How much of its limits an organization uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrgUsage {
+    pub users: u64,
+    pub reports: u64,
+    pub datasets: u64,
+}
+
+/// One entry of the installation audit log: what an operator (or set-up) did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstallationAuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor_id: String,
+    pub actor_label: String,
+    /// `organization`, `operator` or `installation`.
+    pub entity_type: String,
+    pub entity_id: String,
+    pub action: String,
+    pub old_value: Option<Value>,
+    pub new_value: Option<Value>,
+}
+
+/// A user's session as its owner sees it; never the token or its hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionInfo {
+    /// The hash of the session's token; [`SessionInfo::id`] is the handle shown.
+    pub token_hash: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl SessionInfo {
+    /// A public handle for a session: the first bytes of its token's hash, in hex. The hash
+    /// of a random 256-bit secret reveals nothing of the secret.
+    pub fn id(&self) -> String {
+        session_id(&self.token_hash)
+    }
+}
+
+/// The public handle of the session whose token has this hash.
+pub fn session_id(token_hash: &[u8]) -> String {
+    token_hash.iter().take(8).map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +100,10 @@ pub struct User {
     pub locked_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// False for an invited user who has not chosen a password yet.
+    pub password_set: bool,
+    /// Whether the user also holds the installation's operator role.
+    pub operator: bool,
 }
 
 impl User {
@@ -62,6 +122,7 @@ pub struct NewUser {
     pub email: String,
     pub name: String,
     pub role: Role,
+    /// Empty for an invited user, who chooses a password by the invitation link.
     pub password_hash: String,
     pub blocked: bool,
     pub expires_at: Option<DateTime<Utc>>,
@@ -101,6 +162,9 @@ pub struct NewSession {
     pub token_hash: Vec<u8>,
     pub user_id: UserId,
     pub created_at: DateTime<Utc>,
+    /// The browser it was made from, shown to its owner (bounded in length by the caller).
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
 }
 
 /// A session with its user and the organization's settings, read in one query.
@@ -108,6 +172,7 @@ pub struct NewSession {
 pub struct SessionRecord {
     pub user: User,
     pub org_name: String,
+    pub org_suspended: bool,
     pub settings: OrgSettings,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,

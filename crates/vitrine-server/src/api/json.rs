@@ -2,7 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use vitrine_store::{ApiKey, AuditEntry, Group, Organization, Report, TokenEvent, User};
+use vitrine_store::{
+    ApiKey, AuditEntry, Group, InstallationAuditEntry, Organization, Report, SessionInfo,
+    TokenEvent, User,
+};
+
+use crate::services::accounts::LinkOffer;
+use crate::services::installation::OrganizationView;
 
 pub fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -21,6 +27,8 @@ pub fn user(user: &User) -> Value {
         "blocked": user.blocked,
         "expiresAt": opt_time(user.expires_at),
         "lockedUntil": opt_time(user.locked_until),
+        "passwordSet": user.password_set,
+        "operator": user.operator,
         "createdAt": time(user.created_at),
         "updatedAt": time(user.updated_at),
     })
@@ -50,6 +58,52 @@ pub fn report(report: &Report) -> Value {
 
 pub fn organization(org: &Organization) -> Value {
     json!({ "id": org.id, "name": org.name })
+}
+
+/// An organization as the installation's operators see it: limits and counts, no content.
+pub fn organization_view(view: &OrganizationView) -> Value {
+    let org = &view.organization;
+    json!({
+        "id": org.id,
+        "name": org.name,
+        "createdAt": time(org.created_at),
+        "suspended": org.is_suspended(),
+        "suspendedAt": opt_time(org.suspended_at),
+        "limits": org.limits,
+        "usage": {
+            "users": view.usage.users,
+            "reports": view.usage.reports,
+            "datasets": view.usage.datasets,
+        },
+    })
+}
+
+pub fn installation_audit(entry: &InstallationAuditEntry) -> Value {
+    json!({
+        "id": entry.id,
+        "at": time(entry.at),
+        "actor": { "id": entry.actor_id, "label": entry.actor_label },
+        "entityType": entry.entity_type,
+        "entityId": entry.entity_id,
+        "action": entry.action,
+        "oldValue": entry.old_value,
+        "newValue": entry.new_value,
+    })
+}
+
+pub fn session(session: &SessionInfo, current: bool) -> Value {
+    json!({
+        "id": session.id(),
+        "createdAt": time(session.created_at),
+        "lastSeenAt": time(session.last_seen_at),
+        "userAgent": session.user_agent,
+        "ip": session.ip,
+        "current": current,
+    })
+}
+
+pub fn link_offer(offer: &LinkOffer) -> Value {
+    json!({ "url": offer.url, "expiresAt": time(offer.expires_at), "emailed": offer.emailed })
 }
 
 pub fn api_key(key: &ApiKey) -> Value {

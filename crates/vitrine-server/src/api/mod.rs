@@ -9,6 +9,7 @@ mod datasets;
 mod embed;
 pub use audit::csv_download as audit_csv_download;
 mod groups;
+mod installation;
 pub mod json;
 mod permissions;
 mod reports;
@@ -32,7 +33,21 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/auth/login", post(account::login))
         .route("/auth/logout", post(account::logout))
-        .route("/me", get(account::me))
+        .route("/me", get(account::me).patch(account::update_me))
+        .route("/me/sessions", get(account::sessions))
+        .route("/me/sessions/end-others", post(account::end_other_sessions))
+        .route("/me/sessions/{id}", delete(account::end_session))
+        .route("/auth/password-reset", post(account::request_reset))
+        .route("/auth/password-reset/complete", post(account::complete_reset))
+        .route("/auth/invitation/accept", post(account::accept_invitation))
+        .route("/setup", post(installation::setup))
+        .route("/installation/organizations", get(installation::list).post(installation::create))
+        .route(
+            "/installation/organizations/{id}",
+            get(installation::show).patch(installation::update).delete(installation::delete),
+        )
+        .route("/installation/audit", get(installation::audit))
+        .route("/installation/operators", get(installation::operators))
         .route("/reports", get(reports::list).post(reports::create))
         .route("/reports/{id}", get(reports::show).patch(reports::update).delete(reports::delete))
         .route("/reports/{id}/access", get(reports::access))
@@ -70,6 +85,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::show).patch(users::update).delete(users::delete))
+        .route("/users/{id}/invitation", post(users::invite))
         .route("/groups", get(groups::list).post(groups::create))
         .route("/groups/{id}", get(groups::show).delete(groups::delete))
         .route(

@@ -29,7 +29,12 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let scope = caller.principal.admin()?;
     let user = users::create(&state, &scope, &caller, &input).await?;
-    Ok((StatusCode::CREATED, Json(json::user(&user))))
+    let mut body = json::user(&user);
+    if !user.password_set {
+        let offer = crate::services::accounts::invite(&state, &caller.org_name, &user).await?;
+        body["invitation"] = json::link_offer(&offer);
+    }
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 pub async fn show(
@@ -100,4 +105,18 @@ pub async fn put_rls(
     let assignment = crate::services::rls::assignment_from(&input, &input.as_value())?;
     crate::services::rls::set(&state, &scope, &caller, Grantee::User(id), &assignment).await?;
     Ok(Json(crate::services::rls::assignment_json(&assignment)))
+}
+
+/// `POST /api/v1/users/{id}/invitation`: a new invitation link for a user who has not chosen
+/// a password yet, emailed when SMTP is configured and answered for copying either way.
+pub async fn invite(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let scope = caller.principal.admin()?;
+    let id: UserId = parse_id(&id, "user")?;
+    let user = state.store.get_user(scope.org_id(), id).await?;
+    let offer = crate::services::accounts::invite(&state, &caller.org_name, &user).await?;
+    Ok((StatusCode::CREATED, Json(json::link_offer(&offer))))
 }

@@ -42,6 +42,9 @@ pub(super) async fn authenticate(state: &AppState, presented: &str) -> Result<Ca
         state.store.touch_api_key(key.id, now).await?;
     }
     let org = state.store.get_organization(key.org_id).await?;
+    if org.is_suspended() {
+        return Err(super::suspended());
+    }
     Ok(Caller {
         org_name: org.name,
         org_settings: org.settings,
@@ -51,6 +54,7 @@ pub(super) async fn authenticate(state: &AppState, presented: &str) -> Result<Ca
             role: Role::Admin,
             label: format!("API key {}", key.name),
             method: AuthMethod::ApiKey(key.id),
+            operator: false,
         },
         user: None,
         session: None,

@@ -9,6 +9,7 @@ use vitrine_store::{NewSession, User};
 use super::{SESSION_COOKIE, csrf_for, random_secret, sha256};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode};
+use crate::tokens::request_info::RequestInfo;
 
 pub const LOCK_THRESHOLD: u32 = 5;
 pub const LOCK_MINUTES: i64 = 30;
@@ -35,8 +36,13 @@ fn locked(until: chrono::DateTime<chrono::Utc>) -> ApiError {
     )
 }
 
-pub async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<SignedIn, ApiError> {
-    let result = attempt(state, email, password).await;
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client: &RequestInfo,
+) -> Result<SignedIn, ApiError> {
+    let result = attempt(state, email, password, client).await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(e) if e.code == ErrorCode::AccountLocked => "locked",
@@ -47,14 +53,20 @@ pub async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<Si
     result
 }
 
-async fn attempt(state: &AppState, email: &str, password: &str) -> Result<SignedIn, ApiError> {
+async fn attempt(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client: &RequestInfo,
+) -> Result<SignedIn, ApiError> {
     let email = email.trim().to_ascii_lowercase();
     if password.len() > vitrine_core::validate::PASSWORD_MAX_BYTES {
         return Err(invalid_credentials());
     }
     let login = state.store.find_login(&email).await?;
-    let matches =
-        state.passwords.verify(password, login.as_ref().map(|l| l.password_hash.as_str())).await?;
+    // An invited user without a password yet is checked against the decoy, like a stranger.
+    let stored = login.as_ref().map(|l| l.password_hash.as_str()).filter(|hash| !hash.is_empty());
+    let matches = state.passwords.verify(password, stored).await?;
     let Some(login) = login else {
         return Err(invalid_credentials());
     };
@@ -82,12 +94,20 @@ async fn attempt(state: &AppState, email: &str, password: &str) -> Result<Signed
             "This account has expired. Ask an administrator of your organization.",
         ));
     }
+    let org = state.store.get_organization(login.user.org_id).await?;
+    if org.is_suspended() {
+        return Err(super::suspended());
+    }
     state.store.record_successful_login(login.user.id).await?;
     let session_token = random_secret();
-    let session =
-        NewSession { token_hash: sha256(&session_token), user_id: login.user.id, created_at: now };
+    let session = NewSession {
+        token_hash: sha256(&session_token),
+        user_id: login.user.id,
+        created_at: now,
+        user_agent: client.user_agent.clone(),
+        ip: client.ip.clone(),
+    };
     state.store.create_session(&session).await?;
-    let org = state.store.get_organization(login.user.org_id).await?;
     tracing::info!(user = %login.user.id, org = %org.id, "signed in");
     Ok(SignedIn {
         csrf_token: csrf_for(&session_token),

@@ -3,6 +3,7 @@
 //! from the session token, so it needs no storage and dies with the session.
 
 pub mod api_key;
+pub mod links;
 pub mod login;
 pub mod password;
 
@@ -127,7 +128,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Call
     let absolute_limit = Duration::hours(i64::from(record.settings.session_absolute_timeout_hours));
     let expired =
         now - record.last_seen_at > idle_limit || now - record.created_at > absolute_limit;
-    if expired || !record.user.is_active_at(now) {
+    if expired || !record.user.is_active_at(now) || record.org_suspended {
         state.store.delete_session(&token_hash).await?;
         return Ok(None);
     }
@@ -142,12 +143,21 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Call
             role: user.role,
             label: user.email.clone(),
             method: AuthMethod::Session,
+            operator: user.operator,
         },
         org_name: record.org_name,
         org_settings: record.settings,
         user: Some(user),
         session: Some(SessionHandle { token_hash, csrf_token: csrf_for(token) }),
     }))
+}
+
+/// The answer to anyone of a suspended organization.
+pub fn suspended() -> ApiError {
+    ApiError::new(
+        ErrorCode::OrganizationSuspended,
+        "This organization is suspended by the installation's operators; nobody of it can sign in.",
+    )
 }
 
 fn invalid_api_key() -> ApiError {

@@ -111,9 +111,16 @@ pub fn topbar(caller: &Caller, in_admin: bool) -> Markup {
                 @if caller.principal.role.manages_content() {
                     a href="/admin" aria-current=[in_admin.then_some("page")] { "Admin" }
                 }
+                @if caller.principal.operator {
+                    a href="/installation" { "Installation" }
+                }
             }
             div.account {
-                span.who { (name) span.role { (caller.principal.role.as_str()) } }
+                @if caller.user.is_some() {
+                    a.who href="/account" title="My account" { (name) span.role { (caller.principal.role.as_str()) } }
+                } @else {
+                    span.who { (name) span.role { (caller.principal.role.as_str()) } }
+                }
                 form method="post" action="/logout" {
                     (csrf_field(caller))
                     button.link type="submit" { "Sign out" }

@@ -1,10 +1,13 @@
 //! The server-rendered portals: sign-in, the Reports Portal everyone sees, and the Admin
 //! Portal. Pages post plain HTML forms carrying the CSRF token as a hidden field.
 
+mod account;
 mod admin;
 mod form;
+mod installation;
 mod layout;
 mod reports;
+mod setup;
 mod sign_in;
 
 use axum::Router;
@@ -23,6 +26,26 @@ pub fn router() -> Router<AppState> {
         .route("/", get(sign_in::home))
         .route("/login", post(sign_in::login))
         .route("/logout", post(sign_in::logout))
+        .route("/setup", get(setup::show).post(setup::submit))
+        .route("/account", get(account::show))
+        .route("/account/profile", post(account::update_profile))
+        .route("/account/password", post(account::change_password))
+        .route("/account/sessions/end-others", post(account::end_other_sessions))
+        .route("/account/sessions/{id}/end", post(account::end_session))
+        .route("/password/forgot", get(account::forgot_page).post(account::forgot))
+        .route("/password/reset", get(account::reset_page).post(account::reset_password))
+        .route("/welcome", get(account::invitation_page).post(account::accept_invitation))
+        .route("/installation", get(installation::list))
+        .route("/installation/audit", get(installation::audit))
+        .route("/installation/organizations", post(installation::create))
+        .route(
+            "/installation/organizations/{id}",
+            get(installation::show).post(installation::update),
+        )
+        .route("/installation/organizations/{id}/suspend", post(installation::suspend))
+        .route("/installation/organizations/{id}/reinstate", post(installation::reinstate))
+        .route("/installation/organizations/{id}/delete", post(installation::delete))
+        .route("/assets/link.js", get(link_script))
         .route("/reports/{id}", get(reports::show))
         .route("/assets/portal.css", get(stylesheet))
         .route("/favicon.ico", get(favicon))
@@ -45,6 +68,17 @@ async fn stylesheet() -> Response {
 }
 
 /// The logo as the tab icon.
+async fn link_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../../../../web/portal/link.js"),
+    )
+        .into_response()
+}
+
 async fn favicon() -> Response {
     const ICON: &str = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'><rect width='16' height='16' rx='3' fill='#17213a'/><rect x='3' y='3' width='5' height='10' fill='#7ea2ff'/><rect x='9' y='3' width='4' height='10' fill='none' stroke='#7ea2ff'/></svg>";
     (

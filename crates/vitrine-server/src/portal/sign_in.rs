@@ -10,6 +10,7 @@ use super::{FormData, PortalResult, reports};
 use crate::app::AppState;
 use crate::auth::login::{cleared_cookie, session_cookie, sign_in};
 use crate::auth::{MaybeCaller, PortalCaller};
+use crate::tokens::request_info::RequestInfo;
 
 pub async fn home(State(state): State<AppState>, MaybeCaller(caller): MaybeCaller) -> PortalResult {
     match caller {
@@ -32,6 +33,7 @@ fn sign_in_page(error: Option<&str>, email: &str, status: StatusCode) -> Respons
                 label { "Email" input type="email" name="email" value=(email) autocomplete="username" required autofocus; }
                 label { "Password" input type="password" name="password" autocomplete="current-password" required; }
                 button.primary type="submit" { "Sign in" }
+                p.forgot { a href="/password/forgot" { "Forgot password?" } }
             }
         }
     };
@@ -39,10 +41,10 @@ fn sign_in_page(error: Option<&str>, email: &str, status: StatusCode) -> Respons
     (status, headers, page(None, "Sign in", None, body)).into_response()
 }
 
-pub async fn login(State(state): State<AppState>, form: FormData) -> Response {
+pub async fn login(State(state): State<AppState>, client: RequestInfo, form: FormData) -> Response {
     let email = form.get("email").unwrap_or_default();
     let password = form.get("password").unwrap_or_default();
-    match sign_in(&state, email, password).await {
+    match sign_in(&state, email, password, &client).await {
         Ok(signed_in) => {
             let cookie = session_cookie(&state, &signed_in);
             ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()

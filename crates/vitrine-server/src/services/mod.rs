@@ -1,11 +1,13 @@
 //! What the portals and the JSON API both do: validate input, check the rules, call the store.
 //! Handlers only translate between HTTP and these functions, so both front-ends behave alike.
 
+pub mod accounts;
 pub mod audit;
 pub mod capacities;
 pub mod datasets;
 pub mod definitions;
 pub mod groups;
+pub mod installation;
 pub mod permissions;
 pub mod reports;
 pub mod rls;

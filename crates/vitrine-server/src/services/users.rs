@@ -40,11 +40,17 @@ pub async fn create(
         None => email.split('@').next().unwrap_or_default().to_string(),
     };
     let role = role(input)?.unwrap_or(Role::Viewer);
-    let password = input.required_str("password")?;
-    validate::password("password", password)?;
+    // Without a password the user is invited: they choose one by the invitation link.
+    let password = input.optional_str("password")?.filter(|p| !p.is_empty());
+    if let Some(password) = password {
+        validate::password("password", password)?;
+    }
     let blocked = input.optional_bool("blocked")?.unwrap_or(false);
     let expires_at = expiry(input)?.flatten();
-    let password_hash = state.passwords.hash(password).await?;
+    let password_hash = match password {
+        Some(password) => state.passwords.hash(password).await?,
+        None => String::new(),
+    };
     let new = NewUser { email, name, role, password_hash, blocked, expires_at };
     let user =
         state.store.create_user(scope.org_id(), &caller.actor(state.clock.now()), &new).await?;

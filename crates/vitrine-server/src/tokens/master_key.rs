@@ -31,6 +31,8 @@ pub enum MasterKeyError {
 #[derive(Clone)]
 pub struct MasterKey {
     cipher: ChaCha20Poly1305,
+    /// Keys for other purposes are derived from this one, never the sealing key itself.
+    derivation: [u8; 32],
 }
 
 impl fmt::Debug for MasterKey {
@@ -47,7 +49,13 @@ fn decode_key(text: &str) -> Option<[u8; 32]> {
 
 impl MasterKey {
     fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self { cipher: ChaCha20Poly1305::new(Key::from_slice(&bytes)) }
+        use hmac::Mac;
+        let mut derivation = [0u8; 32];
+        if let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&bytes) {
+            mac.update(b"vitrine derivation key v1");
+            derivation.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        Self { cipher: ChaCha20Poly1305::new(Key::from_slice(&bytes)), derivation }
     }
 
     /// The key from the environment if given, else from (or into) the data directory.
@@ -80,6 +88,18 @@ impl MasterKey {
     }
 
     /// Encrypts `secret`, bound to `label` (the key id), as nonce ‖ ciphertext ‖ tag.
+    /// A 32-byte key for one purpose (`label`), derived from the master key: it changes when
+    /// the master key does, and reveals nothing of it or of keys for other purposes.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        use hmac::Mac;
+        let mut key = [0u8; 32];
+        if let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.derivation) {
+            mac.update(label.as_bytes());
+            key.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        key
+    }
+
     pub fn seal(&self, label: &str, secret: &[u8]) -> Result<Vec<u8>, MasterKeyError> {
         let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
         let ciphertext = self

@@ -14,6 +14,14 @@ pub struct RequestInfo {
     pub user_agent: Option<String>,
 }
 
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts))
+    }
+}
+
 impl RequestInfo {
     /// The peer address of the connection, and the user agent, shortened.
     pub fn of(parts: &Parts) -> Self {

@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}", get(users::show).post(users::update))
         .route("/users/{id}/permissions", post(users::set_permissions))
         .route("/users/{id}/delete", post(users::delete))
+        .route("/users/{id}/invitation", post(users::invite))
         .route("/users/{id}/revoke-tokens", post(users::revoke_tokens))
         .route("/groups", get(groups::list).post(groups::create))
         .route("/groups/{id}", get(groups::show))
@@ -112,7 +113,7 @@ fn done(path: &str, what: &str) -> Response {
     Redirect::to(&format!("{path}?done={what}")).into_response()
 }
 
-type DoneQuery = Query<HashMap<String, String>>;
+pub(crate) type DoneQuery = Query<HashMap<String, String>>;
 
 fn flash_of(query: &DoneQuery) -> Flash {
     Flash::from_done(query.get("done").map(String::as_str))

@@ -17,7 +17,9 @@ use crate::portal::{FormData, OnPage, PortalResult};
 use crate::services::{self, parse_id};
 
 pub fn status_badge(user: &User, now: chrono::DateTime<chrono::Utc>) -> Markup {
-    let (class, label) = if user.blocked {
+    let (class, label) = if !user.password_set && !user.blocked {
+        ("badge warn", "Invited")
+    } else if user.blocked {
         ("badge danger", "Blocked")
     } else if !user.is_active_at(now) {
         ("badge warn", "Expired")
@@ -73,7 +75,7 @@ async fn render_list(
                 label { "Email" input type="email" name="email" required; }
                 label { "Name" input type="text" name="name" placeholder="Optional"; }
                 label { "Role" select name="role" { (role_options(Role::Viewer)) } }
-                label { "Password" input type="password" name="password" minlength="8" autocomplete="new-password" required; }
+                label { "Password" input type="password" name="password" minlength="8" autocomplete="new-password" placeholder="Blank: invite by link"; }
                 label { "Expires on" input type="date" name="expiresAt"; }
                 div.form-actions { button.primary type="submit" { "Add user" } }
             }
@@ -89,8 +91,24 @@ pub async fn create(
 ) -> PortalResult {
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
-    let input = form.to_fields(&["email", "role", "password"], &["name", "expiresAt"], &[]);
+    let input = form.to_fields(&["email", "role"], &["name", "expiresAt", "password"], &[]);
     match services::users::create(&state, &scope, &caller, &input).await {
+        Ok(user) if !user.password_set => {
+            let offer = services::accounts::invite(&state, &caller.org_name, &user)
+                .await
+                .on_page(&caller)?;
+            let notice = Flash { notice: Some("Created.".into()), error: None };
+            render_detail(
+                &state,
+                &caller,
+                &scope,
+                user.id,
+                notice,
+                Some(offer),
+                StatusCode::CREATED,
+            )
+            .await
+        }
         Ok(user) => Ok(done(&format!("/admin/users/{}", user.id), "created")),
         Err(e) => render_list(&state, &caller, &scope, Flash::error(e.message), e.status).await,
     }
@@ -104,7 +122,39 @@ pub async fn show(
 ) -> PortalResult {
     let scope = admin_scope(&caller)?;
     let id = parse_id(&id, "user").on_page(&caller)?;
-    render_detail(&state, &caller, &scope, id, flash_of(&query), StatusCode::OK).await
+    render_detail(&state, &caller, &scope, id, flash_of(&query), None, StatusCode::OK).await
+}
+
+/// "Copy invitation link": a fresh link for a user who has not chosen a password yet,
+/// emailed too when SMTP is configured.
+pub async fn invite(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PortalResult {
+    form.check_csrf(&caller)?;
+    let scope = admin_scope(&caller)?;
+    let id = parse_id(&id, "user").on_page(&caller)?;
+    let user = state.store.get_user(scope.org_id(), id).await.on_page(&caller)?;
+    match services::accounts::invite(&state, &caller.org_name, &user).await {
+        Ok(offer) => {
+            render_detail(
+                &state,
+                &caller,
+                &scope,
+                id,
+                Flash::default(),
+                Some(offer),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => {
+            render_detail(&state, &caller, &scope, id, Flash::error(e.message), None, e.status)
+                .await
+        }
+    }
 }
 
 async fn render_detail(
@@ -113,6 +163,7 @@ async fn render_detail(
     scope: &AdminScope,
     id: UserId,
     notice: Flash,
+    invitation: Option<services::accounts::LinkOffer>,
     status: StatusCode,
 ) -> PortalResult {
     let org = scope.org_id();
@@ -131,6 +182,20 @@ async fn render_detail(
         (flash(&notice))
         @if let Some(until) = user.locked_until.filter(|u| now < *u) {
             p.flash.error { "Locked after too many wrong passwords until " (date(until)) ". Setting a new password unlocks it." }
+        }
+        @if !user.password_set {
+            section.card.secret {
+                h2 { "Invitation" }
+                @if let Some(offer) = &invitation {
+                    @if offer.emailed { p { "An invitation was emailed to " (user.email) ". You can also pass on this link:" } }
+                    @else { p { "Email is not configured: pass on this link to " (user.email) " yourself." } }
+                    pre.secret-value.invitation-link { (offer.url) }
+                    p.muted { "It works once, until " (date(offer.expires_at)) ". A new link does not cancel older ones; setting a password does." }
+                } @else {
+                    p.muted { (user.name) " has not chosen a password yet. Make a new invitation link (and email it, when email is configured)." }
+                    (action_button(caller, &format!("{base}/invitation"), "Copy invitation link", "primary"))
+                }
+            }
         }
         section.card {
             h2 { "Profile" }
@@ -207,7 +272,8 @@ pub async fn update(
     match services::users::update(&state, &scope, &caller, id, &input).await {
         Ok(_) => Ok(done(&format!("/admin/users/{id}"), "saved")),
         Err(e) => {
-            render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await
+            render_detail(&state, &caller, &scope, id, Flash::error(e.message), None, e.status)
+                .await
         }
     }
 }
@@ -235,7 +301,8 @@ pub async fn delete(
     match services::users::delete(&state, &scope, &caller, id).await {
         Ok(()) => Ok(done("/admin/users", "deleted")),
         Err(e) => {
-            render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await
+            render_detail(&state, &caller, &scope, id, Flash::error(e.message), None, e.status)
+                .await
         }
     }
 }

@@ -16,24 +16,30 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use vitrine_core::capacity::{CapacityMode, CapacityState};
 use vitrine_core::token::{Revocation, RevocationScope};
 use vitrine_core::{
-    ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, OrgSettings, Permission, ReportId, Role,
-    UserId,
+    ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, OrgLimits, OrgSettings, Permission, ReportId,
+    Role, UserId,
 };
+
+mod accounts;
+mod installation;
 
 use crate::records::*;
 use crate::{Store, StoreError, StoreResult};
 
 /// Schema versions, applied in order, each once.
 const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/0001_foundation.sql")),
-    (2, include_str!("../migrations/0002_tokens.sql")),
-    (3, include_str!("../migrations/0003_reports_content.sql")),
-    (4, include_str!("../migrations/0004_capacities.sql")),
-    (5, include_str!("../migrations/0005_capacity_keepers.sql")),
+    (1, include_str!("../../migrations/0001_foundation.sql")),
+    (2, include_str!("../../migrations/0002_tokens.sql")),
+    (3, include_str!("../../migrations/0003_reports_content.sql")),
+    (4, include_str!("../../migrations/0004_capacities.sql")),
+    (5, include_str!("../../migrations/0005_capacity_keepers.sql")),
+    (6, include_str!("../../migrations/0006_installation.sql")),
 ];
 
 const USER_COLUMNS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.blocked, u.expires_at, \
-                            u.locked_until, u.created_at, u.updated_at";
+     u.locked_until, u.created_at, u.updated_at, u.password_hash <> '' AS password_set, \
+     EXISTS (SELECT 1 FROM operators op WHERE op.user_id = u.id) AS operator";
+const ORG_COLUMNS: &str = "id, name, settings, created_at, suspended_at, limits";
 const GROUP_COLUMNS: &str = "g.id, g.org_id, g.name, g.description, g.created_at, \
      (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS member_count";
 const REPORT_COLUMNS: &str = "r.id, r.org_id, r.name, r.description, r.owner_id, r.definition, r.capacity_id, r.created_at, r.updated_at";
@@ -166,41 +172,22 @@ impl Store for SqliteStore {
         self.writer.close().await;
     }
 
-    async fn create_organization(&self, name: &str) -> StoreResult<Organization> {
-        let org = Organization {
-            id: OrgId::generate(),
-            name: name.to_string(),
-            settings: OrgSettings::default(),
-            created_at: now_ms(),
-        };
-        sqlx::query(
-            "INSERT INTO organizations (id, name, settings, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(org.id.to_string())
-        .bind(&org.name)
-        .bind(settings_json(&org.settings)?)
-        .bind(ms(org.created_at))
-        .execute(&self.writer)
-        .await?;
+    async fn create_organization(&self, actor: &Actor, name: &str) -> StoreResult<Organization> {
+        let mut tx = self.writer.begin().await?;
+        let org = installation::insert_organization(&mut tx, actor, name).await?;
+        tx.commit().await?;
         Ok(org)
     }
 
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
-        let rows = sqlx::query(
-            "SELECT id, name, settings, created_at FROM organizations ORDER BY created_at",
-        )
-        .fetch_all(&self.reader)
-        .await?;
+        let sql = format!("SELECT {ORG_COLUMNS} FROM organizations ORDER BY created_at");
+        let rows = sqlx::query(&sql).fetch_all(&self.reader).await?;
         rows.iter().map(organization_from_row).collect()
     }
 
     async fn get_organization(&self, org: OrgId) -> StoreResult<Organization> {
-        let row =
-            sqlx::query("SELECT id, name, settings, created_at FROM organizations WHERE id = ?")
-                .bind(org.to_string())
-                .fetch_optional(&self.reader)
-                .await?;
-        row.as_ref().map(organization_from_row).transpose()?.ok_or(StoreError::NotFound)
+        let mut conn = self.reader.acquire().await?;
+        installation::organization(&mut conn, org).await
     }
 
     async fn update_settings(
@@ -232,41 +219,8 @@ impl Store for SqliteStore {
     }
 
     async fn create_user(&self, org: OrgId, actor: &Actor, new: &NewUser) -> StoreResult<User> {
-        let user = User {
-            id: UserId::generate(),
-            org_id: org,
-            email: new.email.clone(),
-            name: new.name.clone(),
-            role: new.role,
-            blocked: new.blocked,
-            expires_at: new.expires_at,
-            locked_until: None,
-            created_at: actor.at,
-            updated_at: actor.at,
-        };
         let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "INSERT INTO users (id, org_id, email, name, role, password_hash, blocked, expires_at,
-                                created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(user.id.to_string())
-        .bind(org.to_string())
-        .bind(&user.email)
-        .bind(&user.name)
-        .bind(user.role.as_str())
-        .bind(&new.password_hash)
-        .bind(user.blocked)
-        .bind(user.expires_at.map(ms))
-        .bind(ms(user.created_at))
-        .bind(ms(user.updated_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| conflict_on_unique(e, "email"))?;
-        AuditRecord::new(org, actor, "user", user.id.to_string(), "created")
-            .values(None, Some(user_snapshot(&user)))
-            .write(&mut tx)
-            .await?;
+        let user = insert_user(&mut tx, org, actor, new).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -332,6 +286,14 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| conflict_on_unique(e, "email"))?;
+        if let Some(hash) = &change.password_hash {
+            new.password_set = !hash.is_empty();
+            // A new password signs the user out everywhere.
+            sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
         let mut new_value = user_snapshot(&new);
         if change.password_hash.is_some() {
             // The audit log records that the password changed, never the password or its hash.
@@ -411,12 +373,15 @@ impl Store for SqliteStore {
 
     async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, user_agent, ip)
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&session.token_hash)
         .bind(session.user_id.to_string())
         .bind(ms(session.created_at))
         .bind(ms(session.created_at))
+        .bind(session.user_agent.as_deref())
+        .bind(session.ip.as_deref())
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -424,7 +389,7 @@ impl Store for SqliteStore {
 
     async fn find_session(&self, token_hash: &[u8]) -> StoreResult<Option<SessionRecord>> {
         let sql = format!(
-            "SELECT {USER_COLUMNS}, o.name AS org_name, o.settings, s.created_at AS session_created_at, s.last_seen_at
+            "SELECT {USER_COLUMNS}, o.name AS org_name, o.settings, o.suspended_at, s.created_at AS session_created_at, s.last_seen_at
              FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id
              WHERE s.token_hash = ?"
         );
@@ -433,6 +398,7 @@ impl Store for SqliteStore {
             Ok(SessionRecord {
                 user: user_from_row(&row)?,
                 org_name: row.try_get("org_name")?,
+                org_suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
                 settings: settings_from_json(&row.try_get::<String, _>("settings")?)?,
                 created_at: from_ms(row.try_get("session_created_at")?)?,
                 last_seen_at: from_ms(row.try_get("last_seen_at")?)?,
@@ -1739,6 +1705,69 @@ impl Store for SqliteStore {
     }
 }
 
+/// Inserts a user and its audit entry, in the caller's transaction.
+async fn insert_user(
+    conn: &mut SqliteConnection,
+    org: OrgId,
+    actor: &Actor,
+    new: &NewUser,
+) -> StoreResult<User> {
+    let user = User {
+        id: UserId::generate(),
+        org_id: org,
+        email: new.email.clone(),
+        name: new.name.clone(),
+        role: new.role,
+        blocked: new.blocked,
+        expires_at: new.expires_at,
+        locked_until: None,
+        created_at: actor.at,
+        updated_at: actor.at,
+        password_set: !new.password_hash.is_empty(),
+        operator: false,
+    };
+    let limits: Option<String> =
+        sqlx::query_scalar("SELECT limits FROM organizations WHERE id = ?")
+            .bind(org.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let limits: OrgLimits = serde_json::from_str(&limits.ok_or(StoreError::NotFound)?)
+        .map_err(|e| StoreError::Backend(format!("malformed limits: {e}")))?;
+    if limits.max_users.is_some() {
+        // Counted in the writer's transaction, so concurrent creations cannot pass the limit.
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE org_id = ?")
+            .bind(org.to_string())
+            .fetch_one(&mut *conn)
+            .await?;
+        if !limits.admits_user(users.max(0) as u64) {
+            return Err(StoreError::LimitReached { limit: vitrine_core::limits::MAX_USERS });
+        }
+    }
+    sqlx::query(
+        "INSERT INTO users (id, org_id, email, name, role, password_hash, blocked, expires_at,
+                                created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(user.id.to_string())
+    .bind(org.to_string())
+    .bind(&user.email)
+    .bind(&user.name)
+    .bind(user.role.as_str())
+    .bind(&new.password_hash)
+    .bind(user.blocked)
+    .bind(user.expires_at.map(ms))
+    .bind(ms(user.created_at))
+    .bind(ms(user.updated_at))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| conflict_on_unique(e, "email"))?;
+    AuditRecord::new(org, actor, "user", user.id.to_string(), "created")
+        .values(None, Some(user_snapshot(&user)))
+        .write(conn)
+        .await?;
+    Ok(user)
+}
+
 /// One audit log entry, written inside the transaction of the change it records.
 struct AuditRecord<'a> {
     org: OrgId,
@@ -1804,11 +1833,6 @@ fn conflict_on_unique(error: sqlx::Error, field: &'static str) -> StoreError {
     }
 }
 
-fn now_ms() -> DateTime<Utc> {
-    // Stored at millisecond precision; round-trip equality needs the same precision here.
-    from_ms(ms(Utc::now())).unwrap_or_default()
-}
-
 fn ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
@@ -1869,6 +1893,9 @@ fn organization_from_row(row: &SqliteRow) -> StoreResult<Organization> {
         name: row.try_get("name")?,
         settings: settings_from_json(&row.try_get::<String, _>("settings")?)?,
         created_at: from_ms(row.try_get("created_at")?)?,
+        suspended_at: opt_from_ms(row.try_get("suspended_at")?)?,
+        limits: serde_json::from_str(&row.try_get::<String, _>("limits")?)
+            .map_err(|e| StoreError::Backend(format!("malformed limits: {e}")))?,
     })
 }
 
@@ -1885,6 +1912,8 @@ fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
         locked_until: opt_from_ms(row.try_get("locked_until")?)?,
         created_at: from_ms(row.try_get("created_at")?)?,
         updated_at: from_ms(row.try_get("updated_at")?)?,
+        password_set: row.try_get("password_set")?,
+        operator: row.try_get("operator")?,
     })
 }
 

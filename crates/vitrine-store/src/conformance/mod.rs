@@ -6,17 +6,20 @@ use vitrine_core::capacity::{CapacityMode, CapacityState, WeeklyWindow};
 use vitrine_core::token::{Revocation, RevocationScope};
 use vitrine_core::{CapacityId, DatasetId, OrgId, Permission, Role, UserId};
 
+mod installation;
+pub use installation::*;
+
 use crate::{
     Actor, AuditFilter, Capacity, CapacityChange, CapacityEvent, Dataset, Grantee, NewApiKey,
     NewGroup, NewReport, NewSession, NewUser, ReportChange, RlsAssignment, Store, StoreError,
     StoredSigningKey, TokenEvent, TokenEventFilter, UserChange,
 };
 
-fn actor() -> Actor {
+pub(crate) fn actor() -> Actor {
     Actor { id: "tester".into(), label: "tester@example.com".into(), at: Utc::now() }
 }
 
-fn new_user(email: &str, role: Role) -> NewUser {
+pub(crate) fn new_user(email: &str, role: Role) -> NewUser {
     NewUser {
         email: email.into(),
         name: email.split('@').next().unwrap_or(email).into(),
@@ -27,11 +30,11 @@ fn new_user(email: &str, role: Role) -> NewUser {
     }
 }
 
-async fn org(store: &dyn Store, name: &str) -> OrgId {
-    store.create_organization(name).await.expect("create organization").id
+pub(crate) async fn org(store: &dyn Store, name: &str) -> OrgId {
+    store.create_organization(&actor(), name).await.expect("create organization").id
 }
 
-async fn user(store: &dyn Store, org: OrgId, email: &str) -> UserId {
+pub(crate) async fn user(store: &dyn Store, org: OrgId, email: &str) -> UserId {
     store.create_user(org, &actor(), &new_user(email, Role::Viewer)).await.expect("create user").id
 }
 
@@ -260,7 +263,13 @@ pub async fn sessions_are_found_by_hash_and_end_with_their_user(store: &dyn Stor
     let org = org(store, "Org").await;
     let id = user(store, org, "ada@example.com").await;
     let created = Utc::now();
-    let session = NewSession { token_hash: vec![7; 32], user_id: id, created_at: created };
+    let session = NewSession {
+        token_hash: vec![7; 32],
+        user_id: id,
+        created_at: created,
+        user_agent: None,
+        ip: None,
+    };
     store.create_session(&session).await.unwrap();
     let found = store.find_session(&[7; 32]).await.unwrap().expect("session");
     assert_eq!(found.user.id, id);
@@ -591,7 +600,7 @@ pub async fn rls_roles_and_attributes_union_over_groups_and_the_users_own_win(st
         Some("B"),
         "between groups, the one whose name sorts first (Everyone) wins"
     );
-    let elsewhere = store.create_organization("Elsewhere").await.unwrap().id;
+    let elsewhere = store.create_organization(&actor(), "Elsewhere").await.unwrap().id;
     assert!(matches!(store.effective_rls(elsewhere, ada).await, Err(StoreError::NotFound)));
     let plain = user(store, org, "plain@example.com").await;
     let none = store.effective_rls(org, plain).await.unwrap();
@@ -822,7 +831,15 @@ macro_rules! store_conformance_tests {
             capacities_round_trip_per_organization_and_audit_their_settings,
             capacity_transitions_happen_once_and_record_their_event,
             capacities_are_deleted_only_once_no_report_runs_on_them,
-            capacity_keepers_are_listed_latest_first_and_per_organization
+            capacity_keepers_are_listed_latest_first_and_per_organization,
+            setup_happens_once_even_when_raced,
+            operators_are_granted_once_and_the_last_one_stays,
+            organization_names_are_unique_in_any_case,
+            suspending_an_organization_ends_its_sessions_and_marks_new_ones,
+            the_user_limit_refuses_one_user_too_many,
+            deleting_an_organization_removes_everything_of_it_but_its_installation_audit,
+            own_password_change_ends_the_other_sessions_only,
+            a_password_link_sets_the_password_once
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
