@@ -91,6 +91,8 @@ pub async fn seed(
         users.insert(*email, store.create_user(org, actor, &new).await?.id);
     }
     let user = |email: &str| users[email];
+    // The demo's administrator also operates the installation (Installation › Organizations).
+    store.grant_operator(actor, user("admin@example.com")).await?;
 
     let org = northwind.id;
     let sales = group(store, org, actor, "Sales team", "Account managers and sales leads.").await?;

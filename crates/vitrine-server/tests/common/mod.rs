@@ -2,6 +2,8 @@
 //! gives tests an HTTP client per user.
 #![allow(dead_code)]
 
+pub mod mail;
+
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
@@ -30,6 +32,8 @@ pub struct TestApp {
     pub tokens: Arc<vitrine_server::tokens::TokenService>,
     /// The running server's services, for tests that drive them directly.
     pub state: AppState,
+    /// The one-time set-up code, on an empty store.
+    pub setup_code: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _data: tempfile::TempDir,
@@ -42,13 +46,22 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(ConfigLayer) -> ConfigLayer) -> TestApp {
     let data = tempfile::tempdir().expect("temp dir");
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()));
-    launch(data, clock, adjust).await
+    launch(data, clock, true, adjust).await
+}
+
+/// A server on an empty store, as on first run: no organization, no account; the set-up
+/// code is armed, as `vitrine serve` does, and kept in [`TestApp::setup_code`].
+pub async fn spawn_empty_app_with(adjust: impl FnOnce(ConfigLayer) -> ConfigLayer) -> TestApp {
+    let data = tempfile::tempdir().expect("temp dir");
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()));
+    launch(data, clock, false, adjust).await
 }
 
 /// Starts a server on `data`; an existing database is kept (the demo only resets passwords).
 async fn launch(
     data: tempfile::TempDir,
     clock: Arc<ManualClock>,
+    seed: bool,
     adjust: impl FnOnce(ConfigLayer) -> ConfigLayer,
 ) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -72,7 +85,10 @@ async fn launch(
         password: PASSWORD,
         rows: TEST_ROWS,
     };
-    demo::seed(&*store, &setup, &seeded_at).await.expect("seed");
+    if seed {
+        demo::seed(&*store, &setup, &seeded_at).await.expect("seed");
+    }
+    let setup_code = services.setup.arm(&services).await.expect("arm set-up");
     let (shutdown, signal) = oneshot::channel::<()>();
     let server = tokio::spawn(vitrine_server::serve(listener, state, async {
         let _ = signal.await;
@@ -83,6 +99,7 @@ async fn launch(
         clock,
         tokens,
         state: services,
+        setup_code,
         shutdown: Some(shutdown),
         server: Some(server),
         _data: data,
@@ -141,7 +158,7 @@ impl TestApp {
         self.stop().await;
         let clock = Arc::clone(&self.clock);
         let dir = std::mem::replace(&mut self._data, tempfile::tempdir().expect("temp dir"));
-        launch(dir, clock, |layer| layer).await
+        launch(dir, clock, true, |layer| layer).await
     }
 
     /// Stops the server gracefully and waits for it to finish.
