@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
-use super::layout::{Flash, action_button, csrf_field, date, flash, page};
+use super::layout::{Area, Flash, action_button, csrf_field, date, flash, page, page_in};
 use super::{FormData, OnPage, PortalResult};
 use crate::app::AppState;
 use crate::auth::links::LinkKind;
@@ -92,7 +92,8 @@ async fn render(
         }
     };
     let headers = [(header::CACHE_CONTROL, "no-store")];
-    Ok((status, headers, page(Some(caller), "My account", None, body)).into_response())
+    Ok((status, headers, page_in(Area::Account, Some(caller), "My account", None, body))
+        .into_response())
 }
 
 /// A short name for a user agent string: the browser family and the system, when known.

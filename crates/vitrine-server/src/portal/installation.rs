@@ -8,7 +8,7 @@ use maud::{Markup, html};
 use vitrine_core::{OperatorScope, OrgId};
 
 use super::admin::DoneQuery;
-use super::layout::{Flash, action_button, csrf_field, date, flash, page};
+use super::layout::{Area, Flash, action_button, csrf_field, date, flash, page_in};
 use super::{FormData, OnPage, PortalError, PortalResult};
 use crate::app::AppState;
 use crate::auth::{Caller, PortalCaller};
@@ -27,6 +27,10 @@ fn nav(current: &str) -> Markup {
             a href="/installation/audit" aria-current=[(current == "audit").then_some("page")] { "Audit log" }
         }
     }
+}
+
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 fn limit(value: Option<u32>, unit: &str) -> String {
@@ -110,7 +114,8 @@ async fn render_list(
             }
         }
     };
-    Ok((status_code, page(Some(caller), "Installation", None, body)).into_response())
+    Ok((status_code, page_in(Area::Installation, Some(caller), "Installation", None, body))
+        .into_response())
 }
 
 pub async fn create(
@@ -177,7 +182,7 @@ async fn render_detail(
     let number = |value: Option<u32>| value.map(|v| v.to_string()).unwrap_or_default();
     let body = html! {
         nav.crumbs { a href="/installation" { "Installation" } " / " (org.name) }
-        div.page-head { h1 { (org.name) " " (status(&view)) } p.muted { (view.usage.users) " users · " (view.usage.reports) " reports · " (view.usage.datasets) " datasets · created " (date(org.created_at)) } }
+        div.page-head { h1 { (org.name) " " (status(&view)) } p.muted { (count(view.usage.users, "user")) " · " (count(view.usage.reports, "report")) " · " (count(view.usage.datasets, "dataset")) " · created " (date(org.created_at)) } }
         (flash(&notice))
         section.card {
             h2 { "Name and limits" }
@@ -207,7 +212,7 @@ async fn render_detail(
                 p.muted { "Deletes its users, groups, reports, datasets, capacities and audit log, irreversibly. The installation audit keeps a record." }
                 form.inline-form method="post" action={ (base) "/delete" } {
                     (csrf_field(caller))
-                    label { "Type " strong { (org.name) } " to confirm" input type="text" name="confirm" autocomplete="off" required; }
+                    label { span { "Type " strong { (org.name) } " to confirm" } input type="text" name="confirm" autocomplete="off" required; }
                     button.danger type="submit" { "Delete for good" }
                 }
             }
@@ -215,7 +220,8 @@ async fn render_detail(
             p.muted { "This is your own organization: you cannot suspend or delete it." }
         }
     };
-    Ok((status_code, page(Some(caller), &org.name, None, body)).into_response())
+    Ok((status_code, page_in(Area::Installation, Some(caller), &org.name, None, body))
+        .into_response())
 }
 
 async fn apply(
@@ -329,5 +335,5 @@ pub async fn audit(
             }
         }
     };
-    Ok(page(Some(&caller), "Installation audit", None, body).into_response())
+    Ok(page_in(Area::Installation, Some(&caller), "Installation audit", None, body).into_response())
 }

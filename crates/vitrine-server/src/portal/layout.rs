@@ -64,8 +64,29 @@ impl Section {
     }
 }
 
+/// The part of the portal a page belongs to, highlighted in the top bar.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Reports,
+    Admin,
+    Installation,
+    Account,
+}
+
 /// A complete HTML page. `section` adds the Admin Portal's side navigation.
 pub fn page(
+    caller: Option<&Caller>,
+    title: &str,
+    section: Option<Section>,
+    content: Markup,
+) -> Markup {
+    let area = if section.is_some() { Area::Admin } else { Area::Reports };
+    page_in(area, caller, title, section, content)
+}
+
+/// A page of `area`, for the pages outside the Reports Portal and the Admin Portal.
+pub fn page_in(
+    area: Area,
     caller: Option<&Caller>,
     title: &str,
     section: Option<Section>,
@@ -82,7 +103,7 @@ pub fn page(
             }
             body {
                 @if let Some(caller) = caller {
-                    (topbar(caller, section.is_some()))
+                    (topbar(caller, area))
                 }
                 div.shell.with-side[section.is_some()] {
                     @if let (Some(caller), Some(current)) = (caller, section) {
@@ -100,24 +121,25 @@ pub fn page(
     }
 }
 
-pub fn topbar(caller: &Caller, in_admin: bool) -> Markup {
+pub fn topbar(caller: &Caller, area: Area) -> Markup {
+    let current = |this: Area| (area == this).then_some("page");
     let name = caller.user.as_ref().map(|u| u.name.as_str()).unwrap_or("API key");
     html! {
         header.topbar {
             a.brand href="/" { span.logo aria-hidden="true" { "◧" } "Vitrine" }
             span.org-name title="Your organization" { (caller.org_name) }
             nav.topnav {
-                a href="/" aria-current=[(!in_admin).then_some("page")] { "Reports" }
+                a href="/" aria-current=[current(Area::Reports)] { "Reports" }
                 @if caller.principal.role.manages_content() {
-                    a href="/admin" aria-current=[in_admin.then_some("page")] { "Admin" }
+                    a href="/admin" aria-current=[current(Area::Admin)] { "Admin" }
                 }
                 @if caller.principal.operator {
-                    a href="/installation" { "Installation" }
+                    a href="/installation" aria-current=[current(Area::Installation)] { "Installation" }
                 }
             }
             div.account {
                 @if caller.user.is_some() {
-                    a.who href="/account" title="My account" { (name) span.role { (caller.principal.role.as_str()) } }
+                    a.who href="/account" title="My account" aria-current=[current(Area::Account)] { (name) span.role { (caller.principal.role.as_str()) } }
                 } @else {
                     span.who { (name) span.role { (caller.principal.role.as_str()) } }
                 }

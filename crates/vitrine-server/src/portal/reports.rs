@@ -84,7 +84,7 @@ pub async fn show(
                 script type="module" src="/assets/viewer/viewer.js" {}
             }
             body class=[tv.then_some("tv")] {
-                @if !tv { (topbar(&caller, false)) }
+                @if !tv { (topbar(&caller, crate::portal::layout::Area::Reports)) }
                 div.viewer-shell {
                     @if !tv {
                         nav.crumbs { a href="/" { "Reports" } " / " (report.name) " · "
