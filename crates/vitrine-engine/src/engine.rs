@@ -60,6 +60,8 @@ struct LoadedDataset {
     table: Arc<MemTable>,
     schema: SchemaRef,
     info: DatasetInfo,
+    /// What its batches hold in memory, for the organizations' memory limits.
+    memory_bytes: u64,
 }
 
 pub struct Engine {
@@ -138,13 +140,15 @@ impl Engine {
         batches: Vec<RecordBatch>,
     ) -> Result<DatasetInfo, EngineError> {
         let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let memory_bytes = batches.iter().map(|b| b.get_array_memory_size() as u64).sum();
         let mut partitions = vec![Vec::new(); self.partitions];
         for (index, batch) in batches.into_iter().enumerate() {
             partitions[index % self.partitions].push(batch);
         }
         let table = MemTable::try_new(Arc::clone(&schema), partitions).map_err(failed)?;
         let info = DatasetInfo::from_schema(&schema, rows);
-        let loaded = LoadedDataset { table: Arc::new(table), schema, info: info.clone() };
+        let loaded =
+            LoadedDataset { table: Arc::new(table), schema, info: info.clone(), memory_bytes };
         self.datasets
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -155,6 +159,11 @@ impl Engine {
     /// Frees a dataset's memory; returns whether it was loaded.
     pub fn unload(&self, id: &str) -> bool {
         self.datasets.write().unwrap_or_else(|p| p.into_inner()).remove(id).is_some()
+    }
+
+    /// The memory a loaded dataset holds; `None` when it is not loaded.
+    pub fn memory_bytes(&self, id: &str) -> Option<u64> {
+        self.loaded(id).map(|d| d.memory_bytes)
     }
 
     pub fn info(&self, id: &str) -> Option<DatasetInfo> {

@@ -292,3 +292,53 @@ async fn the_user_limit_refuses_one_user_too_many_naming_the_limit() {
     assert_eq!(body["error"]["field"], "maxUsers");
     assert!(app.store.find_login("c@acme.example.com").await.unwrap().is_none());
 }
+
+/// A CSV of `rows` rows, about 40 bytes each.
+fn csv(rows: usize) -> Vec<u8> {
+    let mut text = String::from("city,visits,day\n");
+    for i in 0..rows {
+        text.push_str(&format!("City number {i:08},{},2024-01-{:02}\n", i % 97, i % 28 + 1));
+    }
+    text.into_bytes()
+}
+
+#[tokio::test]
+async fn dataset_storage_and_memory_limits_refuse_an_upload_that_would_pass_them() {
+    let app = spawn_app().await;
+    let operator = app.sign_in(ADMIN).await;
+    let acme_admin = app.sign_in(ACME_ADMIN).await;
+    let acme =
+        acme_admin.json("/api/v1/me").await["organization"]["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/installation/organizations/{acme}");
+    let before = acme_admin.json("/api/v1/datasets").await.as_array().unwrap().len();
+
+    let set = operator.patch(&path, json!({ "limits": { "maxDatasetMegabytes": 1 } })).await;
+    assert_eq!(set.status(), StatusCode::OK);
+    let small = upload(&acme_admin, "Small", "small.csv", &csv(100)).await;
+    assert_eq!(small.status(), StatusCode::CREATED);
+    let large = upload(&acme_admin, "Large", "large.csv", &csv(40_000)).await;
+    let body = expect_error(large, StatusCode::CONFLICT, "LimitReached").await;
+    assert_eq!(body["error"]["field"], "maxDatasetMegabytes");
+
+    let set = operator
+        .patch(&path, json!({ "limits": { "maxDatasetMegabytes": null, "maxMemoryMegabytes": 1 } }))
+        .await;
+    assert_eq!(set.status(), StatusCode::OK);
+    let large = upload(&acme_admin, "Large", "large.csv", &csv(40_000)).await;
+    let body = expect_error(large, StatusCode::CONFLICT, "LimitReached").await;
+    assert_eq!(body["error"]["field"], "maxMemoryMegabytes");
+    let after = acme_admin.json("/api/v1/datasets").await.as_array().unwrap().len();
+    assert_eq!(after, before + 1, "only the small dataset was added");
+    let files = std::fs::read_dir(app.data_dir().join("datasets")).unwrap().count();
+    assert_eq!(
+        files,
+        app.store
+            .all_datasets()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|d| !d.location.starts_with('/'))
+            .count(),
+        "refused files are removed"
+    );
+}

@@ -147,6 +147,11 @@ pub async fn add_upload(
             format!("holds no data: a {} file with at least one row is needed", format.as_str());
         return Err(refused(message).await);
     }
+    if let Err(error) = within_limits(state, scope.org_id(), id, &path).await {
+        state.engine.unload(&id.to_string());
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(error);
+    }
     let dataset = record(scope.org_id(), id, name, format, location, &info, state.clock.now());
     match state
         .store
@@ -160,6 +165,38 @@ pub async fn add_upload(
             Err(error.into())
         }
     }
+}
+
+/// Refuses a new dataset (already loaded as `id` from `path`) that would take the
+/// organization past the storage or memory limits its operators set.
+async fn within_limits(state: &AppState, org: OrgId, id: DatasetId, path: &Path) -> ApiResult<()> {
+    let limits = state.store.get_organization(org).await?.limits;
+    if limits.max_dataset_megabytes.is_none() && limits.max_memory_megabytes.is_none() {
+        return Ok(());
+    }
+    let existing = state.store.list_datasets(org).await?;
+    let mut stored = tokio::fs::metadata(path).await.map(|m| m.len()).unwrap_or(0);
+    let mut memory = state.engine.memory_bytes(&id.to_string()).unwrap_or(0);
+    for dataset in &existing {
+        if !Path::new(&dataset.location).is_absolute() {
+            let file = file_of(&state.config.data_dir, dataset);
+            stored += tokio::fs::metadata(file).await.map(|m| m.len()).unwrap_or(0);
+        }
+        memory += state.engine.memory_bytes(&dataset.id.to_string()).unwrap_or(0);
+    }
+    if !limits.admits_dataset_bytes(stored) {
+        return Err(vitrine_store::StoreError::LimitReached {
+            limit: vitrine_core::limits::MAX_DATASET_MEGABYTES,
+        }
+        .into());
+    }
+    if !limits.admits_memory_bytes(memory) {
+        return Err(vitrine_store::StoreError::LimitReached {
+            limit: vitrine_core::limits::MAX_MEMORY_MEGABYTES,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// Registers a file by path (the command line); the file stays where it is.

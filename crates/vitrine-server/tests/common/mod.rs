@@ -273,3 +273,47 @@ pub async fn expect_error(response: Response, status: StatusCode, code: &str) ->
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     body
 }
+
+/// Multipart form bodies, as a browser sends an upload.
+pub const BOUNDARY: &str = "vitrine-test-boundary-7MA4YWxkTrZu0gW";
+
+/// A multipart/form-data body: (part name, file name, content).
+pub fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, file_name, content) in parts {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        match file_name {
+            Some(file_name) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\n\
+                     Content-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+pub async fn upload_parts(session: &Session, parts: &[(&str, Option<&str>, &[u8])]) -> Response {
+    session
+        .client
+        .post(format!("{}/api/v1/datasets", session.base))
+        .header("X-CSRF-Token", &session.csrf)
+        .header("Content-Type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .body(multipart(parts))
+        .send()
+        .await
+        .expect("upload request")
+}
+
+pub async fn upload(session: &Session, name: &str, file_name: &str, content: &[u8]) -> Response {
+    upload_parts(session, &[("name", None, name.as_bytes()), ("file", Some(file_name), content)])
+        .await
+}
