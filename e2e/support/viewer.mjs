@@ -57,16 +57,24 @@ export async function advanceServer(baseUrl, seconds) {
   assert.equal(response.status, 200, 'the server runs with a test clock (a test-clock build)');
 }
 
+/** The live channel's stream stays open for as long as the report does: not a request to wait for. */
+const LIVE_CHANNEL = '/api/v1/embed/live';
+
 /** Counts the page's requests in flight, to wait for them after moving its clock. */
 export function trackRequests(page) {
-  const state = { pending: 0, tokenRequests: 0, log: [] };
+  const state = { pending: 0, tokenRequests: 0, liveChannels: 0, log: [] };
   page.on('request', (request) => {
-    state.pending += 1;
     const path = new URL(request.url()).pathname;
+    if (path === LIVE_CHANNEL) {
+      state.liveChannels += 1;
+      return;
+    }
+    state.pending += 1;
     if (request.method() === 'POST' && path.endsWith('/token')) state.tokenRequests += 1;
     state.log.push(`${request.method()} ${path}`);
   });
-  const done = () => {
+  const done = (request) => {
+    if (new URL(request.url()).pathname === LIVE_CHANNEL) return;
     state.pending = Math.max(0, state.pending - 1);
   };
   page.on('requestfinished', done);

@@ -186,6 +186,52 @@ describe('Viewer scenarios', () => {
     assert.equal(await noticeShown(page), false);
   });
 
+  test('(g2) an open report goes dark within a second when an operator suspends its organization', TIMEOUT, async () => {
+    const acme = await apiSession(server.baseUrl, ACCOUNTS.acmeAdmin);
+    const me = await acme.get('/api/v1/me');
+    const organization = me.body.organization.id;
+    const report = (await acme.get('/api/v1/reports')).body[0];
+    // Acme's report gets data: a small dataset uploaded like a browser does, and one card.
+    const login = await fetch(`${server.baseUrl}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: ACCOUNTS.acmeAdmin, password: DEMO_PASSWORD }),
+    });
+    const cookie = login.headers.get('set-cookie').split(';')[0];
+    const { csrfToken } = await login.json();
+    const form = new FormData();
+    form.append('name', 'Visits');
+    form.append('file', new Blob(['city,visits\nOslo,3\nBergen,5\n']), 'visits.csv');
+    const uploaded = await fetch(`${server.baseUrl}/api/v1/datasets`, {
+      method: 'POST',
+      headers: { Cookie: cookie, 'X-CSRF-Token': csrfToken },
+      body: form,
+    });
+    assert.equal(uploaded.status, 201, await uploaded.clone().text());
+    const dataset = (await uploaded.json()).id;
+    const visuals = [{ id: 'visits', type: 'card', title: 'Visits', measures: [{ column: 'visits', agg: 'sum', label: 'Visits' }] }];
+    const defined = await acme.put(`/api/v1/reports/${report.id}/definition`, {
+      dataset,
+      pages: [{ id: 'overview', title: 'Overview', visuals }],
+    });
+    assert.equal(defined.status, 200, JSON.stringify(defined.body));
+    const { page } = await viewerPage(ACCOUNTS.acmeAdmin);
+    await openReport(page, report.id);
+    await page.waitForSelector('#viewer[data-live="ready"]');
+    assert.equal(await noticeShown(page), false);
+
+    // admin@example.com is the demo installation's operator.
+    const suspended = await admin.patch(`/api/v1/installation/organizations/${organization}`, { suspended: true });
+    assert.equal(suspended.status, 200, JSON.stringify(suspended.body));
+    const answered = Date.now();
+    const notice = page.locator('.viewer-notice');
+    await notice.waitFor({ state: 'visible', timeout: 1_000 });
+    const dark = Date.now() - answered;
+    assert.ok(dark <= 1_000, `dark ${dark} ms after the suspension`);
+    assert.match(await notice.textContent(), /session has ended/i);
+    await page.screenshot({ path: screenshotPath('viewer-organization-suspended') });
+  });
+
   test('(h) the regional viewer only ever sees their region, also through the query API with a forged filter', TIMEOUT, async () => {
     const { page } = await viewerPage(ACCOUNTS.regional);
     const id = await reportId('Regional performance');

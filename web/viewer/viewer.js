@@ -6,6 +6,7 @@
 import { ReportApi, ReportError, Session } from './api.js';
 import { RENDERERS } from './charts.js';
 import { formatValue } from './format.js';
+import { LiveChannel } from './live.js';
 import { TokenKeeper, TokenRequestError } from './token-keeper.js';
 
 /**
@@ -24,6 +25,7 @@ const refreshMinutes = Number(root.dataset.refresh ?? 0);
 const session = new Session(root.dataset.csrf ?? '');
 const keeper = new TokenKeeper({ fetchToken: session.tokenFetcher(reportId) });
 const api = new ReportApi(reportId, keeper);
+const live = new LiveChannel(keeper);
 
 /** Filters per page: column → chosen values. */
 const filters = /** @type {Map<string, Map<string, (string|number|boolean)[]>>} */ (new Map());
@@ -299,6 +301,7 @@ function showError(error) {
 /** After signing in again or pressing Refresh: a new token, same page, same filters. */
 async function recover() {
   try {
+    live.stopped = false;
     await keeper.resume();
     notice.hidden = true;
     setConnection('live');
@@ -331,6 +334,8 @@ keeper.addEventListener('reconnected', () => setConnection('live'));
 keeper.addEventListener('refused', (event) => showError(/** @type {CustomEvent} */ (event).detail));
 api.addEventListener('reconnecting', () => setConnection('reconnecting'));
 api.addEventListener('reconnected', () => setConnection('live'));
+live.addEventListener('ready', () => (root.dataset.live = 'ready'));
+live.addEventListener('revoked', () => (root.dataset.live = 'revoked'));
 keeper.addEventListener('refreshed', (event) => {
   const detail = /** @type {CustomEvent} */ (event).detail;
   root.dataset.tokenRefreshes = String(Number(root.dataset.tokenRefreshes ?? 0) + 1);
@@ -341,6 +346,7 @@ async function main() {
   setConnection('live');
   try {
     await keeper.start();
+    live.start();
     await open();
   } catch (error) {
     showError(error);

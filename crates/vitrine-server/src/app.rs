@@ -51,6 +51,8 @@ pub struct AppState {
     /// The one-time code of first-run set-up.
     pub setup: Arc<SetupGate>,
     pub reset_throttle: Arc<ResetThrottle>,
+    /// The bound on open live channels (`/api/v1/embed/live`).
+    pub live: crate::api::live::LiveChannels,
     /// The hand-moved clock of browser tests (see the `test-clock` feature).
     #[cfg(feature = "test-clock")]
     pub test_clock: Option<Arc<vitrine_core::ManualClock>>,
@@ -113,6 +115,7 @@ impl AppState {
             links,
             setup: Arc::new(SetupGate::default()),
             reset_throttle: Arc::new(ResetThrottle::default()),
+            live: Default::default(),
             #[cfg(feature = "test-clock")]
             test_clock: None,
         })

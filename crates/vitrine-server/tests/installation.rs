@@ -342,3 +342,55 @@ async fn dataset_storage_and_memory_limits_refuse_an_upload_that_would_pass_them
         "refused files are removed"
     );
 }
+
+/// Reads a live channel until `event` arrives, or gives up after `within`.
+async fn wait_for_event(
+    response: &mut reqwest::Response,
+    event: &str,
+    within: std::time::Duration,
+) -> bool {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + within;
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(deadline, response.chunk()).await {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+        if seen.contains(&format!("event: {event}")) {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn an_open_reports_live_channel_says_revoked_within_a_second_of_suspension() {
+    let app = spawn_app().await;
+    let operator = app.sign_in(ADMIN).await;
+    let acme_admin = app.sign_in(ACME_ADMIN).await;
+    let acme =
+        acme_admin.json("/api/v1/me").await["organization"]["id"].as_str().unwrap().to_string();
+    let reports = acme_admin.json("/api/v1/reports").await;
+    let report = reports[0]["id"].as_str().unwrap().to_string();
+    let token = acme_admin.token(&report).await["token"].as_str().unwrap().to_string();
+    let live = || app.anonymous().get(app.url("/api/v1/embed/live")).bearer_auth(&token).send();
+    let mut channel = live().await.unwrap();
+    assert_eq!(channel.status(), StatusCode::OK);
+    assert!(channel.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let second = std::time::Duration::from_secs(1);
+    assert!(wait_for_event(&mut channel, "ready", second).await);
+    // Nothing is said while access stands.
+    assert!(!wait_for_event(&mut channel, "revoked", std::time::Duration::from_millis(300)).await);
+
+    let suspended = operator
+        .patch(&format!("/api/v1/installation/organizations/{acme}"), json!({ "suspended": true }))
+        .await;
+    assert_eq!(suspended.status(), StatusCode::OK);
+    assert!(wait_for_event(&mut channel, "revoked", second).await, "revoked within a second");
+    // A revoked token opens no new channel, and the URL never carries one.
+    expect_error(live().await.unwrap(), StatusCode::UNAUTHORIZED, "TokenRevoked").await;
+    let in_url = app
+        .anonymous()
+        .get(app.url(&format!("/api/v1/embed/live?access_token={token}")))
+        .send()
+        .await
+        .unwrap();
+    expect_error(in_url, StatusCode::UNAUTHORIZED, "TokenInvalid").await;
+}

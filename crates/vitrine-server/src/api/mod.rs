@@ -11,6 +11,7 @@ pub use audit::csv_download as audit_csv_download;
 mod groups;
 mod installation;
 pub mod json;
+pub mod live;
 mod permissions;
 mod reports;
 mod settings;
@@ -55,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports/{id}/definition", get(reports::definition).put(reports::put_definition))
         .route("/embed/reports/{id}", get(embed::report))
         .route("/embed/reports/{id}/query", post(embed::query))
+        .route("/embed/live", get(live::live))
         .route(
             "/datasets",
             get(datasets::list)

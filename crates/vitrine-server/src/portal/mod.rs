@@ -89,7 +89,7 @@ async fn favicon() -> Response {
 }
 
 /// The viewer's own modules and stylesheet, embedded in the binary.
-const VIEWER_ASSETS: [(&str, &str, &str); 6] = [
+const VIEWER_ASSETS: [(&str, &str, &str); 7] = [
     (
         "viewer.js",
         "text/javascript; charset=utf-8",
@@ -101,6 +101,7 @@ const VIEWER_ASSETS: [(&str, &str, &str); 6] = [
         include_str!("../../../../web/viewer/token-keeper.js"),
     ),
     ("api.js", "text/javascript; charset=utf-8", include_str!("../../../../web/viewer/api.js")),
+    ("live.js", "text/javascript; charset=utf-8", include_str!("../../../../web/viewer/live.js")),
     (
         "charts.js",
         "text/javascript; charset=utf-8",

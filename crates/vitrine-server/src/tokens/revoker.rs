@@ -13,6 +13,8 @@ pub struct Revoker {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     pub index: RevocationIndex,
+    /// Counts changes of the index, so that open live channels look again at once.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Revoker {
@@ -29,14 +31,25 @@ impl Revoker {
         for (user, expiry) in store.user_expiries().await? {
             index.set_user_expiry(user, Some(expiry.timestamp()));
         }
-        Ok(Self { store, clock, index })
+        Ok(Self { store, clock, index, changes: tokio::sync::watch::Sender::new(0) })
     }
 
     /// Refuses every token of `scope` issued before now.
     pub async fn revoke(&self, scope: RevocationScope) -> Result<(), StoreError> {
         let revocation = self.index.revocation_at(scope, self.clock.now().timestamp_millis());
         self.index.apply(revocation);
+        self.changed();
         self.store.record_revocation(&revocation).await
+    }
+
+    /// Wakes whoever watches for revocations (the live channels).
+    fn changed(&self) {
+        self.changes.send_modify(|count| *count = count.wrapping_add(1));
+    }
+
+    /// A receiver that sees every later change of the index.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     pub async fn revoke_users(&self, users: &[UserId]) -> Result<(), StoreError> {
@@ -49,5 +62,6 @@ impl Revoker {
     /// Tokens of a user with an expiry date die with the account.
     pub fn set_user_expiry(&self, user: UserId, expires_at: Option<DateTime<Utc>>) {
         self.index.set_user_expiry(user, expires_at.map(|at| at.timestamp()));
+        self.changed();
     }
 }

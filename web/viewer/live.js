@@ -1,0 +1,141 @@
+// @ts-check
+// The live channel: one server-sent-events stream per open report, authenticated by the
+// current embed token in a header (EventSource cannot send one, so this reads a fetch
+// stream). When the server says the token was revoked, the keeper asks for a new one at once:
+// refused when access is gone, which the viewer shows within a second; granted when access
+// only changed, and the channel reconnects with the new token. A dropped stream reconnects
+// with backoff and jitter for as long as the page is open.
+
+import { backoffDelay } from './token-keeper.js';
+
+/** @typedef {import('./token-keeper.js').TokenKeeper} TokenKeeper */
+
+/**
+ * Splits a server-sent-events text into complete events; returns them and the rest.
+ * @param {string} buffer
+ * @returns {{ events: { event: string, data: string }[], rest: string }}
+ */
+export function parseEvents(buffer) {
+  const blocks = buffer.replace(/\r\n/g, '\n').split('\n\n');
+  const rest = blocks.pop() ?? '';
+  const events = [];
+  for (const block of blocks) {
+    let event = 'message';
+    const data = [];
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) continue;
+      const [field, ...value] = line.split(':');
+      const text = value.join(':').replace(/^ /, '');
+      if (field === 'event') event = text;
+      else if (field === 'data') data.push(text);
+    }
+    if (data.length || event !== 'message') events.push({ event, data: data.join('\n') });
+  }
+  return { events, rest };
+}
+
+export class LiveChannel extends EventTarget {
+  /**
+   * @param {TokenKeeper} keeper
+   * @param {{ url?: string, random?: () => number }} [options]
+   */
+  constructor(keeper, { url = '/api/v1/embed/live', random = Math.random } = {}) {
+    super();
+    this.keeper = keeper;
+    this.url = url;
+    this.random = random;
+    /** @type {AbortController | null} */
+    this.current = null;
+    this.failures = 0;
+    this.stopped = false;
+  }
+
+  start() {
+    // Every new token gets its own channel; the old one is closed.
+    this.keeper.addEventListener('refreshed', () => this.connect());
+    this.keeper.addEventListener('refused', () => this.stop());
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    this.current?.abort();
+    this.current = null;
+  }
+
+  connect() {
+    if (this.stopped || !this.keeper.grant) return;
+    this.current?.abort();
+    const controller = new AbortController();
+    this.current = controller;
+    void this.run(this.keeper.grant.token, controller);
+  }
+
+  /**
+   * @param {string} token
+   * @param {AbortController} controller
+   */
+  async run(token, controller) {
+    let ended = 'closed';
+    try {
+      const response = await fetch(this.url, {
+        headers: { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' },
+        cache: 'no-store',
+        signal: controller.signal,
+      });
+      if (response.status === 401) {
+        // Refused already: revoked (the keeper finds out why with a new token) or expired.
+        const body = await response.json().catch(() => null);
+        ended = body?.error?.code === 'TokenRevoked' ? 'revoked' : 'expired';
+      } else if (response.ok && response.body) {
+        ended = await this.read(response.body, controller);
+      }
+    } catch {
+      if (controller.signal.aborted) return;
+    }
+    if (controller.signal.aborted || this.stopped) return;
+    if (ended === 'revoked') {
+      this.failures = 0;
+      this.dispatchEvent(new CustomEvent('revoked'));
+      // A new token connects the next channel; a refusal stops this one and is shown.
+      void this.keeper.refresh('revoked').catch(() => {});
+      return;
+    }
+    if (ended === 'expired') {
+      // The keeper's own rules decide when the next token comes (interaction, timed update,
+      // wake); the channel reconnects with it.
+      this.dispatchEvent(new CustomEvent('expired'));
+      return;
+    }
+    this.failures += 1;
+    await new Promise((resolve) => setTimeout(resolve, backoffDelay(this.failures, this.random)));
+    if (!controller.signal.aborted) this.connect();
+  }
+
+  /**
+   * @param {ReadableStream<Uint8Array>} body
+   * @param {AbortController} controller
+   * @returns {Promise<string>} why the stream ended
+   */
+  async read(body, controller) {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done || controller.signal.aborted) return 'closed';
+      const parsed = parseEvents(buffer + decoder.decode(value, { stream: true }));
+      buffer = parsed.rest;
+      for (const { event } of parsed.events) {
+        if (event === 'ready') {
+          this.failures = 0;
+          this.dispatchEvent(new CustomEvent('ready'));
+        }
+        if (event === 'revoked' || event === 'expired') {
+          void reader.cancel().catch(() => {});
+          return event;
+        }
+      }
+    }
+  }
+}
