@@ -171,11 +171,27 @@ async fn an_operator_creates_an_organization_and_suspending_it_locks_its_people_
     let token = hank.token(report_id).await["token"].as_str().unwrap().to_string();
     assert_eq!(embed(&app, &token, report_id).await.status(), StatusCode::OK);
 
+    let capacity = hank.post("/api/v1/capacities", json!({ "name": "Globex engine" })).await;
+    assert_eq!(capacity.status(), StatusCode::CREATED);
+    let capacity: Value = capacity.json().await.unwrap();
+    assert_eq!(capacity["state"], "Running");
+    let capacity: vitrine_core::CapacityId = capacity["id"].as_str().unwrap().parse().unwrap();
+
     let suspended = operator
         .patch(&format!("/api/v1/installation/organizations/{org}"), json!({ "suspended": true }))
         .await;
     assert_eq!(suspended.status(), StatusCode::OK);
     assert_eq!(suspended.json::<Value>().await.unwrap()["suspended"], true);
+    let org_id: vitrine_core::OrgId = org.parse().unwrap();
+    let state = app.store.get_capacity(org_id, capacity).await.unwrap().state;
+    assert!(
+        matches!(
+            state,
+            vitrine_core::capacity::CapacityState::Pausing
+                | vitrine_core::capacity::CapacityState::Paused
+        ),
+        "its capacities pause: {state:?}"
+    );
     // At once: the session is gone, the token refused, and signing in is refused.
     expect_error(hank.get("/api/v1/me").await, StatusCode::UNAUTHORIZED, "Unauthenticated").await;
     expect_error(embed(&app, &token, report_id).await, StatusCode::UNAUTHORIZED, "TokenRevoked")
