@@ -323,6 +323,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     for (email, role, org) in demo::ACCOUNTS {
         writeln!(out, "    {email:<26} {:<12} {org}", role.as_str())?;
     }
+    writeln!(
+        out,
+        "  admin@example.com also operates the installation (Installation in the top bar)."
+    )?;
     writeln!(out, "Press Ctrl+C to stop.")?;
     out.flush()?;
     drop(out);
