@@ -20,15 +20,7 @@ pub async fn show(
     PortalCaller(caller): PortalCaller,
     query: super::admin::DoneQuery,
 ) -> PortalResult {
-    let notice = match query.0.get("done").map(String::as_str) {
-        Some("profile") => Flash { notice: Some("Saved.".into()), error: None },
-        Some("password") => Flash {
-            notice: Some("Password changed. Your other sessions were signed out.".into()),
-            error: None,
-        },
-        Some("sessions") => Flash { notice: Some("Signed out there.".into()), error: None },
-        _ => Flash::default(),
-    };
+    let notice = super::admin::flash_of(&query);
     render(&state, &caller, notice, StatusCode::OK).await
 }
 
@@ -120,7 +112,7 @@ pub async fn update_profile(
     form.check_csrf(&caller)?;
     let input = form.to_fields(&["name"], &[], &[]);
     match accounts::change_own(&state, &caller, &input).await {
-        Ok(_) => Ok(Redirect::to("/account?done=profile").into_response()),
+        Ok(_) => Ok(Redirect::to("/account?done=saved").into_response()),
         Err(e) => render(&state, &caller, Flash::error(e.message), e.status).await,
     }
 }
@@ -146,7 +138,7 @@ pub async fn end_session(
 ) -> PortalResult {
     form.check_csrf(&caller)?;
     accounts::end_session(&state, &caller, &id).await.on_page(&caller)?;
-    Ok(Redirect::to("/account?done=sessions").into_response())
+    Ok(Redirect::to("/account?done=signed-out").into_response())
 }
 
 pub async fn end_other_sessions(
@@ -156,7 +148,7 @@ pub async fn end_other_sessions(
 ) -> PortalResult {
     form.check_csrf(&caller)?;
     accounts::end_other_sessions(&state, &caller).await.on_page(&caller)?;
-    Ok(Redirect::to("/account?done=sessions").into_response())
+    Ok(Redirect::to("/account?done=signed-out").into_response())
 }
 
 /// A page for visitors who are not signed in, in the sign-in page's frame.

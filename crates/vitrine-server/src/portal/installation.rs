@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect};
 use maud::{Markup, html};
 use vitrine_core::{OperatorScope, OrgId};
 
-use super::admin::DoneQuery;
+use super::admin::{DoneQuery, flash_of};
 use super::layout::{Area, Flash, action_button, csrf_field, date, flash, page_in};
 use super::{FormData, OnPage, PortalError, PortalResult};
 use crate::app::AppState;
@@ -54,13 +54,7 @@ pub async fn list(
     query: DoneQuery,
 ) -> PortalResult {
     let scope = operator(&caller)?;
-    let notice = match query.0.get("done").map(String::as_str) {
-        Some("deleted") => Flash {
-            notice: Some("Organization deleted, with everything in it.".into()),
-            error: None,
-        },
-        _ => Flash::default(),
-    };
+    let notice = flash_of(&query);
     render_list(&state, &caller, &scope, notice, None, StatusCode::OK).await
 }
 
@@ -143,7 +137,7 @@ pub async fn create(
         }
         None => None,
     };
-    let notice = Flash { notice: Some(format!("Organization {} created.", org.name)), error: None };
+    let notice = Flash::notice(format!("Organization {} created.", org.name));
     render_list(&state, &caller, &scope, notice, invitation, StatusCode::CREATED).await
 }
 
@@ -155,15 +149,7 @@ pub async fn show(
 ) -> PortalResult {
     let scope = operator(&caller)?;
     let id: OrgId = parse_id(&id, "organization").on_page(&caller)?;
-    let notice = match query.0.get("done").map(String::as_str) {
-        Some("saved") => Flash { notice: Some("Saved.".into()), error: None },
-        Some("suspended") => Flash {
-            notice: Some("Suspended: its users are signed out, its tokens revoked and its capacities paused.".into()),
-            error: None,
-        },
-        Some("reinstated") => Flash { notice: Some("Reinstated: its users can sign in again.".into()), error: None },
-        _ => Flash::default(),
-    };
+    let notice = flash_of(&query);
     render_detail(&state, &caller, &scope, id, notice, StatusCode::OK).await
 }
 
@@ -303,7 +289,7 @@ pub async fn delete(
     let id: OrgId = parse_id(&id, "organization").on_page(&caller)?;
     let confirm = form.get("confirm").unwrap_or_default();
     match installation::delete(&state, &scope, &caller, id, confirm).await {
-        Ok(()) => Ok(Redirect::to("/installation?done=deleted").into_response()),
+        Ok(()) => Ok(Redirect::to("/installation?done=organization-deleted").into_response()),
         Err(e) => {
             render_detail(&state, &caller, &scope, id, Flash::error(e.message), e.status).await
         }

@@ -168,6 +168,10 @@ impl Flash {
         Self { notice: None, error: Some(message.into()) }
     }
 
+    pub fn notice(message: impl Into<String>) -> Self {
+        Self { notice: Some(message.into()), error: None }
+    }
+
     /// Fixed messages chosen by the `done` query parameter after a successful form post, so
     /// no text from the URL is ever shown.
     pub fn from_done(done: Option<&str>) -> Self {
@@ -181,6 +185,13 @@ impl Flash {
             Some("removed") => "Member removed.",
             Some("permissions") => "Permissions saved.",
             Some("tokens-revoked") => "Tokens revoked: open reports lose access within a second.",
+            Some("password") => "Password changed. Your other sessions were signed out.",
+            Some("signed-out") => "Signed out there.",
+            Some("suspended") => {
+                "Suspended: its users are signed out, its tokens revoked and its capacities paused."
+            }
+            Some("reinstated") => "Reinstated: its users can sign in again.",
+            Some("organization-deleted") => "Organization deleted, with everything in it.",
             _ => return Self::default(),
         };
         Self { notice: Some(notice.to_string()), error: None }

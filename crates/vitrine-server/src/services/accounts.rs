@@ -183,8 +183,8 @@ fn link_error(error: LinkError) -> ApiError {
     }
 }
 
-/// The user a link is for, if it is still good: for the page that asks for the password.
-pub async fn check_link(state: &AppState, kind: LinkKind, token: &str) -> ApiResult<User> {
+/// The user a link is for and their password hash now, if the link is still good.
+async fn checked_link(state: &AppState, kind: LinkKind, token: &str) -> ApiResult<(User, String)> {
     let claims = state.links.read(kind, token, state.clock.now()).map_err(link_error)?;
     let user = match state.store.get_user(claims.org, claims.user).await {
         Ok(user) => user,
@@ -193,7 +193,7 @@ pub async fn check_link(state: &AppState, kind: LinkKind, token: &str) -> ApiRes
     };
     let hash = state.store.password_hash(user.id).await?;
     state.links.verify(&claims, &user, &hash).map_err(link_error)?;
-    Ok(user)
+    Ok((user, hash))
 }
 
 /// Sets the password a link was sent for; the link is spent, every session of the user ends
@@ -205,14 +205,7 @@ pub async fn redeem(
     password: &str,
 ) -> ApiResult<User> {
     validate::password("password", password)?;
-    let claims = state.links.read(kind, token, state.clock.now()).map_err(link_error)?;
-    let user = match state.store.get_user(claims.org, claims.user).await {
-        Ok(user) => user,
-        Err(vitrine_store::StoreError::NotFound) => return Err(link_error(LinkError::Spent)),
-        Err(error) => return Err(error.into()),
-    };
-    let old_hash = state.store.password_hash(user.id).await?;
-    state.links.verify(&claims, &user, &old_hash).map_err(link_error)?;
+    let (user, old_hash) = checked_link(state, kind, token).await?;
     let new_hash = state.passwords.hash(password).await?;
     let action = match kind {
         LinkKind::Invitation => "invitation accepted",

@@ -7,8 +7,8 @@ use sqlx::{Row, SqliteConnection};
 use vitrine_core::{OrgId, OrgLimits, OrgSettings, UserId};
 
 use super::{
-    ORG_COLUMNS, SqliteStore, USER_COLUMNS, from_ms, insert_user, ms, organization_from_row,
-    settings_json, user_from_row,
+    AuditRecord, ORG_COLUMNS, SqliteStore, USER_COLUMNS, from_ms, insert_user, ms,
+    organization_from_row, settings_json, user_from_row,
 };
 use crate::{
     Actor, InstallationAuditEntry, InstallationStore, NewUser, OrgUsage, Organization, StoreError,
@@ -64,7 +64,7 @@ pub(super) async fn insert_organization(
     .bind(ms(org.created_at))
     .execute(&mut *conn)
     .await?;
-    InstallationAudit::new(actor, "organization", org.id.to_string(), "created")
+    AuditRecord::installation(actor, "organization", org.id.to_string(), "created")
         .values(None, Some(organization_snapshot(&org)))
         .write(conn)
         .await?;
@@ -117,7 +117,7 @@ impl InstallationStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         user.operator = true;
-        InstallationAudit::new(&setup, "installation", org.id.to_string(), "set up")
+        AuditRecord::installation(&setup, "installation", org.id.to_string(), "set up")
             .values(None, Some(json!({ "organization": org.name, "operator": user.email })))
             .write(&mut tx)
             .await?;
@@ -134,7 +134,7 @@ impl InstallationStore for SqliteStore {
                 .bind(ms(actor.at))
                 .execute(&mut *tx)
                 .await?;
-            InstallationAudit::new(actor, "operator", user.to_string(), "granted")
+            AuditRecord::installation(actor, "operator", user.to_string(), "granted")
                 .values(None, Some(json!({ "email": found.email })))
                 .write(&mut tx)
                 .await?;
@@ -159,7 +159,7 @@ impl InstallationStore for SqliteStore {
             .bind(user.to_string())
             .execute(&mut *tx)
             .await?;
-        InstallationAudit::new(actor, "operator", user.to_string(), "revoked")
+        AuditRecord::installation(actor, "operator", user.to_string(), "revoked")
             .values(Some(json!({ "email": found.email })), None)
             .write(&mut tx)
             .await?;
@@ -193,7 +193,7 @@ impl InstallationStore for SqliteStore {
             .await?;
         let new = Organization { name: name.to_string(), ..old.clone() };
         if old.name != new.name {
-            InstallationAudit::new(actor, "organization", org.to_string(), "renamed")
+            AuditRecord::installation(actor, "organization", org.to_string(), "renamed")
                 .values(Some(json!({ "name": old.name })), Some(json!({ "name": new.name })))
                 .write(&mut tx)
                 .await?;
@@ -228,7 +228,7 @@ impl InstallationStore for SqliteStore {
             .await?;
         }
         let action = if suspended { "suspended" } else { "reinstated" };
-        InstallationAudit::new(actor, "organization", org.to_string(), action)
+        AuditRecord::installation(actor, "organization", org.to_string(), action)
             .values(Some(json!({ "name": old.name })), None)
             .write(&mut tx)
             .await?;
@@ -254,7 +254,7 @@ impl InstallationStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         if old.limits != *limits {
-            InstallationAudit::new(actor, "organization", org.to_string(), "limits changed")
+            AuditRecord::installation(actor, "organization", org.to_string(), "limits changed")
                 .values(
                     Some(serde_json::to_value(old.limits).unwrap_or(Value::Null)),
                     Some(serde_json::to_value(limits).unwrap_or(Value::Null)),
@@ -289,7 +289,7 @@ impl InstallationStore for SqliteStore {
             .bind(org.to_string())
             .execute(&mut *tx)
             .await?;
-        InstallationAudit::new(actor, "organization", org.to_string(), "deleted")
+        AuditRecord::installation(actor, "organization", org.to_string(), "deleted")
             .values(Some(organization_snapshot(&old)), None)
             .write(&mut tx)
             .await?;
@@ -345,51 +345,5 @@ impl InstallationStore for SqliteStore {
                 })
             })
             .collect()
-    }
-}
-
-/// One installation audit entry, written in the transaction of the change it records.
-struct InstallationAudit<'a> {
-    actor: &'a Actor,
-    entity_type: &'static str,
-    entity_id: String,
-    action: &'static str,
-    old_value: Option<Value>,
-    new_value: Option<Value>,
-}
-
-impl<'a> InstallationAudit<'a> {
-    fn new(
-        actor: &'a Actor,
-        entity_type: &'static str,
-        entity_id: String,
-        action: &'static str,
-    ) -> Self {
-        Self { actor, entity_type, entity_id, action, old_value: None, new_value: None }
-    }
-
-    fn values(mut self, old: Option<Value>, new: Option<Value>) -> Self {
-        self.old_value = old;
-        self.new_value = new;
-        self
-    }
-
-    async fn write(self, conn: &mut SqliteConnection) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO installation_audit (at, actor_id, actor_label, entity_type, entity_id,
-                                             action, old_value, new_value)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(ms(self.actor.at))
-        .bind(&self.actor.id)
-        .bind(&self.actor.label)
-        .bind(self.entity_type)
-        .bind(&self.entity_id)
-        .bind(self.action)
-        .bind(self.old_value.map(|v| v.to_string()))
-        .bind(self.new_value.map(|v| v.to_string()))
-        .execute(conn)
-        .await?;
-        Ok(())
     }
 }

@@ -1768,9 +1768,10 @@ async fn insert_user(
     Ok(user)
 }
 
-/// One audit log entry, written inside the transaction of the change it records.
+/// One audit log entry, written inside the transaction of the change it records: in the
+/// organization's audit log, or (without an organization) in the installation audit.
 struct AuditRecord<'a> {
-    org: OrgId,
+    org: Option<OrgId>,
     actor: &'a Actor,
     entity_type: &'static str,
     entity_id: String,
@@ -1787,6 +1788,26 @@ impl<'a> AuditRecord<'a> {
         entity_id: String,
         action: &'static str,
     ) -> Self {
+        Self::of(Some(org), actor, entity_type, entity_id, action)
+    }
+
+    /// An entry of the installation audit: what operators (and set-up) did.
+    fn installation(
+        actor: &'a Actor,
+        entity_type: &'static str,
+        entity_id: String,
+        action: &'static str,
+    ) -> Self {
+        Self::of(None, actor, entity_type, entity_id, action)
+    }
+
+    fn of(
+        org: Option<OrgId>,
+        actor: &'a Actor,
+        entity_type: &'static str,
+        entity_id: String,
+        action: &'static str,
+    ) -> Self {
         Self { org, actor, entity_type, entity_id, action, old_value: None, new_value: None }
     }
 
@@ -1797,22 +1818,30 @@ impl<'a> AuditRecord<'a> {
     }
 
     async fn write(self, conn: &mut SqliteConnection) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_log (org_id, at, actor_id, actor_label, entity_type, entity_id, action,
-                                    old_value, new_value)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(self.org.to_string())
-        .bind(ms(self.actor.at))
-        .bind(&self.actor.id)
-        .bind(&self.actor.label)
-        .bind(self.entity_type)
-        .bind(&self.entity_id)
-        .bind(self.action)
-        .bind(self.old_value.map(|v| v.to_string()))
-        .bind(self.new_value.map(|v| v.to_string()))
-        .execute(conn)
-        .await?;
+        let query = match self.org {
+            Some(org) => sqlx::query(
+                "INSERT INTO audit_log (org_id, at, actor_id, actor_label, entity_type, entity_id,
+                                        action, old_value, new_value)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(org.to_string()),
+            None => sqlx::query(
+                "INSERT INTO installation_audit (at, actor_id, actor_label, entity_type, entity_id,
+                                                 action, old_value, new_value)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ),
+        };
+        query
+            .bind(ms(self.actor.at))
+            .bind(&self.actor.id)
+            .bind(&self.actor.label)
+            .bind(self.entity_type)
+            .bind(&self.entity_id)
+            .bind(self.action)
+            .bind(self.old_value.map(|v| v.to_string()))
+            .bind(self.new_value.map(|v| v.to_string()))
+            .execute(conn)
+            .await?;
         Ok(())
     }
 }

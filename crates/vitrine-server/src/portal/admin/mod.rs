@@ -115,7 +115,7 @@ fn done(path: &str, what: &str) -> Response {
 
 pub(crate) type DoneQuery = Query<HashMap<String, String>>;
 
-fn flash_of(query: &DoneQuery) -> Flash {
+pub(crate) fn flash_of(query: &DoneQuery) -> Flash {
     Flash::from_done(query.get("done").map(String::as_str))
 }
 

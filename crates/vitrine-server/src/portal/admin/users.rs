@@ -97,7 +97,7 @@ pub async fn create(
             let offer = services::accounts::invite(&state, &caller.org_name, &user)
                 .await
                 .on_page(&caller)?;
-            let notice = Flash { notice: Some("Created.".into()), error: None };
+            let notice = Flash::notice("Created.");
             render_detail(
                 &state,
                 &caller,
