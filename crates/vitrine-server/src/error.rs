@@ -29,6 +29,10 @@ pub enum ErrorCode {
     TokenExpired,
     TokenInvalid,
     TokenRevoked,
+    /// Over a size or memory limit (413).
+    QuotaExceeded,
+    /// Briefly unable to answer; ask again (503).
+    Unavailable,
     Internal,
 }
 
@@ -54,6 +58,8 @@ impl ErrorCode {
             ErrorCode::TokenExpired => "TokenExpired",
             ErrorCode::TokenInvalid => "TokenInvalid",
             ErrorCode::TokenRevoked => "TokenRevoked",
+            ErrorCode::QuotaExceeded => "QuotaExceeded",
+            ErrorCode::Unavailable => "Unavailable",
             ErrorCode::Internal => "Internal",
         }
     }
@@ -76,7 +82,8 @@ impl ErrorCode {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::CapacityNotActive | ErrorCode::CapacityStarting => {
+            ErrorCode::QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::CapacityNotActive | ErrorCode::CapacityStarting | ErrorCode::Unavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,

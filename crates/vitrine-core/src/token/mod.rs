@@ -16,7 +16,7 @@ mod tests;
 
 pub use envelope::{KeyLookup, check_time, open, seal, unseal};
 pub use policy::{RefreshPolicy, TokenPolicy};
-pub use revocation::{Revocation, RevocationIndex, RevocationScope};
+pub use revocation::{Revocation, RevocationIndex, RevocationScope, Snapshot};
 
 use std::collections::BTreeMap;
 

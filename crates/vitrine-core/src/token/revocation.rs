@@ -3,10 +3,17 @@
 //! tokens issued earlier are refused. Revocations are plain values, so the same events that
 //! update this node can be stored and sent to other nodes.
 //!
-//! Instants are Unix milliseconds, and the index keeps revocations and issues strictly
-//! ordered: a revocation is always later than every token issued before it, and a token issued
-//! after a revocation is always dated at or after it, even within one millisecond (or under a
-//! test clock that does not move).
+//! Instants are Unix milliseconds on one logical clock that never runs backwards and orders
+//! every snapshot and every revocation of this node strictly:
+//!
+//! - a token request takes a [`Snapshot`] *before* it reads anything it decides access with
+//!   (the session, the grants, the row-level-security roles), and the token is dated with it;
+//! - a revocation, made *after* the change it stands for is stored, is dated later than every
+//!   snapshot taken so far, and every later snapshot is dated at or after it.
+//!
+//! So whatever the interleaving, a token whose reads may have missed a change is dated before
+//! the revocation that follows the change, and refused; a token dated at or after it read the
+//! changed state. This holds within one millisecond and under a test clock that stands still.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -29,13 +36,25 @@ pub struct Revocation {
     pub not_before: i64,
 }
 
+/// The instant a request began to read the state it decides access with. A token issued for
+/// the request is dated with it, never later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Snapshot(i64);
+
+impl Snapshot {
+    /// Unix milliseconds on the index's logical clock.
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+}
+
 #[derive(Debug)]
 pub struct RevocationIndex {
     not_before: RwLock<HashMap<RevocationScope, i64>>,
     /// Users' expiry dates (Unix seconds): their tokens die with their accounts.
     user_expiry: RwLock<HashMap<UserId, i64>>,
-    /// The latest issue instant handed out by this node.
-    last_issued: AtomicI64,
+    /// The logical clock: the latest snapshot or revocation instant of this node.
+    clock: AtomicI64,
 }
 
 impl Default for RevocationIndex {
@@ -43,7 +62,7 @@ impl Default for RevocationIndex {
         Self {
             not_before: RwLock::default(),
             user_expiry: RwLock::default(),
-            last_issued: AtomicI64::new(i64::MIN),
+            clock: AtomicI64::new(i64::MIN),
         }
     }
 }
@@ -57,32 +76,50 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl RevocationIndex {
-    /// A revocation of `scope` made at `now_millis`: later than `now_millis` and than every
-    /// token this node has issued.
-    pub fn revocation_at(&self, scope: RevocationScope, now_millis: i64) -> Revocation {
-        let after_issued = self.last_issued.load(Ordering::SeqCst).saturating_add(1);
-        Revocation { scope, not_before: now_millis.saturating_add(1).max(after_issued) }
+    /// Moves the logical clock to `max(clock, at_least)` and answers the new value.
+    fn advance(&self, at_least: impl Fn(i64) -> i64) -> i64 {
+        let previous = self
+            .clock
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |clock| {
+                Some(clock.max(at_least(clock)))
+            })
+            .unwrap_or_else(|clock| clock);
+        previous.max(at_least(previous))
     }
 
-    /// Records a revocation; an earlier one never undoes a later one.
+    /// A snapshot for a request starting at `now_millis`: at or after every revocation made
+    /// so far, so tokens dated with it are not refused by them.
+    pub fn snapshot(&self, now_millis: i64) -> Snapshot {
+        Snapshot(self.advance(|_| now_millis))
+    }
+
+    /// A revocation of `scope` made at `now_millis`: later than `now_millis` and than every
+    /// snapshot taken so far. Make it only once the change it stands for is stored.
+    pub fn revocation_at(&self, scope: RevocationScope, now_millis: i64) -> Revocation {
+        let not_before =
+            self.advance(|clock| clock.saturating_add(1).max(now_millis.saturating_add(1)));
+        Revocation { scope, not_before }
+    }
+
+    /// Records a revocation; an earlier one never undoes a later one. Snapshots taken after
+    /// this are dated at or after it (this matters for revocations loaded or received).
     pub fn apply(&self, revocation: Revocation) {
+        self.advance(|_| revocation.not_before);
         let mut map = write(&self.not_before);
         let entry = map.entry(revocation.scope).or_insert(revocation.not_before);
         *entry = (*entry).max(revocation.not_before);
     }
 
-    /// The instant to date a new token for this user and report with: now, or the latest
-    /// revocation that applies to it if that is later.
-    pub fn issue_instant(
+    /// Whether a token for this user and report dated `snapshot` would be refused: a change
+    /// that revokes it was made after the snapshot, so what the request read may be stale.
+    pub fn revoked_since(
         &self,
         org: OrgId,
         user: UserId,
         report: ReportId,
-        now_millis: i64,
-    ) -> i64 {
-        let instant = now_millis.max(self.earliest_issue(org, user, report));
-        self.last_issued.fetch_max(instant, Ordering::SeqCst);
-        instant
+        snapshot: Snapshot,
+    ) -> bool {
+        snapshot.0 < self.earliest_issue(org, user, report)
     }
 
     pub fn set_user_expiry(&self, user: UserId, expires_at: Option<i64>) {
@@ -154,8 +191,8 @@ mod tests {
             assert_eq!(index.check(&token, 1_001), Ok(()));
             index.apply(index.revocation_at(scope, 1_000_500));
             assert_eq!(index.check(&token, 1_001), Err(TokenError::Revoked), "{scope:?}");
-            let instant = index.issue_instant(token.org, token.sub, token.report, 1_000_500);
-            assert_eq!(instant, 1_000_501, "a token issued after it is dated after it");
+            let instant = index.snapshot(1_000_500).millis();
+            assert_eq!(instant, 1_000_501, "a token issued after it is dated at it");
             let reissued = EmbedClaims { iat_ms: instant, ..token.clone() };
             assert_eq!(index.check(&reissued, 1_001), Ok(()), "{scope:?}");
         }
@@ -170,8 +207,7 @@ mod tests {
         let token = claims(5_000);
         let now = 5_000;
         let scope = RevocationScope::User(token.sub);
-        let issued_at =
-            |index: &RevocationIndex| index.issue_instant(token.org, token.sub, token.report, now);
+        let issued_at = |index: &RevocationIndex| index.snapshot(now).millis();
         let first = EmbedClaims { iat_ms: issued_at(&index), ..token.clone() };
         index.apply(index.revocation_at(scope, now));
         assert_eq!(
@@ -190,6 +226,52 @@ mod tests {
         let third = EmbedClaims { iat_ms: issued_at(&index), ..token.clone() };
         assert_eq!(index.check(&third, 5), Ok(()));
         assert!(third.iat_ms - now <= 2, "dated at most a few milliseconds ahead");
+    }
+
+    #[test]
+    fn a_token_whose_snapshot_precedes_a_revocation_is_refused_though_signed_after_it() {
+        let index = RevocationIndex::default();
+        let token = claims(0);
+        // The request reads access at its snapshot; meanwhile the access is removed and the
+        // revocation made; the token is signed only afterwards, at a later wall-clock time.
+        let snapshot = index.snapshot(10_000);
+        index.apply(index.revocation_at(RevocationScope::User(token.sub), 10_000));
+        assert!(index.revoked_since(token.org, token.sub, token.report, snapshot));
+        let signed_late = EmbedClaims { iat_ms: snapshot.millis(), ..token.clone() };
+        assert_eq!(index.check(&signed_late, 11), Err(TokenError::Revoked));
+        let next = index.snapshot(10_000);
+        assert!(!index.revoked_since(token.org, token.sub, token.report, next));
+    }
+
+    #[test]
+    fn snapshots_and_revocations_racing_on_two_threads_stay_ordered() {
+        use std::sync::Arc;
+        let index = Arc::new(RevocationIndex::default());
+        // The latest snapshot taken and the latest revocation applied, published after the
+        // fact: a revocation made later must be dated after the one, a snapshot taken later
+        // at or after the other.
+        let taken = Arc::new(AtomicI64::new(i64::MIN));
+        let applied = Arc::new(AtomicI64::new(i64::MIN));
+        let scope = RevocationScope::User(UserId::generate());
+        let revoking = {
+            let (index, taken, applied) = (index.clone(), taken.clone(), applied.clone());
+            std::thread::spawn(move || {
+                for _ in 0..20_000 {
+                    let before = taken.load(Ordering::SeqCst);
+                    let revocation = index.revocation_at(scope, 7);
+                    assert!(revocation.not_before > before, "dated after every snapshot taken");
+                    index.apply(revocation);
+                    applied.fetch_max(revocation.not_before, Ordering::SeqCst);
+                }
+            })
+        };
+        for _ in 0..20_000 {
+            let seen = applied.load(Ordering::SeqCst);
+            let snapshot = index.snapshot(7);
+            assert!(snapshot.millis() >= seen, "dated at or after every revocation applied");
+            taken.fetch_max(snapshot.millis(), Ordering::SeqCst);
+        }
+        revoking.join().unwrap();
     }
 
     #[test]

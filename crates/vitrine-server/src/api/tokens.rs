@@ -5,15 +5,15 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::json;
 use crate::app::AppState;
 use crate::auth::ApiCaller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::services::{audit, parse_id, tokens};
 use crate::tokens::request_info::RequestInfo;
 
@@ -28,14 +28,37 @@ impl<S: Send + Sync> FromRequestParts<S> for Requester {
     }
 }
 
-/// `POST /api/v1/reports/{id}/token`
+/// How often a token request starts over when access changed while it was answered.
+const STALE_ATTEMPTS: usize = 3;
+
+/// `POST /api/v1/reports/{id}/token`. Authenticates inside, not by extractor, so that when an
+/// administrator changes access while the token is made it can start over from the session:
+/// the answer then reflects the change instead of carrying a token that is already revoked.
 pub async fn issue(
     State(state): State<AppState>,
     Requester(request): Requester,
-    ApiCaller(caller): ApiCaller,
+    method: Method,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let issued = tokens::issue(&state, &caller, parse_id(&id, "report")?, &request).await?;
+    let report = parse_id(&id, "report")?;
+    let mut attempts = 0;
+    let issued = loop {
+        let ApiCaller(caller) = ApiCaller::resolve(&method, &headers, &state).await?;
+        match tokens::issue(&state, &caller, report, &request).await {
+            Ok(issued) => break issued,
+            Err(tokens::IssueFailure::Refused(error)) => return Err(error),
+            Err(tokens::IssueFailure::Stale) => {
+                attempts += 1;
+                if attempts == STALE_ATTEMPTS {
+                    return Err(ApiError::new(
+                        ErrorCode::Unavailable,
+                        "Access to this report is changing right now; ask again in a moment.",
+                    ));
+                }
+            }
+        }
+    };
     Ok(Json(json!({
         "token": issued.token,
         "tokenId": issued.token_id,

@@ -31,7 +31,11 @@ pub async fn create(
     Ok((key, secret))
 }
 
-pub(super) async fn authenticate(state: &AppState, presented: &str) -> Result<Caller, ApiError> {
+pub(super) async fn authenticate(
+    state: &AppState,
+    presented: &str,
+    snapshot: vitrine_core::token::Snapshot,
+) -> Result<Caller, ApiError> {
     let invalid = super::invalid_api_key;
     if !presented.starts_with(PREFIX) || presented.len() > 128 {
         return Err(invalid());
@@ -58,5 +62,6 @@ pub(super) async fn authenticate(state: &AppState, presented: &str) -> Result<Ca
         },
         user: None,
         session: None,
+        snapshot,
     })
 }

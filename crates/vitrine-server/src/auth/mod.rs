@@ -17,6 +17,7 @@ use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use vitrine_core::token::Snapshot;
 use vitrine_core::{AuthMethod, Principal};
 use vitrine_store::{Actor, User};
 
@@ -67,6 +68,9 @@ pub struct Caller {
     /// The signed-in user; `None` for API keys.
     pub user: Option<User>,
     pub session: Option<SessionHandle>,
+    /// Taken before the session or key was read: tokens issued for this request are dated
+    /// with it, so that a change of access made meanwhile revokes them.
+    pub snapshot: Snapshot,
 }
 
 impl Caller {
@@ -112,11 +116,20 @@ pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// Resolves the caller of a request, if any. Expired, idle or orphaned sessions are deleted.
 pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
-    if let Some(key) = parts.headers.get(API_KEY_HEADER) {
+    authenticate_headers(&parts.headers, state).await
+}
+
+/// [`authenticate`] from the request's headers alone, for handlers that authenticate again.
+pub async fn authenticate_headers(
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<Option<Caller>, ApiError> {
+    let snapshot = state.tokens.revoker.snapshot();
+    if let Some(key) = headers.get(API_KEY_HEADER) {
         let key = key.to_str().map_err(|_| invalid_api_key())?;
-        return api_key::authenticate(state, key).await.map(Some);
+        return api_key::authenticate(state, key, snapshot).await.map(Some);
     }
-    let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE) else {
+    let Some(token) = cookie_value(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
     let token_hash = sha256(token);
@@ -149,6 +162,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Call
         org_settings: record.settings,
         user: Some(user),
         session: Some(SessionHandle { token_hash, csrf_token: csrf_for(token) }),
+        snapshot,
     }))
 }
 
@@ -178,9 +192,21 @@ impl FromRequestParts<AppState> for ApiCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let caller = authenticate(parts, state).await?.ok_or_else(ApiError::unauthenticated)?;
-        if is_unsafe(&parts.method) {
-            let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        Self::resolve(&parts.method, &parts.headers, state).await
+    }
+}
+
+impl ApiCaller {
+    /// Authenticates an API request from its method and headers.
+    pub async fn resolve(
+        method: &Method,
+        headers: &HeaderMap,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        let caller =
+            authenticate_headers(headers, state).await?.ok_or_else(ApiError::unauthenticated)?;
+        if is_unsafe(method) {
+            let presented = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             caller.check_csrf(presented)?;
         }
         Ok(ApiCaller(caller))

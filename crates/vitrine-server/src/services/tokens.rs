@@ -10,18 +10,35 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::tokens::IssuedToken;
 use crate::tokens::request_info::RequestInfo;
 
-/// A token for the caller and `report`, if the caller may open it right now.
+/// Why [`issue`] gave no token.
+pub enum IssueFailure {
+    /// The caller may not have it.
+    Refused(ApiError),
+    /// Access changed while the token was being made (after the caller's snapshot): the token
+    /// would be refused at once. Authenticate again and ask again.
+    Stale,
+}
+
+impl From<ApiError> for IssueFailure {
+    fn from(error: ApiError) -> Self {
+        Self::Refused(error)
+    }
+}
+
+/// A token for the caller and `report`, if the caller may open it right now. The token is
+/// dated with the caller's snapshot, taken before anything here was read.
 pub async fn issue(
     state: &AppState,
     caller: &Caller,
     report: ReportId,
     request: &RequestInfo,
-) -> ApiResult<IssuedToken> {
+) -> Result<IssuedToken, IssueFailure> {
     let Some(user) = &caller.user else {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "Embed tokens are issued to signed-in users, not to API keys.",
-        ));
+        )
+        .into());
     };
     let report = super::reports::open(state, caller, report).await?;
     if let Some(capacity) = report.capacity_id {
@@ -32,10 +49,17 @@ pub async fn issue(
     let org = caller.principal.org_id;
     let rls = super::rls::identity_of(state, org, user).await?;
     let now = state.clock.now();
+    let policy = caller.org_settings.token_policy();
     let issued = state
         .tokens
-        .issue(org, user.id, report.id, rls, caller.org_settings.token_policy(), now)
-        .map_err(|_| ApiError::internal())?;
+        .issue(org, user.id, report.id, rls, policy, caller.snapshot, now)
+        .map_err(|error| {
+            tracing::error!(%error, user = %user.id, report = %report.id, "could not issue a token");
+            ApiError::internal()
+        })?;
+    if state.tokens.revoker.index.revoked_since(org, user.id, report.id, caller.snapshot) {
+        return Err(IssueFailure::Stale);
+    }
     state.tokens.audit.record(TokenEvent {
         id: 0,
         org_id: Some(org),

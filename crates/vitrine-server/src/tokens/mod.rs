@@ -16,7 +16,8 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use vitrine_core::token::{
-    self, AUDIENCE, AccessLevel, EmbedClaims, RefreshPolicy, RlsIdentity, TokenError, TokenPolicy,
+    self, AUDIENCE, AccessLevel, EmbedClaims, RefreshPolicy, RlsIdentity, Snapshot, TokenError,
+    TokenPolicy,
 };
 use vitrine_core::{Clock, OrgId, ReportId, UserId};
 use vitrine_store::{Store, StoreError};
@@ -46,6 +47,14 @@ pub struct IssuedToken {
     pub refresh: RefreshPolicy,
     /// The user already held a live token for this report: this one replaces it.
     pub refreshed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error(transparent)]
+    Encode(#[from] serde_json::Error),
+    #[error("the token would be {0} bytes, over the verifier's limit")]
+    TooLarge(usize),
 }
 
 /// A refused token, with its claims when they are authentic (signature verified).
@@ -89,7 +98,9 @@ impl TokenService {
         })
     }
 
-    /// Signs a token for `user` and `report`. The caller has checked access.
+    /// Signs a token for `user` and `report`, dated `snapshot`: the caller took the snapshot
+    /// before it read the access it checked, so a change made since revokes this token.
+    #[allow(clippy::too_many_arguments)]
     pub fn issue(
         &self,
         org: OrgId,
@@ -97,11 +108,11 @@ impl TokenService {
         report: ReportId,
         rls: RlsIdentity,
         policy: TokenPolicy,
+        snapshot: Snapshot,
         now: DateTime<Utc>,
-    ) -> Result<IssuedToken, serde_json::Error> {
+    ) -> Result<IssuedToken, IssueError> {
         let now_seconds = now.timestamp();
-        // Dated after any revocation that applies, even one made in this same millisecond.
-        let iat_ms = self.revoker.index.issue_instant(org, user, report, now.timestamp_millis());
+        let iat_ms = snapshot.millis();
         let iat = iat_ms.div_euclid(1000);
         let exp = now_seconds + i64::from(policy.lifetime_seconds);
         let claims = EmbedClaims {
@@ -120,6 +131,11 @@ impl TokenService {
         };
         let keys = self.keys.current();
         let token = token::seal(&claims, &keys.signing_kid, &keys.signing_key)?;
+        if token.len() > token::MAX_TOKEN_BYTES {
+            // Identities are bounded where they are assigned; this is the last line of defence
+            // against handing out a token that every request would refuse.
+            return Err(IssueError::TooLarge(token.len()));
+        }
         let refreshed = {
             let mut latest = self.latest.lock().unwrap_or_else(|poison| poison.into_inner());
             if latest.len() > 100_000 {

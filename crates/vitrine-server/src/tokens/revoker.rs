@@ -1,11 +1,12 @@
-//! Taking tokens back. A revocation takes effect in this node's in-memory index at once, and
-//! is stored so that it survives restarts (and, later, reaches other nodes).
+//! Taking tokens back. A revocation is stored first, so that it survives restarts (and, later,
+//! reaches other nodes), then takes effect in this node's in-memory index; a revocation that
+//! could not be stored is not applied, and the change that asked for it answers an error.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use vitrine_core::settings::TOKEN_LIFETIME_MINUTES;
-use vitrine_core::token::{LEEWAY_SECONDS, RevocationIndex, RevocationScope};
+use vitrine_core::token::{LEEWAY_SECONDS, RevocationIndex, RevocationScope, Snapshot};
 use vitrine_core::{Clock, UserId};
 use vitrine_store::{Store, StoreError};
 
@@ -34,12 +35,19 @@ impl Revoker {
         Ok(Self { store, clock, index, changes: tokio::sync::watch::Sender::new(0) })
     }
 
-    /// Refuses every token of `scope` issued before now.
+    /// Refuses every token of `scope` issued before now. Call it after the change that
+    /// revokes is stored: tokens whose snapshot came before this call are refused.
     pub async fn revoke(&self, scope: RevocationScope) -> Result<(), StoreError> {
         let revocation = self.index.revocation_at(scope, self.clock.now().timestamp_millis());
+        self.store.record_revocation(&revocation).await?;
         self.index.apply(revocation);
         self.changed();
-        self.store.record_revocation(&revocation).await
+        Ok(())
+    }
+
+    /// The snapshot a request takes before it reads what it decides access with.
+    pub fn snapshot(&self) -> Snapshot {
+        self.index.snapshot(self.clock.now().timestamp_millis())
     }
 
     /// Wakes whoever watches for revocations (the live channels).
