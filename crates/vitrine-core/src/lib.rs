@@ -8,6 +8,7 @@ pub mod clock;
 pub mod ids;
 pub mod input;
 pub mod limits;
+pub mod lockout;
 pub mod permission;
 pub mod role;
 pub mod settings;

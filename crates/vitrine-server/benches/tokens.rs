@@ -62,8 +62,12 @@ fn benchmarks(c: &mut Criterion) {
         roles: vec!["Own region".into()],
         ..Default::default()
     };
-    let issue =
-        || service.issue(org, user.id, report, rls.clone(), policy, Utc::now()).expect("issue");
+    let issue = || {
+        let snapshot = service.revoker.snapshot();
+        service
+            .issue(org, user.id, report, rls.clone(), policy, snapshot, Utc::now())
+            .expect("issue")
+    };
 
     // The raw operations, on a message as long as a token's signed part.
     let sample = issue().token;

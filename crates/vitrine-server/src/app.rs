@@ -51,6 +51,8 @@ pub struct AppState {
     /// The one-time code of first-run set-up.
     pub setup: Arc<SetupGate>,
     pub reset_throttle: Arc<ResetThrottle>,
+    /// Sign-in allowances per client address, the lockout and unknown emails' locks.
+    pub guards: Arc<crate::auth::throttle::Guards>,
     /// The bound on open live channels (`/api/v1/embed/live`).
     pub live: crate::api::live::LiveChannels,
     /// The hand-moved clock of browser tests (see the `test-clock` feature).
@@ -101,6 +103,7 @@ impl AppState {
             CapacityController::new(Arc::clone(&store), Arc::clone(&clock), local)
                 .with_metrics(Arc::clone(&metrics)),
         );
+        let guards = Arc::new(crate::auth::throttle::Guards::new(&config.limits));
         Ok(Self {
             store,
             passwords: PasswordHasher::start(workers, 256),
@@ -115,6 +118,7 @@ impl AppState {
             links,
             setup: Arc::new(SetupGate::default()),
             reset_throttle: Arc::new(ResetThrottle::default()),
+            guards,
             live: Default::default(),
             #[cfg(feature = "test-clock")]
             test_clock: None,
@@ -133,6 +137,11 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/.well-known/jwks.json", get(jwks))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track_requests))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::refuse_cross_site))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::throttle::resolve_client,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -198,10 +207,52 @@ async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+/// `/metrics` on the main listener: only with `Authorization: Bearer <limits.metrics_token>`.
+/// Without a token configured it is not served here (see `limits.metrics_listen`).
+async fn metrics_text(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let Some(expected) = &state.config.limits.metrics_token else {
+        return crate::error::ApiError::new(
+            crate::error::ErrorCode::NotFound,
+            "Metrics are served with limits.metrics_token (as a bearer token) or on limits.metrics_listen.",
+        )
+        .into_response();
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        presented.as_bytes(),
+        expected.expose().as_bytes(),
+    )) {
+        return crate::error::ApiError::new(
+            crate::error::ErrorCode::Unauthenticated,
+            "Send the metrics token as Authorization: Bearer.",
+        )
+        .into_response();
+    }
+    metrics_answer(&state.metrics).into_response()
+}
+
+fn metrics_answer(metrics: &Metrics) -> impl IntoResponse + use<> {
     (
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        state.metrics.render(),
+        metrics.render(),
+    )
+}
+
+/// The router of `limits.metrics_listen`: `/metrics` without a token, nothing else.
+pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let metrics = Arc::clone(&metrics);
+            async move { metrics_answer(&metrics) }
+        }),
     )
 }
 

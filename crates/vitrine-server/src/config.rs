@@ -24,6 +24,10 @@ pub const KNOWN_ENV: &[&str] = &[
     "VITRINE_SMTP_PASSWORD",
     "VITRINE_SMTP_FROM",
     "VITRINE_SETUP_ADMIN_PASSWORD",
+    "VITRINE_TRUSTED_PROXIES",
+    "VITRINE_METRICS_TOKEN",
+    "VITRINE_METRICS_LISTEN",
+    "VITRINE_MEMORY_MB",
 ];
 
 /// One layer of settings; `None` means "not set here".
@@ -40,6 +44,158 @@ pub struct ConfigLayer {
     pub master_key: Option<String>,
     /// The `[smtp]` table: the server invitations and password resets are sent through.
     pub smtp: Option<SmtpLayer>,
+    /// The `[limits]` table: throttles, timeouts and memory budgets.
+    pub limits: Option<LimitsLayer>,
+}
+
+/// Declares the `[limits]` settings once: the layer (every field optional), its overlay, the
+/// resolved settings and their defaults.
+macro_rules! limits {
+    ($($(#[doc = $doc:literal])* $name:ident: $ty:ty = $default:expr;)*) => {
+        /// The `[limits]` settings of one layer; `None` means "not set here".
+        #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+        #[serde(deny_unknown_fields)]
+        pub struct LimitsLayer {
+            $(pub $name: Option<$ty>,)*
+            /// `/metrics` requires `Authorization: Bearer <this>`; only from the environment
+            /// (`VITRINE_METRICS_TOKEN`) or a file readable by the server alone.
+            pub metrics_token: Option<String>,
+            /// Serves `/metrics` on this address of its own, without a token.
+            pub metrics_listen: Option<String>,
+            /// Addresses (or `a.b.c.d/n` networks) of proxies whose `X-Forwarded-For` is believed.
+            pub trusted_proxies: Option<Vec<String>>,
+            /// The process-wide memory budget of report data, in MB (default: half the RAM).
+            pub memory_megabytes: Option<u64>,
+        }
+
+        impl LimitsLayer {
+            fn overlay(self, over: LimitsLayer) -> LimitsLayer {
+                LimitsLayer {
+                    $($name: over.$name.or(self.$name),)*
+                    metrics_token: over.metrics_token.or(self.metrics_token),
+                    metrics_listen: over.metrics_listen.or(self.metrics_listen),
+                    trusted_proxies: over.trusted_proxies.or(self.trusted_proxies),
+                    memory_megabytes: over.memory_megabytes.or(self.memory_megabytes),
+                }
+            }
+        }
+
+        /// Throttles, timeouts and budgets (docs/operations.md, "Limits and hardening").
+        #[derive(Debug, Clone)]
+        pub struct Limits {
+            $($(#[doc = $doc])* pub $name: $ty,)*
+            pub metrics_token: Option<Secret>,
+            pub metrics_listen: Option<SocketAddr>,
+            pub trusted_proxies: Vec<ipnet::IpNet>,
+            /// Bytes of report data all organizations together may hold in memory.
+            pub memory_bytes: u64,
+        }
+
+        impl Limits {
+            fn resolve_fields(layer: &LimitsLayer) -> Limits {
+                Limits {
+                    $($name: layer.$name.unwrap_or($default),)*
+                    metrics_token: None,
+                    metrics_listen: None,
+                    trusted_proxies: Vec::new(),
+                    memory_bytes: 0,
+                }
+            }
+        }
+    };
+}
+
+limits! {
+    /// Sign-in attempts per minute from one client address.
+    sign_in_per_minute: u32 = 20;
+    /// Requests per minute from one client address that fail authentication (bad tokens,
+    /// keys or sessions) before the address is answered 429.
+    failed_auth_per_minute: u32 = 120;
+    /// Seconds a client has to send a request's headers.
+    header_read_timeout_seconds: u64 = 10;
+    /// Seconds a request (other than an upload) may take.
+    request_timeout_seconds: u64 = 30;
+    /// Uploads may take as long as they need, as long as they send this much per second.
+    upload_min_bytes_per_second: u64 = 16 * 1024;
+    /// Seconds an idle keep-alive connection stays open.
+    keep_alive_seconds: u64 = 60;
+    /// Connections served at once; more wait to be accepted.
+    max_connections: usize = 4096;
+    /// Seconds in-flight requests get to finish at shutdown.
+    shutdown_grace_seconds: u64 = 20;
+    /// The memory budget of one organization's report data, in MB, unless its operators set
+    /// another (Installation › Organizations).
+    org_memory_megabytes: u64 = 1024;
+}
+
+impl Limits {
+    fn resolve(layer: LimitsLayer) -> Result<Limits, ConfigError> {
+        let mut limits = Limits::resolve_fields(&layer);
+        let positive = [
+            ("limits.sign_in_per_minute", u64::from(limits.sign_in_per_minute)),
+            ("limits.failed_auth_per_minute", u64::from(limits.failed_auth_per_minute)),
+            ("limits.header_read_timeout_seconds", limits.header_read_timeout_seconds),
+            ("limits.request_timeout_seconds", limits.request_timeout_seconds),
+            ("limits.keep_alive_seconds", limits.keep_alive_seconds),
+            ("limits.max_connections", limits.max_connections as u64),
+            ("limits.org_memory_megabytes", limits.org_memory_megabytes),
+        ];
+        if let Some((setting, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError::new(setting, "must be greater than 0"));
+        }
+        limits.metrics_token = match layer.metrics_token {
+            Some(token) if token.len() < 16 => {
+                return Err(ConfigError::new(
+                    "limits.metrics_token",
+                    "must be at least 16 characters",
+                ));
+            }
+            token => token.map(Secret),
+        };
+        limits.metrics_listen = layer
+            .metrics_listen
+            .map(|raw| {
+                raw.parse().map_err(|_| {
+                    ConfigError::new(
+                        "limits.metrics_listen",
+                        format!("{raw:?} is not an address such as 127.0.0.1:9464"),
+                    )
+                })
+            })
+            .transpose()?;
+        for raw in layer.trusted_proxies.unwrap_or_default() {
+            let raw = raw.trim();
+            let net = raw
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new(
+                        "limits.trusted_proxies",
+                        format!("{raw:?} is not an address or a network such as 10.0.0.0/8"),
+                    )
+                })?;
+            limits.trusted_proxies.push(net);
+        }
+        limits.memory_bytes = match layer.memory_megabytes {
+            Some(0) => {
+                return Err(ConfigError::new("limits.memory_megabytes", "must be greater than 0"));
+            }
+            Some(megabytes) => megabytes.saturating_mul(1024 * 1024),
+            None => default_memory_bytes(),
+        };
+        Ok(limits)
+    }
+}
+
+/// Half the machine's memory (or 1 GB when it cannot be read).
+fn default_memory_bytes() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|info| {
+        info.lines()
+            .find_map(|line| line.strip_prefix("MemTotal:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+    });
+    total.map(|bytes| bytes / 2).unwrap_or(1024 * 1024 * 1024)
 }
 
 /// The `[smtp]` settings of one layer; `None` means "not set here".
@@ -87,6 +243,10 @@ impl ConfigLayer {
                 (Some(base), Some(over)) => Some(base.overlay(over)),
                 (base, over) => over.or(base),
             },
+            limits: match (self.limits, over.limits) {
+                (Some(base), Some(over)) => Some(base.overlay(over)),
+                (base, over) => over.or(base),
+            },
         }
     }
 
@@ -105,6 +265,7 @@ impl ConfigLayer {
         let mut layer = ConfigLayer::default();
         let mut unknown = Vec::new();
         let mut smtp = SmtpLayer::default();
+        let mut limits = LimitsLayer::default();
         for (key, value) in vars {
             match key.as_str() {
                 "VITRINE_SMTP_HOST" => smtp.host = Some(value),
@@ -116,6 +277,13 @@ impl ConfigLayer {
                 "VITRINE_SMTP_USER" => smtp.user = Some(value),
                 "VITRINE_SMTP_PASSWORD" => smtp.password = Some(value),
                 "VITRINE_SMTP_FROM" => smtp.from = Some(value),
+                "VITRINE_TRUSTED_PROXIES" => {
+                    limits.trusted_proxies = Some(value.split(',').map(str::to_string).collect());
+                }
+                "VITRINE_METRICS_TOKEN" => limits.metrics_token = Some(value),
+                "VITRINE_METRICS_LISTEN" => limits.metrics_listen = Some(value),
+                // Unreadable numbers are kept as 0 and refused when resolving.
+                "VITRINE_MEMORY_MB" => limits.memory_megabytes = Some(value.parse().unwrap_or(0)),
                 "VITRINE_LISTEN" => layer.listen = Some(value),
                 "VITRINE_PUBLIC_URL" => layer.public_url = Some(value),
                 "VITRINE_DATA_DIR" => layer.data_dir = Some(value.into()),
@@ -128,6 +296,9 @@ impl ConfigLayer {
         }
         if smtp != SmtpLayer::default() {
             layer.smtp = Some(smtp);
+        }
+        if limits != LimitsLayer::default() {
+            layer.limits = Some(limits);
         }
         (layer, unknown)
     }
@@ -155,6 +326,9 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// The longest public URL (the issuer of every token).
+pub const MAX_PUBLIC_URL_BYTES: usize = 512;
+
 /// The validated configuration the server runs with.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -168,6 +342,7 @@ pub struct ServerConfig {
     pub master_key: Option<Secret>,
     /// Where emails go; without it, administrators copy invitation links by hand.
     pub smtp: Option<SmtpConfig>,
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,8 +442,25 @@ impl ServerConfig {
             }
         };
         let master_key = layer.master_key.map(Secret);
+        if public_url.len() > MAX_PUBLIC_URL_BYTES {
+            // It is every token's issuer: a longer one would crowd out the identity.
+            return Err(ConfigError::new(
+                "public_url",
+                format!("must be at most {MAX_PUBLIC_URL_BYTES} bytes"),
+            ));
+        }
         let smtp = layer.smtp.map(SmtpConfig::resolve).transpose()?.flatten();
-        Ok(ServerConfig { listen, public_url, data_dir, database, log_format, master_key, smtp })
+        let limits = Limits::resolve(layer.limits.unwrap_or_default())?;
+        Ok(ServerConfig {
+            listen,
+            public_url,
+            data_dir,
+            database,
+            log_format,
+            master_key,
+            smtp,
+            limits,
+        })
     }
 }
 

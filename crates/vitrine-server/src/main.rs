@@ -171,6 +171,7 @@ fn load_config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
         log_format: None,
         master_key: None,
         smtp: None,
+        limits: None,
     };
     Ok(ServerConfig::resolve(layer.overlay(env_layer).overlay(flags))?)
 }

@@ -549,8 +549,7 @@ mod api {
             "data loaded again"
         );
 
-        let metrics =
-            app.anonymous().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let metrics = app.metrics().await;
         for line in [
             r#"vitrine_capacity_transitions_total{state="Pausing",reason="inactivity"} 1"#,
             r#"vitrine_capacity_transitions_total{state="Paused",reason="inactivity"} 1"#,

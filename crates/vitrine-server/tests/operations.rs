@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use common::*;
 use reqwest::StatusCode;
 use serde_json::json;
+use vitrine_server::config::ConfigLayer;
 
 #[tokio::test]
 async fn healthz_answers_ok() {
@@ -23,12 +24,26 @@ async fn metrics_count_requests_by_route_pattern_and_sign_ins_by_outcome() {
     let viewer_id = admin.id_of("/api/v1/users", "email", VIEWER).await;
     admin.get(&format!("/api/v1/users/{viewer_id}")).await;
     let _ = app.sign_in_with(ADMIN, "wrong-password").await;
-    let text = app.anonymous().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = app.metrics().await;
     assert!(text.contains("route=\"/api/v1/users/{id}\""), "{text}");
     assert!(!text.contains(&viewer_id), "raw paths never become labels");
     assert!(text.contains("vitrine_http_request_duration_seconds_bucket"));
     assert!(text.contains("vitrine_sign_ins_total{outcome=\"success\"} 1"), "{text}");
     assert!(text.contains("vitrine_sign_ins_total{outcome=\"failure\"} 1"), "{text}");
+}
+
+#[tokio::test]
+async fn metrics_need_the_metrics_token_and_are_not_served_without_one() {
+    let app = spawn_app().await;
+    let anonymous = app.anonymous().get(app.url("/metrics")).send().await.unwrap();
+    expect_error(anonymous, StatusCode::UNAUTHORIZED, "Unauthenticated").await;
+    let wrong =
+        app.anonymous().get(app.url("/metrics")).bearer_auth("not-the-token").send().await.unwrap();
+    expect_error(wrong, StatusCode::UNAUTHORIZED, "Unauthenticated").await;
+    assert!(app.metrics().await.contains("vitrine_http_requests_total"));
+    let untokened = spawn_app_with(|layer| ConfigLayer { limits: None, ..layer }).await;
+    let response = untokened.anonymous().get(untokened.url("/metrics")).send().await.unwrap();
+    expect_error(response, StatusCode::NOT_FOUND, "NotFound").await;
 }
 
 #[tokio::test]

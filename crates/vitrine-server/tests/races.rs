@@ -58,3 +58,46 @@ async fn tokens_answered_while_access_is_removed_never_outlive_the_removal() {
     }
     assert!(issued > 0 && raced > 0, "both outcomes seen ({issued} issued, {raced} refused)");
 }
+
+async fn parallel_wrong_passwords(app: &TestApp, email: &str, attempts: usize) -> Vec<StatusCode> {
+    let requests: Vec<_> = (0..attempts)
+        .map(|_| {
+            let (client, url) = (app.anonymous(), app.url("/api/v1/auth/login"));
+            let body = json!({ "email": email, "password": "wrong-password-guess" });
+            tokio::spawn(async move { client.post(url).json(&body).send().await.unwrap().status() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for request in requests {
+        statuses.push(request.await.unwrap());
+    }
+    statuses
+}
+
+/// 64 wrong passwords at once, for fresh accounts and for an email of nobody, 512 in all:
+/// four are answered "wrong", the fifth locks, and no other is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_wrong_passwords_are_checked_at_most_five_times_per_lock() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    for round in 0..8 {
+        let email = if round == 7 {
+            "nobody-at-all@example.com".to_string()
+        } else {
+            let email = format!("target{round}@example.com");
+            let body = json!({ "email": email, "password": PASSWORD });
+            assert_eq!(admin.post("/api/v1/users", body).await.status(), StatusCode::CREATED);
+            email
+        };
+        let statuses = parallel_wrong_passwords(&app, &email, 64).await;
+        let wrong = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+        let locked = statuses.iter().filter(|s| **s == StatusCode::LOCKED).count();
+        assert_eq!((wrong, locked), (4, 60), "{email}: {statuses:?}");
+        let right = app.sign_in_with(&email, PASSWORD).await;
+        assert_eq!(
+            right.err().map(|r| r.status()),
+            Some(StatusCode::LOCKED),
+            "{email} stays locked"
+        );
+    }
+}

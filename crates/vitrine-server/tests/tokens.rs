@@ -770,7 +770,7 @@ async fn token_metrics_count_issues_refreshes_and_rejections_by_reason() {
     embed(&app, "garbage", &report).await;
     app.clock.advance(Duration::minutes(61));
     embed(&app, &token, &report).await;
-    let text = app.anonymous().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = app.metrics().await;
     assert!(text.contains("vitrine_tokens_issued_total 1"), "{text}");
     assert!(text.contains("vitrine_tokens_refreshed_total 1"), "{text}");
     assert!(text.contains("vitrine_tokens_rejected_total{reason=\"expired\"} 1"), "{text}");

@@ -12,6 +12,7 @@ mod sqlite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use vitrine_core::capacity::CapacityState;
+use vitrine_core::lockout::{Gate, LockoutRule};
 use vitrine_core::token::Revocation;
 use vitrine_core::{
     ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, OrgSettings, Permission, ReportId, UserId,
@@ -90,14 +91,16 @@ pub trait Store: InstallationStore + AccountStore + Send + Sync + 'static {
 
     // Sign-in (before an organization is known: the email is unique installation-wide).
     async fn find_login(&self, email: &str) -> StoreResult<Option<LoginRecord>>;
-    /// Counts one more wrong password; locks the account until `lock_until` when the count
-    /// reaches `threshold` (and restarts the count). Returns the lock, if one now applies.
-    async fn record_failed_login(
+    /// Admits one sign-in attempt by `rule`, counting it as wrong until
+    /// [`Store::record_successful_login`] says otherwise; atomic per account, so parallel
+    /// attempts are counted one after the other.
+    async fn begin_login_attempt(
         &self,
         user: UserId,
-        threshold: u32,
-        lock_until: DateTime<Utc>,
-    ) -> StoreResult<Option<DateTime<Utc>>>;
+        rule: &LockoutRule,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Gate>;
+    /// The password was right: the count starts again and the attempt's own lock is lifted.
     async fn record_successful_login(&self, user: UserId) -> StoreResult<()>;
 
     // Sessions, keyed by the hash of the cookie value.

@@ -115,6 +115,21 @@ impl User {
     pub fn is_locked_at(&self, now: DateTime<Utc>) -> bool {
         self.locked_until.is_some_and(|until| now < until)
     }
+
+    /// Whether changing `before` into `self` at `now` ends the user's sessions and takes back
+    /// their tokens: a new password, a block, an expiry that has come (an inactive account keeps no session), another role or another
+    /// email (the row-level-security username). A new name changes nothing of the sort.
+    pub fn change_signs_out(
+        &self,
+        before: &User,
+        password_changed: bool,
+        now: DateTime<Utc>,
+    ) -> bool {
+        password_changed
+            || self.role != before.role
+            || self.email != before.email
+            || !self.is_active_at(now)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -1,18 +1,18 @@
 //! Signing in and out. Unknown emails and wrong passwords get the same answer after the same
-//! work (a decoy hash is verified for unknown emails); five wrong passwords in a row lock the
-//! account for thirty minutes.
+//! work (a decoy hash is verified for unknown emails), in every state: five wrong passwords in
+//! a row lock an account for thirty minutes, and lock an email that belongs to nobody just the
+//! same. Each attempt is counted before its password is checked, so parallel guesses cannot
+//! slip past the lock; each client address has its own allowance of attempts a minute, so a
+//! flood from one place neither starves other people's sign-ins nor locks every account.
 
 use axum::http::HeaderValue;
-use chrono::Duration;
+use vitrine_core::lockout::Gate;
 use vitrine_store::{NewSession, User};
 
 use super::{SESSION_COOKIE, csrf_for, random_secret, sha256};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode};
 use crate::tokens::request_info::RequestInfo;
-
-pub const LOCK_THRESHOLD: u32 = 5;
-pub const LOCK_MINUTES: i64 = 30;
 
 /// A new session: the cookie value and its CSRF token.
 pub struct SignedIn {
@@ -53,34 +53,48 @@ pub async fn sign_in(
     result
 }
 
+fn throttled() -> ApiError {
+    ApiError::new(
+        ErrorCode::RateLimited,
+        "Too many sign-in attempts from your address; wait a minute and try again.",
+    )
+}
+
 async fn attempt(
     state: &AppState,
     email: &str,
     password: &str,
     client: &RequestInfo,
 ) -> Result<SignedIn, ApiError> {
-    let email = email.trim().to_ascii_lowercase();
-    if password.len() > vitrine_core::validate::PASSWORD_MAX_BYTES {
-        return Err(invalid_credentials());
-    }
-    let login = state.store.find_login(&email).await?;
-    // An invited user without a password yet is checked against the decoy, like a stranger.
-    let stored = login.as_ref().map(|l| l.password_hash.as_str()).filter(|hash| !hash.is_empty());
-    let matches = state.passwords.verify(password, stored).await?;
-    let Some(login) = login else {
-        return Err(invalid_credentials());
-    };
     let now = state.clock.now();
-    if let Some(until) = login.user.locked_until.filter(|until| now < *until) {
-        return Err(locked(until));
+    if let Some(address) = client.address
+        && !state.guards.sign_in.allow(address, now)
+    {
+        return Err(throttled());
     }
-    if !matches {
-        let lock_until = now + Duration::minutes(LOCK_MINUTES);
-        let lock =
-            state.store.record_failed_login(login.user.id, LOCK_THRESHOLD, lock_until).await?;
-        tracing::info!(user = %login.user.id, locked = lock.is_some(), "wrong password");
-        return Err(lock.map(locked).unwrap_or_else(invalid_credentials));
-    }
+    let email = email.trim().to_ascii_lowercase();
+    let login = state.store.find_login(&email).await?;
+    let rule = &state.guards.lockout;
+    let gate = match &login {
+        Some(login) => state.store.begin_login_attempt(login.user.id, rule, now).await?,
+        None => state.guards.unknown_emails.attempt(&email, rule, now),
+    };
+    // An invited user without a password yet is checked against the decoy, like a stranger;
+    // so is every attempt on a locked account, so that locked answers take as long.
+    let stored = login.as_ref().map(|l| l.password_hash.as_str()).filter(|hash| !hash.is_empty());
+    let too_long = password.len() > vitrine_core::validate::PASSWORD_MAX_BYTES;
+    let checked = stored.filter(|_| matches!(gate, Gate::Check { .. }) && !too_long);
+    let probe = if too_long { "" } else { password };
+    let matches = state.passwords.verify(probe, checked).await?;
+    let locks = match gate {
+        Gate::Locked(until) => return Err(locked(until)),
+        Gate::Check { locks } => locks,
+    };
+    let Some(login) = login.filter(|_| matches) else {
+        tracing::info!(locked = locks.is_some(), "wrong email or password");
+        return Err(locks.map(locked).unwrap_or_else(invalid_credentials));
+    };
+    state.store.record_successful_login(login.user.id).await?;
     // The password is right, so saying why the account cannot sign in reveals nothing new.
     if login.user.blocked {
         return Err(ApiError::new(
@@ -98,7 +112,6 @@ async fn attempt(
     if org.is_suspended() {
         return Err(super::suspended());
     }
-    state.store.record_successful_login(login.user.id).await?;
     let session_token = random_secret();
     let session = NewSession {
         token_hash: sha256(&session_token),

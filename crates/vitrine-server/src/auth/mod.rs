@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod links;
 pub mod login;
 pub mod password;
+pub mod throttle;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -178,6 +179,46 @@ fn invalid_api_key() -> ApiError {
     ApiError::new(ErrorCode::Unauthenticated, "The X-API-Key is not valid or was revoked.")
 }
 
+/// Whether a browser says this request comes from another site: `Sec-Fetch-Site` when sent
+/// (every current browser), else an `Origin` that is neither this host nor the public URL.
+/// Requests without either come from programs, not from a page another site controls.
+pub fn is_cross_site(headers: &HeaderMap, public_url: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return !matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
+        return false;
+    };
+    let origin = origin.to_str().unwrap_or("null");
+    let host = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok());
+    let same_host = host.is_some_and(|host| {
+        origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
+    });
+    !(same_host || origin == public_url)
+}
+
+/// Middleware: refuses state-changing requests another site's page makes with the browser's
+/// cookies (sign-in included, which no CSRF token protects). Requests that authenticate by a
+/// header (embed tokens, API keys) carry no ambient credential and pass.
+pub async fn refuse_cross_site(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers();
+    let by_header = headers.contains_key(axum::http::header::AUTHORIZATION)
+        || headers.contains_key(API_KEY_HEADER);
+    if is_unsafe(request.method()) && !by_header && is_cross_site(headers, &state.config.public_url)
+    {
+        return ApiError::new(
+            ErrorCode::CsrfRejected,
+            "Cross-site request refused: this form or API call must come from Vitrine's own pages.",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
 fn is_unsafe(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -264,6 +305,29 @@ mod tests {
         assert_ne!(csrf_for(&a), csrf_for(&b));
         assert_ne!(csrf_for(&a), a);
         assert_eq!(csrf_for(&a), csrf_for(&a));
+    }
+
+    #[test]
+    fn cross_site_is_told_by_fetch_metadata_or_a_foreign_origin() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, value.parse().unwrap());
+            }
+            map
+        };
+        let public = "https://bi.example.com";
+        assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site")]), public));
+        assert!(is_cross_site(&headers(&[("sec-fetch-site", "same-site")]), public));
+        assert!(!is_cross_site(&headers(&[("sec-fetch-site", "same-origin")]), public));
+        assert!(!is_cross_site(&headers(&[("sec-fetch-site", "none")]), public));
+        let evil = [("origin", "https://evil.example"), ("host", "bi.example.com")];
+        assert!(is_cross_site(&headers(&evil), public));
+        assert!(is_cross_site(&headers(&[("origin", "null")]), public));
+        let own = [("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")];
+        assert!(!is_cross_site(&headers(&own), public));
+        assert!(!is_cross_site(&headers(&[("origin", "https://bi.example.com")]), public));
+        assert!(!is_cross_site(&headers(&[]), public), "programs send neither");
     }
 
     #[test]

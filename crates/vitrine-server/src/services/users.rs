@@ -95,13 +95,8 @@ pub async fn update(
         .store
         .update_user(scope.org_id(), &caller.actor(state.clock.now()), id, &change)
         .await?;
-    // Tokens carry the role and the email (the row-level-security username) and were issued
-    // under the old password: any change of these takes them back.
-    let identity_changed = updated.role != current.role
-        || updated.email != current.email
-        || (updated.blocked && !current.blocked)
-        || change.password_hash.is_some();
-    if identity_changed {
+    // The store ended the sessions by the same rule; tokens go with them.
+    if updated.change_signs_out(&current, change.password_hash.is_some(), state.clock.now()) {
         state.tokens.revoker.revoke(RevocationScope::User(id)).await?;
     }
     state.tokens.revoker.set_user_expiry(id, updated.expires_at);

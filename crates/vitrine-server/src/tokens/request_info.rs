@@ -6,10 +6,14 @@ use axum::extract::ConnectInfo;
 use axum::http::header;
 use axum::http::request::Parts;
 
+use crate::auth::throttle::ClientAddress;
+
 const MAX_USER_AGENT_CHARS: usize = 256;
 
 #[derive(Debug, Clone, Default)]
 pub struct RequestInfo {
+    /// The client's address (see [`ClientAddress`]).
+    pub address: Option<std::net::IpAddr>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }
@@ -23,13 +27,16 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestInfo {
 }
 
 impl RequestInfo {
-    /// The peer address of the connection, and the user agent, shortened.
+    /// The client's address (the peer, or as a trusted proxy forwarded it), and the user
+    /// agent, shortened.
     pub fn of(parts: &Parts) -> Self {
+        let address =
+            parts.extensions.get::<ClientAddress>().map(|client| client.0).or_else(|| {
+                parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())
+            });
         Self {
-            ip: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip().to_string()),
+            address,
+            ip: address.map(|ip| ip.to_string()),
             user_agent: parts
                 .headers
                 .get(header::USER_AGENT)

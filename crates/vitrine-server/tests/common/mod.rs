@@ -11,11 +11,13 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use vitrine_core::ManualClock;
-use vitrine_server::config::{ConfigLayer, ServerConfig};
+use vitrine_server::config::{ConfigLayer, LimitsLayer, ServerConfig};
 use vitrine_server::{AppState, demo};
 use vitrine_store::{Actor, Store};
 
 pub const PASSWORD: &str = "correct-horse-battery";
+/// The bearer token `/metrics` asks for in tests.
+pub const METRICS_TOKEN: &str = "metrics-token-for-tests";
 /// The demo dataset's size in tests: enough for every region, country and product.
 pub const TEST_ROWS: usize = 20_000;
 pub const ADMIN: &str = "admin@example.com";
@@ -70,6 +72,14 @@ async fn launch(
         listen: Some("127.0.0.1:0".into()),
         public_url: Some(base.clone()),
         data_dir: Some(data.path().to_path_buf()),
+        // Every test signs in from 127.0.0.1 under a clock that stands still: the throttles
+        // are wide open unless a test narrows them.
+        limits: Some(LimitsLayer {
+            sign_in_per_minute: Some(100_000),
+            failed_auth_per_minute: Some(100_000),
+            metrics_token: Some(METRICS_TOKEN.into()),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let config = ServerConfig::resolve(adjust(layer)).expect("config");
@@ -122,6 +132,19 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The text of `/metrics`, fetched with the metrics token.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .anonymous()
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .expect("metrics request");
+        assert_eq!(response.status(), StatusCode::OK, "metrics");
+        response.text().await.expect("metrics text")
     }
 
     /// A client with its own cookie jar, signed in as nobody.

@@ -3,6 +3,7 @@
 
 use chrono::{Duration, Utc};
 use vitrine_core::capacity::{CapacityMode, CapacityState, WeeklyWindow};
+use vitrine_core::lockout::{Gate, LockoutRule};
 use vitrine_core::token::{Revocation, RevocationScope};
 use vitrine_core::{CapacityId, DatasetId, OrgId, Permission, Role, UserId};
 
@@ -241,22 +242,39 @@ pub async fn permissions_are_the_union_of_direct_and_group_grants(store: &dyn St
 pub async fn failed_logins_lock_at_the_threshold_and_success_resets_the_count(store: &dyn Store) {
     let org = org(store, "Org").await;
     let id = user(store, org, "ada@example.com").await;
-    let until = Utc::now() + Duration::minutes(30);
+    let rule = LockoutRule::default();
+    // Stores keep milliseconds.
+    let now = chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap();
+    let unlocked = Gate::Check { locks: None };
     for _ in 0..4 {
-        assert_eq!(store.record_failed_login(id, 5, until).await.unwrap(), None);
+        assert_eq!(store.begin_login_attempt(id, &rule, now).await.unwrap(), unlocked);
     }
     store.record_successful_login(id).await.unwrap();
     for _ in 0..4 {
-        assert_eq!(store.record_failed_login(id, 5, until).await.unwrap(), None);
+        assert_eq!(store.begin_login_attempt(id, &rule, now).await.unwrap(), unlocked);
     }
-    let locked = store.record_failed_login(id, 5, until).await.unwrap();
-    assert_eq!(locked.map(|t| t.timestamp_millis()), Some(until.timestamp_millis()));
+    let until = now + rule.lock_for;
+    let fifth = store.begin_login_attempt(id, &rule, now).await.unwrap();
+    assert_eq!(fifth, Gate::Check { locks: Some(until) }, "the fifth is checked and locks");
+    let sixth = store.begin_login_attempt(id, &rule, now).await.unwrap();
+    assert_eq!(sixth, Gate::Locked(until), "the sixth is not checked");
     let user = store.get_user(org, id).await.unwrap();
-    assert!(user.is_locked_at(Utc::now()));
+    assert!(user.is_locked_at(now));
     // A password reset lifts the lock.
     let reset = UserChange { password_hash: Some("$argon2id$new".into()), ..Default::default() };
     let user = store.update_user(org, &actor(), id, &reset).await.unwrap();
-    assert!(!user.is_locked_at(Utc::now()));
+    assert!(!user.is_locked_at(now));
+}
+
+pub async fn parallel_login_attempts_are_counted_one_after_the_other(store: &dyn Store) {
+    let org = org(store, "Org").await;
+    let id = user(store, org, "ada@example.com").await;
+    let rule = LockoutRule::default();
+    let now = Utc::now();
+    let attempts = (0..64).map(|_| store.begin_login_attempt(id, &rule, now));
+    let gates = futures_util::future::join_all(attempts).await;
+    let checked = gates.iter().filter(|gate| matches!(gate, Ok(Gate::Check { .. }))).count();
+    assert_eq!(checked, 5, "exactly the threshold is admitted: {gates:?}");
 }
 
 pub async fn sessions_are_found_by_hash_and_end_with_their_user(store: &dyn Store) {
@@ -286,6 +304,44 @@ pub async fn sessions_are_found_by_hash_and_end_with_their_user(store: &dyn Stor
     store.create_session(&session).await.unwrap();
     store.delete_user(org, &actor(), id).await.unwrap();
     assert!(store.find_session(&[7; 32]).await.unwrap().is_none());
+}
+
+pub async fn changes_of_password_block_expiry_role_or_email_end_sessions_a_rename_does_not(
+    store: &dyn Store,
+) {
+    let org = org(store, "Org").await;
+    let id = user(store, org, "ada@example.com").await;
+    let now = Utc::now();
+    let cases: [(&str, UserChange, bool); 6] = [
+        ("name", UserChange { name: Some("Ada L.".into()), ..Default::default() }, false),
+        ("password", UserChange { password_hash: Some("$a$2".into()), ..Default::default() }, true),
+        ("role", UserChange { role: Some(Role::Contributor), ..Default::default() }, true),
+        ("email", UserChange { email: Some("ada@b.example".into()), ..Default::default() }, true),
+        ("blocked", UserChange { blocked: Some(true), ..Default::default() }, true),
+        (
+            "expired",
+            UserChange {
+                blocked: Some(false),
+                expires_at: Some(Some(now - Duration::minutes(1))),
+                ..Default::default()
+            },
+            true,
+        ),
+    ];
+    for (n, (what, change, ends)) in cases.into_iter().enumerate() {
+        let hash = vec![40 + n as u8; 32];
+        let session = NewSession {
+            token_hash: hash.clone(),
+            user_id: id,
+            created_at: now,
+            user_agent: None,
+            ip: None,
+        };
+        store.create_session(&session).await.unwrap();
+        store.update_user(org, &actor(), id, &change).await.unwrap();
+        let still = store.find_session(&hash).await.unwrap().is_some();
+        assert_eq!(still, !ends, "after a change of {what}");
+    }
 }
 
 pub async fn revoked_api_keys_are_not_found(store: &dyn Store) {
@@ -817,7 +873,9 @@ macro_rules! store_conformance_tests {
             report_access_is_the_union_of_direct_and_group_grants,
             permissions_are_the_union_of_direct_and_group_grants,
             failed_logins_lock_at_the_threshold_and_success_resets_the_count,
+            parallel_login_attempts_are_counted_one_after_the_other,
             sessions_are_found_by_hash_and_end_with_their_user,
+            changes_of_password_block_expiry_role_or_email_end_sessions_a_rename_does_not,
             revoked_api_keys_are_not_found,
             every_change_is_audited_with_actor_and_old_and_new_values,
             group_names_are_unique_within_an_organization,

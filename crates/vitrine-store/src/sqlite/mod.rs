@@ -4,6 +4,7 @@
 
 use std::str::FromStr;
 use std::time::Duration;
+use vitrine_core::lockout::{Attempts, Gate, LockoutRule};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -61,7 +62,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::UnsupportedUrl(e.to_string()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let writer =
@@ -288,7 +289,8 @@ impl Store for SqliteStore {
         .map_err(|e| conflict_on_unique(e, "email"))?;
         if let Some(hash) = &change.password_hash {
             new.password_set = !hash.is_empty();
-            // A new password signs the user out everywhere.
+        }
+        if new.change_signs_out(&old, change.password_hash.is_some(), actor.at) {
             sqlx::query("DELETE FROM sessions WHERE user_id = ?")
                 .bind(id.to_string())
                 .execute(&mut *tx)
@@ -335,32 +337,34 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    async fn record_failed_login(
+    async fn begin_login_attempt(
         &self,
         user: UserId,
-        threshold: u32,
-        lock_until: DateTime<Utc>,
-    ) -> StoreResult<Option<DateTime<Utc>>> {
+        rule: &LockoutRule,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Gate> {
+        // On the one writer connection, so attempts for the same account are counted in turn.
         let mut tx = self.writer.begin().await?;
-        let count: Option<i64> = sqlx::query_scalar(
-            "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ? RETURNING failed_logins",
-        )
-        .bind(user.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let locked = match count {
-            Some(count) if count >= i64::from(threshold) => {
-                sqlx::query("UPDATE users SET failed_logins = 0, locked_until = ? WHERE id = ?")
-                    .bind(ms(lock_until))
-                    .bind(user.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                Some(lock_until)
-            }
-            _ => None,
+        let row = sqlx::query("SELECT failed_logins, locked_until FROM users WHERE id = ?")
+            .bind(user.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let current = Attempts {
+            failed: u32::try_from(row.try_get::<i64, _>("failed_logins")?).unwrap_or(u32::MAX),
+            locked_until: opt_from_ms(row.try_get("locked_until")?)?,
         };
+        let (next, gate) = rule.attempt(current, now);
+        if next != current {
+            sqlx::query("UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?")
+                .bind(i64::from(next.failed))
+                .bind(next.locked_until.map(ms))
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
-        Ok(locked)
+        Ok(gate)
     }
 
     async fn record_successful_login(&self, user: UserId) -> StoreResult<()> {

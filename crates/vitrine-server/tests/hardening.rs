@@ -1,0 +1,137 @@
+//! Hostile input and the promises it must not break: strangers' emails answer like real
+//! ones, sign-in floods are throttled per client, cross-site posts are refused, and changes
+//! of an account end its sessions.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use vitrine_server::config::{ConfigLayer, LimitsLayer};
+
+async fn login(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+    forwarded: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app
+        .anonymous()
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "email": email, "password": password }));
+    if let Some(address) = forwarded {
+        request = request.header("x-forwarded-for", address);
+    }
+    request.send().await.unwrap()
+}
+
+async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_unknown_email_answers_exactly_like_a_known_one_locked_included() {
+    let app = spawn_app().await;
+    for attempt in 1..=7 {
+        let known = answer(login(&app, VIEWER, "wrong-password-1", None).await).await;
+        let unknown =
+            answer(login(&app, "stranger@example.com", "wrong-password-1", None).await).await;
+        assert_eq!(known, unknown, "attempt {attempt}");
+        let expected = if attempt < 5 { StatusCode::UNAUTHORIZED } else { StatusCode::LOCKED };
+        assert_eq!(known.0, expected, "attempt {attempt}: {:?}", known.1);
+    }
+}
+
+fn throttled(per_minute: u32, trusted: &[&str]) -> impl FnOnce(ConfigLayer) -> ConfigLayer {
+    let trusted: Vec<String> = trusted.iter().map(|s| s.to_string()).collect();
+    move |layer| ConfigLayer {
+        limits: Some(LimitsLayer {
+            sign_in_per_minute: Some(per_minute),
+            trusted_proxies: Some(trusted),
+            metrics_token: Some(METRICS_TOKEN.into()),
+            ..Default::default()
+        }),
+        ..layer
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_flood_from_one_address_is_throttled_without_locking_the_account_or_others() {
+    let app = spawn_app_with(throttled(3, &["127.0.0.1"])).await;
+    let flooder = Some("203.0.113.7");
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        statuses.push(login(&app, ADMIN, "wrong-password-1", flooder).await.status());
+    }
+    assert_eq!(&statuses[..3], &[StatusCode::UNAUTHORIZED; 3], "{statuses:?}");
+    assert!(statuses[3..].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    let response = login(&app, ADMIN, "wrong-password-1", flooder).await;
+    expect_error(response, StatusCode::TOO_MANY_REQUESTS, "RateLimited").await;
+    // Someone else, elsewhere, signs in to the same account at once: not locked, not starved.
+    let elsewhere = login(&app, ADMIN, PASSWORD, Some("198.51.100.20")).await;
+    assert_eq!(elsewhere.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn forwarded_addresses_from_an_untrusted_peer_do_not_escape_the_throttle() {
+    let app = spawn_app_with(throttled(3, &[])).await;
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        let forged = format!("192.0.2.{n}");
+        statuses.push(login(&app, VIEWER, "wrong-password-1", Some(&forged)).await.status());
+    }
+    assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+}
+
+#[tokio::test]
+async fn cross_site_sign_in_posts_are_refused_same_site_ones_pass() {
+    let app = spawn_app().await;
+    let body = json!({ "email": ADMIN, "password": PASSWORD });
+    let client = app.anonymous();
+    let post = || client.post(app.url("/api/v1/auth/login")).json(&body);
+    let evil = post().header("origin", "https://evil.example").send().await.unwrap();
+    expect_error(evil, StatusCode::FORBIDDEN, "CsrfRejected").await;
+    let fetch_metadata = post().header("sec-fetch-site", "cross-site").send().await.unwrap();
+    expect_error(fetch_metadata, StatusCode::FORBIDDEN, "CsrfRejected").await;
+    let form = client
+        .post(app.url("/login"))
+        .header("origin", "https://evil.example")
+        .form(&[("email", ADMIN), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::FORBIDDEN, "the portal's form too");
+    let own = post().header("origin", app.base.as_str()).send().await.unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
+    let same_origin = post().header("sec-fetch-site", "same-origin").send().await.unwrap();
+    assert_eq!(same_origin.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_change_of_role_email_block_or_expiry_ends_the_users_sessions_a_rename_does_not() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let viewer_id = admin.id_of("/api/v1/users", "email", VIEWER).await;
+    let path = format!("/api/v1/users/{viewer_id}");
+    let cases = [
+        (json!({ "name": "Vera Viewer" }), true),
+        (json!({ "role": "Contributor" }), false),
+        (json!({ "email": "vera@example.com" }), false),
+        (json!({ "blocked": true }), false),
+        (json!({ "blocked": false, "expiresAt": "2026-03-02T08:00:00Z" }), false),
+    ];
+    let mut email = VIEWER.to_string();
+    for (change, keeps) in cases {
+        let _ = admin.patch(&path, json!({ "blocked": false, "expiresAt": null })).await;
+        let session = app.sign_in(&email).await;
+        let report = session.id_of("/api/v1/reports", "name", "Sales overview").await;
+        let response = admin.patch(&path, change.clone()).await;
+        assert_eq!(response.status(), StatusCode::OK, "{change}");
+        email = response.json::<Value>().await.unwrap()["email"].as_str().unwrap().to_string();
+        let me = session.get("/api/v1/me").await.status();
+        assert_eq!(me == StatusCode::OK, keeps, "{change}: /me answered {me}");
+        let token = session.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+        assert_eq!(token.status() == StatusCode::OK, keeps, "{change}: no new tokens");
+    }
+}
