@@ -327,7 +327,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// The longest public URL (the issuer of every token).
-pub const MAX_PUBLIC_URL_BYTES: usize = 512;
+pub const MAX_PUBLIC_URL_BYTES: usize = vitrine_core::token::MAX_ISSUER_BYTES;
 
 /// The validated configuration the server runs with.
 #[derive(Debug, Clone)]

@@ -135,3 +135,59 @@ async fn a_change_of_role_email_block_or_expiry_ends_the_users_sessions_a_rename
         assert_eq!(token.status() == StatusCode::OK, keeps, "{change}: no new tokens");
     }
 }
+
+fn roles(count: usize, chars: usize) -> Value {
+    json!({ "roles": (0..count).map(|n| format!("{n:03}{}", "r".repeat(chars - 3))).collect::<Vec<_>>() })
+}
+
+#[tokio::test]
+async fn identities_too_large_for_a_token_are_refused_where_assigned_and_what_fits_works() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let viewer_id = admin.id_of("/api/v1/users", "email", VIEWER).await;
+    let own = format!("/api/v1/users/{viewer_id}/rls");
+    // 45 roles of 190 characters made a 12 KB token that every request refused.
+    let error = expect_error(
+        admin.put_json(&own, roles(45, 190)).await,
+        StatusCode::BAD_REQUEST,
+        "InvalidInput",
+    )
+    .await;
+    assert_eq!(error["error"]["field"], "roles");
+    assert_eq!(admin.json(&own).await["roles"], json!([]), "nothing changed");
+    // Half of it fits; the group then adds the other half: refused for the group's members.
+    assert_eq!(admin.put_json(&own, roles(18, 190)).await.status(), StatusCode::OK);
+    let ops = admin.id_of("/api/v1/groups", "name", "Operations").await;
+    let group = format!("/api/v1/groups/{ops}/rls");
+    let mut more = roles(18, 190);
+    more["roles"] = json!(
+        more["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("g{}", r.as_str().unwrap()))
+            .collect::<Vec<_>>()
+    );
+    let error = expect_error(
+        admin.put_json(&group, more.clone()).await,
+        StatusCode::BAD_REQUEST,
+        "InvalidInput",
+    )
+    .await;
+    assert!(error["error"]["message"].as_str().unwrap().contains(VIEWER), "{error}");
+    // A group that already has them cannot take the user in.
+    let lonely = admin.post("/api/v1/groups", json!({ "name": "Big roles" })).await;
+    let big = lonely.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        admin.put_json(&format!("/api/v1/groups/{big}/rls"), more).await.status(),
+        StatusCode::OK
+    );
+    let join = admin.put(&format!("/api/v1/groups/{big}/members/{viewer_id}")).await;
+    let error = expect_error(join, StatusCode::BAD_REQUEST, "InvalidInput").await;
+    assert_eq!(error["error"]["field"], "user");
+    // What was accepted makes tokens that work.
+    let viewer = app.sign_in(VIEWER).await;
+    let report = viewer.id_of("/api/v1/reports", "name", "Sales overview").await;
+    let token = viewer.token(&report).await["token"].as_str().unwrap().to_string();
+    assert_eq!(embed(&app, &token, &report).await.status(), StatusCode::OK);
+}

@@ -31,6 +31,12 @@ pub const TOKEN_TYPE: &str = "vitrine-embed+jwt";
 pub const AUDIENCE: &str = "vitrine-embed";
 /// Tokens larger than this are refused before any parsing.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// The largest row-level-security identity (as JSON) a token carries. With the other claims,
+/// the longest issuer and the signature it keeps every token under [`MAX_TOKEN_BYTES`]; the
+/// identity is bounded where roles, attributes and memberships are assigned.
+pub const MAX_RLS_IDENTITY_BYTES: usize = 4 * 1024;
+/// The longest issuer (the public URL) a token carries.
+pub const MAX_ISSUER_BYTES: usize = 512;
 /// Tolerated clock difference when checking `nbf` and `exp`.
 pub const LEEWAY_SECONDS: i64 = 30;
 
@@ -47,6 +53,30 @@ pub struct RlsIdentity {
     pub username: String,
     pub roles: Vec<String>,
     pub attributes: BTreeMap<String, String>,
+}
+
+impl RlsIdentity {
+    /// The identity's size in a token's claims, as JSON.
+    pub fn encoded_len(&self) -> usize {
+        serde_json::to_vec(self).map(|json| json.len()).unwrap_or(usize::MAX)
+    }
+
+    /// The smallest identity that holds everything of `self` and `other`: roles of both,
+    /// and per attribute the longer value. Its size bounds any mix of the two.
+    pub fn covering(mut self, other: &RlsIdentity) -> RlsIdentity {
+        for role in &other.roles {
+            if !self.roles.contains(role) {
+                self.roles.push(role.clone());
+            }
+        }
+        for (name, value) in &other.attributes {
+            let entry = self.attributes.entry(name.clone()).or_default();
+            if value.len() > entry.len() {
+                *entry = value.clone();
+            }
+        }
+        self
+    }
 }
 
 /// The claims of an embed token. Times are Unix seconds.

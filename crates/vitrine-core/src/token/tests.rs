@@ -269,3 +269,23 @@ fn every_single_byte_mutation_of_a_valid_token_is_refused() {
     }
     assert!(tried > bytes.len() * 10, "{tried} mutations tried");
 }
+
+#[test]
+fn the_largest_identity_with_the_longest_issuer_seals_under_the_verifiers_limit() {
+    let (signing, keys) = keys();
+    let mut identity = RlsIdentity { username: "u".repeat(254), ..Default::default() };
+    let mut n = 0;
+    // Fill with roles of multi-byte characters (escaped by nothing, 3 bytes each) to the limit.
+    while identity.encoded_len() < MAX_RLS_IDENTITY_BYTES - 64 {
+        identity.roles.push(format!("{n}{}", "é".repeat(30)));
+        n += 1;
+    }
+    let claims = EmbedClaims {
+        iss: format!("https://{}", "b".repeat(MAX_ISSUER_BYTES - 8)),
+        rls: identity,
+        ..claims()
+    };
+    let token = seal(&claims, "k1", &signing).unwrap();
+    assert!(token.len() <= MAX_TOKEN_BYTES, "{} bytes", token.len());
+    assert_eq!(open(&token, &keys).unwrap(), claims);
+}

@@ -49,6 +49,12 @@ pub async fn set_member(
     member: bool,
 ) -> ApiResult<()> {
     let actor = caller.actor(state.clock.now());
+    if member {
+        let joining = state.store.get_user(scope.org_id(), user).await?;
+        let prospect = super::rls::Prospect::Join(group);
+        super::rls::ensure_identity_fits(state, scope.org_id(), &joining, &prospect, "user")
+            .await?;
+    }
     let changed = if member {
         state.store.add_group_member(scope.org_id(), &actor, group, user).await
     } else {

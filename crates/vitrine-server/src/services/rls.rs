@@ -1,8 +1,8 @@
 //! Row-level-security roles and attributes of users and groups. A change takes back the
 //! tokens of everyone it affects, since tokens carry the identity.
 
-use vitrine_core::token::{RevocationScope, RlsIdentity};
-use vitrine_core::{AdminScope, Fields, OrgId, validate};
+use vitrine_core::token::{MAX_RLS_IDENTITY_BYTES, RevocationScope, RlsIdentity};
+use vitrine_core::{AdminScope, Fields, GroupId, OrgId, validate};
 use vitrine_store::{Grantee, RlsAssignment, User};
 
 use crate::app::AppState;
@@ -77,6 +77,64 @@ pub fn assignment_from_text(roles: &str, attributes: &str) -> ApiResult<RlsAssig
     assignment_from(&fields, &raw)
 }
 
+fn identity(username: &str, assignment: &RlsAssignment) -> RlsIdentity {
+    RlsIdentity {
+        username: username.to_string(),
+        roles: assignment.roles.clone(),
+        attributes: assignment.attributes.clone(),
+    }
+}
+
+/// What a change of assignments would make of a user's identity.
+pub enum Prospect<'a> {
+    /// `grantee`'s assignment becomes `assignment`.
+    Assign(Grantee, &'a RlsAssignment),
+    /// The user joins `group`.
+    Join(GroupId),
+    /// Nothing changes but the user record itself (a new email is a new username).
+    Unchanged,
+}
+
+/// Refuses a change after which some token of `user` could not fit the verifier: the
+/// identity covering the user's own assignment and every group's (after the change) must stay
+/// within [`MAX_RLS_IDENTITY_BYTES`]. `field` names the input at fault.
+pub async fn ensure_identity_fits(
+    state: &AppState,
+    org: OrgId,
+    user: &User,
+    prospect: &Prospect<'_>,
+    field: &str,
+) -> ApiResult<()> {
+    let mut grantees = vec![Grantee::User(user.id)];
+    grantees.extend(
+        state.store.groups_of_user(org, user.id).await?.iter().map(|g| Grantee::Group(g.id)),
+    );
+    if let Prospect::Join(group) = prospect
+        && !grantees.contains(&Grantee::Group(*group))
+    {
+        grantees.push(Grantee::Group(*group));
+    }
+    let mut covering = RlsIdentity { username: user.email.clone(), ..Default::default() };
+    for grantee in grantees {
+        let assignment = match prospect {
+            Prospect::Assign(changed, assignment) if *changed == grantee => (*assignment).clone(),
+            _ => state.store.rls_assignment(org, grantee).await?,
+        };
+        covering = covering.covering(&identity(&user.email, &assignment));
+    }
+    let size = covering.encoded_len();
+    if size > MAX_RLS_IDENTITY_BYTES {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "{}'s row-level-security roles and attributes, with their groups', would take {size} bytes in a token; at most {MAX_RLS_IDENTITY_BYTES} fit",
+                user.email
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn set(
     state: &AppState,
     scope: &AdminScope,
@@ -86,19 +144,24 @@ pub async fn set(
 ) -> ApiResult<()> {
     let org = scope.org_id();
     let before = state.store.rls_assignment(org, grantee).await?;
+    let affected = match grantee {
+        Grantee::User(user) => vec![state.store.get_user(org, user).await?],
+        Grantee::Group(group) => state.store.group_members(org, group).await?,
+    };
+    let roles_json = serde_json::to_vec(&assignment.roles).map(|j| j.len()).unwrap_or(0);
+    let attributes_json = serde_json::to_vec(&assignment.attributes).map(|j| j.len()).unwrap_or(0);
+    let field = if roles_json >= attributes_json { "roles" } else { "attributes" };
+    for user in &affected {
+        ensure_identity_fits(state, org, user, &Prospect::Assign(grantee, assignment), field)
+            .await?;
+    }
     state
         .store
         .set_rls_assignment(org, &caller.actor(state.clock.now()), grantee, assignment)
         .await?;
     if &before != assignment {
-        let users = match grantee {
-            Grantee::User(user) => vec![user],
-            Grantee::Group(group) => {
-                state.store.group_members(org, group).await?.iter().map(|m| m.id).collect()
-            }
-        };
-        for user in users {
-            state.tokens.revoker.revoke(RevocationScope::User(user)).await?;
+        for user in affected {
+            state.tokens.revoker.revoke(RevocationScope::User(user.id)).await?;
         }
     }
     Ok(())

@@ -7,8 +7,8 @@ use vitrine_store::TokenEvent;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::tokens::IssuedToken;
 use crate::tokens::request_info::RequestInfo;
+use crate::tokens::{IssueError, IssuedToken};
 
 /// Why [`issue`] gave no token.
 pub enum IssueFailure {
@@ -53,9 +53,18 @@ pub async fn issue(
     let issued = state
         .tokens
         .issue(org, user.id, report.id, rls, policy, caller.snapshot, now)
-        .map_err(|error| {
-            tracing::error!(%error, user = %user.id, report = %report.id, "could not issue a token");
-            ApiError::internal()
+        .map_err(|error| match error {
+            IssueError::TooLarge(bytes) => {
+                tracing::warn!(bytes, user = %user.id, "row-level-security identity too large");
+                ApiError::new(
+                    ErrorCode::QuotaExceeded,
+                    "Your row-level-security roles and attributes are too many to fit in a token; ask an administrator to remove some.",
+                )
+            }
+            IssueError::Encode(error) => {
+                tracing::error!(%error, user = %user.id, "could not issue a token");
+                ApiError::internal()
+            }
         })?;
     if state.tokens.revoker.index.revoked_since(org, user.id, report.id, caller.snapshot) {
         return Err(IssueFailure::Stale);

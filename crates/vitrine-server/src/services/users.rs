@@ -85,6 +85,12 @@ pub async fn update(
     if current.role == Role::Admin && !current.blocked && !stays_admin {
         ensure_another_admin(state, scope, id).await?;
     }
+    if let Some(email) = &change.email {
+        let renamed = User { email: email.clone(), ..current.clone() };
+        let unchanged = super::rls::Prospect::Unchanged;
+        super::rls::ensure_identity_fits(state, scope.org_id(), &renamed, &unchanged, "email")
+            .await?;
+    }
     if let Some(password) = password {
         change.password_hash = Some(state.passwords.hash(password).await?);
     }

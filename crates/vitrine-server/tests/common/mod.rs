@@ -241,6 +241,10 @@ impl Session {
         self.send(reqwest::Method::PUT, path, None).await
     }
 
+    pub async fn put_json(&self, path: &str, body: Value) -> Response {
+        self.send(reqwest::Method::PUT, path, Some(body)).await
+    }
+
     pub async fn delete(&self, path: &str) -> Response {
         self.send(reqwest::Method::DELETE, path, None).await
     }
