@@ -191,3 +191,52 @@ async fn identities_too_large_for_a_token_are_refused_where_assigned_and_what_fi
     let token = viewer.token(&report).await["token"].as_str().unwrap().to_string();
     assert_eq!(embed(&app, &token, &report).await.status(), StatusCode::OK);
 }
+
+async fn token_event_rows(app: &TestApp) -> i64 {
+    app.tokens.audit.flush().await;
+    let url = format!("{}?mode=ro", app.database_url());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let count = sqlx::query_scalar("SELECT COUNT(*) FROM token_events").fetch_one(&pool).await;
+    pool.close().await;
+    count.unwrap()
+}
+
+#[tokio::test]
+async fn garbage_tokens_cost_no_write_and_a_replayed_refused_token_one() {
+    let app = spawn_app_with(|layer| ConfigLayer {
+        limits: Some(LimitsLayer {
+            failed_auth_per_minute: Some(1_000),
+            metrics_token: Some(METRICS_TOKEN.into()),
+            sign_in_per_minute: Some(1_000),
+            ..Default::default()
+        }),
+        ..layer
+    })
+    .await;
+    let viewer = app.sign_in(VIEWER).await;
+    let report = viewer.id_of("/api/v1/reports", "name", "Sales overview").await;
+    let before = token_event_rows(&app).await;
+    let mut statuses = std::collections::BTreeMap::new();
+    for n in 0..2_000 {
+        let response = embed(&app, &format!("garbage.{n}.token"), &report).await;
+        *statuses.entry(response.status().as_u16()).or_insert(0) += 1;
+    }
+    assert_eq!(statuses, [(401, 1_000), (429, 1_000)].into(), "throttled after 1,000 a minute");
+    assert_eq!(token_event_rows(&app).await, before, "not one row for requests that prove nobody");
+    let counted: f64 = app
+        .metrics()
+        .await
+        .lines()
+        .filter(|line| line.starts_with("vitrine_tokens_rejected_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(counted >= 1_000.0, "refusals are counted in metrics ({counted})");
+    // A real token, expired, presented fifty times: one row in its organization's audit.
+    let token = viewer.token(&report).await["token"].as_str().unwrap().to_string();
+    app.clock.advance(chrono::Duration::hours(2));
+    let issued = token_event_rows(&app).await;
+    for _ in 0..50 {
+        assert_eq!(embed(&app, &token, &report).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(token_event_rows(&app).await, issued + 1);
+}

@@ -56,12 +56,22 @@ fn token_error(error: &TokenError) -> ApiError {
     ApiError::new(code, message).bearer()
 }
 
+/// Audits a refusal in the organization the token belongs to, once per token and reason. A
+/// request that proves nobody costs no write: it is counted, logged sampled and throttled.
 fn record_rejection(
     state: &AppState,
     request: &RequestInfo,
-    reason: &str,
+    reason: &'static str,
     claims: Option<&EmbedClaims>,
 ) {
+    let Some(claims) = claims else {
+        state.tokens.anonymous_failures.anonymous_failure(reason, request.address);
+        return;
+    };
+    if !state.tokens.rejections.first_time(claims.jti, reason) {
+        return;
+    }
+    let claims = Some(claims);
     state.tokens.audit.record(TokenEvent {
         id: 0,
         org_id: claims.map(|c| c.org),
@@ -77,6 +87,18 @@ fn record_rejection(
         user_label: None,
         report_label: None,
     });
+}
+
+/// Takes one failure from the client's allowance; false when it has none left.
+fn allowance(state: &AppState, request: &RequestInfo, now: chrono::DateTime<chrono::Utc>) -> bool {
+    request.address.is_none_or(|address| state.guards.failed_auth.allow(address, now))
+}
+
+pub fn too_many_failures() -> ApiError {
+    ApiError::new(
+        ErrorCode::RateLimited,
+        "Too many requests with invalid credentials from your address; wait a minute.",
+    )
 }
 
 fn token_in_query(parts: &Parts) -> bool {
@@ -96,6 +118,9 @@ impl FromRequestParts<AppState> for EmbedCaller {
     ) -> Result<Self, Self::Rejection> {
         let request = RequestInfo::of(parts);
         if token_in_query(parts) {
+            if !allowance(state, &request, state.clock.now()) {
+                return Err(too_many_failures().bearer());
+            }
             record_rejection(state, &request, "token in URL", None);
             state.metrics.token_rejected("token in URL");
             return Err(ApiError::new(
@@ -119,8 +144,12 @@ impl FromRequestParts<AppState> for EmbedCaller {
             )
             .bearer());
         };
-        match state.tokens.verify(presented, state.clock.now().timestamp()) {
+        let now = state.clock.now();
+        match state.tokens.verify(presented, now.timestamp()) {
             Ok(claims) => Ok(EmbedCaller { claims, request }),
+            Err(rejection) if rejection.claims.is_none() && !allowance(state, &request, now) => {
+                Err(too_many_failures().bearer())
+            }
             Err(rejection) => {
                 record_rejection(
                     state,

@@ -77,3 +77,44 @@ async fn write_batches(store: Arc<dyn Store>, mut inbox: mpsc::Receiver<Message>
         }
     }
 }
+
+/// The rejections of authentic tokens already audited, so that one token presented again and
+/// again (an expired one on a forgotten tab, or replayed) costs one audit row, not one each.
+#[derive(Default)]
+pub struct RecentRejections {
+    seen: std::sync::Mutex<std::collections::HashSet<(uuid::Uuid, &'static str)>>,
+}
+
+impl RecentRejections {
+    const CAPACITY: usize = 50_000;
+
+    /// True the first time this token is refused for this reason (until the set is full).
+    pub fn first_time(&self, token: uuid::Uuid, reason: &'static str) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(|poison| poison.into_inner());
+        if seen.len() >= Self::CAPACITY {
+            seen.clear();
+        }
+        seen.insert((token, reason))
+    }
+}
+
+/// Logs refusals of requests that prove nobody (garbage tokens, tokens in URLs): at most one
+/// line a second, saying how many there were. They are counted in metrics and never stored.
+#[derive(Default)]
+pub struct SampledLog {
+    state: std::sync::Mutex<(Option<std::time::Instant>, u64)>,
+}
+
+impl SampledLog {
+    pub fn anonymous_failure(&self, reason: &str, address: Option<std::net::IpAddr>) {
+        let mut state = self.state.lock().unwrap_or_else(|poison| poison.into_inner());
+        state.1 += 1;
+        let due = state.0.is_none_or(|last| last.elapsed() >= Duration::from_secs(1));
+        if due {
+            let count = std::mem::take(&mut state.1);
+            state.0 = Some(std::time::Instant::now());
+            drop(state);
+            tracing::info!(reason, client = ?address, count, "refused unauthenticated requests (sampled)");
+        }
+    }
+}

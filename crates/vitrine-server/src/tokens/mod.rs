@@ -68,6 +68,10 @@ pub struct TokenService {
     pub keys: Arc<KeyRing>,
     pub revoker: Revoker,
     pub audit: TokenAudit,
+    /// Authentic tokens already audited as refused.
+    pub rejections: audit::RecentRejections,
+    /// Refusals of requests that prove nobody: logged sampled, never stored.
+    pub anonymous_failures: audit::SampledLog,
     verified: VerifiedTokens,
     /// The expiry of the latest token issued per user and report, to tell refreshes apart.
     latest: Mutex<HashMap<(UserId, ReportId), i64>>,
@@ -91,6 +95,8 @@ impl TokenService {
             keys,
             revoker,
             audit,
+            rejections: Default::default(),
+            anonymous_failures: Default::default(),
             verified: VerifiedTokens::default(),
             latest: Mutex::new(HashMap::new()),
             issuer,
