@@ -60,6 +60,7 @@ pub struct Metrics {
     tokens_rejected: Family<ReasonLabels, Counter>,
     token_verification: Histogram,
     token_audit_dropped: Counter,
+    token_audit_retries: Counter,
     capacity_transitions: Family<TransitionLabels, Counter>,
     capacity_waits: Family<CodeLabels, Counter>,
 }
@@ -114,8 +115,14 @@ impl Default for Metrics {
         );
         registry.register(
             "token_audit_dropped",
-            "Token audit events dropped because the audit queue was full",
+            "Token audit events dropped: the audit queue was full, or the store failed every retry",
             token_audit_dropped.clone(),
+        );
+        let token_audit_retries = Counter::default();
+        registry.register(
+            "token_audit_retries",
+            "Token audit batches tried again after the store failed",
+            token_audit_retries.clone(),
         );
         let capacity_transitions = Family::<TransitionLabels, Counter>::default();
         let capacity_waits = Family::<CodeLabels, Counter>::default();
@@ -141,6 +148,7 @@ impl Default for Metrics {
             tokens_rejected,
             token_verification,
             token_audit_dropped,
+            token_audit_retries,
         }
     }
 }
@@ -164,6 +172,10 @@ impl Metrics {
 
     pub fn token_verification(&self, elapsed: std::time::Duration) {
         self.token_verification.observe(elapsed.as_secs_f64());
+    }
+
+    pub fn token_audit_retried(&self) {
+        self.token_audit_retries.inc();
     }
 
     pub fn token_audit_dropped(&self) {

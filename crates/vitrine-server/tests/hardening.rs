@@ -240,3 +240,28 @@ async fn garbage_tokens_cost_no_write_and_a_replayed_refused_token_one() {
     }
     assert_eq!(token_event_rows(&app).await, issued + 1);
 }
+
+#[tokio::test]
+async fn a_token_audit_batch_the_store_refuses_is_retried_not_dropped() {
+    let app = spawn_app().await;
+    let viewer = app.sign_in(VIEWER).await;
+    let report = viewer.id_of("/api/v1/reports", "name", "Sales overview").await;
+    let before = token_event_rows(&app).await;
+    // The table goes away for a moment, as a real failing write would make the batch fail.
+    let pool = sqlx::SqlitePool::connect(&app.database_url()).await.unwrap();
+    sqlx::query("ALTER TABLE token_events RENAME TO token_events_away")
+        .execute(&pool)
+        .await
+        .unwrap();
+    viewer.token(&report).await;
+    tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+    sqlx::query("ALTER TABLE token_events_away RENAME TO token_events")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert_eq!(token_event_rows(&app).await, before + 1, "stored on a later try");
+    let metrics = app.metrics().await;
+    assert!(!metrics.contains("vitrine_token_audit_retries_total 0"), "{metrics}");
+    assert!(metrics.contains("vitrine_token_audit_dropped_total 0"), "{metrics}");
+}

@@ -29,7 +29,7 @@ pub struct TokenAudit {
 impl TokenAudit {
     pub fn start(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Self {
         let (queue, inbox) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(write_batches(store, inbox));
+        tokio::spawn(write_batches(store, inbox, Arc::clone(&metrics)));
         Self { queue, metrics }
     }
 
@@ -48,7 +48,37 @@ impl TokenAudit {
     }
 }
 
-async fn write_batches(store: Arc<dyn Store>, mut inbox: mpsc::Receiver<Message>) {
+/// How often a batch is tried before its events are counted as dropped, and the first pause.
+const WRITE_ATTEMPTS: u32 = 5;
+const FIRST_RETRY: Duration = Duration::from_millis(200);
+
+/// Stores a batch, trying again with doubling pauses (0.2 s … 1.6 s) while the store fails.
+async fn store_batch(store: &dyn Store, batch: &[TokenEvent], metrics: &Metrics) {
+    let mut pause = FIRST_RETRY;
+    for attempt in 1..=WRITE_ATTEMPTS {
+        match store.insert_token_events(batch).await {
+            Ok(()) => return,
+            Err(error) if attempt < WRITE_ATTEMPTS => {
+                metrics.token_audit_retried();
+                tracing::warn!(%error, attempt, events = batch.len(), "token audit batch not stored; retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            Err(error) => {
+                tracing::error!(%error, events = batch.len(), "token audit batch dropped after retries");
+                for _ in batch {
+                    metrics.token_audit_dropped();
+                }
+            }
+        }
+    }
+}
+
+async fn write_batches(
+    store: Arc<dyn Store>,
+    mut inbox: mpsc::Receiver<Message>,
+    metrics: Arc<Metrics>,
+) {
     let mut batch = Vec::with_capacity(BATCH_SIZE);
     let mut waiting = Vec::new();
     while let Some(first) = inbox.recv().await {
@@ -68,8 +98,8 @@ async fn write_batches(store: Arc<dyn Store>, mut inbox: mpsc::Receiver<Message>
             }
             next = tokio::time::timeout_at(deadline, inbox.recv()).await.ok().flatten();
         }
-        if let Err(error) = store.insert_token_events(&batch).await {
-            tracing::error!(%error, events = batch.len(), "could not store token audit events");
+        if !batch.is_empty() {
+            store_batch(&*store, &batch, &metrics).await;
         }
         batch.clear();
         for done in waiting.drain(..) {
