@@ -265,3 +265,63 @@ async fn a_token_audit_batch_the_store_refuses_is_retried_not_dropped() {
     assert!(!metrics.contains("vitrine_token_audit_retries_total 0"), "{metrics}");
     assert!(metrics.contains("vitrine_token_audit_dropped_total 0"), "{metrics}");
 }
+
+fn stray_uploads(app: &TestApp) -> Vec<String> {
+    let dir = app.data_dir().join("datasets");
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|name| name.starts_with(".upload-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn uploads_with_two_files_or_oversized_text_parts_are_refused_and_leave_nothing_behind() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let csv: &[u8] = b"a,b\n1,2\n";
+    let two = upload_parts(
+        &admin,
+        &[("name", None, b"Two"), ("file", Some("a.csv"), csv), ("file", Some("b.csv"), csv)],
+    )
+    .await;
+    let error = expect_error(two, StatusCode::BAD_REQUEST, "InvalidInput").await;
+    assert_eq!(error["error"]["field"], "file");
+    let long_name = vec![b'n'; 64 * 1024];
+    let long =
+        upload_parts(&admin, &[("name", None, &long_name), ("file", Some("a.csv"), csv)]).await;
+    let error = expect_error(long, StatusCode::BAD_REQUEST, "InvalidInput").await;
+    assert_eq!(error["error"]["field"], "name");
+    let names = upload_parts(&admin, &[("name", None, b"A"), ("name", None, b"B")]).await;
+    expect_error(names, StatusCode::BAD_REQUEST, "InvalidInput").await;
+    assert_eq!(stray_uploads(&app), Vec::<String>::new(), "no temporary file is left");
+    let datasets = admin.json("/api/v1/datasets").await;
+    assert!(datasets.as_array().unwrap().iter().all(|d| d["name"] != "Two"), "nothing stored");
+}
+
+#[tokio::test]
+async fn every_entity_type_in_the_audit_can_be_filtered_by_capacity_included() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let capacity = admin.id_of("/api/v1/capacities", "name", DEMO_CAPACITY).await;
+    let change =
+        admin.patch(&format!("/api/v1/capacities/{capacity}"), json!({ "idleMinutes": 45 })).await;
+    assert_eq!(change.status(), StatusCode::OK);
+    let entries = admin.json("/api/v1/audit?limit=1000").await;
+    let kinds: std::collections::BTreeSet<String> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["entityType"].as_str().unwrap().to_string())
+        .collect();
+    assert!(kinds.contains("capacity"), "{kinds:?}");
+    for kind in kinds {
+        let filtered = admin.get(&format!("/api/v1/audit?entityType={kind}")).await;
+        assert_eq!(filtered.status(), StatusCode::OK, "entityType={kind}");
+        let filtered: Value = filtered.json().await.unwrap();
+        assert!(!filtered.as_array().unwrap().is_empty(), "entityType={kind}");
+    }
+}

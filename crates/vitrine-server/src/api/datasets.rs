@@ -103,8 +103,18 @@ async fn read_parts(
         |_| ApiError::invalid("file", "the upload could not be read (too large, or cut off)");
     while let Some(mut field) = form.next_field().await.map_err(unreadable)? {
         match field.name() {
-            Some("csrf") if with_csrf => csrf = Some(field.text().await.map_err(unreadable)?),
-            Some("name") => upload.name = Some(field.text().await.map_err(unreadable)?),
+            Some("csrf") if with_csrf && csrf.is_none() => {
+                csrf = Some(small_text(&mut field, "csrf").await?);
+            }
+            Some("name") if upload.name.is_none() => {
+                upload.name = Some(small_text(&mut field, "name").await?);
+            }
+            Some("file") if upload.path.is_some() => {
+                return Err(ApiError::invalid("file", "send one file per upload"));
+            }
+            Some(name @ ("csrf" | "name")) => {
+                return Err(ApiError::invalid(name.to_string(), "is sent more than once"));
+            }
             Some("file") => {
                 if with_csrf && csrf.is_none() {
                     // The form sends its CSRF field first: nothing is stored for a forged one.
@@ -133,6 +143,29 @@ async fn read_parts(
         }
     }
     Ok((csrf, upload))
+}
+
+/// The longest text part of an upload form (a name, a CSRF token).
+const MAX_TEXT_PART_BYTES: usize = 4 * 1024;
+
+/// Reads a text part, refusing it as soon as it grows past [`MAX_TEXT_PART_BYTES`].
+async fn small_text(
+    field: &mut axum::extract::multipart::Field<'_>,
+    name: &str,
+) -> ApiResult<String> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|_| {
+        ApiError::invalid(name.to_string(), "the upload could not be read (too large, or cut off)")
+    })? {
+        if bytes.len() + chunk.len() > MAX_TEXT_PART_BYTES {
+            return Err(ApiError::invalid(
+                name.to_string(),
+                format!("must be at most {MAX_TEXT_PART_BYTES} bytes"),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| ApiError::invalid(name.to_string(), "must be UTF-8 text"))
 }
 
 /// `POST /api/v1/datasets`: multipart with `name` and `file` (.csv or .parquet).
