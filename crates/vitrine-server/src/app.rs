@@ -79,8 +79,12 @@ impl AppState {
     ) -> Result<Self, StartError> {
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let metrics = Arc::new(Metrics::default());
-        let master =
-            MasterKey::load(config.master_key.as_ref().map(|k| k.expose()), &config.data_dir)?;
+        let master = MasterKey::open(
+            config.master_key.as_ref().map(|k| k.expose()),
+            &config.data_dir,
+            &*store,
+        )
+        .await?;
         let links = LinkKeys::new(master.derive("account links v1"));
         let mailer = Mailer::start(config.smtp.as_ref())?;
         let tokens = TokenService::start(

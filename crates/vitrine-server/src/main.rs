@@ -553,7 +553,9 @@ async fn rotate_keys(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(args)?;
     init_logging(config.log_format);
     let store = open_store(&config).await?;
-    let master = MasterKey::load(config.master_key.as_ref().map(|k| k.expose()), &config.data_dir)?;
+    let master =
+        MasterKey::open(config.master_key.as_ref().map(|k| k.expose()), &config.data_dir, &*store)
+            .await?;
     let kid = create_key(&*store, &master, chrono::Utc::now()).await?;
     store.close().await;
     println!("New signing key {kid}: running servers sign with it within seconds.");

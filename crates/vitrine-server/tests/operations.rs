@@ -273,3 +273,30 @@ async fn datasets_registered_from_the_command_line_are_read_from_their_path() {
         .unwrap();
     assert!(!missing.status.success());
 }
+
+#[tokio::test]
+async fn keys_rotate_without_the_servers_master_key_is_refused_and_adds_nothing() {
+    let mut app = spawn_app().await;
+    app.stop().await;
+    let dir = app.data_dir().to_path_buf();
+    std::fs::rename(dir.join("master.key"), dir.join("master.key.away")).unwrap();
+    let rotate = |dir: &std::path::Path| {
+        vitrine()
+            .args(["keys", "rotate", "--data-dir"])
+            .arg(dir)
+            .env_remove("VITRINE_MASTER_KEY")
+            .output()
+            .unwrap()
+    };
+    let output = rotate(&dir);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("master.key") && stderr.contains("VITRINE_MASTER_KEY"), "{stderr}");
+    assert!(!dir.join("master.key").exists(), "no new master key was made");
+    let store = vitrine_store::open(&app.database_url()).await.unwrap();
+    assert_eq!(store.list_signing_keys().await.unwrap().len(), 1, "no key was added");
+    store.close().await;
+    std::fs::rename(dir.join("master.key.away"), dir.join("master.key")).unwrap();
+    let output = rotate(&dir);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}

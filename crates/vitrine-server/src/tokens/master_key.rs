@@ -26,6 +26,10 @@ pub enum MasterKeyError {
     MalformedFile(String),
     #[error("a signing key could not be unsealed: wrong master key, or the database was altered")]
     Unseal,
+    #[error(
+        "{0} is missing, but the database holds signing keys sealed with a master key: set VITRINE_MASTER_KEY to that key or restore the file (a new key would make the existing ones unreadable)"
+    )]
+    Missing(String),
 }
 
 #[derive(Clone)]
@@ -59,6 +63,25 @@ impl MasterKey {
     }
 
     /// The key from the environment if given, else from (or into) the data directory.
+    /// The key as [`MasterKey::load`] finds it, but never a new one for a store that already
+    /// holds sealed signing keys, and only one that unseals them.
+    pub async fn open(
+        from_env: Option<&str>,
+        data_dir: &Path,
+        store: &dyn vitrine_store::Store,
+    ) -> Result<Self, MasterKeyError> {
+        let keys = store.list_signing_keys().await.unwrap_or_default();
+        let path = data_dir.join(KEY_FILE);
+        if from_env.is_none() && !keys.is_empty() && !path.exists() {
+            return Err(MasterKeyError::Missing(path.display().to_string()));
+        }
+        let master = Self::load(from_env, data_dir)?;
+        if let Some(key) = keys.iter().find(|k| k.retired_at.is_none()) {
+            master.unseal(&key.kid, &key.sealed_private_key)?;
+        }
+        Ok(master)
+    }
+
     pub fn load(from_env: Option<&str>, data_dir: &Path) -> Result<Self, MasterKeyError> {
         if let Some(text) = from_env {
             return decode_key(text).map(Self::from_bytes).ok_or(MasterKeyError::Malformed);
