@@ -1178,3 +1178,28 @@ mod scheduler {
         wait_for(&app, &capacity, CapacityState::Paused).await;
     }
 }
+
+#[tokio::test]
+async fn one_capacity_the_store_cannot_move_does_not_stop_the_scheduler_for_the_others() {
+    let app = spawn_app().await;
+    let first = simulated(&app, CapacityState::Running, CapacityMode::OnDemand).await;
+    let second = simulated(&app, CapacityState::Running, CapacityMode::OnDemand).await;
+    let listed = app.store.all_capacities().await.unwrap();
+    let position = |id| listed.iter().position(|c| c.id == id).unwrap();
+    let (broken, healthy) =
+        if position(first.id) < position(second.id) { (first, second) } else { (second, first) };
+    // The store refuses every change of the capacity the pass meets first.
+    let pool = sqlx::SqlitePool::connect(&app.database_url()).await.unwrap();
+    let trigger = format!(
+        "CREATE TRIGGER broken BEFORE UPDATE ON capacities WHEN OLD.id = '{}' \
+         BEGIN SELECT RAISE(ABORT, 'this capacity cannot be changed'); END",
+        broken.id
+    );
+    sqlx::query(&trigger).execute(&pool).await.unwrap();
+    pool.close().await;
+    let controller = controller(&app, 1_000);
+    app.clock.advance(Span::minutes(31));
+    assert!(controller.tick().await.is_err(), "the failure is still reported");
+    wait_for(&app, &healthy, CapacityState::Paused).await;
+    assert_eq!(stored(&app, &broken).await.state, CapacityState::Running);
+}

@@ -289,8 +289,11 @@ impl CapacityController {
 
     /// One scheduler pass: each capacity's decision for now, acted on. Deciding twice for the
     /// same moment decides the same, and a transition under way is never doubled.
+    /// One pass of the scheduler over every capacity. A capacity that cannot be moved is
+    /// logged and the pass goes on with the others; the last such error is answered after.
     pub async fn tick(self: &Arc<Self>) -> StoreResult<()> {
         let now = self.clock.now();
+        let mut failed = None;
         for capacity in self.store.all_capacities().await? {
             let schedule = WeeklySchedule::zone("timeZone", &capacity.time_zone)
                 .ok()
@@ -308,17 +311,21 @@ impl CapacityController {
                 Reason::Schedule => "schedule",
                 Reason::Inactivity => "inactivity",
             };
-            match decision {
+            let moved = match decision {
                 Decision::Resume(why) => {
-                    self.resume(capacity.org_id, capacity.id, reason(why), None).await?;
+                    self.resume(capacity.org_id, capacity.id, reason(why), None).await.map(drop)
                 }
                 Decision::Pause(why) => {
-                    self.pause(capacity.org_id, capacity.id, reason(why), None).await?;
+                    self.pause(capacity.org_id, capacity.id, reason(why), None).await.map(drop)
                 }
-                Decision::Stay => {}
+                Decision::Stay => Ok(()),
+            };
+            if let Err(error) = moved {
+                tracing::error!(%error, capacity = %capacity.id, "scheduler could not move a capacity");
+                failed = Some(error);
             }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// Runs the scheduler every `every` until the process ends.
