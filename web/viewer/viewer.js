@@ -75,10 +75,13 @@ function showCapacity(detail) {
   setConnection('waiting');
   capacityBanner.replaceChildren();
   const starting = detail.code === 'CapacityStarting';
-  const heading = el('strong', '', starting ? 'Starting…' : 'Paused to save cost');
-  // The server's message opens with what the heading already says; the rest (when it is
-  // scheduled back, that the report comes by itself) is what the viewer adds to it.
-  const rest = detail.message.replace(/^The report's capacity is (starting|paused to save cost)[.;]\s*/, '');
+  // The server's message opens with what the heading says (paused to save cost, by an
+  // administrator, by its schedule); the rest (when it is scheduled back, that the report
+  // comes by itself) is what the viewer adds to it.
+  const opening = detail.message.match(/^The report's capacity (?:is|was) ([^.;]*)[.;]\s*/);
+  const said = opening ? opening[1] : 'paused';
+  const heading = el('strong', '', starting ? 'Starting…' : `${said.charAt(0).toUpperCase()}${said.slice(1)}`);
+  const rest = opening ? detail.message.slice(opening[0].length) : detail.message;
   const text = el('span', '', ` ${rest.charAt(0).toUpperCase()}${rest.slice(1)}`);
   capacityBanner.append(heading, text);
   if (detail.code === 'CapacityStarting') capacityBanner.append(el('span', 'progress'));

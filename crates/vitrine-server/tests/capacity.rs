@@ -1142,6 +1142,78 @@ mod scheduler {
         assert_eq!(first_pause.reason, "inactivity");
     }
 
+    /// The demo's warehouse TV (`capacity.keepOn`, timed update every 50 minutes) and its
+    /// on-demand capacity (60 idle minutes), with a 45-minute network loss that covers one
+    /// timed update: the capacity pauses for idleness during the outage, and when the network
+    /// is back the TV resumes it by itself. A pause by an administrator stands, and says so.
+    #[tokio::test]
+    async fn the_warehouse_tv_resumes_a_capacity_that_paused_for_idleness_during_its_outage() {
+        let app = spawn_app().await;
+        let admin = app.sign_in(ADMIN).await;
+        let id = admin.id_of("/api/v1/capacities", "name", DEMO_CAPACITY).await;
+        let org = org_of(&app).await;
+        let capacity = app.store.get_capacity(org, id.parse().unwrap()).await.unwrap();
+        assert_eq!(capacity.state, CapacityState::Running);
+        let tv = app.sign_in("tv@example.com").await;
+        let report = tv.id_of("/api/v1/reports", "name", "Warehouse operations").await;
+        let token_path = format!("/api/v1/reports/{report}/token");
+        let update = || tv.post(&token_path, json!({}));
+        assert_eq!(update().await.status(), StatusCode::OK, "the report opens at minute 0");
+        let scheduler = &app.state.capacities;
+        // The network is lost from minute 70 to minute 115: the update at minute 100 is lost.
+        for minute in (5..=115).step_by(5) {
+            app.clock.advance(Span::minutes(5));
+            if minute % 50 == 0 && !(70..115).contains(&minute) {
+                assert_eq!(update().await.status(), StatusCode::OK, "minute {minute}");
+            }
+            scheduler.tick().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let paused = wait_for(&app, &capacity, CapacityState::Paused).await;
+        assert_eq!(events(&app, &paused).await[0].reason, "inactivity");
+        // Back on the network at minute 115: its next request resumes the capacity.
+        let back = update().await;
+        let body = expect_error(back, StatusCode::SERVICE_UNAVAILABLE, "CapacityStarting").await;
+        assert_eq!(body["error"]["capacity"]["state"], "Resuming", "{body}");
+        wait_for(&app, &capacity, CapacityState::Running).await;
+        assert_eq!(update().await.status(), StatusCode::OK, "the report is back by itself");
+        let resumed = events(&app, &capacity).await;
+        let resuming = resumed.iter().find(|e| e.state == CapacityState::Resuming).unwrap();
+        assert_eq!(resuming.reason, "keeper returned");
+        assert_eq!(resuming.actor.as_deref(), Some("tv@example.com"));
+
+        // A viewer without keepOn never does the same.
+        app.clock.advance(Span::minutes(61));
+        scheduler.tick().await.unwrap();
+        wait_for(&app, &capacity, CapacityState::Paused).await;
+        let viewer = app.sign_in(VIEWER).await;
+        let refused = viewer
+            .post(
+                &token_path.replace(
+                    &report,
+                    &viewer.id_of("/api/v1/reports", "name", "Sales overview").await,
+                ),
+                json!({}),
+            )
+            .await;
+        expect_error(refused, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive").await;
+        assert_eq!(stored(&app, &capacity).await.state, CapacityState::Paused);
+
+        // An administrator's pause stands, and the screen says who paused it.
+        assert_eq!(update().await.status(), StatusCode::SERVICE_UNAVAILABLE, "the TV resumes it");
+        wait_for(&app, &capacity, CapacityState::Running).await;
+        let pause = admin.post(&format!("/api/v1/capacities/{id}/pause"), json!({})).await;
+        assert!(pause.status().is_success(), "{}", pause.status());
+        wait_for(&app, &capacity, CapacityState::Paused).await;
+        let held =
+            expect_error(update().await, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive")
+                .await;
+        let message = held["error"]["message"].as_str().unwrap();
+        assert!(message.contains("paused by an administrator"), "{message}");
+        assert_eq!(held["error"]["capacity"]["pausedFor"], "manual");
+        assert_eq!(stored(&app, &capacity).await.state, CapacityState::Paused);
+    }
+
     #[tokio::test]
     async fn a_schedule_window_starts_the_capacity_on_local_time_across_a_daylight_saving_change() {
         let app = spawn_app().await;

@@ -223,24 +223,75 @@ pub async fn admit(
         }
         return Ok(());
     }
-    let wakes = may_wake
+    let may_wake = may_wake
         && capacity.wake_from_viewer
-        && permissions.contains(&vitrine_core::Permission::CapacityTurnOn)
         && matches!(capacity.state, CapacityState::Paused | CapacityState::Failed)
         && state.store.get_organization(org).await?.settings.capacity_wake_from_viewer;
-    let current = if wakes {
-        state.capacities.resume(org, capacity.id, "demand", Some(user_label)).await?
+    let keeps_on = permissions.contains(&vitrine_core::Permission::CapacityKeepOn);
+    let pause = last_pause(state, &capacity).await?;
+    let reason = if !may_wake {
+        None
+    } else if permissions.contains(&vitrine_core::Permission::CapacityTurnOn) {
+        Some("demand")
+    } else if keeps_on && keeper_returns(state, &capacity, pause.as_ref(), user_label).await? {
+        Some("keeper returned")
     } else {
-        capacity.state
+        None
     };
-    let answer = not_active(&capacity, current, now);
+    let current = match reason {
+        Some(reason) => state.capacities.resume(org, capacity.id, reason, Some(user_label)).await?,
+        None => capacity.state,
+    };
+    let answer = not_active(&capacity, current, pause.as_ref().map(|p| p.0.as_str()), now);
     state.metrics.capacity_wait(answer.code.as_str());
     Err(answer)
+}
+
+/// Why and since when a paused capacity is paused, and when the run before the pause began:
+/// from the newest events of its timeline.
+async fn last_pause(
+    state: &AppState,
+    capacity: &Capacity,
+) -> ApiResult<Option<(String, chrono::DateTime<chrono::Utc>)>> {
+    if capacity.state != CapacityState::Paused {
+        return Ok(None);
+    }
+    let events = state.store.capacity_events(capacity.org_id, capacity.id, 8).await?;
+    let Some(paused) = events.first().filter(|e| e.state == CapacityState::Paused) else {
+        return Ok(None);
+    };
+    // A capacity created running has no event for the start of its first run.
+    let run_began = events
+        .iter()
+        .find(|e| e.state == CapacityState::Running)
+        .map_or(capacity.created_at, |e| e.at);
+    Ok(Some((paused.reason.clone(), run_began)))
+}
+
+/// The rule that no outage, sleep or restart strands a screen: a viewer holding
+/// `capacity.keepOn` that kept the capacity on during its last run may resume it when that
+/// run ended for inactivity — the screen was unreachable, not unwanted. A pause by an
+/// administrator or by the schedule stands.
+async fn keeper_returns(
+    state: &AppState,
+    capacity: &Capacity,
+    pause: Option<&(String, chrono::DateTime<chrono::Utc>)>,
+    user_label: &str,
+) -> ApiResult<bool> {
+    let Some((reason, run_began)) = pause else {
+        return Ok(false);
+    };
+    if reason != "inactivity" {
+        return Ok(false);
+    }
+    let keepers = state.store.capacity_keepers(capacity.org_id, capacity.id, *run_began).await?;
+    Ok(keepers.iter().any(|(who, _)| who == user_label))
 }
 
 fn not_active(
     capacity: &Capacity,
     current: CapacityState,
+    paused_for: Option<&str>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ApiError {
     let zone = WeeklySchedule::zone("timeZone", &capacity.time_zone).ok();
@@ -251,6 +302,7 @@ fn not_active(
     let details = serde_json::json!({
         "id": capacity.id,
         "state": current.as_str(),
+        "pausedFor": paused_for,
         "nextStart": next_start.map(crate::api::json::time),
     });
     let error = if current == CapacityState::Resuming {
@@ -267,11 +319,14 @@ fn not_active(
                 format!(" It is scheduled back on {local} ({}).", capacity.time_zone)
             })
             .unwrap_or_default();
+        let why = match paused_for {
+            Some("manual") => "The report's capacity was paused by an administrator.",
+            Some("schedule") => "The report's capacity is paused by its schedule.",
+            _ => "The report's capacity is paused to save cost.",
+        };
         ApiError::new(
             crate::error::ErrorCode::CapacityNotActive,
-            format!(
-                "The report's capacity is paused to save cost.{when} The report appears by itself once it runs again."
-            ),
+            format!("{why}{when} The report appears by itself once it runs again."),
         )
     };
     ApiError { extra: Some(("capacity", details)), ..error }

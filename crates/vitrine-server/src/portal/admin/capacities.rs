@@ -36,6 +36,7 @@ fn event_label(event: &CapacityEvent) -> String {
         "schedule" => format!("{verb} by schedule"),
         "inactivity" => format!("{verb} by inactivity"),
         "restart" => format!("{verb} after a restart"),
+        "keeper returned" => format!("{verb}: a screen that keeps it on came back"),
         other => format!("{verb} ({other})"),
     };
     match event.state {
@@ -242,6 +243,7 @@ async fn render(
             @if keepers.is_empty() { p.muted { "Nobody: it pauses after " (capacity.idle_minutes) " minutes without activity (in on-demand mode)." } }
             ul.plain { @for (who, at) in &keepers { li { (who) span.muted { " · active " (date(*at)) } } } }
             p.muted { "Only users holding " code { "capacity.keepOn" } " keep it on; their timed token updates count as activity. Others' activity never resets the idle timer." }
+            p.muted { "A screen holding " code { "capacity.keepOn" } " that kept it on during its last run resumes it when that run ended for inactivity (the screen was offline, asleep or restarting), so a wallboard is never stranded. A pause by an administrator or by the schedule stands." }
         }
         section.card {
             h2 { "Mode" }
