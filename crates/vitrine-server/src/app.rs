@@ -140,6 +140,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .route("/.well-known/jwks.json", get(jwks))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), request_deadline))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track_requests))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::refuse_cross_site))
         .layer(axum::middleware::from_fn_with_state(
@@ -260,8 +261,8 @@ pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
     )
 }
 
-/// Serves until `shutdown` completes, then finishes in-flight requests and closes the store,
-/// so that no acknowledged write is lost.
+/// Serves until `shutdown` completes, then lets in-flight requests finish (for at most
+/// `limits.shutdown_grace_seconds`) and closes the store, so that no acknowledged write is lost.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -269,9 +270,100 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let store = Arc::clone(&state.store);
     let tokens = Arc::clone(&state.tokens);
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    let limits = state.config.limits.clone();
+    serve_router(listener, router(state), &limits, shutdown).await;
     tokens.audit.flush().await;
     store.close().await;
     Ok(())
+}
+
+/// The HTTP/1.1 server loop: at most `max_connections` connections at once (more wait in the
+/// listen backlog), each closed when its request headers take longer than the header-read
+/// timeout (idle keep-alive connections included), and a shutdown that waits a bounded time.
+pub async fn serve_router(
+    listener: TcpListener,
+    app: Router,
+    limits: &crate::config::Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(limits.header_read_timeout_seconds))
+        .max_headers(100);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&connections).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, usually: wait instead of spinning.
+                    tracing::warn!(%error, "could not accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: axum::http::Request<_>| {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            app.clone().oneshot(request.map(axum::body::Body::new))
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %peer, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let grace = std::time::Duration::from_secs(limits.shutdown_grace_seconds);
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(
+            seconds = grace.as_secs(),
+            "shutdown grace over: closing the connections left"
+        );
+    }
+}
+
+/// Middleware: a request that takes longer than `limits.request_timeout_seconds` is stopped
+/// with 408. Uploads (multipart) are bounded by their transfer rate instead, and the live
+/// channel is meant to stay open.
+pub async fn request_deadline(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let upload = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("multipart/form-data"));
+    let streaming = request.uri().path() == "/api/v1/embed/live";
+    if upload || streaming {
+        return next.run(request).await;
+    }
+    let seconds = state.config.limits.request_timeout_seconds;
+    match tokio::time::timeout(std::time::Duration::from_secs(seconds), next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => crate::error::ApiError::new(
+            crate::error::ErrorCode::RequestTimeout,
+            format!("The request took longer than {seconds} seconds and was stopped."),
+        )
+        .into_response(),
+    }
 }

@@ -111,14 +111,13 @@ limits! {
     /// Requests per minute from one client address that fail authentication (bad tokens,
     /// keys or sessions) before the address is answered 429.
     failed_auth_per_minute: u32 = 120;
-    /// Seconds a client has to send a request's headers.
+    /// Seconds a client has to send a request's headers, counted from the connection's start
+    /// or from the end of the previous answer: idle keep-alive connections close after it too.
     header_read_timeout_seconds: u64 = 10;
     /// Seconds a request (other than an upload) may take.
     request_timeout_seconds: u64 = 30;
     /// Uploads may take as long as they need, as long as they send this much per second.
     upload_min_bytes_per_second: u64 = 16 * 1024;
-    /// Seconds an idle keep-alive connection stays open.
-    keep_alive_seconds: u64 = 60;
     /// Connections served at once; more wait to be accepted.
     max_connections: usize = 4096;
     /// Seconds in-flight requests get to finish at shutdown.
@@ -136,7 +135,6 @@ impl Limits {
             ("limits.failed_auth_per_minute", u64::from(limits.failed_auth_per_minute)),
             ("limits.header_read_timeout_seconds", limits.header_read_timeout_seconds),
             ("limits.request_timeout_seconds", limits.request_timeout_seconds),
-            ("limits.keep_alive_seconds", limits.keep_alive_seconds),
             ("limits.max_connections", limits.max_connections as u64),
             ("limits.org_memory_megabytes", limits.org_memory_megabytes),
         ];

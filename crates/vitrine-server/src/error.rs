@@ -33,6 +33,8 @@ pub enum ErrorCode {
     QuotaExceeded,
     /// Briefly unable to answer; ask again (503).
     Unavailable,
+    /// The request (or its upload) took too long and was stopped (408).
+    RequestTimeout,
     Internal,
 }
 
@@ -60,6 +62,7 @@ impl ErrorCode {
             ErrorCode::TokenRevoked => "TokenRevoked",
             ErrorCode::QuotaExceeded => "QuotaExceeded",
             ErrorCode::Unavailable => "Unavailable",
+            ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::Internal => "Internal",
         }
     }
@@ -83,6 +86,7 @@ impl ErrorCode {
             ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::CapacityNotActive | ErrorCode::CapacityStarting | ErrorCode::Unavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

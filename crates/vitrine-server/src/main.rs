@@ -215,6 +215,23 @@ async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn vitrine_sto
     vitrine_store::open(&config.database).await.context("opening the database")
 }
 
+/// `limits.metrics_listen`: `/metrics` on an address of its own, for Prometheus.
+async fn serve_metrics(state: &AppState) -> anyhow::Result<()> {
+    let Some(address) = state.config.limits.metrics_listen else {
+        return Ok(());
+    };
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen for metrics on {address}"))?;
+    tracing::info!(%address, "serving /metrics");
+    let app = vitrine_server::app::metrics_router(std::sync::Arc::clone(&state.metrics));
+    let limits = state.config.limits.clone();
+    tokio::spawn(async move {
+        vitrine_server::app::serve_router(listener, app, &limits, std::future::pending()).await;
+    });
+    Ok(())
+}
+
 async fn run_server(
     config: ServerConfig,
     state_ready: impl FnOnce(&AppState, std::net::SocketAddr),
@@ -239,6 +256,7 @@ async fn run_server(
     }
     announce_setup(&state).await?;
     start_capacities_and_data(&state).await;
+    serve_metrics(&state).await?;
     state_ready(&state, address);
     vitrine_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())

@@ -128,7 +128,9 @@ async fn read_parts(
                 upload.path = Some(path.clone());
                 let mut file =
                     tokio::fs::File::create(&path).await.map_err(|_| ApiError::internal())?;
-                while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
+                let mut pace = UploadPace::new(&state.config.limits);
+                while let Some(chunk) = pace.next(field.chunk()).await?.map_err(unreadable)? {
+                    pace.received(chunk.len());
                     file.write_all(&chunk).await.map_err(|_| ApiError::internal())?;
                 }
                 file.flush().await.map_err(|_| ApiError::internal())?;
@@ -143,6 +145,51 @@ async fn read_parts(
         }
     }
     Ok((csrf, upload))
+}
+
+/// Uploads take as long as they need while they keep a minimum average rate, after a first
+/// grace period (the request timeout): a stalled or trickling upload is stopped instead of
+/// holding a connection.
+struct UploadPace {
+    started: tokio::time::Instant,
+    grace: std::time::Duration,
+    bytes: u64,
+    min_bytes_per_second: u64,
+}
+
+impl UploadPace {
+    fn new(limits: &crate::config::Limits) -> Self {
+        Self {
+            started: tokio::time::Instant::now(),
+            grace: std::time::Duration::from_secs(limits.request_timeout_seconds),
+            bytes: 0,
+            min_bytes_per_second: limits.upload_min_bytes_per_second,
+        }
+    }
+
+    fn received(&mut self, bytes: usize) {
+        self.bytes += bytes as u64;
+    }
+
+    /// Waits for the next chunk until the moment the average rate would fall below the minimum.
+    async fn next<T>(&self, chunk: impl std::future::Future<Output = T>) -> ApiResult<T> {
+        if self.min_bytes_per_second == 0 {
+            return Ok(chunk.await);
+        }
+        let earned = std::time::Duration::from_secs_f64(
+            (self.bytes + 1) as f64 / self.min_bytes_per_second as f64,
+        );
+        let deadline = self.started + self.grace + earned;
+        tokio::time::timeout_at(deadline, chunk).await.map_err(|_| {
+            ApiError::new(
+                crate::error::ErrorCode::RequestTimeout,
+                format!(
+                    "The upload was slower than {} KB/s and was stopped.",
+                    self.min_bytes_per_second / 1024
+                ),
+            )
+        })
+    }
 }
 
 /// The longest text part of an upload form (a name, a CSRF token).
