@@ -77,13 +77,83 @@ impl Default for Engine {
 }
 
 impl Engine {
+    /// An engine whose queries have no memory bound of their own (tests, command-line tools).
     pub fn new() -> Self {
+        Self::with_query_memory(None)
+    }
+
+    /// An engine whose queries share a working-memory pool of `bytes`: a query that would
+    /// need more fails with [`EngineError::Failed`] instead of growing the process.
+    pub fn with_query_memory(bytes: Option<usize>) -> Self {
         let partitions = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let config = SessionConfig::new().with_target_partitions(partitions).with_batch_size(8192);
-        Self {
-            context: SessionContext::new_with_config(config),
-            datasets: RwLock::default(),
-            partitions,
+        let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
+        if let Some(bytes) = bytes {
+            runtime = runtime.with_memory_limit(bytes, 1.0);
+        }
+        let context = match runtime.build_arc() {
+            Ok(runtime) => SessionContext::new_with_config_rt(config, runtime),
+            Err(_) => SessionContext::new_with_config(config),
+        };
+        Self { context, datasets: RwLock::default(), partitions }
+    }
+
+    /// What a file would take in memory once loaded, read from its metadata (Parquet) or one
+    /// pass over its lines (CSV), before anything is loaded: fixed-width columns take their
+    /// width per row whatever their compression, other columns their uncompressed size.
+    pub fn estimate_memory(&self, path: &Path, format: DataFormat) -> Result<u64, EngineError> {
+        let unreadable =
+            |detail: String| EngineError::Unreadable { format: format.as_str(), detail };
+        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+        match format {
+            DataFormat::Parquet => {
+                let builder =
+                    datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                        .map_err(|e| unreadable(e.to_string()))?;
+                let schema = Arc::clone(builder.schema());
+                let metadata = builder.metadata();
+                let mut bytes = 0u64;
+                for group in metadata.row_groups() {
+                    let rows = group.num_rows().max(0) as u64;
+                    for (index, field) in schema.fields().iter().enumerate() {
+                        let validity = rows.div_ceil(8);
+                        bytes += validity
+                            + match field.data_type().primitive_width() {
+                                Some(width) => rows * width as u64,
+                                None => {
+                                    // Offsets plus the values as stored, uncompressed.
+                                    let stored = group
+                                        .columns()
+                                        .get(index)
+                                        .map_or(0, |c| c.uncompressed_size().max(0) as u64);
+                                    rows * 8 + stored
+                                }
+                            };
+                    }
+                }
+                Ok(bytes)
+            }
+            DataFormat::Csv => {
+                use std::io::BufRead;
+                let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+                let (mut rows, mut columns, mut size) = (0u64, 0u64, 0u64);
+                loop {
+                    let buffer = reader.fill_buf().map_err(|e| unreadable(e.to_string()))?;
+                    if buffer.is_empty() {
+                        break;
+                    }
+                    if columns == 0 {
+                        let header = buffer.split(|b| *b == b'\n').next().unwrap_or_default();
+                        columns = header.iter().filter(|b| **b == b',').count() as u64 + 1;
+                    }
+                    rows += buffer.iter().filter(|b| **b == b'\n').count() as u64;
+                    size += buffer.len() as u64;
+                    let consumed = buffer.len();
+                    reader.consume(consumed);
+                }
+                // Every value as 8 bytes (numbers, dates) or as its text plus an offset.
+                Ok(size + rows * columns * 12)
+            }
         }
     }
 
@@ -154,6 +224,16 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.to_string(), Arc::new(loaded));
         Ok(info)
+    }
+
+    /// The memory all loaded datasets hold.
+    pub fn total_memory_bytes(&self) -> u64 {
+        self.datasets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|d| d.memory_bytes)
+            .sum()
     }
 
     /// Frees a dataset's memory; returns whether it was loaded.

@@ -276,3 +276,49 @@ fn definition_for_demo() -> ReportDefinition {
     }))
     .unwrap()
 }
+
+#[tokio::test]
+async fn a_query_past_the_engines_memory_pool_fails_cleanly_and_the_next_one_with_room_runs() {
+    let batches = demo_data::generate(200_000).unwrap();
+    let definition = ReportDefinition::from_json(json!({
+        "dataset": "sales",
+        "pages": [{ "id": "main", "title": "Main", "visuals": [
+            { "id": "by-day", "type": "table", "title": "By day", "dimension": { "column": "date" },
+              "measures": [{ "column": "country", "agg": "countDistinct" }], "limit": 100000 }
+        ]}]
+    }))
+    .unwrap();
+    let tight = Engine::with_query_memory(Some(64 * 1024));
+    tight.load_batches("sales", demo_data::schema(), batches.clone()).unwrap();
+    let refused =
+        tight.query(&definition, &request("by-day", json!([])), &identity(&[], &[])).await;
+    match refused {
+        Err(EngineError::Failed(message)) => {
+            assert!(message.to_lowercase().contains("resources exhausted"), "{message}")
+        }
+        other => panic!("expected a clean failure, got {other:?}"),
+    }
+    let roomy = Engine::with_query_memory(Some(512 * 1024 * 1024));
+    roomy.load_batches("sales", demo_data::schema(), batches).unwrap();
+    let result = roomy.query(&definition, &request("by-day", json!([])), &identity(&[], &[])).await;
+    assert!(!result.unwrap().rows.is_empty());
+}
+
+#[tokio::test]
+async fn memory_estimates_count_rows_not_bytes_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let batches = demo_data::generate(50_000).unwrap();
+    let path = dir.path().join("sales.parquet");
+    demo_data::write_parquet(&path, &batches).unwrap();
+    let engine = Engine::new();
+    let estimate = engine.estimate_memory(&path, DataFormat::Parquet).unwrap();
+    engine.load("sales", &path, DataFormat::Parquet).await.unwrap();
+    let loaded = engine.memory_bytes("sales").unwrap();
+    assert!(
+        estimate >= loaded / 2 && estimate <= loaded * 4,
+        "estimate {estimate}, loaded {loaded}"
+    );
+    let csv = dir.path().join("sales.csv");
+    std::fs::write(&csv, CSV).unwrap();
+    assert!(engine.estimate_memory(&csv, DataFormat::Csv).unwrap() >= CSV.len() as u64);
+}

@@ -40,6 +40,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     /// The built-in report engine and its datasets in memory.
     pub engine: Arc<Engine>,
+    /// The memory report data may take, and the datasets that did not fit.
+    pub memory: Arc<crate::services::datasets::MemoryBudget>,
     /// Serializes dataset loading, so concurrent first queries read a file once.
     pub dataset_loading: Arc<tokio::sync::Mutex<()>>,
     /// Starts and stops capacities; its scheduler is started by the binary.
@@ -95,14 +97,20 @@ impl AppState {
             config.public_url.clone(),
         )
         .await?;
-        let engine = Arc::new(Engine::new());
+        let query_memory =
+            config.limits.memory_bytes / crate::services::datasets::QUERY_SHARE_DIVISOR;
+        let engine = Arc::new(Engine::with_query_memory(usize::try_from(query_memory).ok()));
+        let memory = Arc::new(crate::services::datasets::MemoryBudget::new(&config.limits));
         let dataset_loading = Arc::new(tokio::sync::Mutex::new(()));
-        let local = Arc::new(LocalProvider::new(
-            Arc::clone(&store),
-            Arc::clone(&engine),
-            config.data_dir.clone(),
-            Arc::clone(&dataset_loading),
-        ));
+        let local = Arc::new(
+            LocalProvider::new(
+                Arc::clone(&store),
+                Arc::clone(&engine),
+                config.data_dir.clone(),
+                Arc::clone(&dataset_loading),
+            )
+            .with_budget(Arc::clone(&memory)),
+        );
         let capacities = Arc::new(
             CapacityController::new(Arc::clone(&store), Arc::clone(&clock), local)
                 .with_metrics(Arc::clone(&metrics)),
@@ -116,6 +124,7 @@ impl AppState {
             metrics,
             tokens: Arc::new(tokens),
             engine: Arc::clone(&engine),
+            memory,
             dataset_loading,
             capacities,
             mailer,

@@ -325,3 +325,97 @@ async fn every_entity_type_in_the_audit_can_be_filtered_by_capacity_included() {
         assert!(!filtered.as_array().unwrap().is_empty(), "entityType={kind}");
     }
 }
+
+/// A small Parquet file of `rows` constant values: kilobytes on disk, 8 bytes a row loaded.
+fn constant_parquet(rows: usize) -> Vec<u8> {
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use datafusion::parquet::arrow::ArrowWriter;
+    let schema = std::sync::Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+    let chunk = 1_000_000;
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![std::sync::Arc::new(Int64Array::from(vec![7i64; chunk]))],
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, schema, None).unwrap();
+    for _ in 0..rows / chunk {
+        writer.write(&batch).unwrap();
+    }
+    writer.close().unwrap();
+    bytes
+}
+
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
+}
+
+#[tokio::test]
+async fn a_tiny_parquet_file_of_millions_of_rows_is_refused_before_it_is_loaded() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let org = admin.json("/api/v1/me").await["organization"]["id"].as_str().unwrap().to_string();
+    let limits = json!({ "limits": { "maxMemoryMegabytes": 64 } });
+    let set = admin.patch(&format!("/api/v1/installation/organizations/{org}"), limits).await;
+    assert_eq!(set.status(), StatusCode::OK);
+    let bomb = constant_parquet(20_000_000);
+    assert!(bomb.len() < 1024 * 1024, "{} bytes on disk", bomb.len());
+    let loaded_before = app.state.engine.total_memory_bytes();
+    let resident_before = resident_bytes();
+    let refused = upload(&admin, "Bomb", "bomb.parquet", &bomb).await;
+    let body = expect_error(refused, StatusCode::PAYLOAD_TOO_LARGE, "QuotaExceeded").await;
+    assert_eq!(body["error"]["field"], "maxMemoryMegabytes");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("155.0 MB") && message.contains("64.0 MB"), "{message}");
+    assert_eq!(app.state.engine.total_memory_bytes(), loaded_before, "nothing was loaded");
+    let grown = resident_bytes().saturating_sub(resident_before);
+    assert!(grown < 100 * 1024 * 1024, "resident memory grew by {grown} bytes");
+    let names: Vec<Value> = admin
+        .json("/api/v1/datasets")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].clone())
+        .collect();
+    assert!(!names.contains(&json!("Bomb")), "nothing stored: {names:?}");
+}
+
+#[tokio::test]
+async fn a_server_whose_budget_no_longer_fits_a_dataset_starts_and_marks_it_unavailable() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let csv: String = std::iter::once("region,amount\n".to_string())
+        .chain((0..40_000).map(|n| format!("North,{n}\n")))
+        .collect();
+    let created = upload(&admin, "Big enough", "big.csv", csv.as_bytes()).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let id = created.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let app = app
+        .restart_with(|layer| ConfigLayer {
+            limits: Some(LimitsLayer {
+                memory_megabytes: Some(1),
+                sign_in_per_minute: Some(100_000),
+                metrics_token: Some(METRICS_TOKEN.into()),
+                ..Default::default()
+            }),
+            ..layer
+        })
+        .await;
+    vitrine_server::services::datasets::load_all(app.state.clone()).await;
+    let admin = app.sign_in(ADMIN).await;
+    let dataset = admin.json(&format!("/api/v1/datasets/{id}")).await;
+    assert_eq!(dataset["available"], false, "{dataset}");
+    let reason = dataset["unavailableReason"].as_str().unwrap();
+    assert!(reason.contains("limits.memory_megabytes"), "{reason}");
+    let page = admin.get(&format!("/admin/datasets/{id}")).await.text().await.unwrap();
+    assert!(page.contains("Not available to reports"), "shown on the dataset's page");
+    assert_eq!(admin.get("/api/v1/me").await.status(), StatusCode::OK, "the server runs");
+}

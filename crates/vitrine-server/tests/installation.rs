@@ -341,8 +341,10 @@ async fn dataset_storage_and_memory_limits_refuse_an_upload_that_would_pass_them
         .await;
     assert_eq!(set.status(), StatusCode::OK);
     let large = upload(&acme_admin, "Large", "large.csv", &csv(40_000)).await;
-    let body = expect_error(large, StatusCode::CONFLICT, "LimitReached").await;
+    let body = expect_error(large, StatusCode::PAYLOAD_TOO_LARGE, "QuotaExceeded").await;
     assert_eq!(body["error"]["field"], "maxMemoryMegabytes");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("“Large”") && message.contains("MB"), "{message}");
     let after = acme_admin.json("/api/v1/datasets").await.as_array().unwrap().len();
     assert_eq!(after, before + 1, "only the small dataset was added");
     let files = std::fs::read_dir(app.data_dir().join("datasets")).unwrap().count();

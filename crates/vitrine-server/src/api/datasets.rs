@@ -19,8 +19,11 @@ use crate::services::parse_id;
 /// Uploads larger than this are refused.
 pub const MAX_UPLOAD_BYTES: usize = 512 * 1024 * 1024;
 
-pub fn dataset_json(dataset: &Dataset) -> Value {
+pub fn dataset_json(state: &AppState, dataset: &Dataset) -> Value {
+    let unavailable = state.memory.unavailable(dataset.id);
     json!({
+        "available": unavailable.is_none(),
+        "unavailableReason": unavailable,
         "id": dataset.id,
         "name": dataset.name,
         "format": dataset.format,
@@ -36,7 +39,7 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let scope = caller.principal.content_manager()?;
     let datasets = state.store.list_datasets(scope.org_id()).await?;
-    Ok(Json(Value::Array(datasets.iter().map(dataset_json).collect())))
+    Ok(Json(Value::Array(datasets.iter().map(|d| dataset_json(&state, d)).collect())))
 }
 
 pub async fn show(
@@ -46,7 +49,7 @@ pub async fn show(
 ) -> ApiResult<Json<Value>> {
     let scope = caller.principal.content_manager()?;
     let dataset = state.store.get_dataset(scope.org_id(), parse_id(&id, "dataset")?).await?;
-    Ok(Json(dataset_json(&dataset)))
+    Ok(Json(dataset_json(&state, &dataset)))
 }
 
 pub async fn delete(
@@ -229,5 +232,5 @@ pub async fn create(
     let path = upload.path.clone().ok_or_else(|| ApiError::invalid("file", "is required"))?;
     let dataset = datasets::add_upload(&state, &scope, &caller, &name, &file_name, &path).await?;
     upload.path = None;
-    Ok((StatusCode::CREATED, Json(dataset_json(&dataset))))
+    Ok((StatusCode::CREATED, Json(dataset_json(&state, &dataset))))
 }

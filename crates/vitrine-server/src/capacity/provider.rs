@@ -38,6 +38,8 @@ pub struct LocalProvider {
     /// Held while datasets load or leave memory, by this provider and by the query path
     /// alike, so that a load under way and a pause never cross.
     loading: Arc<tokio::sync::Mutex<()>>,
+    /// Admits each dataset into memory before it loads, when set.
+    budget: Option<Arc<crate::services::datasets::MemoryBudget>>,
 }
 
 impl LocalProvider {
@@ -47,7 +49,13 @@ impl LocalProvider {
         data_dir: PathBuf,
         loading: Arc<tokio::sync::Mutex<()>>,
     ) -> Self {
-        Self { store, engine, data_dir, loading }
+        Self { store, engine, data_dir, loading, budget: None }
+    }
+
+    /// Loads only what fits the memory budget; the rest stays unloaded with its reason.
+    pub fn with_budget(mut self, budget: Arc<crate::services::datasets::MemoryBudget>) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// The organization's reports with the dataset each reads, and the capacities that serve
@@ -134,6 +142,13 @@ impl CapacityProvider for LocalProvider {
             let path = crate::services::datasets::file_of(&self.data_dir, &dataset);
             let format =
                 if dataset.format == "csv" { DataFormat::Csv } else { DataFormat::Parquet };
+            if let Some(budget) = &self.budget
+                && self.engine.memory_bytes(&dataset.id.to_string()).is_none()
+                && budget.admit_dataset(&*self.store, &self.engine, &dataset, &path).await.is_err()
+            {
+                // What does not fit stays unloaded, marked with the reason; the rest runs.
+                continue;
+            }
             self.engine
                 .load(&dataset.id.to_string(), &path, format)
                 .await

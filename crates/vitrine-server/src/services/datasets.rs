@@ -2,6 +2,7 @@
 //! from the command line, loaded into the report engine's memory.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::Utc;
 use vitrine_core::{ContentScope, DatasetId, OrgId, validate};
@@ -21,8 +22,139 @@ pub fn file_of(data_dir: &Path, dataset: &Dataset) -> PathBuf {
     if location.is_absolute() { location.to_path_buf() } else { data_dir.join(location) }
 }
 
-fn format_of(dataset: &Dataset) -> DataFormat {
+pub fn format_of(dataset: &Dataset) -> DataFormat {
     if dataset.format == "csv" { DataFormat::Csv } else { DataFormat::Parquet }
+}
+
+/// The memory report data may take: the process's share and each organization's, and the
+/// datasets left unloaded because they did not fit, with the reason shown on their pages.
+pub struct MemoryBudget {
+    /// Bytes all loaded datasets together may hold.
+    pub datasets_bytes: u64,
+    /// The per-organization default, unless the operators set `maxMemoryMegabytes`.
+    pub org_default_bytes: u64,
+    unavailable: std::sync::Mutex<std::collections::HashMap<DatasetId, String>>,
+}
+
+/// Of the process's budget, what queries' working memory gets (the rest holds datasets).
+pub const QUERY_SHARE_DIVISOR: u64 = 4;
+
+impl MemoryBudget {
+    pub fn new(limits: &crate::config::Limits) -> Self {
+        Self {
+            datasets_bytes: limits.memory_bytes - limits.memory_bytes / QUERY_SHARE_DIVISOR,
+            org_default_bytes: limits.org_memory_megabytes.saturating_mul(1024 * 1024),
+            unavailable: Default::default(),
+        }
+    }
+
+    /// Why the dataset is not available, if it did not fit.
+    pub fn unavailable(&self, id: DatasetId) -> Option<String> {
+        self.unavailable.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+    }
+
+    fn mark(&self, id: DatasetId, reason: Option<String>) {
+        let mut map = self.unavailable.lock().unwrap_or_else(|p| p.into_inner());
+        match reason {
+            Some(reason) => map.insert(id, reason),
+            None => map.remove(&id),
+        };
+    }
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+impl MemoryBudget {
+    /// Refuses to load `estimate` bytes more for `org` when the organization's limit or the
+    /// process's budget would be passed. Call it under `dataset_loading`, so that two loads
+    /// never pass the check together.
+    async fn admit_bytes(
+        &self,
+        store: &dyn Store,
+        engine: &Engine,
+        org: OrgId,
+        name: &str,
+        estimate: u64,
+    ) -> ApiResult<()> {
+        let limits = store.get_organization(org).await?.limits;
+        let org_limit = limits
+            .max_memory_megabytes
+            .map_or(self.org_default_bytes, |mb| u64::from(mb) * 1024 * 1024);
+        let in_org: u64 = store
+            .list_datasets(org)
+            .await?
+            .iter()
+            .filter_map(|d| engine.memory_bytes(&d.id.to_string()))
+            .sum();
+        let refuse = |setting: &str, what: &str, limit: u64, used: u64| ApiError {
+            field: Some(setting.to_string()),
+            ..ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "The dataset “{name}” needs about {} in memory; {what} ({setting}) is {}, of which {} are in use.",
+                    megabytes(estimate),
+                    megabytes(limit),
+                    megabytes(used)
+                ),
+            )
+        };
+        if in_org + estimate > org_limit {
+            let setting = vitrine_core::limits::MAX_MEMORY_MEGABYTES;
+            return Err(refuse(setting, "the organization's memory limit", org_limit, in_org));
+        }
+        let in_process = engine.total_memory_bytes();
+        if in_process + estimate > self.datasets_bytes {
+            let what = "the server's memory budget for report data";
+            return Err(refuse("limits.memory_megabytes", what, self.datasets_bytes, in_process));
+        }
+        Ok(())
+    }
+
+    /// Estimates and admits a file before it is loaded; a file that cannot be read is left
+    /// for the load to refuse with its own message.
+    pub async fn admit_file(
+        &self,
+        store: &dyn Store,
+        engine: &Arc<Engine>,
+        org: OrgId,
+        name: &str,
+        path: &Path,
+        format: DataFormat,
+    ) -> ApiResult<()> {
+        let reader = Arc::clone(engine);
+        let owned = path.to_path_buf();
+        let estimate = tokio::task::spawn_blocking(move || reader.estimate_memory(&owned, format))
+            .await
+            .map_err(|_| ApiError::internal())?;
+        match estimate {
+            Ok(estimate) => self.admit_bytes(store, engine, org, name, estimate).await,
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// [`MemoryBudget::admit_file`] for a stored dataset, noting on it why it was refused.
+    pub async fn admit_dataset(
+        &self,
+        store: &dyn Store,
+        engine: &Arc<Engine>,
+        dataset: &Dataset,
+        path: &Path,
+    ) -> ApiResult<()> {
+        let admitted = self
+            .admit_file(store, engine, dataset.org_id, &dataset.name, path, format_of(dataset))
+            .await;
+        match &admitted {
+            Err(error) if error.code == ErrorCode::QuotaExceeded => {
+                tracing::warn!(dataset = %dataset.id, reason = %error.message, "dataset left unloaded");
+                self.mark(dataset.id, Some(error.message.clone()));
+            }
+            Err(_) => {}
+            Ok(()) => self.mark(dataset.id, None),
+        }
+        admitted
+    }
 }
 
 /// Loads a dataset into the engine unless it is there already.
@@ -55,6 +187,7 @@ pub async fn ensure_loaded(
         }
     }
     let path = file_of(&state.config.data_dir, dataset);
+    state.memory.admit_dataset(&*state.store, &state.engine, dataset, &path).await?;
     state.engine.load(&id, &path, format_of(dataset)).await.map_err(|error| {
         tracing::error!(dataset = %dataset.id, path = %path.display(), %error, "could not load a dataset");
         ApiError::new(ErrorCode::Internal, format!("The dataset “{}” could not be loaded.", dataset.name))
@@ -138,7 +271,18 @@ pub async fn add_upload(
         let _ = tokio::fs::remove_file(&path).await;
         ApiError::invalid("file", message)
     };
-    let info = match state.engine.load(&id.to_string(), &path, format).await {
+    // Checked before a byte is loaded, and under the loading lock so uploads racing each
+    // other (or a start-up load) cannot pass the memory limits together.
+    let loading = state.dataset_loading.lock().await;
+    let admitted =
+        state.memory.admit_file(&*state.store, &state.engine, scope.org_id(), &name, &path, format);
+    if let Err(error) = admitted.await {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(error);
+    }
+    let loaded = state.engine.load(&id.to_string(), &path, format).await;
+    drop(loading);
+    let info = match loaded {
         Ok(info) => info,
         Err(error) => return Err(refused(without_paths(&error.to_string())).await),
     };
@@ -147,7 +291,7 @@ pub async fn add_upload(
             format!("holds no data: a {} file with at least one row is needed", format.as_str());
         return Err(refused(message).await);
     }
-    if let Err(error) = within_limits(state, scope.org_id(), id, &path).await {
+    if let Err(error) = within_limits(state, scope.org_id(), &path).await {
         state.engine.unload(&id.to_string());
         let _ = tokio::fs::remove_file(&path).await;
         return Err(error);
@@ -167,32 +311,24 @@ pub async fn add_upload(
     }
 }
 
-/// Refuses a new dataset (already loaded as `id` from `path`) that would take the
-/// organization past the storage or memory limits its operators set.
-async fn within_limits(state: &AppState, org: OrgId, id: DatasetId, path: &Path) -> ApiResult<()> {
+/// Refuses a new dataset (stored at `path`) that would take the organization past the
+/// storage limit its operators set. (Memory is admitted before the file is loaded.)
+async fn within_limits(state: &AppState, org: OrgId, path: &Path) -> ApiResult<()> {
     let limits = state.store.get_organization(org).await?.limits;
-    if limits.max_dataset_megabytes.is_none() && limits.max_memory_megabytes.is_none() {
+    if limits.max_dataset_megabytes.is_none() {
         return Ok(());
     }
     let existing = state.store.list_datasets(org).await?;
     let mut stored = tokio::fs::metadata(path).await.map(|m| m.len()).unwrap_or(0);
-    let mut memory = state.engine.memory_bytes(&id.to_string()).unwrap_or(0);
     for dataset in &existing {
         if !Path::new(&dataset.location).is_absolute() {
             let file = file_of(&state.config.data_dir, dataset);
             stored += tokio::fs::metadata(file).await.map(|m| m.len()).unwrap_or(0);
         }
-        memory += state.engine.memory_bytes(&dataset.id.to_string()).unwrap_or(0);
     }
     if !limits.admits_dataset_bytes(stored) {
         return Err(vitrine_store::StoreError::LimitReached {
             limit: vitrine_core::limits::MAX_DATASET_MEGABYTES,
-        }
-        .into());
-    }
-    if !limits.admits_memory_bytes(memory) {
-        return Err(vitrine_store::StoreError::LimitReached {
-            limit: vitrine_core::limits::MAX_MEMORY_MEGABYTES,
         }
         .into());
     }

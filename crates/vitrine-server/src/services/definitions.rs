@@ -95,6 +95,13 @@ pub fn engine_error(error: EngineError) -> ApiError {
         ),
         EngineError::Timeout => ApiError::new(ErrorCode::Internal, error.to_string())
             .with_status(axum::http::StatusCode::GATEWAY_TIMEOUT),
+        EngineError::Failed(message) if message.to_lowercase().contains("resources exhausted") => {
+            tracing::warn!(%message, "a report query ran out of the engine's memory pool");
+            ApiError::new(
+                ErrorCode::QuotaExceeded,
+                "This visual needs more memory than the server allows its queries (limits.memory_megabytes); narrow it with filters.",
+            )
+        }
         other => {
             tracing::error!(error = %other, "report query failed");
             ApiError::internal()

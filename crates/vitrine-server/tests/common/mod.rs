@@ -177,11 +177,19 @@ impl TestApp {
     }
 
     /// Stops this server and starts a new one on the same data and clock.
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(|layer| layer).await
+    }
+
+    /// [`TestApp::restart`] with other settings.
+    pub async fn restart_with(
+        mut self,
+        adjust: impl FnOnce(ConfigLayer) -> ConfigLayer,
+    ) -> TestApp {
         self.stop().await;
         let clock = Arc::clone(&self.clock);
         let dir = std::mem::replace(&mut self._data, tempfile::tempdir().expect("temp dir"));
-        launch(dir, clock, true, |layer| layer).await
+        launch(dir, clock, true, adjust).await
     }
 
     /// Stops the server gracefully and waits for it to finish.

@@ -109,6 +109,9 @@ pub async fn show(
         div.page-head {
             h1 { (dataset.name) }
             p.muted { (dataset.format) " · " (dataset.row_count) " rows · id " code { (dataset.id) } }
+            @if let Some(reason) = state.memory.unavailable(dataset.id) {
+                p.flash.error role="alert" { "Not available to reports: " (reason) }
+            }
         }
         (flash(&flash_of(&query)))
         section.card {
