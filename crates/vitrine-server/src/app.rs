@@ -30,8 +30,20 @@ use crate::{api, metrics, portal};
 /// Request bodies larger than this are refused before they are read.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// The running server's services, shared by every request through one `Arc`: a request (and
+/// each middleware) clones one pointer, not one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub struct Services {
     pub store: Arc<dyn Store>,
     pub passwords: PasswordHasher,
     pub clock: Arc<dyn Clock>,
@@ -116,7 +128,7 @@ impl AppState {
                 .with_metrics(Arc::clone(&metrics)),
         );
         let guards = Arc::new(crate::auth::throttle::Guards::new(&config.limits));
-        Ok(Self {
+        Ok(Self(Arc::new(Services {
             store,
             passwords: PasswordHasher::start(workers, 256),
             clock,
@@ -135,7 +147,19 @@ impl AppState {
             live: Default::default(),
             #[cfg(feature = "test-clock")]
             test_clock: None,
-        })
+        })))
+    }
+
+    /// Hands the test clock to `/__test__/clock`; only before the state is shared.
+    #[cfg(feature = "test-clock")]
+    pub fn set_test_clock(&mut self, clock: Option<Arc<vitrine_core::ManualClock>>) -> bool {
+        match Arc::get_mut(&mut self.0) {
+            Some(services) => {
+                services.test_clock = clock;
+                true
+            }
+            None => false,
+        }
     }
 }
 

@@ -252,7 +252,7 @@ async fn run_server(
     let mut state = AppState::start(config, store, clock.shared()).await?;
     #[cfg(feature = "test-clock")]
     {
-        state.test_clock = clock.manual;
+        state.set_test_clock(clock.manual);
     }
     announce_setup(&state).await?;
     start_capacities_and_data(&state).await;
@@ -321,7 +321,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let mut state = AppState::start(config, store, clock.shared()).await?;
     #[cfg(feature = "test-clock")]
     {
-        state.test_clock = clock.manual;
+        state.set_test_clock(clock.manual);
     }
     let setup = demo::DemoSetup {
         passwords: &state.passwords,
