@@ -139,7 +139,8 @@ describe('A paused report only an administrator brings back', () => {
       assert.equal(response.status(), 200);
       const banner = page.locator('.capacity-banner');
       await banner.waitFor({ state: 'visible' });
-      assert.match(await banner.innerText(), /Paused to save cost/);
+      // An administrator paused it: the screen says so, not "to save cost".
+      assert.match(await banner.innerText(), /Paused by an administrator/);
       assert.equal(await page.locator('.viewer-notice:not([hidden])').count(), 0, 'no error notice');
       await page.screenshot({ path: screenshotPath('capacity-paused') });
 
