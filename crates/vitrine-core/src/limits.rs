@@ -61,9 +61,15 @@ impl OrgLimits {
         self.max_dataset_megabytes.is_none_or(|max| bytes <= u64::from(max) * 1024 * 1024)
     }
 
-    /// Whether `bytes` of engine memory in all fit.
-    pub fn admits_memory_bytes(&self, bytes: u64) -> bool {
-        self.max_memory_megabytes.is_none_or(|max| bytes <= u64::from(max) * 1024 * 1024)
+    /// The engine memory the organization's data may take: its own limit, else `default`
+    /// (the installation's per-organization default).
+    pub fn memory_limit_bytes(&self, default: u64) -> u64 {
+        self.max_memory_megabytes.map_or(default, |max| u64::from(max) * 1024 * 1024)
+    }
+
+    /// Whether `bytes` of engine memory in all fit, `default` applying without a limit of its own.
+    pub fn admits_memory_bytes(&self, bytes: u64, default: u64) -> bool {
+        bytes <= self.memory_limit_bytes(default)
     }
 }
 
@@ -117,7 +123,9 @@ mod tests {
         };
         assert!(limits.admits_dataset_bytes(1024 * 1024));
         assert!(!limits.admits_dataset_bytes(1024 * 1024 + 1));
-        assert!(limits.admits_memory_bytes(2 * 1024 * 1024));
-        assert!(!limits.admits_memory_bytes(2 * 1024 * 1024 + 1));
+        assert!(limits.admits_memory_bytes(2 * 1024 * 1024, 0));
+        assert!(!limits.admits_memory_bytes(2 * 1024 * 1024 + 1, u64::MAX));
+        assert!(OrgLimits::default().admits_memory_bytes(7, 7), "the default applies without one");
+        assert!(!OrgLimits::default().admits_memory_bytes(8, 7));
     }
 }

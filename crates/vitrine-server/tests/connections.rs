@@ -11,16 +11,12 @@ use tokio::net::TcpStream;
 use vitrine_server::config::{ConfigLayer, LimitsLayer};
 
 fn tight(adjust: impl FnOnce(&mut LimitsLayer)) -> impl FnOnce(ConfigLayer) -> ConfigLayer {
-    let mut limits = LimitsLayer {
-        header_read_timeout_seconds: Some(1),
-        request_timeout_seconds: Some(1),
-        shutdown_grace_seconds: Some(1),
-        sign_in_per_minute: Some(100_000),
-        metrics_token: Some(METRICS_TOKEN.into()),
-        ..Default::default()
-    };
-    adjust(&mut limits);
-    move |layer| ConfigLayer { limits: Some(limits), ..layer }
+    with_limits(|limits| {
+        limits.header_read_timeout_seconds = Some(1);
+        limits.request_timeout_seconds = Some(1);
+        limits.shutdown_grace_seconds = Some(1);
+        adjust(limits);
+    })
 }
 
 fn address(app: &TestApp) -> String {

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use vitrine_server::config::{ConfigLayer, LimitsLayer};
+use vitrine_server::config::ConfigLayer;
 
 async fn login(
     app: &TestApp,
@@ -45,15 +45,10 @@ async fn an_unknown_email_answers_exactly_like_a_known_one_locked_included() {
 
 fn throttled(per_minute: u32, trusted: &[&str]) -> impl FnOnce(ConfigLayer) -> ConfigLayer {
     let trusted: Vec<String> = trusted.iter().map(|s| s.to_string()).collect();
-    move |layer| ConfigLayer {
-        limits: Some(LimitsLayer {
-            sign_in_per_minute: Some(per_minute),
-            trusted_proxies: Some(trusted),
-            metrics_token: Some(METRICS_TOKEN.into()),
-            ..Default::default()
-        }),
-        ..layer
-    }
+    with_limits(move |limits| {
+        limits.sign_in_per_minute = Some(per_minute);
+        limits.trusted_proxies = Some(trusted);
+    })
 }
 
 #[tokio::test]
@@ -203,16 +198,8 @@ async fn token_event_rows(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn garbage_tokens_cost_no_write_and_a_replayed_refused_token_one() {
-    let app = spawn_app_with(|layer| ConfigLayer {
-        limits: Some(LimitsLayer {
-            failed_auth_per_minute: Some(1_000),
-            metrics_token: Some(METRICS_TOKEN.into()),
-            sign_in_per_minute: Some(1_000),
-            ..Default::default()
-        }),
-        ..layer
-    })
-    .await;
+    let app =
+        spawn_app_with(with_limits(|limits| limits.failed_auth_per_minute = Some(1_000))).await;
     let viewer = app.sign_in(VIEWER).await;
     let report = viewer.id_of("/api/v1/reports", "name", "Sales overview").await;
     let before = token_event_rows(&app).await;
@@ -377,14 +364,7 @@ async fn a_tiny_parquet_file_of_millions_of_rows_is_refused_before_it_is_loaded(
     assert_eq!(app.state.engine.total_memory_bytes(), loaded_before, "nothing was loaded");
     let grown = resident_bytes().saturating_sub(resident_before);
     assert!(grown < 100 * 1024 * 1024, "resident memory grew by {grown} bytes");
-    let names: Vec<Value> = admin
-        .json("/api/v1/datasets")
-        .await
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["name"].clone())
-        .collect();
+    let names = dataset_names(&admin).await;
     assert!(!names.contains(&json!("Bomb")), "nothing stored: {names:?}");
 }
 
@@ -398,17 +378,7 @@ async fn a_server_whose_budget_no_longer_fits_a_dataset_starts_and_marks_it_unav
     let created = upload(&admin, "Big enough", "big.csv", csv.as_bytes()).await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let id = created.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
-    let app = app
-        .restart_with(|layer| ConfigLayer {
-            limits: Some(LimitsLayer {
-                memory_megabytes: Some(1),
-                sign_in_per_minute: Some(100_000),
-                metrics_token: Some(METRICS_TOKEN.into()),
-                ..Default::default()
-            }),
-            ..layer
-        })
-        .await;
+    let app = app.restart_with(with_limits(|limits| limits.memory_megabytes = Some(1))).await;
     vitrine_server::services::datasets::load_all(app.state.clone()).await;
     let admin = app.sign_in(ADMIN).await;
     let dataset = admin.json(&format!("/api/v1/datasets/{id}")).await;

@@ -804,15 +804,7 @@ async fn contributors_upload_datasets_that_reports_use_and_other_organizations_n
     expect_error(contributor.get(&path).await, StatusCode::NOT_FOUND, "NotFound").await;
     expect_error(contributor.delete(&path).await, StatusCode::NOT_FOUND, "NotFound").await;
     assert!(!file.exists(), "its file is removed");
-    let names: Vec<Value> = contributor
-        .json("/api/v1/datasets")
-        .await
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["name"].clone())
-        .collect();
-    assert_eq!(names, [json!("Sales")]);
+    assert_eq!(dataset_names(&contributor).await, [json!("Sales")]);
     // The report that used it answers an error, not a server failure.
     let response =
         query(&app, &token, &report, &json!({ "page": "main", "visual": "total" })).await;

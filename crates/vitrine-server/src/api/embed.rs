@@ -71,15 +71,14 @@ fn record_rejection(
     if !state.tokens.rejections.first_time(claims.jti, reason) {
         return;
     }
-    let claims = Some(claims);
     state.tokens.audit.record(TokenEvent {
         id: 0,
-        org_id: claims.map(|c| c.org),
+        org_id: Some(claims.org),
         at: state.clock.now(),
         kind: "rejected".into(),
-        user_id: claims.map(|c| c.sub),
-        report_id: claims.map(|c| c.report),
-        token_id: claims.map(|c| c.jti.to_string()),
+        user_id: Some(claims.sub),
+        report_id: Some(claims.report),
+        token_id: Some(claims.jti.to_string()),
         reason: Some(reason.to_string()),
         ip: request.ip.clone(),
         user_agent: request.user_agent.clone(),

@@ -60,13 +60,7 @@ impl MemoryBudget {
             None => map.remove(&id),
         };
     }
-}
 
-fn megabytes(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
-}
-
-impl MemoryBudget {
     /// Refuses to load `estimate` bytes more for `org` when the organization's limit or the
     /// process's budget would be passed. Call it under `dataset_loading`, so that two loads
     /// never pass the check together.
@@ -79,9 +73,6 @@ impl MemoryBudget {
         estimate: u64,
     ) -> ApiResult<()> {
         let limits = store.get_organization(org).await?.limits;
-        let org_limit = limits
-            .max_memory_megabytes
-            .map_or(self.org_default_bytes, |mb| u64::from(mb) * 1024 * 1024);
         let in_org: u64 = store
             .list_datasets(org)
             .await?
@@ -100,9 +91,10 @@ impl MemoryBudget {
                 ),
             )
         };
-        if in_org + estimate > org_limit {
+        if !limits.admits_memory_bytes(in_org + estimate, self.org_default_bytes) {
             let setting = vitrine_core::limits::MAX_MEMORY_MEGABYTES;
-            return Err(refuse(setting, "the organization's memory limit", org_limit, in_org));
+            let limit = limits.memory_limit_bytes(self.org_default_bytes);
+            return Err(refuse(setting, "the organization's memory limit", limit, in_org));
         }
         let in_process = engine.total_memory_bytes();
         if in_process + estimate > self.datasets_bytes {
@@ -155,6 +147,10 @@ impl MemoryBudget {
         }
         admitted
     }
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 /// Loads a dataset into the engine unless it is there already.

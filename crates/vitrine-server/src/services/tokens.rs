@@ -48,6 +48,11 @@ pub async fn issue(
     // The settings came with the session, read in this request.
     let org = caller.principal.org_id;
     let rls = super::rls::identity_of(state, org, user).await?;
+    // Every read is done: a revocation since the snapshot means they may be stale, and the
+    // token would be refused at once. Nothing is signed or counted for it.
+    if state.tokens.revoker.index.revoked_since(org, user.id, report.id, caller.snapshot) {
+        return Err(IssueFailure::Stale);
+    }
     let now = state.clock.now();
     let policy = caller.org_settings.token_policy();
     let issued = state
@@ -66,9 +71,6 @@ pub async fn issue(
                 ApiError::internal()
             }
         })?;
-    if state.tokens.revoker.index.revoked_since(org, user.id, report.id, caller.snapshot) {
-        return Err(IssueFailure::Stale);
-    }
     state.tokens.audit.record(TokenEvent {
         id: 0,
         org_id: Some(org),

@@ -59,6 +59,23 @@ pub async fn spawn_empty_app_with(adjust: impl FnOnce(ConfigLayer) -> ConfigLaye
     launch(data, clock, false, adjust).await
 }
 
+/// Adjusts the `[limits]` of a test server, keeping the tests' defaults (wide-open throttles,
+/// the metrics token) for whatever `adjust` leaves alone.
+pub fn with_limits(
+    adjust: impl FnOnce(&mut LimitsLayer),
+) -> impl FnOnce(ConfigLayer) -> ConfigLayer {
+    move |mut layer| {
+        adjust(layer.limits.get_or_insert_with(LimitsLayer::default));
+        layer
+    }
+}
+
+/// The names of the caller's datasets, in the order listed.
+pub async fn dataset_names(session: &Session) -> Vec<Value> {
+    let list = session.json("/api/v1/datasets").await;
+    list.as_array().expect("a list").iter().map(|d| d["name"].clone()).collect()
+}
+
 /// Starts a server on `data`; an existing database is kept (the demo only resets passwords).
 async fn launch(
     data: tempfile::TempDir,
