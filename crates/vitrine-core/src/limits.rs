@@ -13,7 +13,7 @@ pub const MAX_MEMORY_MEGABYTES: &str = "maxMemoryMegabytes";
 /// The largest value any limit accepts: a million users, or a petabyte in megabytes.
 const CEILING: i64 = 1_000_000_000;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct OrgLimits {
     /// Accounts of the organization (invited ones included).

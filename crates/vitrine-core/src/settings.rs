@@ -24,7 +24,7 @@ pub const TOKEN_LIFETIME_MINUTES: Range =
 pub const TOKEN_UPDATE_EVERY_MINUTES: Range =
     Range { field: "tokenUpdateEveryMinutes", min: 1, max: 1_439, default: 0 };
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct OrgSettings {
     /// A session unused for this long is signed out.

@@ -32,7 +32,7 @@ impl DataFormat {
 }
 
 /// How a column can be used: measures other than counts need numbers; time grains need dates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ColumnKind {
     Text,

@@ -18,7 +18,7 @@ pub const MAX_FILTER_VALUES: usize = 1_000;
 
 /// `{"page","visual","filters":[{"column","values":[…]}]}`, or with `slicer` (a column) instead
 /// of `visual` for the values a page's slicer offers.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryRequest {
     pub page: String,
@@ -34,14 +34,14 @@ pub struct QueryRequest {
 pub const MAX_SLICER_VALUES: usize = 500;
 
 /// Keeps the rows whose `column` equals one of `values`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValueFilter {
     pub column: String,
     pub values: Vec<Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ResultColumn {
     pub name: String,
     pub label: String,
@@ -49,7 +49,7 @@ pub struct ResultColumn {
 }
 
 /// `{"columns":[…],"rows":[…]}`; `truncated` when the visual's row limit cut the result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QueryResult {
     pub columns: Vec<ResultColumn>,
     pub rows: Vec<Vec<Value>>,

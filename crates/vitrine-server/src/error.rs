@@ -4,11 +4,11 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use vitrine_core::{FieldError, Forbidden};
 use vitrine_store::StoreError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The stable code of an error; each has one status (docs/api.md › Errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub enum ErrorCode {
     InvalidCredentials,
     AccountLocked,
@@ -103,8 +103,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Answer with a `WWW-Authenticate: Bearer` challenge (embed token endpoints).
     pub bearer_challenge: bool,
-    /// More about the error, under its own name in the error object (e.g. `capacity`).
-    pub extra: Option<(&'static str, serde_json::Value)>,
+    /// The capacity that keeps a report from opening.
+    pub capacity: Option<crate::api::json::CapacityProblem>,
 }
 
 impl ApiError {
@@ -115,7 +115,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             bearer_challenge: false,
-            extra: None,
+            capacity: None,
         }
     }
 
@@ -189,14 +189,15 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "code": self.code.as_str(), "message": self.message });
-        if let Some(field) = &self.field {
-            body["field"] = json!(field);
-        }
-        if let Some((name, value)) = &self.extra {
-            body[*name] = value.clone();
-        }
-        let mut response = (self.status, Json(json!({ "error": body }))).into_response();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                field: self.field,
+                capacity: self.capacity,
+            },
+        };
+        let mut response = (self.status, Json(body)).into_response();
         if self.bearer_challenge {
             let error = match self.code {
                 ErrorCode::NoAccess | ErrorCode::Forbidden | ErrorCode::NoRlsRole => {
@@ -217,3 +218,21 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Every error answer: `{"error":{"code","message","field"?,"capacity"?}}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The input field at fault (`body` for an unreadable body), or the limit reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// With `CapacityNotActive` and `CapacityStarting`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::api::json::CapacityProblem>,
+}

@@ -152,6 +152,10 @@ struct DemoArgs {
     /// Rows of the generated sales dataset.
     #[arg(long, default_value_t = demo::DEMO_ROWS)]
     rows: usize,
+    /// A TOML configuration file as for `serve` (its `[limits]`, say); the port and the data
+    /// directory come from the flags above.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 fn load_config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
@@ -291,11 +295,15 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         None => Some(tempfile::Builder::new().prefix("vitrine-demo-").tempdir()?),
     };
     let data_dir = args.data_dir.clone().or_else(|| temp.as_ref().map(|t| t.path().to_path_buf()));
-    let config = ServerConfig::resolve(ConfigLayer {
+    let file = match &args.config {
+        Some(path) => ConfigLayer::from_toml_file(path)?,
+        None => ConfigLayer::default(),
+    };
+    let config = ServerConfig::resolve(file.overlay(ConfigLayer {
         listen: Some(format!("127.0.0.1:{}", args.port)),
         data_dir,
         ..Default::default()
-    })?;
+    }))?;
     let password = args.password.clone().unwrap_or_else(|| {
         vitrine_server::auth::random_secret()
             .chars()

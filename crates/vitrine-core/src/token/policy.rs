@@ -14,7 +14,7 @@ pub struct TokenPolicy {
 }
 
 /// The refresh advice sent with every token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshPolicy {
     pub every_seconds: Option<u32>,

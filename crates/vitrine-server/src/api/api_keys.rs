@@ -4,37 +4,44 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde_json::Value;
 
-use super::{JsonFields, json};
+use super::{JsonFields, json, requests};
 use crate::app::AppState;
 use crate::auth::{ApiCaller, api_key};
 use crate::error::ApiResult;
 use crate::services::parse_id;
 
+/// The organization's API keys, revoked ones included.
+#[utoipa::path(get, path = "/api-keys", tag = "API keys",
+    responses((status = 200, body = Vec<json::ApiKey>)))]
 pub async fn list(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<json::ApiKey>>> {
     let scope = caller.principal.admin()?;
     let keys = state.store.list_api_keys(scope.org_id()).await?;
-    Ok(Json(json::list(&keys, json::api_key)))
+    Ok(Json(json::list(&keys)))
 }
 
+/// A new key; its secret is in this answer only.
+#[utoipa::path(post, path = "/api-keys", tag = "API keys", request_body = requests::ApiKeyNew,
+    responses((status = 201, body = json::ApiKeyCreated)))]
 pub async fn create(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
     JsonFields(input): JsonFields,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<json::ApiKeyCreated>)> {
     let scope = caller.principal.admin()?;
-    input.allow_only(&["name"])?;
+    input.allow_only(&api_key::FIELDS)?;
     let (key, secret) =
         api_key::create(&state, &scope, &caller, input.required_str("name")?).await?;
-    let mut body = json::api_key(&key);
-    body["key"] = Value::String(secret);
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((StatusCode::CREATED, Json(json::ApiKeyCreated { api_key: (&key).into(), key: secret })))
 }
 
+/// Revokes a key at once.
+#[utoipa::path(delete, path = "/api-keys/{id}", tag = "API keys",
+    params(("id" = uuid::Uuid, Path, description = "The key's id")),
+    responses((status = 204, description = "Revoked.")))]
 pub async fn revoke(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,

@@ -4,12 +4,11 @@
 use axum::Json;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
-use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use vitrine_core::DatasetId;
 use vitrine_store::Dataset;
 
-use super::json::time;
+use super::{json, requests};
 use crate::app::AppState;
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, ApiResult};
@@ -19,39 +18,37 @@ use crate::services::parse_id;
 /// Uploads larger than this are refused.
 pub const MAX_UPLOAD_BYTES: usize = 512 * 1024 * 1024;
 
-pub fn dataset_json(state: &AppState, dataset: &Dataset) -> Value {
-    let unavailable = state.memory.unavailable(dataset.id);
-    json!({
-        "available": unavailable.is_none(),
-        "unavailableReason": unavailable,
-        "id": dataset.id,
-        "name": dataset.name,
-        "format": dataset.format,
-        "rowCount": dataset.row_count,
-        "columns": dataset.columns,
-        "createdAt": time(dataset.created_at),
-    })
+fn dataset_json(state: &AppState, dataset: &Dataset) -> json::Dataset {
+    json::Dataset::of(dataset, state.memory.unavailable(dataset.id))
 }
 
+/// The organization's datasets and their columns.
+#[utoipa::path(get, path = "/datasets", tag = "Datasets",
+    responses((status = 200, body = Vec<json::Dataset>)))]
 pub async fn list(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<json::Dataset>>> {
     let scope = caller.principal.content_manager()?;
     let datasets = state.store.list_datasets(scope.org_id()).await?;
-    Ok(Json(Value::Array(datasets.iter().map(|d| dataset_json(&state, d)).collect())))
+    Ok(Json(datasets.iter().map(|d| dataset_json(&state, d)).collect()))
 }
 
+#[utoipa::path(get, path = "/datasets/{id}", tag = "Datasets", params(("id" = DatasetId, Path)),
+    responses((status = 200, body = json::Dataset)))]
 pub async fn show(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<json::Dataset>> {
     let scope = caller.principal.content_manager()?;
     let dataset = state.store.get_dataset(scope.org_id(), parse_id(&id, "dataset")?).await?;
     Ok(Json(dataset_json(&state, &dataset)))
 }
 
+/// Deletes a dataset no report reads.
+#[utoipa::path(delete, path = "/datasets/{id}", tag = "Datasets", params(("id" = DatasetId, Path)),
+    responses((status = 204, description = "Deleted.")))]
 pub async fn delete(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
@@ -218,12 +215,18 @@ async fn small_text(
     String::from_utf8(bytes).map_err(|_| ApiError::invalid(name.to_string(), "must be UTF-8 text"))
 }
 
-/// `POST /api/v1/datasets`: multipart with `name` and `file` (.csv or .parquet).
+/// Uploads a dataset: multipart with `name` and one `file` (.csv or .parquet).
+#[utoipa::path(post, path = "/datasets", tag = "Datasets",
+    request_body(content = requests::DatasetUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = json::Dataset),
+        (status = 413, description = "`QuotaExceeded`: over a memory or size limit.", body = crate::error::ErrorBody),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
     form: Multipart,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<json::Dataset>)> {
     let scope = caller.principal.content_manager()?;
     let mut upload = read_upload(&state, form).await?;
     let name = upload.name.clone().ok_or_else(|| ApiError::invalid("name", "is required"))?;

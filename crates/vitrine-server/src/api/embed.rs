@@ -8,7 +8,6 @@ use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::header;
 use axum::http::request::Parts;
-use serde_json::Value;
 use vitrine_core::ReportId;
 use vitrine_core::token::{EmbedClaims, TokenError};
 use vitrine_store::TokenEvent;
@@ -162,12 +161,14 @@ impl FromRequestParts<AppState> for EmbedCaller {
     }
 }
 
-/// `GET /api/v1/embed/reports/{id}`: the report the token opens.
+/// The report the token opens: its pages and visuals, never its row-level-security rules.
+#[utoipa::path(get, path = "/embed/reports/{id}", tag = "Embed", params(("id" = ReportId, Path)),
+    responses((status = 200, body = json::EmbedReport)))]
 pub async fn report(
     State(state): State<AppState>,
     caller: EmbedCaller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<json::EmbedReport>> {
     let id: ReportId = id.parse().map_err(|_| ApiError::not_found("report").bearer())?;
     caller.require_report(&state, id)?;
     let report = state
@@ -175,28 +176,33 @@ pub async fn report(
         .get_report(caller.claims.org, id)
         .await
         .map_err(|e| ApiError::from(e).bearer())?;
-    let mut body = json::report(&report);
-    body["access"] = Value::String("View".into());
-    body["viewer"] = serde_json::json!({ "username": caller.claims.rls.username });
     // The pages and visuals; the row-level-security rules stay on the server.
-    body["definition"] = match definitions::of(&report) {
-        Ok(definition) => serde_json::json!({
-            "pages": definition.pages,
-            "rowLevelSecurity": definition.has_rls(),
-        }),
-        Err(_) => Value::Null,
-    };
-    Ok(Json(body))
+    let definition = definitions::of(&report).ok().map(|definition| json::EmbedDefinition {
+        row_level_security: definition.has_rls(),
+        pages: serde_json::to_value(&definition.pages).unwrap_or_default(),
+    });
+    Ok(Json(json::EmbedReport {
+        report: json::Report::from(&report),
+        access: "View".into(),
+        viewer: json::EmbedViewer { username: caller.claims.rls.username.clone() },
+        definition,
+    }))
 }
 
-/// `POST /api/v1/embed/reports/{id}/query`: `{"page","visual","filters"}` (or `slicer`
-/// instead of `visual`) → `{"columns","rows","truncated"}`.
+/// The rows of one visual (or the values of a page's slicer), with the token's row-level
+/// security applied.
+#[utoipa::path(post, path = "/embed/reports/{id}/query", tag = "Embed",
+    params(("id" = ReportId, Path)), request_body = QueryRequest,
+    responses(
+        (status = 200, body = vitrine_engine::QueryResult),
+        (status = 504, description = "The query took longer than 15 seconds.", body = crate::error::ErrorBody),
+    ))]
 pub async fn query(
     State(state): State<AppState>,
     caller: EmbedCaller,
     Path(id): Path<String>,
     JsonFields(input): JsonFields,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<vitrine_engine::QueryResult>> {
     let id: ReportId = id.parse().map_err(|_| ApiError::not_found("report").bearer())?;
     caller.require_report(&state, id)?;
     let request: QueryRequest = serde_json::from_value(input.into_value()).map_err(|e| {
@@ -217,5 +223,5 @@ pub async fn query(
     )
     .await
     .map_err(ApiError::bearer)?;
-    Ok(Json(serde_json::to_value(result).map_err(|_| ApiError::internal())?))
+    Ok(Json(result))
 }

@@ -1,154 +1,698 @@
-//! The JSON shapes of the public API. Field names are camelCase and stable.
+//! The JSON shapes of the public API, as typed structs: each is what a handler answers and, by
+//! its `ToSchema`, what the OpenAPI document says it answers. Field names are camelCase and
+//! stable.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
-use vitrine_store::{
-    ApiKey, AuditEntry, Group, InstallationAuditEntry, Organization, Report, SessionInfo,
-    TokenEvent, User,
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use vitrine_core::capacity::{CapacityMode, CapacityState};
+use vitrine_core::token::RefreshPolicy;
+use vitrine_core::{
+    ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, OrgLimits, ReportId, Role, UserId,
 };
+use vitrine_store as store;
 
-use crate::services::accounts::LinkOffer;
+use crate::services::accounts::LinkOffer as Offer;
 use crate::services::installation::OrganizationView;
 
 pub fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn opt_time(at: Option<DateTime<Utc>>) -> Value {
-    at.map(time).map(Value::String).unwrap_or(Value::Null)
+/// An instant: RFC 3339, UTC, milliseconds (`2026-03-02T09:00:00.000Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Time(pub DateTime<Utc>);
+
+impl Serialize for Time {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&time(self.0))
+    }
 }
 
-pub fn user(user: &User) -> Value {
-    json!({
-        "id": user.id,
-        "email": user.email,
-        "name": user.name,
-        "role": user.role.as_str(),
-        "blocked": user.blocked,
-        "expiresAt": opt_time(user.expires_at),
-        "lockedUntil": opt_time(user.locked_until),
-        "passwordSet": user.password_set,
-        "operator": user.operator,
-        "createdAt": time(user.created_at),
-        "updatedAt": time(user.updated_at),
-    })
+impl utoipa::PartialSchema for Time {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .into()
+    }
 }
 
-pub fn group(group: &Group) -> Value {
-    json!({
-        "id": group.id,
-        "name": group.name,
-        "description": group.description,
-        "memberCount": group.member_count,
-        "createdAt": time(group.created_at),
-    })
+impl ToSchema for Time {}
+
+fn at(instant: Option<DateTime<Utc>>) -> Option<Time> {
+    instant.map(Time)
 }
 
-pub fn report(report: &Report) -> Value {
-    json!({
-        "id": report.id,
-        "name": report.name,
-        "description": report.description,
-        "ownerId": report.owner_id,
-        "capacityId": report.capacity_id,
-        "createdAt": time(report.created_at),
-        "updatedAt": time(report.updated_at),
-    })
+/// A user of an organization.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub blocked: bool,
+    pub expires_at: Option<Time>,
+    /// Set after five wrong passwords in a row, until then.
+    pub locked_until: Option<Time>,
+    /// False for an invited user who has not chosen a password yet.
+    pub password_set: bool,
+    /// Whether the user is also one of the installation's operators.
+    pub operator: bool,
+    pub created_at: Time,
+    pub updated_at: Time,
 }
 
-pub fn organization(org: &Organization) -> Value {
-    json!({ "id": org.id, "name": org.name })
+impl From<&store::User> for User {
+    fn from(user: &store::User) -> Self {
+        Self {
+            id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            role: user.role,
+            blocked: user.blocked,
+            expires_at: at(user.expires_at),
+            locked_until: at(user.locked_until),
+            password_set: user.password_set,
+            operator: user.operator,
+            created_at: Time(user.created_at),
+            updated_at: Time(user.updated_at),
+        }
+    }
+}
+
+/// A user with their groups and permissions.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDetail {
+    #[serde(flatten)]
+    pub user: User,
+    pub groups: Vec<Group>,
+    /// Permissions granted to the user directly.
+    pub permissions: Vec<String>,
+    /// With those of the user's groups.
+    pub effective_permissions: Vec<String>,
+}
+
+/// A new user; an invited one (no password) comes with the invitation link.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserCreated {
+    #[serde(flatten)]
+    pub user: User,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<LinkOffer>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    pub id: GroupId,
+    pub name: String,
+    pub description: String,
+    pub member_count: u32,
+    pub created_at: Time,
+}
+
+impl From<&store::Group> for Group {
+    fn from(group: &store::Group) -> Self {
+        Self {
+            id: group.id,
+            name: group.name.clone(),
+            description: group.description.clone(),
+            member_count: group.member_count,
+            created_at: Time(group.created_at),
+        }
+    }
+}
+
+/// A group with its members and permissions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupDetail {
+    #[serde(flatten)]
+    pub group: Group,
+    pub members: Vec<User>,
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub id: ReportId,
+    pub name: String,
+    pub description: String,
+    pub owner_id: Option<UserId>,
+    pub capacity_id: Option<CapacityId>,
+    pub created_at: Time,
+    pub updated_at: Time,
+}
+
+impl From<&store::Report> for Report {
+    fn from(report: &store::Report) -> Self {
+        Self {
+            id: report.id,
+            name: report.name.clone(),
+            description: report.description.clone(),
+            owner_id: report.owner_id,
+            capacity_id: report.capacity_id,
+            created_at: Time(report.created_at),
+            updated_at: Time(report.updated_at),
+        }
+    }
+}
+
+/// Who may open a report, directly or through a group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportAccess {
+    pub users: Vec<User>,
+    pub groups: Vec<Group>,
+}
+
+/// The report an embed token opens: its pages and visuals, never its row-level-security rules.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmbedReport {
+    #[serde(flatten)]
+    pub report: Report,
+    /// Always `View`.
+    pub access: String,
+    pub viewer: EmbedViewer,
+    /// `null` until the report is defined.
+    pub definition: Option<EmbedDefinition>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmbedViewer {
+    pub username: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbedDefinition {
+    /// The report's pages, as in its definition (docs/reports.md).
+    #[schema(value_type = Vec<Object>)]
+    pub pages: Value,
+    pub row_level_security: bool,
+}
+
+/// An organization, as its own members see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationRef {
+    pub id: OrgId,
+    pub name: String,
+}
+
+impl From<&store::Organization> for OrganizationRef {
+    fn from(org: &store::Organization) -> Self {
+        Self { id: org.id, name: org.name.clone() }
+    }
 }
 
 /// An organization as the installation's operators see it: limits and counts, no content.
-pub fn organization_view(view: &OrganizationView) -> Value {
-    let org = &view.organization;
-    json!({
-        "id": org.id,
-        "name": org.name,
-        "createdAt": time(org.created_at),
-        "suspended": org.is_suspended(),
-        "suspendedAt": opt_time(org.suspended_at),
-        "limits": org.limits,
-        "usage": {
-            "users": view.usage.users,
-            "reports": view.usage.reports,
-            "datasets": view.usage.datasets,
-        },
-    })
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    pub id: OrgId,
+    pub name: String,
+    pub created_at: Time,
+    pub suspended: bool,
+    pub suspended_at: Option<Time>,
+    /// A limit of `null` is no limit.
+    pub limits: OrgLimits,
+    pub usage: Usage,
 }
 
-pub fn installation_audit(entry: &InstallationAuditEntry) -> Value {
-    json!({
-        "id": entry.id,
-        "at": time(entry.at),
-        "actor": { "id": entry.actor_id, "label": entry.actor_label },
-        "entityType": entry.entity_type,
-        "entityId": entry.entity_id,
-        "action": entry.action,
-        "oldValue": entry.old_value,
-        "newValue": entry.new_value,
-    })
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Usage {
+    pub users: u64,
+    pub reports: u64,
+    pub datasets: u64,
 }
 
-pub fn session(session: &SessionInfo, current: bool) -> Value {
-    json!({
-        "id": session.id(),
-        "createdAt": time(session.created_at),
-        "lastSeenAt": time(session.last_seen_at),
-        "userAgent": session.user_agent,
-        "ip": session.ip,
-        "current": current,
-    })
+impl From<&OrganizationView> for Organization {
+    fn from(view: &OrganizationView) -> Self {
+        let org = &view.organization;
+        Self {
+            id: org.id,
+            name: org.name.clone(),
+            created_at: Time(org.created_at),
+            suspended: org.is_suspended(),
+            suspended_at: at(org.suspended_at),
+            limits: org.limits,
+            usage: Usage {
+                users: view.usage.users,
+                reports: view.usage.reports,
+                datasets: view.usage.datasets,
+            },
+        }
+    }
 }
 
-pub fn link_offer(offer: &LinkOffer) -> Value {
-    json!({ "url": offer.url, "expiresAt": time(offer.expires_at), "emailed": offer.emailed })
+/// A new organization; with `adminEmail`, its first administrator and their invitation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationCreated {
+    #[serde(flatten)]
+    pub organization: Organization,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin: Option<User>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<LinkOffer>,
 }
 
-pub fn api_key(key: &ApiKey) -> Value {
-    json!({
-        "id": key.id,
-        "name": key.name,
-        "prefix": key.prefix,
-        "createdBy": key.created_by,
-        "createdAt": time(key.created_at),
-        "lastUsedAt": opt_time(key.last_used_at),
-        "revokedAt": opt_time(key.revoked_at),
-    })
+/// One of the installation's operators.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Operator {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub organization_id: OrgId,
 }
 
-pub fn audit_entry(entry: &AuditEntry) -> Value {
-    json!({
-        "id": entry.id,
-        "at": time(entry.at),
-        "actorId": entry.actor_id,
-        "actor": entry.actor_label,
-        "entityType": entry.entity_type,
-        "entityId": entry.entity_id,
-        "action": entry.action,
-        "oldValue": entry.old_value,
-        "newValue": entry.new_value,
-    })
+impl From<&store::User> for Operator {
+    fn from(user: &store::User) -> Self {
+        Self {
+            id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            organization_id: user.org_id,
+        }
+    }
 }
 
-pub fn token_event(event: &TokenEvent) -> Value {
-    json!({
-        "id": event.id,
-        "at": time(event.at),
-        "kind": event.kind,
-        "userId": event.user_id,
-        "user": event.user_label,
-        "reportId": event.report_id,
-        "report": event.report_label,
-        "tokenId": event.token_id,
-        "reason": event.reason,
-        "ip": event.ip,
-        "userAgent": event.user_agent,
-        "by": event.actor,
-    })
+/// The installation's first organization and administrator.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetUp {
+    pub organization: OrganizationRef,
+    pub user: User,
 }
 
-pub fn list<T>(items: &[T], shape: fn(&T) -> Value) -> Value {
-    Value::Array(items.iter().map(shape).collect())
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActorRef {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallationAuditEntry {
+    pub id: i64,
+    pub at: Time,
+    pub actor: ActorRef,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub action: String,
+    pub old_value: Option<Value>,
+    pub new_value: Option<Value>,
+}
+
+impl From<&store::InstallationAuditEntry> for InstallationAuditEntry {
+    fn from(entry: &store::InstallationAuditEntry) -> Self {
+        Self {
+            id: entry.id,
+            at: Time(entry.at),
+            actor: ActorRef { id: entry.actor_id.clone(), label: entry.actor_label.clone() },
+            entity_type: entry.entity_type.clone(),
+            entity_id: entry.entity_id.clone(),
+            action: entry.action.clone(),
+            old_value: entry.old_value.clone(),
+            new_value: entry.new_value.clone(),
+        }
+    }
+}
+
+/// An entry of the organization's audit.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: Time,
+    pub actor_id: String,
+    pub actor: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub action: String,
+    pub old_value: Option<Value>,
+    pub new_value: Option<Value>,
+}
+
+impl From<&store::AuditEntry> for AuditEntry {
+    fn from(entry: &store::AuditEntry) -> Self {
+        Self {
+            id: entry.id,
+            at: Time(entry.at),
+            actor_id: entry.actor_id.clone(),
+            actor: entry.actor_label.clone(),
+            entity_type: entry.entity_type.clone(),
+            entity_id: entry.entity_id.clone(),
+            action: entry.action.clone(),
+            old_value: entry.old_value.clone(),
+            new_value: entry.new_value.clone(),
+        }
+    }
+}
+
+/// An event of the token audit: `issued`, `refreshed`, `rejected` or `revoked`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenEvent {
+    pub id: i64,
+    pub at: Time,
+    pub kind: String,
+    pub user_id: Option<UserId>,
+    pub user: Option<String>,
+    pub report_id: Option<ReportId>,
+    pub report: Option<String>,
+    pub token_id: Option<String>,
+    pub reason: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub by: Option<String>,
+}
+
+impl From<&store::TokenEvent> for TokenEvent {
+    fn from(event: &store::TokenEvent) -> Self {
+        Self {
+            id: event.id,
+            at: Time(event.at),
+            kind: event.kind.clone(),
+            user_id: event.user_id,
+            user: event.user_label.clone(),
+            report_id: event.report_id,
+            report: event.report_label.clone(),
+            token_id: event.token_id.clone(),
+            reason: event.reason.clone(),
+            ip: event.ip.clone(),
+            user_agent: event.user_agent.clone(),
+            by: event.actor.clone(),
+        }
+    }
+}
+
+/// One of the caller's own sessions.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub id: String,
+    pub created_at: Time,
+    pub last_seen_at: Time,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// The session of this very request.
+    pub current: bool,
+}
+
+impl Session {
+    pub fn of(session: &store::SessionInfo, current: bool) -> Self {
+        Self {
+            id: session.id(),
+            created_at: Time(session.created_at),
+            last_seen_at: Time(session.last_seen_at),
+            user_agent: session.user_agent.clone(),
+            ip: session.ip.clone(),
+            current,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Sessions {
+    pub items: Vec<Session>,
+}
+
+/// How many sessions were signed out.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ended {
+    pub ended: u64,
+}
+
+/// An invitation or password-reset link.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkOffer {
+    pub url: String,
+    pub expires_at: Time,
+    /// Whether it was also sent by email (SMTP configured).
+    pub emailed: bool,
+}
+
+impl From<&Offer> for LinkOffer {
+    fn from(offer: &Offer) -> Self {
+        Self { url: offer.url.clone(), expires_at: Time(offer.expires_at), emailed: offer.emailed }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub name: String,
+    /// The first characters of the key, to recognize it.
+    pub prefix: String,
+    pub created_by: String,
+    pub created_at: Time,
+    pub last_used_at: Option<Time>,
+    pub revoked_at: Option<Time>,
+}
+
+impl From<&store::ApiKey> for ApiKey {
+    fn from(key: &store::ApiKey) -> Self {
+        Self {
+            id: key.id,
+            name: key.name.clone(),
+            prefix: key.prefix.clone(),
+            created_by: key.created_by.clone(),
+            created_at: Time(key.created_at),
+            last_used_at: at(key.last_used_at),
+            revoked_at: at(key.revoked_at),
+        }
+    }
+}
+
+/// A new API key: the secret `key` is in this answer only.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyCreated {
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+    pub key: String,
+}
+
+/// The caller: their account (`null` for an API key), role, organization and permissions.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    pub user: Option<User>,
+    pub role: Role,
+    pub organization: OrganizationRef,
+    pub permissions: Vec<String>,
+    /// Send it as `X-CSRF-Token` with unsafe requests; `null` for an API key.
+    pub csrf_token: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedIn {
+    pub user: User,
+    pub csrf_token: String,
+}
+
+/// The account a link was redeemed for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Redeemed {
+    pub user: User,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Message {
+    pub message: String,
+}
+
+/// A weekly window in the capacity's time zone.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Window {
+    /// `Mon` … `Sun`.
+    pub day: String,
+    /// `HH:MM`.
+    pub start: String,
+    /// `HH:MM`, after `start`.
+    pub end: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Capacity {
+    pub id: CapacityId,
+    pub name: String,
+    /// `local` or `simulated`.
+    pub provider: String,
+    pub state: CapacityState,
+    pub mode: CapacityMode,
+    pub idle_minutes: u32,
+    pub schedule: Vec<Window>,
+    pub time_zone: String,
+    pub hourly_price: f64,
+    pub wake_from_viewer: bool,
+    pub state_since: Time,
+    pub last_activity: Option<Time>,
+}
+
+impl From<&store::Capacity> for Capacity {
+    fn from(capacity: &store::Capacity) -> Self {
+        Self {
+            id: capacity.id,
+            name: capacity.name.clone(),
+            provider: capacity.provider.clone(),
+            state: capacity.state,
+            mode: capacity.mode,
+            idle_minutes: capacity.idle_minutes,
+            schedule: capacity
+                .schedule
+                .iter()
+                .map(|w| Window {
+                    day: w.day.to_string(),
+                    start: w.start.format("%H:%M").to_string(),
+                    end: w.end.format("%H:%M").to_string(),
+                })
+                .collect(),
+            time_zone: capacity.time_zone.clone(),
+            hourly_price: capacity.hourly_price,
+            wake_from_viewer: capacity.wake_from_viewer,
+            state_since: Time(capacity.state_since),
+            last_activity: at(capacity.last_activity),
+        }
+    }
+}
+
+/// An entry of a capacity's timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CapacityEvent {
+    pub at: Time,
+    pub state: CapacityState,
+    pub reason: String,
+    pub by: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl From<&store::CapacityEvent> for CapacityEvent {
+    fn from(event: &store::CapacityEvent) -> Self {
+        Self {
+            at: Time(event.at),
+            state: event.state,
+            reason: event.reason.clone(),
+            by: event.actor.clone(),
+            detail: event.detail.clone(),
+        }
+    }
+}
+
+/// The capacity that keeps a report from opening, in a `CapacityNotActive` or
+/// `CapacityStarting` error.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CapacityProblem {
+    pub id: CapacityId,
+    pub state: CapacityState,
+    /// `inactivity`, `manual` (an administrator) or `schedule`, when paused.
+    pub paused_for: Option<String>,
+    /// The start of its next scheduled window, for a capacity on a schedule.
+    pub next_start: Option<Time>,
+}
+
+/// The state a capacity switched to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Switched {
+    pub state: CapacityState,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Dataset {
+    pub id: DatasetId,
+    pub name: String,
+    /// `csv` or `parquet`.
+    pub format: String,
+    pub row_count: u64,
+    /// `[{"name","kind"}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub columns: Value,
+    pub created_at: Time,
+    /// False when the dataset did not fit in memory at start; `unavailableReason` says why.
+    pub available: bool,
+    pub unavailable_reason: Option<String>,
+}
+
+impl Dataset {
+    pub fn of(dataset: &store::Dataset, unavailable: Option<String>) -> Self {
+        Self {
+            id: dataset.id,
+            name: dataset.name.clone(),
+            format: dataset.format.clone(),
+            row_count: dataset.row_count,
+            columns: dataset.columns.clone(),
+            created_at: Time(dataset.created_at),
+            available: unavailable.is_none(),
+            unavailable_reason: unavailable,
+        }
+    }
+}
+
+/// Row-level-security roles and attributes of a user or a group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RlsAssignment {
+    pub roles: Vec<String>,
+    pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+impl From<&store::RlsAssignment> for RlsAssignment {
+    fn from(assignment: &store::RlsAssignment) -> Self {
+        Self { roles: assignment.roles.clone(), attributes: assignment.attributes.clone() }
+    }
+}
+
+/// A user's own assignment, and the effective one with their groups'.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserRls {
+    #[serde(flatten)]
+    pub own: RlsAssignment,
+    pub effective: RlsAssignment,
+}
+
+/// An embed token and when to replace it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbedToken {
+    /// Send it as `Authorization: Bearer …` to the embed endpoints; never in a URL.
+    pub token: String,
+    pub token_id: uuid::Uuid,
+    pub expiration: Time,
+    pub expires_in_seconds: u32,
+    pub refresh: RefreshPolicy,
+}
+
+/// An event of the live channel: `ready` first, then `revoked` or `expired`, after which the
+/// stream ends. `data` is JSON: `{}`, or `{"code":"TokenRevoked"|"TokenExpired"}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveEvent {
+    #[schema(value_type = String, pattern = "^(ready|revoked|expired)$")]
+    pub event: &'static str,
+    #[schema(value_type = String)]
+    pub data: &'static str,
+}
+
+impl LiveEvent {
+    pub const READY: Self = Self { event: "ready", data: "{}" };
+    pub const REVOKED: Self = Self { event: "revoked", data: r#"{"code":"TokenRevoked"}"# };
+    pub const EXPIRED: Self = Self { event: "expired", data: r#"{"code":"TokenExpired"}"# };
+}
+
+impl From<LiveEvent> for axum::response::sse::Event {
+    fn from(event: LiveEvent) -> Self {
+        Self::default().event(event.event).data(event.data)
+    }
+}
+
+/// Every list of the API is a JSON array of its items.
+pub fn list<'a, T: 'a, U: From<&'a T>>(items: &'a [T]) -> Vec<U> {
+    items.iter().map(U::from).collect()
 }

@@ -17,6 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use vitrine_core::token::EmbedClaims;
 
 use super::embed::EmbedCaller;
+use super::json::LiveEvent;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode};
 
@@ -52,6 +53,11 @@ struct Channel {
     _slot: OwnedSemaphorePermit,
 }
 
+/// The live channel of an open report: server-sent events `ready`, then `revoked` or
+/// `expired`, after which the stream ends.
+#[utoipa::path(get, path = "/embed/live", tag = "Embed",
+    responses((status = 200, description = "An event stream.", content_type = "text/event-stream",
+        body = super::json::LiveEvent)))]
 pub async fn live(State(state): State<AppState>, caller: EmbedCaller) -> Response {
     let Ok(slot) = Arc::clone(&state.live.slots).try_acquire_owned() else {
         return ApiError::new(
@@ -71,7 +77,7 @@ pub async fn live(State(state): State<AppState>, caller: EmbedCaller) -> Respons
         let event = match channel.phase {
             Phase::Start => {
                 channel.phase = Phase::Watching;
-                Event::default().event("ready").data("{}")
+                LiveEvent::READY.into()
             }
             Phase::Watching => {
                 let event = channel.next().await;
@@ -92,11 +98,11 @@ impl Channel {
             let now = self.state.clock.now().timestamp();
             if let Err(error) = self.state.tokens.revoker.index.check(&self.claims, now) {
                 tracing::debug!(token = %self.claims.jti, %error, "live channel: token revoked");
-                return Event::default().event("revoked").data(r#"{"code":"TokenRevoked"}"#);
+                return LiveEvent::REVOKED.into();
             }
             let left = u64::try_from(self.claims.exp - now).unwrap_or(0);
             if left == 0 {
-                return Event::default().event("expired").data(r#"{"code":"TokenExpired"}"#);
+                return LiveEvent::EXPIRED.into();
             }
             // Woken by any revocation on this node, or when the token's life is over (seconds
             // of the server's clock; looked at again at least every minute).
@@ -104,7 +110,7 @@ impl Channel {
             tokio::select! {
                 changed = self.changes.changed() => {
                     if changed.is_err() {
-                        return Event::default().event("expired").data(r#"{"code":"TokenExpired"}"#);
+                        return LiveEvent::EXPIRED.into();
                     }
                 }
                 () = tokio::time::sleep(wait) => {}

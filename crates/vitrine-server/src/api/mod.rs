@@ -12,17 +12,25 @@ mod groups;
 mod installation;
 pub mod json;
 pub mod live;
+mod openapi;
 mod permissions;
+mod reference;
 mod reports;
+mod requests;
 mod settings;
 mod tokens;
 mod users;
 
+use std::sync::OnceLock;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
-use axum::routing::{delete, get, post, put};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use vitrine_core::Fields;
 
 use crate::app::AppState;
@@ -30,83 +38,122 @@ pub use datasets::{MAX_UPLOAD_BYTES, Upload, read_portal_upload, read_upload};
 
 use crate::error::{ApiError, ErrorCode};
 
+/// Every endpoint with its description: what is routed here is in the OpenAPI document.
+fn documented() -> OpenApiRouter<AppState> {
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(datasets::list, datasets::create))
+        .layer(axum::extract::DefaultBodyLimit::max(datasets::MAX_UPLOAD_BYTES));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(account::login))
+        .routes(routes!(account::logout))
+        .routes(routes!(account::me, account::update_me))
+        .routes(routes!(account::sessions))
+        .routes(routes!(account::end_other_sessions))
+        .routes(routes!(account::end_session))
+        .routes(routes!(account::request_reset))
+        .routes(routes!(account::complete_reset))
+        .routes(routes!(account::accept_invitation))
+        .routes(routes!(installation::setup))
+        .routes(routes!(installation::list, installation::create))
+        .routes(routes!(installation::show, installation::update, installation::delete))
+        .routes(routes!(installation::audit))
+        .routes(routes!(installation::operators))
+        .routes(routes!(reports::list, reports::create))
+        .routes(routes!(reports::show, reports::update, reports::delete))
+        .routes(routes!(reports::access))
+        .routes(routes!(tokens::issue))
+        .routes(routes!(reports::definition, reports::put_definition))
+        .routes(routes!(embed::report))
+        .routes(routes!(embed::query))
+        .routes(routes!(live::live))
+        .merge(uploads)
+        .routes(routes!(datasets::show, datasets::delete))
+        .routes(routes!(capacities::list, capacities::create))
+        .routes(routes!(capacities::show, capacities::update, capacities::delete))
+        .routes(routes!(capacities::resume))
+        .routes(routes!(capacities::pause))
+        .routes(routes!(capacities::events))
+        .routes(routes!(users::rls, users::put_rls))
+        .routes(routes!(groups::rls, groups::put_rls))
+        .routes(routes!(tokens::revoke_user))
+        .routes(routes!(tokens::revoke_all))
+        .routes(routes!(tokens::events))
+        .routes(routes!(reports::grant_user, reports::revoke_user))
+        .routes(routes!(reports::grant_group, reports::revoke_group))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::show, users::update, users::delete))
+        .routes(routes!(users::invite))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::show, groups::delete))
+        .routes(routes!(groups::add_member, groups::remove_member))
+        .routes(routes!(permissions::grant_user, permissions::revoke_user))
+        .routes(routes!(permissions::grant_group, permissions::revoke_group))
+        .routes(routes!(settings::show, settings::update))
+        .routes(routes!(audit::list))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::revoke))
+}
+
+/// The OpenAPI document of the API, as served at `/api/v1/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    openapi::complete(documented().into_openapi())
+}
+
+/// The document rendered once: as JSON and as the reference page.
+struct Published {
+    json: String,
+    page: String,
+}
+
+fn published() -> &'static Published {
+    static PUBLISHED: OnceLock<Published> = OnceLock::new();
+    PUBLISHED.get_or_init(|| {
+        let doc = openapi_document();
+        let json = serde_json::to_string(&doc).expect("the OpenAPI document serializes");
+        Published { json, page: reference::page(&doc) }
+    })
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(account::login))
-        .route("/auth/logout", post(account::logout))
-        .route("/me", get(account::me).patch(account::update_me))
-        .route("/me/sessions", get(account::sessions))
-        .route("/me/sessions/end-others", post(account::end_other_sessions))
-        .route("/me/sessions/{id}", delete(account::end_session))
-        .route("/auth/password-reset", post(account::request_reset))
-        .route("/auth/password-reset/complete", post(account::complete_reset))
-        .route("/auth/invitation/accept", post(account::accept_invitation))
-        .route("/setup", post(installation::setup))
-        .route("/installation/organizations", get(installation::list).post(installation::create))
+    let (router, _) = documented().split_for_parts();
+    router
         .route(
-            "/installation/organizations/{id}",
-            get(installation::show).patch(installation::update).delete(installation::delete),
-        )
-        .route("/installation/audit", get(installation::audit))
-        .route("/installation/operators", get(installation::operators))
-        .route("/reports", get(reports::list).post(reports::create))
-        .route("/reports/{id}", get(reports::show).patch(reports::update).delete(reports::delete))
-        .route("/reports/{id}/access", get(reports::access))
-        .route("/reports/{id}/token", post(tokens::issue))
-        .route("/reports/{id}/definition", get(reports::definition).put(reports::put_definition))
-        .route("/embed/reports/{id}", get(embed::report))
-        .route("/embed/reports/{id}/query", post(embed::query))
-        .route("/embed/live", get(live::live))
-        .route(
-            "/datasets",
-            get(datasets::list)
-                .post(datasets::create)
-                .layer(axum::extract::DefaultBodyLimit::max(datasets::MAX_UPLOAD_BYTES)),
-        )
-        .route("/datasets/{id}", get(datasets::show).delete(datasets::delete))
-        .route("/capacities", get(capacities::list).post(capacities::create))
-        .route(
-            "/capacities/{id}",
-            get(capacities::show).patch(capacities::update).delete(capacities::delete),
-        )
-        .route("/capacities/{id}/resume", post(capacities::resume))
-        .route("/capacities/{id}/pause", post(capacities::pause))
-        .route("/capacities/{id}/events", get(capacities::events))
-        .route("/users/{id}/rls", get(users::rls).put(users::put_rls))
-        .route("/groups/{id}/rls", get(groups::rls).put(groups::put_rls))
-        .route("/users/{id}/revoke-tokens", post(tokens::revoke_user))
-        .route("/tokens/revoke", post(tokens::revoke_all))
-        .route("/audit/tokens", get(tokens::events))
-        .route(
-            "/reports/{id}/access/users/{user_id}",
-            put(reports::grant_user).delete(reports::revoke_user),
+            "/openapi.json",
+            axum::routing::get(|| async {
+                ([(header::CONTENT_TYPE, "application/json")], published().json.as_str())
+                    .into_response()
+            }),
         )
         .route(
-            "/reports/{id}/access/groups/{group_id}",
-            put(reports::grant_group).delete(reports::revoke_group),
+            "/reference",
+            axum::routing::get(|| async {
+                ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], published().page.as_str())
+                    .into_response()
+            }),
         )
-        .route("/users", get(users::list).post(users::create))
-        .route("/users/{id}", get(users::show).patch(users::update).delete(users::delete))
-        .route("/users/{id}/invitation", post(users::invite))
-        .route("/groups", get(groups::list).post(groups::create))
-        .route("/groups/{id}", get(groups::show).delete(groups::delete))
-        .route(
-            "/groups/{id}/members/{user_id}",
-            put(groups::add_member).delete(groups::remove_member),
-        )
-        .route(
-            "/permissions/{name}/users/{user_id}",
-            put(permissions::grant_user).delete(permissions::revoke_user),
-        )
-        .route(
-            "/permissions/{name}/groups/{group_id}",
-            put(permissions::grant_group).delete(permissions::revoke_group),
-        )
-        .route("/settings", get(settings::show).patch(settings::update))
-        .route("/audit", get(audit::list))
-        .route("/api-keys", get(api_keys::list).post(api_keys::create))
-        .route("/api-keys/{id}", delete(api_keys::revoke))
         .fallback(not_found)
+        .layer(axum::middleware::map_response(rejections_as_json))
+}
+
+/// The framework's own refusals (a multipart body without a boundary, a query string that is
+/// not one) are plain text; the API answers every error in its one JSON shape.
+async fn rejections_as_json(response: axum::response::Response) -> axum::response::Response {
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/plain"));
+    let status = response.status();
+    if !plain || !status.is_client_error() {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&body);
+    let code =
+        if status == StatusCode::NOT_FOUND { ErrorCode::NotFound } else { ErrorCode::InvalidInput };
+    let mut error = ApiError::new(code, format!("The request could not be read: {detail}"));
+    error.field = Some("body".into());
+    error.with_status(status).into_response()
 }
 
 async fn not_found() -> ApiError {

@@ -2,6 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use vitrine_core::{GroupId, UserId};
 use vitrine_store::Grantee;
 
 use crate::app::AppState;
@@ -9,6 +10,25 @@ use crate::auth::ApiCaller;
 use crate::error::ApiResult;
 use crate::services::{parse_id, permissions};
 
+/// A named permission.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Its schema only: the handlers read the name as text and refuse others.
+pub enum PermissionName {
+    /// May wake a paused capacity by opening a report.
+    #[schema(rename = "capacity.turnOn")]
+    TurnOn,
+    /// Their activity keeps an on-demand capacity running.
+    #[schema(rename = "capacity.keepOn")]
+    KeepOn,
+}
+
+/// Grants a permission to a user.
+#[utoipa::path(put, path = "/permissions/{name}/users/{user_id}", tag = "Permissions",
+    params(
+        ("name" = PermissionName, Path),
+        ("user_id" = UserId, Path),
+    ),
+    responses((status = 204, description = "Granted.")))]
 pub async fn grant_user(
     state: State<AppState>,
     caller: ApiCaller,
@@ -18,6 +38,9 @@ pub async fn grant_user(
     set(state, caller, &name, grantee, true).await
 }
 
+#[utoipa::path(delete, path = "/permissions/{name}/users/{user_id}", tag = "Permissions",
+    params(("name" = PermissionName, Path), ("user_id" = UserId, Path)),
+    responses((status = 204, description = "Not granted.")))]
 pub async fn revoke_user(
     state: State<AppState>,
     caller: ApiCaller,
@@ -27,6 +50,10 @@ pub async fn revoke_user(
     set(state, caller, &name, grantee, false).await
 }
 
+/// Grants a permission to a group's members.
+#[utoipa::path(put, path = "/permissions/{name}/groups/{group_id}", tag = "Permissions",
+    params(("name" = PermissionName, Path), ("group_id" = GroupId, Path)),
+    responses((status = 204, description = "Granted.")))]
 pub async fn grant_group(
     state: State<AppState>,
     caller: ApiCaller,
@@ -36,6 +63,9 @@ pub async fn grant_group(
     set(state, caller, &name, grantee, true).await
 }
 
+#[utoipa::path(delete, path = "/permissions/{name}/groups/{group_id}", tag = "Permissions",
+    params(("name" = PermissionName, Path), ("group_id" = GroupId, Path)),
+    responses((status = 204, description = "Not granted.")))]
 pub async fn revoke_group(
     state: State<AppState>,
     caller: ApiCaller,

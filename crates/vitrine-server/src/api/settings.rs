@@ -2,29 +2,34 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::Value;
+use vitrine_core::OrgSettings;
 
-use super::JsonFields;
+use super::{JsonFields, requests};
 use crate::app::AppState;
 use crate::auth::ApiCaller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::services::settings;
 
+#[utoipa::path(get, path = "/settings", tag = "Settings",
+    responses((status = 200, body = OrgSettings)))]
 pub async fn show(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OrgSettings>> {
     let scope = caller.principal.admin()?;
     let org = state.store.get_organization(scope.org_id()).await?;
-    Ok(Json(serde_json::to_value(&org.settings).map_err(|_| ApiError::internal())?))
+    Ok(Json(org.settings))
 }
 
+/// Changes the fields given; every one is checked before anything changes.
+#[utoipa::path(patch, path = "/settings", tag = "Settings",
+    request_body = requests::SettingsChange,
+    responses((status = 200, body = OrgSettings)))]
 pub async fn update(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
     JsonFields(input): JsonFields,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OrgSettings>> {
     let scope = caller.principal.admin()?;
-    let next = settings::patch(&state, &scope, &caller, &input).await?;
-    Ok(Json(serde_json::to_value(&next).map_err(|_| ApiError::internal())?))
+    Ok(Json(settings::patch(&state, &scope, &caller, &input).await?))
 }

@@ -1,16 +1,14 @@
 //! Embed tokens over the API: issuing one for a report, revoking a user's or the whole
 //! organization's, and the token audit trail.
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use vitrine_core::{ReportId, UserId};
 
-use super::json;
+use super::{json, requests};
 use crate::app::AppState;
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -34,13 +32,18 @@ const STALE_ATTEMPTS: usize = 3;
 /// `POST /api/v1/reports/{id}/token`. Authenticates inside, not by extractor, so that when an
 /// administrator changes access while the token is made it can start over from the session:
 /// the answer then reflects the change instead of carrying a token that is already revoked.
+#[utoipa::path(post, path = "/reports/{id}/token", tag = "Embed", params(("id" = ReportId, Path)),
+    responses(
+        (status = 200, description = "A token for the caller and this report.", body = json::EmbedToken),
+        (status = 403, description = "`NoAccess`, or `NoRlsRole` on a report with row-level security.", body = crate::error::ErrorBody),
+    ))]
 pub async fn issue(
     State(state): State<AppState>,
     Requester(request): Requester,
     method: Method,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<json::EmbedToken>> {
     let report = parse_id(&id, "report")?;
     let mut attempts = 0;
     let issued = loop {
@@ -59,16 +62,19 @@ pub async fn issue(
             }
         }
     };
-    Ok(Json(json!({
-        "token": issued.token,
-        "tokenId": issued.token_id,
-        "expiration": json::time(issued.expires_at),
-        "expiresInSeconds": issued.expires_in_seconds,
-        "refresh": issued.refresh,
-    })))
+    Ok(Json(json::EmbedToken {
+        token: issued.token,
+        token_id: issued.token_id,
+        expiration: json::Time(issued.expires_at),
+        expires_in_seconds: issued.expires_in_seconds,
+        refresh: issued.refresh,
+    }))
 }
 
-/// `POST /api/v1/users/{id}/revoke-tokens`
+/// Revokes every embed token of a user within a second; their open screens go dark.
+#[utoipa::path(post, path = "/users/{id}/revoke-tokens", tag = "Embed",
+    params(("id" = UserId, Path)),
+    responses((status = 204, description = "Revoked.")))]
 pub async fn revoke_user(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
@@ -79,7 +85,9 @@ pub async fn revoke_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/v1/tokens/revoke`
+/// Revokes every embed token of the organization within a second.
+#[utoipa::path(post, path = "/tokens/revoke", tag = "Embed",
+    responses((status = 204, description = "Revoked.")))]
 pub async fn revoke_all(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
@@ -89,13 +97,19 @@ pub async fn revoke_all(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/v1/audit/tokens`: issues, refreshes, rejections and revocations.
+/// The token audit: issues, refreshes, rejections and revocations, newest first.
+#[utoipa::path(get, path = "/audit/tokens", tag = "Audit", params(requests::TokenAuditQuery),
+    responses((status = 200, content(
+        (Vec<json::TokenEvent> = "application/json"),
+        (String = "text/csv"),
+    ))))]
 pub async fn events(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Query(query): Query<HashMap<String, String>>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
     let scope = caller.principal.admin()?;
+    let query = super::audit::filters(pairs)?;
     let as_csv = match query.get("format").map(String::as_str) {
         None | Some("json") => false,
         Some("csv") => true,
@@ -110,5 +124,5 @@ pub async fn events(
             "vitrine-token-audit.csv",
         ));
     }
-    Ok(Json(json::list(&events, json::token_event)).into_response())
+    Ok(Json(json::list::<_, json::TokenEvent>(&events)).into_response())
 }

@@ -9,6 +9,9 @@ use super::{Caller, random_secret, sha256};
 use crate::app::AppState;
 use crate::error::ApiError;
 
+/// The fields of `POST /api/v1/api-keys`.
+pub const FIELDS: [&str; 1] = ["name"];
+
 const PREFIX: &str = "vtr_";
 const SHOWN_PREFIX_CHARS: usize = 12;
 

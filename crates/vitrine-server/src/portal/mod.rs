@@ -5,7 +5,7 @@ mod account;
 mod admin;
 mod form;
 mod installation;
-mod layout;
+pub(crate) mod layout;
 mod reports;
 mod setup;
 mod sign_in;

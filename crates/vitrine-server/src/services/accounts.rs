@@ -224,6 +224,10 @@ pub async fn redeem(
     Ok(user)
 }
 
+pub const LOGIN_FIELDS: [&str; 2] = ["email", "password"];
+pub const RESET_FIELDS: [&str; 1] = ["email"];
+/// An emailed link redeemed: its token and the password chosen.
+pub const LINK_FIELDS: [&str; 2] = ["token", "password"];
 pub const ME_FIELDS: [&str; 3] = ["name", "password", "currentPassword"];
 
 /// `PATCH /api/v1/me`: a new name, and a new password given the current one; a new password

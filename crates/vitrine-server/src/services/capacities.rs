@@ -10,6 +10,9 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
+/// The one setting given only when a capacity is created.
+pub const CREATE_ONLY: &str = "provider";
+
 pub const FIELDS: [&str; 7] =
     ["name", "mode", "idleMinutes", "schedule", "timeZone", "hourlyPrice", "wakeFromViewer"];
 
@@ -74,7 +77,7 @@ pub async fn create(
     input: &Fields,
 ) -> ApiResult<Capacity> {
     let mut allowed = FIELDS.to_vec();
-    allowed.push("provider");
+    allowed.push(CREATE_ONLY);
     input.allow_only(&allowed)?;
     let name = validate::name("name", input.required_str("name")?)?;
     let provider = input.optional_str("provider")?.unwrap_or("local");
@@ -299,12 +302,12 @@ fn not_active(
         zone.filter(|_| capacity.mode == CapacityMode::Schedule).and_then(|time_zone| {
             WeeklySchedule { windows: capacity.schedule.clone(), time_zone }.next_start(now)
         });
-    let details = serde_json::json!({
-        "id": capacity.id,
-        "state": current.as_str(),
-        "pausedFor": paused_for,
-        "nextStart": next_start.map(crate::api::json::time),
-    });
+    let details = crate::api::json::CapacityProblem {
+        id: capacity.id,
+        state: current,
+        paused_for: paused_for.map(str::to_string),
+        next_start: next_start.map(crate::api::json::Time),
+    };
     let error = if current == CapacityState::Resuming {
         ApiError::new(
             crate::error::ErrorCode::CapacityStarting,
@@ -329,5 +332,5 @@ fn not_active(
             format!("{why}{when} The report appears by itself once it runs again."),
         )
     };
-    ApiError { extra: Some(("capacity", details)), ..error }
+    ApiError { capacity: Some(details), ..error }
 }

@@ -8,13 +8,15 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 
+pub const FIELDS: [&str; 2] = ["name", "description"];
+
 pub async fn create(
     state: &AppState,
     scope: &AdminScope,
     caller: &Caller,
     input: &Fields,
 ) -> ApiResult<Group> {
-    input.allow_only(&["name", "description"])?;
+    input.allow_only(&FIELDS)?;
     let new = NewGroup {
         name: validate::name("name", input.required_str("name")?)?,
         description: validate::description(

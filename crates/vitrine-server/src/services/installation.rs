@@ -158,6 +158,7 @@ pub async fn show(
     Ok(OrganizationView { organization, usage })
 }
 
+pub const SETUP_FIELDS: [&str; 5] = ["code", "organization", "email", "name", "password"];
 pub const CREATE_FIELDS: [&str; 4] = ["name", "limits", "adminEmail", "adminName"];
 
 /// Creates an organization; with `adminEmail`, also its first administrator, invited to

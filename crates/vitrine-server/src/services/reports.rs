@@ -9,6 +9,9 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
+pub const CREATE_FIELDS: [&str; 2] = ["name", "description"];
+pub const UPDATE_FIELDS: [&str; 3] = ["name", "description", "capacityId"];
+
 /// The reports the caller may open.
 pub async fn visible_to(state: &AppState, caller: &Caller) -> ApiResult<Vec<Report>> {
     let org = caller.principal.org_id;
@@ -44,7 +47,7 @@ pub async fn create(
     caller: &Caller,
     input: &Fields,
 ) -> ApiResult<Report> {
-    input.allow_only(&["name", "description"])?;
+    input.allow_only(&CREATE_FIELDS)?;
     let new = NewReport {
         name: validate::name("name", input.required_str("name")?)?,
         description: validate::description(
@@ -63,7 +66,7 @@ pub async fn update(
     id: ReportId,
     input: &Fields,
 ) -> ApiResult<Report> {
-    input.allow_only(&["name", "description", "capacityId"])?;
+    input.allow_only(&UPDATE_FIELDS)?;
     let change = ReportChange {
         name: input.optional_str("name")?.map(|n| validate::name("name", n)).transpose()?,
         description: input

@@ -9,12 +9,14 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
+pub const FIELDS: [&str; 2] = ["roles", "attributes"];
+
 const MAX_ROLES: usize = 50;
 const MAX_ATTRIBUTES: usize = 50;
 
 /// Reads `{"roles":[…],"attributes":{…}}`.
 pub fn assignment_from(input: &Fields, raw: &serde_json::Value) -> ApiResult<RlsAssignment> {
-    input.allow_only(&["roles", "attributes"])?;
+    input.allow_only(&FIELDS)?;
     let mut assignment = RlsAssignment::default();
     match raw.get("roles") {
         None | Some(serde_json::Value::Null) => {}
@@ -175,8 +177,4 @@ pub async fn identity_of(state: &AppState, org: OrgId, user: &User) -> ApiResult
         roles: effective.roles,
         attributes: effective.attributes,
     })
-}
-
-pub fn assignment_json(assignment: &RlsAssignment) -> serde_json::Value {
-    serde_json::json!({ "roles": assignment.roles, "attributes": assignment.attributes })
 }

@@ -1,0 +1,242 @@
+//! The request bodies and query strings of the JSON API, as the OpenAPI document describes
+//! them. The services read bodies field by field (the portal's forms share them), so that each
+//! refusal names its field; the tests below hold these descriptions to the fields the services
+//! accept, so that the document and the code cannot drift apart. The structs are never built:
+//! they exist for their schemas.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use utoipa::{IntoParams, ToSchema};
+use vitrine_core::capacity::CapacityMode;
+use vitrine_core::{CapacityId, OrgLimits, Role};
+
+#[derive(ToSchema)]
+pub struct Login {
+    #[schema(format = Email)]
+    pub email: String,
+    pub password: String,
+}
+
+/// One's own name and password; the current password is required with a new one.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeChange {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    #[schema(min_length = 8)]
+    pub password: Option<String>,
+    pub current_password: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct ResetRequest {
+    #[schema(format = Email)]
+    pub email: String,
+}
+
+/// The token is the part after `#` in the emailed link.
+#[derive(ToSchema)]
+pub struct LinkRedemption {
+    pub token: String,
+    #[schema(min_length = 8)]
+    pub password: String,
+}
+
+#[derive(ToSchema)]
+pub struct Setup {
+    /// The one-time code `vitrine serve` logs on an empty installation.
+    pub code: String,
+    #[schema(min_length = 1, max_length = 200)]
+    pub organization: String,
+    #[schema(format = Email)]
+    pub email: String,
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    #[schema(min_length = 8)]
+    pub password: String,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationNew {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    pub limits: Option<OrgLimits>,
+    /// Invites this person as the organization's first administrator.
+    #[schema(format = Email)]
+    pub admin_email: Option<String>,
+    pub admin_name: Option<String>,
+}
+
+/// Suspending signs the organization's users out, revokes its tokens and pauses its capacities.
+#[derive(ToSchema)]
+pub struct OrganizationChange {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    pub limits: Option<OrgLimits>,
+    pub suspended: Option<bool>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteConfirmation {
+    /// The organization's name, repeated.
+    pub confirm: String,
+}
+
+#[derive(ToSchema)]
+pub struct ReportNew {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[schema(max_length = 2000)]
+    pub description: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportChange {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    #[schema(max_length = 2000)]
+    pub description: Option<String>,
+    /// `null` takes the report off its capacity.
+    pub capacity_id: Option<CapacityId>,
+}
+
+/// A capacity's settings; on creation `name` is required and `provider` may be given.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CapacitySettings {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    /// `local` (default) or `simulated`; only on creation.
+    pub provider: Option<String>,
+    pub mode: Option<CapacityMode>,
+    #[schema(minimum = 1, maximum = 10080)]
+    pub idle_minutes: Option<u32>,
+    pub schedule: Option<Vec<WindowInput>>,
+    /// An IANA time zone such as `Europe/Berlin`.
+    pub time_zone: Option<String>,
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub hourly_price: Option<f64>,
+    pub wake_from_viewer: Option<bool>,
+}
+
+#[derive(ToSchema)]
+pub struct WindowInput {
+    /// `Mon` … `Sun`.
+    pub day: String,
+    /// `HH:MM`.
+    pub start: String,
+    /// `HH:MM`, after `start`.
+    pub end: String,
+}
+
+/// Replaces a user's or group's row-level-security roles and attributes.
+#[derive(ToSchema)]
+pub struct RlsInput {
+    pub roles: Option<Vec<String>>,
+    pub attributes: Option<BTreeMap<String, String>>,
+}
+
+/// A new user; without `password` they are invited by a link.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserNew {
+    #[schema(format = Email)]
+    pub email: String,
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    #[schema(min_length = 8)]
+    pub password: Option<String>,
+    pub blocked: Option<bool>,
+    /// RFC 3339, or a date (`2026-12-31` = the end of that day, UTC); `null` for never.
+    pub expires_at: Option<String>,
+}
+
+/// A change of a user; a new password, role, email, block or expiry ends their sessions.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserChange {
+    #[schema(format = Email)]
+    pub email: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    #[schema(min_length = 8)]
+    pub password: Option<String>,
+    pub blocked: Option<bool>,
+    pub expires_at: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct GroupNew {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[schema(max_length = 2000)]
+    pub description: Option<String>,
+}
+
+/// The settings to change; the others keep their values.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsChange {
+    pub session_idle_timeout_minutes: Option<u32>,
+    pub session_absolute_timeout_hours: Option<u32>,
+    pub token_lifetime_minutes: Option<u32>,
+    /// The timed token update; `null` or `0` turns it off.
+    pub token_update_every_minutes: Option<u32>,
+    pub time_zone: Option<String>,
+    pub capacity_wake_from_viewer: Option<bool>,
+}
+
+#[derive(ToSchema)]
+pub struct ApiKeyNew {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+}
+
+/// A dataset upload: multipart with `name` and one `file` (`.csv` or `.parquet`).
+#[derive(ToSchema)]
+pub struct DatasetUpload {
+    pub name: String,
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
+/// The filters of the organization's audit.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct AuditQuery {
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+    /// `user`, `group`, `report`, `dataset`, `permission`, `settings`, `apiKey` or `capacity`.
+    pub entity_type: Option<String>,
+    /// Part of the actor's name, any case.
+    pub actor: Option<String>,
+    /// Text anywhere in the entry.
+    pub q: Option<String>,
+    /// RFC 3339 or a date.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// At most 1000 (default 200; for CSV, 1000).
+    pub limit: Option<u32>,
+}
+
+/// The filters of the token audit.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct TokenAuditQuery {
+    pub format: Option<String>,
+    /// `issued`, `refreshed`, `rejected` or `revoked`.
+    pub kind: Option<String>,
+    /// Part of the user's name or email.
+    pub user: Option<String>,
+    pub report_id: Option<vitrine_core::ReportId>,
+    pub reason: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub limit: Option<u32>,
+}

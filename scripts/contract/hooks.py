@@ -1,0 +1,135 @@
+"""Schemathesis hooks for Vitrine's contract run: how it signs in, and the check that a
+rejected request changes nothing.
+
+Signing in: the run's own requests may end its session (signing out, ending the current
+session, an administrator changing their own account), so the session is renewed every few
+seconds; when the account can no longer sign in (the run changed its password), an
+administrator's run goes on with an API key of the organization.
+
+Before every call the database of the server under test is fingerprinted; after a 4xx answer
+it must be unchanged. The fingerprint covers every table and column except what a rejected
+request records by design: session use, the token audit (an authentic token's refusal is
+audited), a password check's failed-attempt count, an API key's last use.
+"""
+
+import hashlib
+import http.cookiejar
+import json
+import os
+import sqlite3
+import urllib.error
+import urllib.request
+
+import schemathesis
+
+DATABASE = os.environ["VITRINE_CONTRACT_DB"]
+BASE = os.environ["VITRINE_CONTRACT_BASE"]
+EMAIL = os.environ["VITRINE_CONTRACT_EMAIL"]
+PASSWORD = os.environ["VITRINE_CONTRACT_PASSWORD"]
+API_KEY = os.environ.get("VITRINE_CONTRACT_API_KEY")
+
+
+def _call(opener, method, path, body=None, headers=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(BASE + path, data=data, method=method, headers=headers or {})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    with opener.open(request, timeout=20) as response:
+        text = response.read()
+        return json.loads(text) if text else None
+
+
+def sign_in():
+    """Headers for a fresh session of the run's account, with an embed token it may use."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    try:
+        answer = _call(opener, "POST", "/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD})
+    except urllib.error.HTTPError:
+        return {"X-API-Key": API_KEY} if API_KEY else {}
+    csrf = answer["csrfToken"]
+    cookie = next(c.value for c in jar if c.name == "vitrine_session")
+    headers = {"Cookie": f"vitrine_session={cookie}", "X-CSRF-Token": csrf}
+    try:
+        for report in _call(opener, "GET", "/api/v1/reports"):
+            try:
+                issued = _call(
+                    opener, "POST", f"/api/v1/reports/{report['id']}/token", headers={"X-CSRF-Token": csrf}
+                )
+            except urllib.error.HTTPError:
+                continue
+            headers["Authorization"] = f"Bearer {issued['token']}"
+            break
+    except urllib.error.HTTPError:
+        pass
+    return headers
+
+
+# A 401 from an operation that needs the session means the run itself ended it (signing out,
+# ending the current session): sign in again and repeat the request. The public operations
+# authenticate by what they carry and get no session.
+@schemathesis.auth(refresh_interval=120, retry_on=[401]).skip_for(
+    path_regex=r"^/(auth/(login|password-reset|password-reset/complete|invitation/accept)|setup)$"
+)
+class Session:
+    def get(self, case, context):
+        return sign_in()
+
+    def set(self, case, data, context):
+        case.headers = case.headers or {}
+        case.headers.update(data)
+
+SKIPPED_TABLES = {"sessions", "token_events", "schema_migrations", "_sqlx_migrations"}
+SKIPPED_COLUMNS = {
+    "users": {"failed_logins", "locked_until", "updated_at"},
+    "api_keys": {"last_used_at"},
+    "capacities": {"last_activity"},
+}
+
+_before = {}
+
+
+def fingerprint():
+    digest = hashlib.sha256()
+    connection = sqlite3.connect(f"file:{DATABASE}?mode=ro", uri=True, timeout=10)
+    try:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
+        for table in tables:
+            if table in SKIPPED_TABLES or table.startswith("sqlite_"):
+                continue
+            columns = [
+                row[1]
+                for row in connection.execute(f'PRAGMA table_info("{table}")')
+                if row[1] not in SKIPPED_COLUMNS.get(table, set())
+            ]
+            listed = ", ".join(f'"{c}"' for c in columns)
+            rows = connection.execute(f'SELECT {listed} FROM "{table}" ORDER BY {listed}')
+            digest.update(table.encode())
+            for row in rows:
+                digest.update(repr(row).encode())
+    finally:
+        connection.close()
+    return digest.hexdigest()
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    _before["state"] = fingerprint()
+
+
+@schemathesis.check
+def rejected_requests_change_nothing(ctx, response, case):
+    if not 400 <= response.status_code < 500:
+        return None
+    before = _before.get("state")
+    if before is not None and fingerprint() != before:
+        raise AssertionError(
+            f"{case.method} {case.path} was refused with {response.status_code} "
+            "but the database changed"
+        )
+    return None

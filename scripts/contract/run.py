@@ -1,0 +1,161 @@
+"""Vitrine's API contract run: Schemathesis over every operation of /api/v1/openapi.json,
+against a real `vitrine demo`, signed in as an administrator, a contributor and a viewer.
+
+Checks every answer against the document (status, content type, headers, body), that no
+answer is a 5xx, and — by hooks.py — that a refused request changes nothing in the database.
+
+    python3 scripts/contract/run.py --binary target/debug/vitrine --max-time 60
+
+`--max-time` is per role; the whole run takes a little over three times it. Exits non-zero on any
+failure; the per-role reports go to --report-dir.
+"""
+
+import argparse
+import http.cookiejar
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+PASSWORD = "contract-demo-password"
+ROLES = {
+    "admin": "admin@example.com",
+    "contributor": "contributor@example.com",
+    "viewer": "viewer@example.com",
+}
+READY = re.compile(r"Vitrine demo is running at (http://127\.0\.0\.1:\d+)/")
+HERE = Path(__file__).resolve().parent
+
+
+def start_demo(binary, data_dir, log):
+    env = dict(os.environ, VITRINE_LOG=os.environ.get("VITRINE_LOG", "warn"))
+    # The run fails authentication far more often than a person would: the throttles would
+    # answer 429 to most of it and hide what the endpoints answer.
+    config = Path(data_dir) / "contract.toml"
+    config.write_text("[limits]\nsign_in_per_minute = 100000\nfailed_auth_per_minute = 100000\n")
+    process = subprocess.Popen(
+        [binary, "demo", "--password", PASSWORD, "--port", "0", "--data-dir", data_dir,
+         "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        env=env,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        match = READY.search(line)
+        if match:
+            return process, match.group(1)
+    process.kill()
+    raise SystemExit("vitrine demo did not start; see the server log")
+
+
+def create_api_key(base):
+    """An API key of the demo organization, made by its administrator."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+    def call(path, body, headers=None):
+        req = urllib.request.Request(
+            base + path, data=json.dumps(body).encode(), method="POST", headers=headers or {}
+        )
+        req.add_header("Content-Type", "application/json")
+        with opener.open(req) as response:
+            return json.loads(response.read())
+
+    signed_in = call("/api/v1/auth/login", {"email": ROLES["admin"], "password": PASSWORD})
+    created = call("/api/v1/api-keys", {"name": "contract run"}, {"X-CSRF-Token": signed_in["csrfToken"]})
+    return created["key"]
+
+
+def schemathesis(venv_bin, base, role, args, report_dir, data_dir, api_key=None):
+    command = [
+        str(venv_bin / "schemathesis"),
+        "run",
+        f"{base}/api/v1/openapi.json",
+        "--checks",
+        "all",
+        # Business rules the schema cannot state (an email in use, a time zone that exists,
+        # a definition that must match its dataset) refuse schema-valid input with 4xx.
+        "--exclude-checks",
+        "positive_data_acceptance",
+        "--workers",
+        "1",
+        "--max-time",
+        str(args.max_time),
+        "--request-timeout",
+        "20",
+        "--seed",
+        str(args.seed),
+        "--suppress-health-check",
+        "all",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(report_dir / role),
+    ]
+    env = dict(
+        os.environ,
+        SCHEMATHESIS_HOOKS="hooks",
+        PYTHONPATH=str(HERE),
+        VITRINE_CONTRACT_DB=str(Path(data_dir) / "vitrine.db"),
+        VITRINE_CONTRACT_BASE=base,
+        VITRINE_CONTRACT_EMAIL=ROLES[role],
+        VITRINE_CONTRACT_PASSWORD=PASSWORD,
+    )
+    if api_key:
+        env["VITRINE_CONTRACT_API_KEY"] = api_key
+    print(f"\n==> schemathesis as {role} ({ROLES[role]})", flush=True)
+    return subprocess.run(command, env=env).returncode
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--venv", required=True, help="a virtualenv with schemathesis")
+    parser.add_argument("--max-time", type=int, default=60, help="seconds per role")
+    parser.add_argument("--seed", type=int, default=20261202)
+    parser.add_argument("--report-dir", default="target/contract")
+    args = parser.parse_args()
+    report_dir = Path(args.report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    venv_bin = Path(args.venv) / "bin"
+    log_path = report_dir / "server.log"
+    failures = []
+    with open(log_path, "w") as log:
+        # Each role meets a fresh demo: what one run deletes or changes, the next still has.
+        for role in ROLES:
+            data_dir = tempfile.mkdtemp(prefix="vitrine-contract-")
+            server, base = start_demo(args.binary, data_dir, log)
+            try:
+                api_key = create_api_key(base) if role == "admin" else None
+                if schemathesis(venv_bin, base, role, args, report_dir, data_dir, api_key):
+                    failures.append(role)
+            finally:
+                server.send_signal(signal.SIGTERM)
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                shutil.rmtree(data_dir, ignore_errors=True)
+    panics = [line for line in open(log_path) if "panicked" in line]
+    if panics:
+        failures.append("server panicked: " + panics[0].strip())
+    if failures:
+        print(f"\ncontract run FAILED: {', '.join(failures)} (server log: {log_path})")
+        sys.exit(1)
+    print("\ncontract run passed for " + ", ".join(ROLES))
+
+
+if __name__ == "__main__":
+    main()
