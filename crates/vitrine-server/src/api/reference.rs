@@ -47,6 +47,15 @@ pub fn page(doc: &utoipa::openapi::OpenApi) -> String {
     page_in(Area::Reports, None, "API reference", None, content).into_string()
 }
 
+/// Descriptions are written with `code` in backticks, as in the docs.
+fn inline(description: &str) -> Markup {
+    html! {
+        @for (i, part) in description.split('`').enumerate() {
+            @if i % 2 == 1 { code { (part) } } @else { (part) }
+        }
+    }
+}
+
 fn list(value: &Value) -> Vec<Value> {
     value.as_array().cloned().unwrap_or_default()
 }
@@ -86,8 +95,8 @@ fn render_operation(path: &str, method: &str, operation: &Value) -> Markup {
     html! {
         article.reference-op id=(text(&operation["operationId"])) {
             h3 { span.method { (method.to_uppercase()) } " " code { (path) } }
-            @if let Some(summary) = operation["summary"].as_str() { p { (summary) } }
-            @if let Some(description) = operation["description"].as_str() { p { (description) } }
+            @if let Some(summary) = operation["summary"].as_str() { p { (inline(summary)) } }
+            @if let Some(description) = operation["description"].as_str() { p { (inline(description)) } }
             p.auth {
                 "Authentication: "
                 @if security.is_empty() { "none" } @else { (security.join(", or ")) }
@@ -102,7 +111,7 @@ fn render_operation(path: &str, method: &str, operation: &Value) -> Markup {
                                 td { code { (text(&parameter["name"])) } }
                                 td { (text(&parameter["in"])) }
                                 td { (describe(&parameter["schema"])) }
-                                td { (text(&parameter["description"])) }
+                                td { (inline(&text(&parameter["description"]))) }
                             }
                         }
                     }
@@ -127,7 +136,7 @@ fn render_operation(path: &str, method: &str, operation: &Value) -> Markup {
                                         }
                                     }
                                 }
-                                td { (text(&response["description"])) }
+                                td { (inline(&text(&response["description"]))) }
                             }
                         }
                     }
@@ -143,7 +152,7 @@ fn render_schema(name: &str, schema: &Value) -> Markup {
     html! {
         article.reference-schema id={ "schema-" (name) } {
             h3 { code { (name) } }
-            @if let Some(description) = schema["description"].as_str() { p { (description) } }
+            @if let Some(description) = schema["description"].as_str() { p { (inline(description)) } }
             @if properties.is_empty() {
                 p { (describe(schema)) }
             } @else {
@@ -157,7 +166,7 @@ fn render_schema(name: &str, schema: &Value) -> Markup {
                                     @if required.contains(field) { " " small { "required" } }
                                 }
                                 td { (describe(property)) }
-                                td { (text(&property["description"])) }
+                                td { (inline(&text(&property["description"]))) }
                             }
                         }
                     }
