@@ -105,17 +105,20 @@ struct Published {
     page: String,
 }
 
+static PUBLISHED: OnceLock<Published> = OnceLock::new();
+
 fn published() -> &'static Published {
-    static PUBLISHED: OnceLock<Published> = OnceLock::new();
-    PUBLISHED.get_or_init(|| {
-        let doc = openapi_document();
-        let json = serde_json::to_string(&doc).expect("the OpenAPI document serializes");
-        Published { json, page: reference::page(&doc) }
-    })
+    PUBLISHED.get().expect("the API router publishes its document when it is built")
 }
 
 pub fn router() -> Router<AppState> {
-    let (router, _) = documented().split_for_parts();
+    // One pass: the routes, and the document of those very routes.
+    let (router, doc) = documented().split_for_parts();
+    PUBLISHED.get_or_init(|| {
+        let doc = openapi::complete(doc);
+        let json = serde_json::to_string(&doc).expect("the OpenAPI document serializes");
+        Published { json, page: reference::page(&doc) }
+    });
     router
         .route(
             "/openapi.json",
