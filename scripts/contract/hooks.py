@@ -12,15 +12,14 @@ request records by design: session use, the token audit (an authentic token's re
 audited), a password check's failed-attempt count, an API key's last use.
 """
 
-import hashlib
 import http.cookiejar
 import json
 import os
-import sqlite3
 import urllib.error
 import urllib.request
 
 import schemathesis
+import vitrine_demo
 
 DATABASE = os.environ["VITRINE_CONTRACT_DB"]
 BASE = os.environ["VITRINE_CONTRACT_BASE"]
@@ -90,31 +89,7 @@ _before = {}
 
 
 def fingerprint():
-    digest = hashlib.sha256()
-    connection = sqlite3.connect(f"file:{DATABASE}?mode=ro", uri=True, timeout=10)
-    try:
-        tables = [
-            row[0]
-            for row in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-            )
-        ]
-        for table in tables:
-            if table in SKIPPED_TABLES or table.startswith("sqlite_"):
-                continue
-            columns = [
-                row[1]
-                for row in connection.execute(f'PRAGMA table_info("{table}")')
-                if row[1] not in SKIPPED_COLUMNS.get(table, set())
-            ]
-            listed = ", ".join(f'"{c}"' for c in columns)
-            rows = connection.execute(f'SELECT {listed} FROM "{table}" ORDER BY {listed}')
-            digest.update(table.encode())
-            for row in rows:
-                digest.update(repr(row).encode())
-    finally:
-        connection.close()
-    return digest.hexdigest()
+    return vitrine_demo.fingerprint(DATABASE, SKIPPED_TABLES, SKIPPED_COLUMNS)
 
 
 @schemathesis.hook

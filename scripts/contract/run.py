@@ -11,17 +11,11 @@ failure; the per-role reports go to --report-dir.
 """
 
 import argparse
-import http.cookiejar
-import json
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 PASSWORD = "contract-demo-password"
@@ -30,52 +24,20 @@ ROLES = {
     "contributor": "contributor@example.com",
     "viewer": "viewer@example.com",
 }
-READY = re.compile(r"Vitrine demo is running at (http://127\.0\.0\.1:\d+)/")
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "pylib"))
+from vitrine_demo import Client, start_demo, stop_demo  # noqa: E402
 
-
-def start_demo(binary, data_dir, log):
-    env = dict(os.environ, VITRINE_LOG=os.environ.get("VITRINE_LOG", "warn"))
-    # The run fails authentication far more often than a person would: the throttles would
-    # answer 429 to most of it and hide what the endpoints answer.
-    config = Path(data_dir) / "contract.toml"
-    config.write_text("[limits]\nsign_in_per_minute = 100000\nfailed_auth_per_minute = 100000\n")
-    process = subprocess.Popen(
-        [binary, "demo", "--password", PASSWORD, "--port", "0", "--data-dir", data_dir,
-         "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-        env=env,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        match = READY.search(line)
-        if match:
-            return process, match.group(1)
-    process.kill()
-    raise SystemExit("vitrine demo did not start; see the server log")
+# The run fails authentication far more often than a person would: the throttles would answer
+# 429 to most of it and hide what the endpoints answer.
+CONFIG = "[limits]\nsign_in_per_minute = 100000\nfailed_auth_per_minute = 100000\n"
 
 
 def create_api_key(base):
     """An API key of the demo organization, made by its administrator."""
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-
-    def call(path, body, headers=None):
-        req = urllib.request.Request(
-            base + path, data=json.dumps(body).encode(), method="POST", headers=headers or {}
-        )
-        req.add_header("Content-Type", "application/json")
-        with opener.open(req) as response:
-            return json.loads(response.read())
-
-    signed_in = call("/api/v1/auth/login", {"email": ROLES["admin"], "password": PASSWORD})
-    created = call("/api/v1/api-keys", {"name": "contract run"}, {"X-CSRF-Token": signed_in["csrfToken"]})
-    return created["key"]
+    admin = Client(base)
+    admin.sign_in(ROLES["admin"], PASSWORD)
+    return admin.call("POST", "/api/v1/api-keys", {"name": "contract run"}).json()["key"]
 
 
 def schemathesis(venv_bin, base, role, args, report_dir, data_dir, api_key=None):
@@ -107,7 +69,7 @@ def schemathesis(venv_bin, base, role, args, report_dir, data_dir, api_key=None)
     env = dict(
         os.environ,
         SCHEMATHESIS_HOOKS="hooks",
-        PYTHONPATH=str(HERE),
+        PYTHONPATH=os.pathsep.join([str(HERE), str(HERE.parent / "pylib")]),
         VITRINE_CONTRACT_DB=str(Path(data_dir) / "vitrine.db"),
         VITRINE_CONTRACT_BASE=base,
         VITRINE_CONTRACT_EMAIL=ROLES[role],
@@ -136,17 +98,13 @@ def main():
         # Each role meets a fresh demo: what one run deletes or changes, the next still has.
         for role in ROLES:
             data_dir = tempfile.mkdtemp(prefix="vitrine-contract-")
-            server, base = start_demo(args.binary, data_dir, log)
+            server, base = start_demo(args.binary, data_dir, PASSWORD, log, CONFIG)
             try:
                 api_key = create_api_key(base) if role == "admin" else None
                 if schemathesis(venv_bin, base, role, args, report_dir, data_dir, api_key):
                     failures.append(role)
             finally:
-                server.send_signal(signal.SIGTERM)
-                try:
-                    server.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    server.kill()
+                stop_demo(server)
                 shutil.rmtree(data_dir, ignore_errors=True)
     panics = [line for line in open(log_path) if "panicked" in line]
     if panics:

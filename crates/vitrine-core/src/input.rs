@@ -1,6 +1,9 @@
 //! Reading untrusted JSON objects field by field, so that every rejection names the field at
 //! fault and says what was expected.
 
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// A rejected input, naming the field and what is wrong with it.
@@ -14,6 +17,78 @@ pub struct FieldError {
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// Parses a client's JSON like `serde_json::from_slice`, but refuses an object that names a
+/// key twice, at any depth: parsers disagree on which of the two counts (the first, the last),
+/// so a proxy and this server could each read another request.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = Strict.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// A [`Value`] whose objects have unique keys.
+struct Strict;
+
+impl<'de> DeserializeSeed<'de> for Strict {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Strict)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = entries.next_key::<String>()? {
+            let value = entries.next_value_seed(Strict)?;
+            if map.contains_key(&key) {
+                return Err(de::Error::custom(format_args!("the key {key:?} is given twice")));
+            }
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
     }
 }
 
@@ -134,6 +209,26 @@ fn int_in(name: &str, value: &Value, min: i64, max: i64) -> Result<i64, FieldErr
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parse_json_refuses_a_key_given_twice_at_any_depth_and_reads_the_rest_as_serde_json_does() {
+        for twice in [
+            r#"{"name":"a","name":"b"}"#,
+            r#"{"a":[{"x":1,"x":1}]}"#,
+            r#"{"a":{"b":{"c":1,"c":2}}}"#,
+        ] {
+            let error = super::parse_json(twice.as_bytes()).unwrap_err();
+            assert!(error.to_string().contains("given twice"), "{twice}: {error}");
+        }
+        for text in
+            [r#"{"name":"a","n":[1,-2,3.5,true,null,{"k":"v"}],"e":{}}"#, "[]", "7", "\"s\""]
+        {
+            let expected: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(super::parse_json(text.as_bytes()).unwrap(), expected, "{text}");
+        }
+        assert!(super::parse_json(b"{} trailing").is_err());
+        assert!(super::parse_json(&[b'['; 10_000]).is_err(), "serde_json's depth limit holds");
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -389,3 +389,69 @@ async fn a_server_whose_budget_no_longer_fits_a_dataset_starts_and_marks_it_unav
     assert!(page.contains("Not available to reports"), "shown on the dataset's page");
     assert_eq!(admin.get("/api/v1/me").await.status(), StatusCode::OK, "the server runs");
 }
+
+#[tokio::test]
+async fn bodies_that_are_not_declared_json_or_name_a_key_twice_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let groups_before = admin.json("/api/v1/groups").await;
+    let raw = |content_type: &'static str, body: &'static str| {
+        admin
+            .client
+            .post(app.url("/api/v1/groups"))
+            .header("X-CSRF-Token", &admin.csrf)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+    };
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", "application/jsonx"] {
+        let refused = raw(content_type, r#"{"name":"Plain"}"#).await.unwrap();
+        let error = expect_error(refused, StatusCode::UNSUPPORTED_MEDIA_TYPE, "InvalidInput").await;
+        assert_eq!(error["error"]["field"], "Content-Type", "{content_type}: {error}");
+    }
+    // A proxy reading the first and this server the last would each see another group.
+    for twice in [
+        r#"{"name":"First","name":"Second"}"#,
+        r#"{"name":"N","description":"a","description":"b"}"#,
+    ] {
+        let refused = raw("application/json", twice).await.unwrap();
+        let error = expect_error(refused, StatusCode::BAD_REQUEST, "InvalidInput").await;
+        assert_eq!(error["error"]["field"], "body", "{error}");
+        assert!(error["error"]["message"].as_str().unwrap().contains("twice"), "{error}");
+    }
+    let accepted = raw("application/json; charset=utf-8", r#"{"name":"Declared"}"#).await.unwrap();
+    assert_eq!(accepted.status(), StatusCode::CREATED);
+    let groups_after = admin.json("/api/v1/groups").await;
+    assert_eq!(groups_after.as_array().unwrap().len(), groups_before.as_array().unwrap().len() + 1);
+}
+
+#[tokio::test]
+async fn an_upload_announcing_more_than_the_limit_is_refused_before_its_body_is_sent() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let login = reqwest::Client::new()
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "email": ADMIN, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let session =
+        login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let csrf = login.json::<Value>().await.unwrap()["csrfToken"].as_str().unwrap().to_string();
+    let address = app.base.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/datasets HTTP/1.1\r\nHost: {address}\r\nContent-Type: multipart/form-data; boundary=x\r\n\
+         Content-Length: {}\r\nCookie: {session}\r\nX-CSRF-Token: {csrf}\r\n\r\n",
+        vitrine_server::api::MAX_UPLOAD_BYTES + 1,
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 1024];
+    // Not a byte of the body is sent: the answer must come from the announced length alone.
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("answered before the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+}

@@ -160,6 +160,13 @@ pub trait Store: InstallationStore + AccountStore + Send + Sync + 'static {
     async fn report_access(&self, org: OrgId, report: ReportId) -> StoreResult<ReportAccess>;
     /// Reports the user may open: granted to them or to one of their groups.
     async fn reports_for_user(&self, org: OrgId, user: UserId) -> StoreResult<Vec<Report>>;
+    /// Where the report runs and whether `user` may open it, without reading its definition.
+    async fn report_gate(
+        &self,
+        org: OrgId,
+        user: UserId,
+        report: ReportId,
+    ) -> StoreResult<ReportGate>;
     /// The report and whether `user` may open it (a direct grant or one of their groups').
     async fn report_for_user(
         &self,

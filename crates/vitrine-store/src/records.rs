@@ -237,6 +237,16 @@ pub struct Report {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What opening a report needs to know of it, read without its definition (the token path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportGate {
+    pub id: ReportId,
+    /// The capacity the report runs on, if any.
+    pub capacity_id: Option<CapacityId>,
+    /// Granted to the user directly or to one of their groups.
+    pub granted: bool,
+}
+
 /// Whom a report or a permission is granted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grantee {

@@ -42,7 +42,9 @@ use crate::error::{ApiError, ErrorCode};
 fn documented() -> OpenApiRouter<AppState> {
     let uploads = OpenApiRouter::new()
         .routes(routes!(datasets::list, datasets::create))
-        .layer(axum::extract::DefaultBodyLimit::max(datasets::MAX_UPLOAD_BYTES));
+        .layer(axum::extract::DefaultBodyLimit::max(datasets::MAX_UPLOAD_BYTES))
+        // An upload announcing more than the limit is refused before its body is read.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(datasets::MAX_UPLOAD_BYTES));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(account::login))
         .routes(routes!(account::logout))
@@ -166,10 +168,30 @@ async fn not_found() -> ApiError {
 /// A request body that must be a JSON object, read field by field by the services.
 pub struct JsonFields(pub Fields);
 
+/// Refuses a body that does not say it is JSON (`application/json` or a `+json` type): a page
+/// of another site can post `text/plain` without asking first.
+pub(crate) fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let essence = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::invalid("Content-Type", "must be application/json")
+            .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE))
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for JsonFields {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        require_json(request.headers())?;
         let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::invalid("body", "is too large").with_status(StatusCode::PAYLOAD_TOO_LARGE)
@@ -177,7 +199,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonFields {
                 ApiError::invalid("body", "could not be read")
             }
         })?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
+        let value = vitrine_core::input::parse_json(&bytes)
             .map_err(|e| ApiError::invalid("body", format!("is not valid JSON ({e})")))?;
         Ok(JsonFields(Fields::from_value(value)?))
     }

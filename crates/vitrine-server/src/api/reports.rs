@@ -187,10 +187,12 @@ pub async fn put_definition(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
     let scope = caller.principal.content_manager()?;
-    let value: Value = serde_json::from_slice(&body)
+    super::require_json(&headers)?;
+    let value = vitrine_core::input::parse_json(&body)
         .map_err(|e| ApiError::invalid("definition", format!("is not valid JSON ({e})")))?;
     let report =
         definitions::save(&state, &scope, &caller, parse_id(&id, "report")?, value).await?;

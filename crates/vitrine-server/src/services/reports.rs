@@ -2,8 +2,8 @@
 //! report of their organization; viewers see the reports granted to them or their groups.
 
 use vitrine_core::token::RevocationScope;
-use vitrine_core::{ContentScope, Fields, ReportId, validate};
-use vitrine_store::{Grantee, NewReport, Report, ReportChange};
+use vitrine_core::{ContentScope, Fields, ReportId, UserId, validate};
+use vitrine_store::{Grantee, NewReport, Report, ReportChange, ReportGate};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -33,12 +33,31 @@ pub async fn open(state: &AppState, caller: &Caller, id: ReportId) -> ApiResult<
         _ => (state.store.get_report(org, id).await?, true),
     };
     if !allowed {
-        return Err(ApiError::new(
-            crate::error::ErrorCode::NoAccess,
-            "You do not have access to this report. Ask an administrator to grant it.",
-        ));
+        return Err(no_access());
     }
     Ok(report)
+}
+
+/// Where the report runs, if `caller` (a signed-in user) may open it: the token path's check,
+/// which does not read the report's definition.
+pub async fn gate(
+    state: &AppState,
+    caller: &Caller,
+    user: UserId,
+    id: ReportId,
+) -> ApiResult<ReportGate> {
+    let gate = state.store.report_gate(caller.principal.org_id, user, id).await?;
+    if !(gate.granted || caller.principal.role.manages_content()) {
+        return Err(no_access());
+    }
+    Ok(gate)
+}
+
+fn no_access() -> ApiError {
+    ApiError::new(
+        crate::error::ErrorCode::NoAccess,
+        "You do not have access to this report. Ask an administrator to grant it.",
+    )
 }
 
 pub async fn create(

@@ -40,10 +40,17 @@ pub async fn issue(
         )
         .into());
     };
-    let report = super::reports::open(state, caller, report).await?;
+    let report = super::reports::gate(state, caller, user.id, report).await?;
     if let Some(capacity) = report.capacity_id {
-        super::capacities::admit(state, report.org_id, user.id, &user.email, capacity, true)
-            .await?;
+        super::capacities::admit(
+            state,
+            caller.principal.org_id,
+            user.id,
+            &user.email,
+            capacity,
+            true,
+        )
+        .await?;
     }
     // The settings came with the session, read in this request.
     let org = caller.principal.org_id;

@@ -130,6 +130,10 @@ pub async fn one_organization_cannot_reach_another_organizations_data(store: &dy
         store.report_for_user(globex, globex_user, acme_report.id).await,
         Err(StoreError::NotFound)
     ));
+    assert!(matches!(
+        store.report_gate(globex, globex_user, acme_report.id).await,
+        Err(StoreError::NotFound)
+    ));
     assert!(
         store
             .list_audit(globex, &AuditFilter { limit: 100, ..Default::default() })
@@ -167,6 +171,8 @@ pub async fn report_access_is_the_union_of_direct_and_group_grants(store: &dyn S
     for (user, expected) in [(direct, true), (member, true), (outsider, false)] {
         let (read, may) = store.report_for_user(org, user, report.id).await.unwrap();
         assert_eq!((read.id, may), (report.id, expected));
+        let gate = store.report_gate(org, user, report.id).await.unwrap();
+        assert_eq!((gate.id, gate.capacity_id, gate.granted), (report.id, None, expected));
         assert_eq!(store.reports_for_user(org, user).await.unwrap().len(), usize::from(expected));
     }
     let access = store.report_access(org, report.id).await.unwrap();
@@ -182,6 +188,7 @@ pub async fn report_access_is_the_union_of_direct_and_group_grants(store: &dyn S
     assert!(!store.report_for_user(org, member, report.id).await.unwrap().1);
     store.set_report_access(org, &actor(), report.id, Grantee::User(direct), false).await.unwrap();
     assert!(!store.report_for_user(org, direct, report.id).await.unwrap().1);
+    assert!(!store.report_gate(org, direct, report.id).await.unwrap().granted);
 
     let renamed = store
         .update_report(

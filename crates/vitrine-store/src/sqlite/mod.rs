@@ -44,6 +44,10 @@ const ORG_COLUMNS: &str = "id, name, settings, created_at, suspended_at, limits"
 const GROUP_COLUMNS: &str = "g.id, g.org_id, g.name, g.description, g.created_at, \
      (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS member_count";
 const REPORT_COLUMNS: &str = "r.id, r.org_id, r.name, r.description, r.owner_id, r.definition, r.capacity_id, r.created_at, r.updated_at";
+/// Whether the user bound twice may open report `r`: a direct grant or one to a group of theirs.
+const CAN_OPEN: &str = "(EXISTS (SELECT 1 FROM report_user_access WHERE report_id = r.id AND user_id = ?)
+     OR EXISTS (SELECT 1 FROM report_group_access a JOIN group_members m
+                ON m.group_id = a.group_id WHERE a.report_id = r.id AND m.user_id = ?)) AS can_open";
 const CAPACITY_COLUMNS: &str = "id, org_id, name, provider, state, mode, idle_minutes, schedule, time_zone, \
      hourly_price, wake_from_viewer, state_since, last_activity, created_at";
 const DATASET_COLUMNS: &str = "id, org_id, name, format, location, columns, row_count, created_at";
@@ -65,10 +69,16 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let writer =
-            SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        // A connection to a local file cannot have gone away: no ping before each use (it would
+        // be one more hand-off to the connection's thread per query).
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await?;
         let store = Self { reader, writer };
@@ -763,6 +773,33 @@ impl Store for SqliteStore {
         rows.iter().map(report_from_row).collect()
     }
 
+    async fn report_gate(
+        &self,
+        org: OrgId,
+        user: UserId,
+        report: ReportId,
+    ) -> StoreResult<ReportGate> {
+        let user = user.to_string();
+        let sql = format!(
+            "SELECT r.id, r.capacity_id, {CAN_OPEN} FROM reports r WHERE r.org_id = ? AND r.id = ?"
+        );
+        let row = sqlx::query(&sql)
+            .bind(&user)
+            .bind(&user)
+            .bind(org.to_string())
+            .bind(report.to_string())
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(ReportGate {
+            id: parse_id(&row, "id")?,
+            capacity_id: row
+                .try_get::<Option<String>, _>("capacity_id")?
+                .and_then(|raw| raw.parse().ok()),
+            granted: row.try_get("can_open")?,
+        })
+    }
+
     async fn report_for_user(
         &self,
         org: OrgId,
@@ -771,12 +808,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<(Report, bool)> {
         let user = user.to_string();
         let sql = format!(
-            "SELECT {REPORT_COLUMNS}, (
-                 EXISTS (SELECT 1 FROM report_user_access WHERE report_id = r.id AND user_id = ?)
-                 OR EXISTS (SELECT 1 FROM report_group_access a JOIN group_members m
-                            ON m.group_id = a.group_id WHERE a.report_id = r.id AND m.user_id = ?)
-             ) AS can_open
-             FROM reports r WHERE r.org_id = ? AND r.id = ?"
+            "SELECT {REPORT_COLUMNS}, {CAN_OPEN} FROM reports r WHERE r.org_id = ? AND r.id = ?"
         );
         let row = sqlx::query(&sql)
             .bind(&user)

@@ -49,7 +49,12 @@ pub fn router() -> Router<AppState> {
             "/datasets",
             get(datasets::list)
                 .post(datasets::create)
-                .layer(axum::extract::DefaultBodyLimit::max(crate::api::MAX_UPLOAD_BYTES)),
+                .layer::<_, std::convert::Infallible>(axum::extract::DefaultBodyLimit::max(
+                    crate::api::MAX_UPLOAD_BYTES,
+                ))
+                .layer::<_, std::convert::Infallible>(
+                    tower_http::limit::RequestBodyLimitLayer::new(crate::api::MAX_UPLOAD_BYTES),
+                ),
         )
         .route("/datasets/{id}", get(datasets::show))
         .route("/datasets/{id}/delete", post(datasets::delete))

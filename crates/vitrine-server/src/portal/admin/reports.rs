@@ -505,7 +505,7 @@ pub async fn save_definition(
     let id = report_id(&caller, &id)?;
     let text = form.get("definition").unwrap_or_default().to_string();
     let saving = form.get("action") == Some("save");
-    let parsed = serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
+    let parsed = vitrine_core::input::parse_json(text.as_bytes()).map_err(|e| {
         crate::error::ApiError::invalid("definition", format!("is not valid JSON ({e})"))
     });
     let result = match parsed {
