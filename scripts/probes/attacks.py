@@ -220,7 +220,6 @@ def tokens_race_removal(demo, admin, found, rounds):
     for _ in range(rounds):
         assert admin.call("PUT", access).status in (200, 204)
         stop = threading.Event()
-        removed_at = [None]
         issued = []
 
         def ask():
@@ -234,14 +233,14 @@ def tokens_race_removal(demo, admin, found, rounds):
             worker.start()
         time.sleep(0.02)
         removal = admin.call("DELETE", access)
-        removed_at[0] = time.monotonic()
+        removed_at = time.monotonic()
         time.sleep(0.02)
         stop.set()
         for worker in workers:
             worker.join()
         assert removal.status in (200, 204), removal.text
         for answered, token in issued:
-            after = answered > removed_at[0]
+            after = answered > removed_at
             answered_after += after
             if token_opens(demo, report, token).status == 200:
                 opened_after += 1
@@ -318,7 +317,7 @@ def rls_holds(demo, admin, found):
         found.check(answer.status < 500, f"{str(body)[:80]} answered {answer.status}")
         if answer.status == 200:
             values = {str(row[0]) for row in answer.json().get("rows", [])}
-            found.check(values <= {"North"} or "slicer" not in body or values == set(),
+            found.check(values <= {"North"},
                         f"{str(body)[:80]} showed {sorted(values)[:5]}")
     found.ok("the user's rows only, whatever the body")
 

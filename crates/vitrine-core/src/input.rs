@@ -209,6 +209,9 @@ fn int_in(name: &str, value: &Value, min: i64, max: i64) -> Result<i64, FieldErr
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use serde_json::json;
+
     #[test]
     fn parse_json_refuses_a_key_given_twice_at_any_depth_and_reads_the_rest_as_serde_json_does() {
         for twice in [
@@ -228,9 +231,6 @@ mod tests {
         assert!(super::parse_json(b"{} trailing").is_err());
         assert!(super::parse_json(&[b'['; 10_000]).is_err(), "serde_json's depth limit holds");
     }
-
-    use super::*;
-    use serde_json::json;
 
     fn fields(value: Value) -> Fields {
         Fields::from_value(value).unwrap()

@@ -40,20 +40,12 @@ pub async fn issue(
         )
         .into());
     };
+    let org = caller.principal.org_id;
     let report = super::reports::gate(state, caller, user.id, report).await?;
     if let Some(capacity) = report.capacity_id {
-        super::capacities::admit(
-            state,
-            caller.principal.org_id,
-            user.id,
-            &user.email,
-            capacity,
-            true,
-        )
-        .await?;
+        super::capacities::admit(state, org, user.id, &user.email, capacity, true).await?;
     }
     // The settings came with the session, read in this request.
-    let org = caller.principal.org_id;
     let rls = super::rls::identity_of(state, org, user).await?;
     // Every read is done: a revocation since the snapshot means they may be stale, and the
     // token would be refused at once. Nothing is signed or counted for it.

@@ -86,6 +86,27 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// `columns` of the report, with `can_open` for `user`; `NotFound` outside `org`.
+    async fn report_row_for_user(
+        &self,
+        columns: &str,
+        org: OrgId,
+        user: UserId,
+        report: ReportId,
+    ) -> StoreResult<SqliteRow> {
+        let user = user.to_string();
+        let sql =
+            format!("SELECT {columns}, {CAN_OPEN} FROM reports r WHERE r.org_id = ? AND r.id = ?");
+        sqlx::query(&sql)
+            .bind(&user)
+            .bind(&user)
+            .bind(org.to_string())
+            .bind(report.to_string())
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
     async fn user_in_org(conn: &mut SqliteConnection, org: OrgId, id: UserId) -> StoreResult<User> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = ? AND u.id = ?");
         let row = sqlx::query(&sql)
@@ -779,23 +800,10 @@ impl Store for SqliteStore {
         user: UserId,
         report: ReportId,
     ) -> StoreResult<ReportGate> {
-        let user = user.to_string();
-        let sql = format!(
-            "SELECT r.id, r.capacity_id, {CAN_OPEN} FROM reports r WHERE r.org_id = ? AND r.id = ?"
-        );
-        let row = sqlx::query(&sql)
-            .bind(&user)
-            .bind(&user)
-            .bind(org.to_string())
-            .bind(report.to_string())
-            .fetch_optional(&self.reader)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = self.report_row_for_user("r.id, r.capacity_id", org, user, report).await?;
         Ok(ReportGate {
             id: parse_id(&row, "id")?,
-            capacity_id: row
-                .try_get::<Option<String>, _>("capacity_id")?
-                .and_then(|raw| raw.parse().ok()),
+            capacity_id: capacity_id_column(&row)?,
             granted: row.try_get("can_open")?,
         })
     }
@@ -806,18 +814,7 @@ impl Store for SqliteStore {
         user: UserId,
         report: ReportId,
     ) -> StoreResult<(Report, bool)> {
-        let user = user.to_string();
-        let sql = format!(
-            "SELECT {REPORT_COLUMNS}, {CAN_OPEN} FROM reports r WHERE r.org_id = ? AND r.id = ?"
-        );
-        let row = sqlx::query(&sql)
-            .bind(&user)
-            .bind(&user)
-            .bind(org.to_string())
-            .bind(report.to_string())
-            .fetch_optional(&self.reader)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = self.report_row_for_user(REPORT_COLUMNS, org, user, report).await?;
         Ok((report_from_row(&row)?, row.try_get("can_open")?))
     }
 
@@ -2003,12 +2000,14 @@ fn report_from_row(row: &SqliteRow) -> StoreResult<Report> {
         description: row.try_get("description")?,
         owner_id: owner.and_then(|raw| raw.parse().ok()),
         definition: json_column(row, "definition")?,
-        capacity_id: row
-            .try_get::<Option<String>, _>("capacity_id")?
-            .and_then(|raw| raw.parse().ok()),
+        capacity_id: capacity_id_column(row)?,
         created_at: from_ms(row.try_get("created_at")?)?,
         updated_at: from_ms(row.try_get("updated_at")?)?,
     })
+}
+
+fn capacity_id_column(row: &SqliteRow) -> StoreResult<Option<CapacityId>> {
+    Ok(row.try_get::<Option<String>, _>("capacity_id")?.and_then(|raw| raw.parse().ok()))
 }
 
 async fn capacity_in_org(
