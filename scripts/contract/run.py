@@ -78,7 +78,10 @@ def schemathesis(venv_bin, base, role, args, report_dir, data_dir, api_key=None)
     if api_key:
         env["VITRINE_CONTRACT_API_KEY"] = api_key
     print(f"\n==> schemathesis as {role} ({ROLES[role]})", flush=True)
-    return subprocess.run(command, env=env).returncode
+    # Schemathesis keeps a cache in its working directory: the report directory, not the
+    # repository.
+    (report_dir / role).mkdir(parents=True, exist_ok=True)
+    return subprocess.run(command, env=env, cwd=report_dir / role).returncode
 
 
 def main():
@@ -89,7 +92,7 @@ def main():
     parser.add_argument("--seed", type=int, default=20261202)
     parser.add_argument("--report-dir", default="target/contract")
     args = parser.parse_args()
-    report_dir = Path(args.report_dir)
+    report_dir = Path(args.report_dir).resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
     venv_bin = Path(args.venv) / "bin"
     log_path = report_dir / "server.log"

@@ -1,8 +1,8 @@
 //! Load generator on loopback for portal and API reads, against the release `vitrine demo`
 //! binary running as its own process. Prints p50/p99 latency per route beside a baseline
 //! measured in the same run (an unauthenticated 404 from the API router: the HTTP stack and
-//! the client, no authentication, no database), and the server's resident memory idle and
-//! after the load.
+//! the client, no authentication, no database), and the server's resident memory: an empty
+//! server idle, the demo idle and after the load.
 //!
 //!     cargo bench -p vitrine-server --bench http_reads
 
@@ -17,15 +17,51 @@ const PASSWORD: &str = "bench-password-1";
 const WARMUP: usize = 200;
 const SAMPLES: usize = 3000;
 
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|kib| kib.parse::<f64>().ok())
-        .map(|kib| kib / 1024.0)
-        .unwrap_or(f64::NAN)
+/// Resident memory of a process, in MiB: all of it, then the part that is its own (heap, data)
+/// and the part that maps files (the binary's code, shared and reclaimable).
+#[derive(Clone, Copy)]
+struct Resident {
+    total: f64,
+    anonymous: f64,
+    file: f64,
+}
+
+impl Resident {
+    fn of(pid: u32) -> Self {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|line| line.starts_with(name))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<f64>().ok())
+                .map(|kib| kib / 1024.0)
+                .unwrap_or(f64::NAN)
+        };
+        Self { total: field("VmRSS:"), anonymous: field("RssAnon:"), file: field("RssFile:") }
+    }
+
+    fn row(&self, what: &str) -> String {
+        format!("| {what} | {:.1} | {:.1} | {:.1} |", self.total, self.anonymous, self.file)
+    }
+}
+
+/// `vitrine serve` on an empty data directory, idle: the server's own cost without data.
+fn empty_server_idle() -> Resident {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("VITRINE_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start vitrine serve");
+    std::thread::sleep(Duration::from_secs(3));
+    let resident = Resident::of(server.id());
+    let _ = server.kill();
+    let _ = server.wait();
+    resident
 }
 
 async fn sign_in(base: &str, email: &str) -> Client {
@@ -98,7 +134,10 @@ async fn main() {
         .spawn()
         .expect("start vitrine demo");
     let pid = server.id();
-    let first = BufReader::new(server.stdout.take().expect("stdout")).lines().next();
+    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let first = lines.next();
+    // The demo goes on printing: a closed pipe would end it.
+    std::thread::spawn(move || lines.for_each(drop));
     let base = first
         .and_then(Result::ok)
         .and_then(|line| {
@@ -107,7 +146,7 @@ async fn main() {
         })
         .expect("demo URL");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let idle_rss = rss_mib(pid);
+    let idle = Resident::of(pid);
 
     let admin = sign_in(&base, "admin@example.com").await;
     let viewer = sign_in(&base, "viewer@example.com").await;
@@ -142,7 +181,7 @@ async fn main() {
             p50.as_secs_f64() / baseline.0.as_secs_f64()
         );
     }
-    let loaded_rss = rss_mib(pid);
+    let loaded = Resident::of(pid);
 
     // Sign-in answers for an unknown email and a wrong password: same answer, same work.
     let (unknown, wrong) = (
@@ -156,9 +195,12 @@ async fn main() {
     println!("| known email, wrong password | {} |", ms(wrong));
     println!("| ratio | {:.2} |", wrong.as_secs_f64() / unknown.as_secs_f64());
     println!();
-    println!(
-        "Resident memory of the server: {idle_rss:.1} MiB idle after start, {loaded_rss:.1} MiB after the load."
-    );
     let _ = server.kill();
     let _ = server.wait();
+    println!();
+    println!("| Resident memory, MiB | total | own (anonymous) | files (code) |");
+    println!("|---|---:|---:|---:|");
+    println!("{}", empty_server_idle().row("`vitrine serve`, empty data directory, idle"));
+    println!("{}", idle.row("`vitrine demo` (1,000,000 rows in memory), idle after start"));
+    println!("{}", loaded.row("`vitrine demo`, after the load"));
 }

@@ -237,14 +237,18 @@ pub struct Report {
     pub updated_at: DateTime<Utc>,
 }
 
-/// What opening a report needs to know of it, read without its definition (the token path).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a user's token for a report needs, read at once and without the report's definition
+/// (the token path).
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReportGate {
     pub id: ReportId,
     /// The capacity the report runs on, if any.
     pub capacity_id: Option<CapacityId>,
     /// Granted to the user directly or to one of their groups.
     pub granted: bool,
+    /// The user's effective row-level-security identity, as [`crate::Store::effective_rls`]
+    /// gives it.
+    pub identity: RlsAssignment,
 }
 
 /// Whom a report or a permission is granted to.
@@ -376,6 +380,34 @@ pub struct RlsAssignment {
     pub attributes: std::collections::BTreeMap<String, String>,
 }
 
+/// An attribute a user has from one of their groups.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct GroupAttribute {
+    pub group_name: String,
+    pub name: String,
+    pub value: String,
+}
+
+impl RlsAssignment {
+    /// A user's effective identity from what is assigned to them and to their groups: every
+    /// role, once, in order; the groups' attributes, where the group whose name sorts first
+    /// wins; then the user's own attributes, which win over every group's. Every backend reads
+    /// the parts and leaves the precedence to this.
+    pub fn effective(
+        roles: impl IntoIterator<Item = String>,
+        mut group_attributes: Vec<GroupAttribute>,
+        own_attributes: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        let roles: std::collections::BTreeSet<String> = roles.into_iter().collect();
+        // Last first: the first name's value is inserted last and stays.
+        group_attributes.sort_by(|a, b| b.group_name.cmp(&a.group_name));
+        let mut attributes: std::collections::BTreeMap<String, String> =
+            group_attributes.into_iter().map(|a| (a.name, a.value)).collect();
+        attributes.extend(own_attributes);
+        Self { roles: roles.into_iter().collect(), attributes }
+    }
+}
+
 /// Compute that reports run on, and how it is switched.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Capacity {
@@ -422,4 +454,32 @@ pub struct CapacityEvent {
     pub reason: String,
     pub actor: Option<String>,
     pub detail: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_effective_identity_names_each_role_once_and_the_users_own_attributes_win() {
+        let of_group = |group: &str, name: &str, value: &str| GroupAttribute {
+            group_name: group.into(),
+            name: name.into(),
+            value: value.into(),
+        };
+        let effective = RlsAssignment::effective(
+            ["Viewer", "Analyst", "Viewer"].map(String::from),
+            vec![
+                of_group("North", "region", "North"),
+                of_group("Everyone", "region", "All"),
+                of_group("North", "tier", "A"),
+                of_group("Everyone", "site", "HQ"),
+            ],
+            [("tier".to_string(), "B".to_string())],
+        );
+        assert_eq!(effective.roles, ["Analyst", "Viewer"]);
+        let attributes: Vec<(&str, &str)> =
+            effective.attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(attributes, [("region", "All"), ("site", "HQ"), ("tier", "B")]);
+    }
 }

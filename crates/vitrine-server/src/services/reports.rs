@@ -38,8 +38,8 @@ pub async fn open(state: &AppState, caller: &Caller, id: ReportId) -> ApiResult<
     Ok(report)
 }
 
-/// Where the report runs, if `caller` (a signed-in user) may open it: the token path's check,
-/// which does not read the report's definition.
+/// Where the report runs and the identity a token for it carries, if `caller` (a signed-in
+/// user) may open it: the token path's check, which does not read the report's definition.
 pub async fn gate(
     state: &AppState,
     caller: &Caller,

@@ -79,7 +79,8 @@ pub fn assignment_from_text(roles: &str, attributes: &str) -> ApiResult<RlsAssig
     assignment_from(&fields, &raw)
 }
 
-fn identity(username: &str, assignment: &RlsAssignment) -> RlsIdentity {
+/// The identity a user's tokens carry, from their effective assignment.
+pub fn identity(username: &str, assignment: &RlsAssignment) -> RlsIdentity {
     RlsIdentity {
         username: username.to_string(),
         roles: assignment.roles.clone(),
@@ -171,10 +172,5 @@ pub async fn set(
 
 /// The row-level-security identity a user's tokens carry.
 pub async fn identity_of(state: &AppState, org: OrgId, user: &User) -> ApiResult<RlsIdentity> {
-    let effective = state.store.effective_rls(org, user.id).await?;
-    Ok(RlsIdentity {
-        username: user.email.clone(),
-        roles: effective.roles,
-        attributes: effective.attributes,
-    })
+    Ok(identity(&user.email, &state.store.effective_rls(org, user.id).await?))
 }

@@ -45,8 +45,8 @@ pub async fn issue(
     if let Some(capacity) = report.capacity_id {
         super::capacities::admit(state, org, user.id, &user.email, capacity, true).await?;
     }
-    // The settings came with the session, read in this request.
-    let rls = super::rls::identity_of(state, org, user).await?;
+    // The settings came with the session and the identity with the gate, read in this request.
+    let rls = super::rls::identity(&user.email, &report.identity);
     // Every read is done: a revocation since the snapshot means they may be stale, and the
     // token would be refused at once. Nothing is signed or counted for it.
     if state.tokens.revoker.index.revoked_since(org, user.id, report.id, caller.snapshot) {

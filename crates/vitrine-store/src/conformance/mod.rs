@@ -653,6 +653,19 @@ pub async fn rls_roles_and_attributes_union_over_groups_and_the_users_own_win(st
         .unwrap();
     let effective = store.effective_rls(org, ada).await.unwrap();
     assert_eq!(effective.roles, ["Analyst", "Own region", "Viewer"]);
+    let report = store
+        .create_report(
+            org,
+            &actor(),
+            &NewReport { name: "Sales".into(), description: "".into(), owner_id: None },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.report_gate(org, ada, report.id).await.unwrap().identity,
+        effective,
+        "the token path's gate carries the same identity"
+    );
     assert_eq!(
         effective.attributes.get("region").map(String::as_str),
         Some("South"),
@@ -668,6 +681,7 @@ pub async fn rls_roles_and_attributes_union_over_groups_and_the_users_own_win(st
     let plain = user(store, org, "plain@example.com").await;
     let none = store.effective_rls(org, plain).await.unwrap();
     assert!(none.roles.is_empty() && none.attributes.is_empty());
+    assert_eq!(store.report_gate(org, plain, report.id).await.unwrap().identity, none);
     assert_eq!(
         store.rls_assignment(org, Grantee::Group(north)).await.unwrap(),
         assign(&["Own region"], &[("region", "North"), ("tier", "A")])

@@ -48,6 +48,18 @@ const REPORT_COLUMNS: &str = "r.id, r.org_id, r.name, r.description, r.owner_id,
 const CAN_OPEN: &str = "(EXISTS (SELECT 1 FROM report_user_access WHERE report_id = r.id AND user_id = ?)
      OR EXISTS (SELECT 1 FROM report_group_access a JOIN group_members m
                 ON m.group_id = a.group_id WHERE a.report_id = r.id AND m.user_id = ?)) AS can_open";
+/// A user's row-level-security parts as one row (see [`bind_rls_parts`] and [`rls_from_row`]):
+/// whether they are of the organization, then their roles, their groups' roles, their groups'
+/// attributes with the group's name, and their own attributes, each a JSON array.
+const RLS_PARTS: &str = "EXISTS (SELECT 1 FROM users WHERE id = ? AND org_id = ?) AS rls_member,
+     (SELECT json_group_array(role) FROM user_rls_roles WHERE user_id = ?) AS rls_roles,
+     (SELECT json_group_array(gr.role) FROM group_rls_roles gr
+        JOIN group_members m ON m.group_id = gr.group_id WHERE m.user_id = ?) AS rls_group_roles,
+     (SELECT json_group_array(json_array(g.name, ga.name, ga.value)) FROM group_attributes ga
+        JOIN group_members m ON m.group_id = ga.group_id
+        JOIN user_groups g ON g.id = ga.group_id WHERE m.user_id = ?) AS rls_group_attributes,
+     (SELECT json_group_array(json_array(name, value)) FROM user_attributes
+        WHERE user_id = ?) AS rls_attributes";
 const CAPACITY_COLUMNS: &str = "id, org_id, name, provider, state, mode, idle_minutes, schedule, time_zone, \
      hourly_price, wake_from_viewer, state_since, last_activity, created_at";
 const DATASET_COLUMNS: &str = "id, org_id, name, format, location, columns, row_count, created_at";
@@ -423,12 +435,15 @@ impl Store for SqliteStore {
     }
 
     async fn find_session(&self, token_hash: &[u8]) -> StoreResult<Option<SessionRecord>> {
-        let sql = format!(
-            "SELECT {USER_COLUMNS}, o.name AS org_name, o.settings, o.suspended_at, s.created_at AS session_created_at, s.last_seen_at
-             FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id
-             WHERE s.token_hash = ?"
-        );
-        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await?;
+        // Read on every signed-in request: the statement is built once.
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT {USER_COLUMNS}, o.name AS org_name, o.settings, o.suspended_at, s.created_at AS session_created_at, s.last_seen_at
+                 FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id
+                 WHERE s.token_hash = ?"
+            )
+        });
+        let row = sqlx::query(SQL.as_str()).bind(token_hash).fetch_optional(&self.reader).await?;
         row.map(|row| {
             Ok(SessionRecord {
                 user: user_from_row(&row)?,
@@ -800,11 +815,26 @@ impl Store for SqliteStore {
         user: UserId,
         report: ReportId,
     ) -> StoreResult<ReportGate> {
-        let row = self.report_row_for_user("r.id, r.capacity_id", org, user, report).await?;
+        // One statement: it is the whole of the token path's reading after the session.
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT r.id, r.capacity_id, {CAN_OPEN}, {RLS_PARTS}
+                   FROM reports r WHERE r.org_id = ? AND r.id = ?"
+            )
+        });
+        let (user, org, report) = (user.to_string(), org.to_string(), report.to_string());
+        let query = sqlx::query(SQL.as_str()).bind(&user).bind(&user);
+        let row = bind_rls_parts(query, &user, &org)
+            .bind(&org)
+            .bind(&report)
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         Ok(ReportGate {
             id: parse_id(&row, "id")?,
             capacity_id: capacity_id_column(&row)?,
             granted: row.try_get("can_open")?,
+            identity: rls_from_row(&row)?.ok_or(StoreError::NotFound)?,
         })
     }
 
@@ -1305,62 +1335,11 @@ impl Store for SqliteStore {
     }
 
     async fn effective_rls(&self, org: OrgId, user: UserId) -> StoreResult<RlsAssignment> {
-        // One statement (it is on the token path): a marker row proves the user is in the
-        // organization, then roles, group attributes with their group's name, own attributes.
-        let user_id = user.to_string();
-        let rows = sqlx::query(
-            "SELECT 0 AS kind, NULL AS name, NULL AS value, '' AS grp
-               FROM users WHERE id = ? AND org_id = ?
-             UNION ALL
-             SELECT 1, role, NULL, '' FROM user_rls_roles WHERE user_id = ?
-             UNION ALL
-             SELECT 1, gr.role, NULL, '' FROM group_rls_roles gr
-               JOIN group_members m ON m.group_id = gr.group_id WHERE m.user_id = ?
-             UNION ALL
-             SELECT 2, ga.name, ga.value, g.name FROM group_attributes ga
-               JOIN group_members m ON m.group_id = ga.group_id
-               JOIN user_groups g ON g.id = ga.group_id WHERE m.user_id = ?
-             UNION ALL
-             SELECT 3, name, value, '' FROM user_attributes WHERE user_id = ?",
-        )
-        .bind(&user_id)
-        .bind(org.to_string())
-        .bind(&user_id)
-        .bind(&user_id)
-        .bind(&user_id)
-        .bind(&user_id)
-        .fetch_all(&self.reader)
-        .await?;
-        let mut found = false;
-        let mut roles = std::collections::BTreeSet::new();
-        let mut group_attributes: Vec<(String, String, String)> = Vec::new();
-        let mut own_attributes: Vec<(String, String)> = Vec::new();
-        for row in &rows {
-            match row.try_get::<i64, _>("kind")? {
-                0 => found = true,
-                1 => {
-                    roles.insert(row.try_get::<String, _>("name")?);
-                }
-                2 => group_attributes.push((
-                    row.try_get("grp")?,
-                    row.try_get("name")?,
-                    row.try_get("value")?,
-                )),
-                _ => own_attributes.push((row.try_get("name")?, row.try_get("value")?)),
-            }
-        }
-        if !found {
-            return Err(StoreError::NotFound);
-        }
-        // Groups by name, last first, so the group whose name sorts first wins; the user's own
-        // attributes win over every group's.
-        group_attributes.sort_by(|a, b| b.0.cmp(&a.0));
-        let mut attributes = std::collections::BTreeMap::new();
-        for (_, name, value) in group_attributes {
-            attributes.insert(name, value);
-        }
-        attributes.extend(own_attributes);
-        Ok(RlsAssignment { roles: roles.into_iter().collect(), attributes })
+        let (user, org) = (user.to_string(), org.to_string());
+        let row = bind_rls_parts(sqlx::query(&format!("SELECT {RLS_PARTS}")), &user, &org)
+            .fetch_one(&self.reader)
+            .await?;
+        rls_from_row(&row)?.ok_or(StoreError::NotFound)
     }
 
     async fn create_capacity(
@@ -1942,6 +1921,33 @@ fn settings_json(settings: &OrgSettings) -> StoreResult<String> {
 
 fn settings_from_json(raw: &str) -> StoreResult<OrgSettings> {
     serde_json::from_str(raw).map_err(|e| StoreError::Backend(format!("malformed settings: {e}")))
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds the parameters of [`RLS_PARTS`], in order.
+fn bind_rls_parts<'q>(query: SqliteQuery<'q>, user: &'q str, org: &'q str) -> SqliteQuery<'q> {
+    query.bind(user).bind(org).bind(user).bind(user).bind(user).bind(user)
+}
+
+/// The effective identity from the columns of [`RLS_PARTS`]; `None` when the user is not of the
+/// organization.
+fn rls_from_row(row: &SqliteRow) -> StoreResult<Option<RlsAssignment>> {
+    if !row.try_get::<bool, _>("rls_member")? {
+        return Ok(None);
+    }
+    fn parts<T: serde::de::DeserializeOwned>(row: &SqliteRow, column: &str) -> StoreResult<T> {
+        serde_json::from_str(&row.try_get::<String, _>(column)?)
+            .map_err(|e| StoreError::Backend(format!("malformed {column}: {e}")))
+    }
+    let own: Vec<String> = parts(row, "rls_roles")?;
+    let of_groups: Vec<String> = parts(row, "rls_group_roles")?;
+    let attributes: Vec<(String, String)> = parts(row, "rls_attributes")?;
+    Ok(Some(RlsAssignment::effective(
+        own.into_iter().chain(of_groups),
+        parts(row, "rls_group_attributes")?,
+        attributes,
+    )))
 }
 
 fn json_column(row: &SqliteRow, column: &str) -> StoreResult<Option<Value>> {
