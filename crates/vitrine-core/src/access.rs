@@ -8,7 +8,63 @@ use crate::role::Role;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {
     Session,
-    ApiKey(ApiKeyId),
+    ApiKey(ApiKeyId, ApiKeyScope),
+}
+
+/// What an API key may do.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum ApiKeyScope {
+    /// Whatever an administrator of its organization may (every key made before scopes).
+    #[default]
+    Admin,
+    /// Only mint embed tokens for the host app's users (and revoke theirs): every other call
+    /// of the API is refused.
+    Embed,
+    /// Only read: every call that changes something is refused.
+    Read,
+}
+
+impl ApiKeyScope {
+    pub const ALL: [ApiKeyScope; 3] = [ApiKeyScope::Admin, ApiKeyScope::Embed, ApiKeyScope::Read];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiKeyScope::Admin => "admin",
+            ApiKeyScope::Embed => "embed",
+            ApiKeyScope::Read => "read",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|scope| scope.as_str() == raw)
+    }
+
+    /// Whether a key of this scope may make a call of the JSON API (the embed-token endpoint
+    /// aside, which asks [`ApiKeyScope::mints_embed_tokens`]); `changes` when the call's
+    /// method is not a safe one.
+    pub fn allows_api_call(self, changes: bool) -> bool {
+        match self {
+            ApiKeyScope::Admin => true,
+            ApiKeyScope::Read => !changes,
+            ApiKeyScope::Embed => false,
+        }
+    }
+
+    /// Whether a key of this scope may mint embed tokens for the host app's users.
+    pub fn mints_embed_tokens(self) -> bool {
+        matches!(self, ApiKeyScope::Admin | ApiKeyScope::Embed)
+    }
 }
 
 /// An authenticated caller, always bound to exactly one organization.
@@ -127,8 +183,24 @@ mod tests {
         assert!(admin.operator().is_err());
         let operator = Principal { operator: true, ..principal(Role::Viewer) };
         assert!(operator.operator().is_ok());
-        let key = Principal { method: AuthMethod::ApiKey(ApiKeyId::generate()), ..operator };
+        let method = AuthMethod::ApiKey(ApiKeyId::generate(), ApiKeyScope::Admin);
+        let key = Principal { method, ..operator };
         assert!(key.operator().is_err());
+    }
+
+    #[test]
+    fn an_embed_key_makes_no_api_call_and_a_read_key_changes_nothing() {
+        for changes in [false, true] {
+            assert!(ApiKeyScope::Admin.allows_api_call(changes));
+            assert!(!ApiKeyScope::Embed.allows_api_call(changes));
+        }
+        assert!(ApiKeyScope::Read.allows_api_call(false));
+        assert!(!ApiKeyScope::Read.allows_api_call(true));
+        assert!(ApiKeyScope::Embed.mints_embed_tokens() && !ApiKeyScope::Read.mints_embed_tokens());
+        for scope in ApiKeyScope::ALL {
+            assert_eq!(ApiKeyScope::parse(scope.as_str()), Some(scope));
+        }
+        assert_eq!(ApiKeyScope::parse("Admin"), None);
     }
 
     #[test]

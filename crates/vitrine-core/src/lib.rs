@@ -15,7 +15,9 @@ pub mod settings;
 pub mod token;
 pub mod validate;
 
-pub use access::{AdminScope, AuthMethod, ContentScope, Forbidden, OperatorScope, Principal};
+pub use access::{
+    AdminScope, ApiKeyScope, AuthMethod, ContentScope, Forbidden, OperatorScope, Principal,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, ReportId, UserId};
 pub use input::{FieldError, Fields};

@@ -252,6 +252,16 @@ async fn me_describes_the_caller_and_refuses_anonymous_requests() {
 }
 
 #[tokio::test]
+async fn a_sign_in_with_what_is_not_an_email_is_refused_naming_the_field_and_never_locks() {
+    let app = spawn_app().await;
+    for attempt in 1..=7 {
+        let response = app.sign_in_with("useratexample.com", "wrong-password").await.err().unwrap();
+        let body = expect_error(response, StatusCode::BAD_REQUEST, "InvalidInput").await;
+        assert_eq!(body["error"]["field"], "email", "attempt {attempt}");
+    }
+}
+
+#[tokio::test]
 async fn garbage_login_bodies_are_refused_naming_the_field() {
     let app = spawn_app().await;
     let client = app.anonymous();

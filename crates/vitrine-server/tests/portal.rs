@@ -233,6 +233,44 @@ async fn api_keys_created_in_the_portal_are_shown_once() {
 }
 
 #[tokio::test]
+async fn an_embed_key_made_in_the_portal_keeps_the_reports_ticked_its_expiry_and_capacity_rights() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let report = admin.id_of("/api/v1/reports", "name", "Sales overview").await;
+    let created = admin
+        .form(
+            "/admin/api-keys",
+            &[
+                ("name", "Partner portal"),
+                ("scope", "embed"),
+                ("reports", &report),
+                ("expiresAt", "2099-12-31"),
+                ("keepCapacityOn", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let page = created.text().await.unwrap();
+    assert!(
+        page.contains("Sales overview") && page.contains("keeps on"),
+        "listed with its reports"
+    );
+    let key = &admin.json("/api/v1/api-keys").await[0];
+    assert_eq!(key["scope"], "embed");
+    assert_eq!(key["reports"], json!([report]));
+    assert_eq!(key["expiresAt"], "2099-12-31T23:59:59.000Z");
+    assert_eq!(
+        (key["wakeCapacity"].clone(), key["keepCapacityOn"].clone()),
+        (json!(false), json!(true))
+    );
+
+    let refused = admin.form("/admin/api-keys", &[("name", "Bad"), ("scope", "root")]).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("scope"));
+    assert_eq!(admin.json("/api/v1/api-keys").await.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn audit_page_filters_and_exports_csv() {
     let app = spawn_app().await;
     let admin = app.sign_in(ADMIN).await;

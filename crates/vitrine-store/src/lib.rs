@@ -203,7 +203,8 @@ pub trait Store: InstallationStore + AccountStore + Send + Sync + 'static {
     ) -> StoreResult<ApiKey>;
     async fn list_api_keys(&self, org: OrgId) -> StoreResult<Vec<ApiKey>>;
     async fn revoke_api_key(&self, org: OrgId, actor: &Actor, id: ApiKeyId) -> StoreResult<()>;
-    async fn find_api_key(&self, secret_hash: &[u8]) -> StoreResult<Option<ApiKey>>;
+    /// The unrevoked key with this secret, its creator and organization.
+    async fn find_api_key(&self, secret_hash: &[u8]) -> StoreResult<Option<ApiKeyRecord>>;
     async fn touch_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<()>;
 
     // Audit log of entity changes.

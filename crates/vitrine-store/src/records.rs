@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use vitrine_core::capacity::{CapacityMode, CapacityState, WeeklyWindow};
 use vitrine_core::{
-    ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, OrgLimits, OrgSettings, ReportId, Role, UserId,
+    ApiKeyId, ApiKeyScope, CapacityId, DatasetId, GroupId, OrgId, OrgLimits, OrgSettings, ReportId,
+    Role, UserId,
 };
 
 /// Who made a change, and when; recorded in the audit log with it.
@@ -270,6 +271,16 @@ pub struct NewApiKey {
     /// The first characters of the secret, shown so keys can be told apart.
     pub prefix: String,
     pub secret_hash: Vec<u8>,
+    pub scope: ApiKeyScope,
+    /// The reports the key may mint embed tokens for; `None`: all of the organization's.
+    pub reports: Option<Vec<ReportId>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The tokens the key mints may start a paused capacity.
+    pub wake_capacity: bool,
+    /// The tokens the key mints keep a running capacity on.
+    pub keep_capacity_on: bool,
+    /// The administrator making it; the key works only while they may.
+    pub created_by_user: Option<UserId>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -282,6 +293,64 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub scope: ApiKeyScope,
+    /// The reports the key may mint embed tokens for; `None`: all of the organization's.
+    pub reports: Option<Vec<ReportId>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub wake_capacity: bool,
+    pub keep_capacity_on: bool,
+    /// `None` for keys made before creators were recorded whose creator's email matched no
+    /// account.
+    pub created_by_user: Option<UserId>,
+}
+
+impl ApiKey {
+    pub fn expired_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// Whether the key may mint embed tokens for `report`.
+    pub fn covers_report(&self, report: ReportId) -> bool {
+        self.reports.as_ref().is_none_or(|reports| reports.contains(&report))
+    }
+}
+
+/// The administrator who made an API key, as their account stands now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCreator {
+    /// Not recorded (a key made before creators were, by an email that matched no account).
+    Unrecorded,
+    /// The account is deleted.
+    Deleted,
+    Account {
+        role: Role,
+        blocked: bool,
+        expires_at: Option<DateTime<Utc>>,
+    },
+}
+
+impl KeyCreator {
+    /// A key acts for its creator: it works only while they are an active administrator.
+    pub fn vouches_at(&self, now: DateTime<Utc>) -> bool {
+        match *self {
+            KeyCreator::Unrecorded => true,
+            KeyCreator::Deleted => false,
+            KeyCreator::Account { role, blocked, expires_at } => {
+                role == Role::Admin && !blocked && expires_at.is_none_or(|at| now < at)
+            }
+        }
+    }
+}
+
+/// An unrevoked API key found by its secret, with its creator and its organization, read in
+/// one query.
+#[derive(Debug, Clone)]
+pub struct ApiKeyRecord {
+    pub key: ApiKey,
+    pub creator: KeyCreator,
+    pub org_name: String,
+    pub org_suspended: bool,
+    pub settings: OrgSettings,
 }
 
 #[derive(Debug, Clone, Default)]

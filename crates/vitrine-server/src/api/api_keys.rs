@@ -32,9 +32,8 @@ pub async fn create(
     JsonFields(input): JsonFields,
 ) -> ApiResult<(StatusCode, Json<json::ApiKeyCreated>)> {
     let scope = caller.principal.admin()?;
-    input.allow_only(&api_key::FIELDS)?;
-    let (key, secret) =
-        api_key::create(&state, &scope, &caller, input.required_str("name")?).await?;
+    let request = api_key::KeyRequest::from_json(&input)?;
+    let (key, secret) = api_key::create(&state, &scope, &caller, request).await?;
     Ok((StatusCode::CREATED, Json(json::ApiKeyCreated { api_key: (&key).into(), key: secret })))
 }
 

@@ -450,10 +450,18 @@ pub struct ApiKey {
     pub name: String,
     /// The first characters of the key, to recognize it.
     pub prefix: String,
+    pub scope: vitrine_core::ApiKeyScope,
+    /// The reports an embed key may mint tokens for; `null` for all.
+    pub reports: Option<Vec<ReportId>>,
+    /// Who made it: their email, or the key they used.
     pub created_by: String,
     pub created_at: Time,
+    /// Refreshed at most once a minute.
     pub last_used_at: Option<Time>,
+    pub expires_at: Option<Time>,
     pub revoked_at: Option<Time>,
+    pub wake_capacity: bool,
+    pub keep_capacity_on: bool,
 }
 
 impl From<&store::ApiKey> for ApiKey {
@@ -462,10 +470,15 @@ impl From<&store::ApiKey> for ApiKey {
             id: key.id,
             name: key.name.clone(),
             prefix: key.prefix.clone(),
+            scope: key.scope,
+            reports: key.reports.clone(),
             created_by: key.created_by.clone(),
             created_at: Time(key.created_at),
             last_used_at: at(key.last_used_at),
+            expires_at: at(key.expires_at),
             revoked_at: at(key.revoked_at),
+            wake_capacity: key.wake_capacity,
+            keep_capacity_on: key.keep_capacity_on,
         }
     }
 }

@@ -75,8 +75,8 @@ pub fn complete(mut doc: OpenApi) -> OpenApi {
         API_KEY,
         SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
             "X-API-Key",
-            "An organization API key (vtr_…); acts as an administrator. Also accepted as \
-             Authorization: Bearer vtr_….",
+            "An organization API key (vtr_…). Scope admin acts as an administrator; read \
+             may only read; embed may only mint embed tokens (403 Forbidden otherwise).",
         ))),
     );
     components.add_security_scheme(

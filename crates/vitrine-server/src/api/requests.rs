@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use utoipa::{IntoParams, ToSchema};
 use vitrine_core::capacity::CapacityMode;
-use vitrine_core::{CapacityId, OrgLimits, Role};
+use vitrine_core::{CapacityId, OrgLimits, ReportId, Role};
 
 #[derive(ToSchema)]
 pub struct Login {
@@ -192,10 +192,24 @@ pub struct SettingsChange {
     pub capacity_wake_from_viewer: Option<bool>,
 }
 
+/// A new API key. Only an embed key lists reports; the capacity rights apply to the embed
+/// tokens the key mints.
 #[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ApiKeyNew {
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    /// `admin` when not given.
+    pub scope: Option<vitrine_core::ApiKeyScope>,
+    /// The reports an embed key may mint tokens for; `null` or absent for all.
+    #[schema(max_items = 500)]
+    pub reports: Option<Vec<ReportId>>,
+    /// RFC 3339, or a date (`2026-12-31` = the end of that day, UTC); absent for never.
+    pub expires_at: Option<String>,
+    /// The tokens the key mints may start a paused capacity.
+    pub wake_capacity: Option<bool>,
+    /// The tokens the key mints keep a running capacity on.
+    pub keep_capacity_on: Option<bool>,
 }
 
 /// A dataset upload: multipart with `name` and one `file` (`.csv` or `.parquet`).

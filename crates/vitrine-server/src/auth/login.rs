@@ -72,7 +72,9 @@ async fn attempt(
     {
         return Err(throttled());
     }
-    let email = email.trim().to_ascii_lowercase();
+    // No account has an address that is not one, so saying so reveals nothing; it spares
+    // the lockout of nobody a key per typo.
+    let email = vitrine_core::validate::email("email", email)?;
     let login = state.store.find_login(&email).await?;
     let rule = &state.guards.lockout;
     let gate = match &login {

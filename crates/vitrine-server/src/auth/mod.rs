@@ -69,6 +69,8 @@ pub struct Caller {
     /// The signed-in user; `None` for API keys.
     pub user: Option<User>,
     pub session: Option<SessionHandle>,
+    /// The API key; `None` for sessions.
+    pub api_key: Option<vitrine_store::ApiKey>,
     /// Taken before the session or key was read: tokens issued for this request are dated
     /// with it, so that a change of access made meanwhile revokes them.
     pub snapshot: Snapshot,
@@ -96,7 +98,7 @@ impl Caller {
 
     pub fn actor(&self, at: DateTime<Utc>) -> Actor {
         let id = match (self.principal.method, self.principal.user_id) {
-            (AuthMethod::ApiKey(key), _) => format!("apiKey:{key}"),
+            (AuthMethod::ApiKey(key, _), _) => format!("apiKey:{key}"),
             (AuthMethod::Session, Some(user)) => user.to_string(),
             (AuthMethod::Session, None) => "unknown".into(),
         };
@@ -163,6 +165,7 @@ pub async fn authenticate_headers(
         org_settings: record.settings,
         user: Some(user),
         session: Some(SessionHandle { token_hash, csrf_token: csrf_for(token) }),
+        api_key: None,
         snapshot,
     }))
 }
@@ -250,6 +253,8 @@ impl ApiCaller {
             let presented = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             caller.check_csrf(presented)?;
         }
+        // The one gate of every JSON API call an API key makes.
+        api_key::check_scope(&caller, is_unsafe(method))?;
         Ok(ApiCaller(caller))
     }
 }

@@ -5,15 +5,15 @@ use chrono::{Duration, Utc};
 use vitrine_core::capacity::{CapacityMode, CapacityState, WeeklyWindow};
 use vitrine_core::lockout::{Gate, LockoutRule};
 use vitrine_core::token::{Revocation, RevocationScope};
-use vitrine_core::{CapacityId, DatasetId, OrgId, Permission, Role, UserId};
+use vitrine_core::{ApiKeyScope, CapacityId, DatasetId, OrgId, Permission, Role, UserId};
 
 mod installation;
 pub use installation::*;
 
 use crate::{
-    Actor, AuditFilter, Capacity, CapacityChange, CapacityEvent, Dataset, Grantee, NewApiKey,
-    NewGroup, NewReport, NewSession, NewUser, ReportChange, RlsAssignment, Store, StoreError,
-    StoredSigningKey, TokenEvent, TokenEventFilter, UserChange,
+    Actor, AuditFilter, Capacity, CapacityChange, CapacityEvent, Dataset, Grantee, KeyCreator,
+    NewApiKey, NewGroup, NewReport, NewSession, NewUser, ReportChange, RlsAssignment, Store,
+    StoreError, StoredSigningKey, TokenEvent, TokenEventFilter, UserChange,
 };
 
 pub(crate) fn actor() -> Actor {
@@ -353,20 +353,103 @@ pub async fn changes_of_password_block_expiry_role_or_email_end_sessions_a_renam
 
 pub async fn revoked_api_keys_are_not_found(store: &dyn Store) {
     let org = org(store, "Org").await;
-    let key = store
-        .create_api_key(
-            org,
-            &actor(),
-            &NewApiKey { name: "CI".into(), prefix: "vtr_abcd".into(), secret_hash: vec![1; 32] },
-        )
-        .await
-        .unwrap();
-    assert_eq!(store.find_api_key(&[1; 32]).await.unwrap().map(|k| k.id), Some(key.id));
+    let key = store.create_api_key(org, &actor(), &new_api_key("CI", vec![1; 32])).await.unwrap();
+    assert_eq!(store.find_api_key(&[1; 32]).await.unwrap().map(|k| k.key.id), Some(key.id));
     store.touch_api_key(key.id, Utc::now()).await.unwrap();
     assert!(store.list_api_keys(org).await.unwrap()[0].last_used_at.is_some());
     store.revoke_api_key(org, &actor(), key.id).await.unwrap();
     assert!(store.find_api_key(&[1; 32]).await.unwrap().is_none());
     assert!(store.list_api_keys(org).await.unwrap()[0].revoked_at.is_some());
+}
+
+fn new_api_key(name: &str, secret_hash: Vec<u8>) -> NewApiKey {
+    NewApiKey {
+        name: name.into(),
+        prefix: "vtr_abcd".into(),
+        secret_hash,
+        scope: ApiKeyScope::Admin,
+        reports: None,
+        expires_at: None,
+        wake_capacity: false,
+        keep_capacity_on: false,
+        created_by_user: None,
+    }
+}
+
+pub async fn api_keys_keep_their_scope_reports_and_creator_whose_account_decides(
+    store: &dyn Store,
+) {
+    let other = org(store, "Other").await;
+    let org = org(store, "Org").await;
+    let admin = store
+        .create_user(org, &actor(), &new_user("admin@example.com", Role::Admin))
+        .await
+        .unwrap()
+        .id;
+    let report = |org: OrgId, name: &'static str| async move {
+        store
+            .create_report(
+                org,
+                &actor(),
+                &NewReport { name: name.into(), description: String::new(), owner_id: None },
+            )
+            .await
+            .unwrap()
+            .id
+    };
+    let (sales, stock, foreign) =
+        (report(org, "Sales").await, report(org, "Stock").await, report(other, "Theirs").await);
+    let expires = Utc::now() + Duration::days(30);
+    let embed = NewApiKey {
+        scope: ApiKeyScope::Embed,
+        reports: Some(vec![sales, sales]),
+        expires_at: Some(expires),
+        wake_capacity: true,
+        created_by_user: Some(admin),
+        ..new_api_key("Host app", vec![2; 32])
+    };
+    let created = store.create_api_key(org, &actor(), &embed).await.unwrap();
+    let found = store.find_api_key(&[2; 32]).await.unwrap().expect("found by its secret");
+    assert_eq!((found.key.id, &found.key.reports), (created.id, &created.reports));
+    assert_eq!(found.key.scope, ApiKeyScope::Embed);
+    assert_eq!(found.key.reports, Some(vec![sales]), "each report once");
+    assert!(found.key.covers_report(sales) && !found.key.covers_report(stock));
+    assert_eq!(
+        found.key.expires_at.map(|t| t.timestamp_millis()),
+        Some(expires.timestamp_millis())
+    );
+    assert!((found.key.wake_capacity, found.key.keep_capacity_on) == (true, false));
+    assert_eq!(
+        found.creator,
+        KeyCreator::Account { role: Role::Admin, blocked: false, expires_at: None }
+    );
+    assert!(found.creator.vouches_at(Utc::now()));
+    assert_eq!((found.org_name.as_str(), found.org_suspended), ("Org", false));
+    assert_eq!(store.list_api_keys(org).await.unwrap(), vec![found.key.clone()]);
+
+    // Another organization's report is not found, and no key is made.
+    let theirs = NewApiKey { reports: Some(vec![sales, foreign]), ..new_api_key("X", vec![3; 32]) };
+    assert!(matches!(
+        store.create_api_key(org, &actor(), &theirs).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.find_api_key(&[3; 32]).await.unwrap().is_none());
+    assert_eq!(store.list_api_keys(org).await.unwrap().len(), 1);
+
+    // The creator's account as it stands decides.
+    let block = UserChange { blocked: Some(true), ..Default::default() };
+    store.update_user(org, &actor(), admin, &block).await.unwrap();
+    let creator = store.find_api_key(&[2; 32]).await.unwrap().unwrap().creator;
+    assert!(matches!(creator, KeyCreator::Account { blocked: true, .. }));
+    assert!(!creator.vouches_at(Utc::now()));
+    store.delete_user(org, &actor(), admin).await.unwrap();
+    let creator = store.find_api_key(&[2; 32]).await.unwrap().unwrap().creator;
+    assert_eq!(creator, KeyCreator::Deleted);
+    assert!(!creator.vouches_at(Utc::now()));
+
+    // A listed report that is deleted leaves the list, not all reports.
+    store.delete_report(org, &actor(), sales).await.unwrap();
+    assert_eq!(store.find_api_key(&[2; 32]).await.unwrap().unwrap().key.reports, Some(vec![]));
 }
 
 pub async fn every_change_is_audited_with_actor_and_old_and_new_values(store: &dyn Store) {
@@ -898,6 +981,7 @@ macro_rules! store_conformance_tests {
             sessions_are_found_by_hash_and_end_with_their_user,
             changes_of_password_block_expiry_role_or_email_end_sessions_a_rename_does_not,
             revoked_api_keys_are_not_found,
+            api_keys_keep_their_scope_reports_and_creator_whose_account_decides,
             every_change_is_audited_with_actor_and_old_and_new_values,
             group_names_are_unique_within_an_organization,
             signing_keys_round_trip_and_retire,

@@ -17,8 +17,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use vitrine_core::capacity::{CapacityMode, CapacityState};
 use vitrine_core::token::{Revocation, RevocationScope};
 use vitrine_core::{
-    ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, OrgLimits, OrgSettings, Permission, ReportId,
-    Role, UserId,
+    ApiKeyId, ApiKeyScope, CapacityId, DatasetId, GroupId, OrgId, OrgLimits, OrgSettings,
+    Permission, ReportId, Role, UserId,
 };
 
 mod accounts;
@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/0004_capacities.sql")),
     (5, include_str!("../../migrations/0005_capacity_keepers.sql")),
     (6, include_str!("../../migrations/0006_installation.sql")),
+    (7, include_str!("../../migrations/0007_api_key_scopes.sql")),
 ];
 
 const USER_COLUMNS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.blocked, u.expires_at, \
@@ -63,8 +64,10 @@ const RLS_PARTS: &str = "EXISTS (SELECT 1 FROM users WHERE id = ? AND org_id = ?
 const CAPACITY_COLUMNS: &str = "id, org_id, name, provider, state, mode, idle_minutes, schedule, time_zone, \
      hourly_price, wake_from_viewer, state_since, last_activity, created_at";
 const DATASET_COLUMNS: &str = "id, org_id, name, format, location, columns, row_count, created_at";
-const API_KEY_COLUMNS: &str =
-    "k.id, k.org_id, k.name, k.prefix, k.created_by, k.created_at, k.last_used_at, k.revoked_at";
+const API_KEY_COLUMNS: &str = "k.id, k.org_id, k.name, k.prefix, k.created_by, k.created_at, \
+     k.last_used_at, k.revoked_at, k.scope, k.all_reports, k.expires_at, k.wake_capacity, \
+     k.keep_capacity_on, k.created_by_user, \
+     (SELECT json_group_array(kr.report_id) FROM api_key_reports kr WHERE kr.key_id = k.id) AS key_reports";
 
 pub struct SqliteStore {
     reader: SqlitePool,
@@ -936,6 +939,9 @@ impl Store for SqliteStore {
         actor: &Actor,
         new: &NewApiKey,
     ) -> StoreResult<ApiKey> {
+        // Each report once, in the order they are read back.
+        let listed: std::collections::BTreeSet<ReportId> =
+            new.reports.iter().flatten().copied().collect();
         let key = ApiKey {
             id: ApiKeyId::generate(),
             org_id: org,
@@ -945,11 +951,18 @@ impl Store for SqliteStore {
             created_at: actor.at,
             last_used_at: None,
             revoked_at: None,
+            scope: new.scope,
+            reports: new.reports.as_ref().map(|_| listed.iter().copied().collect()),
+            expires_at: new.expires_at,
+            wake_capacity: new.wake_capacity,
+            keep_capacity_on: new.keep_capacity_on,
+            created_by_user: new.created_by_user,
         };
         let mut tx = self.writer.begin().await?;
         sqlx::query(
-            "INSERT INTO api_keys (id, org_id, name, prefix, secret_hash, created_by, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO api_keys (id, org_id, name, prefix, secret_hash, created_by, created_at,
+                 scope, all_reports, expires_at, wake_capacity, keep_capacity_on, created_by_user)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(key.id.to_string())
         .bind(org.to_string())
@@ -958,10 +971,40 @@ impl Store for SqliteStore {
         .bind(&new.secret_hash)
         .bind(&key.created_by)
         .bind(ms(key.created_at))
+        .bind(key.scope.as_str())
+        .bind(key.reports.is_none())
+        .bind(key.expires_at.map(ms))
+        .bind(key.wake_capacity)
+        .bind(key.keep_capacity_on)
+        .bind(key.created_by_user.map(|id| id.to_string()))
         .execute(&mut *tx)
         .await?;
+        for report in listed {
+            // Only the organization's own reports: another's id is not found.
+            let added = sqlx::query(
+                "INSERT INTO api_key_reports (key_id, report_id)
+                 SELECT ?, id FROM reports WHERE id = ? AND org_id = ?",
+            )
+            .bind(key.id.to_string())
+            .bind(report.to_string())
+            .bind(org.to_string())
+            .execute(&mut *tx)
+            .await?;
+            if added.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+        }
+        let shown = json!({
+            "name": key.name,
+            "prefix": key.prefix,
+            "scope": key.scope.as_str(),
+            "reports": key.reports,
+            "expiresAt": key.expires_at.map(|at| at.to_rfc3339()),
+            "wakeCapacity": key.wake_capacity,
+            "keepCapacityOn": key.keep_capacity_on,
+        });
         AuditRecord::new(org, actor, "apiKey", key.id.to_string(), "created")
-            .values(None, Some(json!({ "name": key.name, "prefix": key.prefix })))
+            .values(None, Some(shown))
             .write(&mut tx)
             .await?;
         tx.commit().await?;
@@ -1002,12 +1045,39 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn find_api_key(&self, secret_hash: &[u8]) -> StoreResult<Option<ApiKey>> {
-        let sql = format!(
-            "SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.secret_hash = ? AND k.revoked_at IS NULL"
-        );
-        let row = sqlx::query(&sql).bind(secret_hash).fetch_optional(&self.reader).await?;
-        row.as_ref().map(api_key_from_row).transpose()
+    async fn find_api_key(&self, secret_hash: &[u8]) -> StoreResult<Option<ApiKeyRecord>> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT {API_KEY_COLUMNS}, o.name AS org_name, o.settings, o.suspended_at,
+                        cu.id AS creator_id, cu.role AS creator_role, cu.blocked AS creator_blocked,
+                        cu.expires_at AS creator_expires_at
+                 FROM api_keys k JOIN organizations o ON o.id = k.org_id
+                 LEFT JOIN users cu ON cu.id = k.created_by_user AND cu.org_id = k.org_id
+                 WHERE k.secret_hash = ? AND k.revoked_at IS NULL"
+            )
+        });
+        let row = sqlx::query(SQL.as_str()).bind(secret_hash).fetch_optional(&self.reader).await?;
+        let Some(row) = row else { return Ok(None) };
+        let key = api_key_from_row(&row)?;
+        let creator = match (key.created_by_user, row.try_get::<Option<String>, _>("creator_id")?) {
+            (None, _) => KeyCreator::Unrecorded,
+            (Some(_), None) => KeyCreator::Deleted,
+            (Some(_), Some(_)) => KeyCreator::Account {
+                role: row
+                    .try_get::<String, _>("creator_role")?
+                    .parse()
+                    .map_err(StoreError::Backend)?,
+                blocked: row.try_get("creator_blocked")?,
+                expires_at: opt_from_ms(row.try_get("creator_expires_at")?)?,
+            },
+        };
+        Ok(Some(ApiKeyRecord {
+            key,
+            creator,
+            org_name: row.try_get("org_name")?,
+            org_suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
+            settings: settings_from_json(&row.try_get::<String, _>("settings")?)?,
+        }))
     }
 
     async fn touch_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<()> {
@@ -2121,6 +2191,23 @@ fn api_key_from_row(row: &SqliteRow) -> StoreResult<ApiKey> {
         created_at: from_ms(row.try_get("created_at")?)?,
         last_used_at: opt_from_ms(row.try_get("last_used_at")?)?,
         revoked_at: opt_from_ms(row.try_get("revoked_at")?)?,
+        scope: ApiKeyScope::parse(&row.try_get::<String, _>("scope")?)
+            .ok_or_else(|| StoreError::Backend("unknown API key scope".into()))?,
+        reports: if row.try_get("all_reports")? {
+            None
+        } else {
+            let ids: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("key_reports")?)
+                .map_err(|e| StoreError::Backend(format!("malformed key reports: {e}")))?;
+            let mut ids: Vec<ReportId> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+            ids.sort();
+            Some(ids)
+        },
+        expires_at: opt_from_ms(row.try_get("expires_at")?)?,
+        wake_capacity: row.try_get("wake_capacity")?,
+        keep_capacity_on: row.try_get("keep_capacity_on")?,
+        created_by_user: row
+            .try_get::<Option<String>, _>("created_by_user")?
+            .and_then(|id| id.parse().ok()),
     })
 }
 

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use maud::html;
-use vitrine_core::AdminScope;
+use vitrine_core::{AdminScope, ReportId};
 
 use super::{DoneQuery, admin_scope, done, flash_of};
 use crate::app::AppState;
@@ -31,10 +31,15 @@ async fn render(
     status: StatusCode,
 ) -> PortalResult {
     let keys = state.store.list_api_keys(scope.org_id()).await.on_page(caller)?;
+    let reports = state.store.list_reports(scope.org_id()).await.on_page(caller)?;
+    let report_name = |id: &ReportId| {
+        reports.iter().find(|r| r.id == *id).map(|r| r.name.as_str()).unwrap_or("a deleted report")
+    };
+    let now = state.clock.now();
     let body = html! {
         div.page-head {
             h1 { "API keys" }
-            p.muted { "Scripts and integrations call the JSON API with a key in the " code { "X-API-Key" } " header. A key acts as an administrator of this organization." }
+            p.muted { "Scripts, integrations and host apps call the JSON API with a key in the " code { "X-API-Key" } " header. An " strong { "admin" } " key acts as an administrator of this organization; an " strong { "embed" } " key may only mint embed tokens for a host app's users; a " strong { "read" } " key may only read. A key works only while the administrator who made it is an active administrator." }
         }
         (flash(&notice))
         @if let Some((name, secret)) = new_secret {
@@ -47,15 +52,38 @@ async fn render(
         section.card {
             @if keys.is_empty() { p.muted { "No API keys yet." } } @else {
                 table {
-                    thead { tr { th { "Name" } th { "Key" } th { "Created" } th { "Last used" } th { "Status" } th {} } }
+                    thead { tr { th { "Name" } th { "Key" } th { "Scope" } th { "Created" } th { "Last used" } th { "Status" } th {} } }
                     tbody {
                         @for key in &keys {
                             tr {
                                 td { (key.name) }
                                 td { code { (key.prefix) "…" } }
+                                td {
+                                    (key.scope.as_str())
+                                    @if let Some(listed) = &key.reports {
+                                        br; span.muted { @if listed.is_empty() { "no report left" } @else {
+                                            (listed.iter().map(report_name).collect::<Vec<_>>().join(", "))
+                                        } }
+                                    }
+                                    @if key.wake_capacity || key.keep_capacity_on {
+                                        br; span.muted { "capacity: "
+                                            (match (key.wake_capacity, key.keep_capacity_on) {
+                                                (true, true) => "wakes and keeps on",
+                                                (true, false) => "wakes",
+                                                _ => "keeps on",
+                                            }) }
+                                    }
+                                }
                                 td { (date(key.created_at)) br; span.muted { "by " (key.created_by) } }
                                 td { @if let Some(at) = key.last_used_at { (date(at)) } @else { span.muted { "Never" } } }
-                                td { @if key.revoked_at.is_some() { span.badge.danger { "Revoked" } } @else { span.badge.ok { "Active" } } }
+                                td {
+                                    @if key.revoked_at.is_some() { span.badge.danger { "Revoked" } }
+                                    @else if key.expired_at(now) { span.badge.danger { "Expired" } }
+                                    @else {
+                                        span.badge.ok { "Active" }
+                                        @if let Some(at) = key.expires_at { br; span.muted { "until " (date(at)) } }
+                                    }
+                                }
                                 td.actions {
                                     @if key.revoked_at.is_none() {
                                         (action_button(caller, &format!("/admin/api-keys/{}/revoke", key.id), "Revoke", "small danger"))
@@ -69,14 +97,51 @@ async fn render(
         }
         section.card {
             h2 { "Create a key" }
-            form.inline-form method="post" action="/admin/api-keys" {
+            form.grid-form method="post" action="/admin/api-keys" {
                 (csrf_field(caller))
                 label { "Name" input type="text" name="name" placeholder="e.g. Nightly sync" required; }
-                button.primary type="submit" { "Create key" }
+                label { "Scope"
+                    select name="scope" {
+                        option value="admin" { "admin — everything" }
+                        option value="embed" { "embed — tokens only" }
+                        option value="read" { "read — read only" }
+                    }
+                }
+                label { "Expires on (optional)" input type="date" name="expiresAt"; }
+                @if !reports.is_empty() {
+                    fieldset.full {
+                        legend { "Reports an embed key may mint tokens for (none ticked: all)" }
+                        @for report in &reports {
+                            label.check { input type="checkbox" name="reports" value=(report.id); " " (report.name) }
+                        }
+                    }
+                }
+                label.check { input type="checkbox" name="wakeCapacity" value="true"; " Tokens it mints may start a paused capacity" }
+                label.check { input type="checkbox" name="keepCapacityOn" value="true"; " Tokens it mints keep a running capacity on" }
+                div.form-actions { button.primary type="submit" { "Create key" } }
             }
         }
     };
     Ok((status, page(Some(caller), "API keys", Some(Section::ApiKeys), body)).into_response())
+}
+
+/// Reads the portal's form; no report ticked means all of them.
+fn request_from_form(form: &FormData) -> Result<api_key::KeyRequest, crate::error::ApiError> {
+    let scope = api_key::scope(form.get("scope").unwrap_or("admin"))?;
+    let ticked =
+        form.all("reports").into_iter().map(api_key::report_id).collect::<Result<Vec<_>, _>>()?;
+    let expires_at = match form.get("expiresAt").map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(vitrine_core::validate::expiry("expiresAt", raw)?),
+    };
+    Ok(api_key::KeyRequest {
+        name: form.get("name").unwrap_or_default().to_string(),
+        scope,
+        reports: (!ticked.is_empty()).then_some(ticked),
+        expires_at,
+        wake_capacity: form.get("wakeCapacity").is_some(),
+        keep_capacity_on: form.get("keepCapacityOn").is_some(),
+    })
 }
 
 pub async fn create(
@@ -86,7 +151,11 @@ pub async fn create(
 ) -> PortalResult {
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
-    match api_key::create(&state, &scope, &caller, form.get("name").unwrap_or_default()).await {
+    let created = match request_from_form(&form) {
+        Ok(request) => api_key::create(&state, &scope, &caller, request).await,
+        Err(error) => Err(error),
+    };
+    match created {
         Ok((key, secret)) => {
             let created = Some((key.name.as_str(), secret.as_str()));
             render(&state, &caller, &scope, Flash::default(), created, StatusCode::CREATED).await
