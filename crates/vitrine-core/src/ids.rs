@@ -63,3 +63,8 @@ entity_id!(ReportId);
 entity_id!(ApiKeyId);
 entity_id!(DatasetId);
 entity_id!(CapacityId);
+entity_id!(
+    /// A host app's user as Vitrine knows them: an embed key mints tokens for them, and they
+    /// have no Vitrine account.
+    IdentityId
+);

@@ -19,7 +19,7 @@ pub use access::{
     AdminScope, ApiKeyScope, AuthMethod, ContentScope, Forbidden, OperatorScope, Principal,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, ReportId, UserId};
+pub use ids::{ApiKeyId, CapacityId, DatasetId, GroupId, IdentityId, OrgId, ReportId, UserId};
 pub use input::{FieldError, Fields};
 pub use limits::OrgLimits;
 pub use permission::Permission;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ed25519_dalek::{Signer, SigningKey};
-use vitrine_core::token::RlsIdentity;
+use vitrine_core::token::{RlsIdentity, Subject};
 use vitrine_core::{OrgId, OrgSettings, ReportId, Role, SystemClock, UserId};
 use vitrine_server::metrics::Metrics;
 use vitrine_server::tokens::TokenService;
@@ -65,7 +65,15 @@ fn benchmarks(c: &mut Criterion) {
     let issue = || {
         let snapshot = service.revoker.snapshot();
         service
-            .issue(org, user.id, report, rls.clone(), policy, snapshot, Utc::now())
+            .issue(
+                org,
+                Subject::User(user.id),
+                vec![report],
+                rls.clone(),
+                policy,
+                snapshot,
+                Utc::now(),
+            )
             .expect("issue")
     };
 

@@ -109,7 +109,7 @@ async fn tokens_are_eddsa_jws_of_our_own_type_with_every_claim() {
     assert_eq!(claims["aud"], "vitrine-embed");
     assert_eq!(claims["sub"], viewer.user["id"]);
     assert_eq!(claims["org"], viewer.json("/api/v1/me").await["organization"]["id"]);
-    assert_eq!(claims["report"], report.as_str());
+    assert_eq!(claims["reports"], serde_json::json!([report]));
     assert_eq!(claims["access"], "View");
     assert_eq!(claims["rls"]["username"], VIEWER);
     assert!(claims["rls"]["roles"].is_array() && claims["rls"]["attributes"].is_object());

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::ids::{OrgId, ReportId, UserId};
+use crate::ids::{IdentityId, OrgId, ReportId, UserId};
 
 /// The `typ` header of every embed token; a plain `JWT` is refused.
 pub const TOKEN_TYPE: &str = "vitrine-embed+jwt";
@@ -85,9 +85,12 @@ impl RlsIdentity {
 pub struct EmbedClaims {
     pub iss: String,
     pub aud: String,
-    pub sub: UserId,
+    pub sub: Subject,
     pub org: OrgId,
-    pub report: ReportId,
+    /// The reports the token opens: one for a signed-in user, those asked for by a host app.
+    /// Tokens made before several reports were possible name one, as `report`.
+    #[serde(alias = "report", deserialize_with = "one_or_many")]
+    pub reports: Vec<ReportId>,
     pub access: AccessLevel,
     pub rls: RlsIdentity,
     pub iat: i64,
@@ -98,6 +101,84 @@ pub struct EmbedClaims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: Uuid,
+}
+
+impl EmbedClaims {
+    /// Whether the token opens `report`.
+    pub fn opens(&self, report: ReportId) -> bool {
+        self.reports.contains(&report)
+    }
+}
+
+/// Whom a token is for: a user of Vitrine, or a host app's user an embed key minted it for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Subject {
+    User(UserId),
+    Identity(IdentityId),
+}
+
+/// How a host app's user is told apart from a user in `sub`.
+const IDENTITY_PREFIX: &str = "identity:";
+
+impl Serialize for Subject {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Subject::User(id) => serializer.collect_str(id),
+            Subject::Identity(id) => serializer.collect_str(&format_args!("{IDENTITY_PREFIX}{id}")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Subject {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let parsed = match raw.strip_prefix(IDENTITY_PREFIX) {
+            Some(id) => id.parse().map(Subject::Identity),
+            None => raw.parse().map(Subject::User),
+        };
+        parsed.map_err(|_| serde::de::Error::custom("sub is not a subject"))
+    }
+}
+
+impl Subject {
+    pub fn user(self) -> Option<UserId> {
+        match self {
+            Subject::User(id) => Some(id),
+            Subject::Identity(_) => None,
+        }
+    }
+
+    pub fn identity(self) -> Option<IdentityId> {
+        match self {
+            Subject::Identity(id) => Some(id),
+            Subject::User(_) => None,
+        }
+    }
+}
+
+/// The most reports one token opens: with the largest identity and the longest issuer, every
+/// token stays under [`MAX_TOKEN_BYTES`].
+pub const MAX_REPORTS_PER_TOKEN: usize = 16;
+
+/// `reports` as a list, or one report as the tokens before lists carried it; at least one, at
+/// most [`MAX_REPORTS_PER_TOKEN`].
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ReportId>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(ReportId),
+        Many(Vec<ReportId>),
+    }
+    let reports = match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(report) => vec![report],
+        OneOrMany::Many(reports) => reports,
+    };
+    if reports.is_empty() || reports.len() > MAX_REPORTS_PER_TOKEN {
+        return Err(serde::de::Error::custom("a token opens 1 to 16 reports"));
+    }
+    Ok(reports)
 }
 
 /// Why a token is refused. `Invalid` carries a reason for logs and audit, never for clients.

@@ -19,14 +19,25 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use super::{EmbedClaims, TokenError};
-use crate::ids::{OrgId, ReportId, UserId};
+use super::{EmbedClaims, Subject, TokenError};
+use crate::ids::{IdentityId, OrgId, ReportId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RevocationScope {
     User(UserId),
+    /// A host app's user, whose tokens an embed key minted.
+    Identity(IdentityId),
     Organization(OrgId),
     Report(ReportId),
+}
+
+impl From<Subject> for RevocationScope {
+    fn from(subject: Subject) -> Self {
+        match subject {
+            Subject::User(id) => RevocationScope::User(id),
+            Subject::Identity(id) => RevocationScope::Identity(id),
+        }
+    }
 }
 
 /// Tokens of `scope` issued before `not_before` (Unix milliseconds) are revoked.
@@ -110,16 +121,17 @@ impl RevocationIndex {
         *entry = (*entry).max(revocation.not_before);
     }
 
-    /// Whether a token for this user and report dated `snapshot` would be refused: a change
-    /// that revokes it was made after the snapshot, so what the request read may be stale.
+    /// Whether a token for this subject and these reports dated `snapshot` would be refused:
+    /// a change that revokes it was made after the snapshot, so what the request read may be
+    /// stale.
     pub fn revoked_since(
         &self,
         org: OrgId,
-        user: UserId,
-        report: ReportId,
+        subject: Subject,
+        reports: &[ReportId],
         snapshot: Snapshot,
     ) -> bool {
-        snapshot.0 < self.earliest_issue(org, user, report)
+        snapshot.0 < self.earliest_issue(org, subject, reports)
     }
 
     pub fn set_user_expiry(&self, user: UserId, expires_at: Option<i64>) {
@@ -131,29 +143,29 @@ impl RevocationIndex {
     }
 
     /// `Revoked` when a revocation or the user's expiry applies to these claims at `now`
-    /// (Unix seconds).
+    /// (Unix seconds). A revocation of any of the token's reports refuses the whole token.
     pub fn check(&self, claims: &EmbedClaims, now: i64) -> Result<(), TokenError> {
-        if claims.iat_ms < self.earliest_issue(claims.org, claims.sub, claims.report) {
+        if claims.iat_ms < self.earliest_issue(claims.org, claims.sub, &claims.reports) {
             return Err(TokenError::Revoked);
         }
-        if read(&self.user_expiry).get(&claims.sub).is_some_and(|expiry| now >= *expiry) {
+        if let Subject::User(user) = claims.sub
+            && read(&self.user_expiry).get(&user).is_some_and(|expiry| now >= *expiry)
+        {
             return Err(TokenError::Revoked);
         }
         Ok(())
     }
 
-    /// The earliest issue instant a token for this user and report may carry and be valid.
-    fn earliest_issue(&self, org: OrgId, user: UserId, report: ReportId) -> i64 {
+    /// The earliest issue instant a token for this subject and these reports may carry and
+    /// be valid.
+    fn earliest_issue(&self, org: OrgId, subject: Subject, reports: &[ReportId]) -> i64 {
         let map = read(&self.not_before);
-        [
-            RevocationScope::Organization(org),
-            RevocationScope::User(user),
-            RevocationScope::Report(report),
-        ]
-        .iter()
-        .filter_map(|scope| map.get(scope).copied())
-        .max()
-        .unwrap_or(i64::MIN)
+        [RevocationScope::Organization(org), subject.into()]
+            .into_iter()
+            .chain(reports.iter().map(|report| RevocationScope::Report(*report)))
+            .filter_map(|scope| map.get(&scope).copied())
+            .max()
+            .unwrap_or(i64::MIN)
     }
 }
 
@@ -166,9 +178,9 @@ mod tests {
         EmbedClaims {
             iss: "http://vitrine.test".into(),
             aud: crate::token::AUDIENCE.into(),
-            sub: UserId::generate(),
+            sub: Subject::User(UserId::generate()),
             org: OrgId::generate(),
-            report: ReportId::generate(),
+            reports: vec![ReportId::generate()],
             access: AccessLevel::View,
             rls: RlsIdentity::default(),
             iat: iat_ms / 1000,
@@ -183,9 +195,9 @@ mod tests {
     fn tokens_issued_before_a_revocation_of_their_user_org_or_report_are_revoked() {
         let token = claims(1_000_000);
         for scope in [
-            RevocationScope::User(token.sub),
+            token.sub.into(),
             RevocationScope::Organization(token.org),
-            RevocationScope::Report(token.report),
+            RevocationScope::Report(token.reports[0]),
         ] {
             let index = RevocationIndex::default();
             assert_eq!(index.check(&token, 1_001), Ok(()));
@@ -202,11 +214,43 @@ mod tests {
     }
 
     #[test]
+    fn a_host_apps_users_tokens_are_revoked_by_their_identity_and_by_any_of_their_reports() {
+        let identity = IdentityId::generate();
+        let (first, second) = (ReportId::generate(), ReportId::generate());
+        let token = EmbedClaims {
+            sub: Subject::Identity(identity),
+            reports: vec![first, second],
+            ..claims(1_000_000)
+        };
+        for scope in [
+            RevocationScope::Identity(identity),
+            RevocationScope::Report(first),
+            RevocationScope::Report(second),
+            RevocationScope::Organization(token.org),
+        ] {
+            let index = RevocationIndex::default();
+            assert_eq!(index.check(&token, 1_001), Ok(()));
+            index.apply(index.revocation_at(scope, 1_000_500));
+            assert_eq!(index.check(&token, 1_001), Err(TokenError::Revoked), "{scope:?}");
+        }
+        let index = RevocationIndex::default();
+        index.apply(
+            index.revocation_at(RevocationScope::Identity(IdentityId::generate()), 2_000_000),
+        );
+        index.apply(index.revocation_at(RevocationScope::Report(ReportId::generate()), 2_000_000));
+        assert_eq!(index.check(&token, 1_001), Ok(()), "another identity's, another report's");
+        // An identity and a user never share a revocation, whatever their ids.
+        let same_uuid = Subject::User(UserId::from(identity.as_uuid()));
+        index.apply(index.revocation_at(same_uuid.into(), 3_000_000));
+        assert_eq!(index.check(&token, 1_001), Ok(()));
+    }
+
+    #[test]
     fn revocations_and_issues_stay_ordered_even_when_the_clock_stands_still() {
         let index = RevocationIndex::default();
         let token = claims(5_000);
         let now = 5_000;
-        let scope = RevocationScope::User(token.sub);
+        let scope = token.sub.into();
         let issued_at = |index: &RevocationIndex| index.snapshot(now).millis();
         let first = EmbedClaims { iat_ms: issued_at(&index), ..token.clone() };
         index.apply(index.revocation_at(scope, now));
@@ -235,12 +279,12 @@ mod tests {
         // The request reads access at its snapshot; meanwhile the access is removed and the
         // revocation made; the token is signed only afterwards, at a later wall-clock time.
         let snapshot = index.snapshot(10_000);
-        index.apply(index.revocation_at(RevocationScope::User(token.sub), 10_000));
-        assert!(index.revoked_since(token.org, token.sub, token.report, snapshot));
+        index.apply(index.revocation_at(token.sub.into(), 10_000));
+        assert!(index.revoked_since(token.org, token.sub, &token.reports, snapshot));
         let signed_late = EmbedClaims { iat_ms: snapshot.millis(), ..token.clone() };
         assert_eq!(index.check(&signed_late, 11), Err(TokenError::Revoked));
         let next = index.snapshot(10_000);
-        assert!(!index.revoked_since(token.org, token.sub, token.report, next));
+        assert!(!index.revoked_since(token.org, token.sub, &token.reports, next));
     }
 
     #[test]
@@ -278,8 +322,8 @@ mod tests {
     fn later_revocations_win_and_earlier_ones_never_undo_them() {
         let index = RevocationIndex::default();
         let token = claims(1_500);
-        index.apply(Revocation { scope: RevocationScope::User(token.sub), not_before: 2_000 });
-        index.apply(Revocation { scope: RevocationScope::User(token.sub), not_before: 1_000 });
+        index.apply(Revocation { scope: token.sub.into(), not_before: 2_000 });
+        index.apply(Revocation { scope: token.sub.into(), not_before: 1_000 });
         assert_eq!(index.check(&token, 1), Err(TokenError::Revoked));
     }
 
@@ -287,10 +331,10 @@ mod tests {
     fn tokens_die_with_their_users_expiry_date() {
         let index = RevocationIndex::default();
         let token = claims(1_000_000);
-        index.set_user_expiry(token.sub, Some(1_100));
+        index.set_user_expiry(token.sub.user().unwrap(), Some(1_100));
         assert_eq!(index.check(&token, 1_099), Ok(()));
         assert_eq!(index.check(&token, 1_100), Err(TokenError::Revoked));
-        index.set_user_expiry(token.sub, None);
+        index.set_user_expiry(token.sub.user().unwrap(), None);
         assert_eq!(index.check(&token, 5_000), Ok(()));
     }
 }

@@ -25,9 +25,9 @@ fn claims() -> EmbedClaims {
     EmbedClaims {
         iss: "http://vitrine.test".into(),
         aud: AUDIENCE.into(),
-        sub: crate::UserId::generate(),
+        sub: Subject::User(crate::UserId::generate()),
         org: crate::OrgId::generate(),
-        report: crate::ReportId::generate(),
+        reports: vec![crate::ReportId::generate()],
         access: AccessLevel::View,
         rls: RlsIdentity {
             username: "ada@example.com".into(),
@@ -271,6 +271,43 @@ fn every_single_byte_mutation_of_a_valid_token_is_refused() {
 }
 
 #[test]
+fn a_host_apps_user_is_told_apart_from_a_user_and_tokens_naming_one_report_still_open() {
+    let (signing, keys) = keys();
+    let identity = crate::IdentityId::generate();
+    let reports = vec![crate::ReportId::generate(), crate::ReportId::generate()];
+    let external = EmbedClaims { sub: Subject::Identity(identity), reports, ..claims() };
+    let opened = open(&seal(&external, KID, &signing).unwrap(), &keys).unwrap();
+    assert_eq!(opened, external);
+    assert!(opened.opens(external.reports[1]) && !opened.opens(crate::ReportId::generate()));
+    let json = serde_json::to_value(&external).unwrap();
+    assert_eq!(json["sub"], format!("identity:{identity}"));
+
+    // A token made before lists: `sub` a bare user id, `report` one id.
+    let user = crate::UserId::generate();
+    let report = crate::ReportId::generate();
+    let mut legacy = claims_json();
+    let object = legacy.as_object_mut().unwrap();
+    object.remove("reports");
+    object.insert("report".into(), json!(report.to_string()));
+    object.insert("sub".into(), json!(user.to_string()));
+    let opened = open(&signed(&header(), &legacy, &signing), &keys).unwrap();
+    assert_eq!((opened.sub, opened.reports), (Subject::User(user), vec![report]));
+
+    for bad in [json!("identity:not-a-uuid"), json!("nobody"), json!(7)] {
+        let mut claims = claims_json();
+        claims["sub"] = bad;
+        invalid(&signed(&header(), &claims, &signing));
+    }
+    let too_many: Vec<String> =
+        (0..=MAX_REPORTS_PER_TOKEN).map(|_| crate::ReportId::generate().to_string()).collect();
+    for reports in [json!([]), json!(too_many)] {
+        let mut claims = claims_json();
+        claims["reports"] = reports;
+        invalid(&signed(&header(), &claims, &signing));
+    }
+}
+
+#[test]
 fn the_largest_identity_with_the_longest_issuer_seals_under_the_verifiers_limit() {
     let (signing, keys) = keys();
     let mut identity = RlsIdentity { username: "u".repeat(254), ..Default::default() };
@@ -282,6 +319,8 @@ fn the_largest_identity_with_the_longest_issuer_seals_under_the_verifiers_limit(
     }
     let claims = EmbedClaims {
         iss: format!("https://{}", "b".repeat(MAX_ISSUER_BYTES - 8)),
+        sub: Subject::Identity(crate::IdentityId::generate()),
+        reports: (0..MAX_REPORTS_PER_TOKEN).map(|_| crate::ReportId::generate()).collect(),
         rls: identity,
         ..claims()
     };

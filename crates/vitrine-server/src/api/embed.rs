@@ -31,7 +31,7 @@ pub struct EmbedCaller {
 impl EmbedCaller {
     /// Refuses a valid token for another report (or another organization's).
     pub fn require_report(&self, state: &AppState, report: ReportId) -> ApiResult<()> {
-        if self.claims.report == report {
+        if self.claims.opens(report) {
             return Ok(());
         }
         let error =
@@ -75,8 +75,8 @@ fn record_rejection(
         org_id: Some(claims.org),
         at: state.clock.now(),
         kind: "rejected".into(),
-        user_id: Some(claims.sub),
-        report_id: Some(claims.report),
+        user_id: claims.sub.user(),
+        report_id: claims.reports.first().copied(),
         token_id: Some(claims.jti.to_string()),
         reason: Some(reason.to_string()),
         ip: request.ip.clone(),

@@ -214,9 +214,21 @@ pub async fn admit(
     capacity: CapacityId,
     may_wake: bool,
 ) -> ApiResult<()> {
-    let gate = &state.capacities.gate;
-    let capacity = gate.capacity(&*state.store, org, capacity).await?;
-    let permissions = gate.permissions(&*state.store, org, user).await?;
+    let permissions = state.capacities.gate.permissions(&*state.store, org, user).await?;
+    admit_holding(state, org, user_label, capacity, may_wake, &permissions).await
+}
+
+/// [`admit`] for a viewer whose capacity permissions are `permissions` (a host app's user
+/// holds those its embed key grants).
+pub async fn admit_holding(
+    state: &AppState,
+    org: vitrine_core::OrgId,
+    user_label: &str,
+    capacity: CapacityId,
+    may_wake: bool,
+    permissions: &[vitrine_core::Permission],
+) -> ApiResult<()> {
+    let capacity = state.capacities.gate.capacity(&*state.store, org, capacity).await?;
     let now = state.clock.now();
     if capacity.state == CapacityState::Running {
         if permissions.contains(&vitrine_core::Permission::CapacityKeepOn)

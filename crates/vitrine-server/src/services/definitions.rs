@@ -2,7 +2,7 @@
 //! run against them.
 
 use serde_json::Value;
-use vitrine_core::token::RlsIdentity;
+use vitrine_core::token::{RlsIdentity, Subject};
 use vitrine_core::{ContentScope, DatasetId, OrgId, ReportId};
 use vitrine_engine::{EngineError, QueryRequest, QueryResult, ReportDefinition, RlsError};
 use vitrine_store::Report;
@@ -61,11 +61,19 @@ pub async fn query(
     report: &Report,
     request: &QueryRequest,
     identity: &RlsIdentity,
-    identity_user: vitrine_core::UserId,
+    subject: Subject,
 ) -> ApiResult<QueryResult> {
     if let Some(capacity) = report.capacity_id {
-        super::capacities::admit(state, org, identity_user, &identity.username, capacity, false)
-            .await?;
+        let label = &identity.username;
+        match subject {
+            Subject::User(user) => {
+                super::capacities::admit(state, org, user, label, capacity, false).await?
+            }
+            // A host app's user holds no capacity permission of their own.
+            Subject::Identity(_) => {
+                super::capacities::admit_holding(state, org, label, capacity, false, &[]).await?
+            }
+        }
     }
     let definition = of(report)?;
     let missing = || {

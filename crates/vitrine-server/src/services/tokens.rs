@@ -1,6 +1,6 @@
 //! Issuing embed tokens to signed-in users, and taking them back.
 
-use vitrine_core::token::RevocationScope;
+use vitrine_core::token::{RevocationScope, Subject};
 use vitrine_core::{AdminScope, ReportId, UserId};
 use vitrine_store::TokenEvent;
 
@@ -49,14 +49,15 @@ pub async fn issue(
     let rls = super::rls::identity(&user.email, &report.identity);
     // Every read is done: a revocation since the snapshot means they may be stale, and the
     // token would be refused at once. Nothing is signed or counted for it.
-    if state.tokens.revoker.index.revoked_since(org, user.id, report.id, caller.snapshot) {
+    let subject = Subject::User(user.id);
+    if state.tokens.revoker.index.revoked_since(org, subject, &[report.id], caller.snapshot) {
         return Err(IssueFailure::Stale);
     }
     let now = state.clock.now();
     let policy = caller.org_settings.token_policy();
     let issued = state
         .tokens
-        .issue(org, user.id, report.id, rls, policy, caller.snapshot, now)
+        .issue(org, subject, vec![report.id], rls, policy, caller.snapshot, now)
         .map_err(|error| match error {
             IssueError::TooLarge(bytes) => {
                 tracing::warn!(bytes, user = %user.id, "row-level-security identity too large");
@@ -65,6 +66,7 @@ pub async fn issue(
                     "Your row-level-security roles and attributes are too many to fit in a token; ask an administrator to remove some.",
                 )
             }
+            IssueError::Reports(_) => ApiError::internal(),
             IssueError::Encode(error) => {
                 tracing::error!(%error, user = %user.id, "could not issue a token");
                 ApiError::internal()

@@ -16,10 +16,10 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use vitrine_core::token::{
-    self, AUDIENCE, AccessLevel, EmbedClaims, RefreshPolicy, RlsIdentity, Snapshot, TokenError,
-    TokenPolicy,
+    self, AUDIENCE, AccessLevel, EmbedClaims, RefreshPolicy, RlsIdentity, Snapshot, Subject,
+    TokenError, TokenPolicy,
 };
-use vitrine_core::{Clock, OrgId, ReportId, UserId};
+use vitrine_core::{Clock, OrgId, ReportId};
 use vitrine_store::{Store, StoreError};
 
 use self::audit::TokenAudit;
@@ -55,6 +55,8 @@ pub enum IssueError {
     Encode(#[from] serde_json::Error),
     #[error("the token would be {0} bytes, over the verifier's limit")]
     TooLarge(usize),
+    #[error("a token opens 1 to {max} reports, not {0}", max = token::MAX_REPORTS_PER_TOKEN)]
+    Reports(usize),
 }
 
 /// A refused token, with its claims when they are authentic (signature verified).
@@ -74,7 +76,7 @@ pub struct TokenService {
     pub anonymous_failures: audit::SampledLog,
     verified: VerifiedTokens,
     /// The expiry of the latest token issued per user and report, to tell refreshes apart.
-    latest: Mutex<HashMap<(UserId, ReportId), i64>>,
+    latest: Mutex<HashMap<(Subject, ReportId), i64>>,
     issuer: String,
     metrics: Arc<Metrics>,
 }
@@ -104,19 +106,25 @@ impl TokenService {
         })
     }
 
-    /// Signs a token for `user` and `report`, dated `snapshot`: the caller took the snapshot
-    /// before it read the access it checked, so a change made since revokes this token.
+    /// Signs a token for `subject` and `reports` (at least one), dated `snapshot`: the caller
+    /// took the snapshot before it read the access it checked, so a change made since revokes
+    /// this token.
     #[allow(clippy::too_many_arguments)]
     pub fn issue(
         &self,
         org: OrgId,
-        user: UserId,
-        report: ReportId,
+        subject: Subject,
+        reports: Vec<ReportId>,
         rls: RlsIdentity,
         policy: TokenPolicy,
         snapshot: Snapshot,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, IssueError> {
+        let Some(&first) =
+            reports.first().filter(|_| reports.len() <= token::MAX_REPORTS_PER_TOKEN)
+        else {
+            return Err(IssueError::Reports(reports.len()));
+        };
         let now_seconds = now.timestamp();
         let iat_ms = snapshot.millis();
         let iat = iat_ms.div_euclid(1000);
@@ -124,9 +132,9 @@ impl TokenService {
         let claims = EmbedClaims {
             iss: self.issuer.clone(),
             aud: AUDIENCE.to_string(),
-            sub: user,
+            sub: subject,
             org,
-            report,
+            reports,
             access: AccessLevel::View,
             rls,
             iat,
@@ -147,7 +155,9 @@ impl TokenService {
             if latest.len() > 100_000 {
                 latest.retain(|_, exp| *exp > now_seconds);
             }
-            latest.insert((user, report), exp).is_some_and(|previous| previous > now_seconds)
+            // Told apart by the first report: a token for several counts as a refresh of the
+            // one before it for the same first report.
+            latest.insert((subject, first), exp).is_some_and(|previous| previous > now_seconds)
         };
         if refreshed {
             self.metrics.token_refreshed();

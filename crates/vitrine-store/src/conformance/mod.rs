@@ -535,10 +535,14 @@ pub async fn revocations_keep_the_latest_not_before_per_scope(store: &dyn Store)
     store.record_revocation(&Revocation { scope, not_before: 1_000 }).await.unwrap();
     let org_scope = RevocationScope::Organization(org);
     store.record_revocation(&Revocation { scope: org_scope, not_before: 500 }).await.unwrap();
+    // A host app's user with the same id as a user is another scope.
+    let identity = RevocationScope::Identity(user.as_uuid().into());
+    store.record_revocation(&Revocation { scope: identity, not_before: 700 }).await.unwrap();
     let all = store.list_revocations(0).await.unwrap();
     assert!(all.contains(&Revocation { scope, not_before: 2_000 }), "{all:?}");
     assert!(all.contains(&Revocation { scope: org_scope, not_before: 500 }));
-    assert_eq!(all.len(), 2);
+    assert!(all.contains(&Revocation { scope: identity, not_before: 700 }));
+    assert_eq!(all.len(), 3);
     assert_eq!(
         store.list_revocations(1_000).await.unwrap(),
         vec![Revocation { scope, not_before: 2_000 }]

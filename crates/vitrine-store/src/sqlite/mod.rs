@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/0005_capacity_keepers.sql")),
     (6, include_str!("../../migrations/0006_installation.sql")),
     (7, include_str!("../../migrations/0007_api_key_scopes.sql")),
+    (8, include_str!("../../migrations/0008_identity_revocations.sql")),
 ];
 
 const USER_COLUMNS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.blocked, u.expires_at, \
@@ -1211,6 +1212,7 @@ impl Store for SqliteStore {
                 let uuid: uuid::Uuid = id.parse().map_err(|_| malformed())?;
                 let scope = match scope.as_str() {
                     "user" => RevocationScope::User(uuid.into()),
+                    "identity" => RevocationScope::Identity(uuid.into()),
                     "org" => RevocationScope::Organization(uuid.into()),
                     "report" => RevocationScope::Report(uuid.into()),
                     _ => return Err(malformed()),
@@ -1965,6 +1967,7 @@ fn parse_id<T: FromStr>(row: &SqliteRow, column: &str) -> StoreResult<T> {
 fn revocation_key(scope: RevocationScope) -> (&'static str, String) {
     match scope {
         RevocationScope::User(id) => ("user", id.to_string()),
+        RevocationScope::Identity(id) => ("identity", id.to_string()),
         RevocationScope::Organization(id) => ("org", id.to_string()),
         RevocationScope::Report(id) => ("report", id.to_string()),
     }
