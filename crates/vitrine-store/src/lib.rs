@@ -207,6 +207,14 @@ pub trait Store: InstallationStore + AccountStore + Send + Sync + 'static {
     async fn find_api_key(&self, secret_hash: &[u8]) -> StoreResult<Option<ApiKeyRecord>>;
     async fn touch_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<()>;
 
+    // A host app's users (embed tokens minted by an API key).
+    /// Records that a token is minted for the host app's user `seen.external_id`, creating
+    /// them on first sight.
+    async fn identity_seen(&self, org: OrgId, seen: &IdentitySeen) -> StoreResult<Identity>;
+    async fn find_identity(&self, org: OrgId, external_id: &str) -> StoreResult<Option<Identity>>;
+    /// The organization's identities, latest seen first.
+    async fn list_identities(&self, org: OrgId, limit: u32) -> StoreResult<Vec<Identity>>;
+
     // Audit log of entity changes.
     async fn list_audit(&self, org: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
 

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use vitrine_core::capacity::{CapacityMode, CapacityState, WeeklyWindow};
 use vitrine_core::{
-    ApiKeyId, ApiKeyScope, CapacityId, DatasetId, GroupId, OrgId, OrgLimits, OrgSettings, ReportId,
-    Role, UserId,
+    ApiKeyId, ApiKeyScope, CapacityId, DatasetId, GroupId, IdentityId, OrgId, OrgLimits,
+    OrgSettings, ReportId, Role, UserId,
 };
 
 /// Who made a change, and when; recorded in the audit log with it.
@@ -402,6 +402,8 @@ pub struct TokenEvent {
     /// `issued`, `refreshed`, `rejected` or `revoked`.
     pub kind: String,
     pub user_id: Option<UserId>,
+    /// The host app's user, for tokens an embed key minted.
+    pub identity_id: Option<IdentityId>,
     pub report_id: Option<ReportId>,
     pub token_id: Option<String>,
     /// Why a token was rejected or revoked.
@@ -418,13 +420,39 @@ pub struct TokenEvent {
 #[derive(Debug, Clone, Default)]
 pub struct TokenEventFilter {
     pub kind: Option<String>,
-    /// Part of the user's email.
+    /// Part of the user's email, or of `identity <id>` for a host app's user.
     pub user: Option<String>,
     pub report: Option<ReportId>,
     pub reason: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub limit: u32,
+}
+
+/// A host app's user, as embed keys mint tokens for them: no account, known by the host's own
+/// id within one organization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    pub id: IdentityId,
+    pub org_id: OrgId,
+    /// The host app's id for them.
+    pub external_id: String,
+    /// The name the host app gave last; empty when it gave none.
+    pub name: String,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    /// The key that minted their latest token.
+    pub last_key_id: Option<ApiKeyId>,
+}
+
+/// A token is being minted for a host app's user.
+#[derive(Debug, Clone)]
+pub struct IdentitySeen {
+    pub external_id: String,
+    /// Replaces the name on record when given.
+    pub name: Option<String>,
+    pub key: Option<ApiKeyId>,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

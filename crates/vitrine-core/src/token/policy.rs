@@ -22,6 +22,16 @@ pub struct RefreshPolicy {
 }
 
 impl TokenPolicy {
+    /// The policy with a lifetime of at most `minutes` (a host app may ask for shorter tokens,
+    /// never longer ones); a timed update no shorter than the new lifetime is dropped, since
+    /// the refresh before expiry comes first.
+    pub fn at_most(self, minutes: u32) -> Self {
+        let lifetime_seconds = self.lifetime_seconds.min(minutes.saturating_mul(60));
+        let update_every_seconds =
+            self.update_every_seconds.filter(|every| *every < lifetime_seconds);
+        Self { lifetime_seconds, update_every_seconds }
+    }
+
     /// Ten minutes before expiry, or a quarter of the lifetime for tokens shorter than 40 minutes.
     pub fn refresh(&self) -> RefreshPolicy {
         RefreshPolicy {
@@ -34,6 +44,17 @@ impl TokenPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shorter_lifetime_may_be_asked_for_never_a_longer_one() {
+        let org = TokenPolicy { lifetime_seconds: 3600, update_every_seconds: Some(3000) };
+        assert_eq!(org.at_most(120), org, "never longer");
+        let short = org.at_most(30);
+        assert_eq!(short.lifetime_seconds, 1800);
+        assert_eq!(short.update_every_seconds, None, "an update after expiry is dropped");
+        let kept = TokenPolicy { update_every_seconds: Some(600), ..org }.at_most(30);
+        assert_eq!(kept.update_every_seconds, Some(600));
+    }
 
     #[test]
     fn refresh_before_expiry_is_ten_minutes_or_a_quarter_of_short_lifetimes() {

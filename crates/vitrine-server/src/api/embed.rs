@@ -76,6 +76,7 @@ fn record_rejection(
         at: state.clock.now(),
         kind: "rejected".into(),
         user_id: claims.sub.user(),
+        identity_id: claims.sub.identity(),
         report_id: claims.reports.first().copied(),
         token_id: Some(claims.jti.to_string()),
         reason: Some(reason.to_string()),

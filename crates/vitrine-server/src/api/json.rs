@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use vitrine_core::capacity::{CapacityMode, CapacityState};
 use vitrine_core::token::RefreshPolicy;
 use vitrine_core::{
-    ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, OrgLimits, ReportId, Role, UserId,
+    ApiKeyId, CapacityId, DatasetId, GroupId, IdentityId, OrgId, OrgLimits, ReportId, Role, UserId,
 };
 use vitrine_store as store;
 
@@ -361,6 +361,8 @@ pub struct TokenEvent {
     pub at: Time,
     pub kind: String,
     pub user_id: Option<UserId>,
+    /// The host app's user, for tokens an embed key minted (`user` is then `identity <their id>`).
+    pub identity_id: Option<IdentityId>,
     pub user: Option<String>,
     pub report_id: Option<ReportId>,
     pub report: Option<String>,
@@ -378,6 +380,7 @@ impl From<&store::TokenEvent> for TokenEvent {
             at: Time(event.at),
             kind: event.kind.clone(),
             user_id: event.user_id,
+            identity_id: event.identity_id,
             user: event.user_label.clone(),
             report_id: event.report_id,
             report: event.report_label.clone(),

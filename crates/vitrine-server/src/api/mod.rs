@@ -7,6 +7,7 @@ mod audit;
 mod capacities;
 mod datasets;
 mod embed;
+mod embed_tokens;
 pub use audit::csv_download as audit_csv_download;
 mod groups;
 mod installation;
@@ -68,6 +69,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(embed::report))
         .routes(routes!(embed::query))
         .routes(routes!(live::live))
+        .routes(routes!(embed_tokens::mint))
+        .routes(routes!(embed_tokens::revoke_identity))
         .merge(uploads)
         .routes(routes!(datasets::show, datasets::delete))
         .routes(routes!(capacities::list, capacities::create))

@@ -221,6 +221,16 @@ mod tests {
             &crate::auth::api_key::FIELDS,
             "ApiKeyNew",
         );
+        assert_same(
+            properties::<requests::EmbedTokenRequest>(),
+            &crate::services::embed_tokens::FIELDS,
+            "EmbedTokenRequest",
+        );
+        assert_same(
+            properties::<requests::EmbedIdentity>(),
+            &crate::services::embed_tokens::IDENTITY_FIELDS,
+            "EmbedIdentity",
+        );
     }
 
     #[test]

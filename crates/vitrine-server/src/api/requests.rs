@@ -192,6 +192,34 @@ pub struct SettingsChange {
     pub capacity_wake_from_viewer: Option<bool>,
 }
 
+/// A host app's user, who has no Vitrine account.
+#[derive(ToSchema)]
+pub struct EmbedIdentity {
+    /// The host app's own id for its user (1 to 200 characters).
+    #[schema(min_length = 1, max_length = 200)]
+    pub id: String,
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    /// Row-level-security roles, as for accounts; none on a report with row-level security
+    /// means no rows (`NoRlsRole`), never all.
+    #[schema(max_items = 50)]
+    pub roles: Option<Vec<String>>,
+    pub attributes: Option<BTreeMap<String, String>>,
+}
+
+/// What a host app's backend asks for.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbedTokenRequest {
+    /// The reports the token opens.
+    #[schema(min_items = 1, max_items = 16)]
+    pub reports: Vec<ReportId>,
+    pub identity: EmbedIdentity,
+    /// Shorter than the organization's token lifetime, never longer (5 to 1440).
+    #[schema(minimum = 5, maximum = 1440)]
+    pub lifetime_minutes: Option<u32>,
+}
+
 /// A new API key. Only an embed key lists reports; the capacity rights apply to the embed
 /// tokens the key mints.
 #[derive(ToSchema)]

@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::services::{audit, parse_id, tokens};
+use crate::tokens::IssuedToken;
 use crate::tokens::request_info::RequestInfo;
 
 /// The requester's address and user agent, for the audit trail.
@@ -45,30 +46,45 @@ pub async fn issue(
     Path(id): Path<String>,
 ) -> ApiResult<Json<json::EmbedToken>> {
     let report = parse_id(&id, "report")?;
-    let mut attempts = 0;
-    let issued = loop {
+    let issued = until_fresh(|| async {
         let ApiCaller(caller) = ApiCaller::resolve(&method, &headers, &state).await?;
-        match tokens::issue(&state, &caller, report, &request).await {
-            Ok(issued) => break issued,
+        tokens::issue(&state, &caller, report, &request).await
+    })
+    .await?;
+    Ok(Json(issued.into()))
+}
+
+/// Runs `attempt` (which authenticates, reads access and issues) until it answers a token made
+/// from access as it stands: when access changed while it was answered, its token would be
+/// refused at once, so it starts over from the credentials, a few times.
+pub(super) async fn until_fresh<F, Fut>(mut attempt: F) -> ApiResult<IssuedToken>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<IssuedToken, tokens::IssueFailure>>,
+{
+    for _ in 0..STALE_ATTEMPTS {
+        match attempt().await {
+            Ok(issued) => return Ok(issued),
             Err(tokens::IssueFailure::Refused(error)) => return Err(error),
-            Err(tokens::IssueFailure::Stale) => {
-                attempts += 1;
-                if attempts == STALE_ATTEMPTS {
-                    return Err(ApiError::new(
-                        ErrorCode::Unavailable,
-                        "Access to this report is changing right now; ask again in a moment.",
-                    ));
-                }
-            }
+            Err(tokens::IssueFailure::Stale) => {}
         }
-    };
-    Ok(Json(json::EmbedToken {
-        token: issued.token,
-        token_id: issued.token_id,
-        expiration: json::Time(issued.expires_at),
-        expires_in_seconds: issued.expires_in_seconds,
-        refresh: issued.refresh,
-    }))
+    }
+    Err(ApiError::new(
+        ErrorCode::Unavailable,
+        "Access to this report is changing right now; ask again in a moment.",
+    ))
+}
+
+impl From<IssuedToken> for json::EmbedToken {
+    fn from(issued: IssuedToken) -> Self {
+        Self {
+            token: issued.token,
+            token_id: issued.token_id,
+            expiration: json::Time(issued.expires_at),
+            expires_in_seconds: issued.expires_in_seconds,
+            refresh: issued.refresh,
+        }
+    }
 }
 
 /// Revokes every embed token of a user within a second; their open screens go dark.

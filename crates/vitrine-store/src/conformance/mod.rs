@@ -11,9 +11,9 @@ mod installation;
 pub use installation::*;
 
 use crate::{
-    Actor, AuditFilter, Capacity, CapacityChange, CapacityEvent, Dataset, Grantee, KeyCreator,
-    NewApiKey, NewGroup, NewReport, NewSession, NewUser, ReportChange, RlsAssignment, Store,
-    StoreError, StoredSigningKey, TokenEvent, TokenEventFilter, UserChange,
+    Actor, AuditFilter, Capacity, CapacityChange, CapacityEvent, Dataset, Grantee, IdentitySeen,
+    KeyCreator, NewApiKey, NewGroup, NewReport, NewSession, NewUser, ReportChange, RlsAssignment,
+    Store, StoreError, StoredSigningKey, TokenEvent, TokenEventFilter, UserChange,
 };
 
 pub(crate) fn actor() -> Actor {
@@ -452,6 +452,61 @@ pub async fn api_keys_keep_their_scope_reports_and_creator_whose_account_decides
     assert_eq!(store.find_api_key(&[2; 32]).await.unwrap().unwrap().key.reports, Some(vec![]));
 }
 
+pub async fn a_host_apps_users_are_kept_per_organization_by_the_hosts_own_id(store: &dyn Store) {
+    let other = org(store, "Other").await;
+    let org = org(store, "Org").await;
+    let at = Utc::now();
+    let seen = |external: &str, name: Option<&str>, offset: i64| IdentitySeen {
+        external_id: external.into(),
+        name: name.map(str::to_string),
+        key: None,
+        at: at + Duration::seconds(offset),
+    };
+    let first = store.identity_seen(org, &seen("cust-42", Some("Ada"), 0)).await.unwrap();
+    assert_eq!((first.external_id.as_str(), first.name.as_str()), ("cust-42", "Ada"));
+    let again = store.identity_seen(org, &seen("cust-42", None, 60)).await.unwrap();
+    assert_eq!(again.id, first.id, "the same host id is the same identity");
+    assert_eq!(again.name, "Ada", "a name not given is kept");
+    assert_eq!(again.last_seen_at.timestamp(), (at + Duration::seconds(60)).timestamp());
+    assert_eq!(again.first_seen_at.timestamp(), at.timestamp());
+    let earlier = store.identity_seen(org, &seen("cust-42", Some("Ada L."), 30)).await.unwrap();
+    assert_eq!(earlier.name, "Ada L.");
+    assert_eq!(earlier.last_seen_at, again.last_seen_at, "last seen never goes back");
+    let theirs = store.identity_seen(other, &seen("cust-42", None, 0)).await.unwrap();
+    assert_ne!(theirs.id, first.id, "another organization's cust-42 is another identity");
+    store.identity_seen(org, &seen("cust-7", None, 90)).await.unwrap();
+
+    let listed = store.list_identities(org, 10).await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|i| i.external_id.as_str()).collect();
+    assert_eq!(ids, ["cust-7", "cust-42"], "latest seen first, this organization's only");
+    assert_eq!(store.find_identity(org, "cust-42").await.unwrap().map(|i| i.id), Some(first.id));
+    assert!(store.find_identity(org, "nobody").await.unwrap().is_none());
+    assert_eq!(store.find_identity(other, "cust-7").await.unwrap(), None);
+
+    let event = TokenEvent {
+        id: 0,
+        org_id: Some(org),
+        at,
+        kind: "issued".into(),
+        user_id: None,
+        identity_id: Some(first.id),
+        report_id: None,
+        token_id: Some("jti".into()),
+        reason: None,
+        ip: None,
+        user_agent: None,
+        actor: None,
+        user_label: None,
+        report_label: None,
+    };
+    store.insert_token_events(&[event]).await.unwrap();
+    let filter = TokenEventFilter { user: Some("cust-42".into()), limit: 10, ..Default::default() };
+    let events = store.list_token_events(org, &filter).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].identity_id, Some(first.id));
+    assert_eq!(events[0].user_label.as_deref(), Some("identity cust-42"));
+}
+
 pub async fn every_change_is_audited_with_actor_and_old_and_new_values(store: &dyn Store) {
     let org = org(store, "Org").await;
     let id = user(store, org, "ada@example.com").await;
@@ -581,6 +636,7 @@ pub async fn token_events_are_listed_per_organization_with_filters_and_labels(st
         at: at + Duration::seconds(offset),
         kind: kind.into(),
         user_id: Some(ada),
+        identity_id: None,
         report_id: Some(report.id),
         token_id: Some("jti-1".into()),
         reason: reason.map(str::to_string),
@@ -986,6 +1042,7 @@ macro_rules! store_conformance_tests {
             changes_of_password_block_expiry_role_or_email_end_sessions_a_rename_does_not,
             revoked_api_keys_are_not_found,
             api_keys_keep_their_scope_reports_and_creator_whose_account_decides,
+            a_host_apps_users_are_kept_per_organization_by_the_hosts_own_id,
             every_change_is_audited_with_actor_and_old_and_new_values,
             group_names_are_unique_within_an_organization,
             signing_keys_round_trip_and_retire,

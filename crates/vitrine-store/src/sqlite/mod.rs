@@ -17,8 +17,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use vitrine_core::capacity::{CapacityMode, CapacityState};
 use vitrine_core::token::{Revocation, RevocationScope};
 use vitrine_core::{
-    ApiKeyId, ApiKeyScope, CapacityId, DatasetId, GroupId, OrgId, OrgLimits, OrgSettings,
-    Permission, ReportId, Role, UserId,
+    ApiKeyId, ApiKeyScope, CapacityId, DatasetId, GroupId, IdentityId, OrgId, OrgLimits,
+    OrgSettings, Permission, ReportId, Role, UserId,
 };
 
 mod accounts;
@@ -37,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/0006_installation.sql")),
     (7, include_str!("../../migrations/0007_api_key_scopes.sql")),
     (8, include_str!("../../migrations/0008_identity_revocations.sql")),
+    (9, include_str!("../../migrations/0009_embed_identities.sql")),
 ];
 
 const USER_COLUMNS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.blocked, u.expires_at, \
@@ -62,6 +63,8 @@ const RLS_PARTS: &str = "EXISTS (SELECT 1 FROM users WHERE id = ? AND org_id = ?
         JOIN user_groups g ON g.id = ga.group_id WHERE m.user_id = ?) AS rls_group_attributes,
      (SELECT json_group_array(json_array(name, value)) FROM user_attributes
         WHERE user_id = ?) AS rls_attributes";
+const IDENTITY_COLUMNS: &str =
+    "id, org_id, external_id, name, first_seen_at, last_seen_at, last_key_id";
 const CAPACITY_COLUMNS: &str = "id, org_id, name, provider, state, mode, idle_minutes, schedule, time_zone, \
      hourly_price, wake_from_viewer, state_since, last_activity, created_at";
 const DATASET_COLUMNS: &str = "id, org_id, name, format, location, columns, row_count, created_at";
@@ -1698,6 +1701,53 @@ impl Store for SqliteStore {
         Ok(Report { capacity_id: capacity, ..old })
     }
 
+    async fn identity_seen(&self, org: OrgId, seen: &IdentitySeen) -> StoreResult<Identity> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO embed_identities
+                 (id, org_id, external_id, name, first_seen_at, last_seen_at, last_key_id)
+             VALUES (?, ?, ?, COALESCE(?, ''), ?, ?, ?)
+             ON CONFLICT (org_id, external_id) DO UPDATE SET
+                 name = COALESCE(?, name),
+                 last_seen_at = MAX(last_seen_at, excluded.last_seen_at),
+                 last_key_id = COALESCE(excluded.last_key_id, last_key_id)
+             RETURNING {IDENTITY_COLUMNS}"
+        ))
+        .bind(IdentityId::generate().to_string())
+        .bind(org.to_string())
+        .bind(&seen.external_id)
+        .bind(&seen.name)
+        .bind(ms(seen.at))
+        .bind(ms(seen.at))
+        .bind(seen.key.map(|key| key.to_string()))
+        .bind(&seen.name)
+        .fetch_one(&self.writer)
+        .await?;
+        identity_from_row(&row)
+    }
+
+    async fn find_identity(&self, org: OrgId, external_id: &str) -> StoreResult<Option<Identity>> {
+        let row = sqlx::query(&format!(
+            "SELECT {IDENTITY_COLUMNS} FROM embed_identities WHERE org_id = ? AND external_id = ?"
+        ))
+        .bind(org.to_string())
+        .bind(external_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(identity_from_row).transpose()
+    }
+
+    async fn list_identities(&self, org: OrgId, limit: u32) -> StoreResult<Vec<Identity>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {IDENTITY_COLUMNS} FROM embed_identities WHERE org_id = ?
+             ORDER BY last_seen_at DESC, id DESC LIMIT ?"
+        ))
+        .bind(org.to_string())
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(identity_from_row).collect()
+    }
+
     async fn insert_token_events(&self, events: &[TokenEvent]) -> StoreResult<()> {
         if events.is_empty() {
             return Ok(());
@@ -1705,14 +1755,15 @@ impl Store for SqliteStore {
         let mut tx = self.writer.begin().await?;
         for event in events {
             sqlx::query(
-                "INSERT INTO token_events (org_id, at, kind, user_id, report_id, token_id, reason, ip,
-                                           user_agent, actor)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO token_events (org_id, at, kind, user_id, identity_id, report_id,
+                                           token_id, reason, ip, user_agent, actor)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(event.org_id.map(|id| id.to_string()))
             .bind(ms(event.at))
             .bind(&event.kind)
             .bind(event.user_id.map(|id| id.to_string()))
+            .bind(event.identity_id.map(|id| id.to_string()))
             .bind(event.report_id.map(|id| id.to_string()))
             .bind(&event.token_id)
             .bind(&event.reason)
@@ -1732,10 +1783,13 @@ impl Store for SqliteStore {
         filter: &TokenEventFilter,
     ) -> StoreResult<Vec<TokenEvent>> {
         let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT e.id, e.org_id, e.at, e.kind, e.user_id, e.report_id, e.token_id, e.reason, e.ip,
-                    e.user_agent, e.actor, u.email AS user_label, r.name AS report_label
+            "SELECT e.id, e.org_id, e.at, e.kind, e.user_id, e.identity_id, e.report_id, e.token_id,
+                    e.reason, e.ip, e.user_agent, e.actor,
+                    COALESCE(u.email, 'identity ' || i.external_id) AS user_label,
+                    r.name AS report_label
              FROM token_events e
              LEFT JOIN users u ON u.id = e.user_id
+             LEFT JOIN embed_identities i ON i.id = e.identity_id
              LEFT JOIN reports r ON r.id = e.report_id
              WHERE e.org_id = ",
         );
@@ -1745,7 +1799,7 @@ impl Store for SqliteStore {
         }
         if let Some(user) = &filter.user {
             query
-                .push(" AND instr(lower(COALESCE(u.email, e.user_id, '')), lower(")
+                .push(" AND instr(lower(COALESCE(u.email, 'identity ' || i.external_id, e.user_id, '')), lower(")
                 .push_bind(user.clone())
                 .push(")) > 0");
         }
@@ -1775,6 +1829,7 @@ impl Store for SqliteStore {
                     at: from_ms(row.try_get("at")?)?,
                     kind: row.try_get("kind")?,
                     user_id: optional_id("user_id")?.and_then(|id| id.parse().ok()),
+                    identity_id: optional_id("identity_id")?.and_then(|id| id.parse().ok()),
                     report_id: optional_id("report_id")?.and_then(|id| id.parse().ok()),
                     token_id: row.try_get("token_id")?,
                     reason: row.try_get("reason")?,
@@ -2182,6 +2237,20 @@ async fn rls_of(conn: &mut SqliteConnection, grantee: Grantee) -> StoreResult<Rl
         attributes.insert(row.try_get::<String, _>("name")?, row.try_get::<String, _>("value")?);
     }
     Ok(RlsAssignment { roles, attributes })
+}
+
+fn identity_from_row(row: &SqliteRow) -> StoreResult<Identity> {
+    Ok(Identity {
+        id: parse_id(row, "id")?,
+        org_id: parse_id(row, "org_id")?,
+        external_id: row.try_get("external_id")?,
+        name: row.try_get("name")?,
+        first_seen_at: from_ms(row.try_get("first_seen_at")?)?,
+        last_seen_at: from_ms(row.try_get("last_seen_at")?)?,
+        last_key_id: row
+            .try_get::<Option<String>, _>("last_key_id")?
+            .and_then(|id| id.parse().ok()),
+    })
 }
 
 fn api_key_from_row(row: &SqliteRow) -> StoreResult<ApiKey> {

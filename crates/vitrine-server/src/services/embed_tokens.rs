@@ -1,0 +1,252 @@
+//! Embed tokens a host app mints, with an API key, for its own users: people without a Vitrine
+//! account, known by the host's id ("identities"). Their tokens are revoked by identity, carry
+//! the row-level-security roles and attributes the host gives, and get the capacity rights
+//! the key grants.
+
+use serde_json::Value;
+use vitrine_core::token::{
+    MAX_REPORTS_PER_TOKEN, MAX_RLS_IDENTITY_BYTES, RevocationScope, RlsIdentity, Subject,
+};
+use vitrine_core::{Fields, Permission, ReportId, validate};
+use vitrine_store::{ApiKey, Identity, IdentitySeen, RlsAssignment, TokenEvent};
+
+use super::tokens::IssueFailure;
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::tokens::request_info::RequestInfo;
+use crate::tokens::{IssueError, IssuedToken};
+
+/// The fields of `POST /api/v1/embed/tokens`.
+pub const FIELDS: [&str; 3] = ["reports", "identity", "lifetimeMinutes"];
+/// The fields of its `identity`.
+pub const IDENTITY_FIELDS: [&str; 4] = ["id", "name", "roles", "attributes"];
+/// The shortest lifetime a host app may ask for; the organization's setting is the longest.
+const MIN_LIFETIME_MINUTES: i64 = 5;
+
+/// What the host app asks for.
+#[derive(Debug, Clone)]
+pub struct MintRequest {
+    pub reports: Vec<ReportId>,
+    pub external_id: String,
+    pub name: Option<String>,
+    pub rls: RlsAssignment,
+    pub lifetime_minutes: Option<u32>,
+}
+
+/// Reads `{"reports":[…],"identity":{"id","name"?,"roles"?,"attributes"?},"lifetimeMinutes"?}`.
+pub fn read_request(input: &Fields) -> ApiResult<MintRequest> {
+    input.allow_only(&FIELDS)?;
+    let raw = input.as_value();
+    let too_many = || {
+        ApiError::invalid(
+            "reports",
+            format!("must be a list of 1 to {MAX_REPORTS_PER_TOKEN} report ids"),
+        )
+    };
+    let Some(Value::Array(items)) = raw.get("reports") else {
+        return Err(too_many());
+    };
+    // Each report once, in the order asked for.
+    let mut reports = Vec::new();
+    for item in items {
+        let id = item
+            .as_str()
+            .and_then(|raw| raw.parse::<ReportId>().ok())
+            .ok_or_else(|| ApiError::invalid("reports", "must be a list of report ids"))?;
+        if !reports.contains(&id) {
+            if reports.len() == MAX_REPORTS_PER_TOKEN {
+                return Err(too_many());
+            }
+            reports.push(id);
+        }
+    }
+    if reports.is_empty() {
+        return Err(too_many());
+    }
+    let identity = match raw.get("identity") {
+        Some(Value::Object(map)) => Fields::from_map(map.clone()),
+        _ => return Err(ApiError::invalid("identity", "must be an object with an `id`")),
+    };
+    identity.allow_only(&IDENTITY_FIELDS).map_err(|e| {
+        ApiError::invalid("identity", format!("`{}` is not a known field", e.field))
+    })?;
+    let external_id = identity
+        .required_str("id")
+        .and_then(|id| validate::name("identity.id", id))
+        .map_err(|e| ApiError::invalid("identity.id", e.message))?;
+    let name =
+        identity.optional_str("name")?.map(|n| validate::name("identity.name", n)).transpose()?;
+    let identity_value = identity.as_value();
+    let parts = serde_json::json!({
+        "roles": identity_value.get("roles").cloned().unwrap_or(Value::Null),
+        "attributes": identity_value.get("attributes").cloned().unwrap_or(Value::Null),
+    });
+    let rls = super::rls::assignment_from(&Fields::from_value(parts.clone())?, &parts)
+        .map_err(|e| ApiError::invalid("identity", e.message))?;
+    let carried = RlsIdentity {
+        username: external_id.clone(),
+        roles: rls.roles.clone(),
+        attributes: rls.attributes.clone(),
+    };
+    if carried.encoded_len() > MAX_RLS_IDENTITY_BYTES {
+        return Err(ApiError::invalid(
+            "identity",
+            format!(
+                "its id, roles and attributes take {} bytes; at most {MAX_RLS_IDENTITY_BYTES} fit in a token",
+                carried.encoded_len()
+            ),
+        ));
+    }
+    let lifetime_minutes = input
+        .optional_int_in("lifetimeMinutes", MIN_LIFETIME_MINUTES, 24 * 60)?
+        .map(|minutes| minutes as u32);
+    Ok(MintRequest { reports, external_id, name, rls, lifetime_minutes })
+}
+
+/// The capacity permissions a key's tokens hold.
+fn key_permissions(key: &ApiKey) -> Vec<Permission> {
+    let mut held = Vec::new();
+    if key.wake_capacity {
+        held.push(Permission::CapacityTurnOn);
+    }
+    if key.keep_capacity_on {
+        held.push(Permission::CapacityKeepOn);
+    }
+    held
+}
+
+/// How a host app's user is named in capacity activity and the audit.
+pub fn label(external_id: &str) -> String {
+    format!("identity {external_id}")
+}
+
+/// A token for the host app's user of `request`, minted with `key`, if the key may and the
+/// reports' capacities let them through. Dated with the caller's snapshot, taken before
+/// anything here was read.
+pub async fn mint(
+    state: &AppState,
+    caller: &Caller,
+    key: &ApiKey,
+    request: &MintRequest,
+    client: &RequestInfo,
+) -> Result<IssuedToken, IssueFailure> {
+    let org = caller.principal.org_id;
+    let mut capacities = Vec::new();
+    for id in &request.reports {
+        if !key.covers_report(*id) {
+            return Err(ApiError::new(
+                ErrorCode::NoAccess,
+                format!("This API key may not mint tokens for report {id}."),
+            )
+            .into());
+        }
+        let report = state.store.get_report(org, *id).await.map_err(|error| match error {
+            vitrine_store::StoreError::NotFound => {
+                ApiError::invalid("reports", format!("{id} is not a report of this organization"))
+            }
+            other => other.into(),
+        })?;
+        if let Some(capacity) = report.capacity_id
+            && !capacities.contains(&capacity)
+        {
+            capacities.push(capacity);
+        }
+    }
+    let now = state.clock.now();
+    let label = label(&request.external_id);
+    let held = key_permissions(key);
+    for capacity in capacities {
+        super::capacities::admit_holding(state, org, &label, capacity, true, &held).await?;
+    }
+    let seen = IdentitySeen {
+        external_id: request.external_id.clone(),
+        name: request.name.clone(),
+        key: Some(key.id),
+        at: now,
+    };
+    let identity = state.store.identity_seen(org, &seen).await.map_err(ApiError::from)?;
+    let subject = Subject::Identity(identity.id);
+    if state.tokens.revoker.index.revoked_since(org, subject, &request.reports, caller.snapshot) {
+        return Err(IssueFailure::Stale);
+    }
+    let mut policy = caller.org_settings.token_policy();
+    if let Some(minutes) = request.lifetime_minutes {
+        policy = policy.at_most(minutes);
+    }
+    let rls = RlsIdentity {
+        username: request.external_id.clone(),
+        roles: request.rls.roles.clone(),
+        attributes: request.rls.attributes.clone(),
+    };
+    let issued = state
+        .tokens
+        .issue(org, subject, request.reports.clone(), rls, policy, caller.snapshot, now)
+        .map_err(|error| match error {
+            IssueError::TooLarge(_) | IssueError::Reports(_) => ApiError::invalid(
+                "identity",
+                "the identity and reports do not fit in a token; give fewer",
+            ),
+            IssueError::Encode(error) => {
+                tracing::error!(%error, "could not mint a token");
+                ApiError::internal()
+            }
+        })?;
+    for report in &request.reports {
+        state.tokens.audit.record(event(state, &identity, *report, &issued, client));
+    }
+    Ok(issued)
+}
+
+fn event(
+    state: &AppState,
+    identity: &Identity,
+    report: ReportId,
+    issued: &IssuedToken,
+    client: &RequestInfo,
+) -> TokenEvent {
+    TokenEvent {
+        id: 0,
+        org_id: Some(identity.org_id),
+        at: state.clock.now(),
+        kind: if issued.refreshed { "refreshed" } else { "issued" }.into(),
+        user_id: None,
+        identity_id: Some(identity.id),
+        report_id: Some(report),
+        token_id: Some(issued.token_id.to_string()),
+        reason: None,
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+        actor: None,
+        user_label: None,
+        report_label: None,
+    }
+}
+
+/// Every token of the host app's user `external_id` stops working within a second.
+pub async fn revoke(state: &AppState, caller: &Caller, external_id: &str) -> ApiResult<Identity> {
+    let org = caller.principal.org_id;
+    let identity = state
+        .store
+        .find_identity(org, external_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("identity"))?;
+    state.tokens.revoker.revoke(RevocationScope::Identity(identity.id)).await?;
+    state.tokens.audit.record(TokenEvent {
+        id: 0,
+        org_id: Some(org),
+        at: state.clock.now(),
+        kind: "revoked".into(),
+        user_id: None,
+        identity_id: Some(identity.id),
+        report_id: None,
+        token_id: None,
+        reason: Some("identity's tokens revoked".into()),
+        ip: None,
+        user_agent: None,
+        actor: Some(caller.principal.label.clone()),
+        user_label: None,
+        report_label: None,
+    });
+    Ok(identity)
+}
