@@ -286,3 +286,43 @@ async fn a_mint_request_asked_for_wrongly_is_refused_naming_the_field() {
     let events = token_events(&admin, "user=identity%20a", 1).await;
     assert_eq!(events.len(), 1, "the refused requests minted nothing: {events:?}");
 }
+
+#[tokio::test]
+async fn administrators_see_the_host_apps_users_and_revoke_them_in_the_portal() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let report = admin.id_of("/api/v1/reports", "name", "Sales overview").await;
+    let key = embed_key(&admin, json!({ "name": "Partner portal", "scope": "embed" })).await;
+    let odd = "cust 9/&#x";
+    let mut tokens = Vec::new();
+    for (id, name) in [("cust-1", Some("Ada")), (odd, None)] {
+        let mut identity = json!({ "id": id });
+        if let Some(name) = name {
+            identity["name"] = json!(name);
+        }
+        let answer = minted(&app, &key, json!({ "reports": [report], "identity": identity })).await;
+        tokens.push(answer["token"].as_str().unwrap().to_string());
+    }
+    let listed = admin.json("/api/v1/embed/identities").await;
+    let ids: Vec<&str> =
+        listed.as_array().unwrap().iter().map(|i| i["externalId"].as_str().unwrap()).collect();
+    assert_eq!(ids, [odd, "cust-1"], "latest seen first");
+    assert_eq!(listed[1]["name"], "Ada");
+    let viewer = app.sign_in(VIEWER).await;
+    expect_error(viewer.get("/api/v1/embed/identities").await, StatusCode::FORBIDDEN, "Forbidden")
+        .await;
+
+    let page = admin.get("/admin/embedding").await.text().await.unwrap();
+    assert!(page.contains("cust-1") && page.contains("Ada") && page.contains("Partner portal"));
+    assert!(page.contains("user=identity+cust+9%2F%26%23x"), "the audit link is encoded");
+    let revoked = admin.form("/admin/embedding/revoke", &[("identity", odd)]).await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    let body = json!({ "page": "overview", "visual": "revenue" });
+    expect_error(
+        query(&app, &tokens[1], &report, body.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "TokenRevoked",
+    )
+    .await;
+    assert_eq!(query(&app, &tokens[0], &report, body).await.status(), StatusCode::OK);
+}

@@ -2,13 +2,14 @@
 //! tokens for its own users with an API key (scope `embed`, or `admin`), and revokes them.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 
 use super::tokens::{Requester, until_fresh};
 use super::{JsonFields, json, requests};
 use crate::app::AppState;
-use crate::auth::{Caller, authenticate_headers};
+use crate::auth::{ApiCaller, Caller, authenticate_headers};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::services::embed_tokens;
 
@@ -29,6 +30,17 @@ async fn minting_key(headers: &HeaderMap, state: &AppState) -> ApiResult<Caller>
     }
 }
 
+/// The minting key of a request, read before its body: without one, a body is never parsed.
+pub struct MintingKey(Caller);
+
+impl FromRequestParts<AppState> for MintingKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        minting_key(&parts.headers, state).await.map(MintingKey)
+    }
+}
+
 /// A token for one of the host app's users, who has no Vitrine account: the organization's
 /// lifetime and timed update apply, row-level security filters by the identity's roles and
 /// attributes, and the key's capacity rights apply.
@@ -43,11 +55,18 @@ pub async fn mint(
     State(state): State<AppState>,
     Requester(client): Requester,
     headers: HeaderMap,
+    MintingKey(first): MintingKey,
     JsonFields(input): JsonFields,
 ) -> ApiResult<Json<json::EmbedToken>> {
+    let first = std::sync::Mutex::new(Some(first));
     let request = embed_tokens::read_request(&input)?;
     let issued = until_fresh(|| async {
-        let caller = minting_key(&headers, &state).await?;
+        // Starting over, the key is read again: it may have been revoked meanwhile.
+        let taken = first.lock().unwrap_or_else(|poison| poison.into_inner()).take();
+        let caller = match taken {
+            Some(caller) => caller,
+            None => minting_key(&headers, &state).await?,
+        };
         let key = caller.api_key.as_ref().ok_or_else(ApiError::unauthenticated)?;
         embed_tokens::mint(&state, &caller, key, &request, &client).await
     })
@@ -63,10 +82,22 @@ pub async fn mint(
     responses((status = 204, description = "Revoked.")))]
 pub async fn revoke_identity(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    MintingKey(caller): MintingKey,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let caller = minting_key(&headers, &state).await?;
     embed_tokens::revoke(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The host apps' users embed keys minted tokens for, latest seen first (at most 500).
+#[utoipa::path(get, path = "/embed/identities", tag = "Embed",
+    security(("session" = []), ("apiKey" = [])),
+    responses((status = 200, body = Vec<json::Identity>)))]
+pub async fn identities(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> ApiResult<Json<Vec<json::Identity>>> {
+    let scope = caller.principal.admin()?;
+    let identities = state.store.list_identities(scope.org_id(), 500).await?;
+    Ok(Json(json::list(&identities)))
 }

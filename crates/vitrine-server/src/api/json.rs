@@ -486,6 +486,34 @@ impl From<&store::ApiKey> for ApiKey {
     }
 }
 
+/// A host app's user that an embed key minted tokens for.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    pub id: IdentityId,
+    /// The host app's id for its user.
+    pub external_id: String,
+    /// The name the host app gave last; empty when none.
+    pub name: String,
+    pub first_seen_at: Time,
+    pub last_seen_at: Time,
+    /// The key that minted their latest token.
+    pub last_key_id: Option<ApiKeyId>,
+}
+
+impl From<&store::Identity> for Identity {
+    fn from(identity: &store::Identity) -> Self {
+        Self {
+            id: identity.id,
+            external_id: identity.external_id.clone(),
+            name: identity.name.clone(),
+            first_seen_at: Time(identity.first_seen_at),
+            last_seen_at: Time(identity.last_seen_at),
+            last_key_id: identity.last_key_id,
+        }
+    }
+}
+
 /// A new API key: the secret `key` is in this answer only.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKeyCreated {

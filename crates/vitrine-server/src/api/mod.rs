@@ -71,6 +71,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(live::live))
         .routes(routes!(embed_tokens::mint))
         .routes(routes!(embed_tokens::revoke_identity))
+        .routes(routes!(embed_tokens::identities))
         .merge(uploads)
         .routes(routes!(datasets::show, datasets::delete))
         .routes(routes!(capacities::list, capacities::create))

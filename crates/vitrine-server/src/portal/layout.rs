@@ -16,11 +16,12 @@ pub enum Section {
     Capacity,
     Settings,
     ApiKeys,
+    Embedding,
     Audit,
 }
 
 impl Section {
-    const ALL: [Section; 8] = [
+    const ALL: [Section; 9] = [
         Section::Users,
         Section::Groups,
         Section::Reports,
@@ -28,6 +29,7 @@ impl Section {
         Section::Capacity,
         Section::Settings,
         Section::ApiKeys,
+        Section::Embedding,
         Section::Audit,
     ];
 
@@ -40,6 +42,7 @@ impl Section {
             Section::Capacity => "Capacity",
             Section::Settings => "Settings",
             Section::ApiKeys => "API keys",
+            Section::Embedding => "Embedding",
             Section::Audit => "Audit log",
         }
     }
@@ -53,6 +56,7 @@ impl Section {
             Section::Capacity => "/admin/capacities",
             Section::Settings => "/admin/settings",
             Section::ApiKeys => "/admin/api-keys",
+            Section::Embedding => "/admin/embedding",
             Section::Audit => "/admin/audit",
         }
     }

@@ -5,6 +5,7 @@ mod api_keys;
 mod audit;
 mod capacities;
 mod datasets;
+mod embedding;
 mod groups;
 mod reports;
 mod settings;
@@ -70,6 +71,8 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/revoke", post(settings::revoke_all_tokens))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}/revoke", post(api_keys::revoke))
+        .route("/embedding", get(embedding::list))
+        .route("/embedding/revoke", post(embedding::revoke))
         .route("/audit", get(audit::list))
         .route("/audit/export.csv", get(audit::export))
         .route("/audit/tokens", get(audit::token_events))
