@@ -69,6 +69,8 @@ pub struct Services {
     pub guards: Arc<crate::auth::throttle::Guards>,
     /// The bound on open live channels (`/api/v1/embed/live`).
     pub live: crate::api::live::LiveChannels,
+    /// Host apps' users recorded lately (a mint writes each at most once a minute).
+    pub identities: crate::services::embed_tokens::RecentIdentities,
     /// The hand-moved clock of browser tests (see the `test-clock` feature).
     #[cfg(feature = "test-clock")]
     pub test_clock: Option<Arc<vitrine_core::ManualClock>>,
@@ -145,6 +147,7 @@ impl AppState {
             reset_throttle: Arc::new(ResetThrottle::default()),
             guards,
             live: Default::default(),
+            identities: Default::default(),
             #[cfg(feature = "test-clock")]
             test_clock: None,
         })))

@@ -7,7 +7,7 @@ use serde_json::Value;
 use vitrine_core::token::{
     MAX_REPORTS_PER_TOKEN, MAX_RLS_IDENTITY_BYTES, RevocationScope, RlsIdentity, Subject,
 };
-use vitrine_core::{Fields, Permission, ReportId, validate};
+use vitrine_core::{Fields, OrgId, Permission, ReportId, validate};
 use vitrine_store::{ApiKey, Identity, IdentitySeen, RlsAssignment, TokenEvent};
 
 use super::tokens::IssueFailure;
@@ -116,6 +116,58 @@ fn key_permissions(key: &ApiKey) -> Vec<Permission> {
     held
 }
 
+/// How long a host app's user's record stands before a mint writes it again (`last_seen_at`
+/// is that coarse): a busy host app costs no write per token.
+const REWRITE_AFTER_SECONDS: i64 = 60;
+/// Host apps' users remembered at most; past it, those not seen lately are forgotten.
+const MAX_REMEMBERED: usize = 100_000;
+
+/// Host apps' users this node recorded lately, so that minting writes each at most once a
+/// minute (or when their name or key changes).
+#[derive(Default)]
+pub struct RecentIdentities {
+    seen: std::sync::Mutex<std::collections::HashMap<(OrgId, String), Identity>>,
+}
+
+impl RecentIdentities {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(OrgId, String), Identity>> {
+        self.seen.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// The record of `seen`, when this node wrote it lately and it would not change.
+    fn current(&self, org: OrgId, seen: &IdentitySeen) -> Option<Identity> {
+        let map = self.lock();
+        let known = map.get(&(org, seen.external_id.clone()))?;
+        let unchanged = seen.name.as_ref().is_none_or(|name| *name == known.name)
+            && (seen.key.is_none() || seen.key == known.last_key_id);
+        let recent = (seen.at - known.last_seen_at).num_seconds() < REWRITE_AFTER_SECONDS;
+        (unchanged && recent).then(|| known.clone())
+    }
+
+    fn remember(&self, identity: &Identity, now: chrono::DateTime<chrono::Utc>) {
+        let mut map = self.lock();
+        if map.len() >= MAX_REMEMBERED {
+            map.retain(|_, known| (now - known.last_seen_at).num_seconds() < REWRITE_AFTER_SECONDS);
+            if map.len() >= MAX_REMEMBERED {
+                map.clear();
+            }
+        }
+        map.insert((identity.org_id, identity.external_id.clone()), identity.clone());
+    }
+}
+
+/// The record of the host app's user a token is minted for, written at most once a minute.
+async fn record_identity(state: &AppState, org: OrgId, seen: &IdentitySeen) -> ApiResult<Identity> {
+    if let Some(identity) = state.identities.current(org, seen) {
+        return Ok(identity);
+    }
+    let identity = state.store.identity_seen(org, seen).await?;
+    state.identities.remember(&identity, seen.at);
+    Ok(identity)
+}
+
 /// How a host app's user is named in capacity activity and the audit.
 pub fn label(external_id: &str) -> String {
     format!("identity {external_id}")
@@ -165,7 +217,7 @@ pub async fn mint(
         key: Some(key.id),
         at: now,
     };
-    let identity = state.store.identity_seen(org, &seen).await.map_err(ApiError::from)?;
+    let identity = record_identity(state, org, &seen).await?;
     let subject = Subject::Identity(identity.id);
     if state.tokens.revoker.index.revoked_since(org, subject, &request.reports, caller.snapshot) {
         return Err(IssueFailure::Stale);
@@ -249,4 +301,40 @@ pub async fn revoke(state: &AppState, caller: &Caller, external_id: &str) -> Api
         report_label: None,
     });
     Ok(identity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, Utc};
+    use vitrine_core::{ApiKeyId, IdentityId};
+
+    #[test]
+    fn a_host_apps_user_is_written_again_after_a_minute_or_when_their_name_or_key_changes() {
+        let (org, key, at) = (OrgId::generate(), ApiKeyId::generate(), Utc::now());
+        let identity = Identity {
+            id: IdentityId::generate(),
+            org_id: org,
+            external_id: "cust-42".into(),
+            name: "Ada".into(),
+            first_seen_at: at,
+            last_seen_at: at,
+            last_key_id: Some(key),
+        };
+        let recent = RecentIdentities::default();
+        let seen = |seconds: i64, name: Option<&str>, key: ApiKeyId| IdentitySeen {
+            external_id: "cust-42".into(),
+            name: name.map(str::to_string),
+            key: Some(key),
+            at: at + Duration::seconds(seconds),
+        };
+        assert_eq!(recent.current(org, &seen(1, None, key)), None, "never written on this node");
+        recent.remember(&identity, at);
+        assert_eq!(recent.current(org, &seen(30, None, key)), Some(identity.clone()));
+        assert_eq!(recent.current(org, &seen(30, Some("Ada"), key)), Some(identity.clone()));
+        assert_eq!(recent.current(org, &seen(61, None, key)), None, "a minute later");
+        assert_eq!(recent.current(org, &seen(30, Some("Ada L."), key)), None, "a new name");
+        assert_eq!(recent.current(org, &seen(30, None, ApiKeyId::generate())), None, "another key");
+        assert_eq!(recent.current(OrgId::generate(), &seen(30, None, key)), None, "another org");
+    }
 }
