@@ -8,7 +8,7 @@ use vitrine_core::token::{
     MAX_REPORTS_PER_TOKEN, MAX_RLS_IDENTITY_BYTES, RevocationScope, RlsIdentity, Subject,
 };
 use vitrine_core::{Fields, OrgId, Permission, ReportId, validate};
-use vitrine_store::{ApiKey, Identity, IdentitySeen, RlsAssignment, TokenEvent};
+use vitrine_store::{ApiKey, Identity, IdentitySeen, RlsAssignment};
 
 use super::tokens::IssueFailure;
 use crate::app::AppState;
@@ -245,34 +245,10 @@ pub async fn mint(
             }
         })?;
     for report in &request.reports {
-        state.tokens.audit.record(event(state, &identity, *report, &issued, client));
+        let event = super::tokens::issued_event(org, subject, *report, &issued, client, now);
+        state.tokens.audit.record(event);
     }
     Ok(issued)
-}
-
-fn event(
-    state: &AppState,
-    identity: &Identity,
-    report: ReportId,
-    issued: &IssuedToken,
-    client: &RequestInfo,
-) -> TokenEvent {
-    TokenEvent {
-        id: 0,
-        org_id: Some(identity.org_id),
-        at: state.clock.now(),
-        kind: if issued.refreshed { "refreshed" } else { "issued" }.into(),
-        user_id: None,
-        identity_id: Some(identity.id),
-        report_id: Some(report),
-        token_id: Some(issued.token_id.to_string()),
-        reason: None,
-        ip: client.ip.clone(),
-        user_agent: client.user_agent.clone(),
-        actor: None,
-        user_label: None,
-        report_label: None,
-    }
 }
 
 /// Every token of the host app's user `external_id` stops working within a second.
@@ -284,22 +260,9 @@ pub async fn revoke(state: &AppState, caller: &Caller, external_id: &str) -> Api
         .await?
         .ok_or_else(|| ApiError::not_found("identity"))?;
     state.tokens.revoker.revoke(RevocationScope::Identity(identity.id)).await?;
-    state.tokens.audit.record(TokenEvent {
-        id: 0,
-        org_id: Some(org),
-        at: state.clock.now(),
-        kind: "revoked".into(),
-        user_id: None,
-        identity_id: Some(identity.id),
-        report_id: None,
-        token_id: None,
-        reason: Some("identity's tokens revoked".into()),
-        ip: None,
-        user_agent: None,
-        actor: Some(caller.principal.label.clone()),
-        user_label: None,
-        report_label: None,
-    });
+    let subject = Some(Subject::Identity(identity.id));
+    let reason = "identity's tokens revoked";
+    state.tokens.audit.record(super::tokens::revoked_event(state, org, caller, subject, reason));
     Ok(identity)
 }
 

@@ -72,14 +72,28 @@ pub async fn issue(
                 ApiError::internal()
             }
         })?;
-    state.tokens.audit.record(TokenEvent {
+    let event = issued_event(org, subject, report.id, &issued, request, now);
+    state.tokens.audit.record(event);
+    Ok(issued)
+}
+
+/// The audit event of a token issued (or refreshed) for `subject` and `report`.
+pub(crate) fn issued_event(
+    org: vitrine_core::OrgId,
+    subject: Subject,
+    report: ReportId,
+    issued: &IssuedToken,
+    request: &RequestInfo,
+    at: chrono::DateTime<chrono::Utc>,
+) -> TokenEvent {
+    TokenEvent {
         id: 0,
         org_id: Some(org),
-        at: now,
+        at,
         kind: if issued.refreshed { "refreshed" } else { "issued" }.into(),
-        user_id: Some(user.id),
-        identity_id: None,
-        report_id: Some(report.id),
+        user_id: subject.user(),
+        identity_id: subject.identity(),
+        report_id: Some(report),
         token_id: Some(issued.token_id.to_string()),
         reason: None,
         ip: request.ip.clone(),
@@ -87,24 +101,24 @@ pub async fn issue(
         actor: None,
         user_label: None,
         report_label: None,
-    });
-    Ok(issued)
+    }
 }
 
-fn revoked_event(
+/// The audit event of a revocation `caller` made in `org`, of `subject`'s tokens or of all.
+pub(crate) fn revoked_event(
     state: &AppState,
-    scope: &AdminScope,
+    org: vitrine_core::OrgId,
     caller: &Caller,
-    user: Option<UserId>,
+    subject: Option<Subject>,
     reason: &str,
 ) -> TokenEvent {
     TokenEvent {
         id: 0,
-        org_id: Some(scope.org_id()),
+        org_id: Some(org),
         at: state.clock.now(),
         kind: "revoked".into(),
-        user_id: user,
-        identity_id: None,
+        user_id: subject.and_then(Subject::user),
+        identity_id: subject.and_then(Subject::identity),
         report_id: None,
         token_id: None,
         reason: Some(reason.into()),
@@ -127,9 +141,9 @@ pub async fn revoke_user(
     state.tokens.revoker.revoke(RevocationScope::User(user)).await?;
     state.tokens.audit.record(revoked_event(
         state,
-        scope,
+        scope.org_id(),
         caller,
-        Some(user),
+        Some(Subject::User(user)),
         "revoked by an administrator",
     ));
     Ok(())
@@ -144,7 +158,7 @@ pub async fn revoke_organization(
     state.tokens.revoker.revoke(RevocationScope::Organization(scope.org_id())).await?;
     state.tokens.audit.record(revoked_event(
         state,
-        scope,
+        scope.org_id(),
         caller,
         None,
         "all tokens revoked by an administrator",
