@@ -108,7 +108,8 @@ export async function startDemoServer({ password = DEMO_PASSWORD, port = 0, rows
 /** Debian's Chromium, headless; nothing is downloaded. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-export async function launchBrowser() {
+/** `args`: more Chromium switches, for a scenario that needs them. */
+export async function launchBrowser({ args = [] } = {}) {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(`${CHROMIUM_PATH} is missing: apt-get install -y chromium (scripts/test does this)`);
   }
@@ -122,6 +123,7 @@ export async function launchBrowser() {
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
+      ...args,
     ],
   });
 }

@@ -1,11 +1,14 @@
 // @ts-check
 // The report viewer: page tabs, slicers, visuals, cross-filtering, TV mode, and the notices a
 // viewer may need (reconnecting, signed out, access removed). Token life is the keeper's job;
-// this module only asks it before every interaction.
+// this module only asks it before every interaction. In the portal the keeper asks for tokens
+// with the session; on the embed page (`data-embed`) it asks the host app's page, which calls
+// its own backend, and the viewer tells that page what happens (sdk/vitrine-embed.js).
 
 import { ReportApi, ReportError, Session } from './api.js';
 import { RENDERERS } from './charts.js';
-import { formatValue } from './format.js';
+import { connectToHost, reportSize } from './embed.js';
+import { formatValue, setLocale } from './format.js';
 import { LiveChannel } from './live.js';
 import { TokenKeeper, TokenRequestError } from './token-keeper.js';
 
@@ -18,12 +21,42 @@ import { TokenKeeper, TokenRequestError } from './token-keeper.js';
 
 const root = /** @type {HTMLElement} */ (document.getElementById('viewer'));
 const reportId = root.dataset.report ?? '';
-const tvMode = root.dataset.mode === 'tv';
-const rotateSeconds = Number(root.dataset.rotate ?? 0);
-const refreshMinutes = Number(root.dataset.refresh ?? 0);
+/** The host app's page, when this report is embedded in one. */
+const host =
+  root.dataset.embed === '1' ? await connectToHost(JSON.parse(root.dataset.allowedOrigins ?? '[]'), reportId) : null;
+const chosen = host?.settings ?? {};
+
+/**
+ * A whole number within `min..max`, else 0 (off).
+ * @param {unknown} value
+ * @param {number} min
+ * @param {number} max
+ */
+function within(value, min, max) {
+  const n = Number(value);
+  return Number.isInteger(n) && n >= min && n <= max ? n : 0;
+}
+
+const tvMode = (host ? chosen.mode : root.dataset.mode) === 'tv';
+const rotateSeconds = within(host ? chosen.rotateSeconds : root.dataset.rotate, 5, 3600);
+const refreshMinutes = within(host ? chosen.refreshMinutes : root.dataset.refresh, 1, 1440);
+if (host) {
+  document.body.classList.toggle('tv', tvMode);
+  document.body.classList.toggle('theme-dark', chosen.theme === 'dark');
+  setLocale(chosen.locale);
+}
+
+/**
+ * Tells the host app's page what happened (nothing outside an embed).
+ * @param {string} name
+ * @param {unknown} detail
+ */
+function emit(name, detail) {
+  host?.emit(name, detail);
+}
 
 const session = new Session(root.dataset.csrf ?? '');
-const keeper = new TokenKeeper({ fetchToken: session.tokenFetcher(reportId) });
+const keeper = new TokenKeeper({ fetchToken: host ? () => host.fetchToken() : session.tokenFetcher(reportId) });
 const api = new ReportApi(reportId, keeper);
 const live = new LiveChannel(keeper);
 
@@ -32,6 +65,9 @@ const filters = /** @type {Map<string, Map<string, (string|number|boolean)[]>>} 
 /** @type {EmbeddedReport | null} */
 let report = null;
 let currentPage = '';
+/** The page and filters the host last heard of, to tell it about changes. */
+let shownPage = '';
+let shownFilters = '[]';
 /** How many times the page's data has been loaded; tests wait on it. */
 let loads = 0;
 
@@ -75,6 +111,7 @@ function showCapacity(detail) {
   setConnection('waiting');
   capacityBanner.replaceChildren();
   const starting = detail.code === 'CapacityStarting';
+  emit('capacity', { state: starting ? 'starting' : 'paused', code: detail.code, message: detail.message });
   // The server's message opens with what the heading says (paused to save cost, by an
   // administrator, by its schedule); the rest (when it is scheduled back, that the report
   // comes by itself) is what the viewer adds to it.
@@ -91,6 +128,7 @@ function hideCapacity() {
   if (!capacityBanner.hidden) {
     capacityBanner.hidden = true;
     setConnection('live');
+    emit('capacity', { state: 'running' });
     if (report) void loadPage();
   }
 }
@@ -117,6 +155,29 @@ function filterList() {
 /** @returns {Page | undefined} */
 function page() {
   return report?.definition?.pages.find((p) => p.id === currentPage);
+}
+
+/** The report's pages as the host app sees them. */
+function pageInfos() {
+  return (report?.definition?.pages ?? []).map((p) => ({ id: p.id, title: p.title, active: p.id === currentPage }));
+}
+
+/**
+ * Filters as the host app gives them: a list of `{ column, values }`.
+ * @param {unknown} list
+ */
+function readFilters(list) {
+  if (!Array.isArray(list)) throw Object.assign(new Error('filters must be a list of { column, values }'), { code: 'BadRequest' });
+  const map = new Map();
+  for (const item of list) {
+    const okValues =
+      Array.isArray(item?.values) && item.values.every((/** @type {unknown} */ v) => ['string', 'number', 'boolean'].includes(typeof v));
+    if (typeof item?.column !== 'string' || !okValues) {
+      throw Object.assign(new Error('each filter must be { column: string, values: (string|number|boolean)[] }'), { code: 'BadRequest' });
+    }
+    map.set(item.column, item.values);
+  }
+  return map;
 }
 
 /**
@@ -205,6 +266,11 @@ async function loadPage() {
   renderTabs();
   renderChips();
   void renderSlicers(p);
+  const nowFilters = JSON.stringify(filterList());
+  if (shownPage && shownPage !== p.id) emit('pageChanged', { page: p.id, title: p.title });
+  else if (shownPage && nowFilters !== shownFilters) emit('filtersChanged', { page: p.id, filters: filterList() });
+  shownPage = p.id;
+  shownFilters = nowFilters;
   const panels = p.visuals.map((visual) => {
     const existing = /** @type {HTMLElement | null} */ (grid.querySelector(`[data-visual="${CSS.escape(visual.id)}"]`));
     const panel = existing ?? el('section', `visual visual-${visual.type}`);
@@ -225,7 +291,12 @@ async function loadPage() {
         const column = visual.dimension && !visual.dimension.grain ? visual.dimension.column : null;
         const render = RENDERERS[visual.type] ?? RENDERERS.table;
         render(body, result, {
-          onSelect: column ? (value) => void interact(() => toggle(column, /** @type {string} */ (value), true)) : undefined,
+          onSelect: column
+            ? (value) =>
+                void interact(() => toggle(column, /** @type {string} */ (value), true)).then(() =>
+                  emit('dataSelected', { page: p.id, visual: visual.id, column, value, filters: filterList() }),
+                )
+            : undefined,
           selected: column ? (pageFilters().get(column) ?? []) : [],
         });
         panel.classList.remove('loading');
@@ -236,6 +307,7 @@ async function loadPage() {
   );
   loads += 1;
   root.dataset.loaded = String(loads);
+  if (notice.hidden) emit('rendered', { page: p.id });
 }
 
 /**
@@ -252,7 +324,7 @@ function explain(code, message) {
   const text = el('p');
   const codeLine = el('p', 'notice-code', `Error code: ${code}`);
   box.append(heading, text);
-  if (code === 'TokenExpired') {
+  if (code === 'TokenExpired' && !host) {
     heading.textContent = 'Your session has ended';
     text.textContent = 'Sign in again to continue where you were. The report keeps its page and filters.';
     const form = /** @type {HTMLFormElement} */ (el('form', 'notice-sign-in'));
@@ -296,6 +368,7 @@ function showError(error) {
   if (error instanceof TokenRequestError || error instanceof ReportError) {
     const code = error.code === 'Unauthenticated' ? 'TokenExpired' : error.code;
     explain(code, error.message);
+    emit('error', { code, message: error.message });
   } else {
     console.error(error);
   }
@@ -315,17 +388,61 @@ async function recover() {
   }
 }
 
+/**
+ * Access ended (the keeper's token request was refused): the report's data leaves the screen
+ * at once, and the notice says why.
+ * @param {TokenRequestError} failure
+ */
+function endAccess(failure) {
+  grid.replaceChildren();
+  slicerBar.replaceChildren();
+  chips.replaceChildren();
+  showError(failure);
+  emit('accessEnded', { code: failure.code, message: failure.message });
+}
+
 async function open() {
+  const first = report === null;
   report = /** @type {EmbeddedReport} */ (await api.report());
   title.textContent = report.name;
   document.title = `${report.name} · Vitrine`;
   if (!report.definition || report.definition.pages.length === 0) {
     grid.replaceChildren(el('p', 'chart-empty', 'This report has no pages yet.'));
+    emit('loaded', { reportId, name: report.name, pages: [] });
     return;
   }
   const pages = report.definition.pages;
+  if (first && host && pages.some((p) => p.id === chosen.page)) currentPage = String(chosen.page);
   if (!pages.some((p) => p.id === currentPage)) currentPage = pages[0].id;
+  if (first && host && chosen.filters !== undefined) {
+    try {
+      filters.set(currentPage, readFilters(chosen.filters));
+    } catch (error) {
+      emit('error', { code: 'BadRequest', message: String(/** @type {Error} */ (error).message) });
+    }
+  }
+  emit('loaded', { reportId, name: report.name, pages: pageInfos() });
   await loadPage();
+}
+
+if (host) {
+  reportSize(host, root);
+  host.handle('getPages', async () => pageInfos());
+  host.handle('getFilters', async () => filterList());
+  host.handle('setPage', async (id) => {
+    const target = report?.definition?.pages.find((p) => p.id === id);
+    if (!target) throw Object.assign(new Error(`The report has no page ${JSON.stringify(id)}.`), { code: 'NotFound' });
+    if (target.id !== currentPage) await interact(() => (currentPage = target.id));
+    return { id: target.id, title: target.title, active: true };
+  });
+  host.handle('setFilters', async (list) => {
+    const next = readFilters(list);
+    await interact(() => filters.set(currentPage, next));
+    return filterList();
+  });
+  host.handle('refresh', async () => {
+    await loadPage();
+  });
 }
 
 keeper.addEventListener('capacity', (event) => showCapacity(/** @type {CustomEvent} */ (event).detail));
@@ -334,7 +451,7 @@ api.addEventListener('available', () => hideCapacity());
 keeper.addEventListener('refreshed', () => hideCapacity());
 keeper.addEventListener('reconnecting', () => setConnection('reconnecting'));
 keeper.addEventListener('reconnected', () => setConnection('live'));
-keeper.addEventListener('refused', (event) => showError(/** @type {CustomEvent} */ (event).detail));
+keeper.addEventListener('refused', (event) => endAccess(/** @type {CustomEvent} */ (event).detail));
 api.addEventListener('reconnecting', () => setConnection('reconnecting'));
 api.addEventListener('reconnected', () => setConnection('live'));
 live.addEventListener('ready', () => (root.dataset.live = 'ready'));
@@ -343,6 +460,7 @@ keeper.addEventListener('refreshed', (event) => {
   const detail = /** @type {CustomEvent} */ (event).detail;
   root.dataset.tokenRefreshes = String(Number(root.dataset.tokenRefreshes ?? 0) + 1);
   root.dataset.lastRefresh = detail.reason;
+  emit('tokenRefreshed', { reason: detail.reason, tokenId: detail.tokenId, expiration: keeper.grant?.expiration });
 });
 
 async function main() {
@@ -352,7 +470,8 @@ async function main() {
     live.start();
     await open();
   } catch (error) {
-    showError(error);
+    // A refused token was shown when the keeper announced it.
+    if (!keeper.stoppedBecause) showError(error);
     return;
   }
   if (tvMode && rotateSeconds > 0) {
@@ -363,7 +482,7 @@ async function main() {
       void interact(() => (currentPage = next.id));
     }, rotateSeconds * 1000);
   }
-  if (tvMode && refreshMinutes > 0) {
+  if ((tvMode || host) && refreshMinutes > 0) {
     setInterval(() => {
       if (notice.hidden) void loadPage();
     }, refreshMinutes * 60_000);

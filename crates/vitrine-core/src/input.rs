@@ -122,6 +122,11 @@ impl Fields {
         self.map.is_empty()
     }
 
+    /// The raw value of a field, for shapes the typed readers do not cover.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.map.get(name)
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.map.contains_key(name)
     }

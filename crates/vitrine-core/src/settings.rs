@@ -40,10 +40,16 @@ pub struct OrgSettings {
     /// When off, nobody wakes a paused capacity by opening a report, whatever their
     /// permissions: only an administrator or the schedule starts it.
     pub capacity_wake_from_viewer: bool,
+    /// The origins (such as `https://app.example.com`) whose pages may frame the
+    /// organization's reports with the embedding SDK; empty, nobody may.
+    pub embed_allowed_origins: Vec<String>,
 }
 
 pub const TIME_ZONE: &str = "timeZone";
 pub const CAPACITY_WAKE_FROM_VIEWER: &str = "capacityWakeFromViewer";
+pub const EMBED_ALLOWED_ORIGINS: &str = "embedAllowedOrigins";
+/// At most this many origins may frame an organization's reports.
+pub const MAX_EMBED_ORIGINS: usize = 50;
 
 impl Default for OrgSettings {
     fn default() -> Self {
@@ -54,18 +60,20 @@ impl Default for OrgSettings {
             token_update_every_minutes: None,
             time_zone: "UTC".to_string(),
             capacity_wake_from_viewer: true,
+            embed_allowed_origins: Vec::new(),
         }
     }
 }
 
 impl OrgSettings {
-    pub const FIELDS: [&'static str; 6] = [
+    pub const FIELDS: [&'static str; 7] = [
         SESSION_IDLE_TIMEOUT_MINUTES.field,
         SESSION_ABSOLUTE_TIMEOUT_HOURS.field,
         TOKEN_LIFETIME_MINUTES.field,
         TOKEN_UPDATE_EVERY_MINUTES.field,
         TIME_ZONE,
         CAPACITY_WAKE_FROM_VIEWER,
+        EMBED_ALLOWED_ORIGINS,
     ];
 
     /// These settings with `patch` applied. Every field is checked before anything changes, so
@@ -95,6 +103,9 @@ impl OrgSettings {
                 patch.optional_bool(CAPACITY_WAKE_FROM_VIEWER)?.ok_or_else(|| {
                     FieldError::new(CAPACITY_WAKE_FROM_VIEWER, "must be true or false")
                 })?;
+        }
+        if let Some(origins) = patch.get(EMBED_ALLOWED_ORIGINS) {
+            next.embed_allowed_origins = embed_origins(origins)?;
         }
         let update = TOKEN_UPDATE_EVERY_MINUTES;
         let every = patch.nullable_int_in(update.field, update.min, update.max).map_err(|_| {
@@ -133,6 +144,61 @@ impl OrgSettings {
             update_every_seconds: self.token_update_every_minutes.map(|m| m * 60),
         }
     }
+}
+
+/// The list of `embedAllowedOrigins`: each an exact origin (`https://host[:port]`, no path,
+/// no wildcard), written the way browsers send it in `Origin`, so that comparing the two is
+/// comparing strings. Duplicates are dropped; `null` clears the list.
+fn embed_origins(value: &serde_json::Value) -> Result<Vec<String>, FieldError> {
+    let field = EMBED_ALLOWED_ORIGINS;
+    let items = match value {
+        serde_json::Value::Null => return Ok(Vec::new()),
+        serde_json::Value::Array(items) => items,
+        _ => {
+            return Err(FieldError::new(
+                field,
+                "must be a list of origins such as https://app.example.com",
+            ));
+        }
+    };
+    if items.len() > MAX_EMBED_ORIGINS {
+        return Err(FieldError::new(
+            field,
+            format!("may list at most {MAX_EMBED_ORIGINS} origins"),
+        ));
+    }
+    let mut origins = Vec::with_capacity(items.len());
+    for item in items {
+        let origin = item
+            .as_str()
+            .ok_or_else(|| FieldError::new(field, "must list origins as strings"))
+            .and_then(|text| embed_origin(text.trim()))?;
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    Ok(origins)
+}
+
+/// One origin, normalized (lower-case host, default port dropped, no trailing slash).
+pub fn embed_origin(text: &str) -> Result<String, FieldError> {
+    let refuse = |why: &str| FieldError::new(EMBED_ALLOWED_ORIGINS, format!("{text:?} {why}"));
+    let url = url::Url::parse(text)
+        .map_err(|_| refuse("is not an origin; write it as https://app.example.com"))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(refuse("must start with https:// (or http:// for a test host)"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("must not contain a user name or password"));
+    }
+    if url.host_str().is_none_or(|host| host.contains('*')) {
+        return Err(refuse("must name one host; wildcards are not allowed"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || text.ends_with("/")
+    {
+        return Err(refuse("must be an origin only, without a path, a query or a trailing slash"));
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 fn read(patch: &Fields, range: Range) -> Result<Option<u32>, FieldError> {
@@ -261,5 +327,54 @@ mod tests {
             .unwrap();
         assert_eq!(next.session_idle_timeout_minutes, 30);
         assert_eq!(next.session_absolute_timeout_hours, 720);
+    }
+
+    #[test]
+    fn embed_origins_are_exact_origins_written_as_browsers_send_them() {
+        let next = OrgSettings::default()
+            .patched(&patch(json!({ "embedAllowedOrigins": [
+                "https://App.Example.com", "https://app.example.com:443", "http://localhost:3000",
+                " https://intranet.example.org:8443 "
+            ] })))
+            .unwrap();
+        assert_eq!(
+            next.embed_allowed_origins,
+            [
+                "https://app.example.com",
+                "http://localhost:3000",
+                "https://intranet.example.org:8443"
+            ]
+        );
+        let cleared = next.patched(&patch(json!({ "embedAllowedOrigins": null }))).unwrap();
+        assert!(cleared.embed_allowed_origins.is_empty());
+        let old: OrgSettings = serde_json::from_value(json!({ "timeZone": "UTC" })).unwrap();
+        assert!(old.embed_allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn every_class_of_bad_embed_origin_is_refused_naming_the_field() {
+        let many: Vec<String> =
+            (0..=MAX_EMBED_ORIGINS).map(|n| format!("https://h{n}.example.com")).collect();
+        for bad in [
+            json!("https://app.example.com"),
+            json!({}),
+            json!([1]),
+            json!(["app.example.com"]),
+            json!(["https://app.example.com/"]),
+            json!(["https://app.example.com/embed"]),
+            json!(["https://app.example.com?x=1"]),
+            json!(["https://*.example.com"]),
+            json!(["ftp://app.example.com"]),
+            json!(["javascript:alert(1)"]),
+            json!(["https://user:pw@app.example.com"]),
+            json!(["null"]),
+            json!([""]),
+            json!(many),
+        ] {
+            let err = OrgSettings::default()
+                .patched(&patch(json!({ "embedAllowedOrigins": bad })))
+                .unwrap_err();
+            assert_eq!(err.field, "embedAllowedOrigins", "{bad}");
+        }
     }
 }

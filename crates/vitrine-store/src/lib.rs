@@ -140,6 +140,9 @@ pub trait Store: InstallationStore + AccountStore + Send + Sync + 'static {
         report: &NewReport,
     ) -> StoreResult<Report>;
     async fn get_report(&self, org: OrgId, id: ReportId) -> StoreResult<Report>;
+    /// The organization a report belongs to: for the embed page, which is framed before any
+    /// token exists and must name the organization's allowed origins.
+    async fn organization_of_report(&self, id: ReportId) -> StoreResult<OrgId>;
     async fn list_reports(&self, org: OrgId) -> StoreResult<Vec<Report>>;
     async fn update_report(
         &self,

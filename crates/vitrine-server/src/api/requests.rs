@@ -190,6 +190,9 @@ pub struct SettingsChange {
     pub token_update_every_minutes: Option<u32>,
     pub time_zone: Option<String>,
     pub capacity_wake_from_viewer: Option<bool>,
+    /// The origins whose pages may frame the organization's reports (`null` or `[]`: none).
+    #[schema(max_items = 50)]
+    pub embed_allowed_origins: Option<Vec<String>>,
 }
 
 /// A host app's user, who has no Vitrine account.

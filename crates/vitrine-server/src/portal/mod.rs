@@ -3,10 +3,11 @@
 
 mod account;
 mod admin;
+pub(crate) mod embed;
 mod form;
 mod installation;
 pub(crate) mod layout;
-mod reports;
+pub(crate) mod reports;
 mod setup;
 mod sign_in;
 
@@ -45,6 +46,8 @@ pub fn router() -> Router<AppState> {
         .route("/installation/organizations/{id}/suspend", post(installation::suspend))
         .route("/installation/organizations/{id}/reinstate", post(installation::reinstate))
         .route("/installation/organizations/{id}/delete", post(installation::delete))
+        .route("/embed/reports/{id}", get(embed::page))
+        .route("/sdk/v1/{file}", get(embed::sdk))
         .route("/assets/link.js", get(link_script))
         .route("/reports/{id}", get(reports::show))
         .route("/assets/portal.css", get(stylesheet))
@@ -89,7 +92,7 @@ async fn favicon() -> Response {
 }
 
 /// The viewer's own modules and stylesheet, embedded in the binary.
-const VIEWER_ASSETS: [(&str, &str, &str); 7] = [
+const VIEWER_ASSETS: [(&str, &str, &str); 8] = [
     (
         "viewer.js",
         "text/javascript; charset=utf-8",
@@ -102,6 +105,7 @@ const VIEWER_ASSETS: [(&str, &str, &str); 7] = [
     ),
     ("api.js", "text/javascript; charset=utf-8", include_str!("../../../../web/viewer/api.js")),
     ("live.js", "text/javascript; charset=utf-8", include_str!("../../../../web/viewer/live.js")),
+    ("embed.js", "text/javascript; charset=utf-8", include_str!("../../../../web/viewer/embed.js")),
     (
         "charts.js",
         "text/javascript; charset=utf-8",

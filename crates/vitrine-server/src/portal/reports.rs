@@ -55,6 +55,20 @@ fn tv_setting(
         .unwrap_or(0)
 }
 
+/// The `head` of a page that runs the viewer: its stylesheets and its module.
+pub fn viewer_head(title: &str) -> maud::Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · Vitrine" }
+            link rel="stylesheet" href="/assets/portal.css";
+            link rel="stylesheet" href="/assets/viewer/viewer.css";
+            script type="module" src="/assets/viewer/viewer.js" {}
+        }
+    }
+}
+
 /// The viewer: the report's page shell; the viewer's own modules do the rest. With
 /// `?mode=tv` it fills the screen without the portal's chrome, optionally rotating through
 /// pages every `rotate` seconds and re-reading the data every `refresh` minutes.
@@ -75,14 +89,7 @@ pub async fn show(
     let body = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (report.name) " · Vitrine" }
-                link rel="stylesheet" href="/assets/portal.css";
-                link rel="stylesheet" href="/assets/viewer/viewer.css";
-                script type="module" src="/assets/viewer/viewer.js" {}
-            }
+            (viewer_head(&report.name))
             body class=[tv.then_some("tv")] {
                 @if !tv { (topbar(&caller, crate::portal::layout::Area::Reports)) }
                 div.viewer-shell {

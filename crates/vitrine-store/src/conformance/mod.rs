@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use vitrine_core::capacity::{CapacityMode, CapacityState, WeeklyWindow};
 use vitrine_core::lockout::{Gate, LockoutRule};
 use vitrine_core::token::{Revocation, RevocationScope};
-use vitrine_core::{ApiKeyScope, CapacityId, DatasetId, OrgId, Permission, Role, UserId};
+use vitrine_core::{ApiKeyScope, CapacityId, DatasetId, OrgId, Permission, ReportId, Role, UserId};
 
 mod installation;
 pub use installation::*;
@@ -175,6 +175,11 @@ pub async fn report_access_is_the_union_of_direct_and_group_grants(store: &dyn S
         assert_eq!((gate.id, gate.capacity_id, gate.granted), (report.id, None, expected));
         assert_eq!(store.reports_for_user(org, user).await.unwrap().len(), usize::from(expected));
     }
+    assert_eq!(store.organization_of_report(report.id).await.unwrap(), org);
+    assert!(matches!(
+        store.organization_of_report(ReportId::generate()).await,
+        Err(crate::StoreError::NotFound)
+    ));
     let access = store.report_access(org, report.id).await.unwrap();
     assert_eq!(access.users.len(), 1);
     assert_eq!(access.groups.len(), 1);

@@ -665,6 +665,14 @@ impl Store for SqliteStore {
         Self::report_in_org(&mut conn, org, id).await
     }
 
+    async fn organization_of_report(&self, id: ReportId) -> StoreResult<OrgId> {
+        let row = sqlx::query("SELECT org_id FROM reports WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(|row| parse_id(row, "org_id")).transpose()?.ok_or(StoreError::NotFound)
+    }
+
     async fn list_reports(&self, org: OrgId) -> StoreResult<Vec<Report>> {
         let sql =
             format!("SELECT {REPORT_COLUMNS} FROM reports r WHERE r.org_id = ? ORDER BY r.name");

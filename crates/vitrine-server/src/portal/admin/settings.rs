@@ -6,8 +6,8 @@ use axum::response::IntoResponse;
 use maud::html;
 use serde_json::{Map, Value};
 use vitrine_core::settings::{
-    CAPACITY_WAKE_FROM_VIEWER, Range, SESSION_ABSOLUTE_TIMEOUT_HOURS, SESSION_IDLE_TIMEOUT_MINUTES,
-    TIME_ZONE, TOKEN_LIFETIME_MINUTES, TOKEN_UPDATE_EVERY_MINUTES,
+    CAPACITY_WAKE_FROM_VIEWER, EMBED_ALLOWED_ORIGINS, Range, SESSION_ABSOLUTE_TIMEOUT_HOURS,
+    SESSION_IDLE_TIMEOUT_MINUTES, TIME_ZONE, TOKEN_LIFETIME_MINUTES, TOKEN_UPDATE_EVERY_MINUTES,
 };
 use vitrine_core::{AdminScope, Fields, OrgSettings};
 
@@ -140,6 +140,26 @@ fn render(
                     }
                 }
             }
+            section.card {
+                h2 { "Embedding" }
+                p.muted {
+                    "Host apps show your reports in their own pages with the embedding SDK (see Admin › Embedding "
+                    "for their users). Only pages of these origins may frame a report; every other page is refused "
+                    "by the browser."
+                }
+                div.setting {
+                    label {
+                        "Origins allowed to embed reports"
+                        textarea name=(EMBED_ALLOWED_ORIGINS) rows="3" placeholder="https://app.example.com" {
+                            (settings.embed_allowed_origins.join("\n"))
+                        }
+                    }
+                    p.help {
+                        "One origin per line: the scheme, the host and the port when it is not the default, such as "
+                        code { "https://app.example.com" } " — no path and no wildcard. Leave it empty to allow none."
+                    }
+                }
+            }
             div.form-actions { button.primary type="submit" { "Save settings" } }
         }
         section.card.danger-zone {
@@ -169,8 +189,12 @@ fn form_to_fields(form: &FormData) -> Fields {
         let ticked = form.get(CAPACITY_WAKE_FROM_VIEWER).is_some();
         map.insert(CAPACITY_WAKE_FROM_VIEWER.to_string(), Value::Bool(ticked));
     }
+    if let Some(raw) = form.get(EMBED_ALLOWED_ORIGINS) {
+        let origins = raw.lines().map(str::trim).filter(|line| !line.is_empty()).map(Value::from);
+        map.insert(EMBED_ALLOWED_ORIGINS.to_string(), Value::Array(origins.collect()));
+    }
     for field in OrgSettings::FIELDS {
-        if field == CAPACITY_WAKE_FROM_VIEWER {
+        if field == CAPACITY_WAKE_FROM_VIEWER || field == EMBED_ALLOWED_ORIGINS {
             continue;
         }
         if let Some(raw) = form.get(field) {
