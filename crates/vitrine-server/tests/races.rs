@@ -101,3 +101,80 @@ async fn parallel_wrong_passwords_are_checked_at_most_five_times_per_lock() {
         );
     }
 }
+
+/// A host app's mints for one of its users racing the revocation of that user's tokens, round
+/// after round: every token answered before the revocation was sent is refused once it has
+/// been answered, tokens minted while it lands are refused or valid but never fail the
+/// request, and a mint after the answer works (the host may sign them in again at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn host_app_mints_racing_an_identity_revocation_never_outlive_it() {
+    const ROUNDS: usize = 300;
+    const RACING: usize = 4;
+    let app = std::sync::Arc::new(spawn_app().await);
+    let admin = app.sign_in(ADMIN).await;
+    let report = admin.id_of("/api/v1/reports", "name", "Executive summary").await;
+    let created = admin.post("/api/v1/api-keys", json!({ "name": "Host", "scope": "embed" })).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let key: serde_json::Value = created.json().await.unwrap();
+    let key = std::sync::Arc::new(key["key"].as_str().unwrap().to_string());
+    let mint = {
+        let (app, key, report) = (app.clone(), key.clone(), report.clone());
+        move || {
+            let (app, key, report) = (app.clone(), key.clone(), report.clone());
+            async move {
+                let body = json!({ "reports": [report], "identity": { "id": "racer", "roles": ["All regions"] } });
+                let response = app
+                    .anonymous()
+                    .post(app.url("/api/v1/embed/tokens"))
+                    .header("X-API-Key", key.as_str())
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::OK, "a mint failed");
+                let body: serde_json::Value = response.json().await.unwrap();
+                body["token"].as_str().unwrap().to_string()
+            }
+        }
+    };
+    let revoke = || async {
+        app.anonymous()
+            .post(app.url("/api/v1/embed/identities/racer/revoke-tokens"))
+            .header("X-API-Key", key.as_str())
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    let (mut survived, mut revoked_racing) = (0, 0);
+    for round in 0..ROUNDS {
+        let before = mint().await;
+        let racing: Vec<_> = (0..RACING).map(|_| tokio::spawn(mint())).collect();
+        if round % 2 == 1 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(revoke().await, StatusCode::NO_CONTENT);
+        let response = embed(&app, &before, &report).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "round {round}: a token minted before the revocation still opens the report"
+        );
+        for request in racing {
+            let token = request.await.unwrap();
+            match embed(&app, &token, &report).await.status() {
+                StatusCode::OK => survived += 1,
+                StatusCode::UNAUTHORIZED => revoked_racing += 1,
+                other => panic!("round {round}: a racing token answered {other}"),
+            }
+        }
+        let after = mint().await;
+        assert_eq!(
+            embed(&app, &after, &report).await.status(),
+            StatusCode::OK,
+            "round {round}: a token minted after the revocation was answered is refused"
+        );
+    }
+    assert!(survived + revoked_racing == ROUNDS * RACING);
+    eprintln!("racing mints: {survived} minted after the revocation, {revoked_racing} revoked");
+}
