@@ -161,10 +161,12 @@ describe('Embedding in a host app', () => {
     await page.waitForFunction(() => window.vitrineEvents.some((e) => e.name === 'tokenRefreshed' && e.detail.reason === 'timed update'));
     assert.equal(seen.tokenRequests, 2);
 
-    // The timed update off: the next token lives its hour and then expires.
+    // The timed update off: the live channel says so, the keeper takes a token with the new
+    // settings at once, and that token lives its hour and then expires.
     assert.equal((await admin.patch('/api/v1/settings', { tokenUpdateEveryMinutes: null })).status, 200);
-    await idle(page, 50);
+    await page.waitForFunction(() => window.vitrineEvents.some((e) => e.name === 'tokenRefreshed' && e.detail.reason === 'settings changed'));
     assert.equal(seen.tokenRequests, 3);
+    await idle(page, 50);
     await idle(page, 61);
     assert.equal(seen.tokenRequests, 3, 'an idle embed without the timed update asks for nothing');
     const page2 = await page.evaluate(() => window.vitrineReport.setPage('margin'));
@@ -181,6 +183,24 @@ describe('Embedding in a host app', () => {
     assert.equal(unknown, 'NotFound');
     assert.equal(seen.navigations, navigations, 'no reload');
     assert.deepEqual(await events(page, 'error'), []);
+  });
+
+  test('a definition saved while the report is open reloads its visuals in place with the filters kept, and new token settings bring a token at once', TIMEOUT, async () => {
+    const { page, seen, frame } = await hostPage('bob');
+    await frame.waitForSelector('#viewer[data-live="ready"]');
+    const navigations = seen.navigations;
+    await page.evaluate(() => window.vitrineReport.setFilters([{ column: 'channel', values: ['Online'] }]));
+    const definition = (await admin.get(`/api/v1/reports/${reportId}/definition`)).body;
+    definition.pages[0].visuals[0].title = 'Revenue, saved just now';
+    assert.equal((await admin.put(`/api/v1/reports/${reportId}/definition`, definition)).status, 200);
+    await frame.locator('.visual-title', { hasText: 'Revenue, saved just now' }).waitFor({ timeout: 2_000 });
+    assert.match(await frame.locator('.filter-chips').textContent(), /channel: Online/, 'filters kept');
+
+    const before = seen.tokenRequests;
+    assert.equal((await admin.patch('/api/v1/settings', { tokenLifetimeMinutes: 45, tokenUpdateEveryMinutes: 40 })).status, 200);
+    await page.waitForFunction(() => window.vitrineEvents.some((e) => e.name === 'tokenRefreshed' && e.detail.reason === 'settings changed'), null, { timeout: 2_000 });
+    assert.equal(seen.tokenRequests, before + 1);
+    assert.equal(seen.navigations, navigations, 'no reload');
   });
 
   test('a host app that takes a user\'s access away blanks their open screen within a second, with accessEnded', TIMEOUT, async () => {

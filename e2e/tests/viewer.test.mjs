@@ -294,7 +294,7 @@ describe('Viewer across a server restart', () => {
         const loading = await page.locator('.visual.loading').count();
         if (state === 'live' && loading === 0 && (await page.locator('.filter-chips .chip').count()) === 1) break;
       }
-      assert.equal(await page.getAttribute('.connection', 'data-state'), 'live');
+      assert.equal(await page.getAttribute('.connection', 'data-state'), 'live', await page.locator('.viewer-notice').textContent());
       assert.equal(await page.locator('.visual.loading').count(), 0, 'every visual recovered');
       assert.deepEqual(await page.locator('.filter-chips .chip').allTextContents(), ['region: Central ×']);
       assert.deepEqual(await page.locator('[data-visual="by-region"] .bar-label').allTextContents(), ['Central']);

@@ -4,7 +4,7 @@
 // invisibly; network failures and server errors retry with backoff for as long as the page
 // is open.
 
-import { TokenRequestError, backoffDelay, capacityPollDelay, isCapacityWait } from './token-keeper.js';
+import { TokenRequestError, backoffDelay, isCapacityWait, waitForCapacity } from './token-keeper.js';
 
 /**
  * @typedef {import('./token-keeper.js').TokenGrant} TokenGrant
@@ -137,6 +137,7 @@ export class ReportApi extends EventTarget {
           },
           body: body === undefined ? undefined : JSON.stringify(body),
           credentials: 'omit',
+          cache: 'no-store',
         });
       } catch {
         await this.wait();
@@ -152,7 +153,7 @@ export class ReportApi extends EventTarget {
         const answer = await errorOf(response.clone());
         if (isCapacityWait(answer.code)) {
           this.dispatchEvent(new CustomEvent('capacity', { detail: answer }));
-          await new Promise((resolve) => setTimeout(resolve, capacityPollDelay()));
+          await waitForCapacity();
           continue;
         }
       }

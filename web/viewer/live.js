@@ -4,7 +4,9 @@
 // stream). When the server says the token was revoked, the keeper asks for a new one at once:
 // refused when access is gone, which the viewer shows within a second; granted when access
 // only changed, and the channel reconnects with the new token. A dropped stream reconnects
-// with backoff and jitter for as long as the page is open.
+// with backoff and jitter for as long as the page is open. Meanwhile the server says what
+// changed — `capacity`, `changed` (the report's definition), `settings`, `resync` — each with
+// an event id, sent back as Last-Event-ID on reconnect so that nothing is missed.
 
 import { backoffDelay } from './token-keeper.js';
 
@@ -13,7 +15,7 @@ import { backoffDelay } from './token-keeper.js';
 /**
  * Splits a server-sent-events text into complete events; returns them and the rest.
  * @param {string} buffer
- * @returns {{ events: { event: string, data: string }[], rest: string }}
+ * @returns {{ events: { event: string, data: string, id?: string }[], rest: string }}
  */
 export function parseEvents(buffer) {
   const blocks = buffer.replace(/\r\n/g, '\n').split('\n\n');
@@ -21,6 +23,8 @@ export function parseEvents(buffer) {
   const events = [];
   for (const block of blocks) {
     let event = 'message';
+    /** @type {string | undefined} */
+    let id;
     const data = [];
     for (const line of block.split('\n')) {
       if (line.startsWith(':')) continue;
@@ -28,8 +32,9 @@ export function parseEvents(buffer) {
       const text = value.join(':').replace(/^ /, '');
       if (field === 'event') event = text;
       else if (field === 'data') data.push(text);
+      else if (field === 'id') id = text;
     }
-    if (data.length || event !== 'message') events.push({ event, data: data.join('\n') });
+    if (data.length || event !== 'message') events.push(id === undefined ? { event, data: data.join('\n') } : { event, data: data.join('\n'), id });
   }
   return { events, rest };
 }
@@ -48,6 +53,8 @@ export class LiveChannel extends EventTarget {
     this.current = null;
     this.failures = 0;
     this.stopped = false;
+    /** @type {string | null} the id of the last event heard */
+    this.lastEventId = null;
   }
 
   start() {
@@ -79,7 +86,11 @@ export class LiveChannel extends EventTarget {
     let ended = 'closed';
     try {
       const response = await fetch(this.url, {
-        headers: { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' },
+        headers: {
+          Authorization: `Bearer ${token}`,
+          Accept: 'text/event-stream',
+          ...(this.lastEventId ? { 'Last-Event-ID': this.lastEventId } : {}),
+        },
         cache: 'no-store',
         signal: controller.signal,
       });
@@ -126,7 +137,17 @@ export class LiveChannel extends EventTarget {
       if (done || controller.signal.aborted) return 'closed';
       const parsed = parseEvents(buffer + decoder.decode(value, { stream: true }));
       buffer = parsed.rest;
-      for (const { event } of parsed.events) {
+      for (const { event, data, id } of parsed.events) {
+        if (id !== undefined) this.lastEventId = id;
+        if (event === 'capacity' || event === 'changed' || event === 'settings' || event === 'resync') {
+          let detail = null;
+          try {
+            detail = JSON.parse(data);
+          } catch {
+            // no detail
+          }
+          this.dispatchEvent(new CustomEvent(event, { detail }));
+        }
         if (event === 'ready') {
           this.failures = 0;
           this.dispatchEvent(new CustomEvent('ready'));

@@ -68,6 +68,26 @@ export function capacityPollDelay(random = Math.random) {
   return 3_000 + Math.floor(random() * 3_000);
 }
 
+/** Told by the live channel that a capacity changed state: waiting screens look again now. */
+export const capacityNudge = new EventTarget();
+
+/**
+ * Waits before looking at a paused or starting capacity again: the poll's delay, cut short
+ * when the live channel says a capacity changed state.
+ * @param {() => number} [random]
+ */
+export function waitForCapacity(random = Math.random) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      capacityNudge.removeEventListener('changed', done);
+      resolve(undefined);
+    };
+    const timer = setTimeout(done, capacityPollDelay(random));
+    capacityNudge.addEventListener('changed', done);
+  });
+}
+
 const HEARTBEAT_MS = 15_000;
 /** A heartbeat this late means the device slept (timers do not run in sleep). */
 const LATE_MS = 30_000;
@@ -208,7 +228,7 @@ export class TokenKeeper extends EventTarget {
         if (isCapacityWait(failure.code)) {
           // The capacity is paused or starting: watch it at a steady pace until it runs.
           this.dispatchEvent(new CustomEvent('capacity', { detail: { code: failure.code, message: failure.message } }));
-          await new Promise((resolve) => setTimeout(resolve, capacityPollDelay(this.random)));
+          await waitForCapacity(this.random);
           continue;
         }
         this.dispatchEvent(new CustomEvent('reconnecting', { detail: { attempt: this.failures, reason } }));

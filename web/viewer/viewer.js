@@ -10,7 +10,7 @@ import { RENDERERS } from './charts.js';
 import { connectToHost, reportSize } from './embed.js';
 import { formatValue, setLocale } from './format.js';
 import { LiveChannel } from './live.js';
-import { TokenKeeper, TokenRequestError } from './token-keeper.js';
+import { TokenKeeper, TokenRequestError, capacityNudge } from './token-keeper.js';
 
 /**
  * @typedef {{ column: string, title?: string }} Slicer
@@ -273,11 +273,15 @@ async function loadPage() {
   shownFilters = nowFilters;
   const panels = p.visuals.map((visual) => {
     const existing = /** @type {HTMLElement | null} */ (grid.querySelector(`[data-visual="${CSS.escape(visual.id)}"]`));
-    const panel = existing ?? el('section', `visual visual-${visual.type}`);
+    const panel = existing ?? el('section');
+    // A panel is reused (its chart stays until the new data arrives); a changed definition
+    // may have given it a new type or title.
+    panel.className = `visual visual-${visual.type}`;
     panel.dataset.visual = visual.id;
     if (!existing) {
-      panel.append(el('h2', 'visual-title', visual.title), el('div', 'visual-body'));
+      panel.append(el('h2', 'visual-title'), el('div', 'visual-body'));
     }
+    /** @type {HTMLElement} */ (panel.querySelector('.visual-title')).textContent = visual.title;
     panel.classList.add('loading');
     return panel;
   });
@@ -425,6 +429,17 @@ async function open() {
   await loadPage();
 }
 
+/** Reads the report again while it is shown, keeping page and filters. */
+async function reopen() {
+  if (!report || !notice.hidden) return;
+  try {
+    await open();
+    root.dataset.reopened = String(Number(root.dataset.reopened ?? 0) + 1);
+  } catch (error) {
+    showError(error);
+  }
+}
+
 if (host) {
   reportSize(host, root);
   host.handle('getPages', async () => pageInfos());
@@ -455,6 +470,15 @@ keeper.addEventListener('refused', (event) => endAccess(/** @type {CustomEvent} 
 api.addEventListener('reconnecting', () => setConnection('reconnecting'));
 api.addEventListener('reconnected', () => setConnection('live'));
 live.addEventListener('ready', () => (root.dataset.live = 'ready'));
+// What the live channel says changed: the definition (visuals reload in place, page and
+// filters kept), the token settings (a token at once, which brings them), or a capacity
+// (waiting screens look again at once).
+live.addEventListener('changed', () => void reopen());
+live.addEventListener('settings', () => void keeper.refresh('settings changed').catch(() => {}));
+live.addEventListener('capacity', () => capacityNudge.dispatchEvent(new Event('changed')));
+// After a restart or a long disconnection the channel cannot say what it missed: the report is
+// read again (definition and data); token settings arrive with the keeper's next token.
+live.addEventListener('resync', () => void reopen());
 live.addEventListener('revoked', () => (root.dataset.live = 'revoked'));
 keeper.addEventListener('refreshed', (event) => {
   const detail = /** @type {CustomEvent} */ (event).detail;

@@ -6,14 +6,16 @@
 //!
 //!     cargo bench -p vitrine-server --bench http_reads
 
-use std::io::{BufRead, BufReader};
+mod demo;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::Client;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "bench-password-1";
+use demo::{Demo, PASSWORD};
+
 const WARMUP: usize = 200;
 const SAMPLES: usize = 3000;
 
@@ -126,25 +128,8 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_vitrine"))
-        .args(["demo", "--port", "0", "--password", PASSWORD])
-        .env("VITRINE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start vitrine demo");
-    let pid = server.id();
-    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
-    let first = lines.next();
-    // The demo goes on printing: a closed pipe would end it.
-    std::thread::spawn(move || lines.for_each(drop));
-    let base = first
-        .and_then(Result::ok)
-        .and_then(|line| {
-            line.strip_prefix("Vitrine demo is running at ")
-                .map(|u| u.trim_end_matches('/').to_string())
-        })
-        .expect("demo URL");
+    let demo = Demo::start(&[]);
+    let (pid, base) = (demo.pid(), demo.base.clone());
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = Resident::of(pid);
 
@@ -195,8 +180,7 @@ async fn main() {
     println!("| known email, wrong password | {} |", ms(wrong));
     println!("| ratio | {:.2} |", wrong.as_secs_f64() / unknown.as_secs_f64());
     println!();
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(demo);
     println!();
     println!("| Resident memory, MiB | total | own (anonymous) | files (code) |");
     println!("|---|---:|---:|---:|");

@@ -7,19 +7,19 @@
 //!
 //! Budgets: the visual within 1.3 × the bare query; a whole page under 100 ms.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod demo;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::datasource::MemTable;
 use datafusion::functions_aggregate::expr_fn::sum;
 use datafusion::prelude::{SessionConfig, SessionContext, col, ident, lit};
+use demo::{Demo, PASSWORD};
 use reqwest::Client;
 use serde_json::{Value, json};
 use vitrine_engine::demo_data;
 
-const PASSWORD: &str = "bench-password-1";
 const RUNS: usize = 60;
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -68,35 +68,8 @@ async fn bare_datafusion() -> Duration {
     median(samples)
 }
 
-struct Server {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_demo() -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vitrine"))
-        .args(["demo", "--port", "0", "--password", PASSWORD])
-        .env("VITRINE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start vitrine demo");
-    let line = BufReader::new(child.stdout.take().expect("stdout")).lines().next();
-    let base = line
-        .and_then(Result::ok)
-        .and_then(|l| {
-            l.strip_prefix("Vitrine demo is running at ")
-                .map(|u| u.trim_end_matches('/').to_string())
-        })
-        .expect("demo URL");
-    Server { child, base }
+fn start_demo() -> Demo {
+    Demo::start(&[])
 }
 
 async fn token_for(base: &str, email: &str, report_name: &str) -> (String, String) {

@@ -69,6 +69,8 @@ pub struct Services {
     pub guards: Arc<crate::auth::throttle::Guards>,
     /// The bound on open live channels (`/api/v1/embed/live`).
     pub live: crate::api::live::LiveChannels,
+    /// What open reports are told besides revocations (capacity, definition, settings).
+    pub notices: Arc<crate::notices::Notices>,
     /// Host apps' users recorded lately (a mint writes each at most once a minute).
     pub identities: crate::services::embed_tokens::RecentIdentities,
     /// The hand-moved clock of browser tests (see the `test-clock` feature).
@@ -125,9 +127,11 @@ impl AppState {
             )
             .with_budget(Arc::clone(&memory)),
         );
+        let notices = Arc::new(crate::notices::Notices::default());
         let capacities = Arc::new(
             CapacityController::new(Arc::clone(&store), Arc::clone(&clock), local)
-                .with_metrics(Arc::clone(&metrics)),
+                .with_metrics(Arc::clone(&metrics))
+                .with_notices(Arc::clone(&notices)),
         );
         let guards = Arc::new(crate::auth::throttle::Guards::new(&config.limits));
         Ok(Self(Arc::new(Services {
@@ -147,6 +151,7 @@ impl AppState {
             reset_throttle: Arc::new(ResetThrottle::default()),
             guards,
             live: Default::default(),
+            notices,
             identities: Default::default(),
             #[cfg(feature = "test-clock")]
             test_clock: None,

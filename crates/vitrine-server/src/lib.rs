@@ -9,6 +9,7 @@ pub mod demo;
 pub mod error;
 pub mod mail;
 pub mod metrics;
+pub mod notices;
 pub mod portal;
 pub mod services;
 pub mod tokens;

@@ -316,7 +316,8 @@ async fn settings_are_validated_whole_and_every_bad_value_names_its_field() {
             "tokenLifetimeMinutes": 60,
             "tokenUpdateEveryMinutes": 50,
             "timeZone": "UTC",
-            "capacityWakeFromViewer": true
+            "capacityWakeFromViewer": true,
+            "embedAllowedOrigins": []
         }),
         "the demo turns the timed token update on"
     );

@@ -718,7 +718,7 @@ pub struct EmbedToken {
 /// stream ends. `data` is JSON: `{}`, or `{"code":"TokenRevoked"|"TokenExpired"}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LiveEvent {
-    #[schema(value_type = String, pattern = "^(ready|revoked|expired)$")]
+    #[schema(value_type = String, pattern = "^(ready|capacity|changed|settings|resync|revoked|expired)$")]
     pub event: &'static str,
     #[schema(value_type = String)]
     pub data: &'static str,
@@ -728,6 +728,8 @@ impl LiveEvent {
     pub const READY: Self = Self { event: "ready", data: "{}" };
     pub const REVOKED: Self = Self { event: "revoked", data: r#"{"code":"TokenRevoked"}"# };
     pub const EXPIRED: Self = Self { event: "expired", data: r#"{"code":"TokenExpired"}"# };
+    /// What the channel missed is not known: read the report and a token again.
+    pub const RESYNC: Self = Self { event: "resync", data: "{}" };
 }
 
 impl From<LiveEvent> for axum::response::sse::Event {

@@ -5,21 +5,30 @@
 //! new token, which is refused when access is gone: the screen goes dark within a second
 //! instead of at the token's expiry. The stream also ends when the token expires (`expired`);
 //! the viewer reconnects with each new token.
+//!
+//! Meanwhile it tells the report what changed (see [`crate::notices`]): `capacity` (a
+//! capacity of its organization changed state), `changed` (the report's definition), and
+//! `settings` (the organization's token settings). Each has an event id; a viewer that
+//! reconnects with `Last-Event-ID` is sent what it missed, or `resync` when that is unknown.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
 use vitrine_core::token::EmbedClaims;
 
 use super::embed::EmbedCaller;
 use super::json::LiveEvent;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode};
+use crate::notices::{CatchUp, Notice, OrgNotice};
 
 /// Live channels one node holds at most; more are refused with `RateLimited`.
 pub const MAX_LIVE_CHANNELS: usize = 10_000;
@@ -40,7 +49,6 @@ impl Default for LiveChannels {
 
 /// Where a channel is in its life.
 enum Phase {
-    Start,
     Watching,
     Done,
 }
@@ -49,16 +57,25 @@ struct Channel {
     state: AppState,
     claims: Arc<EmbedClaims>,
     changes: watch::Receiver<u64>,
+    notices: broadcast::Receiver<Arc<OrgNotice>>,
+    /// Events to send before watching again: `ready` and what a reconnect missed.
+    queued: VecDeque<Event>,
     phase: Phase,
     _slot: OwnedSemaphorePermit,
 }
 
-/// The live channel of an open report: server-sent events `ready`, then `revoked` or
-/// `expired`, after which the stream ends.
+/// The live channel of an open report: server-sent events `ready`, then any of `capacity`,
+/// `changed`, `settings` and `resync`, and finally `revoked` or `expired`, after which the
+/// stream ends.
 #[utoipa::path(get, path = "/embed/live", tag = "Embed",
+    params(("Last-Event-ID" = Option<String>, Header, description = "The id of the last event heard, when reconnecting: what was missed since is sent first.")),
     responses((status = 200, description = "An event stream.", content_type = "text/event-stream",
         body = super::json::LiveEvent)))]
-pub async fn live(State(state): State<AppState>, caller: EmbedCaller) -> Response {
+pub async fn live(
+    State(state): State<AppState>,
+    caller: EmbedCaller,
+    headers: HeaderMap,
+) -> Response {
     let Ok(slot) = Arc::clone(&state.live.slots).try_acquire_owned() else {
         return ApiError::new(
             ErrorCode::RateLimited,
@@ -66,53 +83,100 @@ pub async fn live(State(state): State<AppState>, caller: EmbedCaller) -> Respons
         )
         .into_response();
     };
+    let last_seen = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    let (notices, last, catch_up) = state.notices.subscribe(caller.claims.org, last_seen);
+    let mut queued = VecDeque::from([Event::from(LiveEvent::READY).id(last.to_string())]);
+    match catch_up {
+        CatchUp::Resync => queued.push_back(Event::from(LiveEvent::RESYNC).id(last.to_string())),
+        CatchUp::Missed(missed) => {
+            queued.extend(missed.iter().filter_map(|notice| event_for(&caller.claims, notice)))
+        }
+    }
     let channel = Channel {
         changes: state.tokens.revoker.watch(),
+        notices,
         claims: caller.claims,
         state,
-        phase: Phase::Start,
+        queued,
+        phase: Phase::Watching,
         _slot: slot,
     };
     let events = stream::unfold(channel, |mut channel| async move {
+        if let Some(event) = channel.queued.pop_front() {
+            return Some((Ok::<_, std::convert::Infallible>(event), channel));
+        }
         let event = match channel.phase {
-            Phase::Start => {
-                channel.phase = Phase::Watching;
-                LiveEvent::READY.into()
-            }
             Phase::Watching => {
-                let event = channel.next().await;
-                channel.phase = Phase::Done;
+                let (event, last) = channel.next().await;
+                if last {
+                    channel.phase = Phase::Done;
+                }
                 event
             }
             Phase::Done => return None,
         };
-        Some((Ok::<_, std::convert::Infallible>(event), channel))
+        Some((Ok(event), channel))
     });
     Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response()
 }
 
+/// The event a notice makes for the report holding `claims`, if it concerns it.
+fn event_for(claims: &EmbedClaims, notice: &OrgNotice) -> Option<Event> {
+    if notice.org != claims.org {
+        return None;
+    }
+    let event = match &notice.notice {
+        Notice::Capacity { capacity, state } => Event::default().event("capacity").data(
+            serde_json::json!({ "capacityId": capacity, "state": state.as_str() }).to_string(),
+        ),
+        Notice::Report { report } if claims.reports.contains(report) => Event::default()
+            .event("changed")
+            .data(serde_json::json!({ "reportId": report }).to_string()),
+        Notice::Report { .. } => return None,
+        Notice::Settings => Event::default().event("settings").data("{}"),
+    };
+    Some(event.id(notice.seq.to_string()))
+}
+
 impl Channel {
-    /// Waits until the token is revoked or expires, and says which.
-    async fn next(&mut self) -> Event {
+    /// Waits for the next thing to say: a notice for this report (the stream goes on), or
+    /// that the token was revoked or expired (the stream's last event).
+    async fn next(&mut self) -> (Event, bool) {
         loop {
             let now = self.state.clock.now().timestamp();
             if let Err(error) = self.state.tokens.revoker.index.check(&self.claims, now) {
                 tracing::debug!(token = %self.claims.jti, %error, "live channel: token revoked");
-                return LiveEvent::REVOKED.into();
+                return (LiveEvent::REVOKED.into(), true);
             }
             let left = u64::try_from(self.claims.exp - now).unwrap_or(0);
             if left == 0 {
-                return LiveEvent::EXPIRED.into();
+                return (LiveEvent::EXPIRED.into(), true);
             }
-            // Woken by any revocation on this node, or when the token's life is over (seconds
-            // of the server's clock; looked at again at least every minute).
+            // Woken by any revocation on this node, by a notice, or when the token's life is
+            // over (seconds of the server's clock; looked at again at least every minute).
             let wait = Duration::from_secs(left.min(60));
             tokio::select! {
                 changed = self.changes.changed() => {
                     if changed.is_err() {
-                        return LiveEvent::EXPIRED.into();
+                        return (LiveEvent::EXPIRED.into(), true);
                     }
                 }
+                notice = self.notices.recv() => match notice {
+                    Ok(notice) => {
+                        if let Some(event) = event_for(&self.claims, &notice) {
+                            return (event, false);
+                        }
+                    }
+                    // Too slow to read them all: it reads everything again instead.
+                    Err(RecvError::Lagged(_)) => {
+                        let last = self.state.notices.last_seq().to_string();
+                        return (Event::from(LiveEvent::RESYNC).id(last), false);
+                    }
+                    Err(RecvError::Closed) => return (LiveEvent::EXPIRED.into(), true),
+                },
                 () = tokio::time::sleep(wait) => {}
             }
         }

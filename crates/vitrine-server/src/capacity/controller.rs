@@ -66,6 +66,7 @@ pub struct CapacityController {
     /// The gate's short-lived reads; forgotten here on every transition.
     pub gate: GateCache,
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    notices: Option<Arc<crate::notices::Notices>>,
 }
 
 impl CapacityController {
@@ -81,6 +82,7 @@ impl CapacityController {
             keepers: std::sync::Mutex::default(),
             gate: GateCache::default(),
             metrics: None,
+            notices: None,
         }
     }
 
@@ -90,9 +92,22 @@ impl CapacityController {
         self
     }
 
-    fn count(&self, event: &CapacityEvent) {
+    /// Tells the open reports of the capacity's organization about every transition.
+    pub fn with_notices(mut self, notices: Arc<crate::notices::Notices>) -> Self {
+        self.notices = Some(notices);
+        self
+    }
+
+    fn count(&self, org: OrgId, event: &CapacityEvent) {
         if let Some(metrics) = &self.metrics {
             metrics.capacity_transition(event.state.as_str(), &event.reason);
+        }
+        if let Some(notices) = &self.notices {
+            let notice = crate::notices::Notice::Capacity {
+                capacity: event.capacity_id,
+                state: event.state,
+            };
+            notices.publish(org, notice);
         }
     }
 
@@ -170,7 +185,7 @@ impl CapacityController {
         let moved = self.store.transition_capacity(operation.from(), &starting).await;
         self.gate.forget_capacity(id);
         if moved? {
-            self.count(&starting);
+            self.count(org, &starting);
             let this = Arc::clone(self);
             let (reason, actor) = (reason.to_string(), actor.map(str::to_string));
             tokio::spawn(async move {
@@ -201,7 +216,7 @@ impl CapacityController {
             match tokio::time::timeout(self.operation_timeout, run).await {
                 Ok(Ok(())) => {
                     let done = self.event(capacity.id, operation.done(), reason, actor, None);
-                    self.settle(operation, &done).await;
+                    self.settle(capacity.org_id, operation, &done).await;
                     return;
                 }
                 Ok(Err(error)) => failure = error,
@@ -219,14 +234,14 @@ impl CapacityController {
         );
         let failed =
             self.event(capacity.id, CapacityState::Failed, "provider", actor, Some(detail));
-        self.settle(operation, &failed).await;
+        self.settle(capacity.org_id, operation, &failed).await;
     }
 
-    async fn settle(&self, operation: Operation, event: &CapacityEvent) {
+    async fn settle(&self, org: OrgId, operation: Operation, event: &CapacityEvent) {
         let moved = self.store.transition_capacity(&[operation.underway()], event).await;
         self.gate.forget_capacity(event.capacity_id);
         match moved {
-            Ok(true) => self.count(event),
+            Ok(true) => self.count(org, event),
             Ok(false) => {
                 tracing::warn!(capacity = %event.capacity_id, "capacity left its transition meanwhile")
             }

@@ -42,7 +42,13 @@ pub async fn save(
     let definition = check(state, scope.org_id(), value).await?;
     let normalized = serde_json::to_value(&definition).map_err(|_| ApiError::internal())?;
     let actor = caller.actor(state.clock.now());
-    Ok(state.store.set_report_definition(scope.org_id(), &actor, report, Some(&normalized)).await?)
+    let saved = state
+        .store
+        .set_report_definition(scope.org_id(), &actor, report, Some(&normalized))
+        .await?;
+    // Open viewers of the report reload its visuals in place.
+    state.notices.publish(scope.org_id(), crate::notices::Notice::Report { report });
+    Ok(saved)
 }
 
 /// The report's definition, or `NotFound` when it has none yet.

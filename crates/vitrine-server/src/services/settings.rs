@@ -18,5 +18,13 @@ pub async fn patch(
     if next == current {
         return Ok(current);
     }
-    Ok(state.store.update_settings(scope.org_id(), &caller.actor(state.clock.now()), &next).await?)
+    let saved = state
+        .store
+        .update_settings(scope.org_id(), &caller.actor(state.clock.now()), &next)
+        .await?;
+    if saved.token_policy() != current.token_policy() {
+        // Open reports fetch a token at once, which carries the new lifetime and update.
+        state.notices.publish(scope.org_id(), crate::notices::Notice::Settings);
+    }
+    Ok(saved)
 }
