@@ -109,7 +109,9 @@ app.post('/logout', async (req, res) => {
 app.post('/api/vitrine-token', async (req, res) => {
   const user = signedIn(req);
   if (!user) return res.status(401).json({ error: { code: 'Unauthenticated', message: 'Sign in to the host app again.' } });
-  if (!user.allowed) return res.status(403).json({ error: { code: 'NoAccess', message: 'Your access to this report was removed.' } });
+  if (!user.allowed) {
+    return res.status(403).json({ error: { code: 'NoAccess', message: 'The example host app no longer shows you this report; ask its administrator.' } });
+  }
   try {
     const answer = await vitrine('/embed/tokens', {
       reports: [config.reportId],
