@@ -87,6 +87,13 @@ function readOptions(options) {
 }
 
 /**
+ * The statuses the frame's token keeper retries for these codes (waiting for a capacity, slowed
+ * down, a server fault); any other refusal ends access.
+ * @type {Record<string, number>}
+ */
+const RETRIED_STATUS = { CapacityStarting: 503, CapacityNotActive: 503, RateLimited: 429, ServerError: 500 };
+
+/**
  * What the host's `fetchToken` gave, as the frame's token keeper reads it: a token answer,
  * or a refusal with its code (a host backend that passes Vitrine's error answer through).
  * @param {unknown} value
@@ -96,16 +103,7 @@ function tokenAnswer(value) {
   if (typeof v.token === 'string' && typeof v.expiresInSeconds === 'number') return { ok: true, value: v };
   const code = typeof v?.error?.code === 'string' ? v.error.code : 'TokenRequestFailed';
   const message = typeof v?.error?.message === 'string' ? v.error.message : 'fetchToken did not return a token';
-  const status =
-    code === 'CapacityStarting' || code === 'CapacityNotActive'
-      ? 503
-      : code === 'RateLimited'
-        ? 429
-        : code === 'ServerError'
-          ? 500
-          : typeof v.status === 'number'
-            ? v.status
-            : 403;
+  const status = RETRIED_STATUS[code] ?? (typeof v.status === 'number' ? v.status : 403);
   return { ok: false, error: { code, message, status } };
 }
 

@@ -163,17 +163,26 @@ function pageInfos() {
 }
 
 /**
+ * A refusal of a host app's command, with its code.
+ * @param {string} code
+ * @param {string} message
+ */
+function commandError(code, message) {
+  return Object.assign(new Error(message), { code });
+}
+
+/**
  * Filters as the host app gives them: a list of `{ column, values }`.
  * @param {unknown} list
  */
 function readFilters(list) {
-  if (!Array.isArray(list)) throw Object.assign(new Error('filters must be a list of { column, values }'), { code: 'BadRequest' });
+  if (!Array.isArray(list)) throw commandError('BadRequest', 'filters must be a list of { column, values }');
   const map = new Map();
   for (const item of list) {
     const okValues =
       Array.isArray(item?.values) && item.values.every((/** @type {unknown} */ v) => ['string', 'number', 'boolean'].includes(typeof v));
     if (typeof item?.column !== 'string' || !okValues) {
-      throw Object.assign(new Error('each filter must be { column: string, values: (string|number|boolean)[] }'), { code: 'BadRequest' });
+      throw commandError('BadRequest', 'each filter must be { column: string, values: (string|number|boolean)[] }');
     }
     map.set(item.column, item.values);
   }
@@ -266,9 +275,10 @@ async function loadPage() {
   renderTabs();
   renderChips();
   void renderSlicers(p);
-  const nowFilters = JSON.stringify(filterList());
+  const list = filterList();
+  const nowFilters = JSON.stringify(list);
   if (shownPage && shownPage !== p.id) emit('pageChanged', { page: p.id, title: p.title });
-  else if (shownPage && nowFilters !== shownFilters) emit('filtersChanged', { page: p.id, filters: filterList() });
+  else if (shownPage && nowFilters !== shownFilters) emit('filtersChanged', { page: p.id, filters: list });
   shownPage = p.id;
   shownFilters = nowFilters;
   const panels = p.visuals.map((visual) => {
@@ -434,7 +444,6 @@ async function reopen() {
   if (!report || !notice.hidden) return;
   try {
     await open();
-    root.dataset.reopened = String(Number(root.dataset.reopened ?? 0) + 1);
   } catch (error) {
     showError(error);
   }
@@ -446,7 +455,7 @@ if (host) {
   host.handle('getFilters', async () => filterList());
   host.handle('setPage', async (id) => {
     const target = report?.definition?.pages.find((p) => p.id === id);
-    if (!target) throw Object.assign(new Error(`The report has no page ${JSON.stringify(id)}.`), { code: 'NotFound' });
+    if (!target) throw commandError('NotFound', `The report has no page ${JSON.stringify(id)}.`);
     if (target.id !== currentPage) await interact(() => (currentPage = target.id));
     return { id: target.id, title: target.title, active: true };
   });

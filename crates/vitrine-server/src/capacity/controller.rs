@@ -98,7 +98,8 @@ impl CapacityController {
         self
     }
 
-    fn count(&self, org: OrgId, event: &CapacityEvent) {
+    /// Counts a transition in the metrics and tells the open reports of its organization.
+    fn announce(&self, org: OrgId, event: &CapacityEvent) {
         if let Some(metrics) = &self.metrics {
             metrics.capacity_transition(event.state.as_str(), &event.reason);
         }
@@ -185,7 +186,7 @@ impl CapacityController {
         let moved = self.store.transition_capacity(operation.from(), &starting).await;
         self.gate.forget_capacity(id);
         if moved? {
-            self.count(org, &starting);
+            self.announce(org, &starting);
             let this = Arc::clone(self);
             let (reason, actor) = (reason.to_string(), actor.map(str::to_string));
             tokio::spawn(async move {
@@ -241,7 +242,7 @@ impl CapacityController {
         let moved = self.store.transition_capacity(&[operation.underway()], event).await;
         self.gate.forget_capacity(event.capacity_id);
         match moved {
-            Ok(true) => self.count(org, event),
+            Ok(true) => self.announce(org, event),
             Ok(false) => {
                 tracing::warn!(capacity = %event.capacity_id, "capacity left its transition meanwhile")
             }
