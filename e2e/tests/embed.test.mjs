@@ -217,8 +217,12 @@ describe('Embedding in a host app', () => {
     assert.equal(await frame.locator('.visual').count(), 0, 'no data left on the screen');
     assert.equal((await events(page, 'accessEnded'))[0].code, 'NoAccess');
     await page.screenshot({ path: screenshotPath('embed-access-ended'), fullPage: true });
-    // The audit names the host's user.
-    const audit = await admin.get('/api/v1/audit/tokens?user=alice');
+    // The audit names the host's user (it is written in batches, in the background).
+    let audit;
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      audit = await admin.get('/api/v1/audit/tokens?user=alice');
+      if (audit.body.some((e) => e.kind === 'revoked')) break;
+    }
     assert.ok(audit.body.some((e) => e.kind === 'revoked' && e.user === 'identity alice'), JSON.stringify(audit.body.slice(0, 3)));
   });
 

@@ -14,8 +14,8 @@ use ed25519_dalek::{Signer, SigningKey};
 use vitrine_core::token::{RlsIdentity, Subject};
 use vitrine_core::{OrgId, OrgSettings, ReportId, Role, SystemClock, UserId};
 use vitrine_server::metrics::Metrics;
-use vitrine_server::tokens::TokenService;
 use vitrine_server::tokens::master_key::MasterKey;
+use vitrine_server::tokens::{Grant, TokenService};
 use vitrine_store::User;
 
 fn user() -> User {
@@ -66,10 +66,13 @@ fn benchmarks(c: &mut Criterion) {
         let snapshot = service.revoker.snapshot();
         service
             .issue(
-                org,
-                Subject::User(user.id),
-                vec![report],
-                rls.clone(),
+                Grant {
+                    org,
+                    subject: Subject::User(user.id),
+                    reports: vec![report],
+                    rls: rls.clone(),
+                    keeps_capacity_on: false,
+                },
                 policy,
                 snapshot,
                 Utc::now(),

@@ -1,5 +1,5 @@
 //! What open reports hear on their live channel besides revocations: a capacity changed
-//! state, a report's definition changed, the organization's token settings changed. Every
+//! state, a report's definition or capacity changed, the organization's token settings changed. Every
 //! notice has a sequence number (the channel's event id); the last few hundred are kept, so a
 //! channel that reconnects with `Last-Event-ID` is sent what it missed, or told to `resync`
 //! when that is no longer known (a restart, or too long away).
@@ -16,8 +16,14 @@ const KEPT: usize = 512;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    Capacity { capacity: CapacityId, state: CapacityState },
-    Report { report: ReportId },
+    Capacity {
+        capacity: CapacityId,
+        state: CapacityState,
+    },
+    /// Its definition changed, or it was placed on another capacity.
+    Report {
+        report: ReportId,
+    },
     Settings,
 }
 

@@ -204,7 +204,7 @@ async fn the_scheduler_pauses_an_on_demand_capacity_after_exactly_its_idle_minut
     // Activity of a permitted user keeps it on: recorded activity restarts the idle time.
     let kept = simulated(&app, CapacityState::Running, CapacityMode::OnDemand).await;
     app.clock.advance(Span::minutes(20));
-    app.store.record_capacity_activity(kept.id, None, app.clock_now()).await.unwrap();
+    app.store.record_capacity_activity(kept.id, &[], app.clock_now()).await.unwrap();
     app.clock.advance(Span::minutes(20));
     controller.tick().await.unwrap();
     assert_eq!(stored(&app, &kept).await.state, CapacityState::Running);
@@ -1018,9 +1018,13 @@ mod portal {
             (CapacityMode::Schedule, 20, 2, 4.5)
         );
 
-        // The demo's open reports update their token every 50 minutes: 20 idle minutes is too short.
+        // The demo's reports update their token every 50 minutes: 20 idle minutes is too short for a
+        // screen whose live channel is blocked.
         let text = admin.get(&page).await.text().await.unwrap();
-        assert!(text.contains("Pauses between timed updates"), "warned at 20 minutes");
+        assert!(
+            text.contains("Screens without their live channel pause between timed updates"),
+            "warned at 20 minutes"
+        );
         let longer = admin
             .form(
                 &page,
@@ -1036,7 +1040,10 @@ mod portal {
             .await;
         assert_eq!(longer.status(), StatusCode::SEE_OTHER);
         let text = admin.get(&page).await.text().await.unwrap();
-        assert!(!text.contains("Pauses between timed updates"), "no warning at 60 minutes");
+        assert!(
+            !text.contains("Screens without their live channel pause between timed updates"),
+            "no warning at 60 minutes"
+        );
 
         let bad = admin
             .form(

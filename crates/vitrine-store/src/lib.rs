@@ -301,12 +301,12 @@ pub trait Store: InstallationStore + AccountStore + Send + Sync + 'static {
         from: &[CapacityState],
         event: &CapacityEvent,
     ) -> StoreResult<bool>;
-    /// Notes activity that keeps the capacity on (never moves the time backwards).
-    /// With `who`, also notes that user as keeping the capacity on (never backwards either).
+    /// Notes activity that keeps the capacity on (never moves the time backwards), and each of
+    /// `keepers` as keeping it on at `at` (never backwards either), in one write.
     async fn record_capacity_activity(
         &self,
         id: CapacityId,
-        who: Option<&str>,
+        keepers: &[&str],
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
     /// Who kept the capacity on since `since`, most recent first.

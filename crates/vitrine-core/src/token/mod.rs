@@ -101,6 +101,11 @@ pub struct EmbedClaims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// A host app's user whose embed key lets its users keep a capacity on: their open report
+    /// counts as activity. A signed-in user's permissions are read when needed instead, so
+    /// this is never set for them.
+    #[serde(rename = "keepOn", default, skip_serializing_if = "std::ops::Not::not")]
+    pub keeps_capacity_on: bool,
 }
 
 impl EmbedClaims {

@@ -188,6 +188,7 @@ mod tests {
             nbf: iat_ms / 1000,
             exp: iat_ms / 1000 + 3600,
             jti: uuid::Uuid::now_v7(),
+            keeps_capacity_on: false,
         }
     }
 

@@ -39,6 +39,7 @@ fn claims() -> EmbedClaims {
         nbf: NOW,
         exp: NOW + 3600,
         jti: uuid::Uuid::now_v7(),
+        keeps_capacity_on: false,
     }
 }
 
@@ -322,6 +323,7 @@ fn the_largest_identity_with_the_longest_issuer_seals_under_the_verifiers_limit(
         sub: Subject::Identity(crate::IdentityId::generate()),
         reports: (0..MAX_REPORTS_PER_TOKEN).map(|_| crate::ReportId::generate()).collect(),
         rls: identity,
+        keeps_capacity_on: true,
         ..claims()
     };
     let token = seal(&claims, "k1", &signing).unwrap();

@@ -214,15 +214,8 @@ pub async fn query(
         .get_report(caller.claims.org, id)
         .await
         .map_err(|e| ApiError::from(e).bearer())?;
-    let result = definitions::query(
-        &state,
-        caller.claims.org,
-        &report,
-        &request,
-        &caller.claims.rls,
-        caller.claims.sub,
-    )
-    .await
-    .map_err(ApiError::bearer)?;
+    let result = definitions::query(&state, &report, &request, &caller.claims)
+        .await
+        .map_err(ApiError::bearer)?;
     Ok(Json(result))
 }

@@ -6,10 +6,13 @@
 //! instead of at the token's expiry. The stream also ends when the token expires (`expired`);
 //! the viewer reconnects with each new token.
 //!
-//! Meanwhile it tells the report what changed (see [`crate::notices`]): `capacity` (a
-//! capacity of its organization changed state), `changed` (the report's definition), and
+//! Meanwhile it tells the report what changed (see [`crate::notices`]): `capacity` (the
+//! capacity it runs on changed state), `changed` (the report's definition or placement), and
 //! `settings` (the organization's token settings). Each has an event id; a viewer that
 //! reconnects with `Last-Event-ID` is sent what it missed, or `resync` when that is unknown.
+//!
+//! And it tells the server the report is open: while a viewer who may keep its capacity on
+//! holds the channel, the capacity counts as in use (see [`crate::capacity::presence`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -22,11 +25,13 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
+use vitrine_core::CapacityId;
 use vitrine_core::token::EmbedClaims;
 
 use super::embed::EmbedCaller;
 use super::json::LiveEvent;
 use crate::app::AppState;
+use crate::capacity::presence::Present;
 use crate::error::{ApiError, ErrorCode};
 use crate::notices::{CatchUp, Notice, OrgNotice};
 
@@ -58,6 +63,8 @@ struct Channel {
     claims: Arc<EmbedClaims>,
     changes: watch::Receiver<u64>,
     notices: broadcast::Receiver<Arc<OrgNotice>>,
+    /// Where its reports run, and its presence there; read again when a report changes.
+    placement: Placement,
     /// Events to send before watching again: `ready` and what a reconnect missed.
     queued: VecDeque<Event>,
     phase: Phase,
@@ -88,16 +95,18 @@ pub async fn live(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok());
     let (notices, last, catch_up) = state.notices.subscribe(caller.claims.org, last_seen);
+    let placement = Placement::of(&state, &caller.claims).await;
     let mut queued = VecDeque::from([Event::from(LiveEvent::READY).id(last.to_string())]);
     match catch_up {
         CatchUp::Resync => queued.push_back(Event::from(LiveEvent::RESYNC).id(last.to_string())),
-        CatchUp::Missed(missed) => {
-            queued.extend(missed.iter().filter_map(|notice| event_for(&caller.claims, notice)))
-        }
+        CatchUp::Missed(missed) => queued.extend(
+            missed.iter().filter_map(|notice| event_for(&caller.claims, &placement, notice)),
+        ),
     }
     let channel = Channel {
         changes: state.tokens.revoker.watch(),
         notices,
+        placement,
         claims: caller.claims,
         state,
         queued,
@@ -123,12 +132,63 @@ pub async fn live(
     Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response()
 }
 
+/// The capacities a channel's reports run on, and its presence on them when its viewer may keep
+/// them on.
+struct Placement {
+    /// `None` when they could not be read: then every capacity's news is passed on.
+    capacities: Option<Vec<CapacityId>>,
+    _present: Vec<Present>,
+}
+
+impl Placement {
+    async fn of(state: &AppState, claims: &EmbedClaims) -> Self {
+        let mut capacities = Vec::new();
+        for id in &claims.reports {
+            match state.store.get_report(claims.org, *id).await {
+                Ok(report) => {
+                    if let Some(capacity) = report.capacity_id
+                        && !capacities.contains(&capacity)
+                    {
+                        capacities.push(capacity);
+                    }
+                }
+                // Deleted: its token is revoked, and the channel says so at once.
+                Err(vitrine_store::StoreError::NotFound) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "live channel: could not read where its reports run");
+                    return Self { capacities: None, _present: Vec::new() };
+                }
+            }
+        }
+        let keeps_on = if capacities.is_empty() {
+            false
+        } else {
+            crate::services::capacities::keeps_on(state, claims).await.unwrap_or_else(|error| {
+                tracing::warn!(?error, "live channel: could not read capacity permissions");
+                false
+            })
+        };
+        let label = crate::services::capacities::viewer_label(claims);
+        let presence = &state.capacities.presence;
+        let present = match keeps_on {
+            true => capacities.iter().map(|capacity| presence.enter(*capacity, &label)).collect(),
+            false => Vec::new(),
+        };
+        Self { capacities: Some(capacities), _present: present }
+    }
+
+    fn runs_on(&self, capacity: CapacityId) -> bool {
+        self.capacities.as_ref().is_none_or(|capacities| capacities.contains(&capacity))
+    }
+}
+
 /// The event a notice makes for the report holding `claims`, if it concerns it.
-fn event_for(claims: &EmbedClaims, notice: &OrgNotice) -> Option<Event> {
+fn event_for(claims: &EmbedClaims, placement: &Placement, notice: &OrgNotice) -> Option<Event> {
     if notice.org != claims.org {
         return None;
     }
     let event = match &notice.notice {
+        Notice::Capacity { capacity, .. } if !placement.runs_on(*capacity) => return None,
         Notice::Capacity { capacity, state } => Event::default().event("capacity").data(
             serde_json::json!({ "capacityId": capacity, "state": state.as_str() }).to_string(),
         ),
@@ -166,12 +226,17 @@ impl Channel {
                 }
                 notice = self.notices.recv() => match notice {
                     Ok(notice) => {
-                        if let Some(event) = event_for(&self.claims, &notice) {
+                        if let Some(event) = event_for(&self.claims, &self.placement, &notice) {
+                            if matches!(notice.notice, Notice::Report { .. }) {
+                                // It may have moved to another capacity.
+                                self.placement = Placement::of(&self.state, &self.claims).await;
+                            }
                             return (event, false);
                         }
                     }
                     // Too slow to read them all: it reads everything again instead.
                     Err(RecvError::Lagged(_)) => {
+                        self.placement = Placement::of(&self.state, &self.claims).await;
                         let last = self.state.notices.last_seq().to_string();
                         return (Event::from(LiveEvent::RESYNC).id(last), false);
                     }

@@ -13,6 +13,7 @@ use vitrine_core::{CapacityId, Clock, OrgId};
 use vitrine_store::{Capacity, CapacityEvent, Store, StoreResult};
 
 use super::gate::GateCache;
+use super::presence::Presence;
 use super::provider::{CapacityProvider, LocalProvider, ProviderError, SimulatedProvider};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,9 @@ impl Operation {
 
 /// A user's activity within this long of the one written down is not written again.
 pub const KEEPER_RESOLUTION: Span = Span::seconds(15);
+/// Keepers remembered per capacity at most; past it, those written down long ago are forgotten
+/// (and written again the next time they are seen).
+const MAX_KEEPERS_REMEMBERED: usize = 100_000;
 
 pub struct CapacityController {
     store: Arc<dyn Store>,
@@ -65,6 +69,8 @@ pub struct CapacityController {
     >,
     /// The gate's short-lived reads; forgotten here on every transition.
     pub gate: GateCache,
+    /// The reports open on this node by viewers who may keep their capacity on.
+    pub presence: Arc<Presence>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
     notices: Option<Arc<crate::notices::Notices>>,
 }
@@ -81,6 +87,7 @@ impl CapacityController {
             retry_pause: Duration::from_secs(2),
             keepers: std::sync::Mutex::default(),
             gate: GateCache::default(),
+            presence: Arc::default(),
             metrics: None,
             notices: None,
         }
@@ -263,6 +270,12 @@ impl CapacityController {
     ) -> bool {
         let mut written = self.keepers.lock().unwrap_or_else(|poison| poison.into_inner());
         let by = written.entry(capacity).or_default();
+        if by.len() >= MAX_KEEPERS_REMEMBERED && !by.contains_key(who) {
+            by.retain(|_, last| at - *last < KEEPER_RESOLUTION);
+            if by.len() >= MAX_KEEPERS_REMEMBERED {
+                by.clear();
+            }
+        }
         // On the token path: no allocation for someone already known.
         match by.get_mut(who) {
             Some(last) if *last <= at && at - *last < KEEPER_RESOLUTION => false,
@@ -303,10 +316,11 @@ impl CapacityController {
         Ok(resumed)
     }
 
-    /// One scheduler pass: each capacity's decision for now, acted on. Deciding twice for the
-    /// same moment decides the same, and a transition under way is never doubled.
-    /// One pass of the scheduler over every capacity. A capacity that cannot be moved is
-    /// logged and the pass goes on with the others; the last such error is answered after.
+    /// One pass of the scheduler: the keepers with a report open on this node are written down
+    /// as activity, then each capacity's decision for now is acted on. Deciding twice for the
+    /// same moment decides the same, and a transition under way is never doubled. A capacity
+    /// that cannot be moved is logged and the pass goes on with the others; the last such
+    /// error is answered after.
     pub async fn tick(self: &Arc<Self>) -> StoreResult<()> {
         let now = self.clock.now();
         let mut failed = None;
@@ -314,12 +328,23 @@ impl CapacityController {
             let schedule = WeeklySchedule::zone("timeZone", &capacity.time_zone)
                 .ok()
                 .map(|time_zone| WeeklySchedule { windows: capacity.schedule.clone(), time_zone });
+            let mut last_activity = capacity.last_activity;
+            if capacity.state == CapacityState::Running {
+                match self.record_presence(&capacity, now).await {
+                    Ok(true) => last_activity = Some(now),
+                    Ok(false) => {}
+                    Err(error) => {
+                        tracing::error!(%error, capacity = %capacity.id, "could not record the open reports of a capacity");
+                        failed = Some(error);
+                    }
+                }
+            }
             let seen = Observation {
                 now,
                 state: capacity.state,
                 running_since: (capacity.state == CapacityState::Running)
                     .then_some(capacity.state_since),
-                last_activity: capacity.last_activity,
+                last_activity,
             };
             let idle = Span::minutes(i64::from(capacity.idle_minutes));
             let decision = capacity::decide(capacity.mode, idle, schedule.as_ref(), &seen);
@@ -342,6 +367,28 @@ impl CapacityController {
             }
         }
         failed.map_or(Ok(()), Err)
+    }
+
+    /// Writes down that the capacity has reports open on this node by viewers who may keep it
+    /// on, if it has: one write for all of them (each keeper named at most once per
+    /// [`KEEPER_RESOLUTION`]), so that every node's open reports count wherever the scheduler
+    /// decides. Answers whether there were any.
+    async fn record_presence(
+        &self,
+        capacity: &Capacity,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool> {
+        let keepers = self.presence.keepers(capacity.id);
+        if keepers.is_empty() {
+            return Ok(false);
+        }
+        let named: Vec<&str> = keepers
+            .iter()
+            .map(String::as_str)
+            .filter(|who| self.keeper_seen(capacity.id, who, now))
+            .collect();
+        self.store.record_capacity_activity(capacity.id, &named, now).await?;
+        Ok(true)
     }
 
     /// Runs the scheduler every `every` until the process ends.

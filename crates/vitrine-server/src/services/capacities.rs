@@ -3,6 +3,7 @@
 //! capacities.
 
 use vitrine_core::capacity::{self, CapacityMode, CapacityState, WeeklySchedule};
+use vitrine_core::token::{EmbedClaims, Subject};
 use vitrine_core::{AdminScope, CapacityId, Fields, validate};
 use vitrine_store::{Capacity, CapacityChange};
 
@@ -218,6 +219,52 @@ pub async fn admit(
     admit_holding(state, org, user_label, capacity, may_wake, &permissions).await
 }
 
+/// [`admit`] for the holder of an embed token (never woken from here: opening the report did
+/// that): a signed-in user's permissions are read as they are now; a host app's user holds what
+/// their embed key granted when the token was minted.
+pub async fn admit_token(
+    state: &AppState,
+    claims: &EmbedClaims,
+    capacity: CapacityId,
+) -> ApiResult<()> {
+    let label = viewer_label(claims);
+    match claims.sub {
+        Subject::User(user) => admit(state, claims.org, user, &label, capacity, false).await,
+        Subject::Identity(_) => {
+            let held = token_rights(claims);
+            admit_holding(state, claims.org, &label, capacity, false, held).await
+        }
+    }
+}
+
+/// Whether the holder of an embed token may keep a capacity on: their open report is activity.
+pub async fn keeps_on(state: &AppState, claims: &EmbedClaims) -> ApiResult<bool> {
+    let keep_on = &vitrine_core::Permission::CapacityKeepOn;
+    Ok(match claims.sub {
+        Subject::User(user) => state
+            .capacities
+            .gate
+            .permissions(&*state.store, claims.org, user)
+            .await?
+            .contains(keep_on),
+        Subject::Identity(_) => token_rights(claims).contains(keep_on),
+    })
+}
+
+/// How the holder of an embed token is named in a capacity's activity: a user by the email
+/// their token was issued to, a host app's user as `identity <their id>`.
+pub fn viewer_label(claims: &EmbedClaims) -> String {
+    match claims.sub {
+        Subject::User(_) => claims.rls.username.clone(),
+        Subject::Identity(_) => super::embed_tokens::label(&claims.rls.username),
+    }
+}
+
+/// The capacity permissions an embed token itself carries (a host app's user's).
+fn token_rights(claims: &EmbedClaims) -> &'static [vitrine_core::Permission] {
+    if claims.keeps_capacity_on { &[vitrine_core::Permission::CapacityKeepOn] } else { &[] }
+}
+
 /// [`admit`] for a viewer whose capacity permissions are `permissions` (a host app's user
 /// holds those its embed key grants).
 pub async fn admit_holding(
@@ -234,7 +281,7 @@ pub async fn admit_holding(
         if permissions.contains(&vitrine_core::Permission::CapacityKeepOn)
             && state.capacities.keeper_seen(capacity.id, user_label, now)
         {
-            state.store.record_capacity_activity(capacity.id, Some(user_label), now).await?;
+            state.store.record_capacity_activity(capacity.id, &[user_label], now).await?;
         }
         return Ok(());
     }

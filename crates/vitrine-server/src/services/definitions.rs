@@ -2,7 +2,7 @@
 //! run against them.
 
 use serde_json::Value;
-use vitrine_core::token::{RlsIdentity, Subject};
+use vitrine_core::token::EmbedClaims;
 use vitrine_core::{ContentScope, DatasetId, OrgId, ReportId};
 use vitrine_engine::{EngineError, QueryRequest, QueryResult, ReportDefinition, RlsError};
 use vitrine_store::Report;
@@ -60,26 +60,16 @@ pub fn of(report: &Report) -> ApiResult<ReportDefinition> {
     ReportDefinition::from_json(value).map_err(|_| ApiError::internal())
 }
 
-/// Runs a viewer's query with their row-level-security identity.
+/// Runs the query of the holder of `claims` (an embed token) with their row-level-security
+/// identity.
 pub async fn query(
     state: &AppState,
-    org: OrgId,
     report: &Report,
     request: &QueryRequest,
-    identity: &RlsIdentity,
-    subject: Subject,
+    claims: &EmbedClaims,
 ) -> ApiResult<QueryResult> {
     if let Some(capacity) = report.capacity_id {
-        let label = &identity.username;
-        match subject {
-            Subject::User(user) => {
-                super::capacities::admit(state, org, user, label, capacity, false).await?
-            }
-            // A host app's user holds no capacity permission of their own.
-            Subject::Identity(_) => {
-                super::capacities::admit_holding(state, org, label, capacity, false, &[]).await?
-            }
-        }
+        super::capacities::admit_token(state, claims, capacity).await?;
     }
     let definition = of(report)?;
     let missing = || {
@@ -89,9 +79,9 @@ pub async fn query(
         )
     };
     let id: DatasetId = definition.dataset.parse().map_err(|_| missing())?;
-    let dataset = state.store.get_dataset(org, id).await.map_err(|_| missing())?;
+    let dataset = state.store.get_dataset(claims.org, id).await.map_err(|_| missing())?;
     datasets::ensure_loaded(state, &dataset, datasets::LoadFor::Viewers).await?;
-    state.engine.query(&definition, request, identity).await.map_err(engine_error)
+    state.engine.query(&definition, request, &claims.rls).await.map_err(engine_error)
 }
 
 pub fn engine_error(error: EngineError) -> ApiError {

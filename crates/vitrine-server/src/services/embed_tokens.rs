@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::tokens::request_info::RequestInfo;
-use crate::tokens::{IssueError, IssuedToken};
+use crate::tokens::{Grant, IssueError, IssuedToken};
 
 /// The fields of `POST /api/v1/embed/tokens`.
 pub const FIELDS: [&str; 3] = ["reports", "identity", "lifetimeMinutes"];
@@ -233,7 +233,18 @@ pub async fn mint(
     };
     let issued = state
         .tokens
-        .issue(org, subject, request.reports.clone(), rls, policy, caller.snapshot, now)
+        .issue(
+            Grant {
+                org,
+                subject,
+                reports: request.reports.clone(),
+                rls,
+                keeps_capacity_on: key.keep_capacity_on,
+            },
+            policy,
+            caller.snapshot,
+            now,
+        )
         .map_err(|error| match error {
             IssueError::TooLarge(_) | IssueError::Reports(_) => ApiError::invalid(
                 "identity",

@@ -125,6 +125,8 @@ pub async fn update(
             .set_report_capacity(scope.org_id(), &actor, id, capacity)
             .await
             .map_err(no_such_capacity)?;
+        // Its open viewers follow it to the other capacity.
+        state.notices.publish(scope.org_id(), crate::notices::Notice::Report { report: id });
     }
     Ok(report)
 }

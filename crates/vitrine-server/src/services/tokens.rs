@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::tokens::request_info::RequestInfo;
-use crate::tokens::{IssueError, IssuedToken};
+use crate::tokens::{Grant, IssueError, IssuedToken};
 
 /// Why [`issue`] gave no token.
 pub enum IssueFailure {
@@ -57,7 +57,12 @@ pub async fn issue(
     let policy = caller.org_settings.token_policy();
     let issued = state
         .tokens
-        .issue(org, subject, vec![report.id], rls, policy, caller.snapshot, now)
+        .issue(
+            Grant { org, subject, reports: vec![report.id], rls, keeps_capacity_on: false },
+            policy,
+            caller.snapshot,
+            now,
+        )
         .map_err(|error| match error {
             IssueError::TooLarge(bytes) => {
                 tracing::warn!(bytes, user = %user.id, "row-level-security identity too large");

@@ -66,6 +66,16 @@ pub struct Rejection {
     pub claims: Option<Arc<EmbedClaims>>,
 }
 
+/// What a token opens, and for whom.
+pub struct Grant {
+    pub org: OrgId,
+    pub subject: Subject,
+    pub reports: Vec<ReportId>,
+    pub rls: RlsIdentity,
+    /// See [`EmbedClaims::keeps_capacity_on`]; false for signed-in users.
+    pub keeps_capacity_on: bool,
+}
+
 pub struct TokenService {
     pub keys: Arc<KeyRing>,
     pub revoker: Revoker,
@@ -106,20 +116,16 @@ impl TokenService {
         })
     }
 
-    /// Signs a token for `subject` and `reports` (at least one), dated `snapshot`: the caller
-    /// took the snapshot before it read the access it checked, so a change made since revokes
-    /// this token.
-    #[allow(clippy::too_many_arguments)]
+    /// Signs a token of `grant` (at least one report), dated `snapshot`: the caller took the
+    /// snapshot before it read the access it checked, so a change made since revokes this token.
     pub fn issue(
         &self,
-        org: OrgId,
-        subject: Subject,
-        reports: Vec<ReportId>,
-        rls: RlsIdentity,
+        grant: Grant,
         policy: TokenPolicy,
         snapshot: Snapshot,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, IssueError> {
+        let Grant { org, subject, reports, rls, keeps_capacity_on } = grant;
         let Some(&first) =
             reports.first().filter(|_| reports.len() <= token::MAX_REPORTS_PER_TOKEN)
         else {
@@ -142,6 +148,7 @@ impl TokenService {
             nbf: iat,
             exp,
             jti: Uuid::now_v7(),
+            keeps_capacity_on,
         };
         let keys = self.keys.current();
         let token = token::seal(&claims, &keys.signing_kid, &keys.signing_key)?;

@@ -963,8 +963,8 @@ pub async fn capacity_transitions_happen_once_and_record_their_event(store: &dyn
     assert_eq!(events[1].actor.as_deref(), Some("ada@example.com"));
 
     let later = Utc::now() + Duration::minutes(5);
-    store.record_capacity_activity(created.id, None, later).await.unwrap();
-    store.record_capacity_activity(created.id, None, later - Duration::minutes(3)).await.unwrap();
+    store.record_capacity_activity(created.id, &[], later).await.unwrap();
+    store.record_capacity_activity(created.id, &[], later - Duration::minutes(3)).await.unwrap();
     let read = store.get_capacity(org, created.id).await.unwrap();
     assert_eq!(
         read.last_activity.map(|t| t.timestamp_millis()),
@@ -1006,10 +1006,10 @@ pub async fn capacity_keepers_are_listed_latest_first_and_per_organization(store
     let created = store.create_capacity(org_a, &actor(), &capacity(org_a, "Main")).await.unwrap();
     let start = Utc::now();
     let at = |minutes: i64| start + Duration::minutes(minutes);
-    store.record_capacity_activity(created.id, Some("tv@example.com"), at(1)).await.unwrap();
-    store.record_capacity_activity(created.id, Some("ada@example.com"), at(2)).await.unwrap();
-    store.record_capacity_activity(created.id, Some("tv@example.com"), at(5)).await.unwrap();
-    store.record_capacity_activity(created.id, Some("tv@example.com"), at(3)).await.unwrap();
+    store.record_capacity_activity(created.id, &["tv@example.com"], at(1)).await.unwrap();
+    store.record_capacity_activity(created.id, &["ada@example.com"], at(2)).await.unwrap();
+    store.record_capacity_activity(created.id, &["tv@example.com"], at(5)).await.unwrap();
+    store.record_capacity_activity(created.id, &["tv@example.com"], at(3)).await.unwrap();
     let listed = store.capacity_keepers(org_a, created.id, start).await.unwrap();
     let listed: Vec<(&str, i64)> =
         listed.iter().map(|(who, when)| (who.as_str(), when.timestamp_millis())).collect();
@@ -1024,6 +1024,12 @@ pub async fn capacity_keepers_are_listed_latest_first_and_per_organization(store
     assert_eq!(store.capacity_keepers(org_a, created.id, at(4)).await.unwrap().len(), 1);
     let read = store.get_capacity(org_a, created.id).await.unwrap();
     assert_eq!(read.last_activity.map(|t| t.timestamp_millis()), Some(at(5).timestamp_millis()));
+    // Several keepers in one write (the open reports of a node, written down together).
+    store.record_capacity_activity(created.id, &["kiosk-1", "kiosk-2"], at(6)).await.unwrap();
+    let together = store.capacity_keepers(org_a, created.id, at(6)).await.unwrap();
+    let mut names: Vec<&str> = together.iter().map(|(who, _)| who.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["kiosk-1", "kiosk-2"]);
     assert!(matches!(
         store.capacity_keepers(org_b, created.id, start).await,
         Err(StoreError::NotFound)

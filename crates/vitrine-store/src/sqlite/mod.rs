@@ -1600,7 +1600,7 @@ impl Store for SqliteStore {
     async fn record_capacity_activity(
         &self,
         id: CapacityId,
-        who: Option<&str>,
+        keepers: &[&str],
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
@@ -1611,7 +1611,7 @@ impl Store for SqliteStore {
         .bind(id.to_string())
         .execute(&mut *tx)
         .await?;
-        if let Some(who) = who {
+        for who in keepers {
             sqlx::query(
                 "INSERT INTO capacity_keepers (capacity_id, who, at) VALUES (?, ?, ?)
                  ON CONFLICT (capacity_id, who) DO UPDATE SET at = MAX(at, excluded.at)",

@@ -186,8 +186,8 @@ async fn render(
     let (on, off) = capacity::usage(initial, &changes, month_start.max(capacity.created_at), now);
     let since = now - Duration::minutes(i64::from(capacity.idle_minutes));
     let keepers = state.store.capacity_keepers(scope.org_id(), id, since).await.on_page(caller)?;
-    // A keepOn screen's only activity may be its timed update: an idle time no longer than the
-    // update interval lets the capacity pause between two updates.
+    // A keepOn screen whose live channel is blocked is active only at its timed updates: an idle
+    // time no longer than the update interval lets the capacity pause between two of them.
     let update_every = state
         .store
         .get_organization(scope.org_id())
@@ -242,7 +242,7 @@ async fn render(
             h2 { "Keeping it on right now" }
             @if keepers.is_empty() { p.muted { "Nobody: it pauses after " (capacity.idle_minutes) " minutes without activity (in on-demand mode)." } }
             ul.plain { @for (who, at) in &keepers { li { (who) span.muted { " · active " (date(*at)) } } } }
-            p.muted { "Only users holding " code { "capacity.keepOn" } " keep it on; their timed token updates count as activity. Others' activity never resets the idle timer." }
+            p.muted { "Only users holding " code { "capacity.keepOn" } " keep it on: their open reports and their token updates count as activity. Others' activity never resets the idle timer." }
             p.muted { "A screen holding " code { "capacity.keepOn" } " that kept it on during its last run resumes it when that run ended for inactivity (the screen was offline, asleep or restarting), so a wallboard is never stranded. A pause by an administrator or by the schedule stands." }
         }
         section.card {
@@ -264,16 +264,16 @@ async fn render(
             }
             @if let Some(every) = update_every {
                 p.help.warning.idle-too-short {
-                    strong { "Pauses between timed updates: " }
-                    "it pauses after " (capacity.idle_minutes) " idle minutes, but open reports update their token only every "
-                    (every) " minutes (Settings), so even a screen holding capacity.keepOn lets it pause. Set more than "
-                    (every) " minutes to keep such screens on."
+                    strong { "Screens without their live channel pause between timed updates: " }
+                    "open reports keep it on through their live channel, but a screen whose channel is blocked (a proxy that cuts event streams) "
+                    "counts only at its token updates, every " (every) " minutes (Settings), so it pauses after " (capacity.idle_minutes)
+                    " idle minutes between two of them. Set more than " (every) " minutes to keep such screens on too."
                 }
             }
             p.help.warning {
                 strong { "Note: " }
-                "the timed token update (Settings › Update Token every X minutes) counts as activity: a report left open keeps "
-                "an on-demand capacity running. To let it pause, grant capacity.keepOn only to the users or screens that must keep it on."
+                "a report left open by a user holding capacity.keepOn keeps an on-demand capacity running, as long as it is open. "
+                "To let it pause, grant capacity.keepOn only to the users or screens that must keep it on."
             }
         }
         section.card {
