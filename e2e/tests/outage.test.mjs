@@ -1,8 +1,9 @@
 // The demo's warehouse TV through a network outage. tv@ holds capacity.keepOn (the Displays
 // group), its report "Warehouse operations" runs on the on-demand "Built-in engine" (paused
-// after 60 idle minutes), and the organization's timed update is every 50 minutes. The network
-// goes from minute 70 to minute 115, so the update of minute 100 is lost and the capacity
-// pauses for idleness at minute 110, while nobody can see it. When the network is back the TV
+// after 60 idle minutes), and the organization's timed update is every 50 minutes. The open
+// report's live channel keeps the capacity on until the network goes, at minute 70; it stays
+// away until minute 135, so the update of minute 100 is lost too and the capacity pauses for
+// idleness at minute 130, while nobody can see it. When the network is back the TV
 // brings its report back by itself, within a minute: a keepOn viewer may resume a capacity that
 // paused for idleness while it was unreachable (docs/capacity.md).
 
@@ -43,13 +44,15 @@ describe('The warehouse TV through a network outage', () => {
       const requests = trackRequests(page);
       await openReport(page, report.id);
 
-      // Seventy minutes on the network: the timed update of minute 50 keeps the capacity on.
+      // Seventy minutes on the network, longer than the idle hour: the open report keeps the
+      // capacity on.
       await idle(page, requests, server.baseUrl, 70);
       assert.equal(await state(), 'Running', 'kept on by the TV');
 
-      // Forty-five minutes without it: the update of minute 100 never arrives.
+      // Sixty-five minutes without it: the channel is gone, and the update of minute 100 never
+      // arrives.
       await context.setOffline(true);
-      await idle(page, requests, server.baseUrl, 45);
+      await idle(page, requests, server.baseUrl, 65);
       assert.equal(await state(), 'Paused', 'paused for idleness during the outage');
       const pause = (await admin.get(`/api/v1/capacities/${capacity.id}/events`)).body.find((e) => e.state === 'Paused');
       assert.equal(pause.reason, 'inactivity');

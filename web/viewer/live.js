@@ -61,6 +61,16 @@ export class LiveChannel extends EventTarget {
     // Every new token gets its own channel; the old one is closed.
     this.keeper.addEventListener('refreshed', () => this.connect());
     this.keeper.addEventListener('refused', () => this.stop());
+    // Offline, the stream is dead even if the browser keeps it: let it go (the server then
+    // stops counting this screen as looking), and connect again once back.
+    globalThis.addEventListener?.('offline', () => {
+      this.current?.abort();
+      this.current = null;
+    });
+    globalThis.addEventListener?.('online', () => {
+      this.failures = 0;
+      this.connect();
+    });
     this.connect();
   }
 
