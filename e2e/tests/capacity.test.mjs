@@ -163,4 +163,42 @@ describe('A paused report only an administrator brings back', () => {
       await context.close();
     }
   });
+
+  test('an open report whose capacity pauses waits without polling and is back the moment it resumes, told by its live channel', TIMEOUT, async () => {
+    const admin = await apiSession(server.baseUrl, ACCOUNTS.admin);
+    const created = await admin.post('/api/v1/capacities', { name: 'Wallboard engine', provider: 'simulated', mode: 'manual' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const capacity = created.body.id;
+    const report = (await admin.get('/api/v1/reports')).body.find((r) => r.name === 'Sales overview').id;
+    assert.equal((await admin.patch(`/api/v1/reports/${report}`, { capacityId: capacity })).status, 200);
+
+    const { page, context } = await signIn(browser, server.baseUrl, ACCOUNTS.viewer);
+    try {
+      await page.goto(`/reports/${report}`);
+      await reportShown(page);
+      await page.waitForSelector('#viewer[data-live="ready"]');
+
+      assert.equal((await admin.post(`/api/v1/capacities/${capacity}/pause`)).status, 200);
+      await until(admin, capacity, 'Paused');
+      const queries = [];
+      page.on('request', (request) => {
+        if (new URL(request.url()).pathname.endsWith('/query')) queries.push(Date.now());
+      });
+      await page.locator('.bar-button', { hasText: 'Central' }).first().click();
+      await page.locator('.capacity-banner').waitFor({ state: 'visible' });
+      const waiting = queries.length;
+      // The 3–6 s poll would have looked at least once by now; the channel will say when.
+      await page.waitForTimeout(7_000);
+      assert.equal(queries.length, waiting, 'no look at the capacity while the channel is open');
+
+      const resumed = Date.now();
+      assert.equal((await admin.post(`/api/v1/capacities/${capacity}/resume`)).status, 200);
+      await page.waitForFunction(() => document.querySelector('.capacity-banner')?.hidden !== false
+        && document.querySelectorAll('.visual.loading').length === 0, null, { timeout: 3_000 });
+      assert.ok(Date.now() - resumed < 3_000, 'back within seconds of the resume');
+      assert.deepEqual(await page.locator('.filter-chips .chip').allTextContents(), ['region: Central ×'], 'the click is kept');
+    } finally {
+      await context.close();
+    }
+  });
 });

@@ -66,11 +66,13 @@ test('only network failures, server errors and rate limits are retried', () => {
   assert.equal(new TokenRequestError('NoAccess', 403, '').transient, false);
 });
 
-test('a paused or starting capacity is watched at a steady, spread-out pace', async () => {
+test('a paused or starting capacity is watched at a steady, spread-out pace, slower while the live channel will tell', async () => {
   const { capacityPollDelay, isCapacityWait } = await import('../../web/viewer/token-keeper.js');
   assert.equal(isCapacityWait('CapacityStarting'), true);
   assert.equal(isCapacityWait('CapacityNotActive'), true);
   assert.equal(isCapacityWait('ServerError'), false);
   assert.equal(capacityPollDelay(() => 0), 3000);
   assert.equal(capacityPollDelay(() => 0.999), 5997);
+  assert.equal(capacityPollDelay(() => 0, true), 20_000);
+  assert.equal(capacityPollDelay(() => 0.999, true), 29_990);
 });

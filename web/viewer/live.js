@@ -8,7 +8,7 @@
 // changed — `capacity`, `changed` (the report's definition), `settings`, `resync` — each with
 // an event id, sent back as Last-Event-ID on reconnect so that nothing is missed.
 
-import { backoffDelay } from './token-keeper.js';
+import { backoffDelay, capacityNudge } from './token-keeper.js';
 
 /** @typedef {import('./token-keeper.js').TokenKeeper} TokenKeeper */
 
@@ -66,6 +66,7 @@ export class LiveChannel extends EventTarget {
     globalThis.addEventListener?.('offline', () => {
       this.current?.abort();
       this.current = null;
+      capacityNudge.listening = false;
     });
     globalThis.addEventListener?.('online', () => {
       this.failures = 0;
@@ -78,6 +79,7 @@ export class LiveChannel extends EventTarget {
     this.stopped = true;
     this.current?.abort();
     this.current = null;
+    capacityNudge.listening = false;
   }
 
   connect() {
@@ -115,6 +117,7 @@ export class LiveChannel extends EventTarget {
       if (controller.signal.aborted) return;
     }
     if (controller.signal.aborted || this.stopped) return;
+    capacityNudge.listening = false;
     if (ended === 'revoked') {
       this.failures = 0;
       this.dispatchEvent(new CustomEvent('revoked'));
@@ -159,6 +162,7 @@ export class LiveChannel extends EventTarget {
           this.dispatchEvent(new CustomEvent(event, { detail }));
         }
         if (event === 'ready') {
+          capacityNudge.listening = true;
           this.failures = 0;
           this.dispatchEvent(new CustomEvent('ready'));
         }

@@ -60,16 +60,22 @@ export function isCapacityWait(code) {
 }
 
 /**
- * How long to wait before looking at a paused or starting capacity again: 3 to 6 seconds, so
- * that the screens watching it do not ask in step.
- * @param {() => number} [random]
+ * Told by the live channel that a capacity changed state: waiting screens look again now.
+ * `listening` is true while the channel is open; then it says when to look, and the poll is
+ * only a fallback.
  */
-export function capacityPollDelay(random = Math.random) {
-  return 3_000 + Math.floor(random() * 3_000);
-}
+export const capacityNudge = Object.assign(new EventTarget(), { listening: false });
 
-/** Told by the live channel that a capacity changed state: waiting screens look again now. */
-export const capacityNudge = new EventTarget();
+/**
+ * How long to wait before looking at a paused or starting capacity again: 3 to 6 seconds, so
+ * that the screens watching it do not ask in step; 20 to 30 seconds while a live channel will
+ * say when it changes.
+ * @param {() => number} [random]
+ * @param {boolean} [listening]
+ */
+export function capacityPollDelay(random = Math.random, listening = capacityNudge.listening) {
+  return listening ? 20_000 + Math.floor(random() * 10_000) : 3_000 + Math.floor(random() * 3_000);
+}
 
 /**
  * Waits before looking at a paused or starting capacity again: the poll's delay, cut short
