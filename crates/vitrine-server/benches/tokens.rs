@@ -33,6 +33,7 @@ fn user() -> User {
         updated_at: now,
         password_set: true,
         operator: false,
+        display: false,
     }
 }
 

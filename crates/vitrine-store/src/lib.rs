@@ -5,6 +5,7 @@
 //! in the same transaction as the change itself.
 
 pub mod conformance;
+mod displays;
 mod installation;
 mod records;
 mod sqlite;
@@ -18,6 +19,7 @@ use vitrine_core::{
     ApiKeyId, CapacityId, DatasetId, GroupId, OrgId, OrgSettings, Permission, ReportId, UserId,
 };
 
+pub use displays::*;
 pub use installation::{AccountStore, InstallationStore};
 pub use records::*;
 pub use sqlite::SqliteStore;
@@ -54,7 +56,7 @@ pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
 }
 
 #[async_trait]
-pub trait Store: InstallationStore + AccountStore + Send + Sync + 'static {
+pub trait Store: InstallationStore + AccountStore + DisplayStore + Send + Sync + 'static {
     /// Applies pending migrations; returns how many were applied.
     async fn migrate(&self) -> StoreResult<usize>;
     /// Cheap liveness probe.

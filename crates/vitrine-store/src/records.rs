@@ -105,6 +105,9 @@ pub struct User {
     pub password_set: bool,
     /// Whether the user also holds the installation's operator role.
     pub operator: bool,
+    /// Whether this is the user a display is backed by: it never signs in, and is changed
+    /// only as a display.
+    pub display: bool,
 }
 
 impl User {

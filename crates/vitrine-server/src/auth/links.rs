@@ -196,6 +196,7 @@ mod tests {
             updated_at: at,
             password_set: false,
             operator: false,
+            display: false,
         }
     }
 

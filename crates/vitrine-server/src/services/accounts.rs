@@ -167,6 +167,7 @@ fn decoy(at: DateTime<Utc>) -> User {
         updated_at: at,
         password_set: true,
         operator: false,
+        display: false,
     }
 }
 

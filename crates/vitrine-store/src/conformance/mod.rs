@@ -7,7 +7,9 @@ use vitrine_core::lockout::{Gate, LockoutRule};
 use vitrine_core::token::{Revocation, RevocationScope};
 use vitrine_core::{ApiKeyScope, CapacityId, DatasetId, OrgId, Permission, ReportId, Role, UserId};
 
+mod displays;
 mod installation;
+pub use displays::*;
 pub use installation::*;
 
 use crate::{
@@ -1074,7 +1076,10 @@ macro_rules! store_conformance_tests {
             the_user_limit_refuses_one_user_too_many,
             deleting_an_organization_removes_everything_of_it_but_its_installation_audit,
             own_password_change_ends_the_other_sessions_only,
-            a_password_link_sets_the_password_once
+            a_password_link_sets_the_password_once,
+            displays_are_users_of_their_own_kind_that_never_sign_in_and_join_groups,
+            a_display_credential_rotates_and_the_one_before_stays_valid_until_its_time,
+            what_a_display_says_of_itself_is_kept_and_unpairing_removes_its_user
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -22,6 +22,7 @@ use vitrine_core::{
 };
 
 mod accounts;
+mod displays;
 mod installation;
 
 use crate::records::*;
@@ -38,11 +39,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/0007_api_key_scopes.sql")),
     (8, include_str!("../../migrations/0008_identity_revocations.sql")),
     (9, include_str!("../../migrations/0009_embed_identities.sql")),
+    (10, include_str!("../../migrations/0010_displays.sql")),
 ];
 
 const USER_COLUMNS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.blocked, u.expires_at, \
      u.locked_until, u.created_at, u.updated_at, u.password_hash <> '' AS password_set, \
-     EXISTS (SELECT 1 FROM operators op WHERE op.user_id = u.id) AS operator";
+     EXISTS (SELECT 1 FROM operators op WHERE op.user_id = u.id) AS operator, \
+     u.kind = 'display' AS display";
 const ORG_COLUMNS: &str = "id, name, settings, created_at, suspended_at, limits";
 const GROUP_COLUMNS: &str = "g.id, g.org_id, g.name, g.description, g.created_at, \
      (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS member_count";
@@ -282,7 +285,10 @@ impl Store for SqliteStore {
     }
 
     async fn list_users(&self, org: OrgId) -> StoreResult<Vec<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = ? ORDER BY u.email");
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = ? AND u.kind = 'person'
+             ORDER BY u.email"
+        );
         let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.reader).await?;
         rows.iter().map(user_from_row).collect()
     }
@@ -296,6 +302,10 @@ impl Store for SqliteStore {
     ) -> StoreResult<User> {
         let mut tx = self.writer.begin().await?;
         let old = Self::user_in_org(&mut tx, org, id).await?;
+        if old.display {
+            // A display is changed as a display, never as a person.
+            return Err(StoreError::NotFound);
+        }
         let mut new = old.clone();
         if let Some(email) = &change.email {
             new.email = email.clone();
@@ -362,6 +372,10 @@ impl Store for SqliteStore {
     async fn delete_user(&self, org: OrgId, actor: &Actor, id: UserId) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         let old = Self::user_in_org(&mut tx, org, id).await?;
+        if old.display {
+            // Unpaired as a display (see `delete_display`), never deleted as a person.
+            return Err(StoreError::NotFound);
+        }
         sqlx::query("DELETE FROM users WHERE org_id = ? AND id = ?")
             .bind(org.to_string())
             .bind(id.to_string())
@@ -376,7 +390,11 @@ impl Store for SqliteStore {
     }
 
     async fn find_login(&self, email: &str) -> StoreResult<Option<LoginRecord>> {
-        let sql = format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = ?");
+        // A display's user never signs in, nor is sent a link.
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, u.password_hash FROM users u
+             WHERE u.email = ? AND u.kind = 'person'"
+        );
         let row = sqlx::query(&sql).bind(email).fetch_optional(&self.reader).await?;
         row.map(|row| {
             Ok(LoginRecord {
@@ -1793,7 +1811,8 @@ impl Store for SqliteStore {
         let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT e.id, e.org_id, e.at, e.kind, e.user_id, e.identity_id, e.report_id, e.token_id,
                     e.reason, e.ip, e.user_agent, e.actor,
-                    COALESCE(u.email, 'identity ' || i.external_id) AS user_label,
+                    COALESCE(CASE WHEN u.kind = 'display' THEN 'display ' || u.name ELSE u.email END,
+                             'identity ' || i.external_id) AS user_label,
                     r.name AS report_label
              FROM token_events e
              LEFT JOIN users u ON u.id = e.user_id
@@ -1807,7 +1826,7 @@ impl Store for SqliteStore {
         }
         if let Some(user) = &filter.user {
             query
-                .push(" AND instr(lower(COALESCE(u.email, 'identity ' || i.external_id, e.user_id, '')), lower(")
+                .push(" AND instr(lower(COALESCE(CASE WHEN u.kind = 'display' THEN 'display ' || u.name ELSE u.email END, 'identity ' || i.external_id, e.user_id, '')), lower(")
                 .push_bind(user.clone())
                 .push(")) > 0");
         }
@@ -1872,6 +1891,7 @@ async fn insert_user(
         updated_at: actor.at,
         password_set: !new.password_hash.is_empty(),
         operator: false,
+        display: false,
     };
     let limits: Option<String> =
         sqlx::query_scalar("SELECT limits FROM organizations WHERE id = ?")
@@ -1882,10 +1902,11 @@ async fn insert_user(
         .map_err(|e| StoreError::Backend(format!("malformed limits: {e}")))?;
     if limits.max_users.is_some() {
         // Counted in the writer's transaction, so concurrent creations cannot pass the limit.
-        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE org_id = ?")
-            .bind(org.to_string())
-            .fetch_one(&mut *conn)
-            .await?;
+        let users: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE org_id = ? AND kind = 'person'")
+                .bind(org.to_string())
+                .fetch_one(&mut *conn)
+                .await?;
         if !limits.admits_user(users.max(0) as u64) {
             return Err(StoreError::LimitReached { limit: vitrine_core::limits::MAX_USERS });
         }
@@ -2118,6 +2139,7 @@ fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
         updated_at: from_ms(row.try_get("updated_at")?)?,
         password_set: row.try_get("password_set")?,
         operator: row.try_get("operator")?,
+        display: row.try_get("display")?,
     })
 }
 
