@@ -23,7 +23,7 @@ const root = /** @type {HTMLElement} */ (document.getElementById('viewer'));
 const reportId = root.dataset.report ?? '';
 /** The host app's page, when this report is embedded in one. */
 const host =
-  root.dataset.embed === '1' ? await connectToHost(JSON.parse(root.dataset.allowedOrigins ?? '[]'), reportId) : null;
+  root.dataset.embed === '1' ? await connectToHost([...JSON.parse(root.dataset.allowedOrigins ?? '[]'), location.origin], reportId) : null;
 const chosen = host?.settings ?? {};
 
 /**

@@ -9,6 +9,8 @@ use crate::role::Role;
 pub enum AuthMethod {
     Session,
     ApiKey(ApiKeyId, ApiKeyScope),
+    /// A paired display's credential (see the server's displays).
+    Display,
 }
 
 /// What an API key may do.

@@ -73,6 +73,8 @@ pub struct Services {
     pub notices: Arc<crate::notices::Notices>,
     /// Host apps' users recorded lately (a mint writes each at most once a minute).
     pub identities: crate::services::embed_tokens::RecentIdentities,
+    /// Screens waiting to be paired (this node's memory only).
+    pub pairings: crate::pairing::Pairings,
     /// The hand-moved clock of browser tests (see the `test-clock` feature).
     #[cfg(feature = "test-clock")]
     pub test_clock: Option<Arc<vitrine_core::ManualClock>>,
@@ -153,6 +155,7 @@ impl AppState {
             live: Default::default(),
             notices,
             identities: Default::default(),
+            pairings: Default::default(),
             #[cfg(feature = "test-clock")]
             test_clock: None,
         })))

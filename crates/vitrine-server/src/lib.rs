@@ -10,6 +10,7 @@ pub mod error;
 pub mod mail;
 pub mod metrics;
 pub mod notices;
+pub mod pairing;
 pub mod portal;
 pub mod services;
 pub mod tokens;

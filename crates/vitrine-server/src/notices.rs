@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 use vitrine_core::capacity::CapacityState;
-use vitrine_core::{CapacityId, OrgId, ReportId};
+use vitrine_core::{CapacityId, OrgId, ReportId, UserId};
 
 /// Notices kept for catching up, and queued per channel before it counts as lagging.
 const KEPT: usize = 512;
@@ -25,6 +25,10 @@ pub enum Notice {
         report: ReportId,
     },
     Settings,
+    /// A display was changed (its name, what it shows) or unpaired.
+    Display {
+        display: UserId,
+    },
 }
 
 #[derive(Debug)]

@@ -24,10 +24,10 @@ async fn the_embed_page_may_be_framed_by_exactly_the_allowed_origins_and_no_othe
     let report = admin.id_of("/api/v1/reports", "name", "Sales overview").await;
     let embed_page = format!("/embed/reports/{report}");
 
-    // None allowed yet: nobody may frame it.
+    // None allowed yet: nobody but Vitrine's own pages (a display's) may frame it.
     let page = app.anonymous().get(app.url(&embed_page)).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    assert_eq!(frame_ancestors(&page), "'none'");
+    assert_eq!(frame_ancestors(&page), "'self'");
 
     let changed = admin
         .patch(
@@ -43,7 +43,7 @@ async fn the_embed_page_may_be_framed_by_exactly_the_allowed_origins_and_no_othe
     );
 
     let page = app.anonymous().get(app.url(&embed_page)).send().await.unwrap();
-    assert_eq!(frame_ancestors(&page), "https://app.example.com http://localhost:3000");
+    assert_eq!(frame_ancestors(&page), "'self' https://app.example.com http://localhost:3000");
     assert!(page.headers().get("x-frame-options").is_none(), "X-Frame-Options would forbid it");
     assert!(page.headers().get("set-cookie").is_none(), "the embed page needs no cookie");
     assert_eq!(page.headers()["cache-control"], "no-store");
@@ -66,7 +66,7 @@ async fn the_embed_page_may_be_framed_by_exactly_the_allowed_origins_and_no_othe
         .send()
         .await
         .unwrap();
-    assert_eq!(frame_ancestors(&page), "'none'");
+    assert_eq!(frame_ancestors(&page), "'self'");
 }
 
 #[tokio::test]

@@ -742,3 +742,102 @@ impl From<LiveEvent> for axum::response::sse::Event {
 pub fn list<'a, T: 'a, U: From<&'a T>>(items: &'a [T]) -> Vec<U> {
     items.iter().map(U::from).collect()
 }
+
+/// A paired screen, with how it is.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Display {
+    /// Also the id of the user it is backed by (for groups and grants).
+    pub id: UserId,
+    pub name: String,
+    /// Its row-level-security username, an address no mail reaches.
+    pub handle: String,
+    /// What it shows: `{"report", "pageSeconds"?}` or `{"playlist": [{"report", "seconds"}]}`.
+    #[schema(value_type = Object)]
+    pub show: Value,
+    pub paired_at: Time,
+    pub paired_by: String,
+    /// `online`, or `offline` when not heard from for three minutes.
+    #[schema(pattern = "^(online|offline)$")]
+    pub status: &'static str,
+    pub offline_since: Option<Time>,
+    pub last_seen_at: Option<Time>,
+    /// What the screen said last: `showing`, `paused` (its capacity), `starting`, `error`,
+    /// `connecting`; with `detail` (the report shown, or the error).
+    pub state: Option<String>,
+    pub detail: Option<String>,
+    /// The screen's browser, as it says (User-Agent).
+    pub browser: Option<String>,
+}
+
+impl Display {
+    pub fn at(display: &store::Display, now: DateTime<Utc>) -> Self {
+        let offline_since = crate::services::displays::offline_since(display, now);
+        Self {
+            id: display.id,
+            name: display.name.clone(),
+            handle: display.handle.clone(),
+            show: display.show.clone(),
+            paired_at: Time(display.paired_at),
+            paired_by: display.paired_by.clone(),
+            status: if offline_since.is_some() { "offline" } else { "online" },
+            offline_since: offline_since.map(Time),
+            last_seen_at: display.last_seen_at.map(Time),
+            state: display.last_state.clone(),
+            detail: display.last_detail.clone(),
+            browser: display.user_agent.clone(),
+        }
+    }
+}
+
+/// A code for a screen to show, and the secret with which it collects its credential.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DisplayPairing {
+    pub code: String,
+    /// Kept by the screen, never shown: `POST /api/v1/display/pairings/claim` with it.
+    pub secret: String,
+    pub expires_at: Time,
+    pub check_every_seconds: u32,
+}
+
+/// Paired: the screen's credential, in this answer only.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DisplayCredential {
+    /// Sent as `Authorization: Bearer …` by the screen; kept in its browser's storage.
+    pub credential: String,
+    pub display: DisplayIdentity,
+}
+
+/// A screen still waiting for its code to be entered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisplayWaiting {
+    #[schema(pattern = "^waiting$")]
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisplayIdentity {
+    pub id: UserId,
+    pub name: String,
+}
+
+/// What a paired screen needs to know of itself.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DisplayOwn {
+    pub id: UserId,
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub show: Value,
+    /// Rotate the credential now (`POST /api/v1/display/credential`).
+    pub rotate: bool,
+    pub heartbeat_seconds: u32,
+}
+
+/// A rotated credential; the one before stays valid for an hour.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisplayRotated {
+    pub credential: String,
+}

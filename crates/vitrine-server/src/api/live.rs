@@ -43,7 +43,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(20);
 /// The bound on open live channels.
 #[derive(Clone)]
 pub struct LiveChannels {
-    slots: Arc<Semaphore>,
+    pub(crate) slots: Arc<Semaphore>,
 }
 
 impl Default for LiveChannels {
@@ -197,6 +197,8 @@ fn event_for(claims: &EmbedClaims, placement: &Placement, notice: &OrgNotice) ->
             .data(serde_json::json!({ "reportId": report }).to_string()),
         Notice::Report { .. } => return None,
         Notice::Settings => Event::default().event("settings").data("{}"),
+        // The display's own channel says that (see `api::displays::live`).
+        Notice::Display { .. } => return None,
     };
     Some(event.id(notice.seq.to_string()))
 }

@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod capacities;
 mod datasets;
+mod displays;
 mod embed;
 mod embed_tokens;
 pub use audit::csv_download as audit_csv_download;
@@ -98,6 +99,16 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::revoke))
+        .routes(routes!(displays::pair))
+        .routes(routes!(displays::list))
+        .routes(routes!(displays::show, displays::update, displays::unpair))
+        .routes(routes!(displays::start_pairing))
+        .routes(routes!(displays::claim))
+        .routes(routes!(displays::me))
+        .routes(routes!(displays::heartbeat))
+        .routes(routes!(displays::rotate))
+        .routes(routes!(displays::token))
+        .routes(routes!(displays::live))
 }
 
 /// The OpenAPI document of the API, as served at `/api/v1/openapi.json`.

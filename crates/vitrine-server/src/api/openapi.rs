@@ -34,6 +34,8 @@ use utoipa::openapi::{
         (name = "Settings", description = "The organization's settings"),
         (name = "Audit", description = "The audit of changes and of tokens"),
         (name = "API keys", description = "Keys for scripts and back ends"),
+        (name = "Displays", description = "Screens paired by a code, and what they show"),
+        (name = "Display screen", description = "What a paired screen asks, with its display credential (Authorization: Bearer)"),
     ),
 )]
 pub struct ApiDoc;
@@ -42,15 +44,18 @@ pub const SESSION: &str = "session";
 pub const CSRF: &str = "csrf";
 pub const API_KEY: &str = "apiKey";
 pub const EMBED_TOKEN: &str = "embedToken";
+pub const DISPLAY: &str = "display";
 
 /// Operations anyone may call: they authenticate by what they carry (a password, a link's
 /// token, the set-up code), or read nothing private.
-const PUBLIC: [&str; 5] = [
+const PUBLIC: [&str; 7] = [
     "/auth/login",
     "/auth/password-reset",
     "/auth/password-reset/complete",
     "/auth/invitation/accept",
     "/setup",
+    "/display/pairings",
+    "/display/pairings/claim",
 ];
 
 /// Adds what every operation shares to the document the router collected.
@@ -88,6 +93,17 @@ pub fn complete(mut doc: OpenApi) -> OpenApi {
                 .build(),
         ),
     );
+    components.add_security_scheme(
+        DISPLAY,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "A paired screen's display credential, kept in its browser's storage; never in a URL.",
+                ))
+                .build(),
+        ),
+    );
     for (path, item) in doc.paths.paths.iter_mut() {
         for (method, operation) in operations(item) {
             let unsafe_method = !matches!(method, HttpMethod::Get | HttpMethod::Head);
@@ -96,6 +112,8 @@ pub fn complete(mut doc: OpenApi) -> OpenApi {
                     Vec::new()
                 } else if path.starts_with("/embed/") {
                     vec![SecurityRequirement::new(EMBED_TOKEN, Vec::<String>::new())]
+                } else if path.starts_with("/display/") {
+                    vec![SecurityRequirement::new(DISPLAY, Vec::<String>::new())]
                 } else {
                     let session = if unsafe_method {
                         SecurityRequirement::new(SESSION, Vec::<String>::new())
@@ -174,10 +192,16 @@ mod tests {
 
     #[test]
     fn documented_request_fields_are_the_fields_the_services_accept() {
-        use crate::services::{accounts, capacities, installation, users};
+        use crate::services::{accounts, capacities, displays, installation, users};
         assert_same(properties::<requests::UserNew>(), &users::FIELDS, "UserNew");
         assert_same(properties::<requests::UserChange>(), &users::FIELDS, "UserChange");
         assert_same(properties::<requests::MeChange>(), &accounts::ME_FIELDS, "MeChange");
+        assert_same(properties::<requests::DisplayPair>(), &displays::PAIR_FIELDS, "DisplayPair");
+        assert_same(
+            properties::<requests::DisplayChange>(),
+            &displays::CHANGE_FIELDS,
+            "DisplayChange",
+        );
         assert_same(
             properties::<requests::OrganizationNew>(),
             &installation::CREATE_FIELDS,

@@ -285,3 +285,68 @@ pub struct TokenAuditQuery {
     pub until: Option<String>,
     pub limit: Option<u32>,
 }
+
+/// Pairs the screen showing `code` (Admin › Displays shows the same form).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DisplayPair {
+    /// The code on the screen (case, spaces and dashes do not matter).
+    #[schema(min_length = 1, max_length = 20)]
+    pub code: String,
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    pub show: DisplayShow,
+    /// Groups the display joins: its row-level-security roles and capacity permissions come
+    /// from them, as a person's do.
+    #[schema(max_items = 100)]
+    pub groups: Option<Vec<vitrine_core::GroupId>>,
+}
+
+/// What a display shows: one report (with `pageSeconds`, its pages in turn) or a playlist.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DisplayShow {
+    pub report: Option<ReportId>,
+    #[schema(minimum = 10, maximum = 86400)]
+    pub page_seconds: Option<u32>,
+    #[schema(min_items = 1, max_items = 50)]
+    pub playlist: Option<Vec<DisplayPlaylistItem>>,
+}
+
+#[derive(ToSchema)]
+pub struct DisplayPlaylistItem {
+    pub report: ReportId,
+    #[schema(minimum = 10, maximum = 86400)]
+    pub seconds: u32,
+}
+
+/// Renames a display or changes what it shows.
+#[derive(ToSchema)]
+pub struct DisplayChange {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    pub show: Option<DisplayShow>,
+}
+
+/// A screen showing its code asks whether it was paired.
+#[derive(ToSchema)]
+pub struct DisplayClaim {
+    /// The secret it was given with its code.
+    #[schema(min_length = 1, max_length = 100)]
+    pub secret: String,
+}
+
+/// What a screen says of itself.
+#[derive(ToSchema)]
+pub struct DisplayHeartbeat {
+    #[schema(pattern = "^(showing|paused|starting|error|connecting)$")]
+    pub state: String,
+    #[schema(max_length = 200)]
+    pub detail: Option<String>,
+}
+
+/// The report a display asks a token for.
+#[derive(ToSchema)]
+pub struct DisplayToken {
+    pub report: ReportId,
+}

@@ -101,7 +101,7 @@ pub async fn create(
     }
     // A key made by a key acts for the administrator who made that one.
     let created_by_user = match caller.principal.method {
-        AuthMethod::Session => caller.principal.user_id,
+        AuthMethod::Session | AuthMethod::Display => caller.principal.user_id,
         AuthMethod::ApiKey(..) => caller.api_key.as_ref().and_then(|key| key.created_by_user),
     };
     let secret = format!("{PREFIX}{}", random_secret());

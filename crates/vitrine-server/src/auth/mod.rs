@@ -99,8 +99,8 @@ impl Caller {
     pub fn actor(&self, at: DateTime<Utc>) -> Actor {
         let id = match (self.principal.method, self.principal.user_id) {
             (AuthMethod::ApiKey(key, _), _) => format!("apiKey:{key}"),
-            (AuthMethod::Session, Some(user)) => user.to_string(),
-            (AuthMethod::Session, None) => "unknown".into(),
+            (AuthMethod::Session | AuthMethod::Display, Some(user)) => user.to_string(),
+            (AuthMethod::Session | AuthMethod::Display, None) => "unknown".into(),
         };
         Actor { id, label: self.principal.label.clone(), at }
     }

@@ -4,7 +4,8 @@
 //! The embed page carries no secret and sets no cookie: the token reaches it from the host's
 //! page over a `MessageChannel` (see `web/viewer/embed.js`), so it works with third-party
 //! cookies blocked. Its `Content-Security-Policy: frame-ancestors` names exactly the
-//! organization's `embedAllowedOrigins`; every other page keeps `frame-ancestors 'none'`.
+//! organization's `embedAllowedOrigins` and Vitrine's own pages (`'self'`: a display's page
+//! frames it); every other page keeps `frame-ancestors 'none'`.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
@@ -20,9 +21,11 @@ use crate::services::parse_id;
 /// The policy of every page, the embed page's framing aside.
 pub const DEFAULT_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
 
-/// The embed page's policy: the default one with `frame-ancestors` naming `origins`.
+/// The embed page's policy: the default one with `frame-ancestors` naming `origins`, and
+/// Vitrine's own pages (a paired display frames its reports from `/display`).
 pub fn embed_csp(origins: &[String]) -> String {
-    let ancestors = if origins.is_empty() { "'none'".to_string() } else { origins.join(" ") };
+    let ancestors = std::iter::once("'self'").chain(origins.iter().map(String::as_str));
+    let ancestors = ancestors.collect::<Vec<_>>().join(" ");
     DEFAULT_CSP.replace("frame-ancestors 'none'", &format!("frame-ancestors {ancestors}"))
 }
 

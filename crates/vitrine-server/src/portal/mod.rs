@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod display;
 pub(crate) mod embed;
 mod form;
 mod installation;
@@ -47,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/installation/organizations/{id}/reinstate", post(installation::reinstate))
         .route("/installation/organizations/{id}/delete", post(installation::delete))
         .route("/embed/reports/{id}", get(embed::page))
+        .route("/display", get(display::page))
         .route("/sdk/v1/{file}", get(embed::sdk))
         .route("/assets/link.js", get(link_script))
         .route("/reports/{id}", get(reports::show))
@@ -92,7 +94,7 @@ async fn favicon() -> Response {
 }
 
 /// The viewer's own modules and stylesheet, embedded in the binary.
-const VIEWER_ASSETS: [(&str, &str, &str); 8] = [
+const VIEWER_ASSETS: [(&str, &str, &str); 10] = [
     (
         "viewer.js",
         "text/javascript; charset=utf-8",
@@ -117,6 +119,12 @@ const VIEWER_ASSETS: [(&str, &str, &str); 8] = [
         include_str!("../../../../web/viewer/format.js"),
     ),
     ("viewer.css", "text/css; charset=utf-8", include_str!("../../../../web/viewer/viewer.css")),
+    (
+        "display.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../web/viewer/display.js"),
+    ),
+    ("display.css", "text/css; charset=utf-8", include_str!("../../../../web/viewer/display.css")),
 ];
 
 async fn viewer_asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod capacities;
 pub mod datasets;
 pub mod definitions;
+pub mod displays;
 pub mod embed_tokens;
 pub mod groups;
 pub mod installation;
