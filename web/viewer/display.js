@@ -117,6 +117,7 @@ function showReport(reportId, pageSeconds) {
     url: location.origin,
     reportId,
     mode: 'tv',
+    theme: 'dark',
     autoSize: false,
     refreshMinutes: 5,
     rotateSeconds: pageSeconds,
