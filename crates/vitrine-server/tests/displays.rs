@@ -392,3 +392,49 @@ async fn a_displays_row_level_security_role_limits_its_rows() {
         body["rows"].as_array().unwrap().iter().map(|row| row[0].as_str().unwrap()).collect();
     assert_eq!(regions, ["South"]);
 }
+
+#[tokio::test]
+async fn administrators_pair_list_and_unpair_screens_in_admin_displays() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let report = admin.id_of("/api/v1/reports", "name", "Warehouse operations").await;
+    let group = admin.id_of("/api/v1/groups", "name", "Displays").await;
+    let (code, secret) = screen_code(&app).await;
+    let page = admin.get("/admin/displays").await.text().await.unwrap();
+    assert!(page.contains("No screen is paired yet"), "{page}");
+
+    let wrong = admin
+        .form("/admin/displays/pair", &[("code", "NOPE00"), ("name", "TV"), ("report", &report)])
+        .await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    let paired = admin
+        .form(
+            "/admin/displays/pair",
+            &[
+                ("code", &code),
+                ("name", "Dock TV"),
+                ("report", &report),
+                ("pageSeconds", "30"),
+                ("groups", &group),
+            ],
+        )
+        .await;
+    assert_eq!(paired.status(), StatusCode::SEE_OTHER);
+    assert_eq!(claim(&app, &secret).await.status(), StatusCode::OK, "the screen collects it");
+    let listed = admin.json("/api/v1/displays").await;
+    let display = &listed.as_array().unwrap()[0];
+    assert_eq!(display["show"], json!({ "report": report, "pageSeconds": 30 }));
+    let id = display["id"].as_str().unwrap().to_string();
+    let members = admin.json(&format!("/api/v1/groups/{group}")).await;
+    assert!(members.to_string().contains(&id), "joined Displays: {members}");
+    let page = admin.get("/admin/displays").await.text().await.unwrap();
+    assert!(page.contains("Dock TV") && page.contains("Warehouse operations"), "{page}");
+    assert!(page.contains("connecting"), "not heard from yet");
+
+    let gone = admin.form(&format!("/admin/displays/{id}/unpair"), &[]).await;
+    assert_eq!(gone.status(), StatusCode::SEE_OTHER);
+    assert!(admin.json("/api/v1/displays").await.as_array().unwrap().is_empty());
+    // Viewers see no such page.
+    let viewer = app.sign_in(VIEWER).await;
+    assert_eq!(viewer.get("/admin/displays").await.status(), StatusCode::FORBIDDEN);
+}

@@ -17,11 +17,12 @@ pub enum Section {
     Settings,
     ApiKeys,
     Embedding,
+    Displays,
     Audit,
 }
 
 impl Section {
-    const ALL: [Section; 9] = [
+    const ALL: [Section; 10] = [
         Section::Users,
         Section::Groups,
         Section::Reports,
@@ -30,6 +31,7 @@ impl Section {
         Section::Settings,
         Section::ApiKeys,
         Section::Embedding,
+        Section::Displays,
         Section::Audit,
     ];
 
@@ -43,6 +45,7 @@ impl Section {
             Section::Settings => "Settings",
             Section::ApiKeys => "API keys",
             Section::Embedding => "Embedding",
+            Section::Displays => "Displays",
             Section::Audit => "Audit log",
         }
     }
@@ -57,6 +60,7 @@ impl Section {
             Section::Settings => "/admin/settings",
             Section::ApiKeys => "/admin/api-keys",
             Section::Embedding => "/admin/embedding",
+            Section::Displays => "/admin/displays",
             Section::Audit => "/admin/audit",
         }
     }

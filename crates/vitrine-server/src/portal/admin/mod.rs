@@ -5,6 +5,7 @@ mod api_keys;
 mod audit;
 mod capacities;
 mod datasets;
+mod displays;
 mod embedding;
 mod groups;
 mod reports;
@@ -35,6 +36,9 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/delete", post(users::delete))
         .route("/users/{id}/invitation", post(users::invite))
         .route("/users/{id}/revoke-tokens", post(users::revoke_tokens))
+        .route("/displays", get(displays::list))
+        .route("/displays/pair", post(displays::pair))
+        .route("/displays/{id}/unpair", post(displays::unpair))
         .route("/groups", get(groups::list).post(groups::create))
         .route("/groups/{id}", get(groups::show))
         .route("/groups/{id}/members", post(groups::add_member))
