@@ -57,15 +57,15 @@ export async function advanceServer(baseUrl, seconds) {
   assert.equal(response.status, 200, 'the server runs with a test clock (a test-clock build)');
 }
 
-/** The live channel's stream stays open for as long as the report does: not a request to wait for. */
-const LIVE_CHANNEL = '/api/v1/embed/live';
+/** Live channels stay open for as long as the report (or the display) does: not requests to wait for. */
+const STREAMS = new Set(['/api/v1/embed/live', '/api/v1/display/live']);
 
 /** Counts the page's requests in flight, to wait for them after moving its clock. */
 export function trackRequests(page) {
   const state = { pending: 0, tokenRequests: 0, liveChannels: 0, log: [] };
   page.on('request', (request) => {
     const path = new URL(request.url()).pathname;
-    if (path === LIVE_CHANNEL) {
+    if (STREAMS.has(path)) {
       state.liveChannels += 1;
       return;
     }
@@ -74,7 +74,7 @@ export function trackRequests(page) {
     state.log.push(`${request.method()} ${path}`);
   });
   const done = (request) => {
-    if (new URL(request.url()).pathname === LIVE_CHANNEL) return;
+    if (STREAMS.has(new URL(request.url()).pathname)) return;
     state.pending = Math.max(0, state.pending - 1);
   };
   page.on('requestfinished', done);

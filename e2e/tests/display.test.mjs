@@ -1,15 +1,40 @@
 // A TV paired by the code it shows. A fresh page on /display shows a large code; an
 // administrator pairs it through the API; the screen shows the report by itself; a power cut
 // (a reload) brings the report back without a code; unpairing it blanks the screen within a
-// second and it shows a new code.
+// second and it shows a new code. Then a week of simulated time, with a daily rotation of the
+// display's credential, in which the screen never shows a code or a sign-in.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { ACCOUNTS, launchBrowser, screenshotPath, startDemoServer } from '../support/server.mjs';
-import { apiSession } from '../support/viewer.mjs';
+import { advanceServer, apiSession, keepCapacitiesOn, settle, trackRequests } from '../support/viewer.mjs';
 
 const TIMEOUT = { timeout: 90_000 };
+
+/** The code the screen shows now, once it shows one. */
+async function shownCode(page) {
+  await page.locator('#pairing').waitFor({ state: 'visible', timeout: 10_000 });
+  await page.waitForFunction(() => /^[A-Z0-9]{3} [A-Z0-9]{3}$/.test(document.getElementById('code')?.textContent ?? ''));
+  return (await page.locator('#code').textContent()).replace(' ', '');
+}
+
+/** Waits until the screen draws its report's visuals inside its frame. */
+async function reportDrawn(page) {
+  await page.waitForSelector('#screen iframe', { timeout: 15_000 });
+  const frame = page.frameLocator('#screen iframe');
+  await frame.locator('.visual svg').first().waitFor({ timeout: 15_000 });
+  assert.equal(await page.locator('#pairing').isHidden(), true, 'no code while it shows');
+}
+
+/** Pairs the screen showing `code` to show "Warehouse operations", in the Displays group. */
+async function pairWarehouse(admin, code, name) {
+  const report = (await admin.get('/api/v1/reports')).body.find((r) => r.name === 'Warehouse operations');
+  const displays = (await admin.get('/api/v1/groups')).body.find((g) => g.name === 'Displays');
+  const paired = await admin.post('/api/v1/displays/pair', { code, name, show: { report: report.id }, groups: [displays.id] });
+  assert.equal(paired.status, 201, JSON.stringify(paired.body));
+  return paired.body;
+}
 
 describe('A display paired by its code', () => {
   let browser;
@@ -26,21 +51,6 @@ describe('A display paired by its code', () => {
     await server?.stop();
   });
 
-  /** The code the screen shows now, once it shows one. */
-  async function shownCode(page) {
-    await page.locator('#pairing').waitFor({ state: 'visible', timeout: 10_000 });
-    await page.waitForFunction(() => /^[A-Z0-9]{3} [A-Z0-9]{3}$/.test(document.getElementById('code')?.textContent ?? ''));
-    return (await page.locator('#code').textContent()).replace(' ', '');
-  }
-
-  /** Waits until the screen draws its report's visuals inside its frame. */
-  async function reportDrawn(page) {
-    await page.waitForSelector('#screen iframe', { timeout: 15_000 });
-    const frame = page.frameLocator('#screen iframe');
-    await frame.locator('.visual svg').first().waitFor({ timeout: 15_000 });
-    assert.equal(await page.locator('#pairing').isHidden(), true, 'no code while it shows');
-  }
-
   test('a fresh screen shows a code, is paired through the API and shows its report by itself, also after a power cut; unpaired, it goes dark within a second and shows a new code', TIMEOUT, async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
     const page = await context.newPage();
@@ -52,15 +62,7 @@ describe('A display paired by its code', () => {
       assert.match(code, /^[ACDEFGHJKMNPQRTUVWXY34679]{6}$/, 'easy to read across a room');
       await page.screenshot({ path: screenshotPath('display-code') });
 
-      const report = (await admin.get('/api/v1/reports')).body.find((r) => r.name === 'Warehouse operations');
-      const displays = (await admin.get('/api/v1/groups')).body.find((g) => g.name === 'Displays');
-      const paired = await admin.post('/api/v1/displays/pair', {
-        code: code.toLowerCase(),
-        name: 'Dock 3 TV',
-        show: { report: report.id },
-        groups: [displays.id],
-      });
-      assert.equal(paired.status, 201, JSON.stringify(paired.body));
+      const paired = { body: await pairWarehouse(admin, code.toLowerCase(), 'Dock 3 TV') };
       // Nobody touches the screen.
       await reportDrawn(page);
       await page.screenshot({ path: screenshotPath('display-showing') });
@@ -97,6 +99,61 @@ describe('A display paired by its code', () => {
       // Never a credential or token in a URL.
       assert.ok(urls.every((u) => !u.includes(credential)), 'the credential is never in a URL');
       assert.ok(urls.every((u) => !/token=|eyJ/.test(u)), urls.filter((u) => /token=|eyJ/.test(u)).join('\n'));
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('A display through a week', () => {
+  let browser;
+  let server;
+
+  before(async () => {
+    browser = await launchBrowser();
+    server = await startDemoServer({ testClock: true, rows: 20_000 });
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('a week of simulated time, its credential rotated every day, never shows the code or a sign-in', { timeout: 240_000 }, async () => {
+    const admin = await apiSession(server.baseUrl, ACCOUNTS.admin);
+    await keepCapacitiesOn(admin);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    const page = await context.newPage();
+    try {
+      await page.clock.install({ time: Date.now() });
+      const requests = trackRequests(page);
+      await page.goto(`${server.baseUrl}/display`);
+      const code = await shownCode(page);
+      await pairWarehouse(admin, code, 'Week TV');
+      await page.clock.runFor(3_000); // its next look at the pairing
+      await reportDrawn(page);
+      const credentials = new Set([await page.evaluate(() => localStorage.getItem('vitrine.display.credential'))]);
+      // Ten minutes at a time on both clocks, as a screen lives them: timed token updates,
+      // the heartbeat every minute, a credential rotation a day.
+      const STEP_MINUTES = 10;
+      for (let minutes = STEP_MINUTES; minutes <= 7 * 24 * 60; minutes += STEP_MINUTES) {
+        await advanceServer(server.baseUrl, STEP_MINUTES * 60);
+        await page.clock.runFor(STEP_MINUTES * 60_000);
+        await settle(page, requests);
+        if (minutes % 60 !== 0) continue;
+        assert.equal(await page.locator('#pairing').isHidden(), true, `no code after ${minutes / 60} hours`);
+        assert.equal(new URL(page.url()).pathname, '/display', 'never sent to a sign-in');
+        credentials.add(await page.evaluate(() => localStorage.getItem('vitrine.display.credential')));
+      }
+      await reportDrawn(page);
+      const frame = page.frameLocator('#screen iframe');
+      await page.screenshot({ path: screenshotPath('display-after-a-week') });
+      const notices = await frame.locator('.viewer-notice:not([hidden])').allTextContents();
+      assert.deepEqual(notices, [], 'no error on the screen');
+      assert.ok(credentials.size >= 7, `rotated daily: ${credentials.size} credentials in a week`);
+      // The administrator's own session ended long ago; the screen's credential did not.
+      const again = await apiSession(server.baseUrl, ACCOUNTS.admin);
+      const listed = (await again.get('/api/v1/displays')).body[0];
+      assert.equal(listed.status, 'online');
     } finally {
       await context.close();
     }

@@ -379,7 +379,10 @@ def other_organization(demo, admin, found):
 def anonymous_writes_nothing(demo, found):
     found.probe("every operation without credentials, and with garbage credentials")
     document = demo.client().call("GET", "/api/v1/openapi.json").json()
-    public = {"/auth/login", "/auth/password-reset", "/auth/password-reset/complete", "/auth/invitation/accept", "/setup"}
+    public = {"/auth/login", "/auth/password-reset", "/auth/password-reset/complete", "/auth/invitation/accept", "/setup",
+              # A screen asks for a pairing code and, with its secret, for its credential: kept in
+              # memory, never written (the state check below holds them to it).
+              "/display/pairings", "/display/pairings/claim"}
     before = demo.state(everything=True)
     calls = 0
     for path, operations in document["paths"].items():
@@ -399,6 +402,14 @@ def anonymous_writes_nothing(demo, found):
             answer = demo.client().call("POST", path, body)
             calls += 1
             found.check(answer.status < 500, f"POST {path} answered {answer.status}")
+    for _ in range(3):
+        answer = demo.client().call("POST", "/api/v1/display/pairings", {})
+        calls += 1
+        found.check(answer.status in (201, 429), f"POST /display/pairings answered {answer.status}")
+    for body in ({}, {"secret": "garbage"}, {"secret": "x" * 5000}, {"secret": 7}):
+        answer = demo.client().call("POST", "/api/v1/display/pairings/claim", body)
+        calls += 1
+        found.check(answer.status in (400, 404, 413), f"POST /display/pairings/claim {body!r:.40} answered {answer.status}")
     found.check(demo.client().call("POST", "/api/v1/setup", {}).status in (400, 403, 404, 409),
                 "the set-up of a set-up installation was not refused")
     found.check(demo.state(everything=True) == before, "anonymous requests changed the database")

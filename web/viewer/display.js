@@ -8,6 +8,7 @@
 // says how it is, and it rotates its credential when told to.
 
 import { embed } from '/sdk/v1/vitrine-embed.js';
+import { parseEvents } from './live.js';
 
 const KEY = 'vitrine.display.credential';
 const root = /** @type {HTMLElement} */ (document.getElementById('display'));
@@ -209,13 +210,9 @@ function listen(mine) {
         for (;;) {
           const { value, done } = await reader.read();
           if (done) break;
-          buffer += decoder.decode(value, { stream: true });
-          let end;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            const block = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const event = /^event: ?(.*)$/m.exec(block)?.[1];
-            const data = /^data: ?(.*)$/m.exec(block)?.[1] ?? '{}';
+          const parsed = parseEvents(buffer + decoder.decode(value, { stream: true }));
+          buffer = parsed.rest;
+          for (const { event, data } of parsed.events) {
             if (event === 'unpaired') {
               clear();
               return void pair();

@@ -75,6 +75,8 @@ pub struct Services {
     pub identities: crate::services::embed_tokens::RecentIdentities,
     /// Screens waiting to be paired (this node's memory only).
     pub pairings: crate::pairing::Pairings,
+    /// Calls out (the displays' alert webhook), with a timeout.
+    pub http: reqwest::Client,
     /// The hand-moved clock of browser tests (see the `test-clock` feature).
     #[cfg(feature = "test-clock")]
     pub test_clock: Option<Arc<vitrine_core::ManualClock>>,
@@ -88,6 +90,8 @@ pub enum StartError {
     Tokens(#[from] TokenSetupError),
     #[error("smtp: {0}")]
     Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
 }
 
 impl AppState {
@@ -156,6 +160,10 @@ impl AppState {
             notices,
             identities: Default::default(),
             pairings: Default::default(),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
             #[cfg(feature = "test-clock")]
             test_clock: None,
         })))

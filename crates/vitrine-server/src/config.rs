@@ -28,6 +28,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "VITRINE_METRICS_TOKEN",
     "VITRINE_METRICS_LISTEN",
     "VITRINE_MEMORY_MB",
+    "VITRINE_DISPLAY_ALERT_WEBHOOK",
 ];
 
 /// One layer of settings; `None` means "not set here".
@@ -46,6 +47,51 @@ pub struct ConfigLayer {
     pub smtp: Option<SmtpLayer>,
     /// The `[limits]` table: throttles, timeouts and memory budgets.
     pub limits: Option<LimitsLayer>,
+    /// The `[displays]` table: the alert when a paired screen stays offline.
+    pub displays: Option<DisplaysLayer>,
+}
+
+/// The `[displays]` settings of one layer; `None` means "not set here".
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DisplaysLayer {
+    /// Where a JSON `POST` goes when a display has been offline for `offline_alert_minutes`,
+    /// and again when it is back. Set by the installation's operators only (a file or the
+    /// environment), so no organization can make the server call an address of its choosing.
+    pub alert_webhook: Option<String>,
+    pub offline_alert_minutes: Option<u32>,
+}
+
+/// When and where a display that stays offline is reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisplaysConfig {
+    pub alert_webhook: Option<String>,
+    pub offline_alert_minutes: u32,
+}
+
+impl DisplaysConfig {
+    fn resolve(layer: DisplaysLayer) -> Result<DisplaysConfig, ConfigError> {
+        let minutes = layer.offline_alert_minutes.unwrap_or(15);
+        if !(3..=10_080).contains(&minutes) {
+            return Err(ConfigError::new(
+                "displays.offline_alert_minutes",
+                "must be from 3 to 10080 (a week)",
+            ));
+        }
+        let alert_webhook = layer
+            .alert_webhook
+            .map(|raw| match reqwest::Url::parse(raw.trim()) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                    Ok(url.to_string())
+                }
+                _ => Err(ConfigError::new(
+                    "displays.alert_webhook",
+                    format!("{raw:?} is not an http(s) address"),
+                )),
+            })
+            .transpose()?;
+        Ok(DisplaysConfig { alert_webhook, offline_alert_minutes: minutes })
+    }
 }
 
 /// Declares the `[limits]` settings once: the layer (every field optional), its overlay, the
@@ -245,6 +291,15 @@ impl ConfigLayer {
                 (Some(base), Some(over)) => Some(base.overlay(over)),
                 (base, over) => over.or(base),
             },
+            displays: match (self.displays, over.displays) {
+                (Some(base), Some(over)) => Some(DisplaysLayer {
+                    alert_webhook: over.alert_webhook.or(base.alert_webhook),
+                    offline_alert_minutes: over
+                        .offline_alert_minutes
+                        .or(base.offline_alert_minutes),
+                }),
+                (base, over) => over.or(base),
+            },
         }
     }
 
@@ -288,6 +343,9 @@ impl ConfigLayer {
                 "VITRINE_DATABASE" => layer.database = Some(value),
                 "VITRINE_LOG_FORMAT" => layer.log_format = Some(value),
                 "VITRINE_MASTER_KEY" => layer.master_key = Some(value),
+                "VITRINE_DISPLAY_ALERT_WEBHOOK" => {
+                    layer.displays.get_or_insert_with(Default::default).alert_webhook = Some(value)
+                }
                 k if k.starts_with("VITRINE_") && !KNOWN_ENV.contains(&k) => unknown.push(key),
                 _ => {}
             }
@@ -341,6 +399,7 @@ pub struct ServerConfig {
     /// Where emails go; without it, administrators copy invitation links by hand.
     pub smtp: Option<SmtpConfig>,
     pub limits: Limits,
+    pub displays: DisplaysConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -449,6 +508,7 @@ impl ServerConfig {
         }
         let smtp = layer.smtp.map(SmtpConfig::resolve).transpose()?.flatten();
         let limits = Limits::resolve(layer.limits.unwrap_or_default())?;
+        let displays = DisplaysConfig::resolve(layer.displays.unwrap_or_default())?;
         Ok(ServerConfig {
             listen,
             public_url,
@@ -458,6 +518,7 @@ impl ServerConfig {
             master_key,
             smtp,
             limits,
+            displays,
         })
     }
 }
@@ -524,6 +585,39 @@ mod tests {
             toml::from_str::<ConfigLayer>("lisen = \"x\"").is_err(),
             "unknown keys are refused"
         );
+    }
+
+    #[test]
+    fn the_displays_alert_is_read_from_the_file_or_the_environment_and_bad_values_name_it() {
+        let file: ConfigLayer = toml::from_str(
+            "[displays]\nalert_webhook = \"https://hooks.example.com/vitrine\"\noffline_alert_minutes = 30",
+        )
+        .unwrap();
+        let config = ServerConfig::resolve(file).unwrap();
+        assert_eq!(
+            config.displays.alert_webhook.as_deref(),
+            Some("https://hooks.example.com/vitrine")
+        );
+        assert_eq!(config.displays.offline_alert_minutes, 30);
+        let defaults = ServerConfig::resolve(ConfigLayer::default()).unwrap().displays;
+        assert_eq!((defaults.alert_webhook, defaults.offline_alert_minutes), (None, 15));
+        let (env, unknown) = ConfigLayer::from_env([(
+            "VITRINE_DISPLAY_ALERT_WEBHOOK".to_string(),
+            "http://alerts.internal:9000/hook".to_string(),
+        )]);
+        assert!(unknown.is_empty());
+        let config = ServerConfig::resolve(env).unwrap();
+        assert_eq!(
+            config.displays.alert_webhook.as_deref(),
+            Some("http://alerts.internal:9000/hook")
+        );
+        for (toml, setting) in [
+            ("[displays]\nalert_webhook = \"ftp://x\"", "displays.alert_webhook"),
+            ("[displays]\noffline_alert_minutes = 1", "displays.offline_alert_minutes"),
+        ] {
+            let layer: ConfigLayer = toml::from_str(toml).unwrap();
+            assert_eq!(ServerConfig::resolve(layer).unwrap_err().setting, setting);
+        }
     }
 
     #[test]

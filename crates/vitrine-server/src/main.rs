@@ -176,6 +176,7 @@ fn load_config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
         master_key: None,
         smtp: None,
         limits: None,
+        displays: None,
     };
     Ok(ServerConfig::resolve(layer.overlay(env_layer).overlay(flags))?)
 }
@@ -573,6 +574,10 @@ async fn start_capacities_and_data(state: &AppState) {
     }
     tokio::spawn(vitrine_server::services::datasets::load_all(state.clone()));
     state.capacities.spawn_scheduler(std::time::Duration::from_secs(15));
+    vitrine_server::services::displays::spawn_watch(
+        state.clone(),
+        std::time::Duration::from_secs(30),
+    );
 }
 
 async fn rotate_keys(args: ServeArgs) -> anyhow::Result<()> {

@@ -1,5 +1,5 @@
 //! Prometheus metrics: requests and latency by route pattern, sign-ins by outcome, embed
-//! tokens, and capacity transitions and waits.
+//! tokens, capacity transitions and waits, and displays online and offline.
 
 use std::time::Instant;
 
@@ -50,6 +50,11 @@ struct CodeLabels {
     code: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
@@ -63,6 +68,8 @@ pub struct Metrics {
     token_audit_retries: Counter,
     capacity_transitions: Family<TransitionLabels, Counter>,
     capacity_waits: Family<CodeLabels, Counter>,
+    displays: Family<StatusLabels, prometheus_client::metrics::gauge::Gauge>,
+    display_alerts: Family<ReasonLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -136,8 +143,22 @@ impl Default for Metrics {
             "Token requests and queries told to wait for their capacity, by answer",
             capacity_waits.clone(),
         );
+        let displays = Family::<StatusLabels, prometheus_client::metrics::gauge::Gauge>::default();
+        registry.register(
+            "displays",
+            "Paired displays of the installation, online or offline (not heard from for three minutes)",
+            displays.clone(),
+        );
+        let display_alerts = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "display_alerts",
+            "Alerts sent to the displays webhook, by event (display.offline, display.online) or failed",
+            display_alerts.clone(),
+        );
         Self {
             registry,
+            displays,
+            display_alerts,
             capacity_transitions,
             capacity_waits,
             requests,
@@ -190,6 +211,19 @@ impl Metrics {
     /// `code` is `CapacityNotActive` or `CapacityStarting`.
     pub fn capacity_wait(&self, code: &str) {
         self.capacity_waits.get_or_create(&CodeLabels { code: code.to_string() }).inc();
+    }
+
+    /// The displays online and offline, as the last health pass counted them.
+    pub fn displays(&self, online: usize, offline: usize) {
+        for (status, count) in [("online", online), ("offline", offline)] {
+            let labels = StatusLabels { status: status.to_string() };
+            self.displays.get_or_create(&labels).set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// An alert sent (`display.offline`, `display.online`) or that could not be (`failed`).
+    pub fn display_alert(&self, event: &str) {
+        self.display_alerts.get_or_create(&ReasonLabels { reason: event.to_string() }).inc();
     }
 
     pub fn render(&self) -> String {

@@ -438,3 +438,110 @@ async fn administrators_pair_list_and_unpair_screens_in_admin_displays() {
     let viewer = app.sign_in(VIEWER).await;
     assert_eq!(viewer.get("/admin/displays").await.status(), StatusCode::FORBIDDEN);
 }
+
+/// A stand-in for the operators' alerting endpoint: it keeps the JSON bodies posted to it.
+async fn alert_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&heard);
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let kept = std::sync::Arc::clone(&kept);
+            async move {
+                kept.lock().unwrap().push(body);
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}/hook"), heard)
+}
+
+#[tokio::test]
+async fn a_display_offline_longer_than_the_set_time_is_counted_and_reported_once_and_again_when_back()
+ {
+    let (hook, heard) = alert_receiver().await;
+    let app = spawn_app_with(move |mut layer| {
+        layer.displays = Some(vitrine_server::config::DisplaysLayer {
+            alert_webhook: Some(hook),
+            offline_alert_minutes: Some(10),
+        });
+        layer
+    })
+    .await;
+    let admin = app.sign_in(ADMIN).await;
+    let report = admin.id_of("/api/v1/reports", "name", "Warehouse operations").await;
+    let (display, credential) =
+        paired(&app, &admin, "Dock TV", json!({ "report": report }), json!([])).await;
+    let beat = || async {
+        let body = json!({ "state": "showing", "detail": "Warehouse operations" });
+        let answer =
+            as_screen(&app, &credential, "POST", "/api/v1/display/heartbeat", Some(body)).await;
+        assert_eq!(answer.status(), StatusCode::OK);
+    };
+    beat().await;
+    let watch = || vitrine_server::services::displays::watch(&app.state);
+    watch().await.unwrap();
+    assert!(app.metrics().await.contains("vitrine_displays{status=\"online\"} 1"));
+    assert!(heard.lock().unwrap().is_empty());
+
+    // Offline after three minutes, reported after ten.
+    app.clock.advance(Span::minutes(9));
+    watch().await.unwrap();
+    assert!(app.metrics().await.contains("vitrine_displays{status=\"offline\"} 1"));
+    assert!(heard.lock().unwrap().is_empty(), "not yet ten minutes");
+    app.clock.advance(Span::minutes(2));
+    watch().await.unwrap();
+    watch().await.unwrap();
+    let alerts = heard.lock().unwrap().clone();
+    assert_eq!(alerts.len(), 1, "once: {alerts:?}");
+    assert_eq!(alerts[0]["event"], "display.offline");
+    assert_eq!(alerts[0]["display"]["id"], display["id"]);
+    assert_eq!(alerts[0]["display"]["name"], "Dock TV");
+    assert_eq!(alerts[0]["display"]["lastState"], "showing");
+    assert_eq!(alerts[0]["organization"]["name"], "Northwind Traders");
+    assert!(!alerts[0].to_string().contains(&credential), "never the credential");
+
+    beat().await;
+    watch().await.unwrap();
+    watch().await.unwrap();
+    let alerts = heard.lock().unwrap().clone();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert_eq!(alerts[1]["event"], "display.online");
+    assert!(
+        app.metrics().await.contains("vitrine_display_alerts_total{reason=\"display.online\"} 1")
+    );
+}
+
+#[tokio::test]
+async fn a_display_allowed_to_keep_its_capacity_on_is_never_stranded_by_an_outage() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let report = admin.id_of("/api/v1/reports", "name", "Warehouse operations").await;
+    let group = admin.id_of("/api/v1/groups", "name", "Displays").await;
+    let capacity = admin.json("/api/v1/capacities").await[0]["id"].as_str().unwrap().to_string();
+    // The Displays group holds capacity.keepOn (not turnOn).
+    let (display, credential) =
+        paired(&app, &admin, "Dock TV", json!({ "report": report }), json!([group])).await;
+    assert_eq!(token(&app, &credential, &report).await.status(), StatusCode::OK);
+
+    // The screen is unreachable for longer than the capacity's idle hour: it pauses.
+    app.clock.advance(Span::minutes(61));
+    app.state.capacities.tick().await.unwrap();
+    let state =
+        || async { admin.json(&format!("/api/v1/capacities/{capacity}")).await["state"].clone() };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while state().await != "Paused" {
+        assert!(tokio::time::Instant::now() < deadline, "it pauses");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Back: its next token request brings the capacity back by itself.
+    let back = token(&app, &credential, &report).await;
+    expect_error(back, StatusCode::SERVICE_UNAVAILABLE, "CapacityStarting").await;
+    let events = admin.json(&format!("/api/v1/capacities/{capacity}/events")).await;
+    let resumed = events.as_array().unwrap().iter().find(|e| e["state"] == "Resuming").unwrap();
+    assert_eq!(resumed["reason"], "keeper returned");
+    assert_eq!(resumed["by"], display["handle"]);
+}

@@ -390,9 +390,6 @@ pub async fn heartbeat(
         };
         state.store.display_seen(known.id, &seen).await?;
     }
-    if known.offline_alerted_at.is_some() {
-        state.store.set_display_alerted(known.id, None).await?;
-    }
     Ok(())
 }
 
@@ -415,4 +412,70 @@ pub async fn token(
 pub fn offline_since(display: &Display, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let last = display.last_seen_at.unwrap_or(display.paired_at);
     (now - last >= OFFLINE_AFTER).then_some(last)
+}
+
+/// One pass of the health watch over every display of the installation: counts them online and
+/// offline (the `displays` metric) and, with `[displays] alert_webhook` set, reports once each
+/// display offline for `offline_alert_minutes` (`display.offline`) and once when it is back
+/// (`display.online`). A webhook that fails is tried again on the next pass.
+pub async fn watch(state: &AppState) -> ApiResult<()> {
+    let now = state.clock.now();
+    let all = state.store.all_displays().await?;
+    let offline = all.iter().filter(|display| offline_since(display, now).is_some()).count();
+    state.metrics.displays(all.len() - offline, offline);
+    let Some(webhook) = state.config.displays.alert_webhook.as_deref() else {
+        return Ok(());
+    };
+    let after = Duration::minutes(i64::from(state.config.displays.offline_alert_minutes));
+    for display in &all {
+        let since = offline_since(display, now);
+        let event = match (since, display.offline_alerted_at) {
+            (Some(since), None) if now - since >= after => "display.offline",
+            (None, Some(_)) => "display.online",
+            _ => continue,
+        };
+        let organization = state.store.get_organization(display.org_id).await?;
+        let body = json!({
+            "event": event,
+            "at": now,
+            "organization": { "id": organization.id, "name": organization.name },
+            "display": {
+                "id": display.id,
+                "name": display.name,
+                "offlineSince": since,
+                "lastSeenAt": display.last_seen_at,
+                "lastState": display.last_state,
+                "lastDetail": display.last_detail,
+                "browser": display.user_agent,
+            },
+        });
+        let sent = state.http.post(webhook).json(&body).send().await;
+        match sent.map(|answer| answer.error_for_status()) {
+            Ok(Ok(_)) => {
+                state.metrics.display_alert(event);
+                let alerted = (event == "display.offline").then_some(now);
+                state.store.set_display_alerted(display.id, alerted).await?;
+            }
+            Ok(Err(error)) | Err(error) => {
+                state.metrics.display_alert("failed");
+                let id = display.id;
+                tracing::warn!(%error, display = %id, event, "could not send a display alert");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs [`watch`] every `every` until the process ends.
+pub fn spawn_watch(state: AppState, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = watch(&state).await {
+                tracing::warn!(?error, "display health pass failed");
+            }
+        }
+    });
 }
