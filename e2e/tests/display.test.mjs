@@ -105,6 +105,62 @@ describe('A display paired by its code', () => {
   });
 });
 
+describe('A display, refused and restricted', () => {
+  let browser;
+  let server;
+
+  before(async () => {
+    browser = await launchBrowser();
+    server = await startDemoServer({ rows: 20_000 });
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('wrong codes pair nothing and guessing is throttled; a display\'s row-level-security role limits the rows on its screen', TIMEOUT, async () => {
+    const admin = await apiSession(server.baseUrl, ACCOUNTS.admin);
+    const guesser = await apiSession(server.baseUrl, ACCOUNTS.acmeAdmin);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    const page = await context.newPage();
+    try {
+      await page.goto(`${server.baseUrl}/display`);
+      const code = await shownCode(page);
+      const acmeReport = (await guesser.get('/api/v1/reports')).body[0].id;
+      const attempt = (tried) => guesser.post('/api/v1/displays/pair', { code: tried, name: 'Stolen', show: { report: acmeReport } });
+      for (let i = 0; i < 10; i += 1) {
+        const wrong = await attempt(`ZZZZZ${i}`);
+        assert.equal(wrong.status, 400);
+        assert.equal(wrong.body.error.field, 'code');
+      }
+      const held = await attempt(code);
+      assert.equal(held.status, 429, 'even the right code, while guessing is held up');
+      assert.equal(held.body.error.code, 'RateLimited');
+      assert.equal(await page.locator('#pairing').isVisible(), true, 'the screen still waits with its code');
+      assert.equal((await page.locator('#code').textContent()).replace(' ', ''), code);
+
+      // Its own organization pairs it, showing a report with row-level security.
+      const regional = (await admin.get('/api/v1/reports')).body.find((r) => r.name === 'Regional performance');
+      const paired = await admin.post('/api/v1/displays/pair', { code, name: 'South TV', show: { report: regional.id } });
+      assert.equal(paired.status, 201, JSON.stringify(paired.body));
+      const rls = await admin.put(`/api/v1/users/${paired.body.id}/rls`, { roles: ['Own region'], attributes: { region: 'South' } });
+      assert.equal(rls.status, 200, JSON.stringify(rls.body));
+      await page.waitForSelector('#screen iframe', { timeout: 15_000 });
+      const frame = page.frameLocator('#screen iframe');
+      const regions = frame.locator('.visual[data-visual="by-region"] .legend-label');
+      await regions.first().waitFor({ timeout: 15_000 }).catch(async (error) => {
+        await page.screenshot({ path: screenshotPath('display-rls-failed') });
+        throw error;
+      });
+      for (let i = 0; i < 50 && (await regions.allTextContents()).join() !== 'South'; i += 1) await page.waitForTimeout(100);
+      assert.deepEqual(await regions.allTextContents(), ['South'], 'only its own region');
+      await page.screenshot({ path: screenshotPath('display-rls') });
+    } finally {
+      await context.close();
+    }
+  });
+});
+
 describe('A display through a week', () => {
   let browser;
   let server;

@@ -87,7 +87,14 @@ const now = {
   detail: undefined,
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   next: undefined,
+  /** @type {any} what it was told to show */
+  show: null,
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  retry: undefined,
 };
+
+/** A refused report (no access, no row-level-security role) is tried again this often. */
+const RETRY_REFUSED_MS = 60_000;
 
 /** @param {string} state @param {string} [detail] */
 function say(state, detail) {
@@ -101,6 +108,7 @@ function say(state, detail) {
 /** Takes everything off the screen. */
 function clear() {
   clearTimeout(now.next);
+  clearTimeout(now.retry);
   for (const report of now.reports) report.destroy();
   now.reports = [];
   screen.replaceChildren();
@@ -109,8 +117,9 @@ function clear() {
 /**
  * @param {string} reportId
  * @param {number | undefined} pageSeconds
+ * @param {string | undefined} [page]
  */
-function showReport(reportId, pageSeconds) {
+function showReport(reportId, pageSeconds, page) {
   const frame = document.createElement('div');
   frame.className = 'display-report';
   screen.replaceChildren(frame);
@@ -122,6 +131,7 @@ function showReport(reportId, pageSeconds) {
     autoSize: false,
     refreshMinutes: 5,
     rotateSeconds: pageSeconds,
+    page,
     title: 'Report',
     fetchToken: async () => (await call('/api/v1/display/token', { method: 'POST', body: { report: reportId } })).json(),
   });
@@ -132,7 +142,11 @@ function showReport(reportId, pageSeconds) {
     say('error', detail?.code);
     // Unpaired? Then back to a code at once.
     const me = await call('/api/v1/display/me').catch(() => null);
-    if (me?.status === 401) void pair();
+    if (me?.status === 401) return void pair();
+    // Nobody is at the screen to press Refresh: an administrator fixing its access is seen
+    // within a minute.
+    clearTimeout(now.retry);
+    now.retry = setTimeout(() => apply(now.show), RETRY_REFUSED_MS);
   });
   now.reports.push(report);
 }
@@ -140,10 +154,11 @@ function showReport(reportId, pageSeconds) {
 /** @param {any} show */
 function apply(show) {
   clear();
+  now.show = show;
   screen.hidden = false;
   pairing.hidden = true;
   if (show?.report) {
-    showReport(show.report, show.pageSeconds);
+    showReport(show.report, show.pageSeconds, show.page);
     return;
   }
   const playlist = Array.isArray(show?.playlist) ? show.playlist : [];

@@ -214,6 +214,10 @@ async fn a_wrong_code_or_show_is_refused_naming_its_field_and_guessing_codes_is_
         (json!({ "code": code, "name": "TV", "show": { "report": "nope" } }), "show"),
         (json!({ "code": code, "name": "TV", "show": { "playlist": [] } }), "show"),
         (
+            json!({ "code": code, "name": "TV", "show": { "report": report, "page": "no-such-page" } }),
+            "show",
+        ),
+        (
             json!({ "code": code, "name": "TV", "show": { "playlist": [{ "report": report, "seconds": 1 }] } }),
             "show",
         ),
@@ -430,6 +434,29 @@ async fn administrators_pair_list_and_unpair_screens_in_admin_displays() {
     let page = admin.get("/admin/displays").await.text().await.unwrap();
     assert!(page.contains("Dock TV") && page.contains("Warehouse operations"), "{page}");
     assert!(page.contains("connecting"), "not heard from yet");
+
+    // Changed from the portal: a page of another report; the screen hears it.
+    let sales = admin.id_of("/api/v1/reports", "name", "Sales overview").await;
+    let definition = admin.json(&format!("/api/v1/reports/{sales}/definition")).await;
+    let page_id = definition["pages"][0]["id"].as_str().unwrap().to_string();
+    let changed = admin
+        .form(
+            &format!("/admin/displays/{id}"),
+            &[("name", "Dock TV"), ("report", &sales), ("pageSeconds", "")],
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        admin.json(&format!("/api/v1/displays/{id}")).await["show"],
+        json!({ "report": sales })
+    );
+    let on_page = admin
+        .patch(
+            &format!("/api/v1/displays/{id}"),
+            json!({ "show": { "report": sales, "page": page_id } }),
+        )
+        .await;
+    assert_eq!(on_page.status(), StatusCode::OK);
 
     let gone = admin.form(&format!("/admin/displays/{id}/unpair"), &[]).await;
     assert_eq!(gone.status(), StatusCode::SEE_OTHER);

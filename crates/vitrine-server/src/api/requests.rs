@@ -302,11 +302,14 @@ pub struct DisplayPair {
     pub groups: Option<Vec<vitrine_core::GroupId>>,
 }
 
-/// What a display shows: one report (with `pageSeconds`, its pages in turn) or a playlist.
+/// What a display shows: one report (opened on `page`; with `pageSeconds`, its pages in turn)
+/// or a playlist.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DisplayShow {
     pub report: Option<ReportId>,
+    #[schema(min_length = 1, max_length = 100)]
+    pub page: Option<String>,
     #[schema(minimum = 10, maximum = 86400)]
     pub page_seconds: Option<u32>,
     #[schema(min_items = 1, max_items = 50)]

@@ -55,8 +55,8 @@ pub fn reports_of(show: &Value) -> Vec<ReportId> {
         .collect()
 }
 
-/// Checks what to show: `{"report": id, "pageSeconds"?: n}` (one report; with `pageSeconds`,
-/// its pages in turn) or `{"playlist": [{"report": id, "seconds": n}, …]}`; every report one of
+/// Checks what to show: `{"report": id, "page"?: id, "pageSeconds"?: n}` (one report, opened
+/// on `page`; with `pageSeconds`, its pages in turn) or `{"playlist": [{"report": id, "seconds": n}, …]}`; every report one of
 /// the organization's. Answers it as stored.
 async fn read_show(state: &AppState, scope: &AdminScope, raw: &Value) -> ApiResult<Value> {
     let bad = |why: &str| ApiError::invalid("show", why.to_string());
@@ -76,14 +76,21 @@ async fn read_show(state: &AppState, scope: &AdminScope, raw: &Value) -> ApiResu
     let show = match (object.get("report"), object.get("playlist")) {
         (Some(report), None) => {
             if let Some(unknown) =
-                object.keys().find(|k| !["report", "pageSeconds"].contains(&k.as_str()))
+                object.keys().find(|k| !["report", "page", "pageSeconds"].contains(&k.as_str()))
             {
                 return Err(bad(&format!(
-                    "{unknown} is not known here; give report and pageSeconds"
+                    "{unknown} is not known here; give report, page and pageSeconds"
                 )));
             }
             let report = report_of(state, scope, report).await?;
             let mut show = json!({ "report": report });
+            match object.get("page") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(page)) if has_page(state, scope, report, page).await? => {
+                    show["page"] = json!(page);
+                }
+                Some(_) => return Err(bad("page must be a page id of the report")),
+            }
             if let Some(every) = seconds(object.get("pageSeconds"), "pageSeconds")? {
                 show["pageSeconds"] = json!(every);
             }
@@ -123,6 +130,18 @@ async fn report_of(state: &AppState, scope: &AdminScope, raw: &Value) -> ApiResu
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// Whether `page` is a page of the report.
+async fn has_page(
+    state: &AppState,
+    scope: &AdminScope,
+    report: ReportId,
+    page: &str,
+) -> ApiResult<bool> {
+    let report = state.store.get_report(scope.org_id(), report).await?;
+    let definition = super::definitions::of(&report).ok();
+    Ok(definition.is_some_and(|definition| definition.pages.iter().any(|p| p.id == page)))
 }
 
 fn groups_of(input: &Fields) -> ApiResult<Vec<GroupId>> {

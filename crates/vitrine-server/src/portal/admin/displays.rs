@@ -95,6 +95,22 @@ pub async fn list(
                                 td { @if let Some(seen) = display.last_seen_at { (date(seen)) } @else { "never" } }
                                 td.muted { (display.user_agent.as_deref().unwrap_or("—")) }
                                 td.actions {
+                                    details.change {
+                                        summary.button.small { "Change" }
+                                        form method="post" action=(format!("/admin/displays/{}", display.id)) {
+                                            (csrf_field(&caller))
+                                            label { "Name" input type="text" name="name" value=(display.name) required maxlength="200"; }
+                                            @let current = display.show.get("report").and_then(Value::as_str).unwrap_or_default();
+                                            label { "Report" select name="report" required {
+                                                @for report in &reports {
+                                                    @let id = report.id.to_string();
+                                                    option value=(id) selected[id == current] { (report.name) }
+                                                }
+                                            } }
+                                            label { "Next page every (seconds)" input type="number" name="pageSeconds" min="10" max="86400" value=[display.show.get("pageSeconds").and_then(Value::as_i64)]; }
+                                            button.primary.small type="submit" { "Save" }
+                                        }
+                                    }
                                     form.inline method="post" action=(format!("/admin/displays/{}/unpair", display.id)) {
                                         (csrf_field(&caller))
                                         button.small.danger type="submit" { "Unpair" }
@@ -110,6 +126,19 @@ pub async fn list(
     Ok(page(Some(&caller), "Displays", Some(Section::Displays), body).into_response())
 }
 
+/// What the form says to show: a report, its pages in turn every `pageSeconds`.
+fn show_of(form: &FormData) -> Value {
+    let mut show = json!({ "report": form.get("report").unwrap_or_default() });
+    if let Some(every) = form.get("pageSeconds").map(str::trim).filter(|v| !v.is_empty()) {
+        show["pageSeconds"] = every.parse::<i64>().map_or_else(|_| Value::from(every), Value::from);
+    }
+    show
+}
+
+fn fields(value: Value) -> Fields {
+    Fields::from_map(value.as_object().cloned().unwrap_or_default())
+}
+
 pub async fn pair(
     State(state): State<AppState>,
     PortalCaller(caller): PortalCaller,
@@ -117,24 +146,30 @@ pub async fn pair(
 ) -> PortalResult {
     form.check_csrf(&caller)?;
     let scope = admin_scope(&caller)?;
-    let mut show = json!({ "report": form.get("report").unwrap_or_default() });
-    if let Some(every) = form.get("pageSeconds").filter(|v| !v.trim().is_empty()) {
-        show["pageSeconds"] =
-            every.trim().parse::<i64>().map(Value::from).unwrap_or(Value::from(every));
-    }
-    let input = Fields::from_map(
-        json!({
-            "code": form.get("code").unwrap_or_default(),
-            "name": form.get("name").unwrap_or_default(),
-            "show": show,
-            "groups": form.all("groups"),
-        })
-        .as_object()
-        .cloned()
-        .unwrap_or_default(),
-    );
+    let input = fields(json!({
+        "code": form.get("code").unwrap_or_default(),
+        "name": form.get("name").unwrap_or_default(),
+        "show": show_of(&form),
+        "groups": form.all("groups"),
+    }));
     displays::pair(&state, &scope, &caller, &input).await.on_page(&caller)?;
     Ok(done("/admin/displays", "created"))
+}
+
+/// Renames a display or changes what it shows; its screen follows within seconds.
+pub async fn update(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PortalResult {
+    form.check_csrf(&caller)?;
+    let scope = admin_scope(&caller)?;
+    let id = parse_id(&id, "display").on_page(&caller)?;
+    let input =
+        fields(json!({ "name": form.get("name").unwrap_or_default(), "show": show_of(&form) }));
+    displays::update(&state, &scope, &caller, id, &input).await.on_page(&caller)?;
+    Ok(done("/admin/displays", "saved"))
 }
 
 pub async fn unpair(

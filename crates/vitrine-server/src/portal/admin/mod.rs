@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/revoke-tokens", post(users::revoke_tokens))
         .route("/displays", get(displays::list))
         .route("/displays/pair", post(displays::pair))
+        .route("/displays/{id}", post(displays::update))
         .route("/displays/{id}/unpair", post(displays::unpair))
         .route("/groups", get(groups::list).post(groups::create))
         .route("/groups/{id}", get(groups::show))
