@@ -161,6 +161,56 @@ describe('A display, refused and restricted', () => {
   });
 });
 
+describe('A display showing a playlist', () => {
+  let browser;
+  let server;
+
+  before(async () => {
+    browser = await launchBrowser();
+    server = await startDemoServer({ rows: 20_000 });
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('a playlist turns from report to report by itself, and a change made in the portal reaches the screen within seconds', TIMEOUT, async () => {
+    const admin = await apiSession(server.baseUrl, ACCOUNTS.admin);
+    const reports = (await admin.get('/api/v1/reports')).body;
+    const id = (name) => reports.find((r) => r.name === name).id;
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    const page = await context.newPage();
+    const title = () => page.frameLocator('#screen iframe').locator('.viewer-title').textContent({ timeout: 15_000 });
+    try {
+      await page.goto(`${server.baseUrl}/display`);
+      const code = await shownCode(page);
+      const playlist = [{ report: id('Sales overview'), seconds: 10 }, { report: id('Warehouse operations'), seconds: 10 }];
+      const paired = await admin.post('/api/v1/displays/pair', { code, name: 'Lobby', show: { playlist } });
+      assert.equal(paired.status, 201, JSON.stringify(paired.body));
+      await reportDrawn(page);
+      assert.equal(await title(), 'Sales overview');
+      await page.waitForFunction(() => {
+        const frame = /** @type {HTMLIFrameElement | null} */ (document.querySelector('#screen iframe'));
+        return frame?.contentDocument?.querySelector('.viewer-title')?.textContent === 'Warehouse operations';
+      }, null, { timeout: 15_000 });
+      await reportDrawn(page);
+
+      const changed = Date.now();
+      const patched = await admin.patch(`/api/v1/displays/${paired.body.id}`, { show: { report: id('Executive summary') } });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      await page.waitForFunction(() => {
+        const frame = /** @type {HTMLIFrameElement | null} */ (document.querySelector('#screen iframe'));
+        return frame?.contentDocument?.querySelector('.viewer-title')?.textContent === 'Executive summary';
+      }, null, { timeout: 5_000 });
+      assert.ok(Date.now() - changed < 5_000, 'followed within seconds');
+      await reportDrawn(page);
+      await page.screenshot({ path: screenshotPath('display-changed') });
+    } finally {
+      await context.close();
+    }
+  });
+});
+
 describe('A display through a week', () => {
   let browser;
   let server;
