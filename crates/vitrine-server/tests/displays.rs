@@ -572,3 +572,31 @@ async fn a_display_allowed_to_keep_its_capacity_on_is_never_stranded_by_an_outag
     assert_eq!(resumed["reason"], "keeper returned");
     assert_eq!(resumed["by"], display["handle"]);
 }
+
+#[tokio::test]
+async fn an_organization_pairs_at_most_a_thousand_displays() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let report = admin.id_of("/api/v1/reports", "name", "Sales overview").await;
+    let org = app.store.list_organizations().await.unwrap()[0].id;
+    let actor = vitrine_store::Actor::system(app.clock_now());
+    for n in 0..vitrine_server::services::displays::MAX_DISPLAYS_PER_ORG {
+        let new = vitrine_store::NewDisplay {
+            name: format!("TV {n}"),
+            show: json!({ "report": report }),
+            credential_hash: format!("credential {n}").into_bytes(),
+            groups: Vec::new(),
+        };
+        app.store.create_display(org, &actor, &new).await.unwrap();
+    }
+    let (code, secret) = screen_code(&app).await;
+    let refused = admin
+        .post(
+            "/api/v1/displays/pair",
+            json!({ "code": code, "name": "One more", "show": { "report": report } }),
+        )
+        .await;
+    let error = expect_error(refused, StatusCode::CONFLICT, "LimitReached").await;
+    assert!(error["error"]["message"].as_str().unwrap().contains("1000"), "{error}");
+    assert_eq!(claim(&app, &secret).await.status(), StatusCode::ACCEPTED, "its code still waits");
+}

@@ -38,6 +38,8 @@ pub const PAIRING_CHECK_SECONDS: u32 = 2;
 const SEEN_RESOLUTION: Duration = Duration::seconds(30);
 
 pub const PLAYLIST_MAX: usize = 50;
+/// Displays one organization may pair.
+pub const MAX_DISPLAYS_PER_ORG: usize = 1_000;
 pub const SECONDS_MIN: i64 = 10;
 pub const SECONDS_MAX: i64 = 86_400;
 /// The states a screen may report, as Admin › Displays shows them.
@@ -173,6 +175,14 @@ pub async fn pair(
     let show =
         read_show(state, scope, input.as_value().get("show").unwrap_or(&Value::Null)).await?;
     let groups = groups_of(input)?;
+    if state.store.list_displays(scope.org_id()).await?.len() >= MAX_DISPLAYS_PER_ORG {
+        return Err(ApiError::new(
+            ErrorCode::LimitReached,
+            format!(
+                "An organization pairs at most {MAX_DISPLAYS_PER_ORG} displays; unpair one first."
+            ),
+        ));
+    }
     let now = state.clock.now();
     let code = state.pairings.reserve(scope.org_id(), code, now).map_err(|refusal| match refusal {
         Refusal::WrongCode => ApiError::invalid(
