@@ -25,7 +25,7 @@ pub trait InstallationStore: Send + Sync {
         admin: &NewUser,
     ) -> StoreResult<(Organization, User)>;
 
-    /// Gives a user the operator role (idempotent).
+    /// Gives a user the operator role (idempotent); a display's user is `NotFound`.
     async fn grant_operator(&self, actor: &Actor, user: UserId) -> StoreResult<User>;
     /// Takes the operator role back. Refused with `Conflict { field: "operators" }` for the
     /// last operator, so the installation always keeps one.

@@ -55,6 +55,8 @@ pub async fn displays_are_users_of_their_own_kind_that_never_sign_in_and_join_gr
     assert!(matches!(refused, Err(StoreError::NotFound)));
     let refused = store.delete_user(org_a, &actor(), display.id).await;
     assert!(matches!(refused, Err(StoreError::NotFound)));
+    let refused = store.grant_operator(&actor(), display.id).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "never an operator");
 
     assert_eq!(store.list_displays(org_a).await.unwrap(), std::slice::from_ref(&display));
     assert!(store.list_displays(org_b).await.unwrap().is_empty());

@@ -128,6 +128,10 @@ impl InstallationStore for SqliteStore {
     async fn grant_operator(&self, actor: &Actor, user: UserId) -> StoreResult<User> {
         let mut tx = self.writer.begin().await?;
         let mut found = user_by_id(&mut tx, user).await?;
+        if found.display {
+            // A display never signs in: it cannot operate anything.
+            return Err(StoreError::NotFound);
+        }
         if !found.operator {
             sqlx::query("INSERT INTO operators (user_id, created_at) VALUES (?, ?)")
                 .bind(user.to_string())
