@@ -424,7 +424,8 @@ async fn administrators_pair_list_and_unpair_screens_in_admin_displays() {
         )
         .await;
     assert_eq!(paired.status(), StatusCode::SEE_OTHER);
-    assert_eq!(claim(&app, &secret).await.status(), StatusCode::OK, "the screen collects it");
+    let claimed = claim(&app, &secret).await;
+    assert_eq!(claimed.status(), StatusCode::OK, "the screen collects it");
     let listed = admin.json("/api/v1/displays").await;
     let display = &listed.as_array().unwrap()[0];
     assert_eq!(display["show"], json!({ "report": report, "pageSeconds": 30 }));
@@ -434,6 +435,13 @@ async fn administrators_pair_list_and_unpair_screens_in_admin_displays() {
     let page = admin.get("/admin/displays").await.text().await.unwrap();
     assert!(page.contains("Dock TV") && page.contains("Warehouse operations"), "{page}");
     assert!(page.contains("connecting"), "not heard from yet");
+    // What the screen says, with the report named rather than its id.
+    let beat = json!({ "state": "showing", "detail": report });
+    let credential =
+        claimed.json::<Value>().await.unwrap()["credential"].as_str().unwrap().to_string();
+    as_screen(&app, &credential, "POST", "/api/v1/display/heartbeat", Some(beat)).await;
+    let page = admin.get("/admin/displays").await.text().await.unwrap();
+    assert!(page.contains("showing") && !page.contains(&format!(">{report}<")), "{page}");
 
     // Changed from the portal: a page of another report; the screen hears it.
     let sales = admin.id_of("/api/v1/reports", "name", "Sales overview").await;

@@ -89,7 +89,10 @@ pub async fn list(
                                         strong.danger { "Offline" } " since " (date(since))
                                     } @else {
                                         (display.last_state.as_deref().unwrap_or("connecting"))
-                                        @if let Some(detail) = &display.last_detail { br; span.muted { (detail) } }
+                                        // The screen names the report it shows by its id.
+                                        @if let Some(detail) = &display.last_detail {
+                                            br; span.muted { (reports.iter().find(|r| r.id.to_string() == *detail).map_or(detail.as_str(), |r| r.name.as_str())) }
+                                        }
                                     }
                                 }
                                 td { @if let Some(seen) = display.last_seen_at { (date(seen)) } @else { "never" } }
