@@ -9,6 +9,7 @@
 
 import { embed } from '/sdk/v1/vitrine-embed.js';
 import { parseEvents } from './live.js';
+import { backoffDelay } from './token-keeper.js';
 
 const KEY = 'vitrine.display.credential';
 const root = /** @type {HTMLElement} */ (document.getElementById('display'));
@@ -19,8 +20,6 @@ const screen = /** @type {HTMLElement} */ (document.getElementById('screen'));
 /** @param {number} ms */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** @param {number} attempt */
-const backoff = (attempt) => Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
 
 /** @type {string | null} */
 let credential = localStorage.getItem(KEY);
@@ -53,7 +52,7 @@ async function pair() {
     const started = await call('/api/v1/display/pairings', { method: 'POST', auth: false }).catch(() => null);
     if (!started || started.status !== 201) {
       codeBox.textContent = '……';
-      await sleep(started?.status === 429 ? 30_000 : backoff(++failures));
+      await sleep(started?.status === 429 ? 30_000 : backoffDelay(++failures));
       continue;
     }
     failures = 0;
@@ -238,7 +237,7 @@ function listen(mine) {
       } catch {
         if (controller.signal.aborted) return;
       }
-      await sleep(backoff(++failures));
+      await sleep(backoffDelay(++failures));
     }
   })();
 }
@@ -261,7 +260,7 @@ async function run() {
       if (own.rotate) await rotate();
       break;
     }
-    await sleep(backoff(++failures));
+    await sleep(backoffDelay(++failures));
   }
   const beat = async () => {
     if (mine !== generation) return;
