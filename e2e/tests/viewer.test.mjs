@@ -80,6 +80,23 @@ describe('Viewer scenarios', () => {
     assert.deepEqual(await chips(page), ['region: Central ×'], 'the filter is kept');
   });
 
+  test('time grains read as their periods: years, quarters, months and weeks, not first days', TIMEOUT, async () => {
+    const { page } = await viewerPage(ACCOUNTS.admin);
+    await openReport(page, await reportId('Executive summary'));
+    const years = await page.locator('.visual', { hasText: 'Revenue by year' }).locator('.bar-label').allTextContents();
+    assert.deepEqual(years.toSorted(), ['2023', '2024', '2025']);
+    await openReport(page, await reportId('Regional performance'));
+    const quarters = await page.locator('.visual', { hasText: 'Revenue by quarter' }).locator('.line-chart .axis').allTextContents();
+    assert.ok(quarters.includes('Q1 2023') && quarters.includes('Q4 2025'), quarters.join(' | '));
+    await openReport(page, await reportId('Sales overview'));
+    const months = await page.locator('.visual', { hasText: 'Revenue by month' }).locator('.line-chart .axis').allTextContents();
+    assert.ok(months.some((m) => /^Jan 2023$/.test(m)), months.join(' | '));
+    await openReport(page, await reportId('Warehouse operations'));
+    const weeks = await page.locator('.visual', { hasText: 'Units by week' }).locator('.line-chart .axis').allTextContents();
+    // "week of 26 Dec 2022" or "week of Dec 26, 2022", as the browser's language writes a day.
+    assert.ok(weeks.some((w) => /^week of \D*\d{1,2}\D+20\d\d$/.test(w)), weeks.join(' | '));
+  });
+
   test('(c) an interaction at minute 55 refreshes the token before its query', TIMEOUT, async () => {
     await settings({ tokenUpdateEveryMinutes: null });
     const { page, requests } = await viewerPage();

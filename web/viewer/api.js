@@ -10,7 +10,7 @@ import { TokenRequestError, backoffDelay, isCapacityWait, waitForCapacity } from
  * @typedef {import('./token-keeper.js').TokenGrant} TokenGrant
  * @typedef {import('./token-keeper.js').TokenKeeper} TokenKeeper
  * @typedef {{ column: string, values: (string | number | boolean)[] }} Filter
- * @typedef {{ name: string, label: string, kind: string }} ResultColumn
+ * @typedef {{ name: string, label: string, kind: string, grain?: string }} ResultColumn
  * @typedef {{ columns: ResultColumn[], rows: any[][], truncated: boolean }} QueryResult
  */
 

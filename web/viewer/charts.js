@@ -78,6 +78,7 @@ export function renderCard(target, result) {
 export function renderBar(target, result, options = {}) {
   if (empty(result)) return showEmpty(target);
   const isDate = result.columns[0]?.kind === 'date';
+  const grain = result.columns[0]?.grain;
   const max = Math.max(...result.rows.map((row) => Number(row[1]) || 0), 1);
   // Drawn at the size shown, with rows as tall as the text is large (larger on a TV).
   const fontSize = parseFloat(getComputedStyle(target).fontSize) || 14;
@@ -91,7 +92,7 @@ export function renderBar(target, result, options = {}) {
   result.rows.forEach((values, index) => {
     const [label, value] = values;
     const selected = Boolean(options.selected?.includes(label));
-    const name = isDate ? formatDate(label) : formatValue(label);
+    const name = isDate ? formatDate(label, grain) : formatValue(label);
     const bar = svg('g', { class: selected ? 'bar-button selected' : 'bar-button', role: 'listitem', transform: `translate(0 ${index * row})` }, chart);
     const tip = svg('title', {}, bar);
     tip.textContent = `${name}: ${formatValue(value, { compact: false })}`;
@@ -154,12 +155,13 @@ export function renderLine(target, result) {
   svg('path', { d: `M${x(0)},${baseline} L${points.join(' L')} L${x(values.length - 1)},${baseline} Z`, class: 'area' }, chart);
   svg('polyline', { points: points.join(' '), class: 'line' }, chart);
   const first = svg('text', { x: pad.left, y: height - fontSize / 2, class: 'axis' }, chart);
-  first.textContent = formatDate(result.rows[0][0]);
+  const grain = result.columns[0]?.grain;
+  first.textContent = formatDate(result.rows[0][0], grain);
   const last = svg('text', { x: width - pad.right, y: height - fontSize / 2, 'text-anchor': 'end', class: 'axis' }, chart);
-  last.textContent = formatDate(result.rows[result.rows.length - 1][0]);
+  last.textContent = formatDate(result.rows[result.rows.length - 1][0], grain);
   const lastPoint = svg('circle', { cx: x(values.length - 1), cy: y(values[values.length - 1]), r: fontSize / 3, class: 'point' }, chart);
   const tip = svg('title', {}, lastPoint);
-  tip.textContent = `${formatDate(result.rows[result.rows.length - 1][0])}: ${formatValue(values[values.length - 1], { compact: false })}`;
+  tip.textContent = `${formatDate(result.rows[result.rows.length - 1][0], grain)}: ${formatValue(values[values.length - 1], { compact: false })}`;
   target.replaceChildren(chart);
 }
 
@@ -231,7 +233,8 @@ export function renderTable(target, result) {
     const tr = html('tr');
     row.forEach((value, index) => {
       const kind = result.columns[index]?.kind;
-      tr.append(html('td', kind === 'text' ? '' : 'num', kind === 'date' ? formatDate(value) : formatValue(value, { compact: false })));
+      const grain = result.columns[index]?.grain;
+      tr.append(html('td', kind === 'text' ? '' : 'num', kind === 'date' ? formatDate(value, grain) : formatValue(value, { compact: false })));
     });
     body.append(tr);
   }

@@ -39,12 +39,29 @@ export function formatValue(value, options = {}) {
 }
 
 /**
- * A date label ("Mar 2024") for a time axis.
+ * A date as the period it stands for: a visual grouped by a time grain answers each period's
+ * first day, shown as "2025", "Q1 2025", "Mar 2025", "week of 3 Mar 2025" or "3 Mar 2025";
+ * a date without a grain is shown as its day.
  * @param {unknown} value
+ * @param {string} [grain] `day`, `week`, `month`, `quarter` or `year`
  */
-export function formatDate(value) {
+export function formatDate(value, grain) {
   if (typeof value !== 'string') return formatValue(value);
   const date = new Date(`${value.slice(0, 10)}T00:00:00Z`);
   if (Number.isNaN(date.getTime())) return value;
-  return date.toLocaleDateString(locale, { month: 'short', year: 'numeric', timeZone: 'UTC' });
+  /** @param {Intl.DateTimeFormatOptions} options */
+  const show = (options) => date.toLocaleDateString(locale, { ...options, timeZone: 'UTC' });
+  const year = date.getUTCFullYear();
+  switch (grain) {
+    case 'year':
+      return String(year);
+    case 'quarter':
+      return `Q${Math.floor(date.getUTCMonth() / 3) + 1} ${year}`;
+    case 'month':
+      return show({ month: 'short', year: 'numeric' });
+    case 'week':
+      return `week of ${show({ day: 'numeric', month: 'short', year: 'numeric' })}`;
+    default:
+      return show({ day: 'numeric', month: 'short', year: 'numeric' });
+  }
 }

@@ -62,6 +62,7 @@ entity_id!(GroupId);
 entity_id!(ReportId);
 entity_id!(ApiKeyId);
 entity_id!(DatasetId);
+entity_id!(ConnectionId);
 entity_id!(CapacityId);
 entity_id!(
     /// A host app's user as Vitrine knows them: an embed key mints tokens for them, and they

@@ -12,6 +12,7 @@ pub mod lockout;
 pub mod permission;
 pub mod role;
 pub mod settings;
+pub mod source;
 pub mod token;
 pub mod validate;
 
@@ -19,7 +20,9 @@ pub use access::{
     AdminScope, ApiKeyScope, AuthMethod, ContentScope, Forbidden, OperatorScope, Principal,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{ApiKeyId, CapacityId, DatasetId, GroupId, IdentityId, OrgId, ReportId, UserId};
+pub use ids::{
+    ApiKeyId, CapacityId, ConnectionId, DatasetId, GroupId, IdentityId, OrgId, ReportId, UserId,
+};
 pub use input::{FieldError, Fields};
 pub use limits::OrgLimits;
 pub use permission::Permission;

@@ -1,6 +1,7 @@
 //! Per-organization limits, set by the installation's operators: how many users an
-//! organization may have, how much dataset storage it may use and how much memory its data may
-//! take in the engine. `None` means no limit.
+//! organization may have and how much dataset storage it may use. (Datasets are read from
+//! disk or their source, never held in memory, so memory is bounded per installation, not per
+//! organization.) `None` means no limit.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +9,6 @@ use crate::input::{FieldError, Fields};
 
 pub const MAX_USERS: &str = "maxUsers";
 pub const MAX_DATASET_MEGABYTES: &str = "maxDatasetMegabytes";
-pub const MAX_MEMORY_MEGABYTES: &str = "maxMemoryMegabytes";
 
 /// The largest value any limit accepts: a million users, or a petabyte in megabytes.
 const CEILING: i64 = 1_000_000_000;
@@ -20,12 +20,10 @@ pub struct OrgLimits {
     pub max_users: Option<u32>,
     /// The sum of the sizes of the organization's dataset files.
     pub max_dataset_megabytes: Option<u32>,
-    /// The memory the organization's datasets may take in the engine.
-    pub max_memory_megabytes: Option<u32>,
 }
 
 impl OrgLimits {
-    pub const FIELDS: [&'static str; 3] = [MAX_USERS, MAX_DATASET_MEGABYTES, MAX_MEMORY_MEGABYTES];
+    pub const FIELDS: [&'static str; 2] = [MAX_USERS, MAX_DATASET_MEGABYTES];
 
     /// These limits with `patch` applied; `null` lifts a limit. Checked whole before anything
     /// changes.
@@ -35,7 +33,6 @@ impl OrgLimits {
         for (field, slot) in [
             (MAX_USERS, &mut next.max_users),
             (MAX_DATASET_MEGABYTES, &mut next.max_dataset_megabytes),
-            (MAX_MEMORY_MEGABYTES, &mut next.max_memory_megabytes),
         ] {
             let value = patch.nullable_int_in(field, 1, CEILING).map_err(|_| {
                 FieldError::new(
@@ -60,17 +57,6 @@ impl OrgLimits {
     pub fn admits_dataset_bytes(&self, bytes: u64) -> bool {
         self.max_dataset_megabytes.is_none_or(|max| bytes <= u64::from(max) * 1024 * 1024)
     }
-
-    /// The engine memory the organization's data may take: its own limit, else `default`
-    /// (the installation's per-organization default).
-    pub fn memory_limit_bytes(&self, default: u64) -> u64 {
-        self.max_memory_megabytes.map_or(default, |max| u64::from(max) * 1024 * 1024)
-    }
-
-    /// Whether `bytes` of engine memory in all fit, `default` applying without a limit of its own.
-    pub fn admits_memory_bytes(&self, bytes: u64, default: u64) -> bool {
-        bytes <= self.memory_limit_bytes(default)
-    }
 }
 
 #[cfg(test)]
@@ -86,13 +72,13 @@ mod tests {
     #[test]
     fn a_patch_sets_and_lifts_limits_and_leaves_others_alone() {
         let limits = OrgLimits::default()
-            .patched(&fields(json!({ "maxUsers": 10, "maxMemoryMegabytes": 512 })))
+            .patched(&fields(json!({ "maxUsers": 10, "maxDatasetMegabytes": 512 })))
             .unwrap();
         assert_eq!(limits.max_users, Some(10));
-        assert_eq!(limits.max_memory_megabytes, Some(512));
+        assert_eq!(limits.max_dataset_megabytes, Some(512));
         let lifted = limits.patched(&fields(json!({ "maxUsers": null }))).unwrap();
         assert_eq!(lifted.max_users, None);
-        assert_eq!(lifted.max_memory_megabytes, Some(512));
+        assert_eq!(lifted.max_dataset_megabytes, Some(512));
     }
 
     #[test]
@@ -115,17 +101,20 @@ mod tests {
     }
 
     #[test]
-    fn storage_and_memory_limits_are_in_megabytes() {
-        let limits = OrgLimits {
-            max_dataset_megabytes: Some(1),
-            max_memory_megabytes: Some(2),
-            ..Default::default()
-        };
+    fn the_storage_limit_is_in_megabytes() {
+        let limits = OrgLimits { max_dataset_megabytes: Some(1), ..Default::default() };
         assert!(limits.admits_dataset_bytes(1024 * 1024));
         assert!(!limits.admits_dataset_bytes(1024 * 1024 + 1));
-        assert!(limits.admits_memory_bytes(2 * 1024 * 1024, 0));
-        assert!(!limits.admits_memory_bytes(2 * 1024 * 1024 + 1, u64::MAX));
-        assert!(OrgLimits::default().admits_memory_bytes(7, 7), "the default applies without one");
-        assert!(!OrgLimits::default().admits_memory_bytes(8, 7));
+        assert!(OrgLimits::default().admits_dataset_bytes(u64::MAX));
+    }
+
+    #[test]
+    fn a_memory_limit_stored_before_datasets_left_memory_is_ignored() {
+        let limits: OrgLimits =
+            serde_json::from_value(json!({ "maxUsers": 3, "maxMemoryMegabytes": 64 })).unwrap();
+        assert_eq!(limits, OrgLimits { max_users: Some(3), ..Default::default() });
+        let error =
+            OrgLimits::default().patched(&fields(json!({ "maxMemoryMegabytes": 64 }))).unwrap_err();
+        assert_eq!(error.field, "maxMemoryMegabytes", "no longer a limit one can set");
     }
 }

@@ -1,8 +1,7 @@
 //! The demo's sales dataset: a million or more plausible rows (date, region, country, product,
 //! category, channel, units, revenue, cost) from a seeded generator, so every demo shows the
-//! same numbers. Text columns are dictionary-encoded to keep the dataset small in memory.
+//! same numbers. Text columns are dictionary-encoded, as Parquet stores them.
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,8 +9,8 @@ use datafusion::arrow::array::{
     ArrayRef, Date32Array, DictionaryArray, Float64Array, Int8Array, Int64Array, StringArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Int8Type, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::parquet::arrow::ArrowWriter;
 
 /// Region, then its countries.
 pub const REGIONS: [(&str, [&str; 3]); 5] = [
@@ -87,17 +86,35 @@ pub fn schema() -> SchemaRef {
     ]))
 }
 
-fn dictionary(keys: Vec<i8>, values: &[&str]) -> Result<ArrayRef, String> {
+fn dictionary(keys: Vec<i8>, values: &[&str]) -> Result<ArrayRef, ArrowError> {
     DictionaryArray::<Int8Type>::try_new(
         Int8Array::from(keys),
         Arc::new(StringArray::from(values.to_vec())),
     )
     .map(|array| Arc::new(array) as ArrayRef)
-    .map_err(|e| e.to_string())
 }
 
 /// `rows` rows of sales, in batches.
 pub fn generate(rows: usize) -> Result<Vec<RecordBatch>, String> {
+    batches(rows).collect::<Result<_, _>>().map_err(|e| e.to_string())
+}
+
+/// `rows` rows of sales, a batch at a time: the demo's data is written to disk, never held
+/// whole.
+pub fn batches(rows: usize) -> impl Iterator<Item = Result<RecordBatch, ArrowError>> {
+    let mut random = Random(0x05EE_D0F5_A1E5);
+    let mut remaining = rows;
+    std::iter::from_fn(move || {
+        if remaining == 0 {
+            return None;
+        }
+        let n = remaining.min(BATCH_ROWS);
+        remaining -= n;
+        Some(batch(&mut random, n))
+    })
+}
+
+fn batch(random: &mut Random, n: usize) -> Result<RecordBatch, ArrowError> {
     let countries: Vec<&str> = REGIONS.iter().flat_map(|(_, c)| c.iter().copied()).collect();
     let products: Vec<&str> =
         CATEGORIES.iter().flat_map(|(_, p)| p.iter().map(|(name, _)| *name)).collect();
@@ -105,12 +122,7 @@ pub fn generate(rows: usize) -> Result<Vec<RecordBatch>, String> {
     let regions: Vec<&str> = REGIONS.iter().map(|(name, _)| *name).collect();
     // Regions differ in size; later years sell more; summer sells more bikes.
     let region_weights = [0.16, 0.22, 0.14, 0.2, 0.28];
-    let mut random = Random(0x05EE_D0F5_A1E5);
-    let mut batches = Vec::new();
-    let mut remaining = rows;
-    while remaining > 0 {
-        let n = remaining.min(BATCH_ROWS);
-        remaining -= n;
+    {
         let (mut date, mut region, mut country, mut product, mut category, mut channel) = (
             Vec::with_capacity(n),
             Vec::with_capacity(n),
@@ -168,18 +180,12 @@ pub fn generate(rows: usize) -> Result<Vec<RecordBatch>, String> {
             Arc::new(Float64Array::from(revenue)),
             Arc::new(Float64Array::from(cost)),
         ];
-        batches.push(RecordBatch::try_new(schema(), columns).map_err(|e| e.to_string())?);
+        RecordBatch::try_new(schema(), columns)
     }
-    Ok(batches)
 }
 
-/// Writes batches as a Parquet file.
-pub fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<(), String> {
-    let file = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut writer = ArrowWriter::try_new(file, schema(), None).map_err(|e| e.to_string())?;
-    for batch in batches {
-        writer.write(batch).map_err(|e| e.to_string())?;
-    }
-    writer.close().map_err(|e| e.to_string())?;
-    Ok(())
+/// Writes `rows` rows of sales as a dataset file.
+pub fn write_parquet(path: &Path, rows: usize) -> Result<crate::DatasetInfo, String> {
+    crate::storage::write_batches(path, schema(), batches(rows), crate::DataFormat::Parquet)
+        .map_err(|e| e.to_string())
 }

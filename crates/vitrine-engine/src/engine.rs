@@ -1,15 +1,25 @@
-//! The engine: datasets held in memory as DataFusion tables, and visual queries over them.
+//! The engine: open datasets — Parquet files scanned where they lie, or tables of a source
+//! that answers each visual's whole query — and visual queries over them, with a result cache.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::datasource::MemTable;
-use datafusion::logical_expr::{Expr, col, ident};
-use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::catalog::{TableProvider, empty::EmptyTable};
+use datafusion::common::TableReference;
+use datafusion::dataframe::DataFrame;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::datasource::provider_as_source;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, col, ident};
+use datafusion::prelude::{SessionConfig, SessionContext};
 use vitrine_core::token::RlsIdentity;
 
 use crate::dataset::ColumnKind;
@@ -21,7 +31,8 @@ use crate::query::{
     ValueFilter, default_limit, dimension_expr, measure_expr, result_columns, sort_exprs,
     typed_literal, value_text,
 };
-use crate::{json_rows, rls};
+use crate::results::{KEY_SEPARATOR, ResultCache};
+use crate::{grain, json_rows, rls, storage};
 
 /// A query that runs longer than this is cancelled.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -50,24 +61,91 @@ pub enum EngineError {
     Timeout,
     #[error("query failed: {0}")]
     Failed(String),
+    /// The source of a live dataset could not answer; the text names no credentials.
+    #[error("the data source did not answer: {0}")]
+    SourceUnavailable(String),
 }
 
 fn failed(error: impl std::fmt::Display) -> EngineError {
     EngineError::Failed(error.to_string())
 }
 
-struct LoadedDataset {
-    table: Arc<MemTable>,
+/// Where an open dataset's rows are: a file scanned by DataFusion here, or a table of a
+/// source that runs each visual's whole query itself.
+#[derive(Clone)]
+enum Rows {
+    Local(Arc<dyn TableProvider>),
+    Remote(Arc<dyn RemoteTable>),
+}
+
+/// A dataset ready for queries. Queries hold it (and so its file) while they run.
+struct OpenDataset {
+    rows: Rows,
     schema: SchemaRef,
     info: DatasetInfo,
-    /// What its batches hold in memory, for the organizations' memory limits.
-    memory_bytes: u64,
+    version: u64,
+    _file: Option<Arc<DataFile>>,
+}
+
+/// A dataset file of Vitrine's own (or a path registered from the command line, which is
+/// never removed). A file replaced by a newer version is removed once no query reads it.
+#[derive(Debug)]
+pub struct DataFile {
+    path: PathBuf,
+    format: DataFormat,
+    owned: bool,
+    retired: AtomicBool,
+}
+
+impl DataFile {
+    /// A file Vitrine wrote and may remove once it is replaced.
+    pub fn owned(path: PathBuf, format: DataFormat) -> Self {
+        Self { path, format, owned: true, retired: AtomicBool::new(false) }
+    }
+
+    /// A file that belongs to someone else: read, never removed.
+    pub fn registered(path: PathBuf, format: DataFormat) -> Self {
+        Self { path, format, owned: false, retired: AtomicBool::new(false) }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn retire(&self) {
+        self.retired.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for DataFile {
+    fn drop(&mut self) {
+        if self.owned
+            && self.retired.load(Ordering::SeqCst)
+            && let Err(error) = std::fs::remove_file(&self.path)
+        {
+            tracing::warn!(path = %self.path.display(), %error, "could not remove a replaced dataset file");
+        }
+    }
+}
+
+/// A table of an outside source (a database) that answers a visual's whole plan — filters,
+/// row-level security, grouping, aggregates, order and limit — as one query of its own.
+#[async_trait::async_trait]
+pub trait RemoteTable: Send + Sync + 'static {
+    /// The name the plans give the table; the source knows what it stands for.
+    fn reference(&self) -> TableReference;
+    /// Runs a plan over [`RemoteTable::reference`] at the source.
+    async fn run(&self, plan: &LogicalPlan) -> Result<Vec<RecordBatch>, EngineError>;
+    /// How long a query may take before the viewer is told the source did not answer.
+    fn timeout(&self) -> Duration {
+        QUERY_TIMEOUT
+    }
 }
 
 pub struct Engine {
     context: SessionContext,
-    datasets: RwLock<HashMap<String, Arc<LoadedDataset>>>,
-    partitions: usize,
+    open: RwLock<HashMap<String, Arc<OpenDataset>>>,
+    results: Option<ResultCache>,
 }
 
 impl Default for Engine {
@@ -83,10 +161,15 @@ impl Engine {
     }
 
     /// An engine whose queries share a working-memory pool of `bytes`: a query that would
-    /// need more fails with [`EngineError::Failed`] instead of growing the process.
+    /// need more fails with [`EngineError::Failed`] instead of growing the process. Parquet
+    /// footers read once are kept in the runtime's metadata cache, within the same budget.
     pub fn with_query_memory(bytes: Option<usize>) -> Self {
         let partitions = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let config = SessionConfig::new().with_target_partitions(partitions).with_batch_size(8192);
+        let mut config =
+            SessionConfig::new().with_target_partitions(partitions).with_batch_size(8192);
+        let parquet = &mut config.options_mut().execution.parquet;
+        parquet.pushdown_filters = true;
+        parquet.reorder_filters = true;
         let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
         if let Some(bytes) = bytes {
             runtime = runtime.with_memory_limit(bytes, 1.0);
@@ -95,174 +178,187 @@ impl Engine {
             Ok(runtime) => SessionContext::new_with_config_rt(config, runtime),
             Err(_) => SessionContext::new_with_config(config),
         };
-        Self { context, datasets: RwLock::default(), partitions }
+        context.register_udf(grain::period_start_udf());
+        Self { context, open: RwLock::default(), results: None }
     }
 
-    /// What a file would take in memory once loaded, read from its metadata (Parquet) or one
-    /// pass over its lines (CSV), before anything is loaded: fixed-width columns take their
-    /// width per row whatever their compression, other columns their uncompressed size.
-    pub fn estimate_memory(&self, path: &Path, format: DataFormat) -> Result<u64, EngineError> {
-        let unreadable =
-            |detail: String| EngineError::Unreadable { format: format.as_str(), detail };
-        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
-        match format {
-            DataFormat::Parquet => {
-                let builder =
-                    datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                        .map_err(|e| unreadable(e.to_string()))?;
-                let schema = Arc::clone(builder.schema());
-                let metadata = builder.metadata();
-                let mut bytes = 0u64;
-                for group in metadata.row_groups() {
-                    let rows = group.num_rows().max(0) as u64;
-                    for (index, field) in schema.fields().iter().enumerate() {
-                        let validity = rows.div_ceil(8);
-                        bytes += validity
-                            + match field.data_type().primitive_width() {
-                                Some(width) => rows * width as u64,
-                                None => {
-                                    // Offsets plus the values as stored, uncompressed.
-                                    let stored = group
-                                        .columns()
-                                        .get(index)
-                                        .map_or(0, |c| c.uncompressed_size().max(0) as u64);
-                                    rows * 8 + stored
-                                }
-                            };
-                    }
-                }
-                Ok(bytes)
-            }
-            DataFormat::Csv => {
-                use std::io::BufRead;
-                let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-                let (mut rows, mut columns, mut size) = (0u64, 0u64, 0u64);
-                loop {
-                    let buffer = reader.fill_buf().map_err(|e| unreadable(e.to_string()))?;
-                    if buffer.is_empty() {
-                        break;
-                    }
-                    if columns == 0 {
-                        let header = buffer.split(|b| *b == b'\n').next().unwrap_or_default();
-                        columns = header.iter().filter(|b| **b == b',').count() as u64 + 1;
-                    }
-                    rows += buffer.iter().filter(|b| **b == b'\n').count() as u64;
-                    size += buffer.len() as u64;
-                    let consumed = buffer.len();
-                    reader.consume(consumed);
-                }
-                // Every value as 8 bytes (numbers, dates) or as its text plus an offset.
-                Ok(size + rows * columns * 12)
-            }
+    /// Keeps query results for `window`, at most `max_bytes` of them.
+    pub fn with_result_cache(mut self, window: Duration, max_bytes: u64) -> Self {
+        self.results = Some(ResultCache::new(window, max_bytes));
+        self
+    }
+
+    /// The result cache's figures, when there is one.
+    pub fn result_cache_stats(&self) -> Option<crate::results::CacheStats> {
+        self.results.as_ref().map(ResultCache::stats)
+    }
+
+    fn forget_results(&self, id: &str) {
+        if let Some(cache) = &self.results {
+            cache.forget_dataset(id);
         }
     }
 
-    /// Reads a whole file into memory.
-    pub async fn read_file(
-        &self,
-        path: &Path,
-        format: DataFormat,
-    ) -> Result<(SchemaRef, Vec<RecordBatch>), EngineError> {
-        let path_text = path.to_string_lossy().to_string();
-        let unreadable =
-            |detail: String| EngineError::Unreadable { format: format.as_str(), detail };
-        let frame = match format {
-            DataFormat::Csv => {
-                self.context.read_csv(&path_text, CsvReadOptions::new().has_header(true)).await
-            }
-            DataFormat::Parquet => {
-                self.context.read_parquet(&path_text, ParquetReadOptions::default()).await
-            }
-        }
-        .map_err(|e| unreadable(e.to_string()))?;
-        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        let batches = frame.collect().await.map_err(|e| unreadable(e.to_string()))?;
-        Ok((schema, batches))
-    }
-
-    /// The columns and size of a file, without keeping it.
+    /// The columns and rows of a file, without opening it as a dataset.
     pub async fn inspect(
         &self,
-        path: &Path,
+        file: &Path,
         format: DataFormat,
     ) -> Result<DatasetInfo, EngineError> {
-        let (schema, batches) = self.read_file(path, format).await?;
-        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-        Ok(DatasetInfo::from_schema(&schema, rows))
-    }
-
-    /// Loads a file as dataset `id`, replacing any earlier version.
-    pub async fn load(
-        &self,
-        id: &str,
-        path: &Path,
-        format: DataFormat,
-    ) -> Result<DatasetInfo, EngineError> {
-        let (schema, batches) = self.read_file(path, format).await?;
-        self.load_batches(id, schema, batches)
-    }
-
-    /// Holds `batches` in memory as dataset `id`, spread over one partition per core.
-    pub fn load_batches(
-        &self,
-        id: &str,
-        schema: SchemaRef,
-        batches: Vec<RecordBatch>,
-    ) -> Result<DatasetInfo, EngineError> {
-        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-        let memory_bytes = batches.iter().map(|b| b.get_array_memory_size() as u64).sum();
-        let mut partitions = vec![Vec::new(); self.partitions];
-        for (index, batch) in batches.into_iter().enumerate() {
-            partitions[index % self.partitions].push(batch);
+        if format == DataFormat::Parquet {
+            let owned = file.to_path_buf();
+            return tokio::task::spawn_blocking(move || storage::inspect_parquet(&owned))
+                .await
+                .map_err(failed)?;
         }
-        let table = MemTable::try_new(Arc::clone(&schema), partitions).map_err(failed)?;
+        let table = self.listing_table(file, format).await?;
+        let schema = table.schema();
+        let frame = self.context.read_table(table).map_err(failed)?;
+        let rows = frame.count().await.map_err(|e| EngineError::Unreadable {
+            format: format.as_str(),
+            detail: e.to_string(),
+        })?;
+        Ok(DatasetInfo::from_schema(&schema, rows as u64))
+    }
+
+    async fn listing_table(
+        &self,
+        file: &Path,
+        format: DataFormat,
+    ) -> Result<Arc<dyn TableProvider>, EngineError> {
+        let unreadable =
+            |detail: String| EngineError::Unreadable { format: format.as_str(), detail };
+        let url = ListingTableUrl::parse(file.to_string_lossy())
+            .map_err(|e| unreadable(e.to_string()))?;
+        let options = match format {
+            DataFormat::Parquet => ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension_opt(None::<String>),
+            DataFormat::Csv => ListingOptions::new(Arc::new(
+                CsvFormat::default().with_has_header(true).with_schema_infer_max_rec(10_000),
+            ))
+            .with_file_extension_opt(None::<String>),
+        };
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .infer_schema(&self.context.state())
+            .await
+            .map_err(|e| unreadable(e.to_string()))?;
+        let table = ListingTable::try_new(config).map_err(|e| unreadable(e.to_string()))?;
+        Ok(Arc::new(table))
+    }
+
+    /// Opens a dataset file as version `version` of dataset `id`. A different file open
+    /// before under that id is replaced: queries under way finish on it, and it is removed
+    /// (when Vitrine owns it) once the last of them is done.
+    pub async fn open_file(
+        &self,
+        id: &str,
+        file: DataFile,
+        version: u64,
+    ) -> Result<DatasetInfo, EngineError> {
+        let table = self.listing_table(&file.path, file.format).await?;
+        let schema = table.schema();
+        let rows = match file.format {
+            DataFormat::Parquet => {
+                let owned = file.path.clone();
+                tokio::task::spawn_blocking(move || storage::inspect_parquet(&owned))
+                    .await
+                    .map_err(failed)??
+                    .row_count
+            }
+            DataFormat::Csv => {
+                let frame = self.context.read_table(Arc::clone(&table)).map_err(failed)?;
+                frame.count().await.map_err(failed)? as u64
+            }
+        };
         let info = DatasetInfo::from_schema(&schema, rows);
-        let loaded =
-            LoadedDataset { table: Arc::new(table), schema, info: info.clone(), memory_bytes };
-        self.datasets
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_string(), Arc::new(loaded));
+        let open = OpenDataset {
+            rows: Rows::Local(table),
+            schema,
+            info: info.clone(),
+            version,
+            _file: Some(Arc::new(file)),
+        };
+        self.install(id, open);
         Ok(info)
     }
 
-    /// The memory all loaded datasets hold.
-    pub fn total_memory_bytes(&self) -> u64 {
-        self.datasets
-            .read()
+    /// Opens a source's table as dataset `id`; its queries run at the source.
+    pub fn open_remote(
+        &self,
+        id: &str,
+        table: Arc<dyn RemoteTable>,
+        schema: SchemaRef,
+        version: u64,
+    ) -> DatasetInfo {
+        let info = DatasetInfo::from_schema(&schema, 0);
+        let open = OpenDataset {
+            rows: Rows::Remote(table),
+            schema,
+            info: info.clone(),
+            version,
+            _file: None,
+        };
+        self.install(id, open);
+        info
+    }
+
+    fn install(&self, id: &str, open: OpenDataset) {
+        self.forget_results(id);
+        let previous = self
+            .open
+            .write()
             .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .map(|d| d.memory_bytes)
-            .sum()
+            .insert(id.to_string(), Arc::new(open));
+        let replaced_file = previous.as_ref().and_then(|p| p._file.clone());
+        let new_path = self.loaded(id).and_then(|d| d._file.as_ref().map(|f| f.path.clone()));
+        if let Some(file) = replaced_file
+            && Some(&file.path) != new_path.as_ref()
+        {
+            file.retire();
+        }
     }
 
-    /// Frees a dataset's memory; returns whether it was loaded.
-    pub fn unload(&self, id: &str) -> bool {
-        self.datasets.write().unwrap_or_else(|p| p.into_inner()).remove(id).is_some()
+    /// Closes a dataset (its file stays); returns whether it was open.
+    pub fn close(&self, id: &str) -> bool {
+        self.forget_results(id);
+        self.open.write().unwrap_or_else(|p| p.into_inner()).remove(id).is_some()
     }
 
-    /// The memory a loaded dataset holds; `None` when it is not loaded.
-    pub fn memory_bytes(&self, id: &str) -> Option<u64> {
-        self.loaded(id).map(|d| d.memory_bytes)
+    /// Closes a dataset for good: its file (when Vitrine owns it) is removed once no query
+    /// reads it. Returns whether it was open.
+    pub fn retire(&self, id: &str) -> bool {
+        self.forget_results(id);
+        let removed = self.open.write().unwrap_or_else(|p| p.into_inner()).remove(id);
+        if let Some(file) = removed.as_ref().and_then(|d| d._file.as_ref()) {
+            file.retire();
+        }
+        removed.is_some()
     }
 
     pub fn info(&self, id: &str) -> Option<DatasetInfo> {
         self.loaded(id).map(|d| d.info.clone())
     }
 
-    fn loaded(&self, id: &str) -> Option<Arc<LoadedDataset>> {
-        self.datasets.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    /// The version of the data an open dataset answers from.
+    pub fn version(&self, id: &str) -> Option<u64> {
+        self.loaded(id).map(|d| d.version)
+    }
+
+    fn loaded(&self, id: &str) -> Option<Arc<OpenDataset>> {
+        self.open.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
     }
 
     /// Runs one visual of a report for one user (or lists one slicer's values): their
     /// row-level security, the requested filters, the visual's grouping and measures, bounded
-    /// in rows and time.
+    /// in rows and time. Identical queries (same data version, same visual, same filters and
+    /// row-level-security predicate) within the result cache's window share one run.
     pub async fn query(
         &self,
         definition: &ReportDefinition,
         request: &QueryRequest,
         identity: &RlsIdentity,
-    ) -> Result<QueryResult, EngineError> {
+    ) -> Result<Arc<QueryResult>, EngineError> {
         let dataset = self
             .loaded(&definition.dataset)
             .ok_or_else(|| EngineError::NotLoaded(definition.dataset.clone()))?;
@@ -270,7 +366,7 @@ impl Engine {
             .page(&request.page)
             .ok_or_else(|| EngineError::UnknownPage(request.page.clone()))?;
         let rls = rls::predicate(definition, identity, &dataset.schema)?;
-        match (&request.visual, &request.slicer) {
+        let target = match (&request.visual, &request.slicer) {
             (Some(visual), None) => {
                 let visual = page
                     .visuals
@@ -279,7 +375,7 @@ impl Engine {
                     .ok_or_else(|| EngineError::UnknownVisual(visual.clone()))?;
                 let filters =
                     self.filter_predicates(definition, page, &request.filters, &dataset)?;
-                self.run_visual(visual, &dataset, rls.into_iter().chain(filters)).await
+                Target::Visual(visual, rls.into_iter().chain(filters).collect())
             }
             (None, Some(column)) => {
                 let slicer = page
@@ -292,24 +388,94 @@ impl Engine {
                 let others: Vec<_> =
                     request.filters.iter().filter(|f| &f.column != column).cloned().collect();
                 let filters = self.filter_predicates(definition, page, &others, &dataset)?;
-                self.run_slicer(slicer, &dataset, rls.into_iter().chain(filters)).await
+                Target::Slicer(slicer, rls.into_iter().chain(filters).collect())
             }
-            _ => Err(EngineError::VisualOrSlicer),
+            _ => return Err(EngineError::VisualOrSlicer),
+        };
+        let run = async {
+            match &target {
+                Target::Visual(visual, predicates) => {
+                    self.run_visual(visual, &dataset, predicates.clone()).await
+                }
+                Target::Slicer(slicer, predicates) => {
+                    self.run_slicer(slicer, &dataset, predicates.clone()).await
+                }
+            }
+            .map(Arc::new)
+        };
+        match &self.results {
+            Some(cache) => {
+                cache.get_or_run(target.cache_key(&definition.dataset, dataset.version), run).await
+            }
+            None => run.await,
         }
+    }
+
+    /// The table a plan starts from: the file's, or a stand-in named for the source's table
+    /// whose plan the source runs.
+    fn frame(&self, dataset: &OpenDataset) -> Result<DataFrame, EngineError> {
+        match &dataset.rows {
+            Rows::Local(table) => self.context.read_table(Arc::clone(table)).map_err(failed),
+            Rows::Remote(remote) => {
+                let stand_in =
+                    provider_as_source(Arc::new(EmptyTable::new(Arc::clone(&dataset.schema))));
+                let plan = LogicalPlanBuilder::scan(remote.reference(), stand_in, None)
+                    .and_then(|builder| builder.build())
+                    .map_err(failed)?;
+                Ok(DataFrame::new(self.context.state(), plan))
+            }
+        }
+    }
+
+    /// Runs a finished plan: here, or as one query at the source. A source's answer is read
+    /// in the plan's own types: every output is cast to them in the query it is sent.
+    async fn execute(
+        &self,
+        frame: DataFrame,
+        dataset: &OpenDataset,
+        limit: usize,
+    ) -> Result<(Vec<Vec<serde_json::Value>>, bool), EngineError> {
+        let batches = match &dataset.rows {
+            Rows::Local(_) => tokio::time::timeout(QUERY_TIMEOUT, frame.collect())
+                .await
+                .map_err(|_| EngineError::Timeout)?
+                .map_err(failed)?,
+            Rows::Remote(remote) => {
+                let typed: Vec<Expr> = frame
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|field| match field.data_type() {
+                        // SQL dialects disagree on a boolean type to cast to; booleans stay as they are.
+                        DataType::Boolean => col(field.name()),
+                        other => cast(col(field.name()), other.clone()).alias(field.name()),
+                    })
+                    .collect();
+                let plan = frame.select(typed).map_err(failed)?.into_unoptimized_plan();
+                tokio::time::timeout(remote.timeout(), remote.run(&plan))
+                    .await
+                    .map_err(|_| EngineError::Timeout)??
+            }
+        };
+        let mut rows = json_rows::rows(&batches, limit + 1).map_err(EngineError::Failed)?;
+        let truncated = rows.len() > limit;
+        rows.truncate(limit);
+        Ok((rows, truncated))
     }
 
     async fn run_visual(
         &self,
         visual: &Visual,
-        dataset: &LoadedDataset,
-        predicates: impl Iterator<Item = Expr>,
+        dataset: &OpenDataset,
+        predicates: Vec<Expr>,
     ) -> Result<QueryResult, EngineError> {
-        let mut frame = self.context.read_table(dataset.table.clone()).map_err(failed)?;
-        if let Some(predicate) = predicates.reduce(Expr::and) {
+        let mut frame = self.frame(dataset)?;
+        if let Some(predicate) = predicates.into_iter().reduce(Expr::and) {
             frame = frame.filter(predicate).map_err(failed)?;
         }
+        let at_source = matches!(dataset.rows, Rows::Remote(_));
         let group: Vec<Expr> =
-            visual.dimension.iter().map(|d| dimension_expr(d).alias("d")).collect();
+            visual.dimension.iter().map(|d| dimension_expr(d, at_source).alias("d")).collect();
         let measures: Vec<Expr> = visual
             .measures
             .iter()
@@ -329,18 +495,18 @@ impl Engine {
         }
         outputs.extend((0..visual.measures.len()).map(|i| col(format!("m{i}"))));
         frame = frame.select(outputs).map_err(failed)?;
-        let (rows, truncated) = collect(frame, limit).await?;
+        let (rows, truncated) = self.execute(frame, dataset, limit).await?;
         Ok(QueryResult { columns: result_columns(visual, &dataset.schema), rows, truncated })
     }
 
     async fn run_slicer(
         &self,
         slicer: &Slicer,
-        dataset: &LoadedDataset,
-        predicates: impl Iterator<Item = Expr>,
+        dataset: &OpenDataset,
+        predicates: Vec<Expr>,
     ) -> Result<QueryResult, EngineError> {
-        let mut frame = self.context.read_table(dataset.table.clone()).map_err(failed)?;
-        if let Some(predicate) = predicates.reduce(Expr::and) {
+        let mut frame = self.frame(dataset)?;
+        if let Some(predicate) = predicates.into_iter().reduce(Expr::and) {
             frame = frame.filter(predicate).map_err(failed)?;
         }
         frame = frame
@@ -348,14 +514,14 @@ impl Engine {
             .and_then(|f| f.sort(vec![col("d").sort(true, false)]))
             .and_then(|f| f.limit(0, Some(MAX_SLICER_VALUES + 1)))
             .map_err(failed)?;
-        let (rows, truncated) = collect(frame, MAX_SLICER_VALUES).await?;
+        let (rows, truncated) = self.execute(frame, dataset, MAX_SLICER_VALUES).await?;
         let kind = dataset
             .schema
             .field_with_name(&slicer.column)
             .map(|f| ColumnKind::of(f.data_type()))
             .unwrap_or(ColumnKind::Other);
         let label = slicer.title.clone().unwrap_or_else(|| slicer.column.clone());
-        let columns = vec![ResultColumn { name: slicer.column.clone(), label, kind }];
+        let columns = vec![ResultColumn { name: slicer.column.clone(), label, kind, grain: None }];
         Ok(QueryResult { columns, rows, truncated })
     }
 
@@ -364,7 +530,7 @@ impl Engine {
         definition: &ReportDefinition,
         page: &Page,
         filters: &[ValueFilter],
-        dataset: &LoadedDataset,
+        dataset: &OpenDataset,
     ) -> Result<Vec<Expr>, EngineError> {
         if filters.len() > MAX_FILTERS {
             return Err(EngineError::InvalidFilter(format!("at most {MAX_FILTERS} filters")));
@@ -404,17 +570,27 @@ impl Engine {
     }
 }
 
-/// Runs a plan within [`QUERY_TIMEOUT`]; returns at most `limit` rows and whether more existed.
-async fn collect(
-    frame: datafusion::dataframe::DataFrame,
-    limit: usize,
-) -> Result<(Vec<Vec<serde_json::Value>>, bool), EngineError> {
-    let batches = tokio::time::timeout(QUERY_TIMEOUT, frame.collect())
-        .await
-        .map_err(|_| EngineError::Timeout)?
-        .map_err(failed)?;
-    let mut rows = json_rows::rows(&batches, limit + 1).map_err(EngineError::Failed)?;
-    let truncated = rows.len() > limit;
-    rows.truncate(limit);
-    Ok((rows, truncated))
+/// What a query computes, resolved: a visual or a slicer, and every predicate it carries.
+enum Target<'a> {
+    Visual(&'a Visual, Vec<Expr>),
+    Slicer(&'a Slicer, Vec<Expr>),
+}
+
+impl Target<'_> {
+    /// Equal for two queries that compute the same rows from the same data: the visual as
+    /// defined (not its id: a report edited since computes anew) and the predicates with their
+    /// typed values, which fold the user's row-level security into what it selects.
+    fn cache_key(&self, dataset: &str, version: u64) -> String {
+        let (what, predicates) = match self {
+            Target::Visual(visual, predicates) => {
+                (serde_json::to_string(visual).unwrap_or_default(), predicates)
+            }
+            Target::Slicer(slicer, predicates) => (format!("slicer:{}", slicer.column), predicates),
+        };
+        let predicates: Vec<String> = predicates.iter().map(|p| format!("{p:?}")).collect();
+        format!(
+            "{dataset}{KEY_SEPARATOR}{version}{KEY_SEPARATOR}{what}{KEY_SEPARATOR}{}",
+            predicates.join(&KEY_SEPARATOR.to_string())
+        )
+    }
 }

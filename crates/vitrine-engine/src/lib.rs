@@ -1,5 +1,5 @@
-//! Vitrine's built-in report engine on Apache DataFusion: datasets loaded from CSV or Parquet
-//! into memory, reports defined as JSON and validated against their dataset, visual queries
+//! Vitrine's built-in report engine on Apache DataFusion: datasets kept as Parquet files on
+//! disk and scanned, never held in memory, or tables of outside sources queried in place; reports defined as JSON and validated against their dataset, visual queries
 //! built with DataFusion's expression API (never by pasting request text into SQL), and
 //! row-level security applied to every query.
 
@@ -7,12 +7,15 @@ pub mod dataset;
 pub mod definition;
 pub mod demo_data;
 pub mod engine;
+pub mod grain;
 mod json_rows;
 pub mod query;
+pub mod results;
 pub mod rls;
+pub mod storage;
 
 pub use dataset::{ColumnInfo, ColumnKind, DataFormat, DatasetInfo};
 pub use definition::{DefinitionError, ReportDefinition};
-pub use engine::{Engine, EngineError};
+pub use engine::{DataFile, Engine, EngineError, RemoteTable};
 pub use query::{QueryRequest, QueryResult, ValueFilter};
 pub use rls::RlsError;

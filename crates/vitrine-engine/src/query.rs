@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::dataset::ColumnKind;
-use crate::definition::{Aggregation, Dimension, Measure, Visual, VisualKind};
+use crate::definition::{Aggregation, Dimension, Measure, TimeGrain, Visual, VisualKind};
 
 pub const MAX_FILTERS: usize = 20;
 pub const MAX_FILTER_VALUES: usize = 1_000;
@@ -46,6 +46,10 @@ pub struct ResultColumn {
     pub name: String,
     pub label: String,
     pub kind: ColumnKind,
+    /// For a dimension grouped by a time grain: each value is the first day of its period,
+    /// shown as the period ("Q1 2025", "Mar 2025", "week of 3 Mar 2025").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grain: Option<TimeGrain>,
 }
 
 /// `{"columns":[…],"rows":[…]}`; `truncated` when the visual's row limit cut the result.
@@ -80,12 +84,15 @@ pub fn value_text(value: &Value) -> Option<String> {
     }
 }
 
-pub fn dimension_expr(dimension: &Dimension) -> Expr {
+/// A visual's dimension: the column, or the first day of its period. A plan sent to a source
+/// uses `date_trunc`, which SQL dialects know; one run here uses Vitrine's faster function.
+pub fn dimension_expr(dimension: &Dimension, at_source: bool) -> Expr {
     match dimension.grain {
         None => ident(&dimension.column),
-        Some(grain) => {
+        Some(grain) if at_source => {
             cast(date_trunc(lit(grain.as_str()), ident(&dimension.column)), DataType::Date32)
         }
+        Some(grain) => crate::grain::period_start(grain, ident(&dimension.column)),
     }
 }
 
@@ -137,6 +144,7 @@ pub fn result_columns(visual: &Visual, schema: &Schema) -> Vec<ResultColumn> {
             name: dimension.column.clone(),
             label: dimension.column.clone(),
             kind,
+            grain: dimension.grain,
         });
     }
     for measure in &visual.measures {
@@ -145,7 +153,12 @@ pub fn result_columns(visual: &Visual, schema: &Schema) -> Vec<ResultColumn> {
             Aggregation::Avg => ColumnKind::Decimal,
             Aggregation::Sum | Aggregation::Min | Aggregation::Max => kind_of(&measure.column),
         };
-        columns.push(ResultColumn { name: measure.column.clone(), label: measure.label(), kind });
+        columns.push(ResultColumn {
+            name: measure.column.clone(),
+            label: measure.label(),
+            kind,
+            grain: None,
+        });
     }
     columns
 }

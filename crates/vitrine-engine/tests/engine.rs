@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use vitrine_core::token::RlsIdentity;
+use vitrine_engine::definition::TimeGrain;
 use vitrine_engine::{
-    DataFormat, Engine, EngineError, QueryRequest, ReportDefinition, RlsError, demo_data,
+    DataFile, DataFormat, Engine, EngineError, QueryRequest, ReportDefinition, RlsError, demo_data,
+    storage,
 };
 
 const CSV: &str = "date,region,product,units,revenue
@@ -59,15 +61,35 @@ fn request(visual: &str, filters: Value) -> QueryRequest {
     serde_json::from_value(json!({ "page": "main", "visual": visual, "filters": filters })).unwrap()
 }
 
+/// The test rows as an upload becomes: converted to a dataset file, opened from disk.
 async fn engine() -> (Engine, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.parquet");
+    storage::convert_csv(CSV.as_bytes(), &path).unwrap();
+    let engine = Engine::new();
+    let info =
+        engine.open_file("sales", DataFile::owned(path, DataFormat::Parquet), 1).await.unwrap();
+    assert_eq!(info.row_count, 5);
+    definition().validate(&info).unwrap();
+    (engine, dir)
+}
+
+#[tokio::test]
+async fn a_registered_csv_file_is_scanned_where_it_lies() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sales.csv");
     std::fs::write(&path, CSV).unwrap();
     let engine = Engine::new();
-    let info = engine.load("sales", &path, DataFormat::Csv).await.unwrap();
+    let file = DataFile::registered(path.clone(), DataFormat::Csv);
+    let info = engine.open_file("sales", file, 1).await.unwrap();
     assert_eq!(info.row_count, 5);
-    definition().validate(&info).unwrap();
-    (engine, dir)
+    let result = engine
+        .query(&definition(), &request("total", json!([])), &identity(&[], &[]))
+        .await
+        .unwrap();
+    assert_eq!(result.rows, vec![vec![json!(6350.75), json!(5)]]);
+    assert!(engine.retire("sales"));
+    assert!(path.exists(), "a registered file is never removed");
 }
 
 #[tokio::test]
@@ -139,6 +161,30 @@ async fn time_grains_group_dates_by_month_in_order() {
             vec![json!("2024-03-01"), json!(3)]
         ]
     );
+    assert_eq!(result.columns[0].grain, Some(TimeGrain::Month), "shown as a period");
+}
+
+#[tokio::test]
+async fn every_grain_groups_by_the_first_day_of_its_period() {
+    let (engine, _dir) = engine().await;
+    let expected = [
+        ("day", vec!["2024-01-05", "2024-01-20", "2024-02-03", "2024-02-10", "2024-03-15"]),
+        // Mondays: 2024-01-01, 2024-01-15, 2024-01-29, 2024-02-05, 2024-03-11.
+        ("week", vec!["2024-01-01", "2024-01-15", "2024-01-29", "2024-02-05", "2024-03-11"]),
+        ("quarter", vec!["2024-01-01"]),
+        ("year", vec!["2024-01-01"]),
+    ];
+    for (grain, days) in expected {
+        let mut value = serde_json::to_value(definition()).unwrap();
+        value["pages"][0]["visuals"][2]["dimension"]["grain"] = json!(grain);
+        let report = ReportDefinition::from_json(value).unwrap();
+        let result = engine
+            .query(&report, &request("monthly", json!([])), &identity(&[], &[]))
+            .await
+            .unwrap();
+        let got: Vec<&str> = result.rows.iter().map(|r| r[0].as_str().unwrap()).collect();
+        assert_eq!(got, days, "{grain}");
+    }
 }
 
 #[tokio::test]
@@ -238,7 +284,7 @@ async fn unknown_pages_and_visuals_are_named() {
         engine.query(&definition(), &bad_visual, &identity(&[], &[])).await.unwrap_err(),
         EngineError::UnknownVisual("nope".into())
     );
-    assert!(engine.unload("sales"));
+    assert!(engine.close("sales"));
     let unloaded =
         engine.query(&definition(), &request("total", json!([])), &identity(&[], &[])).await;
     assert_eq!(unloaded.unwrap_err(), EngineError::NotLoaded("sales".into()));
@@ -247,18 +293,23 @@ async fn unknown_pages_and_visuals_are_named() {
 #[tokio::test]
 async fn the_demo_dataset_round_trips_through_parquet() {
     let dir = tempfile::tempdir().unwrap();
-    let batches = demo_data::generate(10_000).unwrap();
     let path = dir.path().join("sales.parquet");
-    demo_data::write_parquet(&path, &batches).unwrap();
+    let written = demo_data::write_parquet(&path, 10_000).unwrap();
+    assert_eq!(written.row_count, 10_000);
     let engine = Engine::new();
-    let info = engine.load("sales", &path, DataFormat::Parquet).await.unwrap();
-    assert_eq!(info.row_count, 10_000);
+    let info =
+        engine.open_file("sales", DataFile::owned(path, DataFormat::Parquet), 1).await.unwrap();
+    assert_eq!(info, written);
     let names: Vec<&str> = info.columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
         ["date", "region", "country", "product", "category", "channel", "units", "revenue", "cost"]
     );
-    assert_eq!(demo_data::generate(10_000).unwrap(), batches, "the same rows every time");
+    assert_eq!(
+        demo_data::generate(10_000).unwrap(),
+        demo_data::generate(10_000).unwrap(),
+        "the same rows every time"
+    );
     let result = engine
         .query(&definition_for_demo(), &request("total", json!([])), &identity(&[], &[]))
         .await
@@ -279,7 +330,9 @@ fn definition_for_demo() -> ReportDefinition {
 
 #[tokio::test]
 async fn a_query_past_the_engines_memory_pool_fails_cleanly_and_the_next_one_with_room_runs() {
-    let batches = demo_data::generate(200_000).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sales.parquet");
+    demo_data::write_parquet(&path, 200_000).unwrap();
     let definition = ReportDefinition::from_json(json!({
         "dataset": "sales",
         "pages": [{ "id": "main", "title": "Main", "visuals": [
@@ -289,7 +342,10 @@ async fn a_query_past_the_engines_memory_pool_fails_cleanly_and_the_next_one_wit
     }))
     .unwrap();
     let tight = Engine::with_query_memory(Some(64 * 1024));
-    tight.load_batches("sales", demo_data::schema(), batches.clone()).unwrap();
+    tight
+        .open_file("sales", DataFile::registered(path.clone(), DataFormat::Parquet), 1)
+        .await
+        .unwrap();
     let refused =
         tight.query(&definition, &request("by-day", json!([])), &identity(&[], &[])).await;
     match refused {
@@ -299,26 +355,70 @@ async fn a_query_past_the_engines_memory_pool_fails_cleanly_and_the_next_one_wit
         other => panic!("expected a clean failure, got {other:?}"),
     }
     let roomy = Engine::with_query_memory(Some(512 * 1024 * 1024));
-    roomy.load_batches("sales", demo_data::schema(), batches).unwrap();
+    roomy.open_file("sales", DataFile::registered(path, DataFormat::Parquet), 1).await.unwrap();
     let result = roomy.query(&definition, &request("by-day", json!([])), &identity(&[], &[])).await;
     assert!(!result.unwrap().rows.is_empty());
 }
 
+/// Writes the test rows with one more row of `extra` units as version `version`'s file.
+fn version_file(dir: &std::path::Path, version: u64, extra: u32) -> std::path::PathBuf {
+    let path = dir.join(format!("v{version}.parquet"));
+    let text = format!("{CSV}2024-04-01,West,Bike,{extra},10.00\n");
+    storage::convert_csv(text.as_bytes(), &path).unwrap();
+    path
+}
+
 #[tokio::test]
-async fn memory_estimates_count_rows_not_bytes_on_disk() {
+async fn a_new_version_answers_at_once_and_the_replaced_file_is_removed() {
     let dir = tempfile::tempdir().unwrap();
-    let batches = demo_data::generate(50_000).unwrap();
-    let path = dir.path().join("sales.parquet");
-    demo_data::write_parquet(&path, &batches).unwrap();
-    let engine = Engine::new();
-    let estimate = engine.estimate_memory(&path, DataFormat::Parquet).unwrap();
-    engine.load("sales", &path, DataFormat::Parquet).await.unwrap();
-    let loaded = engine.memory_bytes("sales").unwrap();
-    assert!(
-        estimate >= loaded / 2 && estimate <= loaded * 4,
-        "estimate {estimate}, loaded {loaded}"
+    let engine = Engine::new().with_result_cache(std::time::Duration::from_secs(60), 1 << 20);
+    let v1 = version_file(dir.path(), 1, 1);
+    engine.open_file("sales", DataFile::owned(v1.clone(), DataFormat::Parquet), 1).await.unwrap();
+    let total = request("total", json!([]));
+    let before = engine.query(&definition(), &total, &identity(&[], &[])).await.unwrap();
+    assert_eq!(before.rows[0][1], json!(6));
+    let v2 = version_file(dir.path(), 2, 2);
+    engine.open_file("sales", DataFile::owned(v2.clone(), DataFormat::Parquet), 2).await.unwrap();
+    assert!(!v1.exists(), "no query reads version 1: it is gone");
+    let after = engine.query(&definition(), &total, &identity(&[], &[])).await.unwrap();
+    assert_eq!(after.rows[0][0], json!(6360.75), "the cache forgot version 1's answer");
+    assert_eq!(engine.version("sales"), Some(2));
+    assert!(engine.close("sales"));
+    assert!(v2.exists(), "closing (a paused capacity) keeps the file");
+    engine.open_file("sales", DataFile::owned(v2.clone(), DataFormat::Parquet), 2).await.unwrap();
+    assert!(engine.retire("sales"));
+    assert!(!v2.exists(), "a deleted dataset's file goes");
+}
+
+#[tokio::test]
+async fn a_thousand_identical_queries_at_once_run_once_and_rls_keeps_users_apart() {
+    let (engine, dir) = engine().await;
+    drop(engine);
+    let engine = std::sync::Arc::new(
+        Engine::new().with_result_cache(std::time::Duration::from_secs(60), 1 << 20),
     );
-    let csv = dir.path().join("sales.csv");
-    std::fs::write(&csv, CSV).unwrap();
-    assert!(engine.estimate_memory(&csv, DataFormat::Csv).unwrap() >= CSV.len() as u64);
+    let path = dir.path().join("v1.parquet");
+    engine.open_file("sales", DataFile::registered(path, DataFormat::Parquet), 1).await.unwrap();
+    let report = with_roles(
+        json!([{ "name": "Own region", "filters": [{ "column": "region", "attribute": "region" }] }]),
+    );
+    let mut runs = Vec::new();
+    for i in 0..1_000 {
+        let (engine, report) = (engine.clone(), report.clone());
+        // Two users of the North see the same rows and share entries; the South does not.
+        let region = if i % 10 == 0 { "South" } else { "North" };
+        let user = identity(&["Own region"], &[("region", region)]);
+        runs.push(tokio::spawn(async move {
+            let result = engine.query(&report, &request("by-region", json!([])), &user).await;
+            (region, result.unwrap())
+        }));
+    }
+    for run in runs {
+        let (region, result) = run.await.unwrap();
+        assert_eq!(result.rows.len(), 1);
+        assert_eq!(result.rows[0][0], json!(region), "never another user's rows");
+    }
+    let stats = engine.result_cache_stats().unwrap();
+    assert_eq!(stats.misses, 2, "one run per distinct row-level-security predicate");
+    assert_eq!(stats.hits, 998);
 }

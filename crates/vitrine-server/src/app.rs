@@ -50,12 +50,14 @@ pub struct Services {
     pub config: Arc<ServerConfig>,
     pub metrics: Arc<Metrics>,
     pub tokens: Arc<TokenService>,
-    /// The built-in report engine and its datasets in memory.
+    /// The built-in report engine, its open datasets and its result cache.
     pub engine: Arc<Engine>,
-    /// The memory report data may take, and the datasets that did not fit.
-    pub memory: Arc<crate::services::datasets::MemoryBudget>,
-    /// Serializes dataset loading, so concurrent first queries read a file once.
+    /// Serializes opening datasets, so that an open and a capacity's pause never cross.
     pub dataset_loading: Arc<tokio::sync::Mutex<()>>,
+    /// The pools of the organizations' connections, and the imports under way.
+    pub sources: crate::services::sources::SourcePools,
+    /// Seals what is kept secret at rest besides the signing keys (connection passwords).
+    pub secrets: MasterKey,
     /// Starts and stops capacities; its scheduler is started by the binary.
     pub capacities: Arc<CapacityController>,
     /// Sends invitations and password resets, when SMTP is configured.
@@ -110,6 +112,7 @@ impl AppState {
         )
         .await?;
         let links = LinkKeys::new(master.derive("account links v1"));
+        let secrets = master.clone();
         let mailer = Mailer::start(config.smtp.as_ref())?;
         let tokens = TokenService::start(
             Arc::clone(&store),
@@ -119,20 +122,14 @@ impl AppState {
             config.public_url.clone(),
         )
         .await?;
-        let query_memory =
-            config.limits.memory_bytes / crate::services::datasets::QUERY_SHARE_DIVISOR;
-        let engine = Arc::new(Engine::with_query_memory(usize::try_from(query_memory).ok()));
-        let memory = Arc::new(crate::services::datasets::MemoryBudget::new(&config.limits));
+        let engine = Arc::new(engine_within(&config.limits));
         let dataset_loading = Arc::new(tokio::sync::Mutex::new(()));
-        let local = Arc::new(
-            LocalProvider::new(
-                Arc::clone(&store),
-                Arc::clone(&engine),
-                config.data_dir.clone(),
-                Arc::clone(&dataset_loading),
-            )
-            .with_budget(Arc::clone(&memory)),
-        );
+        let local = Arc::new(LocalProvider::new(
+            Arc::clone(&store),
+            Arc::clone(&engine),
+            config.data_dir.clone(),
+            Arc::clone(&dataset_loading),
+        ));
         let notices = Arc::new(crate::notices::Notices::default());
         let capacities = Arc::new(
             CapacityController::new(Arc::clone(&store), Arc::clone(&clock), local)
@@ -148,8 +145,9 @@ impl AppState {
             metrics,
             tokens: Arc::new(tokens),
             engine: Arc::clone(&engine),
-            memory,
             dataset_loading,
+            sources: Default::default(),
+            secrets,
             capacities,
             mailer,
             links,
@@ -180,6 +178,19 @@ impl AppState {
             None => false,
         }
     }
+}
+
+/// The engine within the memory budget: the result cache takes its share, queries' working
+/// memory the rest.
+fn engine_within(limits: &crate::config::Limits) -> Engine {
+    let cache_bytes = limits.result_cache_megabytes.saturating_mul(1024 * 1024);
+    let query_bytes = limits.memory_bytes.saturating_sub(cache_bytes).max(64 * 1024 * 1024);
+    let engine = Engine::with_query_memory(usize::try_from(query_bytes).ok());
+    if limits.result_cache_seconds == 0 || cache_bytes == 0 {
+        return engine;
+    }
+    engine
+        .with_result_cache(std::time::Duration::from_secs(limits.result_cache_seconds), cache_bytes)
 }
 
 pub fn router(state: AppState) -> Router {

@@ -110,7 +110,8 @@ macro_rules! limits {
             pub metrics_listen: Option<String>,
             /// Addresses (or `a.b.c.d/n` networks) of proxies whose `X-Forwarded-For` is believed.
             pub trusted_proxies: Option<Vec<String>>,
-            /// The process-wide memory budget of report data, in MB (default: half the RAM).
+            /// The process-wide memory budget of report queries and their result cache, in MB
+            /// (default: half the RAM).
             pub memory_megabytes: Option<u64>,
         }
 
@@ -133,7 +134,7 @@ macro_rules! limits {
             pub metrics_token: Option<Secret>,
             pub metrics_listen: Option<SocketAddr>,
             pub trusted_proxies: Vec<ipnet::IpNet>,
-            /// Bytes of report data all organizations together may hold in memory.
+            /// Bytes report queries (their working memory and the result cache) may take.
             pub memory_bytes: u64,
         }
 
@@ -168,9 +169,11 @@ limits! {
     max_connections: usize = 4096;
     /// Seconds in-flight requests get to finish at shutdown.
     shutdown_grace_seconds: u64 = 20;
-    /// The memory budget of one organization's report data, in MB, unless its operators set
-    /// another (Installation › Organizations).
-    org_memory_megabytes: u64 = 1024;
+    /// Seconds identical visual queries (same data version, visual, filters and row-level
+    /// security) share one answer; 0 turns the result cache off.
+    result_cache_seconds: u64 = 30;
+    /// Megabytes the result cache may hold (taken from `memory_megabytes`).
+    result_cache_megabytes: u64 = 64;
 }
 
 impl Limits {
@@ -182,7 +185,6 @@ impl Limits {
             ("limits.header_read_timeout_seconds", limits.header_read_timeout_seconds),
             ("limits.request_timeout_seconds", limits.request_timeout_seconds),
             ("limits.max_connections", limits.max_connections as u64),
-            ("limits.org_memory_megabytes", limits.org_memory_megabytes),
         ];
         if let Some((setting, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(ConfigError::new(setting, "must be greater than 0"));

@@ -8,16 +8,15 @@ use std::path::Path;
 use serde_json::{Value, json};
 use vitrine_core::capacity::CapacityMode;
 use vitrine_core::{DatasetId, GroupId, OrgId, OrgSettings, Permission, ReportId, Role};
-use vitrine_engine::{DataFormat, DatasetInfo, Engine, demo_data};
+use vitrine_engine::{DataFormat, DatasetInfo, demo_data};
 use vitrine_store::{
-    Actor, CapacityChange, Dataset, Grantee, NewGroup, NewReport, NewUser, RlsAssignment, Store,
-    StoreError, UserChange,
+    Actor, CapacityChange, Grantee, NewGroup, NewReport, NewUser, RlsAssignment, Store, StoreError,
+    UserChange,
 };
 
 use crate::auth::password::PasswordHasher;
 use crate::error::ApiError;
 use crate::services::capacities::new_capacity;
-use crate::services::datasets::DATASETS_DIR;
 
 pub const MAIN_ORG: &str = "Northwind Traders";
 pub const SECOND_ORG: &str = "Acme Corporation";
@@ -59,7 +58,6 @@ impl From<ApiError> for DemoError {
 /// What the demo needs besides the store.
 pub struct DemoSetup<'a> {
     pub passwords: &'a PasswordHasher,
-    pub engine: &'a Engine,
     pub data_dir: &'a Path,
     pub password: &'a str,
     pub rows: usize,
@@ -207,8 +205,7 @@ pub async fn seed(
     Ok(())
 }
 
-/// Generates the sales data, stores it as Parquet in the data directory, holds it in the
-/// engine and registers it.
+/// Generates the sales data a batch at a time into a dataset file and registers it.
 async fn sales_dataset(
     store: &dyn Store,
     setup: &DemoSetup<'_>,
@@ -217,33 +214,25 @@ async fn sales_dataset(
 ) -> Result<DatasetId, DemoError> {
     let id = DatasetId::generate();
     let rows = setup.rows;
-    let batches = tokio::task::spawn_blocking(move || demo_data::generate(rows))
-        .await
-        .map_err(|e| DemoError::Data(e.to_string()))?
-        .map_err(DemoError::Data)?;
-    let location = format!("{DATASETS_DIR}/{id}.parquet");
+    let location = crate::services::datasets::location_of(id, 1);
     let path = setup.data_dir.join(&location);
-    std::fs::create_dir_all(setup.data_dir.join(DATASETS_DIR))
-        .map_err(|e| DemoError::Data(e.to_string()))?;
-    let written = batches.clone();
-    tokio::task::spawn_blocking(move || demo_data::write_parquet(&path, &written))
-        .await
-        .map_err(|e| DemoError::Data(e.to_string()))?
-        .map_err(DemoError::Data)?;
-    let info: DatasetInfo = setup
-        .engine
-        .load_batches(&id.to_string(), demo_data::schema(), batches)
-        .map_err(|e| DemoError::Data(e.to_string()))?;
-    let dataset = Dataset {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| DemoError::Data(e.to_string()))?;
+    }
+    let info: DatasetInfo =
+        tokio::task::spawn_blocking(move || demo_data::write_parquet(&path, rows))
+            .await
+            .map_err(|e| DemoError::Data(e.to_string()))?
+            .map_err(DemoError::Data)?;
+    let dataset = crate::services::datasets::record(
+        org,
         id,
-        org_id: org,
-        name: "Sales".into(),
-        format: DataFormat::Parquet.as_str().into(),
+        "Sales".into(),
+        DataFormat::Parquet,
         location,
-        columns: serde_json::to_value(&info.columns).unwrap_or_default(),
-        row_count: info.row_count,
-        created_at: actor.at,
-    };
+        &info,
+        actor.at,
+    );
     store.create_dataset(org, actor, &dataset).await?;
     Ok(id)
 }

@@ -33,6 +33,8 @@ pub enum ErrorCode {
     QuotaExceeded,
     /// Briefly unable to answer; ask again (503).
     Unavailable,
+    /// A live dataset's database did not answer; asked again by itself (503, `Retry-After`).
+    SourceUnavailable,
     /// The request (or its upload) took too long and was stopped (408).
     RequestTimeout,
     Internal,
@@ -62,6 +64,7 @@ impl ErrorCode {
             ErrorCode::TokenRevoked => "TokenRevoked",
             ErrorCode::QuotaExceeded => "QuotaExceeded",
             ErrorCode::Unavailable => "Unavailable",
+            ErrorCode::SourceUnavailable => "SourceUnavailable",
             ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::Internal => "Internal",
         }
@@ -87,9 +90,10 @@ impl ErrorCode {
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            ErrorCode::CapacityNotActive | ErrorCode::CapacityStarting | ErrorCode::Unavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ErrorCode::CapacityNotActive
+            | ErrorCode::CapacityStarting
+            | ErrorCode::Unavailable
+            | ErrorCode::SourceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -197,7 +201,11 @@ impl IntoResponse for ApiError {
                 capacity: self.capacity,
             },
         };
+        let source_down = self.code == ErrorCode::SourceUnavailable;
         let mut response = (self.status, Json(body)).into_response();
+        if source_down {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("15"));
+        }
         if self.bearer_challenge {
             let error = match self.code {
                 ErrorCode::NoAccess | ErrorCode::Forbidden | ErrorCode::NoRlsRole => {

@@ -334,7 +334,6 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     }
     let setup = demo::DemoSetup {
         passwords: &state.passwords,
-        engine: &state.engine,
         data_dir: &data_dir,
         password: &password,
         rows: args.rows,
@@ -563,8 +562,9 @@ async fn add_dataset(
 }
 
 /// Finishes capacity transitions interrupted by a restart and takes the scheduler's first
-/// decisions — a capacity that went idle while the server was down pauses now — before loading
-/// the datasets that running capacities (or none) serve; then runs the scheduler.
+/// decisions — a capacity that went idle while the server was down pauses now — then runs the
+/// schedulers. No dataset is loaded: each opens on its first query, so the server is ready at
+/// once; what a crash or a replaced version left in the datasets directory is swept.
 async fn start_capacities_and_data(state: &AppState) {
     if let Err(error) = state.capacities.recover().await {
         tracing::error!(%error, "could not recover capacity transitions");
@@ -572,7 +572,11 @@ async fn start_capacities_and_data(state: &AppState) {
     if let Err(error) = state.capacities.tick().await {
         tracing::error!(%error, "capacity scheduler pass at start-up");
     }
-    tokio::spawn(vitrine_server::services::datasets::load_all(state.clone()));
+    vitrine_server::services::datasets::sweep(state).await;
+    vitrine_server::services::sources::spawn_schedule(
+        state.clone(),
+        std::time::Duration::from_secs(30),
+    );
     state.capacities.spawn_scheduler(std::time::Duration::from_secs(15));
     vitrine_server::services::displays::spawn_watch(
         state.clone(),

@@ -211,8 +211,8 @@ async fn the_scheduler_pauses_an_on_demand_capacity_after_exactly_its_idle_minut
 }
 
 #[tokio::test]
-async fn a_query_let_through_just_before_the_pause_does_not_load_the_data_again() {
-    use vitrine_server::services::datasets::{LoadFor, ensure_loaded};
+async fn a_query_let_through_just_before_the_pause_does_not_open_the_data_again() {
+    use vitrine_server::services::datasets::{OpenFor, ensure_open};
     let app = spawn_app().await;
     let org = org_of(&app).await;
     let demo = app.store.list_capacities(org).await.unwrap().remove(0);
@@ -222,43 +222,43 @@ async fn a_query_let_through_just_before_the_pause_does_not_load_the_data_again(
     assert!(app.state.engine.info(&dataset.id.to_string()).is_none());
 
     // The gate let the query through a moment ago; it reaches the data after the pause.
-    let late = ensure_loaded(&app.state, &dataset, LoadFor::Viewers).await.unwrap_err();
+    let late = ensure_open(&app.state, &dataset, OpenFor::Viewers).await.unwrap_err();
     assert_eq!(late.code.as_str(), "CapacityNotActive");
-    assert!(app.state.engine.info(&dataset.id.to_string()).is_none(), "still out of memory");
+    assert!(app.state.engine.info(&dataset.id.to_string()).is_none(), "still closed");
     // An author checking a definition against it still reads it.
-    ensure_loaded(&app.state, &dataset, LoadFor::Authors).await.unwrap();
+    ensure_open(&app.state, &dataset, OpenFor::Authors).await.unwrap();
     assert!(app.state.engine.info(&dataset.id.to_string()).is_some());
 }
 
 #[tokio::test]
-async fn after_a_restart_a_paused_capacitys_data_stays_out_of_memory_until_it_starts() {
+async fn after_a_restart_a_paused_capacitys_data_stays_closed_until_it_starts() {
+    use vitrine_server::services::datasets::{OpenFor, ensure_open};
     let app = spawn_app().await;
     let org = org_of(&app).await;
     let demo = app.store.list_capacities(org).await.unwrap().remove(0);
-    let dataset = app.store.list_datasets(org).await.unwrap().remove(0).id.to_string();
-    let loaded_at_start = |app: &TestApp| {
-        let state = app.state.clone();
-        let dataset = dataset.clone();
-        async move {
-            vitrine_server::services::datasets::load_all(state.clone()).await;
-            state.engine.info(&dataset).is_some()
-        }
-    };
+    let dataset = app.store.list_datasets(org).await.unwrap().remove(0);
+    let id = dataset.id.to_string();
     let app = app.restart().await;
-    assert!(loaded_at_start(&app).await, "running: loaded at start-up");
+    assert!(app.state.engine.info(&id).is_none(), "nothing is opened at start-up");
+    ensure_open(&app.state, &dataset, OpenFor::Viewers).await.unwrap();
+    assert!(app.state.engine.info(&id).is_some(), "running: opened by a query");
 
     app.state.capacities.pause(org, demo.id, "manual", None).await.unwrap();
     wait_for(&app, &demo, CapacityState::Paused).await;
-    assert!(app.state.engine.info(&dataset).is_none(), "pausing freed it");
+    assert!(app.state.engine.info(&id).is_none(), "pausing closed it");
     let app = app.restart().await;
-    assert!(!loaded_at_start(&app).await, "paused: left out at start-up");
+    let refused = ensure_open(&app.state, &dataset, OpenFor::Viewers).await.unwrap_err();
+    assert_eq!(refused.code.as_str(), "CapacityNotActive", "paused: stays closed after a restart");
+    assert!(app.state.engine.info(&id).is_none());
 
     app.state.capacities.resume(org, demo.id, "manual", None).await.unwrap();
     wait_for(&app, &demo, CapacityState::Running).await;
-    assert!(app.state.engine.info(&dataset).is_some(), "starting it loads the data");
+    assert!(app.state.engine.info(&id).is_some(), "starting it opens the data");
 }
 
 mod api {
+    use vitrine_server::services::datasets::{OpenFor, ensure_open};
+
     use super::*;
     use reqwest::StatusCode;
     use serde_json::{Value, json};
@@ -523,7 +523,7 @@ mod api {
         app.state.capacities.tick().await.unwrap();
         wait_for(&app, &demo, CapacityState::Paused).await;
         assert_eq!(events(&app, &demo).await[0].reason, "inactivity");
-        assert!(!app.state.engine.unload(&dataset), "the paused engine freed the data");
+        assert!(!app.state.engine.close(&dataset), "the paused engine closed the data");
         expect_error(
             query(&app, &token, &report).await,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -536,7 +536,7 @@ mod api {
         let waking = admin.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
         expect_error(waking, StatusCode::SERVICE_UNAVAILABLE, "CapacityStarting").await;
         wait_for(&app, &demo, CapacityState::Running).await;
-        assert!(app.state.engine.info(&dataset).is_some(), "starting it loaded the data");
+        assert!(app.state.engine.info(&dataset).is_some(), "starting it opened the data");
         let started = events(&app, &demo).await;
         assert_eq!(
             (started[1].reason.as_str(), started[1].actor.as_deref()),
@@ -582,11 +582,12 @@ mod api {
             .await;
         assert_eq!(placed.status(), StatusCode::OK);
         let id: CapacityId = side["id"].as_str().unwrap().parse().unwrap();
+        let dataset = app.store.list_datasets(org_of(&app).await).await.unwrap().remove(0);
+        ensure_open(&app.state, &dataset, OpenFor::Viewers).await.unwrap();
         admin.post(&format!("/api/v1/capacities/{id}/pause"), json!({})).await;
         let side = app.store.get_capacity(org_of(&app).await, id).await.unwrap();
         wait_for(&app, &side, CapacityState::Paused).await;
-        let dataset = app.store.list_datasets(side.org_id).await.unwrap().remove(0).id;
-        assert!(app.state.engine.info(&dataset.to_string()).is_some(), "still in memory");
+        assert!(app.state.engine.info(&dataset.id.to_string()).is_some(), "still open");
 
         let overview = admin.id_of("/api/v1/reports", "name", "Sales overview").await;
         let token = token_of(&admin, &overview).await;
@@ -646,7 +647,9 @@ mod api {
         let demo = app.store.list_capacities(org).await.unwrap();
         let demo = demo.iter().find(|c| c.name == DEMO_CAPACITY).unwrap().clone();
         let side = app.store.get_capacity(org, side).await.unwrap();
-        let dataset = app.store.list_datasets(org).await.unwrap().remove(0).id.to_string();
+        let stored = app.store.list_datasets(org).await.unwrap().remove(0);
+        ensure_open(&app.state, &stored, OpenFor::Viewers).await.unwrap();
+        let dataset = stored.id.to_string();
         assert!(app.state.engine.info(&dataset).is_some());
 
         // One scheduler pass moves both to Pausing before either provider has run.

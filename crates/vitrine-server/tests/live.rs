@@ -358,3 +358,22 @@ mod open_reports {
         assert_eq!(data["capacityId"], demo.as_str());
     }
 }
+
+#[tokio::test]
+async fn an_open_report_hears_that_its_dataset_has_new_data_within_a_second() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let created = upload(&admin, "Visits", "visits.csv", b"city,visits\nOslo,3\n").await;
+    let dataset = created.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let report = card_report(&admin, "Visits", &dataset, "visits").await;
+    let token = admin.token(&report).await["token"].as_str().unwrap().to_string();
+    let mut live = channel(&app, &token, None).await;
+    events_until(&mut live, "ready", SECOND).await;
+    let replaced = replace_data(&admin, &dataset, "visits.csv", b"city,visits\nOslo,4\n").await;
+    assert_eq!(replaced.status(), StatusCode::OK);
+    let heard = events_until(&mut live, "changed", SECOND).await;
+    let changed = heard.last().expect("an event");
+    assert_eq!(changed.event, "changed");
+    let data: Value = serde_json::from_str(&changed.data).unwrap();
+    assert_eq!(data["reportId"], report.as_str());
+}

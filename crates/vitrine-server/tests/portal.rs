@@ -541,7 +541,7 @@ async fn datasets_are_uploaded_through_the_portal_form_with_its_csrf_field() {
     let app = spawn_app().await;
     let contributor = app.sign_in(CONTRIBUTOR).await;
     assert!(
-        contributor.get("/admin/datasets").await.text().await.unwrap().contains("Upload a dataset")
+        contributor.get("/admin/datasets").await.text().await.unwrap().contains("Upload a file")
     );
     let multipart = |csrf: Option<&str>| {
         let boundary = "vitrine-test-boundary";

@@ -13,7 +13,6 @@ use common::*;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-const REGIONAL: &str = "regional@example.com";
 const REGIONS: [&str; 5] = ["Central", "East", "North", "South", "West"];
 const NORTH_COUNTRIES: [&str; 3] = ["Finland", "Norway", "Sweden"];
 const CHANNELS: [&str; 3] = ["Online", "Partner", "Retail"];
@@ -686,7 +685,7 @@ async fn contributors_upload_datasets_that_reports_use_and_other_organizations_n
     assert_eq!(response.status(), StatusCode::CREATED);
     let dataset: Value = response.json().await.unwrap();
     assert_eq!(dataset["name"], "Visits");
-    assert_eq!(dataset["format"], "csv");
+    assert_eq!(dataset["format"], "parquet", "a CSV upload is kept as Parquet");
     assert_eq!(dataset["rowCount"], 3);
     assert_eq!(
         dataset["columns"],
@@ -700,7 +699,7 @@ async fn contributors_upload_datasets_that_reports_use_and_other_organizations_n
     let names: BTreeSet<&str> =
         listed.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
     assert_eq!(names, BTreeSet::from(["Sales", "Visits"]));
-    let file = app.data_dir().join(format!("datasets/{id}.csv"));
+    let file = app.data_dir().join(format!("datasets/{id}/v1.parquet"));
     assert!(file.exists(), "kept in the data directory");
 
     // A report on it.

@@ -8,6 +8,7 @@ pub mod conformance;
 mod displays;
 mod installation;
 mod records;
+mod sources;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -22,6 +23,7 @@ use vitrine_core::{
 pub use displays::*;
 pub use installation::{AccountStore, InstallationStore};
 pub use records::*;
+pub use sources::*;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +58,9 @@ pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
 }
 
 #[async_trait]
-pub trait Store: InstallationStore + AccountStore + DisplayStore + Send + Sync + 'static {
+pub trait Store:
+    InstallationStore + AccountStore + DisplayStore + SourceStore + Send + Sync + 'static
+{
     /// Applies pending migrations; returns how many were applied.
     async fn migrate(&self) -> StoreResult<usize>;
     /// Cheap liveness probe.

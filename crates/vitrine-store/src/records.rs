@@ -463,14 +463,20 @@ pub struct Dataset {
     pub id: DatasetId,
     pub org_id: OrgId,
     pub name: String,
-    /// `csv` or `parquet`.
+    /// `csv` or `parquet` (a file), or `source` (a direct dataset of a connection).
     pub format: String,
-    /// A file in the data directory (relative path) or a registered absolute path.
+    /// A file in the data directory (relative path) or a registered absolute path; empty
+    /// for a direct dataset.
     pub location: String,
     /// The columns as JSON (`[{"name","kind"}]`), as read when the dataset was added.
     pub columns: Value,
     pub row_count: u64,
     pub created_at: DateTime<Utc>,
+    /// Counts the data's versions: 1 at creation, one more for each replacement or import.
+    pub version: u64,
+    pub updated_at: DateTime<Utc>,
+    /// For a dataset of a connection: what it reads, and how.
+    pub source: Option<crate::DatasetSource>,
 }
 
 /// Row-level-security roles and attributes assigned to a user or a group.

@@ -1,25 +1,29 @@
-//! `/api/v1/datasets`: administrators and contributors upload CSV or Parquet files and read
-//! their columns.
+//! `/api/v1/datasets`: administrators and contributors upload CSV or Parquet files (converted
+//! to Parquet while they stream in), replace a dataset's data, add datasets of a connection
+//! (direct or imported), refresh imported ones and read their history.
 
 use axum::Json;
-use axum::extract::{Multipart, Path, State};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
 use tokio::io::AsyncWriteExt;
 use vitrine_core::DatasetId;
+use vitrine_core::source::RefreshTrigger;
+use vitrine_engine::{DataFormat, storage};
 use vitrine_store::Dataset;
 
-use super::{json, requests};
+use super::{JsonFields, json, requests};
 use crate::app::AppState;
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, ApiResult};
-use crate::services::datasets::{self, DATASETS_DIR};
-use crate::services::parse_id;
+use crate::services::datasets::{self, ConvertedUpload, DATASETS_DIR};
+use crate::services::{parse_id, sources};
 
-/// Uploads larger than this are refused.
-pub const MAX_UPLOAD_BYTES: usize = 512 * 1024 * 1024;
+/// Uploads larger than this are refused (a CSV of a hundred million rows is about 7 GB).
+pub const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024 * 1024;
 
-fn dataset_json(state: &AppState, dataset: &Dataset) -> json::Dataset {
-    json::Dataset::of(dataset, state.memory.unavailable(dataset.id))
+pub fn dataset_json(state: &AppState, dataset: &Dataset) -> json::Dataset {
+    json::Dataset::of(dataset, state.sources.is_importing(dataset.id))
 }
 
 /// The organization's datasets and their columns.
@@ -60,19 +64,10 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A multipart upload, written to a temporary file as it arrives.
+/// A multipart upload: its `name` and its `file`, converted to a dataset file as it arrived.
 pub struct Upload {
     pub name: Option<String>,
-    pub file_name: Option<String>,
-    pub path: Option<std::path::PathBuf>,
-}
-
-impl Drop for Upload {
-    fn drop(&mut self) {
-        if let Some(path) = &self.path {
-            let _ = std::fs::remove_file(path);
-        }
-    }
+    pub file: Option<ConvertedUpload>,
 }
 
 /// Reads the `name` and `file` parts of a multipart form.
@@ -90,6 +85,10 @@ pub async fn read_portal_upload(
     read_parts(state, form, true).await
 }
 
+fn unreadable_upload<E>(_: E) -> ApiError {
+    ApiError::invalid("file", "the upload could not be read (too large, or cut off)")
+}
+
 async fn read_parts(
     state: &AppState,
     mut form: Multipart,
@@ -98,10 +97,8 @@ async fn read_parts(
     let mut csrf = None;
     let dir = state.config.data_dir.join(DATASETS_DIR);
     tokio::fs::create_dir_all(&dir).await.map_err(|_| ApiError::internal())?;
-    let mut upload = Upload { name: None, file_name: None, path: None };
-    let unreadable =
-        |_| ApiError::invalid("file", "the upload could not be read (too large, or cut off)");
-    while let Some(mut field) = form.next_field().await.map_err(unreadable)? {
+    let mut upload = Upload { name: None, file: None };
+    while let Some(mut field) = form.next_field().await.map_err(unreadable_upload)? {
         match field.name() {
             Some("csrf") if with_csrf && csrf.is_none() => {
                 csrf = Some(small_text(&mut field, "csrf").await?);
@@ -109,7 +106,7 @@ async fn read_parts(
             Some("name") if upload.name.is_none() => {
                 upload.name = Some(small_text(&mut field, "name").await?);
             }
-            Some("file") if upload.path.is_some() => {
+            Some("file") if upload.file.is_some() => {
                 return Err(ApiError::invalid("file", "send one file per upload"));
             }
             Some(name @ ("csrf" | "name")) => {
@@ -123,17 +120,11 @@ async fn read_parts(
                         "Missing CSRF token.",
                     ));
                 }
-                upload.file_name = field.file_name().map(str::to_string);
-                let path = dir.join(format!(".upload-{}", uuid::Uuid::now_v7()));
-                upload.path = Some(path.clone());
-                let mut file =
-                    tokio::fs::File::create(&path).await.map_err(|_| ApiError::internal())?;
-                let mut pace = UploadPace::new(&state.config.limits);
-                while let Some(chunk) = pace.next(field.chunk()).await?.map_err(unreadable)? {
-                    pace.received(chunk.len());
-                    file.write_all(&chunk).await.map_err(|_| ApiError::internal())?;
-                }
-                file.flush().await.map_err(|_| ApiError::internal())?;
+                let format = field
+                    .file_name()
+                    .and_then(DataFormat::from_file_name)
+                    .ok_or_else(|| ApiError::invalid("file", "must be a .csv or .parquet file"))?;
+                upload.file = Some(convert(state, &mut field, format).await?);
             }
             Some(other) => {
                 return Err(ApiError::invalid(
@@ -145,6 +136,121 @@ async fn read_parts(
         }
     }
     Ok((csrf, upload))
+}
+
+/// What the upload sends the CSV converter: bytes, then the end (a channel closed without
+/// it is an upload cut off).
+enum Piece {
+    Bytes(Bytes),
+    End,
+}
+
+/// CSV text from the upload, for the converter's thread.
+struct UploadReader {
+    pieces: tokio::sync::mpsc::Receiver<Piece>,
+    current: Bytes,
+    ended: bool,
+}
+
+impl std::io::Read for UploadReader {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            if self.ended {
+                return Ok(0);
+            }
+            match self.pieces.blocking_recv() {
+                Some(Piece::Bytes(bytes)) => self.current = bytes,
+                Some(Piece::End) => self.ended = true,
+                None => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the upload was cut off",
+                    ));
+                }
+            }
+        }
+        let n = buffer.len().min(self.current.len());
+        buffer[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Converts the file part as it arrives: a CSV file is parsed and written as Parquet while
+/// it streams in (nothing buffers it whole); a Parquet file, whose footer comes last, is
+/// kept on disk and rewritten.
+async fn convert(
+    state: &AppState,
+    field: &mut axum::extract::multipart::Field<'_>,
+    format: DataFormat,
+) -> ApiResult<ConvertedUpload> {
+    let out = ConvertedUpload::place(&state.config.data_dir);
+    let mut pace = UploadPace::new(&state.config.limits);
+    let converted = match format {
+        DataFormat::Csv => {
+            let (sender, pieces) = tokio::sync::mpsc::channel(16);
+            let target = out.clone();
+            let converter = tokio::task::spawn_blocking(move || {
+                let reader = UploadReader { pieces, current: Bytes::new(), ended: false };
+                storage::convert_csv(reader, &target)
+            });
+            let mut refused = false;
+            while let Some(chunk) = pace.next(field.chunk()).await?.map_err(unreadable_upload)? {
+                pace.received(chunk.len());
+                if sender.send(Piece::Bytes(chunk)).await.is_err() {
+                    // The converter stopped: its error says why.
+                    refused = true;
+                    break;
+                }
+            }
+            if !refused {
+                let _ = sender.send(Piece::End).await;
+            }
+            drop(sender);
+            converter.await.map_err(|_| ApiError::internal())?
+        }
+        DataFormat::Parquet => {
+            let raw = out.with_extension("raw");
+            let written = async {
+                let mut file =
+                    tokio::fs::File::create(&raw).await.map_err(|_| ApiError::internal())?;
+                while let Some(chunk) =
+                    pace.next(field.chunk()).await?.map_err(unreadable_upload)?
+                {
+                    pace.received(chunk.len());
+                    file.write_all(&chunk).await.map_err(|_| ApiError::internal())?;
+                }
+                file.flush().await.map_err(|_| ApiError::internal())
+            }
+            .await;
+            let rewritten = match written {
+                Ok(()) => {
+                    let (input, target) = (raw.clone(), out.clone());
+                    tokio::task::spawn_blocking(move || storage::rewrite_parquet(&input, &target))
+                        .await
+                        .map_err(|_| ApiError::internal())
+                }
+                Err(error) => Err(error),
+            };
+            let _ = tokio::fs::remove_file(&raw).await;
+            rewritten?
+        }
+    };
+    match converted {
+        Ok(info) => Ok(ConvertedUpload { path: out, info }),
+        Err(error) => {
+            let _ = tokio::fs::remove_file(&out).await;
+            Err(ApiError::invalid("file", without_paths(&error.to_string())))
+        }
+    }
+}
+
+/// An error message without file system paths: uploads are named by the user, not the server.
+fn without_paths(message: &str) -> String {
+    message
+        .split_whitespace()
+        .map(|word| if word.contains('/') || word.contains('\\') { "the file" } else { word })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Uploads take as long as they need while they keep a minimum average rate, after a first
@@ -215,25 +321,99 @@ async fn small_text(
     String::from_utf8(bytes).map_err(|_| ApiError::invalid(name.to_string(), "must be UTF-8 text"))
 }
 
-/// Uploads a dataset: multipart with `name` and one `file` (.csv or .parquet).
+/// A new dataset: an upload (multipart with `name` and one `file`, .csv or .parquet), or a
+/// table or read-only query of a connection (JSON).
 #[utoipa::path(post, path = "/datasets", tag = "Datasets",
-    request_body(content = requests::DatasetUpload, content_type = "multipart/form-data"),
+    request_body(content(
+        (requests::DatasetUpload = "multipart/form-data"),
+        (requests::SourceDataset = "application/json"),
+    )),
     responses(
         (status = 201, body = json::Dataset),
-        (status = 413, description = "`QuotaExceeded`: over a memory or size limit.", body = crate::error::ErrorBody),
+        (status = 413, description = "`QuotaExceeded`: over a size limit.", body = crate::error::ErrorBody),
     ))]
 pub async fn create(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    form: Multipart,
+    request: Request,
 ) -> ApiResult<(StatusCode, Json<json::Dataset>)> {
     let scope = caller.principal.content_manager()?;
-    let mut upload = read_upload(&state, form).await?;
-    let name = upload.name.clone().ok_or_else(|| ApiError::invalid("name", "is required"))?;
-    let file_name =
-        upload.file_name.clone().ok_or_else(|| ApiError::invalid("file", "is required"))?;
-    let path = upload.path.clone().ok_or_else(|| ApiError::invalid("file", "is required"))?;
-    let dataset = datasets::add_upload(&state, &scope, &caller, &name, &file_name, &path).await?;
-    upload.path = None;
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let dataset = if multipart {
+        let form = Multipart::from_request(request, &state).await.map_err(|e| {
+            ApiError::invalid("body", format!("is not a readable multipart form ({e})"))
+        })?;
+        let upload = read_upload(&state, form).await?;
+        let name = upload.name.ok_or_else(|| ApiError::invalid("name", "is required"))?;
+        let file = upload.file.ok_or_else(|| ApiError::invalid("file", "is required"))?;
+        datasets::add_upload(&state, &scope, &caller, &name, file).await?
+    } else {
+        let JsonFields(input) = JsonFields::from_request(request, &state).await?;
+        sources::create_dataset(&state, &scope, &caller, &input).await?
+    };
     Ok((StatusCode::CREATED, Json(dataset_json(&state, &dataset))))
+}
+
+/// Replaces a file dataset's data with an upload (multipart `file`): checked against the
+/// reports that read it (a column they use must remain), then switched in at once; open
+/// viewers reload their visuals.
+#[utoipa::path(put, path = "/datasets/{id}/data", tag = "Datasets", params(("id" = DatasetId, Path)),
+    request_body(content = requests::DatasetData, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, body = json::Dataset),
+        (status = 409, description = "`InvalidInput`: the new data lacks columns reports use; the message names them.", body = crate::error::ErrorBody),
+    ))]
+pub async fn replace_data(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+    form: Multipart,
+) -> ApiResult<Json<json::Dataset>> {
+    let scope = caller.principal.content_manager()?;
+    let id: DatasetId = parse_id(&id, "dataset")?;
+    state.store.get_dataset(scope.org_id(), id).await?;
+    let upload = read_upload(&state, form).await?;
+    if upload.name.is_some() {
+        return Err(ApiError::invalid("name", "is not sent with new data; send only file"));
+    }
+    let file = upload.file.ok_or_else(|| ApiError::invalid("file", "is required"))?;
+    let dataset = datasets::replace_data(&state, &scope, &caller, id, file).await?;
+    Ok(Json(dataset_json(&state, &dataset)))
+}
+
+/// Starts a refresh of an imported dataset; its progress is in `GET …/refreshes`.
+#[utoipa::path(post, path = "/datasets/{id}/refresh", tag = "Datasets", params(("id" = DatasetId, Path)),
+    responses(
+        (status = 202, description = "The import started."),
+        (status = 409, description = "One is already running.", body = crate::error::ErrorBody),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let scope = caller.principal.content_manager()?;
+    let dataset = state.store.get_dataset(scope.org_id(), parse_id(&id, "dataset")?).await?;
+    let actor = caller.actor(state.clock.now());
+    sources::start_refresh(&state, &dataset, RefreshTrigger::Manual, actor)?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// The dataset's last refreshes, newest first: start, end, rows, version or error.
+#[utoipa::path(get, path = "/datasets/{id}/refreshes", tag = "Datasets", params(("id" = DatasetId, Path)),
+    responses((status = 200, body = Vec<json::DatasetRefresh>)))]
+pub async fn refreshes(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<json::DatasetRefresh>>> {
+    let scope = caller.principal.content_manager()?;
+    let id: DatasetId = parse_id(&id, "dataset")?;
+    state.store.get_dataset(scope.org_id(), id).await?;
+    let history = state.store.list_refreshes(scope.org_id(), id, 50).await?;
+    Ok(Json(history.iter().map(json::DatasetRefresh::from).collect()))
 }

@@ -203,7 +203,7 @@ pub async fn query(
     caller: EmbedCaller,
     Path(id): Path<String>,
     JsonFields(input): JsonFields,
-) -> ApiResult<Json<vitrine_engine::QueryResult>> {
+) -> ApiResult<Json<std::sync::Arc<vitrine_engine::QueryResult>>> {
     let id: ReportId = id.parse().map_err(|_| ApiError::not_found("report").bearer())?;
     caller.require_report(&state, id)?;
     let request: QueryRequest = serde_json::from_value(input.into_value()).map_err(|e| {

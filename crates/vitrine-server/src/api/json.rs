@@ -654,20 +654,41 @@ pub struct Switched {
 pub struct Dataset {
     pub id: DatasetId,
     pub name: String,
-    /// `csv` or `parquet`.
+    /// `csv` or `parquet` (a file), or `source` (a dataset of a connection not yet imported,
+    /// or direct).
     pub format: String,
+    /// Rows of the current version (0 for a direct dataset: its rows are at the source).
     pub row_count: u64,
     /// `[{"name","kind"}]`.
     #[schema(value_type = Vec<Object>)]
     pub columns: Value,
     pub created_at: Time,
-    /// False when the dataset did not fit in memory at start; `unavailableReason` says why.
-    pub available: bool,
-    pub unavailable_reason: Option<String>,
+    /// Counts the data's versions: one more for each replacement or import.
+    pub version: u64,
+    pub updated_at: Time,
+    /// For a dataset of a connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<DatasetSource>,
+}
+
+/// What a dataset of a connection reads and how.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetSource {
+    pub connection: vitrine_core::ConnectionId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+    /// `direct` or `imported`.
+    pub mode: String,
+    pub refresh_every_minutes: Option<u32>,
+    /// An import is running now.
+    pub refreshing: bool,
 }
 
 impl Dataset {
-    pub fn of(dataset: &store::Dataset, unavailable: Option<String>) -> Self {
+    pub fn of(dataset: &store::Dataset, refreshing: bool) -> Self {
         Self {
             id: dataset.id,
             name: dataset.name.clone(),
@@ -675,10 +696,94 @@ impl Dataset {
             row_count: dataset.row_count,
             columns: dataset.columns.clone(),
             created_at: Time(dataset.created_at),
-            available: unavailable.is_none(),
-            unavailable_reason: unavailable,
+            version: dataset.version,
+            updated_at: Time(dataset.updated_at),
+            source: dataset.source.as_ref().map(|source| DatasetSource {
+                connection: source.connection_id,
+                table: source.table.clone(),
+                sql: source.sql.clone(),
+                mode: source.mode.as_str().to_string(),
+                refresh_every_minutes: source.refresh_every_minutes,
+                refreshing,
+            }),
         }
     }
+}
+
+/// One import of an imported dataset.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetRefresh {
+    /// `created`, `manual` or `schedule`.
+    pub trigger: String,
+    pub started_at: Time,
+    /// Absent while it runs.
+    pub finished_at: Option<Time>,
+    pub row_count: Option<u64>,
+    /// The version it made.
+    pub version: Option<u64>,
+    /// Why it failed; the last good version stayed.
+    pub error: Option<String>,
+}
+
+impl From<&store::DatasetRefresh> for DatasetRefresh {
+    fn from(refresh: &store::DatasetRefresh) -> Self {
+        Self {
+            trigger: refresh.trigger.as_str().to_string(),
+            started_at: Time(refresh.started_at),
+            finished_at: refresh.finished_at.map(Time),
+            row_count: refresh.row_count,
+            version: refresh.version,
+            error: refresh.error.clone(),
+        }
+    }
+}
+
+/// A connection to a database of the organization; its password is never answered.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub id: vitrine_core::ConnectionId,
+    pub name: String,
+    /// `postgres` or `mysql`.
+    pub kind: String,
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub user: String,
+    /// `disable`, `prefer`, `require` or `verify-full`.
+    pub tls: String,
+    pub max_connections: u32,
+    pub query_timeout_seconds: u32,
+    pub created_at: Time,
+    pub updated_at: Time,
+}
+
+impl From<&store::Connection> for Connection {
+    fn from(connection: &store::Connection) -> Self {
+        Self {
+            id: connection.id,
+            name: connection.name.clone(),
+            kind: connection.kind.as_str().to_string(),
+            host: connection.host.clone(),
+            port: connection.port,
+            database: connection.database.clone(),
+            user: connection.user.clone(),
+            tls: connection.tls.as_str().to_string(),
+            max_connections: connection.max_connections,
+            query_timeout_seconds: connection.query_timeout_seconds,
+            created_at: Time(connection.created_at),
+            updated_at: Time(connection.updated_at),
+        }
+    }
+}
+
+/// What "Test connection" found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionTest {
+    pub ok: bool,
+    /// The database's version, or what went wrong in plain words.
+    pub message: String,
 }
 
 /// Row-level-security roles and attributes of a user or a group.

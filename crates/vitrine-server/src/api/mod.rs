@@ -5,6 +5,7 @@ mod account;
 mod api_keys;
 mod audit;
 mod capacities;
+mod connections;
 mod datasets;
 mod displays;
 mod embed;
@@ -36,7 +37,7 @@ use utoipa_axum::routes;
 use vitrine_core::Fields;
 
 use crate::app::AppState;
-pub use datasets::{MAX_UPLOAD_BYTES, Upload, read_portal_upload, read_upload};
+pub use datasets::{MAX_UPLOAD_BYTES, Upload, dataset_json, read_portal_upload, read_upload};
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -44,6 +45,7 @@ use crate::error::{ApiError, ErrorCode};
 fn documented() -> OpenApiRouter<AppState> {
     let uploads = OpenApiRouter::new()
         .routes(routes!(datasets::list, datasets::create))
+        .routes(routes!(datasets::replace_data))
         .layer(axum::extract::DefaultBodyLimit::max(datasets::MAX_UPLOAD_BYTES))
         // An upload announcing more than the limit is refused before its body is read.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(datasets::MAX_UPLOAD_BYTES));
@@ -75,6 +77,11 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(embed_tokens::identities))
         .merge(uploads)
         .routes(routes!(datasets::show, datasets::delete))
+        .routes(routes!(datasets::refresh))
+        .routes(routes!(datasets::refreshes))
+        .routes(routes!(connections::list, connections::create))
+        .routes(routes!(connections::show, connections::update, connections::delete))
+        .routes(routes!(connections::test))
         .routes(routes!(capacities::list, capacities::create))
         .routes(routes!(capacities::show, capacities::update, capacities::delete))
         .routes(routes!(capacities::resume))

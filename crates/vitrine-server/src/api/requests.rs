@@ -251,6 +251,63 @@ pub struct DatasetUpload {
     pub file: Vec<u8>,
 }
 
+/// New data for a file dataset.
+#[derive(ToSchema)]
+pub struct DatasetData {
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
+/// A dataset of a connection: a `table` (or view) or a read-only `sql` query, read `direct`
+/// (every visual a query at the source) or `imported` (copied on a schedule or on demand).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceDataset {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    pub connection: vitrine_core::ConnectionId,
+    /// `table` or `schema.table`.
+    #[schema(min_length = 1, max_length = 257)]
+    pub table: Option<String>,
+    /// One SELECT; nothing that writes.
+    #[schema(min_length = 1, max_length = 65536)]
+    pub sql: Option<String>,
+    #[schema(pattern = "^(direct|imported)$")]
+    pub mode: String,
+    /// Imported datasets: refreshed this often (otherwise on demand only).
+    #[schema(minimum = 5, maximum = 44640)]
+    pub refresh_every_minutes: Option<u32>,
+}
+
+/// A connection to one of the organization's databases. Creating one needs every field but
+/// `port`, `tls`, `maxConnections` and `queryTimeoutSeconds`; a change, only those it changes
+/// (a missing `password` keeps the old one).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionSettings {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    #[schema(pattern = "^(postgres|mysql)$")]
+    pub kind: Option<String>,
+    #[schema(min_length = 1, max_length = 255)]
+    pub host: Option<String>,
+    #[schema(minimum = 1, maximum = 65535)]
+    pub port: Option<u16>,
+    #[schema(min_length = 1, max_length = 255)]
+    pub database: Option<String>,
+    #[schema(min_length = 1, max_length = 255)]
+    pub user: Option<String>,
+    /// Sealed at rest, never answered back.
+    #[schema(max_length = 1024)]
+    pub password: Option<String>,
+    #[schema(pattern = "^(disable|prefer|require|verify-full)$")]
+    pub tls: Option<String>,
+    #[schema(minimum = 1, maximum = 50)]
+    pub max_connections: Option<u32>,
+    #[schema(minimum = 1, maximum = 60)]
+    pub query_timeout_seconds: Option<u32>,
+}
+
 /// The filters of the organization's audit.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]

@@ -1,6 +1,6 @@
 //! Providers do the real switching. The trait is shaped like the cloud providers to come
-//! (suspend and resume are long-running operations that may fail or hang): `local` frees and
-//! reloads the built-in engine's datasets; `simulated` waits and fails on request, for demos
+//! (suspend and resume are long-running operations that may fail or hang): `local` closes and
+//! reopens the built-in engine's datasets; `simulated` waits and fails on request, for demos
 //! and tests.
 
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use vitrine_core::capacity::CapacityState;
 use vitrine_core::{CapacityId, DatasetId};
-use vitrine_engine::{DataFormat, Engine, ReportDefinition};
+use vitrine_engine::{Engine, ReportDefinition};
 use vitrine_store::{Capacity, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,16 +30,15 @@ pub trait CapacityProvider: Send + Sync + 'static {
     async fn suspend(&self, capacity: &Capacity) -> Result<(), ProviderError>;
 }
 
-/// The built-in engine's capacity: paused, the datasets of its reports leave memory.
+/// The built-in engine's capacity: paused, the datasets of its reports are closed (their
+/// results forgotten, their sources' pools idle); running, they are open.
 pub struct LocalProvider {
     store: Arc<dyn Store>,
     engine: Arc<Engine>,
     data_dir: PathBuf,
-    /// Held while datasets load or leave memory, by this provider and by the query path
-    /// alike, so that a load under way and a pause never cross.
+    /// Held while datasets open or close, by this provider and by the query path alike, so
+    /// that an open under way and a pause never cross.
     loading: Arc<tokio::sync::Mutex<()>>,
-    /// Admits each dataset into memory before it loads, when set.
-    budget: Option<Arc<crate::services::datasets::MemoryBudget>>,
 }
 
 impl LocalProvider {
@@ -49,13 +48,7 @@ impl LocalProvider {
         data_dir: PathBuf,
         loading: Arc<tokio::sync::Mutex<()>>,
     ) -> Self {
-        Self { store, engine, data_dir, loading, budget: None }
-    }
-
-    /// Loads only what fits the memory budget; the rest stays unloaded with its reason.
-    pub fn with_budget(mut self, budget: Arc<crate::services::datasets::MemoryBudget>) -> Self {
-        self.budget = Some(budget);
-        self
+        Self { store, engine, data_dir, loading }
     }
 
     /// The organization's reports with the dataset each reads, and the capacities that serve
@@ -139,20 +132,15 @@ impl CapacityProvider for LocalProvider {
     async fn resume(&self, capacity: &Capacity) -> Result<(), ProviderError> {
         let _loading = self.loading.lock().await;
         for (dataset, _) in self.datasets(capacity).await? {
-            let path = crate::services::datasets::file_of(&self.data_dir, &dataset);
-            let format =
-                if dataset.format == "csv" { DataFormat::Csv } else { DataFormat::Parquet };
-            if let Some(budget) = &self.budget
-                && self.engine.memory_bytes(&dataset.id.to_string()).is_none()
-                && budget.admit_dataset(&*self.store, &self.engine, &dataset, &path).await.is_err()
-            {
-                // What does not fit stays unloaded, marked with the reason; the rest runs.
+            // Datasets of sources open on their first query (with their pools).
+            if dataset.source.is_some() {
                 continue;
             }
-            self.engine
-                .load(&dataset.id.to_string(), &path, format)
+            crate::services::datasets::open_file(&self.engine, &self.data_dir, &dataset)
                 .await
-                .map_err(|e| ProviderError::Failed(format!("dataset {}: {e}", dataset.name)))?;
+                .map_err(|e| {
+                    ProviderError::Failed(format!("dataset {}: {}", dataset.name, e.message))
+                })?;
         }
         Ok(())
     }
@@ -162,7 +150,7 @@ impl CapacityProvider for LocalProvider {
         let _loading = self.loading.lock().await;
         for (dataset, shared) in self.datasets(capacity).await? {
             if !shared {
-                self.engine.unload(&dataset.id.to_string());
+                self.engine.close(&dataset.id.to_string());
             }
         }
         Ok(())

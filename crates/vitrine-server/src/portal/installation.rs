@@ -177,7 +177,6 @@ async fn render_detail(
                 label { "Name" input type="text" name="name" value=(org.name) required; }
                 label { "Users at most" input type="number" name="maxUsers" min="1" value=(number(org.limits.max_users)) placeholder="No limit"; }
                 label { "Dataset storage (MB)" input type="number" name="maxDatasetMegabytes" min="1" value=(number(org.limits.max_dataset_megabytes)) placeholder="No limit"; }
-                label { "Engine memory (MB)" input type="number" name="maxMemoryMegabytes" min="1" value=(number(org.limits.max_memory_megabytes)) placeholder="No limit"; }
                 div.form-actions { button.primary type="submit" { "Save" } }
             }
         }

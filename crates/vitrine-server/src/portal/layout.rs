@@ -200,6 +200,8 @@ impl Flash {
             }
             Some("reinstated") => "Reinstated: its users can sign in again.",
             Some("organization-deleted") => "Organization deleted, with everything in it.",
+            Some("replaced") => "New data in place: open reports show it now.",
+            Some("refreshing") => "Refresh started; its outcome appears below.",
             _ => return Self::default(),
         };
         Self { notice: Some(notice.to_string()), error: None }

@@ -12,8 +12,18 @@ use crate::error::{ApiError, ApiResult};
 
 pub const DEFAULT_LIMIT: u32 = 200;
 pub const MAX_LIMIT: u32 = 10_000;
-pub const ENTITY_TYPES: [&str; 8] =
-    ["user", "group", "report", "dataset", "permission", "settings", "apiKey", "capacity"];
+pub const ENTITY_TYPES: [&str; 10] = [
+    "user",
+    "group",
+    "report",
+    "dataset",
+    "connection",
+    "permission",
+    "settings",
+    "apiKey",
+    "capacity",
+    "display",
+];
 pub const TOKEN_EVENT_KINDS: [&str; 4] = ["issued", "refreshed", "rejected", "revoked"];
 
 /// From and to, either open.

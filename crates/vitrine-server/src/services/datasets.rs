@@ -1,20 +1,24 @@
-//! Datasets: files uploaded by contributors (kept in the data directory) or paths registered
-//! from the command line, loaded into the report engine's memory.
+//! Datasets: Parquet files in the data directory (uploaded — a CSV converted once while it
+//! streams in — and replaced in place, version after version), files registered by path from
+//! the command line, and tables of an organization's databases (see [`super::sources`]). No
+//! dataset is held in memory: one is opened for its first query, cheaply, and scanned on disk
+//! or queried at its source; a paused capacity closes its datasets.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use chrono::Utc;
 use vitrine_core::{ContentScope, DatasetId, OrgId, validate};
-use vitrine_engine::{DataFormat, DatasetInfo, Engine};
-use vitrine_store::{Actor, Dataset, Store};
+use vitrine_engine::{DataFile, DataFormat, DatasetInfo, Engine, ReportDefinition};
+use vitrine_store::{Actor, Dataset, NewData, Store};
 
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 
-/// Where uploaded datasets are kept, inside the data directory.
+/// Where datasets are kept, inside the data directory: `datasets/{id}/v{version}.parquet`.
 pub const DATASETS_DIR: &str = "datasets";
+/// Uploads being converted, inside [`DATASETS_DIR`].
+const UPLOAD_PREFIX: &str = ".upload-";
 
 /// The file of a dataset: relative locations are inside the data directory.
 pub fn file_of(data_dir: &Path, dataset: &Dataset) -> PathBuf {
@@ -26,151 +30,46 @@ pub fn format_of(dataset: &Dataset) -> DataFormat {
     if dataset.format == "csv" { DataFormat::Csv } else { DataFormat::Parquet }
 }
 
-/// The memory report data may take: the process's share and each organization's, and the
-/// datasets left unloaded because they did not fit, with the reason shown on their pages.
-pub struct MemoryBudget {
-    /// Bytes all loaded datasets together may hold.
-    pub datasets_bytes: u64,
-    /// The per-organization default, unless the operators set `maxMemoryMegabytes`.
-    pub org_default_bytes: u64,
-    unavailable: std::sync::Mutex<std::collections::HashMap<DatasetId, String>>,
+/// Where version `version` of a dataset's data is kept (relative to the data directory).
+pub fn location_of(id: DatasetId, version: u64) -> String {
+    format!("{DATASETS_DIR}/{id}/v{version}.parquet")
 }
 
-/// Of the process's budget, what queries' working memory gets (the rest holds datasets).
-pub const QUERY_SHARE_DIVISOR: u64 = 4;
-
-impl MemoryBudget {
-    pub fn new(limits: &crate::config::Limits) -> Self {
-        Self {
-            datasets_bytes: limits.memory_bytes - limits.memory_bytes / QUERY_SHARE_DIVISOR,
-            org_default_bytes: limits.org_memory_megabytes.saturating_mul(1024 * 1024),
-            unavailable: Default::default(),
-        }
-    }
-
-    /// Why the dataset is not available, if it did not fit.
-    pub fn unavailable(&self, id: DatasetId) -> Option<String> {
-        self.unavailable.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
-    }
-
-    fn mark(&self, id: DatasetId, reason: Option<String>) {
-        let mut map = self.unavailable.lock().unwrap_or_else(|p| p.into_inner());
-        match reason {
-            Some(reason) => map.insert(id, reason),
-            None => map.remove(&id),
-        };
-    }
-
-    /// Refuses to load `estimate` bytes more for `org` when the organization's limit or the
-    /// process's budget would be passed. Call it under `dataset_loading`, so that two loads
-    /// never pass the check together.
-    async fn admit_bytes(
-        &self,
-        store: &dyn Store,
-        engine: &Engine,
-        org: OrgId,
-        name: &str,
-        estimate: u64,
-    ) -> ApiResult<()> {
-        let limits = store.get_organization(org).await?.limits;
-        let in_org: u64 = store
-            .list_datasets(org)
-            .await?
-            .iter()
-            .filter_map(|d| engine.memory_bytes(&d.id.to_string()))
-            .sum();
-        let refuse = |setting: &str, what: &str, limit: u64, used: u64| ApiError {
-            field: Some(setting.to_string()),
-            ..ApiError::new(
-                ErrorCode::QuotaExceeded,
-                format!(
-                    "The dataset “{name}” needs about {} in memory; {what} ({setting}) is {}, of which {} are in use.",
-                    megabytes(estimate),
-                    megabytes(limit),
-                    megabytes(used)
-                ),
-            )
-        };
-        if !limits.admits_memory_bytes(in_org + estimate, self.org_default_bytes) {
-            let setting = vitrine_core::limits::MAX_MEMORY_MEGABYTES;
-            let limit = limits.memory_limit_bytes(self.org_default_bytes);
-            return Err(refuse(setting, "the organization's memory limit", limit, in_org));
-        }
-        let in_process = engine.total_memory_bytes();
-        if in_process + estimate > self.datasets_bytes {
-            let what = "the server's memory budget for report data";
-            return Err(refuse("limits.memory_megabytes", what, self.datasets_bytes, in_process));
-        }
-        Ok(())
-    }
-
-    /// Estimates and admits a file before it is loaded; a file that cannot be read is left
-    /// for the load to refuse with its own message.
-    pub async fn admit_file(
-        &self,
-        store: &dyn Store,
-        engine: &Arc<Engine>,
-        org: OrgId,
-        name: &str,
-        path: &Path,
-        format: DataFormat,
-    ) -> ApiResult<()> {
-        let reader = Arc::clone(engine);
-        let owned = path.to_path_buf();
-        let estimate = tokio::task::spawn_blocking(move || reader.estimate_memory(&owned, format))
-            .await
-            .map_err(|_| ApiError::internal())?;
-        match estimate {
-            Ok(estimate) => self.admit_bytes(store, engine, org, name, estimate).await,
-            Err(_) => Ok(()),
-        }
-    }
-
-    /// [`MemoryBudget::admit_file`] for a stored dataset, noting on it why it was refused.
-    pub async fn admit_dataset(
-        &self,
-        store: &dyn Store,
-        engine: &Arc<Engine>,
-        dataset: &Dataset,
-        path: &Path,
-    ) -> ApiResult<()> {
-        let admitted = self
-            .admit_file(store, engine, dataset.org_id, &dataset.name, path, format_of(dataset))
-            .await;
-        match &admitted {
-            Err(error) if error.code == ErrorCode::QuotaExceeded => {
-                tracing::warn!(dataset = %dataset.id, reason = %error.message, "dataset left unloaded");
-                self.mark(dataset.id, Some(error.message.clone()));
-            }
-            Err(_) => {}
-            Ok(()) => self.mark(dataset.id, None),
-        }
-        admitted
-    }
+/// Whether Vitrine wrote the dataset's file (and may remove it), rather than a path
+/// registered from the command line.
+fn owned(dataset: &Dataset) -> bool {
+    !dataset.location.is_empty() && !Path::new(&dataset.location).is_absolute()
 }
 
-fn megabytes(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+/// Why a dataset is opened: for viewers' queries (refused while every report reading it is on
+/// a paused capacity), or for authors checking a definition against it (always).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenFor {
+    Viewers,
+    Authors,
 }
 
-/// Loads a dataset into the engine unless it is there already.
-pub async fn ensure_loaded(
+/// Opens a dataset's current version for queries unless it is open already.
+pub async fn ensure_open(
     state: &AppState,
     dataset: &Dataset,
-    purpose: LoadFor,
+    purpose: OpenFor,
 ) -> ApiResult<DatasetInfo> {
     let id = dataset.id.to_string();
-    if let Some(info) = state.engine.info(&id) {
+    if state.engine.version(&id) == Some(dataset.version)
+        && let Some(info) = state.engine.info(&id)
+    {
         return Ok(info);
     }
-    // One load at a time: a thousand viewers opening a report at start-up read the file once.
-    // Pausing a capacity takes the same lock, so a load and a pause never cross.
-    let _loading = state.dataset_loading.lock().await;
-    if let Some(info) = state.engine.info(&id) {
+    // One open at a time; pausing a capacity takes the same lock, so the two never cross.
+    let _opening = state.dataset_loading.lock().await;
+    if state.engine.version(&id) == Some(dataset.version)
+        && let Some(info) = state.engine.info(&id)
+    {
         return Ok(info);
     }
-    // A query let through just before its capacity paused does not bring the data back.
-    if purpose == LoadFor::Viewers {
+    // A query let through just before its capacity paused does not open the data again.
+    if purpose == OpenFor::Viewers {
         let serves = state.capacities.serves(dataset.org_id, dataset.id).await.map_err(|error| {
             tracing::error!(dataset = %dataset.id, %error, "could not tell who serves a dataset");
             ApiError::internal()
@@ -182,62 +81,274 @@ pub async fn ensure_loaded(
             ));
         }
     }
-    let path = file_of(&state.config.data_dir, dataset);
-    state.memory.admit_dataset(&*state.store, &state.engine, dataset, &path).await?;
-    let loaded = state.engine.load(&id, &path, format_of(dataset)).await.map_err(|error| {
-        tracing::error!(dataset = %dataset.id, path = %path.display(), %error, "could not load a dataset");
-        ApiError::new(ErrorCode::Internal, format!("The dataset “{}” could not be loaded.", dataset.name))
-    });
-    release_freed_memory();
-    loaded
+    open(state, dataset).await
 }
 
-/// Hands the pages a load freed back to the system. Decoding a file allocates far more than
-/// the data it leaves in memory, and glibc keeps freed memory in its arenas for reuse: after
-/// the demo's start-up about 10 MiB of the process's resident memory was such free space.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages to the system; it is thread-safe.
-    unsafe {
-        libc::malloc_trim(0);
+/// Opens a dataset in the engine: its file, or its source's table.
+pub async fn open(state: &AppState, dataset: &Dataset) -> ApiResult<DatasetInfo> {
+    if let Some(source) = &dataset.source {
+        if source.mode == vitrine_core::source::SourceMode::Direct {
+            return super::sources::open_direct(state, dataset, source).await;
+        }
+        if dataset.format == "source" {
+            return Err(ApiError::new(
+                ErrorCode::SourceUnavailable,
+                format!("The dataset “{}” has not been imported yet.", dataset.name),
+            ));
+        }
+    }
+    open_file(&state.engine, &state.config.data_dir, dataset).await
+}
+
+/// Opens a dataset's file (owned files are removed once replaced and unread).
+pub async fn open_file(
+    engine: &Engine,
+    data_dir: &Path,
+    dataset: &Dataset,
+) -> ApiResult<DatasetInfo> {
+    let path = file_of(data_dir, dataset);
+    let file = if owned(dataset) {
+        DataFile::owned(path.clone(), format_of(dataset))
+    } else {
+        DataFile::registered(path.clone(), format_of(dataset))
+    };
+    engine.open_file(&dataset.id.to_string(), file, dataset.version).await.map_err(|error| {
+        tracing::error!(dataset = %dataset.id, path = %path.display(), %error, "could not open a dataset");
+        ApiError::new(ErrorCode::Internal, format!("The dataset “{}” could not be opened.", dataset.name))
+    })
+}
+
+/// An upload converted to a dataset file, waiting in the datasets directory to become a
+/// dataset or a dataset's next version; removed if it becomes neither.
+#[derive(Debug)]
+pub struct ConvertedUpload {
+    pub path: PathBuf,
+    pub info: DatasetInfo,
+}
+
+impl ConvertedUpload {
+    /// A fresh place for an upload's converted file.
+    pub fn place(data_dir: &Path) -> PathBuf {
+        data_dir.join(DATASETS_DIR).join(format!("{UPLOAD_PREFIX}{}.parquet", uuid::Uuid::now_v7()))
+    }
+
+    /// Moves the file to its dataset's place; it is then no longer removed on drop.
+    pub async fn settle(mut self, data_dir: &Path, location: &str) -> ApiResult<DatasetInfo> {
+        let target = data_dir.join(location);
+        if let Some(parent) = target.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(|_| ApiError::internal())?;
+        }
+        tokio::fs::rename(&self.path, &target).await.map_err(|_| ApiError::internal())?;
+        self.path = PathBuf::new();
+        Ok(self.info.clone())
     }
 }
 
-/// Why a dataset is loaded: for viewers' queries (refused while every report reading it is on
-/// a paused capacity), or for authors checking a definition against it (always).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoadFor {
-    Viewers,
-    Authors,
+impl Drop for ConvertedUpload {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
-/// Loads every dataset of the installation (at start, in the background).
-pub async fn load_all(state: AppState) {
-    let datasets = match state.store.all_datasets().await {
-        Ok(datasets) => datasets,
+fn check_not_empty(info: &DatasetInfo) -> ApiResult<()> {
+    if info.columns.is_empty() || info.row_count == 0 {
+        return Err(ApiError::invalid(
+            "file",
+            "holds no data: a file with at least one row is needed",
+        ));
+    }
+    Ok(())
+}
+
+/// A new dataset from an upload, named `name`.
+pub async fn add_upload(
+    state: &AppState,
+    scope: &ContentScope,
+    caller: &Caller,
+    name: &str,
+    upload: ConvertedUpload,
+) -> ApiResult<Dataset> {
+    let name = validate::name("name", name)?;
+    check_not_empty(&upload.info)?;
+    let size = file_size(&upload.path).await;
+    within_limits(state, scope.org_id(), size, None).await?;
+    let id = DatasetId::generate();
+    let location = location_of(id, 1);
+    let info = upload.settle(&state.config.data_dir, &location).await?;
+    let now = state.clock.now();
+    let dataset = record(scope.org_id(), id, name, DataFormat::Parquet, location, &info, now);
+    let created = state.store.create_dataset(scope.org_id(), &caller.actor(now), &dataset).await;
+    match created {
+        Ok(created) => Ok(created),
         Err(error) => {
-            tracing::error!(%error, "could not list datasets");
-            return;
+            remove_dataset_dir(&state.config.data_dir, id).await;
+            Err(error.into())
+        }
+    }
+}
+
+/// The reports of the organization that read dataset `id`, with their definitions.
+async fn readers(
+    store: &dyn Store,
+    org: OrgId,
+    id: DatasetId,
+) -> ApiResult<Vec<(vitrine_store::Report, ReportDefinition)>> {
+    let reports = store.list_reports(org).await?;
+    Ok(reports
+        .into_iter()
+        .filter_map(|report| {
+            let definition = ReportDefinition::from_json(report.definition.clone()?).ok()?;
+            (definition.dataset == id.to_string()).then_some((report, definition))
+        })
+        .collect())
+}
+
+/// Refuses data that a report reading the dataset could not show: every report and visual it
+/// would break is named.
+pub async fn check_readers(
+    state: &AppState,
+    org: OrgId,
+    id: DatasetId,
+    info: &DatasetInfo,
+    field: &str,
+) -> ApiResult<()> {
+    let broken: Vec<String> = readers(&*state.store, org, id)
+        .await?
+        .into_iter()
+        .filter_map(|(report, definition)| {
+            definition.validate(info).err().map(|e| format!("report “{}”: {e}", report.name))
+        })
+        .collect();
+    if broken.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        field,
+        format!(
+            "the new data would break {} report{}: {}. Keep the columns these reports use, or change the reports first.",
+            broken.len(),
+            if broken.len() == 1 { "" } else { "s" },
+            broken.join("; ")
+        ),
+    )
+    .with_status(axum::http::StatusCode::CONFLICT))
+}
+
+/// Tells open viewers of every report reading the dataset to reload their visuals.
+pub async fn announce_new_data(state: &AppState, org: OrgId, id: DatasetId) {
+    match readers(&*state.store, org, id).await {
+        Ok(reports) => {
+            for (report, _) in reports {
+                state.notices.publish(org, crate::notices::Notice::Report { report: report.id });
+            }
+        }
+        Err(error) => tracing::warn!(dataset = %id, %error.message, "could not announce new data"),
+    }
+}
+
+/// Switches a dataset to the data in `file` (relative `location`, already in place) as its
+/// next version, then to the engine, then tells the viewers. The file is removed if the
+/// switch is refused.
+pub async fn switch_version(
+    state: &AppState,
+    org: OrgId,
+    actor: &Actor,
+    dataset: &Dataset,
+    location: String,
+    info: &DatasetInfo,
+) -> ApiResult<Dataset> {
+    let data = NewData {
+        expected_version: dataset.version,
+        format: DataFormat::Parquet.as_str().into(),
+        location: location.clone(),
+        columns: serde_json::to_value(&info.columns).unwrap_or_default(),
+        row_count: info.row_count,
+    };
+    let replaced = match state.store.replace_dataset_data(org, actor, dataset.id, &data).await {
+        Ok(replaced) => replaced,
+        Err(error) => {
+            let _ = tokio::fs::remove_file(state.config.data_dir.join(&location)).await;
+            return Err(error.into());
         }
     };
-    for dataset in datasets {
-        // A paused capacity's data stays out of memory until it is started.
-        match ensure_loaded(&state, &dataset, LoadFor::Viewers).await {
-            Ok(info) => {
-                tracing::info!(dataset = %dataset.name, rows = info.row_count, "dataset loaded")
-            }
-            Err(error) if error.code == ErrorCode::CapacityNotActive => {
-                tracing::info!(dataset = %dataset.name, "dataset left unloaded: its capacity is paused")
-            }
-            // ensure_loaded logged why.
-            Err(_) => {}
-        }
+    let id = dataset.id.to_string();
+    let was_open = state.engine.info(&id).is_some();
+    if was_open {
+        // Queries under way finish on the old file, which goes once they are done.
+        let _opening = state.dataset_loading.lock().await;
+        open_file(&state.engine, &state.config.data_dir, &replaced).await?;
+    } else if owned(dataset) && dataset.location != replaced.location {
+        let _ = tokio::fs::remove_file(file_of(&state.config.data_dir, dataset)).await;
     }
-    // The demo's data was generated and loaded before this, without a load of its own here.
-    release_freed_memory();
+    announce_new_data(state, org, dataset.id).await;
+    Ok(replaced)
 }
 
-fn record(
+/// New data for a file dataset: checked against the reports that read it, then switched in.
+pub async fn replace_data(
+    state: &AppState,
+    scope: &ContentScope,
+    caller: &Caller,
+    id: DatasetId,
+    upload: ConvertedUpload,
+) -> ApiResult<Dataset> {
+    let org = scope.org_id();
+    let dataset = state.store.get_dataset(org, id).await?;
+    if dataset.source.is_some() {
+        return Err(ApiError::invalid(
+            "file",
+            "this dataset reads its data from a connection; refresh it instead of uploading",
+        ));
+    }
+    check_not_empty(&upload.info)?;
+    check_readers(state, org, id, &upload.info, "file").await?;
+    let size = file_size(&upload.path).await;
+    let replaced_size = if owned(&dataset) {
+        file_size(&file_of(&state.config.data_dir, &dataset)).await
+    } else {
+        0
+    };
+    within_limits(state, org, size, Some(replaced_size)).await?;
+    let location = location_of(id, dataset.version + 1);
+    let info = upload.settle(&state.config.data_dir, &location).await?;
+    switch_version(state, org, &caller.actor(state.clock.now()), &dataset, location, &info).await
+}
+
+async fn file_size(path: &Path) -> u64 {
+    tokio::fs::metadata(path).await.map(|m| m.len()).unwrap_or(0)
+}
+
+/// Refuses `added` bytes more of dataset files (replacing `replaced` bytes) that would take
+/// the organization past the storage limit its operators set.
+pub async fn within_limits(
+    state: &AppState,
+    org: OrgId,
+    added: u64,
+    replaced: Option<u64>,
+) -> ApiResult<()> {
+    let limits = state.store.get_organization(org).await?.limits;
+    if limits.max_dataset_megabytes.is_none() {
+        return Ok(());
+    }
+    let mut stored = added;
+    for dataset in state.store.list_datasets(org).await? {
+        if owned(&dataset) {
+            stored += file_size(&file_of(&state.config.data_dir, &dataset)).await;
+        }
+    }
+    stored = stored.saturating_sub(replaced.unwrap_or(0));
+    if !limits.admits_dataset_bytes(stored) {
+        return Err(vitrine_store::StoreError::LimitReached {
+            limit: vitrine_core::limits::MAX_DATASET_MEGABYTES,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+pub fn record(
     org: OrgId,
     id: DatasetId,
     name: String,
@@ -255,99 +366,14 @@ fn record(
         columns: serde_json::to_value(&info.columns).unwrap_or_default(),
         row_count: info.row_count,
         created_at,
+        version: 1,
+        updated_at: created_at,
+        source: None,
     }
 }
 
-/// Adds an uploaded file (already written to `upload`) as a dataset named `name`.
-pub async fn add_upload(
-    state: &AppState,
-    scope: &ContentScope,
-    caller: &Caller,
-    name: &str,
-    file_name: &str,
-    upload: &Path,
-) -> ApiResult<Dataset> {
-    let name = validate::name("name", name)?;
-    let format = DataFormat::from_file_name(file_name)
-        .ok_or_else(|| ApiError::invalid("file", "must be a .csv or .parquet file"))?;
-    let id = DatasetId::generate();
-    let location = format!("{DATASETS_DIR}/{id}.{}", format.as_str());
-    let path = state.config.data_dir.join(&location);
-    tokio::fs::create_dir_all(state.config.data_dir.join(DATASETS_DIR))
-        .await
-        .map_err(|_| ApiError::internal())?;
-    tokio::fs::rename(upload, &path).await.map_err(|_| ApiError::internal())?;
-    let refused = |message: String| async {
-        state.engine.unload(&id.to_string());
-        let _ = tokio::fs::remove_file(&path).await;
-        ApiError::invalid("file", message)
-    };
-    // Checked before a byte is loaded, and under the loading lock so uploads racing each
-    // other (or a start-up load) cannot pass the memory limits together.
-    let loading = state.dataset_loading.lock().await;
-    let admitted =
-        state.memory.admit_file(&*state.store, &state.engine, scope.org_id(), &name, &path, format);
-    if let Err(error) = admitted.await {
-        let _ = tokio::fs::remove_file(&path).await;
-        return Err(error);
-    }
-    let loaded = state.engine.load(&id.to_string(), &path, format).await;
-    drop(loading);
-    release_freed_memory();
-    let info = match loaded {
-        Ok(info) => info,
-        Err(error) => return Err(refused(without_paths(&error.to_string())).await),
-    };
-    if info.columns.is_empty() || info.row_count == 0 {
-        let message =
-            format!("holds no data: a {} file with at least one row is needed", format.as_str());
-        return Err(refused(message).await);
-    }
-    if let Err(error) = within_limits(state, scope.org_id(), &path).await {
-        state.engine.unload(&id.to_string());
-        let _ = tokio::fs::remove_file(&path).await;
-        return Err(error);
-    }
-    let dataset = record(scope.org_id(), id, name, format, location, &info, state.clock.now());
-    match state
-        .store
-        .create_dataset(scope.org_id(), &caller.actor(state.clock.now()), &dataset)
-        .await
-    {
-        Ok(created) => Ok(created),
-        Err(error) => {
-            state.engine.unload(&id.to_string());
-            let _ = tokio::fs::remove_file(&path).await;
-            Err(error.into())
-        }
-    }
-}
-
-/// Refuses a new dataset (stored at `path`) that would take the organization past the
-/// storage limit its operators set. (Memory is admitted before the file is loaded.)
-async fn within_limits(state: &AppState, org: OrgId, path: &Path) -> ApiResult<()> {
-    let limits = state.store.get_organization(org).await?.limits;
-    if limits.max_dataset_megabytes.is_none() {
-        return Ok(());
-    }
-    let existing = state.store.list_datasets(org).await?;
-    let mut stored = tokio::fs::metadata(path).await.map(|m| m.len()).unwrap_or(0);
-    for dataset in &existing {
-        if !Path::new(&dataset.location).is_absolute() {
-            let file = file_of(&state.config.data_dir, dataset);
-            stored += tokio::fs::metadata(file).await.map(|m| m.len()).unwrap_or(0);
-        }
-    }
-    if !limits.admits_dataset_bytes(stored) {
-        return Err(vitrine_store::StoreError::LimitReached {
-            limit: vitrine_core::limits::MAX_DATASET_MEGABYTES,
-        }
-        .into());
-    }
-    Ok(())
-}
-
-/// Registers a file by path (the command line); the file stays where it is.
+/// Registers a file by path (the command line); the file stays where it is and is read in
+/// place, never copied or removed.
 pub async fn register_path(
     store: &dyn Store,
     engine: &Engine,
@@ -380,18 +406,55 @@ pub async fn delete(
 ) -> ApiResult<()> {
     let dataset = state.store.get_dataset(scope.org_id(), id).await?;
     state.store.delete_dataset(scope.org_id(), &caller.actor(state.clock.now()), id).await?;
-    state.engine.unload(&id.to_string());
-    if !Path::new(&dataset.location).is_absolute() {
-        let _ = tokio::fs::remove_file(file_of(&state.config.data_dir, &dataset)).await;
-    }
+    forget(state, &dataset).await;
     Ok(())
 }
 
-/// An error message without file system paths: uploads are named by the user, not the server.
-fn without_paths(message: &str) -> String {
-    message
-        .split_whitespace()
-        .map(|word| if word.contains('/') || word.contains('\\') { "the file" } else { word })
-        .collect::<Vec<_>>()
-        .join(" ")
+/// Closes a deleted dataset for good and removes its files once no query reads them.
+pub async fn forget(state: &AppState, dataset: &Dataset) {
+    let was_open = state.engine.retire(&dataset.id.to_string());
+    if owned(dataset) && !was_open {
+        let _ = tokio::fs::remove_file(file_of(&state.config.data_dir, dataset)).await;
+    }
+    if !was_open {
+        remove_dataset_dir(&state.config.data_dir, dataset.id).await;
+    }
+}
+
+async fn remove_dataset_dir(data_dir: &Path, id: DatasetId) {
+    let _ = tokio::fs::remove_dir_all(data_dir.join(DATASETS_DIR).join(id.to_string())).await;
+}
+
+/// At start: removes what a crash or a replaced version left behind — uploads never
+/// finished, and versions older than each dataset's current one. Nothing is opened: a
+/// dataset opens on its first query, so a restart is ready at once.
+pub async fn sweep(state: &AppState) {
+    let dir = state.config.data_dir.join(DATASETS_DIR);
+    let datasets = match state.store.all_datasets().await {
+        Ok(datasets) => datasets,
+        Err(error) => {
+            tracing::error!(%error, "could not list datasets");
+            return;
+        }
+    };
+    let current: std::collections::HashSet<PathBuf> =
+        datasets.iter().filter(|d| owned(d)).map(|d| file_of(&state.config.data_dir, d)).collect();
+    let known: std::collections::HashSet<String> =
+        datasets.iter().map(|d| d.id.to_string()).collect();
+    let Ok(mut entries) = tokio::fs::read_dir(&dir).await else { return };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let path = entry.path();
+        if name.starts_with(UPLOAD_PREFIX) {
+            let _ = tokio::fs::remove_file(&path).await;
+        } else if path.is_dir() && known.contains(&name) {
+            let Ok(mut versions) = tokio::fs::read_dir(&path).await else { continue };
+            while let Ok(Some(version)) = versions.next_entry().await {
+                if !current.contains(&version.path()) {
+                    tracing::info!(path = %version.path().display(), "removing a replaced dataset version");
+                    let _ = tokio::fs::remove_file(version.path()).await;
+                }
+            }
+        }
+    }
 }

@@ -26,7 +26,7 @@ pub async fn check(state: &AppState, org: OrgId, value: Value) -> ApiResult<Repo
     let dataset = state.store.get_dataset(org, dataset_id).await.map_err(|_| {
         invalid_definition(format!("dataset: unknown dataset `{}`", definition.dataset))
     })?;
-    let info = datasets::ensure_loaded(state, &dataset, datasets::LoadFor::Authors).await?;
+    let info = datasets::ensure_open(state, &dataset, datasets::OpenFor::Authors).await?;
     definition.validate(&info).map_err(|e| invalid_definition(e.to_string()))?;
     Ok(definition)
 }
@@ -67,7 +67,7 @@ pub async fn query(
     report: &Report,
     request: &QueryRequest,
     claims: &EmbedClaims,
-) -> ApiResult<QueryResult> {
+) -> ApiResult<std::sync::Arc<QueryResult>> {
     if let Some(capacity) = report.capacity_id {
         super::capacities::admit_token(state, claims, capacity).await?;
     }
@@ -80,7 +80,7 @@ pub async fn query(
     };
     let id: DatasetId = definition.dataset.parse().map_err(|_| missing())?;
     let dataset = state.store.get_dataset(claims.org, id).await.map_err(|_| missing())?;
-    datasets::ensure_loaded(state, &dataset, datasets::LoadFor::Viewers).await?;
+    datasets::ensure_open(state, &dataset, datasets::OpenFor::Viewers).await?;
     state.engine.query(&definition, request, &claims.rls).await.map_err(engine_error)
 }
 
@@ -99,6 +99,13 @@ pub fn engine_error(error: EngineError) -> ApiError {
         ),
         EngineError::Timeout => ApiError::new(ErrorCode::Internal, error.to_string())
             .with_status(axum::http::StatusCode::GATEWAY_TIMEOUT),
+        EngineError::SourceUnavailable(detail) => {
+            tracing::warn!(%detail, "a live dataset's source did not answer");
+            ApiError::new(
+                ErrorCode::SourceUnavailable,
+                "This report's database did not answer. The report tries again by itself.",
+            )
+        }
         EngineError::Failed(message) if message.to_lowercase().contains("resources exhausted") => {
             tracing::warn!(%message, "a report query ran out of the engine's memory pool");
             ApiError::new(

@@ -306,11 +306,7 @@ pub async fn delete(
     state.tokens.revoker.revoke(RevocationScope::Organization(org)).await?;
     state.store.delete_organization(&actor, org).await?;
     for dataset in files {
-        state.engine.unload(&dataset.id.to_string());
-        if !std::path::Path::new(&dataset.location).is_absolute() {
-            let _ =
-                tokio::fs::remove_file(datasets::file_of(&state.config.data_dir, &dataset)).await;
-        }
+        datasets::forget(state, &dataset).await;
     }
     Ok(())
 }

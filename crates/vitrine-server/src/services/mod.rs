@@ -14,6 +14,7 @@ pub mod permissions;
 pub mod reports;
 pub mod rls;
 pub mod settings;
+pub mod sources;
 pub mod tokens;
 pub mod users;
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod mail;
+pub mod sources;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ pub const METRICS_TOKEN: &str = "metrics-token-for-tests";
 pub const TEST_ROWS: usize = 20_000;
 pub const ADMIN: &str = "admin@example.com";
 pub const CONTRIBUTOR: &str = "contributor@example.com";
+pub const REGIONAL: &str = "regional@example.com";
 pub const VIEWER: &str = "viewer@example.com";
 pub const ACME_ADMIN: &str = "admin@acme.example.com";
 #[allow(unused_imports)]
@@ -107,7 +109,6 @@ async fn launch(
     let seeded_at = Actor::system(vitrine_core::Clock::now(&*clock));
     let setup = demo::DemoSetup {
         passwords: &state.passwords,
-        engine: &state.engine,
         data_dir: data.path(),
         password: PASSWORD,
         rows: TEST_ROWS,
@@ -363,6 +364,41 @@ pub async fn upload_parts(session: &Session, parts: &[(&str, Option<&str>, &[u8]
         .send()
         .await
         .expect("upload request")
+}
+
+/// New data for a dataset: `PUT /api/v1/datasets/{id}/data` with one `file` part.
+pub async fn replace_data(
+    session: &Session,
+    id: &str,
+    file_name: &str,
+    content: &[u8],
+) -> Response {
+    session
+        .client
+        .put(format!("{}/api/v1/datasets/{id}/data", session.base))
+        .header("X-CSRF-Token", &session.csrf)
+        .header("Content-Type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .body(multipart(&[("file", Some(file_name), content)]))
+        .send()
+        .await
+        .expect("replace request")
+}
+
+/// A report named `name` over `dataset` with one card summing `column`; answers its id.
+pub async fn card_report(session: &Session, name: &str, dataset: &str, column: &str) -> String {
+    let created = session.post("/api/v1/reports", serde_json::json!({ "name": name })).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let report = created.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let definition = serde_json::json!({
+        "dataset": dataset,
+        "pages": [{ "id": "main", "title": "Main", "visuals": [
+            { "id": "total", "type": "card", "title": "Total",
+              "measures": [{ "column": column, "agg": "sum" }] }
+        ]}]
+    });
+    let saved = session.put_json(&format!("/api/v1/reports/{report}/definition"), definition).await;
+    assert_eq!(saved.status(), StatusCode::OK, "{:?}", saved.text().await);
+    report
 }
 
 pub async fn upload(session: &Session, name: &str, file_name: &str, content: &[u8]) -> Response {

@@ -110,8 +110,7 @@ pub async fn suspending_an_organization_ends_its_sessions_and_marks_new_ones(sto
 
 pub async fn the_user_limit_refuses_one_user_too_many(store: &dyn Store) {
     let org = org(store, "Org").await;
-    let limits =
-        OrgLimits { max_users: Some(2), max_memory_megabytes: Some(64), ..Default::default() };
+    let limits = OrgLimits { max_users: Some(2), max_dataset_megabytes: Some(64) };
     let stored = store.set_organization_limits(&actor(), org, &limits).await.unwrap();
     assert_eq!(stored.limits, limits);
     assert_eq!(store.get_organization(org).await.unwrap().limits, limits);

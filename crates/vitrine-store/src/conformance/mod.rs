@@ -9,8 +9,10 @@ use vitrine_core::{ApiKeyScope, CapacityId, DatasetId, OrgId, Permission, Report
 
 mod displays;
 mod installation;
+mod sources;
 pub use displays::*;
 pub use installation::*;
+pub use sources::*;
 
 use crate::{
     Actor, AuditFilter, Capacity, CapacityChange, CapacityEvent, Dataset, Grantee, IdentitySeen,
@@ -699,6 +701,9 @@ pub async fn datasets_are_kept_per_organization_with_unique_names(store: &dyn St
         columns: serde_json::json!([{ "name": "region", "kind": "text" }]),
         row_count: 1_000_000,
         created_at: Utc::now(),
+        version: 1,
+        updated_at: Utc::now(),
+        source: None,
     };
     let sales = store.create_dataset(org_a, &actor(), &dataset("Sales")).await.unwrap();
     let err = store.create_dataset(org_a, &actor(), &dataset("Sales")).await;
@@ -1078,6 +1083,9 @@ macro_rules! store_conformance_tests {
             own_password_change_ends_the_other_sessions_only,
             a_password_link_sets_the_password_once,
             displays_are_users_of_their_own_kind_that_never_sign_in_and_join_groups,
+            connections_are_per_organization_audited_without_passwords_and_kept_while_read,
+            dataset_data_is_replaced_one_version_after_the_other,
+            refreshes_are_recorded_newest_first_and_bounded,
             a_display_credential_rotates_and_the_one_before_stays_valid_until_its_time,
             what_a_display_says_of_itself_is_kept_and_unpairing_removes_its_user
         );

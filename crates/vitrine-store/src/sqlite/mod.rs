@@ -24,6 +24,7 @@ use vitrine_core::{
 mod accounts;
 mod displays;
 mod installation;
+mod sources;
 
 use crate::records::*;
 use crate::{Store, StoreError, StoreResult};
@@ -40,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/0008_identity_revocations.sql")),
     (9, include_str!("../../migrations/0009_embed_identities.sql")),
     (10, include_str!("../../migrations/0010_displays.sql")),
+    (11, include_str!("../../migrations/0011_sources.sql")),
 ];
 
 const USER_COLUMNS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.blocked, u.expires_at, \
@@ -70,7 +72,8 @@ const IDENTITY_COLUMNS: &str =
     "id, org_id, external_id, name, first_seen_at, last_seen_at, last_key_id";
 const CAPACITY_COLUMNS: &str = "id, org_id, name, provider, state, mode, idle_minutes, schedule, time_zone, \
      hourly_price, wake_from_viewer, state_since, last_activity, created_at";
-const DATASET_COLUMNS: &str = "id, org_id, name, format, location, columns, row_count, created_at";
+pub(super) const DATASET_COLUMNS: &str = "id, org_id, name, format, location, columns, row_count, created_at, \
+     version, updated_at, connection_id, source_table, source_sql, mode, refresh_every_minutes";
 const API_KEY_COLUMNS: &str = "k.id, k.org_id, k.name, k.prefix, k.created_by, k.created_at, \
      k.last_used_at, k.revoked_at, k.scope, k.all_reports, k.expires_at, k.wake_capacity, \
      k.keep_capacity_on, k.created_by_user, \
@@ -1266,10 +1269,13 @@ impl Store for SqliteStore {
         actor: &Actor,
         dataset: &Dataset,
     ) -> StoreResult<Dataset> {
+        let source = dataset.source.as_ref();
         let mut tx = self.writer.begin().await?;
         sqlx::query(
-            "INSERT INTO datasets (id, org_id, name, format, location, columns, row_count, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO datasets (id, org_id, name, format, location, columns, row_count, created_at,
+                                   version, updated_at, connection_id, source_table, source_sql,
+                                   mode, refresh_every_minutes)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(dataset.id.to_string())
         .bind(org.to_string())
@@ -1279,11 +1285,36 @@ impl Store for SqliteStore {
         .bind(dataset.columns.to_string())
         .bind(i64::try_from(dataset.row_count).unwrap_or(i64::MAX))
         .bind(ms(dataset.created_at))
+        .bind(i64::try_from(dataset.version).unwrap_or(i64::MAX))
+        .bind(ms(dataset.updated_at))
+        .bind(source.map(|s| s.connection_id.to_string()))
+        .bind(source.and_then(|s| s.table.clone()))
+        .bind(source.and_then(|s| s.sql.clone()))
+        .bind(source.map(|s| s.mode.as_str()))
+        .bind(source.and_then(|s| s.refresh_every_minutes).map(i64::from))
         .execute(&mut *tx)
         .await
         .map_err(|e| conflict_on_unique(e, "name"))?;
+        if let Some(source) = source {
+            // The connection must be the organization's own.
+            let owned: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM connections WHERE id = ? AND org_id = ?")
+                    .bind(source.connection_id.to_string())
+                    .bind(org.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            owned.ok_or(StoreError::NotFound)?;
+        }
+        let mut audited =
+            json!({ "name": dataset.name, "format": dataset.format, "rows": dataset.row_count });
+        if let Some(source) = source {
+            audited["connection"] = json!(source.connection_id.to_string());
+            audited["mode"] = json!(source.mode.as_str());
+            audited["table"] = json!(source.table);
+            audited["sql"] = json!(source.sql);
+        }
         AuditRecord::new(org, actor, "dataset", dataset.id.to_string(), "created")
-            .values(None, Some(json!({ "name": dataset.name, "format": dataset.format, "rows": dataset.row_count })))
+            .values(None, Some(audited))
             .write(&mut tx)
             .await?;
         tx.commit().await?;
@@ -2227,9 +2258,33 @@ fn capacity_snapshot(capacity: &Capacity) -> Value {
     })
 }
 
-fn dataset_from_row(row: &SqliteRow) -> StoreResult<Dataset> {
+pub(super) fn dataset_from_row(row: &SqliteRow) -> StoreResult<Dataset> {
     let rows: i64 = row.try_get("row_count")?;
+    let version: i64 = row.try_get("version")?;
+    let connection: Option<String> = row.try_get("connection_id")?;
+    let source = match connection {
+        None => None,
+        Some(id) => {
+            let mode: Option<String> = row.try_get("mode")?;
+            let minutes: Option<i64> = row.try_get("refresh_every_minutes")?;
+            Some(crate::DatasetSource {
+                connection_id: id
+                    .parse()
+                    .map_err(|_| StoreError::Backend("bad connection id".into()))?,
+                table: row.try_get("source_table")?,
+                sql: row.try_get("source_sql")?,
+                mode: mode
+                    .as_deref()
+                    .and_then(vitrine_core::source::SourceMode::parse)
+                    .ok_or_else(|| StoreError::Backend("bad dataset mode".into()))?,
+                refresh_every_minutes: minutes.and_then(|m| u32::try_from(m).ok()),
+            })
+        }
+    };
     Ok(Dataset {
+        version: u64::try_from(version).unwrap_or(1),
+        updated_at: from_ms(row.try_get("updated_at")?)?,
+        source,
         id: parse_id(row, "id")?,
         org_id: parse_id(row, "org_id")?,
         name: row.try_get("name")?,

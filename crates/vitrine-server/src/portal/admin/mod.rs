@@ -4,6 +4,7 @@
 mod api_keys;
 mod audit;
 mod capacities;
+mod connections;
 mod datasets;
 mod displays;
 mod embedding;
@@ -62,8 +63,23 @@ pub fn router() -> Router<AppState> {
                     tower_http::limit::RequestBodyLimitLayer::new(crate::api::MAX_UPLOAD_BYTES),
                 ),
         )
+        .route(
+            "/datasets/{id}/data",
+            post(datasets::replace_data)
+                .layer::<_, std::convert::Infallible>(axum::extract::DefaultBodyLimit::max(
+                    crate::api::MAX_UPLOAD_BYTES,
+                ))
+                .layer::<_, std::convert::Infallible>(
+                    tower_http::limit::RequestBodyLimitLayer::new(crate::api::MAX_UPLOAD_BYTES),
+                ),
+        )
+        .route("/datasets/source", post(datasets::create_source))
         .route("/datasets/{id}", get(datasets::show))
+        .route("/datasets/{id}/refresh", post(datasets::refresh))
         .route("/datasets/{id}/delete", post(datasets::delete))
+        .route("/connections", get(connections::list).post(connections::create))
+        .route("/connections/{id}/test", post(connections::test))
+        .route("/connections/{id}/delete", post(connections::delete))
         .route("/reports/{id}/definition", get(reports::definition).post(reports::save_definition))
         .route("/users/{id}/rls", post(users::set_rls))
         .route("/groups/{id}/rls", post(groups::set_rls))
