@@ -158,8 +158,11 @@ export class ReportApi extends EventTarget {
         }
       }
       // A query that ran too long (504) would run too long again: it is reported, not retried.
+      // A live dataset's database that does not answer (503 SourceUnavailable) is retried
+      // like any outage, and said so.
       if ((response.status >= 500 && response.status !== 504) || response.status === 429) {
-        await this.wait();
+        const answer = response.status === 503 ? await errorOf(response) : undefined;
+        await this.wait(answer?.code === 'SourceUnavailable' ? answer : undefined);
         continue;
       }
       const { code, message } = await errorOf(response);
@@ -173,9 +176,10 @@ export class ReportApi extends EventTarget {
     }
   }
 
-  async wait() {
+  /** @param {{ code: string, message: string }} [cause] what the server said, when it said why */
+  async wait(cause) {
     this.failures += 1;
-    this.dispatchEvent(new CustomEvent('reconnecting', { detail: { attempt: this.failures } }));
+    this.dispatchEvent(new CustomEvent('reconnecting', { detail: { attempt: this.failures, ...cause } }));
     await new Promise((resolve) => setTimeout(resolve, backoffDelay(this.failures)));
   }
 }

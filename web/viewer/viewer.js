@@ -133,10 +133,20 @@ function hideCapacity() {
   }
 }
 
-/** @param {'live' | 'waiting' | 'reconnecting' | 'stopped'} state */
-function setConnection(state) {
+/**
+ * @param {'live' | 'waiting' | 'reconnecting' | 'source' | 'stopped'} state
+ * @param {string} [why] shown on hover
+ */
+function setConnection(state, why = '') {
   status.dataset.state = state;
-  status.textContent = { live: 'Live', waiting: 'Waiting for capacity', reconnecting: 'Reconnecting…', stopped: 'Stopped' }[state];
+  status.textContent = {
+    live: 'Live',
+    waiting: 'Waiting for capacity',
+    reconnecting: 'Reconnecting…',
+    source: 'Database not answering, retrying…',
+    stopped: 'Stopped',
+  }[state];
+  status.title = why;
 }
 
 function pageFilters() {
@@ -476,7 +486,11 @@ keeper.addEventListener('refreshed', () => hideCapacity());
 keeper.addEventListener('reconnecting', () => setConnection('reconnecting'));
 keeper.addEventListener('reconnected', () => setConnection('live'));
 keeper.addEventListener('refused', (event) => endAccess(/** @type {CustomEvent} */ (event).detail));
-api.addEventListener('reconnecting', () => setConnection('reconnecting'));
+api.addEventListener('reconnecting', (event) => {
+  const detail = /** @type {CustomEvent} */ (event).detail;
+  if (detail?.code === 'SourceUnavailable') setConnection('source', `${detail.message} (${detail.code})`);
+  else setConnection('reconnecting');
+});
 api.addEventListener('reconnected', () => setConnection('live'));
 live.addEventListener('ready', () => (root.dataset.live = 'ready'));
 // What the live channel says changed: the definition (visuals reload in place, page and

@@ -28,6 +28,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "VITRINE_METRICS_TOKEN",
     "VITRINE_METRICS_LISTEN",
     "VITRINE_MEMORY_MB",
+    "VITRINE_RESULT_CACHE_SECONDS",
     "VITRINE_DISPLAY_ALERT_WEBHOOK",
 ];
 
@@ -339,6 +340,9 @@ impl ConfigLayer {
                 "VITRINE_METRICS_LISTEN" => limits.metrics_listen = Some(value),
                 // Unreadable numbers are kept as 0 and refused when resolving.
                 "VITRINE_MEMORY_MB" => limits.memory_megabytes = Some(value.parse().unwrap_or(0)),
+                "VITRINE_RESULT_CACHE_SECONDS" => {
+                    limits.result_cache_seconds = Some(value.parse().unwrap_or(0))
+                }
                 "VITRINE_LISTEN" => layer.listen = Some(value),
                 "VITRINE_PUBLIC_URL" => layer.public_url = Some(value),
                 "VITRINE_DATA_DIR" => layer.data_dir = Some(value.into()),
