@@ -49,11 +49,14 @@ def median_ms(samples):
     return statistics.median(samples) * 1000
 
 
-def start_demo(binary, data_dir, rows, env_extra):
-    env = dict(os.environ, VITRINE_LOG="warn", **env_extra)
+def start_demo(binary, data_dir, rows, cache=True):
+    """The demo with `rows` rows; without the result cache unless `cache`."""
+    env = dict(os.environ, VITRINE_LOG="warn")
+    config = Path(data_dir) / "bench.toml"
+    config.write_text("" if cache else "[limits]\nresult_cache_seconds = 0\n")
     process = subprocess.Popen(
         [binary, "demo", "--password", PASSWORD, "--port", "0", "--data-dir", str(data_dir),
-         "--rows", str(rows)],
+         "--rows", str(rows), "--config", str(config)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )
     started = time.time()
@@ -114,7 +117,7 @@ def dataset_file(data_dir):
 def files_vs_duckdb(binary, rows, runs, upload):
     print(f"\n### {rows:,} rows on disk\n")
     with tempfile.TemporaryDirectory(dir="/var/tmp") as data_dir:
-        process, base, start_seconds = start_demo(binary, data_dir, rows, {"VITRINE_RESULT_CACHE_SECONDS": "0"})
+        process, base, start_seconds = start_demo(binary, data_dir, rows, cache=False)
         try:
             parquet = dataset_file(data_dir)
             size_mb = parquet.stat().st_size / 1024 / 1024
@@ -135,7 +138,7 @@ def files_vs_duckdb(binary, rows, runs, upload):
             process.terminate()
             process.wait()
         # A restart: the server is ready without reading the data.
-        process, base, _ = start_demo(binary, data_dir, rows, {})
+        process, base, _ = start_demo(binary, data_dir, rows, cache=False)
         ready_seconds = time.time() - restart_started
         process.terminate()
         process.wait()
@@ -209,7 +212,7 @@ def postgres_direct(binary, rows, runs):
             VACUUM ANALYZE sales;""", text=True)
         loaded = time.time() - started
         with tempfile.TemporaryDirectory(dir="/var/tmp") as data_dir:
-            process, base, _ = start_demo(binary, data_dir, 1000, {"VITRINE_RESULT_CACHE_SECONDS": "0"})
+            process, base, _ = start_demo(binary, data_dir, 1000, cache=False)
             try:
                 admin = signed_in(base)
                 connection = admin.call("POST", "/api/v1/connections", {
@@ -255,7 +258,7 @@ def cache_figures(binary, base, admin, report, token, runs):
     """Hits of the result cache against the server's cheapest answer, with the cache on."""
     # The demo above runs with the cache off; this one asks a second server with it on.
     with tempfile.TemporaryDirectory(dir="/var/tmp") as data_dir:
-        process, cached_base, _ = start_demo(binary, data_dir, 100_000, {})
+        process, cached_base, _ = start_demo(binary, data_dir, 100_000, cache=True)
         try:
             admin = signed_in(cached_base)
             overview = report_id(admin, "Sales overview")

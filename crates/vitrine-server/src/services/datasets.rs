@@ -56,14 +56,16 @@ pub async fn ensure_open(
     purpose: OpenFor,
 ) -> ApiResult<DatasetInfo> {
     let id = dataset.id.to_string();
-    if state.engine.version(&id) == Some(dataset.version)
+    // The record may be older than what is open (read just before a replacement): the newer
+    // version answers.
+    if state.engine.version(&id) >= Some(dataset.version)
         && let Some(info) = state.engine.info(&id)
     {
         return Ok(info);
     }
     // One open at a time; pausing a capacity takes the same lock, so the two never cross.
     let _opening = state.dataset_loading.lock().await;
-    if state.engine.version(&id) == Some(dataset.version)
+    if state.engine.version(&id) >= Some(dataset.version)
         && let Some(info) = state.engine.info(&id)
     {
         return Ok(info);
