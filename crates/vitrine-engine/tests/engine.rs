@@ -434,6 +434,9 @@ async fn an_older_version_is_never_opened_over_a_newer_one() {
     engine.open_file("sales", DataFile::owned(v1.clone(), DataFormat::Parquet), 1).await.unwrap();
     assert_eq!(engine.version("sales"), Some(2));
     assert!(v2.exists(), "the current version's file is kept");
-    let total = engine.query(&definition(), &request("total", json!([])), &identity(&[], &[]));
-    assert_eq!(total.await.unwrap().rows[0][0], json!(6360.75));
+    let total = engine
+        .query(&definition(), &request("total", json!([])), &identity(&[], &[]))
+        .await
+        .unwrap();
+    assert_eq!(total.rows[0][0], json!(6360.75));
 }
