@@ -442,13 +442,13 @@ def hostile_bodies(demo, admin, found):
     host = urlparse(demo.base)
     with socket.create_connection((host.hostname, host.port), timeout=10) as sock:
         sock.sendall(f"POST /api/v1/datasets HTTP/1.1\r\nHost: {host.netloc}\r\nContent-Type: multipart/form-data; "
-                     f"boundary=x\r\nContent-Length: 600000000\r\nCookie: vitrine_session={admin.session_cookie()}\r\n"
+                     f"boundary=x\r\nContent-Length: {17 * 1024 ** 3}\r\nCookie: vitrine_session={admin.session_cookie()}\r\n"
                      f"X-CSRF-Token: {admin.csrf}\r\n\r\n".encode())
         try:
             head = sock.recv(4096).decode("latin-1")
         except socket.timeout:
             head = "(no answer in 10 s)"
-    found.check(head.startswith("HTTP/1.1 413"), f"a 600 MB upload was not refused before its body: {head[:60]!r}")
+    found.check(head.startswith("HTTP/1.1 413"), f"a 17 GiB upload was not refused before its body: {head[:60]!r}")
     found.ok("every one a 4xx JSON error naming what is wrong, nothing changed")
 
 

@@ -12,7 +12,7 @@ use vitrine_core::source::RefreshTrigger;
 use vitrine_engine::{DataFormat, storage};
 use vitrine_store::Dataset;
 
-use super::{JsonFields, json, requests};
+use super::{json, requests};
 use crate::app::AppState;
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, ApiResult};
@@ -352,7 +352,16 @@ pub async fn create(
         let file = upload.file.ok_or_else(|| ApiError::invalid("file", "is required"))?;
         datasets::add_upload(&state, &scope, &caller, &name, file).await?
     } else {
-        let JsonFields(input) = JsonFields::from_request(request, &state).await?;
+        // This route admits uploads' sizes; a JSON body keeps every JSON body's bound.
+        super::require_json(request.headers())?;
+        let bytes = axum::body::to_bytes(request.into_body(), crate::app::MAX_BODY_BYTES)
+            .await
+            .map_err(|_| {
+                ApiError::invalid("body", "is too large").with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            })?;
+        let value = vitrine_core::input::parse_json(&bytes)
+            .map_err(|e| ApiError::invalid("body", format!("is not valid JSON ({e})")))?;
+        let input = vitrine_core::Fields::from_value(value)?;
         sources::create_dataset(&state, &scope, &caller, &input).await?
     };
     Ok((StatusCode::CREATED, Json(dataset_json(&state, &dataset))))
@@ -371,11 +380,15 @@ pub async fn replace_data(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
     Path(id): Path<String>,
-    form: Multipart,
+    request: Request,
 ) -> ApiResult<Json<json::Dataset>> {
     let scope = caller.principal.content_manager()?;
     let id: DatasetId = parse_id(&id, "dataset")?;
+    // Whose dataset it is is settled before a byte of the body is read.
     state.store.get_dataset(scope.org_id(), id).await?;
+    let form = Multipart::from_request(request, &state).await.map_err(|e| {
+        ApiError::invalid("body", format!("is not a readable multipart form ({e})"))
+    })?;
     let upload = read_upload(&state, form).await?;
     if upload.name.is_some() {
         return Err(ApiError::invalid("name", "is not sent with new data; send only file"));
