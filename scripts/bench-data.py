@@ -130,7 +130,6 @@ def files_vs_duckdb(binary, rows, runs, upload):
                 for v in VISUALS
             }
             now, peak = memory(process.pid)
-            restart_started = time.time()
             upload_row = None
             if upload:
                 upload_row = upload_csv(base, admin, parquet, data_dir, process.pid)
@@ -138,8 +137,7 @@ def files_vs_duckdb(binary, rows, runs, upload):
             process.terminate()
             process.wait()
         # A restart: the server is ready without reading the data.
-        process, base, _ = start_demo(binary, data_dir, rows, cache=False)
-        ready_seconds = time.time() - restart_started
+        process, base, ready_seconds = start_demo(binary, data_dir, rows, cache=False)
         process.terminate()
         process.wait()
 
