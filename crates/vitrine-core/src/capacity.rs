@@ -133,7 +133,12 @@ impl WeeklySchedule {
 
     /// Whether `at` falls inside a window.
     pub fn contains(&self, at: DateTime<Utc>) -> bool {
-        self.occurrences(at).iter().any(|(start, end)| *start <= at && at < *end)
+        self.window_at(at).is_some()
+    }
+
+    /// The window occurrence (start, end) that `at` falls inside.
+    pub fn window_at(&self, at: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        self.occurrences(at).into_iter().find(|(start, end)| *start <= at && at < *end)
     }
 
     /// The end of the latest window that ended at or before `at`.

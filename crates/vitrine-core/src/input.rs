@@ -118,6 +118,11 @@ impl Fields {
         Value::Object(self.map.clone())
     }
 
+    /// Sets a field (a form's value shaped as the API takes it).
+    pub fn insert(&mut self, name: &str, value: Value) {
+        self.map.insert(name.to_string(), value);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }

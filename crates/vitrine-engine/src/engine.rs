@@ -26,6 +26,7 @@ use crate::dataset::ColumnKind;
 use crate::dataset::{DataFormat, DatasetInfo};
 use crate::definition::ReportDefinition;
 use crate::definition::{Page, Slicer, Visual};
+use crate::dictionary_groups::DictionaryGroupBy;
 use crate::query::{
     MAX_FILTER_VALUES, MAX_FILTERS, MAX_SLICER_VALUES, QueryRequest, QueryResult, ResultColumn,
     ValueFilter, default_limit, dimension_expr, measure_expr, result_columns, sort_exprs,
@@ -173,10 +174,14 @@ impl Engine {
         if let Some(bytes) = bytes {
             runtime = runtime.with_memory_limit(bytes, 1.0);
         }
-        let context = match runtime.build_arc() {
-            Ok(runtime) => SessionContext::new_with_config_rt(config, runtime),
-            Err(_) => SessionContext::new_with_config(config),
-        };
+        let mut state = datafusion::execution::SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(DictionaryGroupBy));
+        if let Ok(runtime) = runtime.build_arc() {
+            state = state.with_runtime_env(runtime);
+        }
+        let context = SessionContext::new_with_state(state.build());
         context.register_udf(grain::period_start_udf());
         Self { context, open: RwLock::default(), results: None }
     }
@@ -230,8 +235,12 @@ impl Engine {
         let url = ListingTableUrl::parse(file.to_string_lossy())
             .map_err(|e| unreadable(e.to_string()))?;
         let options = match format {
-            DataFormat::Parquet => ListingOptions::new(Arc::new(ParquetFormat::default()))
-                .with_file_extension_opt(None::<String>),
+            // The file's own Arrow schema is read: text columns Vitrine stored as dictionaries
+            // come back as dictionaries, keys only, and group by them (`dictionary_groups`).
+            DataFormat::Parquet => {
+                ListingOptions::new(Arc::new(ParquetFormat::default().with_skip_metadata(false)))
+                    .with_file_extension_opt(None::<String>)
+            }
             DataFormat::Csv => ListingOptions::new(Arc::new(
                 CsvFormat::default().with_has_header(true).with_schema_infer_max_rec(10_000),
             ))

@@ -6,6 +6,7 @@
 pub mod dataset;
 pub mod definition;
 pub mod demo_data;
+pub mod dictionary_groups;
 pub mod engine;
 pub mod grain;
 mod json_rows;

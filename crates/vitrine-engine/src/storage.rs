@@ -9,7 +9,9 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::record_batch::RecordBatchReader;
@@ -41,6 +43,52 @@ fn unreadable(format: DataFormat) -> impl Fn(String) -> EngineError {
     move |detail| EngineError::Unreadable { format: format.as_str(), detail }
 }
 
+/// The Arrow type of a text column stored as a dictionary.
+pub fn dictionary_text() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+fn is_text(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+/// The schema a dataset file is written with: a text column whose values repeat (at most
+/// one distinct value for two rows in `first`, the first batch) becomes a dictionary, so
+/// that queries read its keys and group by them without hashing each row's text; other
+/// columns are kept. The file's Arrow schema records the choice for every reader.
+fn stored_schema(schema: &Schema, first: Option<&RecordBatch>) -> Result<Schema, ArrowError> {
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    for (index, field) in schema.fields().iter().enumerate() {
+        let data_type = field.data_type();
+        let repeats = match (data_type, first) {
+            (DataType::Dictionary(_, value), _) => is_text(value),
+            (text, Some(batch)) if is_text(text) && batch.num_rows() > 1 => {
+                let column = cast(batch.column(index), &dictionary_text())?;
+                let distinct = column.as_any_dictionary().values().len();
+                distinct * 2 <= batch.num_rows()
+            }
+            _ => false,
+        };
+        let stored = if repeats { dictionary_text() } else { data_type.clone() };
+        fields.push(Field::new(field.name(), stored, field.is_nullable()));
+    }
+    Ok(Schema::new(fields))
+}
+
+/// `batch` with each column in the stored schema's type.
+fn to_stored(batch: RecordBatch, stored: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(stored.fields())
+        .map(|(column, field)| match column.data_type() == field.data_type() {
+            true => Ok(Arc::clone(column)),
+            false => cast(column, field.data_type()),
+        })
+        .collect::<Result<Vec<ArrayRef>, _>>()?;
+    RecordBatch::try_new(Arc::clone(stored), columns)
+}
+
 /// Writes batches as a dataset file at `output`; returns what it holds.
 pub fn write_batches<I>(
     output: &Path,
@@ -52,19 +100,29 @@ where
     I: IntoIterator<Item = Result<RecordBatch, ArrowError>>,
 {
     let bad_input = unreadable(source);
+    let mut batches = batches.into_iter();
+    let first = match batches.next() {
+        Some(first) => Some(first.map_err(|e| bad_input(at_row(0, e)))?),
+        None => None,
+    };
+    let stored = stored_schema(&schema, first.as_ref())
+        .map(Arc::new)
+        .map_err(|e| EngineError::Failed(e.to_string()))?;
     let file = File::create(output).map_err(|e| EngineError::Failed(e.to_string()))?;
-    let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(writer_properties()))
+    let mut writer = ArrowWriter::try_new(file, Arc::clone(&stored), Some(writer_properties()))
         .map_err(|e| EngineError::Failed(e.to_string()))?;
     let mut rows = 0u64;
-    for batch in batches {
-        let batch = batch.map_err(|e| bad_input(at_row(rows, e)))?;
+    for batch in first.map(Ok).into_iter().chain(batches) {
+        let batch = batch
+            .and_then(|batch| to_stored(batch, &stored))
+            .map_err(|e| bad_input(at_row(rows, e)))?;
         rows += batch.num_rows() as u64;
         writer.write(&batch).map_err(|e| EngineError::Failed(e.to_string()))?;
     }
     let mut file = writer.into_inner().map_err(|e| EngineError::Failed(e.to_string()))?;
     file.flush().map_err(|e| EngineError::Failed(e.to_string()))?;
     file.sync_all().map_err(|e| EngineError::Failed(e.to_string()))?;
-    Ok(DatasetInfo::from_schema(&schema, rows))
+    Ok(DatasetInfo::from_schema(&stored, rows))
 }
 
 /// A conversion error with where it happened: the batch's first row, counted from 1.
@@ -176,6 +234,23 @@ mod tests {
         assert!(metadata.row_group(0).column(0).statistics().is_some());
         assert!(metadata.row_group(0).column(0).column_index_offset().is_some(), "page index");
         assert_eq!(inspect_parquet(&out).unwrap(), info);
+    }
+
+    #[test]
+    fn text_that_repeats_is_stored_as_a_dictionary_and_unique_text_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("v1.parquet");
+        let mut text = String::from("order,region\n");
+        for i in 0..20_000 {
+            text.push_str(&format!("A-{i:06},{}\n", ["North", "South", "East"][i % 3]));
+        }
+        convert_csv(text.as_bytes(), &out).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&out).unwrap()).unwrap();
+        let types: Vec<_> =
+            reader.schema().fields().iter().map(|f| f.data_type().clone()).collect();
+        assert_eq!(types, [DataType::Utf8, dictionary_text()]);
+        let rows: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(rows, 20_000);
     }
 
     #[test]

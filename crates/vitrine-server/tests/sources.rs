@@ -145,6 +145,46 @@ async fn a_connection_never_answers_or_audits_its_password_and_bad_fields_are_na
     let forbidden = contributor.post(&format!("/api/v1/connections/{id}/test"), json!({})).await;
     assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
     assert_eq!(admin.json("/api/v1/connections").await.as_array().unwrap().len(), 1);
+
+    // The connection's page changes it; an empty password field keeps the password.
+    let page = admin.get(&format!("/admin/connections/{id}")).await.text().await.unwrap();
+    assert!(page.contains("Datasets reading it") && page.contains("127.0.0.1"), "{page}");
+    assert!(!page.contains("s3cret-Pa55"));
+    let saved = admin
+        .form(
+            &format!("/admin/connections/{id}"),
+            &[
+                ("name", "Warehouse (replica)"),
+                ("host", "127.0.0.1"),
+                ("port", "5432"),
+                ("database", "test"),
+                ("user", "postgres"),
+                ("password", ""),
+                ("tls", "disable"),
+                ("maxConnections", "2"),
+                ("queryTimeoutSeconds", "5"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let shown = admin.json(&format!("/api/v1/connections/{id}")).await;
+    assert_eq!(
+        (shown["name"].as_str(), shown["port"].as_u64(), shown["tls"].as_str()),
+        (Some("Warehouse (replica)"), Some(5432), Some("disable"))
+    );
+    let audit = admin.json("/api/v1/audit?entityType=connection").await;
+    let last = &audit.as_array().unwrap()[0];
+    assert_eq!(last["newValue"]["name"], "Warehouse (replica)");
+    assert_ne!(last["newValue"]["password"], "changed", "the password was kept: {last}");
+    let tested = admin.form(&format!("/admin/connections/{id}/test"), &[]).await;
+    assert!(tested.text().await.unwrap().contains("Connected: PostgreSQL"));
+    let wrong = admin
+        .form(&format!("/admin/connections/{id}"), &[("name", "Warehouse"), ("port", "99999")])
+        .await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(admin.json(&format!("/api/v1/connections/{id}")).await, shown, "nothing changed");
+    let not_admin = contributor.get(&format!("/admin/connections/{id}")).await;
+    assert_eq!(not_admin.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -420,6 +460,148 @@ async fn an_imported_dataset_is_copied_refreshed_on_demand_and_on_schedule_and_k
     );
     let versions = std::fs::read_dir(app.data_dir().join("datasets").join(&id)).unwrap().count();
     assert_eq!(versions, 1, "replaced versions are removed");
+    source.drop().await;
+}
+
+/// How many refreshes the dataset's history holds, once the schedule pass has run and any
+/// refresh it started has finished (read in a new session: the clock may have moved past the
+/// last one's idle timeout).
+async fn refreshes_after_schedule_pass(app: &TestApp, id: &str) -> usize {
+    vitrine_server::services::sources::refresh_due(&app.state).await.unwrap();
+    for _ in 0..200 {
+        if !app.state.sources.is_importing(id.parse().unwrap()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let admin = app.sign_in(ADMIN).await;
+    admin.json(&format!("/api/v1/datasets/{id}/refreshes")).await.as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn an_imported_dataset_refreshes_at_the_start_of_its_weekly_windows_in_their_time_zone() {
+    let app = spawn_app().await;
+    let source = PgSource::new().await;
+    let admin = app.sign_in(ADMIN).await;
+    let connection = connect(&admin, "postgres", 5432, &source.database, "postgres").await;
+    let dataset = create_dataset(
+        &admin,
+        json!({ "name": "Mornings", "connection": connection, "table": "sales",
+                "mode": "imported" }),
+    )
+    .await;
+    let id = dataset["id"].as_str().unwrap().to_string();
+    finished_refresh(&admin, &id, 1).await;
+    let before = admin.json(&format!("/api/v1/datasets/{id}")).await;
+
+    // Wrong settings are refused naming the field, and change nothing.
+    let backwards = admin
+        .patch(
+            &format!("/api/v1/datasets/{id}"),
+            json!({ "refreshWindows": [{ "day": "Mon", "start": "12:00", "end": "11:00" }] }),
+        )
+        .await;
+    let body = expect_error(backwards, StatusCode::BAD_REQUEST, "InvalidInput").await;
+    assert_eq!(body["error"]["field"], "refreshWindows[0].end");
+    let zone =
+        admin.patch(&format!("/api/v1/datasets/{id}"), json!({ "timeZone": "Mars/Olympus" })).await;
+    let body = expect_error(zone, StatusCode::BAD_REQUEST, "InvalidInput").await;
+    assert_eq!(body["error"]["field"], "timeZone");
+    let often =
+        admin.patch(&format!("/api/v1/datasets/{id}"), json!({ "refreshEveryMinutes": 1 })).await;
+    let body = expect_error(often, StatusCode::BAD_REQUEST, "InvalidInput").await;
+    assert_eq!(body["error"]["field"], "refreshEveryMinutes");
+    let unknown = admin.patch(&format!("/api/v1/datasets/{id}"), json!({ "table": "other" })).await;
+    expect_error(unknown, StatusCode::BAD_REQUEST, "InvalidInput").await;
+    assert_eq!(admin.json(&format!("/api/v1/datasets/{id}")).await, before, "nothing changed");
+    let direct = create_dataset(
+        &admin,
+        json!({ "name": "Live", "connection": connection, "table": "sales", "mode": "direct" }),
+    )
+    .await;
+    let refused = admin
+        .patch(
+            &format!("/api/v1/datasets/{}", direct["id"].as_str().unwrap()),
+            json!({ "refreshEveryMinutes": 30 }),
+        )
+        .await;
+    let body = expect_error(refused, StatusCode::BAD_REQUEST, "InvalidInput").await;
+    assert_eq!(body["error"]["field"], "refreshEveryMinutes");
+
+    // Mondays 11:00-12:00 in Berlin: 10:00-11:00 UTC in March. The test clock stands at
+    // Monday 2 March 2026, 09:00 UTC.
+    let changed = admin
+        .patch(
+            &format!("/api/v1/datasets/{id}"),
+            json!({ "refreshWindows": [{ "day": "Mon", "start": "11:00", "end": "12:00" }],
+                    "timeZone": "Europe/Berlin" }),
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK, "{:?}", changed.text().await);
+    let changed: Value = changed.json().await.unwrap();
+    assert_eq!(
+        changed["source"]["refreshWindows"],
+        json!([{ "day": "Mon", "start": "11:00", "end": "12:00" }])
+    );
+    assert_eq!(changed["source"]["timeZone"], "Europe/Berlin");
+    assert_eq!(refreshes_after_schedule_pass(&app, &id).await, 1, "before the window");
+    app.clock.advance(Span::minutes(61));
+    assert_eq!(refreshes_after_schedule_pass(&app, &id).await, 2, "at its start");
+    let admin = app.sign_in(ADMIN).await;
+    let scheduled = finished_refresh(&admin, &id, 2).await;
+    assert_eq!(scheduled["trigger"], "schedule");
+    app.clock.advance(Span::minutes(30));
+    assert_eq!(refreshes_after_schedule_pass(&app, &id).await, 2, "once per window");
+    app.clock.advance(Span::days(1));
+    assert_eq!(refreshes_after_schedule_pass(&app, &id).await, 2, "Tuesday has none");
+    app.clock.advance(Span::days(6));
+    assert_eq!(refreshes_after_schedule_pass(&app, &id).await, 3, "next Monday's");
+
+    // The dataset's page says when and lets the schedule be changed: every 15 minutes inside
+    // Monday's and Tuesday's windows.
+    let admin = app.sign_in(ADMIN).await;
+    let page = admin.get(&format!("/admin/datasets/{id}")).await.text().await.unwrap();
+    assert!(page.contains("weekly window") && page.contains("Next scheduled refresh"), "{page}");
+    let saved = admin
+        .form(
+            &format!("/admin/datasets/{id}"),
+            &[
+                ("name", "Mornings (quarter-hourly)"),
+                ("refreshEveryMinutes", "15"),
+                ("timeZone", "Europe/Berlin"),
+                ("refreshWindows", "Mon 11:00-12:00\nTue 11:00-12:00"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let shown = admin.json(&format!("/api/v1/datasets/{id}")).await;
+    assert_eq!(shown["name"], "Mornings (quarter-hourly)");
+    assert_eq!(shown["source"]["refreshEveryMinutes"], 15);
+    assert_eq!(shown["source"]["refreshWindows"].as_array().unwrap().len(), 2);
+    let wrong = admin
+        .form(
+            &format!("/admin/datasets/{id}"),
+            &[("name", "Mornings"), ("refreshEveryMinutes", ""), ("refreshWindows", "Mon 25:00")],
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    assert!(wrong.text().await.unwrap().contains("must be a time such as 08:00"));
+    assert_eq!(admin.json(&format!("/api/v1/datasets/{id}")).await, shown, "nothing changed");
+    // Still inside this Monday's window (10:31 UTC, refreshed then): every 15 minutes.
+    app.clock.advance(Span::minutes(10));
+    assert_eq!(refreshes_after_schedule_pass(&app, &id).await, 3, "15 minutes not up");
+    app.clock.advance(Span::minutes(6));
+    assert_eq!(refreshes_after_schedule_pass(&app, &id).await, 4, "every 15 minutes");
+    let admin = app.sign_in(ADMIN).await;
+    let audit = admin.json("/api/v1/audit?entityType=dataset").await;
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "changed" && e["newValue"]["refreshEveryMinutes"] == 15),
+        "{audit}"
+    );
     source.drop().await;
 }
 

@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use vitrine_core::source::{RefreshTrigger, SourceKind, SourceMode, TlsMode};
+use vitrine_core::capacity::{WeeklySchedule, WeeklyWindow};
+use vitrine_core::source::{RefreshPlan, RefreshTrigger, SourceKind, SourceMode, TlsMode};
 use vitrine_core::{ConnectionId, DatasetId, OrgId};
 
 use crate::{Actor, Dataset, StoreResult};
@@ -53,8 +54,32 @@ pub struct DatasetSource {
     /// A read-only query.
     pub sql: Option<String>,
     pub mode: SourceMode,
-    /// Imported datasets: refreshed this often by the scheduler (none: on demand only).
+    /// Imported datasets: refreshed this often by the scheduler (inside `refresh_windows`
+    /// when there are some).
     pub refresh_every_minutes: Option<u32>,
+    /// Imported datasets: weekly windows, read in `refresh_time_zone`; refreshed at the start
+    /// of each (and every `refresh_every_minutes` inside them). Neither set: on demand only.
+    pub refresh_windows: Vec<WeeklyWindow>,
+    pub refresh_time_zone: Option<String>,
+}
+
+impl DatasetSource {
+    /// When the scheduler refreshes it; `None` for a direct dataset or a time zone no longer
+    /// known.
+    pub fn refresh_plan(&self) -> Option<RefreshPlan> {
+        if self.mode != SourceMode::Imported {
+            return None;
+        }
+        let windows = match (&self.refresh_windows[..], &self.refresh_time_zone) {
+            ([], _) => None,
+            (windows, zone) => Some(WeeklySchedule {
+                windows: windows.to_vec(),
+                time_zone: zone.as_deref().unwrap_or("UTC").parse().ok()?,
+            }),
+        };
+        let every = self.refresh_every_minutes.map(|m| chrono::Duration::minutes(i64::from(m)));
+        Some(RefreshPlan { every, windows })
+    }
 }
 
 /// New data for a dataset: it becomes version `expected_version + 1`, unless another change
@@ -141,6 +166,17 @@ pub trait SourceStore: Send + Sync {
         at: DateTime<Utc>,
         outcome: &RefreshOutcome,
     ) -> StoreResult<()>;
+    /// Renames a dataset and sets how an imported one refreshes (`source` fields other than
+    /// the refresh settings are kept); audited with the values before and after.
+    async fn update_dataset(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        dataset: &Dataset,
+    ) -> StoreResult<Dataset>;
+    /// When each dataset's latest refresh started, over the whole installation (the import
+    /// schedule's one read per pass).
+    async fn last_refresh_starts(&self) -> StoreResult<Vec<(DatasetId, DateTime<Utc>)>>;
     /// The dataset's refreshes, newest first, at most `limit`.
     async fn list_refreshes(
         &self,

@@ -12,7 +12,7 @@ use vitrine_core::source::RefreshTrigger;
 use vitrine_engine::{DataFormat, storage};
 use vitrine_store::Dataset;
 
-use super::{json, requests};
+use super::{JsonFields, json, requests};
 use crate::app::AppState;
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, ApiResult};
@@ -47,6 +47,22 @@ pub async fn show(
 ) -> ApiResult<Json<json::Dataset>> {
     let scope = caller.principal.content_manager()?;
     let dataset = state.store.get_dataset(scope.org_id(), parse_id(&id, "dataset")?).await?;
+    Ok(Json(dataset_json(&state, &dataset)))
+}
+
+/// Renames a dataset and, for an imported one, sets how it refreshes by itself.
+#[utoipa::path(patch, path = "/datasets/{id}", tag = "Datasets", params(("id" = DatasetId, Path)),
+    request_body = requests::DatasetSettings,
+    responses((status = 200, body = json::Dataset)))]
+pub async fn update(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+    JsonFields(input): JsonFields,
+) -> ApiResult<Json<json::Dataset>> {
+    let scope = caller.principal.content_manager()?;
+    let id: DatasetId = parse_id(&id, "dataset")?;
+    let dataset = sources::update_dataset(&state, &scope, &caller, id, &input).await?;
     Ok(Json(dataset_json(&state, &dataset)))
 }
 

@@ -581,6 +581,16 @@ pub struct Capacity {
     pub last_activity: Option<Time>,
 }
 
+impl From<&vitrine_core::capacity::WeeklyWindow> for Window {
+    fn from(window: &vitrine_core::capacity::WeeklyWindow) -> Self {
+        Self {
+            day: window.day.to_string(),
+            start: window.start.format("%H:%M").to_string(),
+            end: window.end.format("%H:%M").to_string(),
+        }
+    }
+}
+
 impl From<&store::Capacity> for Capacity {
     fn from(capacity: &store::Capacity) -> Self {
         Self {
@@ -590,15 +600,7 @@ impl From<&store::Capacity> for Capacity {
             state: capacity.state,
             mode: capacity.mode,
             idle_minutes: capacity.idle_minutes,
-            schedule: capacity
-                .schedule
-                .iter()
-                .map(|w| Window {
-                    day: w.day.to_string(),
-                    start: w.start.format("%H:%M").to_string(),
-                    end: w.end.format("%H:%M").to_string(),
-                })
-                .collect(),
+            schedule: capacity.schedule.iter().map(Window::from).collect(),
             time_zone: capacity.time_zone.clone(),
             hourly_price: capacity.hourly_price,
             wake_from_viewer: capacity.wake_from_viewer,
@@ -682,7 +684,13 @@ pub struct DatasetSource {
     pub sql: Option<String>,
     /// `direct` or `imported`.
     pub mode: String,
+    /// Imported: refreshed this often (inside `refreshWindows` when there are some).
     pub refresh_every_minutes: Option<u32>,
+    /// Imported: refreshed at the start of each weekly window (and every
+    /// `refreshEveryMinutes` inside them), read in `timeZone`.
+    pub refresh_windows: Vec<Window>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     /// An import is running now.
     pub refreshing: bool,
 }
@@ -704,6 +712,8 @@ impl Dataset {
                 sql: source.sql.clone(),
                 mode: source.mode.as_str().to_string(),
                 refresh_every_minutes: source.refresh_every_minutes,
+                refresh_windows: source.refresh_windows.iter().map(Window::from).collect(),
+                time_zone: source.refresh_time_zone.clone(),
                 refreshing,
             }),
         }

@@ -76,7 +76,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(embed_tokens::revoke_identity))
         .routes(routes!(embed_tokens::identities))
         .merge(uploads)
-        .routes(routes!(datasets::show, datasets::delete))
+        .routes(routes!(datasets::show, datasets::update, datasets::delete))
         .routes(routes!(datasets::refresh))
         .routes(routes!(datasets::refreshes))
         .routes(routes!(connections::list, connections::create))

@@ -274,9 +274,31 @@ pub struct SourceDataset {
     pub sql: Option<String>,
     #[schema(pattern = "^(direct|imported)$")]
     pub mode: String,
-    /// Imported datasets: refreshed this often (otherwise on demand only).
+    /// Imported datasets: refreshed this often (inside `refreshWindows` when there are
+    /// some). Neither: on demand only.
     #[schema(minimum = 5, maximum = 44640)]
     pub refresh_every_minutes: Option<u32>,
+    /// Imported datasets: refreshed at the start of each weekly window, and every
+    /// `refreshEveryMinutes` inside them.
+    #[schema(max_items = 50)]
+    pub refresh_windows: Option<Vec<WindowInput>>,
+    /// The time zone of `refreshWindows` (default: the organization's), such as
+    /// `Europe/Berlin`.
+    pub time_zone: Option<String>,
+}
+
+/// A dataset's name and, for an imported one, how it refreshes; only the fields given change
+/// (`null` clears `refreshEveryMinutes`; `null` or `[]` clears `refreshWindows`).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetSettings {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    #[schema(minimum = 5, maximum = 44640)]
+    pub refresh_every_minutes: Option<u32>,
+    #[schema(max_items = 50)]
+    pub refresh_windows: Option<Vec<WindowInput>>,
+    pub time_zone: Option<String>,
 }
 
 /// A connection to one of the organization's databases. Creating one needs every field but

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use vitrine_core::capacity::{self, WeeklySchedule, WeeklyWindow};
 use vitrine_core::source::{RefreshTrigger, SourceKind, SourceMode, TlsMode};
 use vitrine_core::{AdminScope, ConnectionId, ContentScope, DatasetId, Fields, OrgId, validate};
 use vitrine_engine::{ColumnInfo, ColumnKind, DatasetInfo};
@@ -33,8 +34,18 @@ pub const CONNECTION_FIELDS: [&str; 10] = [
     "maxConnections",
     "queryTimeoutSeconds",
 ];
-pub const SOURCE_DATASET_FIELDS: [&str; 6] =
-    ["name", "connection", "table", "sql", "mode", "refreshEveryMinutes"];
+pub const SOURCE_DATASET_FIELDS: [&str; 8] = [
+    "name",
+    "connection",
+    "table",
+    "sql",
+    "mode",
+    "refreshEveryMinutes",
+    "refreshWindows",
+    "timeZone",
+];
+pub const DATASET_SETTINGS_FIELDS: [&str; 4] =
+    ["name", "refreshEveryMinutes", "refreshWindows", "timeZone"];
 
 /// Connections a pool opens at most, by default and at most.
 const DEFAULT_POOL: u32 = 4;
@@ -378,14 +389,8 @@ pub async fn create_dataset(
     let relation = relation.map_err(|message| ApiError::invalid(field, message))?;
     let mode = SourceMode::parse(input.required_str("mode")?)
         .ok_or_else(|| ApiError::invalid("mode", "must be direct or imported"))?;
-    let every =
-        input.optional_int_in("refreshEveryMinutes", MIN_REFRESH_MINUTES, MAX_REFRESH_MINUTES)?;
-    if every.is_some() && mode == SourceMode::Direct {
-        return Err(ApiError::invalid(
-            "refreshEveryMinutes",
-            "only imported datasets are refreshed; a direct one is always current",
-        ));
-    }
+    let org_time_zone = state.store.get_organization(org).await?.settings.time_zone;
+    let refresh = RefreshSettings::default().changed(input, mode, &org_time_zone)?;
     let source = source_of(state, &connection)?;
     let schema = source.describe(&relation).await.map_err(|error| match error {
         SourceError::Unreachable(_) | SourceError::TimedOut(_) => {
@@ -414,7 +419,9 @@ pub async fn create_dataset(
                 Relation::Table(_) => None,
             },
             mode,
-            refresh_every_minutes: every.map(|m| m as u32),
+            refresh_every_minutes: refresh.every,
+            refresh_windows: refresh.windows,
+            refresh_time_zone: refresh.time_zone,
         }),
     };
     let created = state.store.create_dataset(org, &caller.actor(now), &dataset).await?;
@@ -422,6 +429,98 @@ pub async fn create_dataset(
         start_refresh(state, &created, RefreshTrigger::Created, caller.actor(now))?;
     }
     Ok(created)
+}
+
+/// How an imported dataset refreshes by itself.
+#[derive(Default)]
+struct RefreshSettings {
+    every: Option<u32>,
+    windows: Vec<WeeklyWindow>,
+    time_zone: Option<String>,
+}
+
+impl RefreshSettings {
+    fn of(source: &DatasetSource) -> Self {
+        Self {
+            every: source.refresh_every_minutes,
+            windows: source.refresh_windows.clone(),
+            time_zone: source.refresh_time_zone.clone(),
+        }
+    }
+
+    /// These settings with the changes `input` names (`refreshEveryMinutes`, `null` to clear;
+    /// `refreshWindows`, `null` or `[]` to clear; `timeZone`, by default the organization's).
+    fn changed(mut self, input: &Fields, mode: SourceMode, org_time_zone: &str) -> ApiResult<Self> {
+        let named = ["refreshEveryMinutes", "refreshWindows", "timeZone"]
+            .into_iter()
+            .find(|field| input.get(field).is_some_and(|v| !v.is_null()));
+        if let Some(field) = named
+            && mode == SourceMode::Direct
+        {
+            return Err(ApiError::invalid(
+                field,
+                "only imported datasets are refreshed; a direct one is always current",
+            ));
+        }
+        if let Some(every) = input.nullable_int_in(
+            "refreshEveryMinutes",
+            MIN_REFRESH_MINUTES,
+            MAX_REFRESH_MINUTES,
+        )? {
+            self.every = every.map(|m| m as u32);
+        }
+        match input.get("refreshWindows") {
+            None => {}
+            Some(serde_json::Value::Null) => self.windows.clear(),
+            Some(value) => self.windows = capacity::parse_schedule("refreshWindows", value)?,
+        }
+        if let Some(zone) = input.optional_str("timeZone")? {
+            WeeklySchedule::zone("timeZone", zone)?;
+            self.time_zone = Some(zone.to_string());
+        }
+        if self.windows.is_empty() {
+            self.time_zone = None;
+        } else if self.time_zone.is_none() {
+            self.time_zone = Some(org_time_zone.to_string());
+        }
+        Ok(self)
+    }
+}
+
+/// Renames a dataset and, for an imported one, changes how it refreshes.
+pub async fn update_dataset(
+    state: &AppState,
+    scope: &ContentScope,
+    caller: &Caller,
+    id: DatasetId,
+    input: &Fields,
+) -> ApiResult<Dataset> {
+    input.allow_only(&DATASET_SETTINGS_FIELDS)?;
+    let org = scope.org_id();
+    let mut dataset = state.store.get_dataset(org, id).await?;
+    if let Some(name) = input.optional_str("name")? {
+        dataset.name = validate::name("name", name)?;
+    }
+    let org_time_zone = state.store.get_organization(org).await?.settings.time_zone;
+    match &mut dataset.source {
+        Some(source) => {
+            let refresh =
+                RefreshSettings::of(source).changed(input, source.mode, &org_time_zone)?;
+            source.refresh_every_minutes = refresh.every;
+            source.refresh_windows = refresh.windows;
+            source.refresh_time_zone = refresh.time_zone;
+        }
+        None => {
+            if let Some(field) = DATASET_SETTINGS_FIELDS[1..].iter().find(|f| input.contains(f)) {
+                return Err(ApiError::invalid(
+                    *field,
+                    "only datasets imported from a connection refresh; give a file new data instead",
+                ));
+            }
+        }
+    }
+    let actor = caller.actor(state.clock.now());
+    Ok(state.store.update_dataset(org, &actor, &dataset).await?)
 }
 
 /// Opens a direct dataset: its visuals become queries of its connection.
@@ -554,20 +653,20 @@ pub fn spawn_schedule(state: AppState, every: Duration) {
     });
 }
 
-/// Starts every import whose last one began `refreshEveryMinutes` ago or more.
+/// Starts every import its schedule makes due (every N minutes, at a window's start, every N
+/// minutes inside windows), counted from the last refresh whatever started it.
 pub async fn refresh_due(state: &AppState) -> ApiResult<()> {
     let now = state.clock.now();
+    let last_starts: HashMap<DatasetId, DateTime<Utc>> =
+        state.store.last_refresh_starts().await?.into_iter().collect();
     for dataset in state.store.all_datasets().await? {
-        let Some(source) = &dataset.source else { continue };
-        let Some(every) = source.refresh_every_minutes else { continue };
-        if source.mode != SourceMode::Imported || state.sources.is_importing(dataset.id) {
+        let Some(plan) = dataset.source.as_ref().and_then(DatasetSource::refresh_plan) else {
+            continue;
+        };
+        if state.sources.is_importing(dataset.id) {
             continue;
         }
-        let last = state.store.list_refreshes(dataset.org_id, dataset.id, 1).await?;
-        let due = last
-            .first()
-            .is_none_or(|r| r.started_at + chrono::Duration::minutes(i64::from(every)) <= now);
-        if due {
+        if plan.is_due(last_starts.get(&dataset.id).copied(), now) {
             let actor = Actor { id: "schedule".into(), label: "import schedule".into(), at: now };
             let _ = start_refresh(state, &dataset, RefreshTrigger::Schedule, actor);
         }

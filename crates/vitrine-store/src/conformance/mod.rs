@@ -1086,6 +1086,7 @@ macro_rules! store_conformance_tests {
             connections_are_per_organization_audited_without_passwords_and_kept_while_read,
             dataset_data_is_replaced_one_version_after_the_other,
             refreshes_are_recorded_newest_first_and_bounded,
+            a_dataset_is_renamed_and_its_refresh_schedule_changed_audited,
             a_display_credential_rotates_and_the_one_before_stays_valid_until_its_time,
             what_a_display_says_of_itself_is_kept_and_unpairing_removes_its_user
         );

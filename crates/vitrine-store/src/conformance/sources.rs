@@ -1,7 +1,8 @@
 //! Connections, dataset versions and import history.
 
-use chrono::Utc;
+use chrono::{Duration, NaiveTime, Utc, Weekday};
 use serde_json::json;
+use vitrine_core::capacity::WeeklyWindow;
 use vitrine_core::source::{RefreshTrigger, SourceKind, SourceMode, TlsMode};
 use vitrine_core::{ConnectionId, DatasetId, OrgId};
 
@@ -80,6 +81,8 @@ pub async fn connections_are_per_organization_audited_without_passwords_and_kept
         sql: None,
         mode: SourceMode::Direct,
         refresh_every_minutes: None,
+        refresh_windows: Vec::new(),
+        refresh_time_zone: None,
     };
     let refused = store
         .create_dataset(org_b, &actor(), &dataset(org_b, "Sales", Some(foreign.clone())))
@@ -169,4 +172,81 @@ pub async fn refreshes_are_recorded_newest_first_and_bounded(store: &dyn Store) 
         store.start_refresh(org_a, sales.id, RefreshTrigger::Manual, Utc::now()).await.unwrap();
     }
     assert_eq!(store.list_refreshes(org_a, sales.id, 1_000).await.unwrap().len(), 100);
+}
+
+pub async fn a_dataset_is_renamed_and_its_refresh_schedule_changed_audited(store: &dyn Store) {
+    let org_a = org(store, "A").await;
+    let org_b = org(store, "B").await;
+    let warehouse =
+        store.create_connection(org_a, &actor(), &connection(org_a, "Warehouse")).await.unwrap();
+    let source = DatasetSource {
+        connection_id: warehouse.id,
+        table: Some("sales".into()),
+        sql: None,
+        mode: SourceMode::Imported,
+        refresh_every_minutes: Some(60),
+        refresh_windows: Vec::new(),
+        refresh_time_zone: None,
+    };
+    let sales = store
+        .create_dataset(org_a, &actor(), &dataset(org_a, "Sales", Some(source.clone())))
+        .await
+        .unwrap();
+    let mornings = WeeklyWindow {
+        day: Weekday::Mon,
+        start: NaiveTime::from_hms_opt(6, 0, 0).unwrap(),
+        end: NaiveTime::from_hms_opt(7, 30, 0).unwrap(),
+    };
+    let mut changed = sales.clone();
+    changed.name = "Sales (daily)".into();
+    changed.source = Some(DatasetSource {
+        refresh_every_minutes: None,
+        refresh_windows: vec![mornings],
+        refresh_time_zone: Some("Europe/Paris".into()),
+        // What the dataset reads is not changed this way.
+        table: Some("other".into()),
+        ..source.clone()
+    });
+    let updated = store.update_dataset(org_a, &actor(), &changed).await.unwrap();
+    assert_eq!(updated.name, "Sales (daily)");
+    let read = store.get_dataset(org_a, sales.id).await.unwrap();
+    assert_eq!(read, updated);
+    let kept = read.source.unwrap();
+    assert_eq!(kept.table.as_deref(), Some("sales"), "the table stays");
+    assert_eq!(kept.refresh_every_minutes, None);
+    assert_eq!(kept.refresh_windows, vec![mornings]);
+    assert_eq!(kept.refresh_time_zone.as_deref(), Some("Europe/Paris"));
+
+    let file = store.create_dataset(org_a, &actor(), &dataset(org_a, "File", None)).await.unwrap();
+    let mut renamed = file.clone();
+    renamed.name = "Sales (daily)".into();
+    let twin = store.update_dataset(org_a, &actor(), &renamed).await;
+    assert!(matches!(twin, Err(StoreError::Conflict { field: "name" })), "{twin:?}");
+    assert!(matches!(
+        store.update_dataset(org_b, &actor(), &changed).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let filter =
+        AuditFilter { entity_type: Some("dataset".into()), limit: 100, ..Default::default() };
+    let audit = store.list_audit(org_a, &filter).await.unwrap();
+    let entry = audit.iter().find(|e| e.action == "changed").expect("audited");
+    assert_eq!(entry.old_value.as_ref().unwrap()["refreshEveryMinutes"], 60);
+    assert_eq!(entry.new_value.as_ref().unwrap()["refreshWindows"][0]["day"], "Mon");
+    assert_eq!(entry.new_value.as_ref().unwrap()["name"], "Sales (daily)");
+
+    // The schedule reads when each dataset last started refreshing, in one read.
+    let early = Utc::now() - Duration::hours(2);
+    let late = Utc::now() - Duration::minutes(5);
+    for at in [early, late, early] {
+        store.start_refresh(org_a, sales.id, RefreshTrigger::Schedule, at).await.unwrap();
+    }
+    store.start_refresh(org_a, file.id, RefreshTrigger::Manual, early).await.unwrap();
+    let mut starts = store.last_refresh_starts().await.unwrap();
+    starts.sort_by_key(|(_, at)| *at);
+    let millis = |at: chrono::DateTime<Utc>| at.timestamp_millis();
+    assert_eq!(
+        starts.iter().map(|(id, at)| (*id, millis(*at))).collect::<Vec<_>>(),
+        vec![(file.id, millis(early)), (sales.id, millis(late))]
+    );
 }

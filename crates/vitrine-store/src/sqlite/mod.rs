@@ -42,6 +42,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/0009_embed_identities.sql")),
     (10, include_str!("../../migrations/0010_displays.sql")),
     (11, include_str!("../../migrations/0011_sources.sql")),
+    (12, include_str!("../../migrations/0012_dataset_refresh_windows.sql")),
 ];
 
 const USER_COLUMNS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.blocked, u.expires_at, \
@@ -73,7 +74,8 @@ const IDENTITY_COLUMNS: &str =
 const CAPACITY_COLUMNS: &str = "id, org_id, name, provider, state, mode, idle_minutes, schedule, time_zone, \
      hourly_price, wake_from_viewer, state_since, last_activity, created_at";
 pub(super) const DATASET_COLUMNS: &str = "id, org_id, name, format, location, columns, row_count, created_at, \
-     version, updated_at, connection_id, source_table, source_sql, mode, refresh_every_minutes";
+     version, updated_at, connection_id, source_table, source_sql, mode, refresh_every_minutes, \
+     refresh_windows, refresh_time_zone";
 const API_KEY_COLUMNS: &str = "k.id, k.org_id, k.name, k.prefix, k.created_by, k.created_at, \
      k.last_used_at, k.revoked_at, k.scope, k.all_reports, k.expires_at, k.wake_capacity, \
      k.keep_capacity_on, k.created_by_user, \
@@ -1274,8 +1276,9 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO datasets (id, org_id, name, format, location, columns, row_count, created_at,
                                    version, updated_at, connection_id, source_table, source_sql,
-                                   mode, refresh_every_minutes)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   mode, refresh_every_minutes, refresh_windows,
+                                   refresh_time_zone)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(dataset.id.to_string())
         .bind(org.to_string())
@@ -1292,6 +1295,8 @@ impl Store for SqliteStore {
         .bind(source.and_then(|s| s.sql.clone()))
         .bind(source.map(|s| s.mode.as_str()))
         .bind(source.and_then(|s| s.refresh_every_minutes).map(i64::from))
+        .bind(source.map(refresh_windows_json).transpose()?)
+        .bind(source.and_then(|s| s.refresh_time_zone.clone()))
         .execute(&mut *tx)
         .await
         .map_err(|e| conflict_on_unique(e, "name"))?;
@@ -1312,6 +1317,9 @@ impl Store for SqliteStore {
             audited["mode"] = json!(source.mode.as_str());
             audited["table"] = json!(source.table);
             audited["sql"] = json!(source.sql);
+            if let Some(values) = audited.as_object_mut() {
+                values.extend(refresh_audited(source));
+            }
         }
         AuditRecord::new(org, actor, "dataset", dataset.id.to_string(), "created")
             .values(None, Some(audited))
@@ -2258,6 +2266,25 @@ fn capacity_snapshot(capacity: &Capacity) -> Value {
     })
 }
 
+/// A source dataset's refresh windows as stored: JSON, or NULL for none.
+pub(super) fn refresh_windows_json(source: &crate::DatasetSource) -> StoreResult<Option<String>> {
+    if source.refresh_windows.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(&source.refresh_windows)
+        .map(Some)
+        .map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+/// How a source dataset refreshes, as the audit shows it.
+pub(super) fn refresh_audited(source: &crate::DatasetSource) -> serde_json::Map<String, Value> {
+    let mut values = serde_json::Map::new();
+    values.insert("refreshEveryMinutes".into(), json!(source.refresh_every_minutes));
+    values.insert("refreshWindows".into(), json!(source.refresh_windows));
+    values.insert("timeZone".into(), json!(source.refresh_time_zone));
+    values
+}
+
 pub(super) fn dataset_from_row(row: &SqliteRow) -> StoreResult<Dataset> {
     let rows: i64 = row.try_get("row_count")?;
     let version: i64 = row.try_get("version")?;
@@ -2278,6 +2305,12 @@ pub(super) fn dataset_from_row(row: &SqliteRow) -> StoreResult<Dataset> {
                     .and_then(vitrine_core::source::SourceMode::parse)
                     .ok_or_else(|| StoreError::Backend("bad dataset mode".into()))?,
                 refresh_every_minutes: minutes.and_then(|m| u32::try_from(m).ok()),
+                refresh_windows: match json_column(row, "refresh_windows")? {
+                    Some(windows) => serde_json::from_value(windows)
+                        .map_err(|e| StoreError::Backend(format!("refresh windows: {e}")))?,
+                    None => Vec::new(),
+                },
+                refresh_time_zone: row.try_get("refresh_time_zone")?,
             })
         }
     };

@@ -9,9 +9,9 @@ use maud::{Markup, html};
 use serde_json::{Map, Value, json};
 use vitrine_core::capacity::{self, CapacityMode, CapacityState};
 use vitrine_core::{AdminScope, CapacityId, Fields};
-use vitrine_store::{Capacity, CapacityEvent};
+use vitrine_store::CapacityEvent;
 
-use super::{DoneQuery, admin_scope, done, flash_of};
+use super::{DoneQuery, admin_scope, done, flash_of, windows_text, windows_value};
 use crate::app::AppState;
 use crate::auth::{Caller, PortalCaller};
 use crate::portal::layout::{Flash, Section, action_button, csrf_field, date, flash, page};
@@ -138,14 +138,6 @@ pub(super) fn mode_label(mode: CapacityMode) -> &'static str {
     }
 }
 
-fn schedule_text(capacity: &Capacity) -> String {
-    capacity
-        .schedule
-        .iter()
-        .map(|w| format!("{} {}-{}\n", w.day, w.start.format("%H:%M"), w.end.format("%H:%M")))
-        .collect()
-}
-
 async fn render(
     state: &AppState,
     caller: &Caller,
@@ -258,7 +250,7 @@ async fn render(
                 label { "Time zone" input type="text" name="timeZone" value=(capacity.time_zone) required; }
                 label { "Price per hour" input type="number" name="hourlyPrice" value=(capacity.hourly_price) min="0" step="0.01" required; }
                 label.wide { "Weekly schedule (one window per line, e.g. Mon 08:00-18:00)"
-                    textarea name="schedule" rows="4" { (schedule_text(&capacity)) } }
+                    textarea name="schedule" rows="4" { (windows_text(&capacity.schedule)) } }
                 label.check { input type="checkbox" name="wakeFromViewer" checked[capacity.wake_from_viewer]; "Users holding capacity.turnOn may start it by opening a report" }
                 div.form-actions { button.primary type="submit" { "Save" } }
             }
@@ -342,17 +334,7 @@ fn form_map(form: &FormData) -> Map<String, Value> {
         );
     }
     if let Some(text) = form.get("schedule") {
-        let windows: Vec<Value> = text
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty())
-            .map(|line| {
-                let (day, span) = line.split_once(' ').unwrap_or((line, ""));
-                let (start, end) = span.trim().split_once('-').unwrap_or((span, ""));
-                json!({ "day": day.trim(), "start": start.trim(), "end": end.trim() })
-            })
-            .collect();
-        map.insert("schedule".into(), Value::Array(windows));
+        map.insert("schedule".into(), windows_value(text));
     }
     map.insert("wakeFromViewer".into(), Value::Bool(form.get("wakeFromViewer").is_some()));
     map

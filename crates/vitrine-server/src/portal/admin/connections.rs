@@ -50,7 +50,7 @@ async fn render(
                     tbody {
                         @for connection in &list {
                             tr {
-                                td { (connection.name) }
+                                td { a href={ "/admin/connections/" (connection.id) } { (connection.name) } }
                                 td { (connection.kind.as_str()) " " code { (connection.user) "@" (connection.host) ":" (connection.port) "/" (connection.database) } }
                                 td { (connection.tls.as_str()) }
                                 td.num { (connection.max_connections) }
@@ -106,17 +106,102 @@ pub async fn create(
     let mut input = form_fields(&form, &TEXT_FIELDS, &NUMBER_FIELDS);
     if !input.contains("password") {
         // An empty password field is an empty password (trust authentication).
-        input = {
-            let mut value = input.into_value();
-            value["password"] = serde_json::json!("");
-            vitrine_core::Fields::from_value(value)
-                .map_err(crate::error::ApiError::from)
-                .on_page(&caller)?
-        };
+        input.insert("password", serde_json::json!(""));
     }
     match sources::create_connection(&state, &scope, &caller, &input).await {
         Ok(_) => Ok(done("/admin/connections", "created")),
         Err(e) => render(&state, &caller, &scope, Flash::error(e.message), e.status).await,
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    query: DoneQuery,
+) -> PortalResult {
+    let scope = admin_scope(&caller)?;
+    let id: ConnectionId = parse_id(&id, "connection").on_page(&caller)?;
+    render_one(&state, &caller, &scope, id, flash_of(&query), StatusCode::OK).await
+}
+
+/// One connection: its settings to change (the password only when a new one is typed) and
+/// the datasets that read it.
+async fn render_one(
+    state: &AppState,
+    caller: &Caller,
+    scope: &AdminScope,
+    id: ConnectionId,
+    notice: Flash,
+    status: StatusCode,
+) -> PortalResult {
+    let connection = state.store.get_connection(scope.org_id(), id).await.on_page(caller)?;
+    let readers: Vec<_> = state
+        .store
+        .list_datasets(scope.org_id())
+        .await
+        .on_page(caller)?
+        .into_iter()
+        .filter(|d| d.source.as_ref().is_some_and(|s| s.connection_id == id))
+        .collect();
+    let base = format!("/admin/connections/{id}");
+    let body = html! {
+        nav.crumbs { a href="/admin/datasets" { "Datasets" } " / " a href="/admin/connections" { "Connections" } " / " (connection.name) }
+        div.page-head {
+            h1 { (connection.name) }
+            p.muted { (connection.kind.as_str()) " · changed " (date(connection.updated_at)) " · id " code { (connection.id) } }
+        }
+        (flash(&notice))
+        section.card {
+            h2 { "Settings" }
+            p.muted { "Direct datasets of this connection reconnect with the new settings at once; open reports reload their visuals." }
+            form.grid-form method="post" action=(base) {
+                (csrf_field(caller))
+                label { "Name" input type="text" name="name" value=(connection.name) required; }
+                label { "Host" input type="text" name="host" value=(connection.host) required; }
+                label { "Port" input type="number" name="port" min="1" max="65535" value=(connection.port) required; }
+                label { "Database" input type="text" name="database" value=(connection.database) required; }
+                label { "User" input type="text" name="user" value=(connection.user) required autocomplete="off"; }
+                label { "New password (empty: keep the current one)" input type="password" name="password" autocomplete="new-password"; }
+                label { "TLS"
+                    select name="tls" {
+                        @for mode in TlsMode::ALL { option value=(mode) selected[mode == connection.tls.as_str()] { (mode) } }
+                    }
+                }
+                label { "Connections at most" input type="number" name="maxConnections" min="1" max="50" value=(connection.max_connections) required; }
+                label { "Query timeout (seconds)" input type="number" name="queryTimeoutSeconds" min="1" max="60" value=(connection.query_timeout_seconds) required; }
+                div.form-actions {
+                    button.primary type="submit" { "Save" }
+                }
+            }
+            (action_button(caller, &format!("{base}/test"), "Test connection", ""))
+        }
+        section.card {
+            h2 { "Datasets reading it" }
+            @if readers.is_empty() { p.muted { "None." } } @else {
+                ul { @for dataset in &readers { li { a href={ "/admin/datasets/" (dataset.id) } { (dataset.name) } } } }
+            }
+        }
+    };
+    Ok((status, page(Some(caller), &connection.name, Some(Section::Datasets), body))
+        .into_response())
+}
+
+/// `POST /admin/connections/{id}`: changed settings; an empty password field keeps the
+/// password.
+pub async fn update(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PortalResult {
+    form.check_csrf(&caller)?;
+    let scope = admin_scope(&caller)?;
+    let id: ConnectionId = parse_id(&id, "connection").on_page(&caller)?;
+    let input = form_fields(&form, &TEXT_FIELDS, &NUMBER_FIELDS);
+    match sources::update_connection(&state, &scope, &caller, id, &input).await {
+        Ok(_) => Ok(done(&format!("/admin/connections/{id}"), "saved")),
+        Err(e) => render_one(&state, &caller, &scope, id, Flash::error(e.message), e.status).await,
     }
 }
 
@@ -135,7 +220,7 @@ pub async fn test(
     } else {
         Flash::error(outcome.message)
     };
-    render(&state, &caller, &scope, notice, StatusCode::OK).await
+    render_one(&state, &caller, &scope, id, notice, StatusCode::OK).await
 }
 
 pub async fn delete(

@@ -10,7 +10,7 @@ use vitrine_core::source::{RefreshTrigger, SourceMode};
 use vitrine_core::{ContentScope, DatasetId, Fields, Role};
 use vitrine_store::Dataset;
 
-use super::{DoneQuery, content_scope, done, flash_of};
+use super::{DoneQuery, content_scope, done, flash_of, windows_text, windows_value};
 use crate::app::AppState;
 use crate::auth::{Caller, PortalCaller};
 use crate::error::{ApiError, ErrorCode};
@@ -108,6 +108,8 @@ async fn render_list(
                         }
                     }
                     label { "Refresh every (minutes, imported)" input type="number" name="refreshEveryMinutes" min="5"; }
+                    label.wide { "Refresh windows (imported; one per line, e.g. Mon 06:00-07:00)"
+                        textarea name="refreshWindows" rows="2" placeholder="Mon 06:00-07:00" {} }
                     div.form-actions { button.primary type="submit" { "Add dataset" } }
                 }
                 @if admin { p.muted { a href="/admin/connections" { "Manage connections" } } }
@@ -165,11 +167,14 @@ pub async fn create_source(
 ) -> PortalResult {
     form.check_csrf(&caller)?;
     let scope = content_scope(&caller)?;
-    let input = form_fields(
+    let mut input = form_fields(
         &form,
         &["name", "connection", "table", "sql", "mode"],
         &["refreshEveryMinutes"],
     );
+    if let Some(text) = form.get("refreshWindows").filter(|t| !t.trim().is_empty()) {
+        input.insert("refreshWindows", windows_value(text));
+    }
     match sources::create_dataset(&state, &scope, &caller, &input).await {
         Ok(dataset) => Ok(done(&format!("/admin/datasets/{}", dataset.id), "created")),
         Err(e) => render_list(&state, &caller, &scope, Flash::error(e.message), e.status).await,
@@ -203,6 +208,13 @@ async fn render_show(
         None => None,
     };
     let refreshing = state.sources.is_importing(id);
+    let org_time_zone =
+        state.store.get_organization(scope.org_id()).await.on_page(caller)?.settings.time_zone;
+    let next_refresh = dataset
+        .source
+        .as_ref()
+        .and_then(|s| s.refresh_plan())
+        .and_then(|plan| plan.next(history.first().map(|r| r.started_at), state.clock.now()));
     let body = html! {
         nav.crumbs { a href="/admin/datasets" { "Datasets" } " / " (dataset.name) }
         div.page-head {
@@ -225,11 +237,8 @@ async fn render_show(
                 @if let Some(sql) = &source.sql { pre { code { (sql) } } }
                 @if source.mode == SourceMode::Imported {
                     p.muted {
-                        @match source.refresh_every_minutes {
-                            Some(minutes) => { "Refreshed every " (minutes) " minutes, and when you ask." }
-                            None => { "Refreshed when you ask." }
-                        }
-                        " A failed refresh keeps the last good version."
+                        (refresh_words(source)) " A failed refresh keeps the last good version."
+                        @if let Some(at) = next_refresh { " Next scheduled refresh: " (date(at)) "." }
                     }
                     @if refreshing { p.flash.notice role="status" { "A refresh is running." } }
                     @else { (action_button(caller, &format!("/admin/datasets/{id}/refresh"), "Refresh now", "primary")) }
@@ -247,6 +256,22 @@ async fn render_show(
                     label.wide { "File" input type="file" name="file" accept=".csv,.parquet" required; }
                     div.form-actions { button.primary type="submit" { "Upload new data" } }
                 }
+            }
+        }
+        section.card {
+            h2 { "Settings" }
+            form.grid-form method="post" action={ "/admin/datasets/" (id) } {
+                (csrf_field(caller))
+                label { "Name" input type="text" name="name" value=(dataset.name) required; }
+                @if let Some(source) = dataset.source.as_ref().filter(|s| s.mode == SourceMode::Imported) {
+                    label { "Refresh every (minutes; empty: not by time)"
+                        input type="number" name="refreshEveryMinutes" min="5" value=[source.refresh_every_minutes]; }
+                    label { "Time zone of the windows"
+                        input type="text" name="timeZone" value=(source.refresh_time_zone.as_deref().unwrap_or(org_time_zone.as_str())); }
+                    label.wide { "Refresh windows (one per line, e.g. Mon 06:00-07:00: a refresh at each start, and every N minutes inside when set)"
+                        textarea name="refreshWindows" rows="3" { (windows_text(&source.refresh_windows)) } }
+                }
+                div.form-actions { button.primary type="submit" { "Save" } }
             }
         }
         section.card {
@@ -268,6 +293,60 @@ async fn render_show(
         }
     };
     Ok((status, page(Some(caller), &dataset.name, Some(Section::Datasets), body)).into_response())
+}
+
+/// How an imported dataset refreshes, in words.
+fn refresh_words(source: &vitrine_store::DatasetSource) -> String {
+    let windows = source.refresh_windows.len();
+    let zone = source.refresh_time_zone.as_deref().unwrap_or("UTC");
+    match (source.refresh_every_minutes, windows) {
+        (None, 0) => "Refreshed when you ask.".into(),
+        (Some(minutes), 0) => format!("Refreshed every {minutes} minutes, and when you ask."),
+        (None, n) => format!(
+            "Refreshed at the start of each of its {n} weekly window{} ({zone}), and when you ask.",
+            if n == 1 { "" } else { "s" }
+        ),
+        (Some(minutes), n) => format!(
+            "Refreshed every {minutes} minutes inside its {n} weekly window{} ({zone}), and when you ask.",
+            if n == 1 { "" } else { "s" }
+        ),
+    }
+}
+
+/// `POST /admin/datasets/{id}`: the name and, for an imported dataset, its refresh schedule.
+pub async fn update(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PortalResult {
+    form.check_csrf(&caller)?;
+    let scope = content_scope(&caller)?;
+    let id: DatasetId = parse_id(&id, "dataset").on_page(&caller)?;
+    let dataset = state.store.get_dataset(scope.org_id(), id).await.on_page(&caller)?;
+    let mut input = Map::new();
+    input.insert("name".into(), Value::String(form.get("name").unwrap_or_default().to_string()));
+    if dataset.source.as_ref().is_some_and(|s| s.mode == SourceMode::Imported) {
+        let every = form.get("refreshEveryMinutes").map(str::trim).unwrap_or_default();
+        input.insert(
+            "refreshEveryMinutes".into(),
+            match every {
+                "" => Value::Null,
+                text => text.parse::<i64>().map(Value::from).unwrap_or_else(|_| text.into()),
+            },
+        );
+        input.insert(
+            "refreshWindows".into(),
+            windows_value(form.get("refreshWindows").unwrap_or_default()),
+        );
+        if let Some(zone) = form.get("timeZone").map(str::trim).filter(|z| !z.is_empty()) {
+            input.insert("timeZone".into(), Value::String(zone.to_string()));
+        }
+    }
+    match sources::update_dataset(&state, &scope, &caller, id, &Fields::from_map(input)).await {
+        Ok(_) => Ok(done(&format!("/admin/datasets/{id}"), "saved")),
+        Err(e) => render_show(&state, &caller, &scope, id, Flash::error(e.message), e.status).await,
+    }
 }
 
 fn history_table(history: &[vitrine_store::DatasetRefresh]) -> Markup {

@@ -74,10 +74,11 @@ pub fn router() -> Router<AppState> {
                 ),
         )
         .route("/datasets/source", post(datasets::create_source))
-        .route("/datasets/{id}", get(datasets::show))
+        .route("/datasets/{id}", get(datasets::show).post(datasets::update))
         .route("/datasets/{id}/refresh", post(datasets::refresh))
         .route("/datasets/{id}/delete", post(datasets::delete))
         .route("/connections", get(connections::list).post(connections::create))
+        .route("/connections/{id}", get(connections::show).post(connections::update))
         .route("/connections/{id}/test", post(connections::test))
         .route("/connections/{id}/delete", post(connections::delete))
         .route("/reports/{id}/definition", get(reports::definition).post(reports::save_definition))
@@ -138,6 +139,28 @@ async fn save_permissions(
 }
 
 /// After a successful post: back to a page, with a fixed notice (post/redirect/get).
+/// Weekly windows as the portal's forms show them: one per line, `Mon 08:00-18:00`.
+fn windows_text(windows: &[vitrine_core::capacity::WeeklyWindow]) -> String {
+    windows
+        .iter()
+        .map(|w| format!("{} {}-{}\n", w.day, w.start.format("%H:%M"), w.end.format("%H:%M")))
+        .collect()
+}
+
+/// The lines of a windows text area as the API's windows (each checked by the service, which
+/// names the line at fault).
+fn windows_value(text: &str) -> serde_json::Value {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let (day, span) = line.split_once(' ').unwrap_or((line, ""));
+            let (start, end) = span.trim().split_once('-').unwrap_or((span, ""));
+            serde_json::json!({ "day": day.trim(), "start": start.trim(), "end": end.trim() })
+        })
+        .collect()
+}
+
 fn done(path: &str, what: &str) -> Response {
     Redirect::to(&format!("{path}?done={what}")).into_response()
 }
