@@ -102,11 +102,11 @@ def query(base, report, token, body):
 
 def floor_query(base, report, token):
     """The query API's cost without a scan: a visual the page does not have (token checked,
-    report and definition read, refused with 404 before any plan)."""
+    report and definition read, refused with 400 before any plan)."""
     client = Client(base, {"Authorization": f"Bearer {token}"})
     answer = client.call("POST", f"/api/v1/embed/reports/{report}/query",
                          {"page": "overview", "visual": "no-such-visual"})
-    assert answer.status == 404, answer.text
+    assert answer.status == 400, answer.text
 
 
 def timed(action, runs):

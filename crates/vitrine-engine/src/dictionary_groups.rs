@@ -10,13 +10,14 @@
 //! group accumulators (sum, count, avg, min, max…) with them. The aggregates, their
 //! intermediate states and the output are exactly those of the aggregation it replaces.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result, internal_err};
@@ -182,6 +183,7 @@ impl ExecutionPlan for DictionaryGroupByExec {
                 .map(|a| a.create_groups_accumulator())
                 .collect::<Result<_>>()?,
             groups: Groups::default(),
+            indices: Vec::new(),
             reservation,
             schema: aggregate.schema(),
             partial: *aggregate.mode() == AggregateMode::Partial,
@@ -248,6 +250,21 @@ impl Groups {
         }
     }
 
+    /// The group of the dictionary's `key`, looked up on its first use.
+    #[inline]
+    fn of_key(&mut self, key: usize, text: &TextValues) -> usize {
+        let group = self.group_of_key[key];
+        if group != usize::MAX {
+            return group;
+        }
+        let group = match text.get(key) {
+            Some(value) => self.of(value),
+            None => self.null(),
+        };
+        self.group_of_key[key] = group;
+        group
+    }
+
     /// The group of each row of `column`, a dictionary of text.
     fn indices(&mut self, column: &ArrayRef, out: &mut Vec<usize>) -> Result<()> {
         let dictionary = column.as_any_dictionary_opt().ok_or_else(|| {
@@ -256,24 +273,58 @@ impl Groups {
         let values = dictionary.values();
         self.use_dictionary(values);
         let text = TextValues::of(values.as_ref())?;
-        let nulls = column.logical_nulls();
+        let nulls = column.logical_nulls().filter(|n| n.null_count() > 0);
         out.clear();
         out.reserve(column.len());
-        for (row, key) in dictionary.normalized_keys().into_iter().enumerate() {
-            if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
-                let group = self.null();
-                out.push(group);
-                continue;
+        // Vitrine's files hold 32-bit keys: read them in place. Other key types are widened.
+        let keys: Cow<[i32]> = match column.as_dictionary_opt::<Int32Type>() {
+            Some(dictionary) => Cow::Borrowed(dictionary.keys().values()),
+            None => dictionary.normalized_keys().into_iter().map(|k| k as i32).collect(),
+        };
+        // A dictionary no longer than the batch: the keys the rows use (only those: a filter
+        // may have left values no row has) are resolved first; then each row's group is a
+        // plain read.
+        if values.len() <= keys.len() {
+            let mut used = vec![false; values.len()];
+            match &nulls {
+                None => keys.iter().for_each(|key| used[*key as usize] = true),
+                Some(nulls) => keys.iter().enumerate().for_each(|(row, key)| {
+                    if nulls.is_valid(row) {
+                        used[*key as usize] = true;
+                    }
+                }),
             }
-            let mut group = self.group_of_key[key];
-            if group == usize::MAX {
-                group = match text.get(key) {
-                    Some(value) => self.of(value),
-                    None => self.null(),
-                };
-                self.group_of_key[key] = group;
+            for key in (0..values.len()).filter(|key| used[*key]) {
+                self.of_key(key, &text);
             }
-            out.push(group);
+            let null_group = nulls.as_ref().map(|_| self.null());
+            let table = &self.group_of_key;
+            match (&nulls, null_group) {
+                (Some(nulls), Some(null_group)) => {
+                    out.extend(keys.iter().enumerate().map(|(row, key)| {
+                        if nulls.is_null(row) { null_group } else { table[*key as usize] }
+                    }))
+                }
+                _ => out.extend(keys.iter().map(|key| table[*key as usize])),
+            }
+            return Ok(());
+        }
+        match nulls {
+            None => {
+                for key in keys.iter() {
+                    let group = self.of_key(*key as usize, &text);
+                    out.push(group);
+                }
+            }
+            Some(nulls) => {
+                for (row, key) in keys.iter().enumerate() {
+                    let group = match nulls.is_null(row) {
+                        true => self.null(),
+                        false => self.of_key(*key as usize, &text),
+                    };
+                    out.push(group);
+                }
+            }
         }
         Ok(())
     }
@@ -325,6 +376,8 @@ struct Run {
     arguments: Vec<Vec<Arc<dyn PhysicalExpr>>>,
     accumulators: Vec<Box<dyn GroupsAccumulator>>,
     groups: Groups,
+    /// The group of each row of the batch at hand (kept to reuse its allocation).
+    indices: Vec<usize>,
     reservation: MemoryReservation,
     schema: datafusion::arrow::datatypes::SchemaRef,
     /// Partial mode answers the accumulators' states; single mode their results.
@@ -337,15 +390,14 @@ impl Run {
             return Ok(());
         }
         let column = self.group_expr.evaluate(batch)?.into_array(batch.num_rows())?;
-        let mut indices = Vec::new();
-        self.groups.indices(&column, &mut indices)?;
+        self.groups.indices(&column, &mut self.indices)?;
         let total = self.groups.len();
         for (accumulator, arguments) in self.accumulators.iter_mut().zip(&self.arguments) {
             let values = arguments
                 .iter()
                 .map(|e| e.evaluate(batch).and_then(|v| v.into_array(batch.num_rows())))
                 .collect::<Result<Vec<_>>>()?;
-            accumulator.update_batch(&values, &indices, None, total)?;
+            accumulator.update_batch(&values, &self.indices, None, total)?;
         }
         let size = self.groups.size() + self.accumulators.iter().map(|a| a.size()).sum::<usize>();
         self.reservation.try_resize(size)

@@ -166,7 +166,8 @@ impl Engine {
     /// footers read once are kept in the runtime's metadata cache, within the same budget.
     pub fn with_query_memory(bytes: Option<usize>) -> Self {
         let partitions = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let config = SessionConfig::new().with_target_partitions(partitions).with_batch_size(8192);
+        let config =
+            SessionConfig::new().with_target_partitions(partitions).with_batch_size(65_536);
         // Row groups and pages are pruned by statistics and page indexes; filters are not
         // pushed into the decoder (`pushdown_filters`), which measured slower for the
         // row-level-security filters of the demo (a fifth of the rows kept).

@@ -33,7 +33,7 @@ const SCHEMA_SAMPLE_BYTES: usize = 4 * 1024 * 1024;
 /// How Vitrine writes every dataset file.
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
+        .set_compression(Compression::UNCOMPRESSED)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .build()
