@@ -250,7 +250,7 @@ pub struct ReportGate {
     pub capacity_id: Option<CapacityId>,
     /// Granted to the user directly or to one of their groups.
     pub granted: bool,
-    /// The user's effective row-level-security identity, as [`crate::Store::effective_rls`]
+    /// The user's effective row-level-security identity, as [`crate::RlsStore::effective_rls`]
     /// gives it.
     pub identity: RlsAssignment,
 }

@@ -6,9 +6,10 @@ use serde_json::{Value, json};
 use sqlx::{Row, SqliteConnection};
 use vitrine_core::{OrgId, OrgLimits, OrgSettings, UserId};
 
+use super::users::insert_user;
 use super::{
-    AuditRecord, ORG_COLUMNS, SqliteStore, USER_COLUMNS, from_ms, insert_user, ms,
-    organization_from_row, settings_json, user_from_row,
+    AuditRecord, ORG_COLUMNS, SqliteStore, USER_COLUMNS, from_ms, ms, organization_from_row,
+    settings_json, user_from_row,
 };
 use crate::{
     Actor, InstallationAuditEntry, InstallationStore, NewUser, OrgUsage, Organization, StoreError,

@@ -8,10 +8,8 @@ use sqlx::sqlite::SqliteRow;
 use vitrine_core::source::{RefreshTrigger, SourceKind, TlsMode};
 use vitrine_core::{ConnectionId, DatasetId, OrgId};
 
-use super::{
-    AuditRecord, DATASET_COLUMNS, SqliteStore, conflict_on_unique, dataset_from_row, from_ms, ms,
-    opt_from_ms, parse_id, refresh_audited, refresh_windows_json,
-};
+use super::datasets::{DATASET_COLUMNS, dataset_from_row, refresh_audited, refresh_windows_json};
+use super::{AuditRecord, SqliteStore, conflict_on_unique, from_ms, ms, opt_from_ms, parse_id};
 use crate::{
     Actor, Connection, Dataset, DatasetRefresh, NewData, RefreshOutcome, SourceStore, StoreError,
     StoreResult,
