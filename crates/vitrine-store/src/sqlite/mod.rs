@@ -38,21 +38,9 @@ mod users;
 use crate::records::*;
 use crate::{Store, StoreError, StoreResult};
 
-/// Schema versions, applied in order, each once.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/0001_foundation.sql")),
-    (2, include_str!("../../migrations/0002_tokens.sql")),
-    (3, include_str!("../../migrations/0003_reports_content.sql")),
-    (4, include_str!("../../migrations/0004_capacities.sql")),
-    (5, include_str!("../../migrations/0005_capacity_keepers.sql")),
-    (6, include_str!("../../migrations/0006_installation.sql")),
-    (7, include_str!("../../migrations/0007_api_key_scopes.sql")),
-    (8, include_str!("../../migrations/0008_identity_revocations.sql")),
-    (9, include_str!("../../migrations/0009_embed_identities.sql")),
-    (10, include_str!("../../migrations/0010_displays.sql")),
-    (11, include_str!("../../migrations/0011_sources.sql")),
-    (12, include_str!("../../migrations/0012_dataset_refresh_windows.sql")),
-];
+/// The schema's migrations (`migrations/NNNN_what.sql`), embedded at build time and applied
+/// by sqlx, each in its own transaction, recorded in `_sqlx_migrations` with its checksum.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 const USER_COLUMNS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.blocked, u.expires_at, \
      u.locked_until, u.created_at, u.updated_at, u.password_hash <> '' AS password_set, \
@@ -157,29 +145,15 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> StoreResult<usize> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                 version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-        )
-        .execute(&mut *tx)
-        .await?;
-        let current: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-                .fetch_one(&mut *tx)
-                .await?;
-        let mut applied = 0;
-        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-            sqlx::Executor::execute(&mut *tx, *sql).await?;
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
-                .bind(version)
-                .bind(Utc::now().timestamp_millis())
-                .execute(&mut *tx)
-                .await?;
-            applied += 1;
-        }
-        tx.commit().await?;
-        Ok(applied)
+        // The writer pool has one connection: each step takes it and gives it back.
+        let before = {
+            let mut conn = self.writer.acquire().await?;
+            adopt_earlier_bookkeeping(&mut conn).await?;
+            applied_migrations(&mut conn).await?
+        };
+        MIGRATOR.run(&self.writer).await.map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut conn = self.writer.acquire().await?;
+        Ok(applied_migrations(&mut conn).await? - before)
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -191,6 +165,67 @@ impl Store for SqliteStore {
         self.reader.close().await;
         self.writer.close().await;
     }
+}
+
+async fn table_exists(conn: &mut SqliteConnection, name: &str) -> StoreResult<bool> {
+    let found: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?")
+            .bind(name)
+            .fetch_one(conn)
+            .await?;
+    Ok(found > 0)
+}
+
+/// How many migrations sqlx has recorded as applied.
+async fn applied_migrations(conn: &mut SqliteConnection) -> StoreResult<usize> {
+    if !table_exists(conn, "_sqlx_migrations").await? {
+        return Ok(0);
+    }
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(conn)
+        .await?;
+    Ok(usize::try_from(count).unwrap_or_default())
+}
+
+/// A database migrated before sqlx ran its migrations recorded them in `schema_migrations`:
+/// they are recorded once for sqlx (with the checksums of the same files), so that none runs
+/// twice and the next ones apply as on any other database.
+async fn adopt_earlier_bookkeeping(conn: &mut SqliteConnection) -> StoreResult<()> {
+    if !table_exists(conn, "schema_migrations").await?
+        || table_exists(conn, "_sqlx_migrations").await?
+    {
+        return Ok(());
+    }
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    // The table as sqlx 0.8 creates it for SQLite.
+    sqlx::query(
+        "CREATE TABLE _sqlx_migrations (
+             version BIGINT PRIMARY KEY,
+             description TEXT NOT NULL,
+             installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+             success BOOLEAN NOT NULL,
+             checksum BLOB NOT NULL,
+             execution_time BIGINT NOT NULL
+         )",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM schema_migrations").fetch_all(&mut *tx).await?;
+    for migration in MIGRATOR.iter().filter(|m| applied.contains(&m.version)) {
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (?, ?, TRUE, ?, 0)",
+        )
+        .bind(migration.version)
+        .bind(&*migration.description)
+        .bind(&*migration.checksum)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("DROP TABLE schema_migrations").execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// One audit log entry, written inside the transaction of the change it records: in the
