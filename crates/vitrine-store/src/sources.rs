@@ -166,14 +166,6 @@ pub trait SourceStore: Send + Sync {
         at: DateTime<Utc>,
         outcome: &RefreshOutcome,
     ) -> StoreResult<()>;
-    /// Renames a dataset and sets how an imported one refreshes (`source` fields other than
-    /// the refresh settings are kept); audited with the values before and after.
-    async fn update_dataset(
-        &self,
-        org: OrgId,
-        actor: &Actor,
-        dataset: &Dataset,
-    ) -> StoreResult<Dataset>;
     /// When each dataset's latest refresh started, over the whole installation (the import
     /// schedule's one read per pass).
     async fn last_refresh_starts(&self) -> StoreResult<Vec<(DatasetId, DateTime<Utc>)>>;

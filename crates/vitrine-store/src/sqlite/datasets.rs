@@ -79,6 +79,58 @@ impl DatasetStore for SqliteStore {
         Ok(Dataset { org_id: org, ..dataset.clone() })
     }
 
+    async fn update_dataset(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        dataset: &Dataset,
+    ) -> StoreResult<Dataset> {
+        let mut tx = self.writer.begin().await?;
+        let select = format!("SELECT {DATASET_COLUMNS} FROM datasets WHERE org_id = ? AND id = ?");
+        let row = sqlx::query(&select)
+            .bind(org.to_string())
+            .bind(dataset.id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let old = dataset_from_row(&row)?;
+        let source = dataset.source.as_ref().filter(|_| old.source.is_some());
+        sqlx::query(
+            "UPDATE datasets SET name = ?, refresh_every_minutes = ?, refresh_windows = ?,
+                    refresh_time_zone = ?
+             WHERE org_id = ? AND id = ?",
+        )
+        .bind(&dataset.name)
+        .bind(source.and_then(|s| s.refresh_every_minutes).map(i64::from))
+        .bind(source.map(refresh_windows_json).transpose()?.flatten())
+        .bind(source.and_then(|s| s.refresh_time_zone.clone()))
+        .bind(org.to_string())
+        .bind(dataset.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, "name"))?;
+        let row = sqlx::query(&select)
+            .bind(org.to_string())
+            .bind(dataset.id.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        let new = dataset_from_row(&row)?;
+        let audited = |d: &Dataset| {
+            let mut values = serde_json::Map::new();
+            values.insert("name".into(), json!(d.name));
+            if let Some(source) = &d.source {
+                values.extend(refresh_audited(source));
+            }
+            Value::Object(values)
+        };
+        AuditRecord::new(org, actor, "dataset", dataset.id.to_string(), "changed")
+            .values(Some(audited(&old)), Some(audited(&new)))
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
     async fn list_datasets(&self, org: OrgId) -> StoreResult<Vec<Dataset>> {
         let rows = sqlx::query(&format!(
             "SELECT {DATASET_COLUMNS} FROM datasets WHERE org_id = ? ORDER BY name"
@@ -134,7 +186,7 @@ impl DatasetStore for SqliteStore {
 }
 
 /// A source dataset's refresh windows as stored: JSON, or NULL for none.
-pub(super) fn refresh_windows_json(source: &crate::DatasetSource) -> StoreResult<Option<String>> {
+fn refresh_windows_json(source: &crate::DatasetSource) -> StoreResult<Option<String>> {
     if source.refresh_windows.is_empty() {
         return Ok(None);
     }
@@ -144,7 +196,7 @@ pub(super) fn refresh_windows_json(source: &crate::DatasetSource) -> StoreResult
 }
 
 /// How a source dataset refreshes, as the audit shows it.
-pub(super) fn refresh_audited(source: &crate::DatasetSource) -> serde_json::Map<String, Value> {
+fn refresh_audited(source: &crate::DatasetSource) -> serde_json::Map<String, Value> {
     let mut values = serde_json::Map::new();
     values.insert("refreshEveryMinutes".into(), json!(source.refresh_every_minutes));
     values.insert("refreshWindows".into(), json!(source.refresh_windows));

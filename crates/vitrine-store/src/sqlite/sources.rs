@@ -8,7 +8,7 @@ use sqlx::sqlite::SqliteRow;
 use vitrine_core::source::{RefreshTrigger, SourceKind, TlsMode};
 use vitrine_core::{ConnectionId, DatasetId, OrgId};
 
-use super::datasets::{DATASET_COLUMNS, dataset_from_row, refresh_audited, refresh_windows_json};
+use super::datasets::{DATASET_COLUMNS, dataset_from_row};
 use super::{AuditRecord, SqliteStore, conflict_on_unique, from_ms, ms, opt_from_ms, parse_id};
 use crate::{
     Actor, Connection, Dataset, DatasetRefresh, NewData, RefreshOutcome, SourceStore, StoreError,
@@ -343,58 +343,6 @@ impl SourceStore for SqliteStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
-    }
-
-    async fn update_dataset(
-        &self,
-        org: OrgId,
-        actor: &Actor,
-        dataset: &Dataset,
-    ) -> StoreResult<Dataset> {
-        let mut tx = self.writer.begin().await?;
-        let select = format!("SELECT {DATASET_COLUMNS} FROM datasets WHERE org_id = ? AND id = ?");
-        let row = sqlx::query(&select)
-            .bind(org.to_string())
-            .bind(dataset.id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let old = dataset_from_row(&row)?;
-        let source = dataset.source.as_ref().filter(|_| old.source.is_some());
-        sqlx::query(
-            "UPDATE datasets SET name = ?, refresh_every_minutes = ?, refresh_windows = ?,
-                    refresh_time_zone = ?
-             WHERE org_id = ? AND id = ?",
-        )
-        .bind(&dataset.name)
-        .bind(source.and_then(|s| s.refresh_every_minutes).map(i64::from))
-        .bind(source.map(refresh_windows_json).transpose()?.flatten())
-        .bind(source.and_then(|s| s.refresh_time_zone.clone()))
-        .bind(org.to_string())
-        .bind(dataset.id.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| conflict_on_unique(e, "name"))?;
-        let row = sqlx::query(&select)
-            .bind(org.to_string())
-            .bind(dataset.id.to_string())
-            .fetch_one(&mut *tx)
-            .await?;
-        let new = dataset_from_row(&row)?;
-        let audited = |d: &Dataset| {
-            let mut values = serde_json::Map::new();
-            values.insert("name".into(), json!(d.name));
-            if let Some(source) = &d.source {
-                values.extend(refresh_audited(source));
-            }
-            Value::Object(values)
-        };
-        AuditRecord::new(org, actor, "dataset", dataset.id.to_string(), "changed")
-            .values(Some(audited(&old)), Some(audited(&new)))
-            .write(&mut tx)
-            .await?;
-        tx.commit().await?;
-        Ok(new)
     }
 
     async fn last_refresh_starts(&self) -> StoreResult<Vec<(DatasetId, DateTime<Utc>)>> {
