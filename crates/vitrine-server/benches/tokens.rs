@@ -42,7 +42,7 @@ fn benchmarks(c: &mut Criterion) {
     let data = tempfile::tempdir().expect("temp dir");
     let service = runtime.block_on(async {
         let url = format!("sqlite://{}", data.path().join("bench.db").display());
-        let store = vitrine_store::open(&url).await.expect("store");
+        let store = vitrine_server::database::open(&url).await.expect("store");
         let master = MasterKey::load(None, data.path()).expect("master key");
         TokenService::start(
             store,

@@ -217,7 +217,7 @@ async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn vitrine_sto
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     }
-    vitrine_store::open(&config.database).await.context("opening the database")
+    vitrine_server::database::open(&config.database).await.context("opening the database")
 }
 
 /// `limits.metrics_listen`: `/metrics` on an address of its own, for Prometheus.
@@ -519,7 +519,8 @@ async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(&config.data_dir)?;
     }
     // Opening the store applies pending migrations.
-    let store = vitrine_store::open(&config.database).await.context("opening the database")?;
+    let store =
+        vitrine_server::database::open(&config.database).await.context("opening the database")?;
     store.close().await;
     println!("Database {} is up to date.", config.database);
     Ok(())

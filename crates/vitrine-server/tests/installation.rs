@@ -114,7 +114,8 @@ async fn the_setup_command_is_idempotent_and_refuses_a_different_setup() {
     assert!(child.wait_with_output().unwrap().status.success());
 
     // Both installations serve the accounts they were set up with.
-    let store = vitrine_store::open(&format!("sqlite://{dir}/vitrine.db")).await.unwrap();
+    let store =
+        vitrine_server::database::open(&format!("sqlite://{dir}/vitrine.db")).await.unwrap();
     let login = store.find_login("peter@initech.example").await.unwrap().expect("account");
     assert!(login.user.operator);
     assert_eq!(store.list_organizations().await.unwrap().len(), 1);

@@ -80,7 +80,7 @@ async fn graceful_shutdown_keeps_every_acknowledged_write() {
 
 async fn reopen_and_count_groups(app: &TestApp) -> usize {
     let url = app.database_url();
-    let store = vitrine_store::open(&url).await.expect("reopen");
+    let store = vitrine_server::database::open(&url).await.expect("reopen");
     let mut count = 0;
     for org in store.list_organizations().await.unwrap() {
         count += store
@@ -293,7 +293,7 @@ async fn keys_rotate_without_the_servers_master_key_is_refused_and_adds_nothing(
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("master.key") && stderr.contains("VITRINE_MASTER_KEY"), "{stderr}");
     assert!(!dir.join("master.key").exists(), "no new master key was made");
-    let store = vitrine_store::open(&app.database_url()).await.unwrap();
+    let store = vitrine_server::database::open(&app.database_url()).await.unwrap();
     assert_eq!(store.list_signing_keys().await.unwrap().len(), 1, "no key was added");
     store.close().await;
     std::fs::rename(dir.join("master.key.away"), dir.join("master.key")).unwrap();

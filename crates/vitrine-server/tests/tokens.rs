@@ -678,7 +678,7 @@ async fn a_different_master_key_cannot_unseal_the_signing_keys() {
             ..Default::default()
         })
         .unwrap();
-    let store = vitrine_store::open(&app.database_url()).await.unwrap();
+    let store = vitrine_server::database::open(&app.database_url()).await.unwrap();
     let keys = store.list_signing_keys().await.unwrap();
     assert_eq!(keys.len(), 1);
     let public = &keys[0].public_key;

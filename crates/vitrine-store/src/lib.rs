@@ -1,17 +1,19 @@
-//! Vitrine's persistence. Callers see only the [`Store`] trait and plain record types; the
-//! SQLite implementation (and the PostgreSQL one to come) stays behind it. Every method that
+//! Vitrine's persistence contract. Callers see only the [`Store`] trait and plain record types;
+//! each database implements it in a crate of its own (`vitrine-store-sqlite`,
+//! `vitrine-store-postgres`), and every implementation passes the [`conformance`] suite. Every method that
 //! reads or writes an organization's data takes that organization's
 //! [`OrgId`](vitrine_core::OrgId), so a query that crosses tenants cannot be written by
 //! accident, and every change is written to the audit log in the same transaction as the change
 //! itself.
 //!
 //! [`Store`] is made of one trait per concept ([`UserStore`], [`ReportStore`],
-//! [`CapacityStore`], …), each in a file of its own here and, for SQLite, under `sqlite/`; a
-//! backend implements them all, and callers holding an `Arc<dyn Store>` call any of them.
+//! [`CapacityStore`], …), each in a file of its own here and in each backend; a backend
+//! implements them all, and callers holding an `Arc<dyn Store>` call any of them.
 
 mod api_keys;
 mod audit;
 mod capacities;
+mod cluster;
 pub mod conformance;
 mod datasets;
 mod displays;
@@ -23,7 +25,6 @@ mod records;
 mod reports;
 mod rls;
 mod sources;
-mod sqlite;
 mod tokens;
 mod users;
 
@@ -32,6 +33,7 @@ use async_trait::async_trait;
 pub use api_keys::ApiKeyStore;
 pub use audit::AuditStore;
 pub use capacities::CapacityStore;
+pub use cluster::*;
 pub use datasets::DatasetStore;
 pub use displays::*;
 pub use groups::GroupStore;
@@ -42,7 +44,6 @@ pub use records::*;
 pub use reports::ReportStore;
 pub use rls::RlsStore;
 pub use sources::*;
-pub use sqlite::SqliteStore;
 pub use tokens::TokenStore;
 pub use users::UserStore;
 
@@ -65,18 +66,6 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Opens the store named by a database URL. The scheme picks the implementation, once.
-pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
-    } else {
-        Err(StoreError::UnsupportedUrl(format!(
-            "{} (supported: sqlite://path)",
-            url.split(':').next().unwrap_or_default()
-        )))
-    }
-}
-
 /// The whole store: every concept's trait, and what concerns the database as a whole.
 #[async_trait]
 pub trait Store:
@@ -95,6 +84,7 @@ pub trait Store:
     + AccountStore
     + DisplayStore
     + SourceStore
+    + ClusterStore
     + Send
     + Sync
     + 'static
@@ -105,4 +95,22 @@ pub trait Store:
     async fn ping(&self) -> StoreResult<()>;
     /// Flushes and closes connections; called on shutdown.
     async fn close(&self);
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            other => StoreError::Backend(other.to_string()),
+        }
+    }
+}
+
+/// A database error, read as [`StoreError::Conflict`] on `field` when it is a unique
+/// violation (every backend reports those the same way through sqlx).
+pub fn conflict_on_unique(error: sqlx::Error, field: &'static str) -> StoreError {
+    match error.as_database_error() {
+        Some(db) if db.is_unique_violation() => StoreError::Conflict { field },
+        _ => error.into(),
+    }
 }

@@ -7,9 +7,11 @@ use vitrine_core::lockout::{Gate, LockoutRule};
 use vitrine_core::token::{Revocation, RevocationScope};
 use vitrine_core::{ApiKeyScope, CapacityId, DatasetId, OrgId, Permission, ReportId, Role, UserId};
 
+mod cluster;
 mod displays;
 mod installation;
 mod sources;
+pub use cluster::*;
 pub use displays::*;
 pub use installation::*;
 pub use sources::*;
@@ -1088,7 +1090,11 @@ macro_rules! store_conformance_tests {
             refreshes_are_recorded_newest_first_and_bounded,
             a_dataset_is_renamed_and_its_refresh_schedule_changed_audited,
             a_display_credential_rotates_and_the_one_before_stays_valid_until_its_time,
-            what_a_display_says_of_itself_is_kept_and_unpairing_removes_its_user
+            what_a_display_says_of_itself_is_kept_and_unpairing_removes_its_user,
+            changes_are_read_in_order_after_a_sequence_number,
+            a_reader_resuming_after_its_last_sequence_number_misses_no_racing_change,
+            a_lease_has_one_holder_until_it_expires_or_is_given_up,
+            racing_nodes_take_a_free_lease_once
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

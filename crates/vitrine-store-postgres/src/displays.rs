@@ -1,0 +1,295 @@
+//! Displays on SQLite: a `displays` row beside the user of kind `display` it is backed by.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+use vitrine_core::{OrgId, UserId};
+
+use super::{
+    AuditRecord, PostgresStore, USER_COLUMNS, from_ms, ms, opt_from_ms, parse_id,
+    settings_from_json, user_from_row,
+};
+use vitrine_store::{
+    Actor, Display, DisplayAuth, DisplayChange, DisplaySeen, DisplayStore, NewDisplay, StoreError,
+    StoreResult,
+};
+
+const DISPLAY_COLUMNS: &str = "d.id, d.org_id, u.name, u.email, d.show, d.paired_at, d.paired_by, \
+     d.credential_issued_at, d.last_seen_at, d.last_state, d.last_detail, d.user_agent, \
+     d.offline_alerted_at";
+
+fn display_from_row(row: &PgRow) -> StoreResult<Display> {
+    let show: String = row.try_get("show")?;
+    Ok(Display {
+        id: parse_id(row, "id")?,
+        org_id: parse_id(row, "org_id")?,
+        name: row.try_get("name")?,
+        handle: row.try_get("email")?,
+        show: serde_json::from_str(&show)
+            .map_err(|e| StoreError::Backend(format!("malformed display show: {e}")))?,
+        paired_at: from_ms(row.try_get("paired_at")?)?,
+        paired_by: row.try_get("paired_by")?,
+        credential_issued_at: from_ms(row.try_get("credential_issued_at")?)?,
+        last_seen_at: opt_from_ms(row.try_get("last_seen_at")?)?,
+        last_state: row.try_get("last_state")?,
+        last_detail: row.try_get("last_detail")?,
+        user_agent: row.try_get("user_agent")?,
+        offline_alerted_at: opt_from_ms(row.try_get("offline_alerted_at")?)?,
+    })
+}
+
+/// The handle a display's user has for an email: no mail reaches it.
+fn handle(id: UserId) -> String {
+    format!("display-{id}@displays.invalid")
+}
+
+async fn display_in_org(conn: &mut PgConnection, org: OrgId, id: UserId) -> StoreResult<Display> {
+    let sql = format!(
+        "SELECT {DISPLAY_COLUMNS} FROM displays d JOIN users u ON u.id = d.id
+         WHERE d.org_id = $1 AND d.id = $2"
+    );
+    let row =
+        sqlx::query(&sql).bind(org.to_string()).bind(id.to_string()).fetch_optional(conn).await?;
+    row.as_ref().map(display_from_row).transpose()?.ok_or(StoreError::NotFound)
+}
+
+/// What the audit keeps of a display: never its credential.
+fn audited(display: &Display) -> Value {
+    json!({ "name": display.name, "show": display.show })
+}
+
+#[async_trait]
+impl DisplayStore for PostgresStore {
+    async fn create_display(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        new: &NewDisplay,
+    ) -> StoreResult<Display> {
+        let mut tx = self.write().await?;
+        let id = UserId::generate();
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1::bigint FROM organizations WHERE id = $1")
+                .bind(org.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        exists.ok_or(StoreError::NotFound)?;
+        sqlx::query(
+            "INSERT INTO users (id, org_id, email, name, role, password_hash, kind, created_at,
+                                updated_at)
+             VALUES ($1, $2, $3, $4, 'Viewer', '', 'display', $5, $6)",
+        )
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .bind(handle(id))
+        .bind(&new.name)
+        .bind(ms(actor.at))
+        .bind(ms(actor.at))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO displays (id, org_id, show, credential_hash, credential_issued_at,
+                                   paired_at, paired_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .bind(new.show.to_string())
+        .bind(&new.credential_hash)
+        .bind(ms(actor.at))
+        .bind(ms(actor.at))
+        .bind(&actor.label)
+        .execute(&mut *tx)
+        .await?;
+        for group in &new.groups {
+            Self::group_in_org(&mut tx, org, *group).await?;
+            sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(group.to_string())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let display = display_in_org(&mut tx, org, id).await?;
+        let groups: Vec<String> = new.groups.iter().map(ToString::to_string).collect();
+        let mut value = audited(&display);
+        value["groups"] = json!(groups);
+        AuditRecord::new(org, actor, "display", id.to_string(), "display paired")
+            .values(None, Some(value))
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(display)
+    }
+
+    async fn get_display(&self, org: OrgId, id: UserId) -> StoreResult<Display> {
+        let mut conn = self.pool.acquire().await?;
+        display_in_org(&mut conn, org, id).await
+    }
+
+    async fn list_displays(&self, org: OrgId) -> StoreResult<Vec<Display>> {
+        let sql = format!(
+            "SELECT {DISPLAY_COLUMNS} FROM displays d JOIN users u ON u.id = d.id
+             WHERE d.org_id = $1 ORDER BY u.name, d.id"
+        );
+        let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.pool).await?;
+        rows.iter().map(display_from_row).collect()
+    }
+
+    async fn all_displays(&self) -> StoreResult<Vec<Display>> {
+        let sql = format!(
+            "SELECT {DISPLAY_COLUMNS} FROM displays d JOIN users u ON u.id = d.id ORDER BY d.id"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(display_from_row).collect()
+    }
+
+    async fn update_display(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        id: UserId,
+        change: &DisplayChange,
+    ) -> StoreResult<Display> {
+        let mut tx = self.write().await?;
+        let old = display_in_org(&mut tx, org, id).await?;
+        if let Some(name) = &change.name {
+            sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
+                .bind(name)
+                .bind(ms(actor.at))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(show) = &change.show {
+            sqlx::query("UPDATE displays SET show = $1 WHERE id = $2")
+                .bind(show.to_string())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let new = display_in_org(&mut tx, org, id).await?;
+        if new != old {
+            AuditRecord::new(org, actor, "display", id.to_string(), "display changed")
+                .values(Some(audited(&old)), Some(audited(&new)))
+                .write(&mut tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    async fn delete_display(&self, org: OrgId, actor: &Actor, id: UserId) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let old = display_in_org(&mut tx, org, id).await?;
+        sqlx::query("DELETE FROM users WHERE org_id = $1 AND id = $2 AND kind = 'display'")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        AuditRecord::new(org, actor, "display", id.to_string(), "display unpaired")
+            .values(Some(audited(&old)), None)
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_display_by_credential(
+        &self,
+        hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DisplayAuth>> {
+        // Read on every request of every screen: the statement is built once.
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT {DISPLAY_COLUMNS}, {USER_COLUMNS}, o.name AS org_name, o.settings,
+                        o.suspended_at, d.credential_hash = $1 AS current
+                 FROM displays d JOIN users u ON u.id = d.id JOIN organizations o ON o.id = d.org_id
+                 WHERE d.credential_hash = $1 OR (d.previous_hash = $1 AND d.previous_until > $2)"
+            )
+        });
+        let row =
+            sqlx::query(SQL.as_str()).bind(hash).bind(ms(now)).fetch_optional(&self.pool).await?;
+        row.map(|row| {
+            Ok(DisplayAuth {
+                display: display_from_row(&row)?,
+                user: user_from_row(&row)?,
+                org_name: row.try_get("org_name")?,
+                org_suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
+                settings: settings_from_json(&row.try_get::<String, _>("settings")?)?,
+                previous: !row.try_get::<bool, _>("current")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn rotate_display_credential(
+        &self,
+        id: UserId,
+        presented: &[u8],
+        new: &[u8],
+        at: DateTime<Utc>,
+        previous_until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        let current = sqlx::query(
+            "UPDATE displays SET previous_hash = credential_hash, previous_until = $1,
+                                 credential_hash = $2, credential_issued_at = $3
+             WHERE id = $4 AND credential_hash = $5",
+        )
+        .bind(ms(previous_until))
+        .bind(new)
+        .bind(ms(at))
+        .bind(id.to_string())
+        .bind(presented)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let rotated = if current > 0 {
+            true
+        } else {
+            sqlx::query(
+                "UPDATE displays SET credential_hash = $1, credential_issued_at = $2
+                 WHERE id = $3 AND previous_hash = $4 AND previous_until > $5",
+            )
+            .bind(new)
+            .bind(ms(at))
+            .bind(id.to_string())
+            .bind(presented)
+            .bind(ms(at))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                > 0
+        };
+        tx.commit().await?;
+        Ok(rotated)
+    }
+
+    async fn display_seen(&self, id: UserId, seen: &DisplaySeen) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE displays SET last_seen_at = GREATEST(COALESCE(last_seen_at, 0), $1), last_state = $2,
+                                 last_detail = $3, user_agent = COALESCE($4, user_agent)
+             WHERE id = $5",
+        )
+        .bind(ms(seen.at))
+        .bind(&seen.state)
+        .bind(&seen.detail)
+        .bind(&seen.user_agent)
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_display_alerted(&self, id: UserId, at: Option<DateTime<Utc>>) -> StoreResult<()> {
+        sqlx::query("UPDATE displays SET offline_alerted_at = $1 WHERE id = $2")
+            .bind(at.map(ms))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,377 @@
+//! Connections, dataset versions and import history on SQLite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use vitrine_core::source::{RefreshTrigger, SourceKind, TlsMode};
+use vitrine_core::{ConnectionId, DatasetId, OrgId};
+
+use super::datasets::{DATASET_COLUMNS, dataset_from_row};
+use super::{AuditRecord, PostgresStore, conflict_on_unique, from_ms, ms, opt_from_ms, parse_id};
+use vitrine_store::{
+    Actor, Connection, Dataset, DatasetRefresh, NewData, RefreshOutcome, SourceStore, StoreError,
+    StoreResult,
+};
+
+const CONNECTION_COLUMNS: &str = "id, org_id, name, kind, host, port, database_name, username, \
+     password_sealed, tls, max_connections, query_timeout_seconds, created_at, updated_at";
+const REFRESH_COLUMNS: &str =
+    "id, dataset_id, trigger, started_at, finished_at, row_count, version, error";
+
+fn bad(what: &str) -> StoreError {
+    StoreError::Backend(format!("unreadable {what}"))
+}
+
+fn connection_from_row(row: &PgRow) -> StoreResult<Connection> {
+    let kind: String = row.try_get("kind")?;
+    let tls: String = row.try_get("tls")?;
+    let port: i64 = row.try_get("port")?;
+    let max: i64 = row.try_get("max_connections")?;
+    let timeout: i64 = row.try_get("query_timeout_seconds")?;
+    Ok(Connection {
+        id: parse_id(row, "id")?,
+        org_id: parse_id(row, "org_id")?,
+        name: row.try_get("name")?,
+        kind: SourceKind::parse(&kind).ok_or_else(|| bad("connection kind"))?,
+        host: row.try_get("host")?,
+        port: u16::try_from(port).map_err(|_| bad("port"))?,
+        database: row.try_get("database_name")?,
+        user: row.try_get("username")?,
+        password_sealed: row.try_get("password_sealed")?,
+        tls: TlsMode::parse(&tls).ok_or_else(|| bad("TLS mode"))?,
+        max_connections: u32::try_from(max).map_err(|_| bad("pool size"))?,
+        query_timeout_seconds: u32::try_from(timeout).map_err(|_| bad("query timeout"))?,
+        created_at: from_ms(row.try_get("created_at")?)?,
+        updated_at: from_ms(row.try_get("updated_at")?)?,
+    })
+}
+
+/// A connection as the audit shows it: never its password.
+fn audited(connection: &Connection) -> Value {
+    json!({
+        "name": connection.name,
+        "kind": connection.kind.as_str(),
+        "host": connection.host,
+        "port": connection.port,
+        "database": connection.database,
+        "user": connection.user,
+        "tls": connection.tls.as_str(),
+        "maxConnections": connection.max_connections,
+        "queryTimeoutSeconds": connection.query_timeout_seconds,
+    })
+}
+
+fn refresh_from_row(row: &PgRow) -> StoreResult<DatasetRefresh> {
+    let trigger: String = row.try_get("trigger")?;
+    let rows: Option<i64> = row.try_get("row_count")?;
+    let version: Option<i64> = row.try_get("version")?;
+    Ok(DatasetRefresh {
+        id: row.try_get("id")?,
+        dataset_id: parse_id(row, "dataset_id")?,
+        trigger: RefreshTrigger::parse(&trigger).ok_or_else(|| bad("refresh trigger"))?,
+        started_at: from_ms(row.try_get("started_at")?)?,
+        finished_at: opt_from_ms(row.try_get("finished_at")?)?,
+        row_count: rows.and_then(|r| u64::try_from(r).ok()),
+        version: version.and_then(|v| u64::try_from(v).ok()),
+        error: row.try_get("error")?,
+    })
+}
+
+impl PostgresStore {
+    async fn connection_in_org(
+        conn: &mut sqlx::PgConnection,
+        org: OrgId,
+        id: ConnectionId,
+    ) -> StoreResult<Connection> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = $1 AND id = $2"
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        connection_from_row(&row)
+    }
+}
+
+#[async_trait]
+impl SourceStore for PostgresStore {
+    async fn create_connection(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        connection: &Connection,
+    ) -> StoreResult<Connection> {
+        let mut tx = self.write().await?;
+        sqlx::query(&format!(
+            "INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ))
+        .bind(connection.id.to_string())
+        .bind(org.to_string())
+        .bind(&connection.name)
+        .bind(connection.kind.as_str())
+        .bind(&connection.host)
+        .bind(i64::from(connection.port))
+        .bind(&connection.database)
+        .bind(&connection.user)
+        .bind(&connection.password_sealed)
+        .bind(connection.tls.as_str())
+        .bind(i64::from(connection.max_connections))
+        .bind(i64::from(connection.query_timeout_seconds))
+        .bind(ms(connection.created_at))
+        .bind(ms(connection.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, "name"))?;
+        let created = Self::connection_in_org(&mut tx, org, connection.id).await?;
+        AuditRecord::new(org, actor, "connection", connection.id.to_string(), "created")
+            .values(None, Some(audited(&created)))
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn list_connections(&self, org: OrgId) -> StoreResult<Vec<Connection>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = $1 ORDER BY name"
+        ))
+        .bind(org.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(connection_from_row).collect()
+    }
+
+    async fn get_connection(&self, org: OrgId, id: ConnectionId) -> StoreResult<Connection> {
+        let mut conn = self.pool.acquire().await?;
+        Self::connection_in_org(&mut conn, org, id).await
+    }
+
+    async fn update_connection(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        connection: &Connection,
+    ) -> StoreResult<Connection> {
+        let mut tx = self.write().await?;
+        let old = Self::connection_in_org(&mut tx, org, connection.id).await?;
+        sqlx::query(
+            "UPDATE connections SET name = $1, kind = $2, host = $3, port = $4, database_name = $5,
+                    username = $6, password_sealed = $7, tls = $8, max_connections = $9,
+                    query_timeout_seconds = $10, updated_at = $11
+             WHERE org_id = $12 AND id = $13",
+        )
+        .bind(&connection.name)
+        .bind(connection.kind.as_str())
+        .bind(&connection.host)
+        .bind(i64::from(connection.port))
+        .bind(&connection.database)
+        .bind(&connection.user)
+        .bind(&connection.password_sealed)
+        .bind(connection.tls.as_str())
+        .bind(i64::from(connection.max_connections))
+        .bind(i64::from(connection.query_timeout_seconds))
+        .bind(ms(actor.at))
+        .bind(org.to_string())
+        .bind(connection.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, "name"))?;
+        let new = Self::connection_in_org(&mut tx, org, connection.id).await?;
+        let mut after = audited(&new);
+        if old.password_sealed != new.password_sealed {
+            after["password"] = json!("changed");
+        }
+        AuditRecord::new(org, actor, "connection", connection.id.to_string(), "changed")
+            .values(Some(audited(&old)), Some(after))
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    async fn delete_connection(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        id: ConnectionId,
+    ) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let old = Self::connection_in_org(&mut tx, org, id).await?;
+        let readers: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM datasets WHERE connection_id = $1")
+                .bind(id.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        if readers > 0 {
+            return Err(StoreError::Conflict { field: "connection" });
+        }
+        sqlx::query("DELETE FROM connections WHERE org_id = $1 AND id = $2")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        AuditRecord::new(org, actor, "connection", id.to_string(), "deleted")
+            .values(Some(audited(&old)), None)
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn replace_dataset_data(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        id: DatasetId,
+        data: &NewData,
+    ) -> StoreResult<Dataset> {
+        let mut tx = self.write().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {DATASET_COLUMNS} FROM datasets WHERE org_id = $1 AND id = $2"
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let old = dataset_from_row(&row)?;
+        if old.version != data.expected_version {
+            return Err(StoreError::Conflict { field: "version" });
+        }
+        let version = data.expected_version + 1;
+        sqlx::query(
+            "UPDATE datasets SET format = $1, location = $2, columns = $3, row_count = $4, version = $5,
+                    updated_at = $6
+             WHERE org_id = $7 AND id = $8",
+        )
+        .bind(&data.format)
+        .bind(&data.location)
+        .bind(data.columns.to_string())
+        .bind(i64::try_from(data.row_count).unwrap_or(i64::MAX))
+        .bind(i64::try_from(version).unwrap_or(i64::MAX))
+        .bind(ms(actor.at))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(&format!("SELECT {DATASET_COLUMNS} FROM datasets WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        let new = dataset_from_row(&row)?;
+        AuditRecord::new(org, actor, "dataset", id.to_string(), "data replaced")
+            .values(
+                Some(json!({ "version": old.version, "rows": old.row_count })),
+                Some(json!({ "version": new.version, "rows": new.row_count })),
+            )
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    async fn start_refresh(
+        &self,
+        org: OrgId,
+        dataset: DatasetId,
+        trigger: RefreshTrigger,
+        at: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let mut tx = self.write().await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1::bigint FROM datasets WHERE org_id = $1 AND id = $2")
+                .bind(org.to_string())
+                .bind(dataset.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        exists.ok_or(StoreError::NotFound)?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO dataset_refreshes (org_id, dataset_id, trigger, started_at)
+             VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(org.to_string())
+        .bind(dataset.to_string())
+        .bind(trigger.as_str())
+        .bind(ms(at))
+        .fetch_one(&mut *tx)
+        .await?;
+        // The history keeps the last hundred refreshes of each dataset.
+        sqlx::query(
+            "DELETE FROM dataset_refreshes WHERE dataset_id = $1 AND id NOT IN
+                 (SELECT id FROM dataset_refreshes WHERE dataset_id = $2 ORDER BY id DESC LIMIT 100)",
+        )
+        .bind(dataset.to_string())
+        .bind(dataset.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn finish_refresh(
+        &self,
+        org: OrgId,
+        refresh: i64,
+        at: DateTime<Utc>,
+        outcome: &RefreshOutcome,
+    ) -> StoreResult<()> {
+        let (rows, version, error) = match outcome {
+            RefreshOutcome::Succeeded { row_count, version } => (
+                Some(i64::try_from(*row_count).unwrap_or(i64::MAX)),
+                Some(i64::try_from(*version).unwrap_or(i64::MAX)),
+                None,
+            ),
+            RefreshOutcome::Failed { error } => (None, None, Some(error.as_str())),
+        };
+        let done = sqlx::query(
+            "UPDATE dataset_refreshes SET finished_at = $1, row_count = $2, version = $3, error = $4
+             WHERE org_id = $5 AND id = $6 AND finished_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(rows)
+        .bind(version)
+        .bind(error)
+        .bind(org.to_string())
+        .bind(refresh)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn last_refresh_starts(&self) -> StoreResult<Vec<(DatasetId, DateTime<Utc>)>> {
+        let rows = sqlx::query(
+            "SELECT dataset_id, MAX(started_at) AS started_at FROM dataset_refreshes
+             GROUP BY dataset_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((parse_id(row, "dataset_id")?, from_ms(row.try_get("started_at")?)?)))
+            .collect()
+    }
+
+    async fn list_refreshes(
+        &self,
+        org: OrgId,
+        dataset: DatasetId,
+        limit: u32,
+    ) -> StoreResult<Vec<DatasetRefresh>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REFRESH_COLUMNS} FROM dataset_refreshes WHERE org_id = $1 AND dataset_id = $2
+             ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(org.to_string())
+        .bind(dataset.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(refresh_from_row).collect()
+    }
+}

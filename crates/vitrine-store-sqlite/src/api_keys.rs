@@ -1,0 +1,271 @@
+//! API keys, and the host app's users that embed tokens minted by an API key are for.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use vitrine_core::{ApiKeyId, ApiKeyScope, IdentityId, OrgId, ReportId};
+
+use super::{AuditRecord, SqliteStore, from_ms, ms, opt_from_ms, parse_id, settings_from_json};
+use vitrine_store::{
+    Actor, ApiKey, ApiKeyRecord, ApiKeyStore, Identity, IdentitySeen, KeyCreator, NewApiKey,
+    StoreError, StoreResult,
+};
+
+const IDENTITY_COLUMNS: &str =
+    "id, org_id, external_id, name, first_seen_at, last_seen_at, last_key_id";
+const API_KEY_COLUMNS: &str = "k.id, k.org_id, k.name, k.prefix, k.created_by, k.created_at, \
+     k.last_used_at, k.revoked_at, k.scope, k.all_reports, k.expires_at, k.wake_capacity, \
+     k.keep_capacity_on, k.created_by_user, \
+     (SELECT json_group_array(kr.report_id) FROM api_key_reports kr WHERE kr.key_id = k.id) AS key_reports";
+
+#[async_trait]
+impl ApiKeyStore for SqliteStore {
+    async fn create_api_key(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        new: &NewApiKey,
+    ) -> StoreResult<ApiKey> {
+        // Each report once, in the order they are read back.
+        let listed: std::collections::BTreeSet<ReportId> =
+            new.reports.iter().flatten().copied().collect();
+        let key = ApiKey {
+            id: ApiKeyId::generate(),
+            org_id: org,
+            name: new.name.clone(),
+            prefix: new.prefix.clone(),
+            created_by: actor.label.clone(),
+            created_at: actor.at,
+            last_used_at: None,
+            revoked_at: None,
+            scope: new.scope,
+            reports: new.reports.as_ref().map(|_| listed.iter().copied().collect()),
+            expires_at: new.expires_at,
+            wake_capacity: new.wake_capacity,
+            keep_capacity_on: new.keep_capacity_on,
+            created_by_user: new.created_by_user,
+        };
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, org_id, name, prefix, secret_hash, created_by, created_at,
+                 scope, all_reports, expires_at, wake_capacity, keep_capacity_on, created_by_user)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(key.id.to_string())
+        .bind(org.to_string())
+        .bind(&key.name)
+        .bind(&key.prefix)
+        .bind(&new.secret_hash)
+        .bind(&key.created_by)
+        .bind(ms(key.created_at))
+        .bind(key.scope.as_str())
+        .bind(key.reports.is_none())
+        .bind(key.expires_at.map(ms))
+        .bind(key.wake_capacity)
+        .bind(key.keep_capacity_on)
+        .bind(key.created_by_user.map(|id| id.to_string()))
+        .execute(&mut *tx)
+        .await?;
+        for report in listed {
+            // Only the organization's own reports: another's id is not found.
+            let added = sqlx::query(
+                "INSERT INTO api_key_reports (key_id, report_id)
+                 SELECT ?, id FROM reports WHERE id = ? AND org_id = ?",
+            )
+            .bind(key.id.to_string())
+            .bind(report.to_string())
+            .bind(org.to_string())
+            .execute(&mut *tx)
+            .await?;
+            if added.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+        }
+        let shown = json!({
+            "name": key.name,
+            "prefix": key.prefix,
+            "scope": key.scope.as_str(),
+            "reports": key.reports,
+            "expiresAt": key.expires_at.map(|at| at.to_rfc3339()),
+            "wakeCapacity": key.wake_capacity,
+            "keepCapacityOn": key.keep_capacity_on,
+        });
+        AuditRecord::new(org, actor, "apiKey", key.id.to_string(), "created")
+            .values(None, Some(shown))
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    async fn list_api_keys(&self, org: OrgId) -> StoreResult<Vec<ApiKey>> {
+        let sql = format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.org_id = ? ORDER BY k.created_at DESC"
+        );
+        let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.reader).await?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    async fn revoke_api_key(&self, org: OrgId, actor: &Actor, id: ApiKeyId) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let sql =
+            format!("SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.org_id = ? AND k.id = ?");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let key = api_key_from_row(&row)?;
+        if key.revoked_at.is_none() {
+            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ?")
+                .bind(ms(actor.at))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            AuditRecord::new(org, actor, "apiKey", id.to_string(), "revoked")
+                .values(Some(json!({ "name": key.name, "prefix": key.prefix })), None)
+                .write(&mut tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_api_key(&self, secret_hash: &[u8]) -> StoreResult<Option<ApiKeyRecord>> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT {API_KEY_COLUMNS}, o.name AS org_name, o.settings, o.suspended_at,
+                        cu.id AS creator_id, cu.role AS creator_role, cu.blocked AS creator_blocked,
+                        cu.expires_at AS creator_expires_at
+                 FROM api_keys k JOIN organizations o ON o.id = k.org_id
+                 LEFT JOIN users cu ON cu.id = k.created_by_user AND cu.org_id = k.org_id
+                 WHERE k.secret_hash = ? AND k.revoked_at IS NULL"
+            )
+        });
+        let row = sqlx::query(SQL.as_str()).bind(secret_hash).fetch_optional(&self.reader).await?;
+        let Some(row) = row else { return Ok(None) };
+        let key = api_key_from_row(&row)?;
+        let creator = match (key.created_by_user, row.try_get::<Option<String>, _>("creator_id")?) {
+            (None, _) => KeyCreator::Unrecorded,
+            (Some(_), None) => KeyCreator::Deleted,
+            (Some(_), Some(_)) => KeyCreator::Account {
+                role: row
+                    .try_get::<String, _>("creator_role")?
+                    .parse()
+                    .map_err(StoreError::Backend)?,
+                blocked: row.try_get("creator_blocked")?,
+                expires_at: opt_from_ms(row.try_get("creator_expires_at")?)?,
+            },
+        };
+        Ok(Some(ApiKeyRecord {
+            key,
+            creator,
+            org_name: row.try_get("org_name")?,
+            org_suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
+            settings: settings_from_json(&row.try_get::<String, _>("settings")?)?,
+        }))
+    }
+
+    async fn touch_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+            .bind(ms(at))
+            .bind(id.to_string())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn identity_seen(&self, org: OrgId, seen: &IdentitySeen) -> StoreResult<Identity> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO embed_identities
+                 (id, org_id, external_id, name, first_seen_at, last_seen_at, last_key_id)
+             VALUES (?, ?, ?, COALESCE(?, ''), ?, ?, ?)
+             ON CONFLICT (org_id, external_id) DO UPDATE SET
+                 name = COALESCE(?, name),
+                 last_seen_at = MAX(last_seen_at, excluded.last_seen_at),
+                 last_key_id = COALESCE(excluded.last_key_id, last_key_id)
+             RETURNING {IDENTITY_COLUMNS}"
+        ))
+        .bind(IdentityId::generate().to_string())
+        .bind(org.to_string())
+        .bind(&seen.external_id)
+        .bind(&seen.name)
+        .bind(ms(seen.at))
+        .bind(ms(seen.at))
+        .bind(seen.key.map(|key| key.to_string()))
+        .bind(&seen.name)
+        .fetch_one(&self.writer)
+        .await?;
+        identity_from_row(&row)
+    }
+
+    async fn find_identity(&self, org: OrgId, external_id: &str) -> StoreResult<Option<Identity>> {
+        let row = sqlx::query(&format!(
+            "SELECT {IDENTITY_COLUMNS} FROM embed_identities WHERE org_id = ? AND external_id = ?"
+        ))
+        .bind(org.to_string())
+        .bind(external_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(identity_from_row).transpose()
+    }
+
+    async fn list_identities(&self, org: OrgId, limit: u32) -> StoreResult<Vec<Identity>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {IDENTITY_COLUMNS} FROM embed_identities WHERE org_id = ?
+             ORDER BY last_seen_at DESC, id DESC LIMIT ?"
+        ))
+        .bind(org.to_string())
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(identity_from_row).collect()
+    }
+}
+
+fn identity_from_row(row: &SqliteRow) -> StoreResult<Identity> {
+    Ok(Identity {
+        id: parse_id(row, "id")?,
+        org_id: parse_id(row, "org_id")?,
+        external_id: row.try_get("external_id")?,
+        name: row.try_get("name")?,
+        first_seen_at: from_ms(row.try_get("first_seen_at")?)?,
+        last_seen_at: from_ms(row.try_get("last_seen_at")?)?,
+        last_key_id: row
+            .try_get::<Option<String>, _>("last_key_id")?
+            .and_then(|id| id.parse().ok()),
+    })
+}
+
+fn api_key_from_row(row: &SqliteRow) -> StoreResult<ApiKey> {
+    Ok(ApiKey {
+        id: parse_id(row, "id")?,
+        org_id: parse_id(row, "org_id")?,
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        created_by: row.try_get("created_by")?,
+        created_at: from_ms(row.try_get("created_at")?)?,
+        last_used_at: opt_from_ms(row.try_get("last_used_at")?)?,
+        revoked_at: opt_from_ms(row.try_get("revoked_at")?)?,
+        scope: ApiKeyScope::parse(&row.try_get::<String, _>("scope")?)
+            .ok_or_else(|| StoreError::Backend("unknown API key scope".into()))?,
+        reports: if row.try_get("all_reports")? {
+            None
+        } else {
+            let ids: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("key_reports")?)
+                .map_err(|e| StoreError::Backend(format!("malformed key reports: {e}")))?;
+            let mut ids: Vec<ReportId> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+            ids.sort();
+            Some(ids)
+        },
+        expires_at: opt_from_ms(row.try_get("expires_at")?)?,
+        wake_capacity: row.try_get("wake_capacity")?,
+        keep_capacity_on: row.try_get("keep_capacity_on")?,
+        created_by_user: row
+            .try_get::<Option<String>, _>("created_by_user")?
+            .and_then(|id| id.parse().ok()),
+    })
+}

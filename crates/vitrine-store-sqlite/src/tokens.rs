@@ -1,0 +1,118 @@
+//! What embed tokens are signed and checked with: the signing keys, revocations and users'
+//! expiry dates.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use vitrine_core::UserId;
+use vitrine_core::token::{Revocation, RevocationScope};
+
+use super::{SqliteStore, conflict_on_unique, from_ms, ms, opt_from_ms, parse_id};
+use vitrine_store::{StoreError, StoreResult, StoredSigningKey, TokenStore};
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, public_key, sealed_private_key, created_at, retired_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&key.kid)
+        .bind(&key.public_key)
+        .bind(&key.sealed_private_key)
+        .bind(ms(key.created_at))
+        .bind(key.retired_at.map(ms))
+        .execute(&self.writer)
+        .await
+        .map_err(|e| conflict_on_unique(e, "kid"))?;
+        Ok(())
+    }
+
+    async fn list_signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
+        let rows = sqlx::query(
+            "SELECT kid, public_key, sealed_private_key, created_at, retired_at
+             FROM signing_keys ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredSigningKey {
+                    kid: row.try_get("kid")?,
+                    public_key: row.try_get("public_key")?,
+                    sealed_private_key: row.try_get("sealed_private_key")?,
+                    created_at: from_ms(row.try_get("created_at")?)?,
+                    retired_at: opt_from_ms(row.try_get("retired_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn retire_signing_key(&self, kid: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL")
+            .bind(ms(at))
+            .bind(kid)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn record_revocation(&self, revocation: &Revocation) -> StoreResult<()> {
+        let (scope, id) = revocation_key(revocation.scope);
+        sqlx::query(
+            "INSERT INTO token_revocations (scope, scope_id, not_before) VALUES (?, ?, ?)
+             ON CONFLICT (scope, scope_id) DO UPDATE
+             SET not_before = MAX(not_before, excluded.not_before)",
+        )
+        .bind(scope)
+        .bind(id)
+        .bind(revocation.not_before)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_revocations(&self, since: i64) -> StoreResult<Vec<Revocation>> {
+        let rows = sqlx::query(
+            "SELECT scope, scope_id, not_before FROM token_revocations WHERE not_before >= ?",
+        )
+        .bind(since)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let scope: String = row.try_get("scope")?;
+                let id: String = row.try_get("scope_id")?;
+                let malformed =
+                    || StoreError::Backend(format!("malformed revocation {scope}:{id}"));
+                let uuid: uuid::Uuid = id.parse().map_err(|_| malformed())?;
+                let scope = match scope.as_str() {
+                    "user" => RevocationScope::User(uuid.into()),
+                    "identity" => RevocationScope::Identity(uuid.into()),
+                    "org" => RevocationScope::Organization(uuid.into()),
+                    "report" => RevocationScope::Report(uuid.into()),
+                    _ => return Err(malformed()),
+                };
+                Ok(Revocation { scope, not_before: row.try_get("not_before")? })
+            })
+            .collect()
+    }
+
+    async fn user_expiries(&self) -> StoreResult<Vec<(UserId, DateTime<Utc>)>> {
+        let rows = sqlx::query("SELECT id, expires_at FROM users WHERE expires_at IS NOT NULL")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((parse_id(row, "id")?, from_ms(row.try_get("expires_at")?)?)))
+            .collect()
+    }
+}
+
+fn revocation_key(scope: RevocationScope) -> (&'static str, String) {
+    match scope {
+        RevocationScope::User(id) => ("user", id.to_string()),
+        RevocationScope::Identity(id) => ("identity", id.to_string()),
+        RevocationScope::Organization(id) => ("org", id.to_string()),
+        RevocationScope::Report(id) => ("report", id.to_string()),
+    }
+}
