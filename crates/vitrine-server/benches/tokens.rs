@@ -13,6 +13,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ed25519_dalek::{Signer, SigningKey};
 use vitrine_core::token::{RlsIdentity, Subject};
 use vitrine_core::{OrgId, OrgSettings, ReportId, Role, SystemClock, UserId};
+use vitrine_server::cluster::ChangeFeed;
 use vitrine_server::metrics::Metrics;
 use vitrine_server::tokens::master_key::MasterKey;
 use vitrine_server::tokens::{Grant, TokenService};
@@ -44,12 +45,17 @@ fn benchmarks(c: &mut Criterion) {
         let url = format!("sqlite://{}", data.path().join("bench.db").display());
         let store = vitrine_server::database::open(&url).await.expect("store");
         let master = MasterKey::load(None, data.path()).expect("master key");
+        let clock = Arc::new(SystemClock);
+        let feed = ChangeFeed::open(Arc::clone(&store), clock.clone(), "bench".into())
+            .await
+            .expect("change feed");
         TokenService::start(
             store,
-            Arc::new(SystemClock),
+            clock,
             Arc::new(Metrics::default()),
             master,
             "http://bench".into(),
+            feed,
         )
         .await
         .expect("token service")

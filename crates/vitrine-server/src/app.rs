@@ -73,6 +73,10 @@ pub struct Services {
     pub live: crate::api::live::LiveChannels,
     /// What open reports are told besides revocations (capacity, definition, settings).
     pub notices: Arc<crate::notices::Notices>,
+    /// What this node changed, for the other nodes, and what they changed, for this one.
+    pub feed: Arc<crate::cluster::ChangeFeed>,
+    /// Whether this node runs the once-per-installation jobs now.
+    pub leadership: Arc<crate::cluster::Leadership>,
     /// Host apps' users recorded lately (a mint writes each at most once a minute).
     pub identities: crate::services::embed_tokens::RecentIdentities,
     /// Screens waiting to be paired (this node's memory only).
@@ -94,6 +98,8 @@ pub enum StartError {
     Smtp(#[from] lettre::transport::smtp::Error),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("database: {0}")]
+    Store(#[from] vitrine_store::StoreError),
 }
 
 impl AppState {
@@ -104,6 +110,11 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartError> {
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        // Opened before anything it keeps up to date is loaded (see `ChangeFeed::open`).
+        let node = crate::cluster::node_name();
+        let feed =
+            crate::cluster::ChangeFeed::open(Arc::clone(&store), Arc::clone(&clock), node.clone())
+                .await?;
         let metrics = Arc::new(Metrics::default());
         let master = MasterKey::open(
             config.master_key.as_ref().map(|k| k.expose()),
@@ -120,6 +131,7 @@ impl AppState {
             Arc::clone(&metrics),
             master,
             config.public_url.clone(),
+            Arc::clone(&feed),
         )
         .await?;
         let engine = Arc::new(engine_within(&config.limits));
@@ -130,7 +142,7 @@ impl AppState {
             config.data_dir.clone(),
             Arc::clone(&dataset_loading),
         ));
-        let notices = Arc::new(crate::notices::Notices::default());
+        let notices = Arc::new(crate::notices::Notices::with_feed(Arc::clone(&feed)));
         let capacities = Arc::new(
             CapacityController::new(Arc::clone(&store), Arc::clone(&clock), local)
                 .with_metrics(Arc::clone(&metrics))
@@ -156,6 +168,8 @@ impl AppState {
             guards,
             live: Default::default(),
             notices,
+            feed,
+            leadership: Arc::new(crate::cluster::Leadership::new(node)),
             identities: Default::default(),
             pairings: Default::default(),
             http: reqwest::Client::builder()

@@ -4,6 +4,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod capacity;
+pub mod cluster;
 pub mod config;
 pub mod database;
 pub mod demo;

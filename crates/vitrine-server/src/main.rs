@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 use vitrine_core::SystemClock;
+use vitrine_server::cluster::{Change, ChangeFeed, node_name};
 use vitrine_server::config::{ConfigLayer, LogFormat, ServerConfig};
 use vitrine_server::tokens::key_ring::create_key;
 use vitrine_server::tokens::master_key::MasterKey;
@@ -263,7 +264,9 @@ async fn run_server(
     start_capacities_and_data(&state).await;
     serve_metrics(&state).await?;
     state_ready(&state, address);
-    vitrine_server::serve(listener, state, shutdown_signal()).await?;
+    vitrine_server::serve(listener, state.clone(), shutdown_signal()).await?;
+    // Another node takes the scheduler at once rather than when the lease expires.
+    state.leadership.resign(&*state.store).await;
     Ok(())
 }
 
@@ -357,7 +360,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     writeln!(out, "Press Ctrl+C to stop.")?;
     out.flush()?;
     drop(out);
-    vitrine_server::serve(listener, state, shutdown_signal()).await?;
+    vitrine_server::serve(listener, state.clone(), shutdown_signal()).await?;
+    state.leadership.resign(&*state.store).await;
     drop(temp);
     Ok(())
 }
@@ -562,23 +566,31 @@ async fn add_dataset(
     Ok(())
 }
 
-/// Finishes capacity transitions interrupted by a restart and takes the scheduler's first
-/// decisions — a capacity that went idle while the server was down pauses now — then runs the
-/// schedulers. No dataset is loaded: each opens on its first query, so the server is ready at
-/// once; what a crash or a replaced version left in the datasets directory is swept.
+/// Follows the other nodes' changes, takes the installation's lease when free, and runs the
+/// schedulers (they act while this node leads). On becoming leader a node finishes capacity
+/// transitions a dead or restarted leader left under way and takes the scheduler's first
+/// decisions — a capacity that went idle while no node ran pauses now — and sweeps what a
+/// crash or a replaced version left in the datasets directory. No dataset is loaded: each
+/// opens on its first query, so the server is ready at once.
 async fn start_capacities_and_data(state: &AppState) {
-    if let Err(error) = state.capacities.recover().await {
-        tracing::error!(%error, "could not recover capacity transitions");
-    }
-    if let Err(error) = state.capacities.tick().await {
-        tracing::error!(%error, "capacity scheduler pass at start-up");
-    }
-    vitrine_server::services::datasets::sweep(state).await;
+    vitrine_server::cluster::spawn_follower(state.clone());
+    vitrine_server::cluster::spawn_lease(state.clone(), |state: AppState| async move {
+        if let Err(error) = state.capacities.recover().await {
+            tracing::error!(%error, "could not recover capacity transitions");
+        }
+        if let Err(error) = state.capacities.tick().await {
+            tracing::error!(%error, "capacity scheduler pass on becoming leader");
+        }
+        vitrine_server::services::datasets::sweep(&state).await;
+    })
+    .await;
     vitrine_server::services::sources::spawn_schedule(
         state.clone(),
         std::time::Duration::from_secs(30),
     );
-    state.capacities.spawn_scheduler(std::time::Duration::from_secs(15));
+    state
+        .capacities
+        .spawn_scheduler(std::time::Duration::from_secs(15), Arc::clone(&state.leadership));
     vitrine_server::services::displays::spawn_watch(
         state.clone(),
         std::time::Duration::from_secs(30),
@@ -593,8 +605,11 @@ async fn rotate_keys(args: ServeArgs) -> anyhow::Result<()> {
         MasterKey::open(config.master_key.as_ref().map(|k| k.expose()), &config.data_dir, &*store)
             .await?;
     let kid = create_key(&*store, &master, chrono::Utc::now()).await?;
+    // Running nodes reload their keys on reading this, within a second.
+    let feed = ChangeFeed::open(Arc::clone(&store), Arc::new(SystemClock), node_name()).await?;
+    feed.publish(&Change::Keys).await?;
     store.close().await;
-    println!("New signing key {kid}: running servers sign with it within seconds.");
+    println!("New signing key {kid}: running servers sign with it within a second.");
     Ok(())
 }
 

@@ -14,7 +14,8 @@ use vitrine_core::{CapacityId, OrgId, ReportId, UserId};
 /// Notices kept for catching up, and queued per channel before it counts as lagging.
 const KEPT: usize = 512;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
 pub enum Notice {
     Capacity {
         capacity: CapacityId,
@@ -51,6 +52,8 @@ pub struct Notices {
     /// The last [`KEPT`] notices and the next sequence number, under one lock so that a
     /// subscriber's catch-up and the live stream neither overlap nor leave a gap.
     kept: Mutex<(VecDeque<Arc<OrgNotice>>, u64)>,
+    /// Where notices go for the other nodes' viewers (none in a lone test server).
+    feed: Option<Arc<crate::cluster::ChangeFeed>>,
 }
 
 impl Default for Notices {
@@ -58,12 +61,30 @@ impl Default for Notices {
         // Sequence numbers start at this process's start in microseconds, so an event id from
         // an earlier process is never taken for one of this process's.
         let start = chrono::Utc::now().timestamp_micros().max(1) as u64;
-        Self { sender: broadcast::channel(KEPT).0, kept: Mutex::new((VecDeque::new(), start)) }
+        Self {
+            sender: broadcast::channel(KEPT).0,
+            kept: Mutex::new((VecDeque::new(), start)),
+            feed: None,
+        }
     }
 }
 
 impl Notices {
+    /// Notices that also reach the viewers of every other node, through `feed`.
+    pub fn with_feed(feed: Arc<crate::cluster::ChangeFeed>) -> Self {
+        Self { feed: Some(feed), ..Self::default() }
+    }
+
+    /// Tells `org`'s open viewers, on this node and (through the feed) on every other.
     pub fn publish(&self, org: OrgId, notice: Notice) {
+        if let Some(feed) = &self.feed {
+            feed.announce(crate::cluster::Change::Notice { org, notice: notice.clone() });
+        }
+        self.publish_here(org, notice);
+    }
+
+    /// Tells `org`'s open viewers on this node only (a notice from another node).
+    pub fn publish_here(&self, org: OrgId, notice: Notice) {
         let mut kept = self.kept.lock().unwrap_or_else(|poison| poison.into_inner());
         let seq = kept.1;
         kept.1 += 1;

@@ -699,7 +699,7 @@ async fn contributors_upload_datasets_that_reports_use_and_other_organizations_n
     let names: BTreeSet<&str> =
         listed.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
     assert_eq!(names, BTreeSet::from(["Sales", "Visits"]));
-    let file = app.data_dir().join(format!("datasets/{id}/v1.parquet"));
+    let file = common::version_file(&app, &id, 1);
     assert!(file.exists(), "kept in the data directory");
 
     // A report on it.

@@ -322,6 +322,12 @@ impl CapacityController {
     /// that cannot be moved is logged and the pass goes on with the others; the last such
     /// error is answered after.
     pub async fn tick(self: &Arc<Self>) -> StoreResult<()> {
+        self.pass(true).await
+    }
+
+    /// A pass of the scheduler on a node that decides (the leader) or only writes down its
+    /// own viewers' presence for the leader to read (`decide` false).
+    pub async fn pass(self: &Arc<Self>, decide: bool) -> StoreResult<()> {
         let now = self.clock.now();
         let mut failed = None;
         for capacity in self.store.all_capacities().await? {
@@ -338,6 +344,9 @@ impl CapacityController {
                         failed = Some(error);
                     }
                 }
+            }
+            if !decide {
+                continue;
             }
             let seen = Observation {
                 now,
@@ -391,15 +400,20 @@ impl CapacityController {
         Ok(true)
     }
 
-    /// Runs the scheduler every `every` until the process ends.
-    pub fn spawn_scheduler(self: &Arc<Self>, every: Duration) {
+    /// Runs the scheduler every `every` until the process ends: every node writes down its
+    /// presence, the leader (by `leadership`) decides.
+    pub fn spawn_scheduler(
+        self: &Arc<Self>,
+        every: Duration,
+        leadership: Arc<crate::cluster::Leadership>,
+    ) {
         let this = Arc::clone(self);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                if let Err(error) = this.tick().await {
+                if let Err(error) = this.pass(leadership.is_leader()).await {
                     tracing::warn!(%error, "capacity scheduler pass failed");
                 }
             }

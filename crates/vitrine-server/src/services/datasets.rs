@@ -4,6 +4,7 @@
 //! dataset is held in memory: one is opened for its first query, cheaply, and scanned on disk
 //! or queried at its source; a paused capacity closes its datasets.
 
+use crate::cluster::Change;
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
@@ -30,9 +31,12 @@ pub fn format_of(dataset: &Dataset) -> DataFormat {
     if dataset.format == "csv" { DataFormat::Csv } else { DataFormat::Parquet }
 }
 
-/// Where version `version` of a dataset's data is kept (relative to the data directory).
+/// Where version `version` of a dataset's data is kept (relative to the data directory). The
+/// name is new each time: two nodes preparing the same version at once (an import here, an
+/// upload there) write two files, and the one whose switch loses removes only its own.
 pub fn location_of(id: DatasetId, version: u64) -> String {
-    format!("{DATASETS_DIR}/{id}/v{version}.parquet")
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    format!("{DATASETS_DIR}/{id}/v{version}-{}.parquet", &unique[..12])
 }
 
 /// Whether Vitrine wrote the dataset's file (and may remove it), rather than a path
@@ -284,6 +288,8 @@ pub async fn switch_version(
     } else if owned(dataset) && dataset.location != replaced.location {
         let _ = tokio::fs::remove_file(file_of(&state.config.data_dir, dataset)).await;
     }
+    // Other nodes close their copy; it opens at the new version on its next query there.
+    state.feed.announce(Change::Dataset { dataset: dataset.id });
     announce_new_data(state, org, dataset.id).await;
     Ok(replaced)
 }
@@ -414,6 +420,7 @@ pub async fn delete(
 
 /// Closes a deleted dataset for good and removes its files once no query reads them.
 pub async fn forget(state: &AppState, dataset: &Dataset) {
+    state.feed.announce(Change::Dataset { dataset: dataset.id });
     let was_open = state.engine.retire(&dataset.id.to_string());
     if owned(dataset) && !was_open {
         let _ = tokio::fs::remove_file(file_of(&state.config.data_dir, dataset)).await;

@@ -502,6 +502,10 @@ pub fn spawn_watch(state: AppState, every: std::time::Duration) {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
+            // One node alerts, or every node would send the webhook.
+            if !state.leadership.is_leader() {
+                continue;
+            }
             if let Err(error) = watch(&state).await {
                 tracing::warn!(?error, "display health pass failed");
             }

@@ -4,6 +4,7 @@
 //! **imported** (copied into a dataset file on a schedule or on demand, with a history; a
 //! failed import keeps the last good version).
 
+use crate::cluster::Change;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -72,7 +73,7 @@ pub struct SourcePools {
 }
 
 impl SourcePools {
-    fn forget(&self, id: ConnectionId) {
+    pub fn forget(&self, id: ConnectionId) {
         let removed = self.pools.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         if let Some((_, source)) = removed {
             tokio::spawn(async move { source.close().await });
@@ -268,10 +269,12 @@ pub async fn update_connection(
     let actor = caller.actor(state.clock.now());
     let updated = state.store.update_connection(scope.org_id(), &actor, &connection).await?;
     state.sources.forget(id);
+    state.feed.announce(Change::Connection { connection: id });
     // Direct datasets of the connection reopen on their next query, with the new pool.
     for dataset in state.store.list_datasets(scope.org_id()).await? {
         if dataset.source.as_ref().is_some_and(|s| s.connection_id == id) {
             state.engine.close(&dataset.id.to_string());
+            state.feed.announce(Change::Dataset { dataset: dataset.id });
             datasets::announce_new_data(state, scope.org_id(), dataset.id).await;
         }
     }
@@ -295,6 +298,7 @@ pub async fn delete_connection(
         },
     )?;
     state.sources.forget(id);
+    state.feed.announce(Change::Connection { connection: id });
     Ok(())
 }
 
@@ -646,6 +650,9 @@ pub fn spawn_schedule(state: AppState, every: Duration) {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
+            if !state.leadership.is_leader() {
+                continue;
+            }
             if let Err(error) = refresh_due(&state).await {
                 tracing::warn!(error = %error.message, "import schedule pass failed");
             }

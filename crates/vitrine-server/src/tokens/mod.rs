@@ -98,10 +98,11 @@ impl TokenService {
         metrics: Arc<Metrics>,
         master: MasterKey,
         issuer: String,
+        feed: Arc<crate::cluster::ChangeFeed>,
     ) -> Result<Self, TokenSetupError> {
         let keys = Arc::new(KeyRing::open(Arc::clone(&store), master, Arc::clone(&clock)).await?);
         keys.spawn_reloader();
-        let revoker = Revoker::load(Arc::clone(&store), clock).await?;
+        let revoker = Revoker::load(Arc::clone(&store), clock, feed).await?;
         let audit = TokenAudit::start(store, Arc::clone(&metrics));
         Ok(Self {
             keys,

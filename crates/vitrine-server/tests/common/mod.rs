@@ -416,3 +416,14 @@ pub async fn upload(session: &Session, name: &str, file_name: &str, content: &[u
     upload_parts(session, &[("name", None, name.as_bytes()), ("file", Some(file_name), content)])
         .await
 }
+
+/// The file of version `version` of dataset `id` in the test server's data directory.
+pub fn version_file(app: &TestApp, id: &str, version: u64) -> std::path::PathBuf {
+    let dir = app.data_dir().join("datasets").join(id);
+    let prefix = format!("v{version}-");
+    std::fs::read_dir(&dir)
+        .expect("the dataset's directory")
+        .map(|entry| entry.expect("entry").path())
+        .find(|path| path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)))
+        .unwrap_or_else(|| dir.join(format!("{prefix}missing.parquet")))
+}

@@ -1,0 +1,385 @@
+//! Several `vitrine serve` processes on one PostgreSQL database and one data directory, as an
+//! operator runs them behind a load balancer: what one node changes, every other node honours
+//! within a second, and one node at a time runs the scheduler.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::postgres::PgPool;
+
+use common::{ADMIN, PASSWORD, Session, VIEWER};
+
+/// The master key every node of a test installation shares (base64 of 32 bytes).
+const MASTER_KEY: &str = "bm9kZXMtc2hhcmUtb25lLW1hc3Rlci1rZXktLS0tLS0=";
+
+/// An installation of several nodes: its database (a schema of its own), its data directory.
+struct Installation {
+    url: String,
+    data: tempfile::TempDir,
+    config: std::path::PathBuf,
+    /// Names this installation's connections in `pg_stat_activity`.
+    application: String,
+}
+
+impl Installation {
+    /// A new installation seeded with the demo's organizations, accounts and reports.
+    async fn seeded() -> Self {
+        let application = format!("nodes-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let url = format!(
+            "{}&application_name={application}",
+            vitrine_store_postgres::test_database::fresh_schema_url().await.expect("PostgreSQL")
+        );
+        let data = tempfile::tempdir().expect("temp dir");
+        let config = data.path().join("vitrine.toml");
+        std::fs::write(
+            &config,
+            "[limits]\nsign_in_per_minute = 100000\nfailed_auth_per_minute = 100000\n",
+        )
+        .expect("config");
+        let store = vitrine_server::database::open(&url).await.expect("store");
+        let passwords = vitrine_server::auth::password::PasswordHasher::start(2, 16);
+        let setup = vitrine_server::demo::DemoSetup {
+            passwords: &passwords,
+            data_dir: data.path(),
+            password: PASSWORD,
+            rows: 2_000,
+        };
+        let actor = vitrine_store::Actor::system(chrono::Utc::now());
+        vitrine_server::demo::seed(&*store, &setup, &actor).await.expect("seed");
+        store.close().await;
+        Self { url, data, config, application }
+    }
+
+    fn start(&self) -> Node {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vitrine"))
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .env("VITRINE_DATABASE", &self.url)
+            .env("VITRINE_DATA_DIR", self.data.path())
+            .env("VITRINE_MASTER_KEY", MASTER_KEY)
+            .env("VITRINE_LISTEN", "127.0.0.1:0")
+            .env("VITRINE_LOG", "info")
+            .env("VITRINE_LOG_FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("vitrine serve");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (address_sender, address) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr");
+        let kept = Arc::clone(&log);
+        // Reads the log to its end, so that the node never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("Vitrine is listening") {
+                    let found = serde_json::from_str::<Value>(&line)
+                        .ok()
+                        .and_then(|entry| entry["fields"]["address"].as_str().map(str::to_string));
+                    let _ = address_sender.send(found.unwrap_or_default());
+                }
+                kept.lock().unwrap().push(line);
+            }
+        });
+        let address = address.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
+            panic!("the node did not start:\n{}", log.lock().unwrap().join("\n"))
+        });
+        Node { child, base: format!("http://{address}"), log }
+    }
+
+    async fn database(&self) -> PgPool {
+        PgPool::connect(&self.url).await.expect("database")
+    }
+
+    /// The node name holding the installation's lease, if any.
+    async fn leader(&self, pool: &PgPool) -> Option<String> {
+        sqlx::query_scalar(
+            "SELECT holder FROM leases WHERE name = 'installation'
+               AND expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+        )
+        .fetch_optional(pool)
+        .await
+        .expect("leases")
+    }
+}
+
+struct Node {
+    child: Child,
+    base: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Node {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Whether this process is the one a lease holder's name names (`host-pid-suffix`).
+    fn is(&self, holder: &str) -> bool {
+        holder.contains(&format!("-{}-", self.child.id()))
+    }
+
+    async fn sign_in(&self, email: &str) -> Session {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let response = client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), StatusCode::OK, "sign in {email} on {}", self.base);
+        let body: Value = response.json().await.expect("login body");
+        Session {
+            client,
+            csrf: body["csrfToken"].as_str().expect("csrf").to_string(),
+            base: self.base.clone(),
+            user: body["user"].clone(),
+        }
+    }
+
+    async fn embed(&self, token: &str, report: &str) -> StatusCode {
+        reqwest::Client::new()
+            .get(self.url(&format!("/api/v1/embed/reports/{report}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("embed request")
+            .status()
+    }
+
+    fn kill(&mut self) {
+        // SIGKILL: no shutdown, no lease given up.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("--- log of {} ---\n{}", self.base, self.log.lock().unwrap().join("\n"));
+        }
+    }
+}
+
+async fn first_report(viewer: &Session) -> String {
+    let reports = viewer.json("/api/v1/reports").await;
+    reports[0]["id"].as_str().expect("a report the viewer may open").to_string()
+}
+
+/// How long after `acknowledged` node `on` first refuses `token`.
+async fn refused_after(on: &Node, token: &str, report: &str, acknowledged: Instant) -> Duration {
+    loop {
+        match on.embed(token, report).await {
+            StatusCode::UNAUTHORIZED => return acknowledged.elapsed(),
+            StatusCode::OK => {}
+            other => panic!("unexpected {other}"),
+        }
+        assert!(acknowledged.elapsed() < Duration::from_secs(10), "never refused");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+async fn wait_for_state(admin: &Session, path: &str, wanted: &str, since: Instant) {
+    loop {
+        let state = admin.json(path).await["state"].clone();
+        if state == wanted {
+            return;
+        }
+        assert!(since.elapsed() < Duration::from_secs(60), "never {wanted}: {state}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_made_on_one_node_is_refused_on_another_within_a_second_every_time() {
+    let installation = Installation::seeded().await;
+    let (a, _b, c) = (installation.start(), installation.start(), installation.start());
+    let admin = a.sign_in(ADMIN).await;
+    let viewer_on_c = c.sign_in(VIEWER).await;
+    let viewer_id = viewer_on_c.user["id"].as_str().unwrap().to_string();
+    let report = first_report(&viewer_on_c).await;
+
+    let mut delays = Vec::new();
+    for round in 0..100 {
+        let token = viewer_on_c.token(&report).await["token"].as_str().unwrap().to_string();
+        assert_eq!(c.embed(&token, &report).await, StatusCode::OK, "round {round}: fresh token");
+        let revoked =
+            admin.post(&format!("/api/v1/users/{viewer_id}/revoke-tokens"), json!({})).await;
+        assert!(revoked.status().is_success(), "round {round}: {}", revoked.status());
+        let delay = refused_after(&c, &token, &report, Instant::now()).await;
+        assert!(delay < Duration::from_secs(1), "round {round}: refused on C after {delay:?}");
+        delays.push(delay);
+    }
+    delays.sort();
+    eprintln!(
+        "revocation A -> C: p50 {:?}, p99 {:?}, max {:?}",
+        percentile(&delays, 0.5),
+        percentile(&delays, 0.99),
+        delays[delays.len() - 1]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_locked_on_one_node_is_locked_on_another() {
+    let installation = Installation::seeded().await;
+    let (a, b) = (installation.start(), installation.start());
+    let client = reqwest::Client::new();
+    let attempt = |node: &Node, password: &str| {
+        client
+            .post(node.url("/api/v1/auth/login"))
+            .json(&json!({ "email": VIEWER, "password": password }))
+            .send()
+    };
+    let mut last = StatusCode::OK;
+    for _ in 0..5 {
+        last = attempt(&a, "wrong-password").await.unwrap().status();
+    }
+    assert_eq!(last, StatusCode::LOCKED, "five wrong passwords lock on A");
+    let on_b = attempt(&b, PASSWORD).await.unwrap();
+    assert_eq!(on_b.status(), StatusCode::LOCKED, "the right password on B is refused too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotated_beside_one_node_signs_and_verifies_on_the_others_within_a_second() {
+    let installation = Installation::seeded().await;
+    let (a, _b, c) = (installation.start(), installation.start(), installation.start());
+    let viewer_on_c = c.sign_in(VIEWER).await;
+    let report = first_report(&viewer_on_c).await;
+
+    let rotated = Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(["keys", "rotate"])
+        .env("VITRINE_DATABASE", &installation.url)
+        .env("VITRINE_DATA_DIR", installation.data.path())
+        .env("VITRINE_MASTER_KEY", MASTER_KEY)
+        .output()
+        .expect("vitrine keys rotate");
+    assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
+    let done = Instant::now();
+    let printed = String::from_utf8_lossy(&rotated.stdout).to_string();
+    let kid = printed
+        .split_whitespace()
+        .nth(3)
+        .map(|kid| kid.trim_end_matches(':').to_string())
+        .expect("the new key's id");
+
+    let kid_of = |token: &str| -> String {
+        use base64::Engine;
+        let header = token.split('.').next().unwrap();
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
+        serde_json::from_slice::<Value>(&header).unwrap()["kid"].as_str().unwrap().to_string()
+    };
+    let token = loop {
+        let token = viewer_on_c.token(&report).await["token"].as_str().unwrap().to_string();
+        if kid_of(&token) == kid {
+            break token;
+        }
+        assert!(done.elapsed() < Duration::from_secs(1), "C still signs with the old key");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(a.embed(&token, &report).await, StatusCode::OK, "A verifies C's new signature");
+    let keys: Value =
+        reqwest::get(a.url("/.well-known/jwks.json")).await.unwrap().json().await.unwrap();
+    assert!(keys.to_string().contains(&kid), "A publishes the new key: {keys}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_moves_to_another_node_within_30_seconds_of_its_leader_being_killed() {
+    let installation = Installation::seeded().await;
+    let pool = installation.database().await;
+    let mut nodes = [installation.start(), installation.start(), installation.start()];
+    let holder = installation.leader(&pool).await.expect("a leader");
+    let index = nodes.iter().position(|n| n.is(&holder)).expect("the leader is one of ours");
+    let admin = nodes[(index + 1) % 3].sign_in(ADMIN).await;
+
+    // A capacity at rest, paused by hand before the leader dies.
+    let created = admin.post("/api/v1/capacities", json!({ "name": "Night shift" })).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let capacity: Value = created.json().await.unwrap();
+    let path = format!("/api/v1/capacities/{}", capacity["id"].as_str().unwrap());
+    admin.post(&format!("{path}/pause"), json!({})).await;
+    wait_for_state(&admin, &path, "Paused", Instant::now()).await;
+
+    nodes[index].kill();
+    let killed = Instant::now();
+    // Scheduled to run around the clock while nobody may lead yet: whichever node takes over
+    // resumes it, once.
+    let every_day: Vec<Value> = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+        .iter()
+        .map(|day| json!({ "day": day, "start": "00:00", "end": "23:59" }))
+        .collect();
+    let scheduled = admin.patch(&path, json!({ "mode": "schedule", "schedule": every_day })).await;
+    assert_eq!(scheduled.status(), StatusCode::OK);
+
+    let successor = loop {
+        if let Some(holder) = installation.leader(&pool).await
+            && !nodes[index].is(&holder)
+        {
+            break holder;
+        }
+        assert!(killed.elapsed() < Duration::from_secs(30), "no node took over");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let took = killed.elapsed();
+    assert!(nodes.iter().enumerate().any(|(i, n)| i != index && n.is(&successor)));
+    wait_for_state(&admin, &path, "Running", killed).await;
+    // Every surviving node has run its scheduler since: the decision still stands once.
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    let events = admin.json(&format!("{path}/events")).await;
+    let resumed = events.as_array().unwrap().iter().filter(|e| e["state"] == "Resuming").count();
+    assert_eq!(resumed, 1, "resumed once: {events}");
+    eprintln!("scheduler failover: {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_listening_connection_is_killed_still_refuses_within_the_catch_up_interval() {
+    let installation = Installation::seeded().await;
+    let (a, c) = (installation.start(), installation.start());
+    let pool = installation.database().await;
+    let admin = a.sign_in(ADMIN).await;
+    let viewer_on_c = c.sign_in(VIEWER).await;
+    let viewer_id = viewer_on_c.user["id"].as_str().unwrap().to_string();
+    let report = first_report(&viewer_on_c).await;
+
+    for round in 0..5 {
+        let token = viewer_on_c.token(&report).await["token"].as_str().unwrap().to_string();
+        let killed: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = $1 AND query ILIKE 'LISTEN%'",
+        )
+        .bind(&installation.application)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert!(killed.iter().filter(|k| **k).count() >= 1, "round {round}: a listener killed");
+        let revoked =
+            admin.post(&format!("/api/v1/users/{viewer_id}/revoke-tokens"), json!({})).await;
+        assert!(revoked.status().is_success());
+        let delay = refused_after(&c, &token, &report, Instant::now()).await;
+        assert!(
+            delay < vitrine_server::cluster::CATCH_UP + Duration::from_millis(500),
+            "round {round}: refused after {delay:?}"
+        );
+    }
+    // And the node listens again: the next revocation arrives by announcement.
+    let token = viewer_on_c.token(&report).await["token"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let revoked = admin.post(&format!("/api/v1/users/{viewer_id}/revoke-tokens"), json!({})).await;
+    assert!(revoked.status().is_success());
+    let delay = refused_after(&c, &token, &report, Instant::now()).await;
+    assert!(delay < Duration::from_millis(500), "announced again: {delay:?}");
+}
