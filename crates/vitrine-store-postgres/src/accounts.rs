@@ -3,10 +3,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::Row;
 use vitrine_core::UserId;
 
-use super::{AuditRecord, PostgresStore, from_ms, ms};
+use super::{AuditRecord, PostgresStore, from_row, ms};
 use vitrine_store::{AccountStore, Actor, SessionInfo, StoreError, StoreResult, User};
 
 #[async_trait]
@@ -19,17 +18,7 @@ impl AccountStore for PostgresStore {
         .bind(user.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(SessionInfo {
-                    token_hash: row.try_get("token_hash")?,
-                    created_at: from_ms(row.try_get("created_at")?)?,
-                    last_seen_at: from_ms(row.try_get("last_seen_at")?)?,
-                    user_agent: row.try_get("user_agent")?,
-                    ip: row.try_get("ip")?,
-                })
-            })
-            .collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn end_sessions(&self, user: UserId, keep: Option<&[u8]>) -> StoreResult<u64> {

@@ -3,12 +3,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
-use vitrine_core::capacity::{CapacityMode, CapacityState};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+use vitrine_core::capacity::CapacityState;
 use vitrine_core::{CapacityId, OrgId, ReportId};
 
-use super::{AuditRecord, PostgresStore, conflict_on_unique, from_ms, ms, opt_from_ms, parse_id};
+use super::{AuditRecord, PostgresStore, conflict_on_unique, from_row, json_text, ms};
 use vitrine_store::{
     Actor, Capacity, CapacityChange, CapacityEvent, CapacityStore, Report, StoreError, StoreResult,
 };
@@ -35,7 +34,7 @@ impl CapacityStore for PostgresStore {
         .bind(capacity.state.as_str())
         .bind(capacity.mode.as_str())
         .bind(i64::from(capacity.idle_minutes))
-        .bind(serde_json::to_string(&capacity.schedule).map_err(|e| StoreError::Backend(e.to_string()))?)
+        .bind(json_text(&capacity.schedule)?)
         .bind(&capacity.time_zone)
         .bind(capacity.hourly_price)
         .bind(capacity.wake_from_viewer)
@@ -60,7 +59,7 @@ impl CapacityStore for PostgresStore {
         .bind(org.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(capacity_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn get_capacity(&self, org: OrgId, id: CapacityId) -> StoreResult<Capacity> {
@@ -73,7 +72,7 @@ impl CapacityStore for PostgresStore {
             sqlx::query(&format!("SELECT {CAPACITY_COLUMNS} FROM capacities ORDER BY created_at"))
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter().map(capacity_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn update_capacity(
@@ -103,7 +102,7 @@ impl CapacityStore for PostgresStore {
         .bind(&new.name)
         .bind(new.mode.as_str())
         .bind(i64::from(new.idle_minutes))
-        .bind(serde_json::to_string(&new.schedule).map_err(|e| StoreError::Backend(e.to_string()))?)
+        .bind(json_text(&new.schedule)?)
         .bind(&new.time_zone)
         .bind(new.hourly_price)
         .bind(new.wake_from_viewer)
@@ -237,7 +236,7 @@ impl CapacityStore for PostgresStore {
         .bind(ms(since))
         .fetch_all(&mut *conn)
         .await?;
-        rows.iter().map(|row| Ok((row.try_get("who")?, from_ms(row.try_get("at")?)?))).collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn capacity_events(
@@ -256,21 +255,7 @@ impl CapacityStore for PostgresStore {
         .bind(i64::from(limit.max(1)))
         .fetch_all(&mut *conn)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let state: String = row.try_get("state")?;
-                Ok(CapacityEvent {
-                    id: row.try_get("id")?,
-                    capacity_id: parse_id(row, "capacity_id")?,
-                    at: from_ms(row.try_get("at")?)?,
-                    state: CapacityState::parse(&state)
-                        .ok_or_else(|| StoreError::Backend(format!("state {state}")))?,
-                    reason: row.try_get("reason")?,
-                    actor: row.try_get("actor")?,
-                    detail: row.try_get("detail")?,
-                })
-            })
-            .collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn set_report_capacity(
@@ -317,33 +302,7 @@ async fn capacity_in_org(
     .bind(id.to_string())
     .fetch_optional(conn)
     .await?;
-    row.as_ref().map(capacity_from_row).transpose()?.ok_or(StoreError::NotFound)
-}
-
-fn capacity_from_row(row: &PgRow) -> StoreResult<Capacity> {
-    let state: String = row.try_get("state")?;
-    let mode: String = row.try_get("mode")?;
-    let schedule: String = row.try_get("schedule")?;
-    let idle: i64 = row.try_get("idle_minutes")?;
-    Ok(Capacity {
-        id: parse_id(row, "id")?,
-        org_id: parse_id(row, "org_id")?,
-        name: row.try_get("name")?,
-        provider: row.try_get("provider")?,
-        state: CapacityState::parse(&state)
-            .ok_or_else(|| StoreError::Backend(format!("capacity state {state}")))?,
-        mode: CapacityMode::parse(&mode)
-            .ok_or_else(|| StoreError::Backend(format!("capacity mode {mode}")))?,
-        idle_minutes: u32::try_from(idle).unwrap_or(u32::MAX),
-        schedule: serde_json::from_str(&schedule)
-            .map_err(|e| StoreError::Backend(format!("schedule: {e}")))?,
-        time_zone: row.try_get("time_zone")?,
-        hourly_price: row.try_get("hourly_price")?,
-        wake_from_viewer: row.try_get("wake_from_viewer")?,
-        state_since: from_ms(row.try_get("state_since")?)?,
-        last_activity: opt_from_ms(row.try_get("last_activity")?)?,
-        created_at: from_ms(row.try_get("created_at")?)?,
-    })
+    row.as_ref().map(from_row).transpose()?.ok_or(StoreError::NotFound)
 }
 
 fn capacity_snapshot(capacity: &Capacity) -> Value {

@@ -5,10 +5,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use sqlx::postgres::PgListener;
 
-use super::{PostgresStore, from_ms, ms};
+use super::{PostgresStore, from_row, ms};
 use vitrine_store::{ChangeRecord, ChangeSignals, ClusterStore, StoreError, StoreResult};
 
 /// The NOTIFY channel of the change feed.
@@ -46,16 +45,7 @@ impl ClusterStore for PostgresStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ChangeRecord {
-                    seq: row.try_get("seq")?,
-                    node: row.try_get("node")?,
-                    at: from_ms(row.try_get("at")?)?,
-                    body: row.try_get("body")?,
-                })
-            })
-            .collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn last_change_seq(&self) -> StoreResult<i64> {

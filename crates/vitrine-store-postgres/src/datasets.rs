@@ -2,11 +2,9 @@
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use sqlx::Row;
-use sqlx::postgres::PgRow;
 use vitrine_core::{DatasetId, OrgId};
 
-use super::{AuditRecord, PostgresStore, conflict_on_unique, from_ms, json_column, ms, parse_id};
+use super::{AuditRecord, PostgresStore, conflict_on_unique, from_row, ms, refresh_windows_json};
 use vitrine_store::{Actor, Dataset, DatasetStore, StoreError, StoreResult};
 
 pub(super) const DATASET_COLUMNS: &str = "id, org_id, name, format, location, columns, row_count, created_at, \
@@ -95,7 +93,7 @@ impl DatasetStore for PostgresStore {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let old = dataset_from_row(&row)?;
+        let old: Dataset = from_row(&row)?;
         let source = dataset.source.as_ref().filter(|_| old.source.is_some());
         sqlx::query(
             "UPDATE datasets SET name = $1, refresh_every_minutes = $2, refresh_windows = $3,
@@ -116,7 +114,7 @@ impl DatasetStore for PostgresStore {
             .bind(dataset.id.to_string())
             .fetch_one(&mut *tx)
             .await?;
-        let new = dataset_from_row(&row)?;
+        let new: Dataset = from_row(&row)?;
         let audited = |d: &Dataset| {
             let mut values = serde_json::Map::new();
             values.insert("name".into(), json!(d.name));
@@ -140,7 +138,7 @@ impl DatasetStore for PostgresStore {
         .bind(org.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(dataset_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn get_dataset(&self, org: OrgId, id: DatasetId) -> StoreResult<Dataset> {
@@ -151,7 +149,7 @@ impl DatasetStore for PostgresStore {
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(dataset_from_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref().map(from_row).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn delete_dataset(&self, org: OrgId, actor: &Actor, id: DatasetId) -> StoreResult<()> {
@@ -164,7 +162,7 @@ impl DatasetStore for PostgresStore {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
-        let old = dataset_from_row(&row)?;
+        let old: Dataset = from_row(&row)?;
         sqlx::query("DELETE FROM datasets WHERE org_id = $1 AND id = $2")
             .bind(org.to_string())
             .bind(id.to_string())
@@ -183,18 +181,8 @@ impl DatasetStore for PostgresStore {
             sqlx::query(&format!("SELECT {DATASET_COLUMNS} FROM datasets ORDER BY created_at"))
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter().map(dataset_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
-}
-
-/// A source dataset's refresh windows as stored: JSON, or NULL for none.
-fn refresh_windows_json(source: &vitrine_store::DatasetSource) -> StoreResult<Option<String>> {
-    if source.refresh_windows.is_empty() {
-        return Ok(None);
-    }
-    serde_json::to_string(&source.refresh_windows)
-        .map(Some)
-        .map_err(|e| StoreError::Backend(e.to_string()))
 }
 
 /// How a source dataset refreshes, as the audit shows it.
@@ -204,48 +192,4 @@ fn refresh_audited(source: &vitrine_store::DatasetSource) -> serde_json::Map<Str
     values.insert("refreshWindows".into(), json!(source.refresh_windows));
     values.insert("timeZone".into(), json!(source.refresh_time_zone));
     values
-}
-
-pub(super) fn dataset_from_row(row: &PgRow) -> StoreResult<Dataset> {
-    let rows: i64 = row.try_get("row_count")?;
-    let version: i64 = row.try_get("version")?;
-    let connection: Option<String> = row.try_get("connection_id")?;
-    let source = match connection {
-        None => None,
-        Some(id) => {
-            let mode: Option<String> = row.try_get("mode")?;
-            let minutes: Option<i64> = row.try_get("refresh_every_minutes")?;
-            Some(vitrine_store::DatasetSource {
-                connection_id: id
-                    .parse()
-                    .map_err(|_| StoreError::Backend("bad connection id".into()))?,
-                table: row.try_get("source_table")?,
-                sql: row.try_get("source_sql")?,
-                mode: mode
-                    .as_deref()
-                    .and_then(vitrine_core::source::SourceMode::parse)
-                    .ok_or_else(|| StoreError::Backend("bad dataset mode".into()))?,
-                refresh_every_minutes: minutes.and_then(|m| u32::try_from(m).ok()),
-                refresh_windows: match json_column(row, "refresh_windows")? {
-                    Some(windows) => serde_json::from_value(windows)
-                        .map_err(|e| StoreError::Backend(format!("refresh windows: {e}")))?,
-                    None => Vec::new(),
-                },
-                refresh_time_zone: row.try_get("refresh_time_zone")?,
-            })
-        }
-    };
-    Ok(Dataset {
-        version: u64::try_from(version).unwrap_or(1),
-        updated_at: from_ms(row.try_get("updated_at")?)?,
-        source,
-        id: parse_id(row, "id")?,
-        org_id: parse_id(row, "org_id")?,
-        name: row.try_get("name")?,
-        format: row.try_get("format")?,
-        location: row.try_get("location")?,
-        columns: json_column(row, "columns")?.unwrap_or(Value::Null),
-        row_count: u64::try_from(rows).unwrap_or_default(),
-        created_at: from_ms(row.try_get("created_at")?)?,
-    })
 }

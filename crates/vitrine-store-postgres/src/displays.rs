@@ -3,14 +3,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 use vitrine_core::{OrgId, UserId};
 
-use super::{
-    AuditRecord, PostgresStore, USER_COLUMNS, from_ms, ms, opt_from_ms, parse_id,
-    settings_from_json, user_from_row,
-};
+use super::{AuditRecord, PostgresStore, USER_COLUMNS, from_row, ms};
 use vitrine_store::{
     Actor, Display, DisplayAuth, DisplayChange, DisplaySeen, DisplayStore, NewDisplay, StoreError,
     StoreResult,
@@ -19,26 +15,6 @@ use vitrine_store::{
 const DISPLAY_COLUMNS: &str = "d.id, d.org_id, u.name, u.email, d.show, d.paired_at, d.paired_by, \
      d.credential_issued_at, d.last_seen_at, d.last_state, d.last_detail, d.user_agent, \
      d.offline_alerted_at";
-
-fn display_from_row(row: &PgRow) -> StoreResult<Display> {
-    let show: String = row.try_get("show")?;
-    Ok(Display {
-        id: parse_id(row, "id")?,
-        org_id: parse_id(row, "org_id")?,
-        name: row.try_get("name")?,
-        handle: row.try_get("email")?,
-        show: serde_json::from_str(&show)
-            .map_err(|e| StoreError::Backend(format!("malformed display show: {e}")))?,
-        paired_at: from_ms(row.try_get("paired_at")?)?,
-        paired_by: row.try_get("paired_by")?,
-        credential_issued_at: from_ms(row.try_get("credential_issued_at")?)?,
-        last_seen_at: opt_from_ms(row.try_get("last_seen_at")?)?,
-        last_state: row.try_get("last_state")?,
-        last_detail: row.try_get("last_detail")?,
-        user_agent: row.try_get("user_agent")?,
-        offline_alerted_at: opt_from_ms(row.try_get("offline_alerted_at")?)?,
-    })
-}
 
 /// The handle a display's user has for an email: no mail reaches it.
 fn handle(id: UserId) -> String {
@@ -52,7 +28,7 @@ async fn display_in_org(conn: &mut PgConnection, org: OrgId, id: UserId) -> Stor
     );
     let row =
         sqlx::query(&sql).bind(org.to_string()).bind(id.to_string()).fetch_optional(conn).await?;
-    row.as_ref().map(display_from_row).transpose()?.ok_or(StoreError::NotFound)
+    row.as_ref().map(from_row).transpose()?.ok_or(StoreError::NotFound)
 }
 
 /// What the audit keeps of a display: never its credential.
@@ -134,7 +110,7 @@ impl DisplayStore for PostgresStore {
              WHERE d.org_id = $1 ORDER BY u.name, d.id"
         );
         let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.pool).await?;
-        rows.iter().map(display_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn all_displays(&self) -> StoreResult<Vec<Display>> {
@@ -142,7 +118,7 @@ impl DisplayStore for PostgresStore {
             "SELECT {DISPLAY_COLUMNS} FROM displays d JOIN users u ON u.id = d.id ORDER BY d.id"
         );
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(display_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn update_display(
@@ -212,17 +188,7 @@ impl DisplayStore for PostgresStore {
         });
         let row =
             sqlx::query(SQL.as_str()).bind(hash).bind(ms(now)).fetch_optional(&self.pool).await?;
-        row.map(|row| {
-            Ok(DisplayAuth {
-                display: display_from_row(&row)?,
-                user: user_from_row(&row)?,
-                org_name: row.try_get("org_name")?,
-                org_suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
-                settings: settings_from_json(&row.try_get::<String, _>("settings")?)?,
-                previous: !row.try_get::<bool, _>("current")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(from_row).transpose()
     }
 
     async fn rotate_display_credential(

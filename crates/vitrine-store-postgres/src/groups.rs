@@ -5,8 +5,7 @@ use serde_json::json;
 use vitrine_core::{GroupId, OrgId, UserId};
 
 use super::{
-    AuditRecord, GROUP_COLUMNS, PostgresStore, USER_COLUMNS, conflict_on_unique, group_from_row,
-    ms, user_from_row,
+    AuditRecord, GROUP_COLUMNS, PostgresStore, USER_COLUMNS, conflict_on_unique, from_row, ms,
 };
 use vitrine_store::{Actor, Group, GroupStore, NewGroup, StoreResult, User};
 
@@ -51,7 +50,7 @@ impl GroupStore for PostgresStore {
             "SELECT {GROUP_COLUMNS} FROM user_groups g WHERE g.org_id = $1 ORDER BY g.name"
         );
         let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.pool).await?;
-        rows.iter().map(group_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn delete_group(&self, org: OrgId, actor: &Actor, id: GroupId) -> StoreResult<()> {
@@ -135,7 +134,7 @@ impl GroupStore for PostgresStore {
             .bind(group.to_string())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(user_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn groups_of_user(&self, org: OrgId, user: UserId) -> StoreResult<Vec<Group>> {
@@ -148,6 +147,6 @@ impl GroupStore for PostgresStore {
             .bind(user.to_string())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(group_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 }

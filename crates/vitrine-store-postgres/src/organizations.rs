@@ -4,9 +4,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use vitrine_core::{OrgId, OrgSettings};
 
-use super::{
-    AuditRecord, ORG_COLUMNS, PostgresStore, installation, organization_from_row, settings_json,
-};
+use super::{AuditRecord, ORG_COLUMNS, PostgresStore, from_row, installation, settings_json};
 use vitrine_store::{Actor, Organization, OrganizationStore, StoreError, StoreResult};
 
 #[async_trait]
@@ -21,7 +19,7 @@ impl OrganizationStore for PostgresStore {
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
         let sql = format!("SELECT {ORG_COLUMNS} FROM organizations ORDER BY created_at");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(organization_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn get_organization(&self, org: OrgId) -> StoreResult<Organization> {

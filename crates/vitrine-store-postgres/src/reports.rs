@@ -2,14 +2,13 @@
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use sqlx::Row;
 use sqlx::postgres::PgRow;
 use vitrine_core::{OrgId, ReportId, UserId};
 
-use super::rls::{RLS_PARTS, rls_from_row};
+use super::rls::RLS_PARTS;
 use super::{
-    AuditRecord, GROUP_COLUMNS, PostgresStore, REPORT_COLUMNS, USER_COLUMNS, capacity_id_column,
-    grantee_id, group_from_row, ms, parse_id, report_from_row, user_from_row,
+    AuditRecord, GROUP_COLUMNS, PostgresStore, REPORT_COLUMNS, USER_COLUMNS, from_row, grantee_id,
+    id_column, ms,
 };
 use vitrine_store::{
     Actor, Grantee, NewReport, Report, ReportAccess, ReportChange, ReportGate, ReportStore,
@@ -98,14 +97,14 @@ impl ReportStore for PostgresStore {
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(|row| parse_id(row, "org_id")).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref().map(|row| id_column(row, "org_id")).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn list_reports(&self, org: OrgId) -> StoreResult<Vec<Report>> {
         let sql =
             format!("SELECT {REPORT_COLUMNS} FROM reports r WHERE r.org_id = $1 ORDER BY r.name");
         let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.pool).await?;
-        rows.iter().map(report_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn update_report(
@@ -229,8 +228,8 @@ impl ReportStore for PostgresStore {
             .fetch_all(&mut *conn)
             .await?;
         Ok(ReportAccess {
-            users: users.iter().map(user_from_row).collect::<StoreResult<_>>()?,
-            groups: groups.iter().map(group_from_row).collect::<StoreResult<_>>()?,
+            users: users.iter().map(from_row).collect::<StoreResult<_>>()?,
+            groups: groups.iter().map(from_row).collect::<StoreResult<_>>()?,
         })
     }
 
@@ -249,7 +248,7 @@ impl ReportStore for PostgresStore {
             .bind(&user)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(report_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn report_gate(
@@ -273,12 +272,7 @@ impl ReportStore for PostgresStore {
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        Ok(ReportGate {
-            id: parse_id(&row, "id")?,
-            capacity_id: capacity_id_column(&row)?,
-            granted: row.try_get("can_open")?,
-            identity: rls_from_row(&row)?.ok_or(StoreError::NotFound)?,
-        })
+        from_row(&row)
     }
 
     async fn report_for_user(
@@ -288,7 +282,7 @@ impl ReportStore for PostgresStore {
         report: ReportId,
     ) -> StoreResult<(Report, bool)> {
         let row = self.report_row_for_user(REPORT_COLUMNS, org, user, report).await?;
-        Ok((report_from_row(&row)?, row.try_get("can_open")?))
+        from_row(&row)
     }
 
     async fn set_report_definition(

@@ -2,17 +2,17 @@
 
 use async_trait::async_trait;
 use serde_json::json;
-use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use vitrine_core::{OrgId, UserId};
 
-use super::{AuditRecord, PostgresStore, grantee_id};
+use super::{AuditRecord, PostgresStore, from_row, grantee_id};
 use vitrine_store::{Actor, Grantee, RlsAssignment, RlsStore, StoreError, StoreResult};
 
-/// A user's row-level-security parts as one row (see [`rls_from_row`]), the user bound as `$1`
-/// and the organization as `$2`:
-/// whether they are of the organization, then their roles, their groups' roles, their groups'
-/// attributes with the group's name, and their own attributes, each a JSON array.
+/// A user's row-level-security parts as one row (read by
+/// [`RlsPartsRow`](vitrine_store::rows::RlsPartsRow)), the user bound as `$1` and the
+/// organization as `$2`: whether they are of the organization, then their roles, their groups'
+/// roles, their groups' attributes with the group's name, and their own attributes, each a JSON
+/// array.
 pub(super) const RLS_PARTS: &str =
     "EXISTS (SELECT 1 FROM users WHERE id = $1 AND org_id = $2) AS rls_member,
      (SELECT COALESCE(json_agg(role)::text, '[]') FROM user_rls_roles WHERE user_id = $1) AS rls_roles,
@@ -100,28 +100,8 @@ impl RlsStore for PostgresStore {
             .bind(&org)
             .fetch_one(&self.pool)
             .await?;
-        rls_from_row(&row)?.ok_or(StoreError::NotFound)
+        from_row::<Option<RlsAssignment>, _>(&row)?.ok_or(StoreError::NotFound)
     }
-}
-
-/// The effective identity from the columns of [`RLS_PARTS`]; `None` when the user is not of the
-/// organization.
-pub(super) fn rls_from_row(row: &PgRow) -> StoreResult<Option<RlsAssignment>> {
-    if !row.try_get::<bool, _>("rls_member")? {
-        return Ok(None);
-    }
-    fn parts<T: serde::de::DeserializeOwned>(row: &PgRow, column: &str) -> StoreResult<T> {
-        serde_json::from_str(&row.try_get::<String, _>(column)?)
-            .map_err(|e| StoreError::Backend(format!("malformed {column}: {e}")))
-    }
-    let own: Vec<String> = parts(row, "rls_roles")?;
-    let of_groups: Vec<String> = parts(row, "rls_group_roles")?;
-    let attributes: Vec<(String, String)> = parts(row, "rls_attributes")?;
-    Ok(Some(RlsAssignment::effective(
-        own.into_iter().chain(of_groups),
-        parts(row, "rls_group_attributes")?,
-        attributes,
-    )))
 }
 
 /// The tables and key column holding a grantee's row-level-security roles and attributes.

@@ -3,13 +3,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::Row;
-use sqlx::postgres::PgRow;
-use vitrine_core::source::{RefreshTrigger, SourceKind, TlsMode};
+use vitrine_core::source::RefreshTrigger;
 use vitrine_core::{ConnectionId, DatasetId, OrgId};
 
-use super::datasets::{DATASET_COLUMNS, dataset_from_row};
-use super::{AuditRecord, PostgresStore, conflict_on_unique, from_ms, ms, opt_from_ms, parse_id};
+use super::datasets::DATASET_COLUMNS;
+use super::{AuditRecord, PostgresStore, conflict_on_unique, from_row, ms};
 use vitrine_store::{
     Actor, Connection, Dataset, DatasetRefresh, NewData, RefreshOutcome, SourceStore, StoreError,
     StoreResult,
@@ -19,34 +17,6 @@ const CONNECTION_COLUMNS: &str = "id, org_id, name, kind, host, port, database_n
      password_sealed, tls, max_connections, query_timeout_seconds, created_at, updated_at";
 const REFRESH_COLUMNS: &str =
     "id, dataset_id, trigger, started_at, finished_at, row_count, version, error";
-
-fn bad(what: &str) -> StoreError {
-    StoreError::Backend(format!("unreadable {what}"))
-}
-
-fn connection_from_row(row: &PgRow) -> StoreResult<Connection> {
-    let kind: String = row.try_get("kind")?;
-    let tls: String = row.try_get("tls")?;
-    let port: i64 = row.try_get("port")?;
-    let max: i64 = row.try_get("max_connections")?;
-    let timeout: i64 = row.try_get("query_timeout_seconds")?;
-    Ok(Connection {
-        id: parse_id(row, "id")?,
-        org_id: parse_id(row, "org_id")?,
-        name: row.try_get("name")?,
-        kind: SourceKind::parse(&kind).ok_or_else(|| bad("connection kind"))?,
-        host: row.try_get("host")?,
-        port: u16::try_from(port).map_err(|_| bad("port"))?,
-        database: row.try_get("database_name")?,
-        user: row.try_get("username")?,
-        password_sealed: row.try_get("password_sealed")?,
-        tls: TlsMode::parse(&tls).ok_or_else(|| bad("TLS mode"))?,
-        max_connections: u32::try_from(max).map_err(|_| bad("pool size"))?,
-        query_timeout_seconds: u32::try_from(timeout).map_err(|_| bad("query timeout"))?,
-        created_at: from_ms(row.try_get("created_at")?)?,
-        updated_at: from_ms(row.try_get("updated_at")?)?,
-    })
-}
 
 /// A connection as the audit shows it: never its password.
 fn audited(connection: &Connection) -> Value {
@@ -60,22 +30,6 @@ fn audited(connection: &Connection) -> Value {
         "tls": connection.tls.as_str(),
         "maxConnections": connection.max_connections,
         "queryTimeoutSeconds": connection.query_timeout_seconds,
-    })
-}
-
-fn refresh_from_row(row: &PgRow) -> StoreResult<DatasetRefresh> {
-    let trigger: String = row.try_get("trigger")?;
-    let rows: Option<i64> = row.try_get("row_count")?;
-    let version: Option<i64> = row.try_get("version")?;
-    Ok(DatasetRefresh {
-        id: row.try_get("id")?,
-        dataset_id: parse_id(row, "dataset_id")?,
-        trigger: RefreshTrigger::parse(&trigger).ok_or_else(|| bad("refresh trigger"))?,
-        started_at: from_ms(row.try_get("started_at")?)?,
-        finished_at: opt_from_ms(row.try_get("finished_at")?)?,
-        row_count: rows.and_then(|r| u64::try_from(r).ok()),
-        version: version.and_then(|v| u64::try_from(v).ok()),
-        error: row.try_get("error")?,
     })
 }
 
@@ -93,7 +47,7 @@ impl PostgresStore {
         .fetch_optional(conn)
         .await?
         .ok_or(StoreError::NotFound)?;
-        connection_from_row(&row)
+        from_row(&row)
     }
 }
 
@@ -142,7 +96,7 @@ impl SourceStore for PostgresStore {
         .bind(org.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(connection_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn get_connection(&self, org: OrgId, id: ConnectionId) -> StoreResult<Connection> {
@@ -238,7 +192,7 @@ impl SourceStore for PostgresStore {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
-        let old = dataset_from_row(&row)?;
+        let old: Dataset = from_row(&row)?;
         if old.version != data.expected_version {
             return Err(StoreError::Conflict { field: "version" });
         }
@@ -262,7 +216,7 @@ impl SourceStore for PostgresStore {
             .bind(id.to_string())
             .fetch_one(&mut *tx)
             .await?;
-        let new = dataset_from_row(&row)?;
+        let new: Dataset = from_row(&row)?;
         AuditRecord::new(org, actor, "dataset", id.to_string(), "data replaced")
             .values(
                 Some(json!({ "version": old.version, "rows": old.row_count })),
@@ -352,9 +306,7 @@ impl SourceStore for PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| Ok((parse_id(row, "dataset_id")?, from_ms(row.try_get("started_at")?)?)))
-            .collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn list_refreshes(
@@ -372,6 +324,6 @@ impl SourceStore for PostgresStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(refresh_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 }

@@ -3,12 +3,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use vitrine_core::UserId;
 use vitrine_core::token::{Revocation, RevocationScope};
 
-use super::{PostgresStore, conflict_on_unique, from_ms, ms, opt_from_ms, parse_id};
-use vitrine_store::{StoreError, StoreResult, StoredSigningKey, TokenStore};
+use super::{PostgresStore, conflict_on_unique, from_row, ms};
+use vitrine_store::{StoreResult, StoredSigningKey, TokenStore};
 
 #[async_trait]
 impl TokenStore for PostgresStore {
@@ -35,17 +34,7 @@ impl TokenStore for PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredSigningKey {
-                    kid: row.try_get("kid")?,
-                    public_key: row.try_get("public_key")?,
-                    sealed_private_key: row.try_get("sealed_private_key")?,
-                    created_at: from_ms(row.try_get("created_at")?)?,
-                    retired_at: opt_from_ms(row.try_get("retired_at")?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn retire_signing_key(&self, kid: &str, at: DateTime<Utc>) -> StoreResult<()> {
@@ -81,32 +70,14 @@ impl TokenStore for PostgresStore {
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let scope: String = row.try_get("scope")?;
-                let id: String = row.try_get("scope_id")?;
-                let malformed =
-                    || StoreError::Backend(format!("malformed revocation {scope}:{id}"));
-                let uuid: uuid::Uuid = id.parse().map_err(|_| malformed())?;
-                let scope = match scope.as_str() {
-                    "user" => RevocationScope::User(uuid.into()),
-                    "identity" => RevocationScope::Identity(uuid.into()),
-                    "org" => RevocationScope::Organization(uuid.into()),
-                    "report" => RevocationScope::Report(uuid.into()),
-                    _ => return Err(malformed()),
-                };
-                Ok(Revocation { scope, not_before: row.try_get("not_before")? })
-            })
-            .collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn user_expiries(&self) -> StoreResult<Vec<(UserId, DateTime<Utc>)>> {
         let rows = sqlx::query("SELECT id, expires_at FROM users WHERE expires_at IS NOT NULL")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| Ok((parse_id(row, "id")?, from_ms(row.try_get("expires_at")?)?)))
-            .collect()
+        rows.iter().map(from_row).collect()
     }
 }
 

@@ -3,13 +3,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 use vitrine_core::lockout::{Attempts, Gate, LockoutRule};
-use vitrine_core::{OrgId, OrgLimits, UserId};
+use vitrine_core::{OrgId, UserId};
 
 use super::{
-    AuditRecord, PostgresStore, USER_COLUMNS, conflict_on_unique, from_ms, ms, opt_from_ms,
-    settings_from_json, user_from_row,
+    AuditRecord, PostgresStore, USER_COLUMNS, conflict_on_unique, from_row, limits_from_json, ms,
 };
 use vitrine_store::{
     Actor, LoginRecord, NewSession, NewUser, SessionRecord, StoreError, StoreResult, User,
@@ -36,7 +35,7 @@ impl UserStore for PostgresStore {
              ORDER BY u.email"
         );
         let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.pool).await?;
-        rows.iter().map(user_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn update_user(
@@ -142,13 +141,7 @@ impl UserStore for PostgresStore {
              WHERE u.email = $1 AND u.kind = 'person'"
         );
         let row = sqlx::query(&sql).bind(email).fetch_optional(&self.pool).await?;
-        row.map(|row| {
-            Ok(LoginRecord {
-                user: user_from_row(&row)?,
-                password_hash: row.try_get("password_hash")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(from_row).transpose()
     }
 
     async fn begin_login_attempt(
@@ -164,10 +157,7 @@ impl UserStore for PostgresStore {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let current = Attempts {
-            failed: u32::try_from(row.try_get::<i64, _>("failed_logins")?).unwrap_or(u32::MAX),
-            locked_until: opt_from_ms(row.try_get("locked_until")?)?,
-        };
+        let current: Attempts = from_row(&row)?;
         let (next, gate) = rule.attempt(current, now);
         if next != current {
             sqlx::query("UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3")
@@ -215,17 +205,7 @@ impl UserStore for PostgresStore {
             )
         });
         let row = sqlx::query(SQL.as_str()).bind(token_hash).fetch_optional(&self.pool).await?;
-        row.map(|row| {
-            Ok(SessionRecord {
-                user: user_from_row(&row)?,
-                org_name: row.try_get("org_name")?,
-                org_suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
-                settings: settings_from_json(&row.try_get::<String, _>("settings")?)?,
-                created_at: from_ms(row.try_get("session_created_at")?)?,
-                last_seen_at: from_ms(row.try_get("last_seen_at")?)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(from_row).transpose()
     }
 
     async fn touch_session(&self, token_hash: &[u8], at: DateTime<Utc>) -> StoreResult<()> {
@@ -275,8 +255,7 @@ pub(super) async fn insert_user(
             .bind(org.to_string())
             .fetch_optional(&mut *conn)
             .await?;
-    let limits: OrgLimits = serde_json::from_str(&limits.ok_or(StoreError::NotFound)?)
-        .map_err(|e| StoreError::Backend(format!("malformed limits: {e}")))?;
+    let limits = limits_from_json(&limits.ok_or(StoreError::NotFound)?)?;
     if limits.max_users.is_some() {
         // Counted in the writer's transaction, so concurrent creations cannot pass the limit.
         let users: i64 =

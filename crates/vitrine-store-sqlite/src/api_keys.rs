@@ -3,14 +3,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-use vitrine_core::{ApiKeyId, ApiKeyScope, IdentityId, OrgId, ReportId};
+use vitrine_core::{ApiKeyId, IdentityId, OrgId, ReportId};
 
-use super::{AuditRecord, SqliteStore, from_ms, ms, opt_from_ms, parse_id, settings_from_json};
+use super::{AuditRecord, SqliteStore, from_row, ms};
 use vitrine_store::{
-    Actor, ApiKey, ApiKeyRecord, ApiKeyStore, Identity, IdentitySeen, KeyCreator, NewApiKey,
-    StoreError, StoreResult,
+    Actor, ApiKey, ApiKeyRecord, ApiKeyStore, Identity, IdentitySeen, NewApiKey, StoreError,
+    StoreResult,
 };
 
 const IDENTITY_COLUMNS: &str =
@@ -105,7 +103,7 @@ impl ApiKeyStore for SqliteStore {
             "SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.org_id = ? ORDER BY k.created_at DESC"
         );
         let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.reader).await?;
-        rows.iter().map(api_key_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn revoke_api_key(&self, org: OrgId, actor: &Actor, id: ApiKeyId) -> StoreResult<()> {
@@ -118,7 +116,7 @@ impl ApiKeyStore for SqliteStore {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let key = api_key_from_row(&row)?;
+        let key: ApiKey = from_row(&row)?;
         if key.revoked_at.is_none() {
             sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ?")
                 .bind(ms(actor.at))
@@ -146,27 +144,7 @@ impl ApiKeyStore for SqliteStore {
             )
         });
         let row = sqlx::query(SQL.as_str()).bind(secret_hash).fetch_optional(&self.reader).await?;
-        let Some(row) = row else { return Ok(None) };
-        let key = api_key_from_row(&row)?;
-        let creator = match (key.created_by_user, row.try_get::<Option<String>, _>("creator_id")?) {
-            (None, _) => KeyCreator::Unrecorded,
-            (Some(_), None) => KeyCreator::Deleted,
-            (Some(_), Some(_)) => KeyCreator::Account {
-                role: row
-                    .try_get::<String, _>("creator_role")?
-                    .parse()
-                    .map_err(StoreError::Backend)?,
-                blocked: row.try_get("creator_blocked")?,
-                expires_at: opt_from_ms(row.try_get("creator_expires_at")?)?,
-            },
-        };
-        Ok(Some(ApiKeyRecord {
-            key,
-            creator,
-            org_name: row.try_get("org_name")?,
-            org_suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
-            settings: settings_from_json(&row.try_get::<String, _>("settings")?)?,
-        }))
+        row.as_ref().map(from_row).transpose()
     }
 
     async fn touch_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<()> {
@@ -199,7 +177,7 @@ impl ApiKeyStore for SqliteStore {
         .bind(&seen.name)
         .fetch_one(&self.writer)
         .await?;
-        identity_from_row(&row)
+        from_row(&row)
     }
 
     async fn find_identity(&self, org: OrgId, external_id: &str) -> StoreResult<Option<Identity>> {
@@ -210,7 +188,7 @@ impl ApiKeyStore for SqliteStore {
         .bind(external_id)
         .fetch_optional(&self.reader)
         .await?;
-        row.as_ref().map(identity_from_row).transpose()
+        row.as_ref().map(from_row).transpose()
     }
 
     async fn list_identities(&self, org: OrgId, limit: u32) -> StoreResult<Vec<Identity>> {
@@ -222,50 +200,6 @@ impl ApiKeyStore for SqliteStore {
         .bind(i64::from(limit.max(1)))
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(identity_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
-}
-
-fn identity_from_row(row: &SqliteRow) -> StoreResult<Identity> {
-    Ok(Identity {
-        id: parse_id(row, "id")?,
-        org_id: parse_id(row, "org_id")?,
-        external_id: row.try_get("external_id")?,
-        name: row.try_get("name")?,
-        first_seen_at: from_ms(row.try_get("first_seen_at")?)?,
-        last_seen_at: from_ms(row.try_get("last_seen_at")?)?,
-        last_key_id: row
-            .try_get::<Option<String>, _>("last_key_id")?
-            .and_then(|id| id.parse().ok()),
-    })
-}
-
-fn api_key_from_row(row: &SqliteRow) -> StoreResult<ApiKey> {
-    Ok(ApiKey {
-        id: parse_id(row, "id")?,
-        org_id: parse_id(row, "org_id")?,
-        name: row.try_get("name")?,
-        prefix: row.try_get("prefix")?,
-        created_by: row.try_get("created_by")?,
-        created_at: from_ms(row.try_get("created_at")?)?,
-        last_used_at: opt_from_ms(row.try_get("last_used_at")?)?,
-        revoked_at: opt_from_ms(row.try_get("revoked_at")?)?,
-        scope: ApiKeyScope::parse(&row.try_get::<String, _>("scope")?)
-            .ok_or_else(|| StoreError::Backend("unknown API key scope".into()))?,
-        reports: if row.try_get("all_reports")? {
-            None
-        } else {
-            let ids: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("key_reports")?)
-                .map_err(|e| StoreError::Backend(format!("malformed key reports: {e}")))?;
-            let mut ids: Vec<ReportId> = ids.iter().filter_map(|id| id.parse().ok()).collect();
-            ids.sort();
-            Some(ids)
-        },
-        expires_at: opt_from_ms(row.try_get("expires_at")?)?,
-        wake_capacity: row.try_get("wake_capacity")?,
-        keep_capacity_on: row.try_get("keep_capacity_on")?,
-        created_by_user: row
-            .try_get::<Option<String>, _>("created_by_user")?
-            .and_then(|id| id.parse().ok()),
-    })
 }

@@ -1,10 +1,10 @@
 //! Reading the audit log of entity changes, and the token audit trail.
 
 use async_trait::async_trait;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 use vitrine_core::OrgId;
 
-use super::{SqliteStore, from_ms, json_column, ms};
+use super::{SqliteStore, from_row, ms};
 use vitrine_store::{
     AuditEntry, AuditFilter, AuditStore, StoreResult, TokenEvent, TokenEventFilter,
 };
@@ -40,21 +40,7 @@ impl AuditStore for SqliteStore {
         }
         query.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(i64::from(filter.limit.max(1)));
         let rows = query.build().fetch_all(&self.reader).await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditEntry {
-                    id: row.try_get("id")?,
-                    at: from_ms(row.try_get("at")?)?,
-                    actor_id: row.try_get("actor_id")?,
-                    actor_label: row.try_get("actor_label")?,
-                    entity_type: row.try_get("entity_type")?,
-                    entity_id: row.try_get("entity_id")?,
-                    action: row.try_get("action")?,
-                    old_value: json_column(row, "old_value")?,
-                    new_value: json_column(row, "new_value")?,
-                })
-            })
-            .collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn insert_token_events(&self, events: &[TokenEvent]) -> StoreResult<()> {
@@ -129,27 +115,6 @@ impl AuditStore for SqliteStore {
             .push(" ORDER BY e.at DESC, e.id DESC LIMIT ")
             .push_bind(i64::from(filter.limit.max(1)));
         let rows = query.build().fetch_all(&self.reader).await?;
-        rows.iter()
-            .map(|row| {
-                let optional_id =
-                    |column: &str| -> StoreResult<Option<String>> { Ok(row.try_get(column)?) };
-                Ok(TokenEvent {
-                    id: row.try_get("id")?,
-                    org_id: optional_id("org_id")?.and_then(|id| id.parse().ok()),
-                    at: from_ms(row.try_get("at")?)?,
-                    kind: row.try_get("kind")?,
-                    user_id: optional_id("user_id")?.and_then(|id| id.parse().ok()),
-                    identity_id: optional_id("identity_id")?.and_then(|id| id.parse().ok()),
-                    report_id: optional_id("report_id")?.and_then(|id| id.parse().ok()),
-                    token_id: row.try_get("token_id")?,
-                    reason: row.try_get("reason")?,
-                    ip: row.try_get("ip")?,
-                    user_agent: row.try_get("user_agent")?,
-                    actor: row.try_get("actor")?,
-                    user_label: row.try_get("user_label")?,
-                    report_label: row.try_get("report_label")?,
-                })
-            })
-            .collect()
+        rows.iter().map(from_row).collect()
     }
 }

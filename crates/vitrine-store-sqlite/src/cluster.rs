@@ -3,9 +3,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
-use super::{SqliteStore, from_ms, ms};
+use super::{SqliteStore, from_row, ms};
 use vitrine_store::{ChangeRecord, ChangeSignals, ClusterStore, NoSignals, StoreResult};
 
 /// The database's clock in Unix milliseconds.
@@ -32,16 +31,7 @@ impl ClusterStore for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ChangeRecord {
-                    seq: row.try_get("seq")?,
-                    node: row.try_get("node")?,
-                    at: from_ms(row.try_get("at")?)?,
-                    body: row.try_get("body")?,
-                })
-            })
-            .collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn last_change_seq(&self) -> StoreResult<i64> {

@@ -3,13 +3,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 use vitrine_core::{OrgId, OrgLimits, OrgSettings, UserId};
 
 use super::users::insert_user;
 use super::{
-    AuditRecord, ORG_COLUMNS, SqliteStore, USER_COLUMNS, from_ms, ms, organization_from_row,
-    settings_json, user_from_row,
+    AuditRecord, ORG_COLUMNS, SqliteStore, USER_COLUMNS, from_ms, from_row, json_text, ms,
+    settings_json,
 };
 use vitrine_store::{
     Actor, InstallationAuditEntry, InstallationStore, NewUser, OrgUsage, Organization, StoreError,
@@ -22,7 +22,7 @@ pub(super) async fn organization(
 ) -> StoreResult<Organization> {
     let sql = format!("SELECT {ORG_COLUMNS} FROM organizations WHERE id = ?");
     let row = sqlx::query(&sql).bind(org.to_string()).fetch_optional(conn).await?;
-    row.as_ref().map(organization_from_row).transpose()?.ok_or(StoreError::NotFound)
+    row.as_ref().map(from_row).transpose()?.ok_or(StoreError::NotFound)
 }
 
 async fn name_taken(
@@ -83,7 +83,7 @@ fn organization_snapshot(org: &Organization) -> Value {
 async fn user_by_id(conn: &mut SqliteConnection, user: UserId) -> StoreResult<User> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?");
     let row = sqlx::query(&sql).bind(user.to_string()).fetch_optional(conn).await?;
-    row.as_ref().map(user_from_row).transpose()?.ok_or(StoreError::NotFound)
+    row.as_ref().map(from_row).transpose()?.ok_or(StoreError::NotFound)
 }
 
 #[async_trait]
@@ -177,7 +177,7 @@ impl InstallationStore for SqliteStore {
             "SELECT {USER_COLUMNS} FROM users u JOIN operators o ON o.user_id = u.id ORDER BY u.email"
         );
         let rows = sqlx::query(&sql).fetch_all(&self.reader).await?;
-        rows.iter().map(user_from_row).collect()
+        rows.iter().map(from_row).collect()
     }
 
     async fn rename_organization(
@@ -252,7 +252,7 @@ impl InstallationStore for SqliteStore {
     ) -> StoreResult<Organization> {
         let mut tx = self.writer.begin().await?;
         let old = organization(&mut tx, org).await?;
-        let raw = serde_json::to_string(limits).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let raw = json_text(limits)?;
         sqlx::query("UPDATE organizations SET limits = ? WHERE id = ?")
             .bind(raw)
             .bind(org.to_string())
@@ -311,13 +311,7 @@ impl InstallationStore for SqliteStore {
         .bind(org.to_string())
         .fetch_one(&self.reader)
         .await?;
-        let count =
-            |name: &str| -> StoreResult<u64> { Ok(row.try_get::<i64, _>(name)?.max(0) as u64) };
-        Ok(OrgUsage {
-            users: count("users")?,
-            reports: count("reports")?,
-            datasets: count("datasets")?,
-        })
+        from_row(&row)
     }
 
     async fn list_installation_audit(
@@ -331,24 +325,6 @@ impl InstallationStore for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let value = |name: &str| -> StoreResult<Option<Value>> {
-                    let raw: Option<String> = row.try_get(name)?;
-                    Ok(raw.and_then(|text| serde_json::from_str(&text).ok()))
-                };
-                Ok(InstallationAuditEntry {
-                    id: row.try_get("id")?,
-                    at: from_ms(row.try_get("at")?)?,
-                    actor_id: row.try_get("actor_id")?,
-                    actor_label: row.try_get("actor_label")?,
-                    entity_type: row.try_get("entity_type")?,
-                    entity_id: row.try_get("entity_id")?,
-                    action: row.try_get("action")?,
-                    old_value: value("old_value")?,
-                    new_value: value("new_value")?,
-                })
-            })
-            .collect()
+        rows.iter().map(from_row).collect()
     }
 }

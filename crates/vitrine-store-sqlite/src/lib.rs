@@ -4,20 +4,19 @@
 //!
 //! Each concept's trait is implemented in a file of its own beside this one; here are the
 //! store itself, its migrations, and what the files share: the checks that a user, group,
-//! report or grantee is of an organization, the audit writer, and the common row mappers.
+//! report or grantee is of an organization, and the audit writer. Rows are read into records by
+//! the mappers both backends share ([`vitrine_store::rows`]).
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use sqlx::SqliteConnection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection};
-use vitrine_core::{CapacityId, GroupId, OrgId, OrgSettings, ReportId, Role, UserId};
+use vitrine_core::{GroupId, OrgId, ReportId, UserId};
 
 mod accounts;
 mod api_keys;
@@ -36,6 +35,10 @@ mod sources;
 mod tokens;
 mod users;
 
+use vitrine_store::rows::{
+    from_ms, from_row, grantee_id, id_column, json_text, limits_from_json, ms,
+    refresh_windows_json, settings_json,
+};
 use vitrine_store::*;
 
 /// The schema's migrations (`migrations/NNNN_what.sql`), embedded at build time and applied
@@ -90,7 +93,7 @@ impl SqliteStore {
             .bind(id.to_string())
             .fetch_optional(conn)
             .await?;
-        row.as_ref().map(user_from_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref().map(from_row).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn group_in_org(
@@ -105,7 +108,7 @@ impl SqliteStore {
             .bind(id.to_string())
             .fetch_optional(conn)
             .await?;
-        row.as_ref().map(group_from_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref().map(from_row).transpose()?.ok_or(StoreError::NotFound)
     }
 
     async fn report_in_org(
@@ -119,7 +122,7 @@ impl SqliteStore {
             .bind(id.to_string())
             .fetch_optional(conn)
             .await?;
-        row.as_ref().map(report_from_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref().map(from_row).transpose()?.ok_or(StoreError::NotFound)
     }
 
     /// The grantee's id and a JSON description for the audit log, after checking that it
@@ -304,104 +307,4 @@ impl<'a> AuditRecord<'a> {
             .await?;
         Ok(())
     }
-}
-
-fn ms(at: DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
-}
-
-fn from_ms(value: i64) -> StoreResult<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(value)
-        .ok_or_else(|| StoreError::Backend(format!("timestamp out of range: {value}")))
-}
-
-fn opt_from_ms(value: Option<i64>) -> StoreResult<Option<DateTime<Utc>>> {
-    value.map(from_ms).transpose()
-}
-
-fn parse_id<T: FromStr>(row: &SqliteRow, column: &str) -> StoreResult<T> {
-    let raw: String = row.try_get(column)?;
-    raw.parse().map_err(|_| StoreError::Backend(format!("malformed id in {column}: {raw}")))
-}
-
-fn grantee_id(grantee: Grantee) -> String {
-    match grantee {
-        Grantee::User(id) => id.to_string(),
-        Grantee::Group(id) => id.to_string(),
-    }
-}
-
-fn settings_json(settings: &OrgSettings) -> StoreResult<String> {
-    serde_json::to_string(settings).map_err(|e| StoreError::Backend(e.to_string()))
-}
-
-fn settings_from_json(raw: &str) -> StoreResult<OrgSettings> {
-    serde_json::from_str(raw).map_err(|e| StoreError::Backend(format!("malformed settings: {e}")))
-}
-
-fn json_column(row: &SqliteRow, column: &str) -> StoreResult<Option<Value>> {
-    let raw: Option<String> = row.try_get(column)?;
-    Ok(raw.and_then(|text| serde_json::from_str(&text).ok()))
-}
-
-fn organization_from_row(row: &SqliteRow) -> StoreResult<Organization> {
-    Ok(Organization {
-        id: parse_id(row, "id")?,
-        name: row.try_get("name")?,
-        settings: settings_from_json(&row.try_get::<String, _>("settings")?)?,
-        created_at: from_ms(row.try_get("created_at")?)?,
-        suspended_at: opt_from_ms(row.try_get("suspended_at")?)?,
-        limits: serde_json::from_str(&row.try_get::<String, _>("limits")?)
-            .map_err(|e| StoreError::Backend(format!("malformed limits: {e}")))?,
-    })
-}
-
-fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
-    let role: String = row.try_get("role")?;
-    Ok(User {
-        id: parse_id(row, "id")?,
-        org_id: parse_id(row, "org_id")?,
-        email: row.try_get("email")?,
-        name: row.try_get("name")?,
-        role: role.parse::<Role>().map_err(StoreError::Backend)?,
-        blocked: row.try_get("blocked")?,
-        expires_at: opt_from_ms(row.try_get("expires_at")?)?,
-        locked_until: opt_from_ms(row.try_get("locked_until")?)?,
-        created_at: from_ms(row.try_get("created_at")?)?,
-        updated_at: from_ms(row.try_get("updated_at")?)?,
-        password_set: row.try_get("password_set")?,
-        operator: row.try_get("operator")?,
-        display: row.try_get("display")?,
-    })
-}
-
-fn group_from_row(row: &SqliteRow) -> StoreResult<Group> {
-    let members: i64 = row.try_get("member_count")?;
-    Ok(Group {
-        id: parse_id(row, "id")?,
-        org_id: parse_id(row, "org_id")?,
-        name: row.try_get("name")?,
-        description: row.try_get("description")?,
-        member_count: u32::try_from(members).unwrap_or(u32::MAX),
-        created_at: from_ms(row.try_get("created_at")?)?,
-    })
-}
-
-fn report_from_row(row: &SqliteRow) -> StoreResult<Report> {
-    let owner: Option<String> = row.try_get("owner_id")?;
-    Ok(Report {
-        id: parse_id(row, "id")?,
-        org_id: parse_id(row, "org_id")?,
-        name: row.try_get("name")?,
-        description: row.try_get("description")?,
-        owner_id: owner.and_then(|raw| raw.parse().ok()),
-        definition: json_column(row, "definition")?,
-        capacity_id: capacity_id_column(row)?,
-        created_at: from_ms(row.try_get("created_at")?)?,
-        updated_at: from_ms(row.try_get("updated_at")?)?,
-    })
-}
-
-fn capacity_id_column(row: &SqliteRow) -> StoreResult<Option<CapacityId>> {
-    Ok(row.try_get::<Option<String>, _>("capacity_id")?.and_then(|raw| raw.parse().ok()))
 }

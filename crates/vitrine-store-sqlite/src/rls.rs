@@ -2,16 +2,16 @@
 
 use async_trait::async_trait;
 use serde_json::json;
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection};
 use vitrine_core::{OrgId, UserId};
 
-use super::{AuditRecord, SqliteStore, grantee_id};
+use super::{AuditRecord, SqliteStore, from_row, grantee_id};
 use vitrine_store::{Actor, Grantee, RlsAssignment, RlsStore, StoreError, StoreResult};
 
-/// A user's row-level-security parts as one row (see [`bind_rls_parts`] and [`rls_from_row`]):
-/// whether they are of the organization, then their roles, their groups' roles, their groups'
-/// attributes with the group's name, and their own attributes, each a JSON array.
+/// A user's row-level-security parts as one row (see [`bind_rls_parts`], and
+/// [`RlsPartsRow`](vitrine_store::rows::RlsPartsRow) which reads it): whether they are of the
+/// organization, then their roles, their groups' roles, their groups' attributes with the
+/// group's name, and their own attributes, each a JSON array.
 pub(super) const RLS_PARTS: &str =
     "EXISTS (SELECT 1 FROM users WHERE id = ? AND org_id = ?) AS rls_member,
      (SELECT json_group_array(role) FROM user_rls_roles WHERE user_id = ?) AS rls_roles,
@@ -96,7 +96,7 @@ impl RlsStore for SqliteStore {
         let row = bind_rls_parts(sqlx::query(&format!("SELECT {RLS_PARTS}")), &user, &org)
             .fetch_one(&self.reader)
             .await?;
-        rls_from_row(&row)?.ok_or(StoreError::NotFound)
+        from_row::<Option<RlsAssignment>, _>(&row)?.ok_or(StoreError::NotFound)
     }
 }
 
@@ -109,26 +109,6 @@ pub(super) fn bind_rls_parts<'q>(
     org: &'q str,
 ) -> SqliteQuery<'q> {
     query.bind(user).bind(org).bind(user).bind(user).bind(user).bind(user)
-}
-
-/// The effective identity from the columns of [`RLS_PARTS`]; `None` when the user is not of the
-/// organization.
-pub(super) fn rls_from_row(row: &SqliteRow) -> StoreResult<Option<RlsAssignment>> {
-    if !row.try_get::<bool, _>("rls_member")? {
-        return Ok(None);
-    }
-    fn parts<T: serde::de::DeserializeOwned>(row: &SqliteRow, column: &str) -> StoreResult<T> {
-        serde_json::from_str(&row.try_get::<String, _>(column)?)
-            .map_err(|e| StoreError::Backend(format!("malformed {column}: {e}")))
-    }
-    let own: Vec<String> = parts(row, "rls_roles")?;
-    let of_groups: Vec<String> = parts(row, "rls_group_roles")?;
-    let attributes: Vec<(String, String)> = parts(row, "rls_attributes")?;
-    Ok(Some(RlsAssignment::effective(
-        own.into_iter().chain(of_groups),
-        parts(row, "rls_group_attributes")?,
-        attributes,
-    )))
 }
 
 /// The tables and key column holding a grantee's row-level-security roles and attributes.

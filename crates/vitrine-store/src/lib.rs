@@ -24,6 +24,7 @@ mod permissions;
 mod records;
 mod reports;
 mod rls;
+pub mod rows;
 mod sources;
 mod tokens;
 mod users;
