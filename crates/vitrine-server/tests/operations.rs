@@ -216,6 +216,7 @@ async fn datasets_registered_from_the_command_line_are_read_from_their_path() {
     let csv = dir.path().join("targets.csv");
     std::fs::write(&csv, "region,target\nNorth,100\nSouth,250\n").unwrap();
     let data_dir = app.data_dir().to_path_buf();
+    let database = app.database_url();
     let file = csv.clone();
     let output = tokio::task::spawn_blocking(move || {
         vitrine()
@@ -223,7 +224,7 @@ async fn datasets_registered_from_the_command_line_are_read_from_their_path() {
             .arg(&file)
             .arg("--data-dir")
             .arg(&data_dir)
-            .env_remove("VITRINE_DATABASE")
+            .env("VITRINE_DATABASE", &database)
             .output()
             .unwrap()
     })
@@ -277,6 +278,7 @@ async fn datasets_registered_from_the_command_line_are_read_from_their_path() {
 #[tokio::test]
 async fn keys_rotate_without_the_servers_master_key_is_refused_and_adds_nothing() {
     let mut app = spawn_app().await;
+    let database = app.database_url();
     app.stop().await;
     let dir = app.data_dir().to_path_buf();
     std::fs::rename(dir.join("master.key"), dir.join("master.key.away")).unwrap();
@@ -284,6 +286,7 @@ async fn keys_rotate_without_the_servers_master_key_is_refused_and_adds_nothing(
         vitrine()
             .args(["keys", "rotate", "--data-dir"])
             .arg(dir)
+            .env("VITRINE_DATABASE", &database)
             .env_remove("VITRINE_MASTER_KEY")
             .output()
             .unwrap()

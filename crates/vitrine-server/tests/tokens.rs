@@ -617,11 +617,12 @@ async fn rotated_keys_sign_within_ten_seconds_and_old_tokens_live_until_they_exp
     let old_kid = decode_part(&old, 0)["kid"].as_str().unwrap().to_string();
 
     let data_dir = app.data_dir().to_path_buf();
+    let database = app.database_url();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
             .args(["keys", "rotate", "--data-dir"])
             .arg(data_dir)
-            .env_remove("VITRINE_DATABASE")
+            .env("VITRINE_DATABASE", &database)
             .env_remove("VITRINE_MASTER_KEY")
             .output()
             .unwrap()

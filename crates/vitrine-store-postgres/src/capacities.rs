@@ -68,10 +68,11 @@ impl CapacityStore for PostgresStore {
     }
 
     async fn all_capacities(&self) -> StoreResult<Vec<Capacity>> {
-        let rows =
-            sqlx::query(&format!("SELECT {CAPACITY_COLUMNS} FROM capacities ORDER BY created_at"))
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {CAPACITY_COLUMNS} FROM capacities ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(from_row).collect()
     }
 
@@ -160,7 +161,9 @@ impl CapacityStore for PostgresStore {
         if from.is_empty() {
             return Ok(false);
         }
-        let mut tx = self.write().await?;
+        // The UPDATE is its own compare-and-set (a second one waits on the row and then finds
+        // the state moved): no need for the installation's write lock.
+        let mut tx = self.pool.begin().await?;
         let mut update: QueryBuilder<Postgres> =
             QueryBuilder::new("UPDATE capacities SET state = ");
         update.push_bind(event.state.as_str()).push(", state_since = ").push_bind(ms(event.at));

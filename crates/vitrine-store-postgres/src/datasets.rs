@@ -178,7 +178,7 @@ impl DatasetStore for PostgresStore {
 
     async fn all_datasets(&self) -> StoreResult<Vec<Dataset>> {
         let rows =
-            sqlx::query(&format!("SELECT {DATASET_COLUMNS} FROM datasets ORDER BY created_at"))
+            sqlx::query(&format!("SELECT {DATASET_COLUMNS} FROM datasets ORDER BY created_at, id"))
                 .fetch_all(&self.pool)
                 .await?;
         rows.iter().map(from_row).collect()

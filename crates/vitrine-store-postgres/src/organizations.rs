@@ -17,7 +17,7 @@ impl OrganizationStore for PostgresStore {
     }
 
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
-        let sql = format!("SELECT {ORG_COLUMNS} FROM organizations ORDER BY created_at");
+        let sql = format!("SELECT {ORG_COLUMNS} FROM organizations ORDER BY created_at, id");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         rows.iter().map(from_row).collect()
     }

@@ -100,7 +100,7 @@ impl ApiKeyStore for SqliteStore {
 
     async fn list_api_keys(&self, org: OrgId) -> StoreResult<Vec<ApiKey>> {
         let sql = format!(
-            "SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.org_id = ? ORDER BY k.created_at DESC"
+            "SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.org_id = ? ORDER BY k.created_at DESC, k.id DESC"
         );
         let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.reader).await?;
         rows.iter().map(from_row).collect()

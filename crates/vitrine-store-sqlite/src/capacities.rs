@@ -68,10 +68,11 @@ impl CapacityStore for SqliteStore {
     }
 
     async fn all_capacities(&self) -> StoreResult<Vec<Capacity>> {
-        let rows =
-            sqlx::query(&format!("SELECT {CAPACITY_COLUMNS} FROM capacities ORDER BY created_at"))
-                .fetch_all(&self.reader)
-                .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {CAPACITY_COLUMNS} FROM capacities ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.reader)
+        .await?;
         rows.iter().map(from_row).collect()
     }
 

@@ -101,8 +101,9 @@ impl ReportStore for SqliteStore {
     }
 
     async fn list_reports(&self, org: OrgId) -> StoreResult<Vec<Report>> {
-        let sql =
-            format!("SELECT {REPORT_COLUMNS} FROM reports r WHERE r.org_id = ? ORDER BY r.name");
+        let sql = format!(
+            "SELECT {REPORT_COLUMNS} FROM reports r WHERE r.org_id = ? ORDER BY r.name, r.id"
+        );
         let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&self.reader).await?;
         rows.iter().map(from_row).collect()
     }

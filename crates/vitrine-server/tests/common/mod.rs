@@ -218,7 +218,13 @@ impl TestApp {
         self.stop().await;
         let clock = Arc::clone(&self.clock);
         let dir = std::mem::replace(&mut self._data, tempfile::tempdir().expect("temp dir"));
-        launch(dir, clock, true, adjust).await
+        let database = self.database.clone();
+        launch(dir, clock, true, move |layer| {
+            let mut layer = adjust(layer);
+            layer.database = layer.database.or(Some(database));
+            layer
+        })
+        .await
     }
 
     /// Stops the server gracefully and waits for it to finish.
@@ -426,4 +432,14 @@ pub fn version_file(app: &TestApp, id: &str, version: u64) -> std::path::PathBuf
         .map(|entry| entry.expect("entry").path())
         .find(|path| path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)))
         .unwrap_or_else(|| dir.join(format!("{prefix}missing.parquet")))
+}
+
+/// Whether this run puts the test servers on PostgreSQL (`VITRINE_TEST_STORE=postgres`); the
+/// few tests that reach into the SQLite file itself say so and stop.
+pub fn on_postgres(test: &str) -> bool {
+    let on = std::env::var("VITRINE_TEST_STORE").as_deref() == Ok("postgres");
+    if on {
+        eprintln!("{test}: reaches into the SQLite file; not run on PostgreSQL");
+    }
+    on
 }
