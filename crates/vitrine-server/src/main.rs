@@ -53,10 +53,46 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Move the installation's database into another, empty one (SQLite to PostgreSQL, or
+    /// back): keys, sessions and audit included. The data directory and master key stay.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
+    /// Write a consistent backup of the database and the dataset files into a new directory,
+    /// while servers run. The master key is not in it: keep that apart.
+    Backup {
+        /// The directory to write (new, or empty).
+        #[arg(long)]
+        to: PathBuf,
+        #[command(flatten)]
+        server: ServeArgs,
+    },
+    /// Restore a backup into an empty database and the data directory.
+    Restore {
+        /// The backup's directory.
+        #[arg(long)]
+        from: PathBuf,
+        #[command(flatten)]
+        server: ServeArgs,
+    },
     /// Exit 0 when the server at --url answers /healthz.
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreAction {
+    /// Copy everything from one database URL into another, which must be empty.
+    Copy {
+        /// sqlite://path or postgres://…
+        #[arg(long)]
+        from: String,
+        /// sqlite://path or postgres://…; must hold no installation yet.
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -597,6 +633,49 @@ async fn start_capacities_and_data(state: &AppState) {
     );
 }
 
+async fn store_copy(from: &str, to: &str) -> anyhow::Result<()> {
+    init_logging(LogFormat::Text);
+    let source = vitrine_server::database::open(from).await.context("opening --from")?;
+    let target = vitrine_server::database::open(to).await.context("opening --to")?;
+    let rows = vitrine_server::backup::copy(&*source, &*target).await?;
+    source.close().await;
+    target.close().await;
+    println!(
+        "Copied {rows} rows. Point every node at the new database with the same data directory and master key."
+    );
+    Ok(())
+}
+
+async fn backup(args: ServeArgs, to: &std::path::Path) -> anyhow::Result<()> {
+    let config = load_config(args)?;
+    init_logging(config.log_format);
+    let store = open_store(&config).await?;
+    let manifest = vitrine_server::backup::backup(&*store, &config.data_dir, to).await?;
+    store.close().await;
+    println!(
+        "Backed up {} rows and {} dataset files into {}. Keep the master key apart from it.",
+        manifest.rows,
+        manifest.files.len(),
+        to.display()
+    );
+    Ok(())
+}
+
+async fn restore(args: ServeArgs, from: &std::path::Path) -> anyhow::Result<()> {
+    let config = load_config(args)?;
+    init_logging(config.log_format);
+    let store = open_store(&config).await?;
+    let manifest = vitrine_server::backup::restore(&*store, &config.data_dir, from).await?;
+    store.close().await;
+    println!(
+        "Restored {} rows and {} dataset files from the backup of {}. Start the servers with the installation's master key.",
+        manifest.rows,
+        manifest.files.len(),
+        manifest.made_at.to_rfc3339()
+    );
+    Ok(())
+}
+
 async fn rotate_keys(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(args)?;
     init_logging(config.log_format);
@@ -676,6 +755,11 @@ fn main() -> anyhow::Result<()> {
             Command::Datasets { action: DatasetsAction::Add { org, name, file, server } } => {
                 add_dataset(server, &org, &name, &file).await
             }
+            Command::Store { action: StoreAction::Copy { from, to } } => {
+                store_copy(&from, &to).await
+            }
+            Command::Backup { to, server } => backup(server, &to).await,
+            Command::Restore { from, server } => restore(server, &from).await,
             Command::Healthcheck { .. } => Ok(()),
         }
     })

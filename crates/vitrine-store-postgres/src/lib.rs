@@ -37,6 +37,7 @@ mod reports;
 mod rls;
 mod sources;
 mod tokens;
+mod transfer;
 mod users;
 
 use vitrine_store::rows::{

@@ -33,6 +33,7 @@ mod reports;
 mod rls;
 mod sources;
 mod tokens;
+mod transfer;
 mod users;
 
 use vitrine_store::rows::{

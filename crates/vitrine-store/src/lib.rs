@@ -27,6 +27,7 @@ mod rls;
 pub mod rows;
 mod sources;
 mod tokens;
+pub mod transfer;
 mod users;
 
 use async_trait::async_trait;
@@ -86,6 +87,7 @@ pub trait Store:
     + DisplayStore
     + SourceStore
     + ClusterStore
+    + transfer::TransferStore
     + Send
     + Sync
     + 'static

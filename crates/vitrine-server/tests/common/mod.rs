@@ -2,6 +2,8 @@
 //! gives tests an HTTP client per user.
 #![allow(dead_code)]
 
+pub mod nodes;
+
 pub mod mail;
 pub mod sources;
 

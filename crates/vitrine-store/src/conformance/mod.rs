@@ -11,10 +11,12 @@ mod cluster;
 mod displays;
 mod installation;
 mod sources;
+mod transfer;
 pub use cluster::*;
 pub use displays::*;
 pub use installation::*;
 pub use sources::*;
+pub use transfer::*;
 
 use crate::{
     Actor, AuditFilter, Capacity, CapacityChange, CapacityEvent, Dataset, Grantee, IdentitySeen,
@@ -373,7 +375,7 @@ pub async fn revoked_api_keys_are_not_found(store: &dyn Store) {
     assert!(store.list_api_keys(org).await.unwrap()[0].revoked_at.is_some());
 }
 
-fn new_api_key(name: &str, secret_hash: Vec<u8>) -> NewApiKey {
+pub(crate) fn new_api_key(name: &str, secret_hash: Vec<u8>) -> NewApiKey {
     NewApiKey {
         name: name.into(),
         prefix: "vtr_abcd".into(),
@@ -1094,8 +1096,23 @@ macro_rules! store_conformance_tests {
             changes_are_read_in_order_after_a_sequence_number,
             a_reader_resuming_after_its_last_sequence_number_misses_no_racing_change,
             a_lease_has_one_holder_until_it_expires_or_is_given_up,
-            racing_nodes_take_a_free_lease_once
+            racing_nodes_take_a_free_lease_once,
+            an_import_into_a_store_that_holds_anything_is_refused_and_changes_nothing,
+            a_backup_naming_a_table_or_column_the_store_does_not_have_is_refused
         );
+        $crate::store_conformance_tests!(@pairs $make;
+            an_installation_exported_into_an_empty_store_arrives_whole_and_goes_on
+        );
+    };
+    (@pairs $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let (from, _from_guard) = $make.await;
+                let (to, _to_guard) = $make.await;
+                $crate::conformance::$case(&*from, &*to).await;
+            }
+        )*
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(

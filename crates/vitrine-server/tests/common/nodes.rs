@@ -1,0 +1,231 @@
+//! Real `vitrine serve` processes on one database and data directory, as an operator runs
+//! them: for the several-node tests and the backup and copy tests.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::postgres::PgPool;
+
+use super::{PASSWORD, Session};
+
+/// The master key every node of a test installation shares (base64 of 32 bytes).
+pub const MASTER_KEY: &str = "bm9kZXMtc2hhcmUtb25lLW1hc3Rlci1rZXktLS0tLS0=";
+
+/// A fresh PostgreSQL schema's URL, with an application name that finds its connections.
+pub async fn fresh_postgres() -> String {
+    let application = format!("nodes-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    format!(
+        "{}&application_name={application}",
+        vitrine_store_postgres::test_database::fresh_schema_url().await.expect("PostgreSQL")
+    )
+}
+
+/// An installation of several nodes: its database (a schema of its own), its data directory.
+pub struct Installation {
+    pub url: String,
+    pub data: tempfile::TempDir,
+    config: std::path::PathBuf,
+    /// Names this installation's connections in `pg_stat_activity`.
+    pub application: String,
+}
+
+impl Installation {
+    /// A new installation on PostgreSQL (a schema of its own) seeded with the demo's
+    /// organizations, accounts and reports.
+    pub async fn seeded() -> Self {
+        let data = tempfile::tempdir().expect("temp dir");
+        Self::seeded_in(fresh_postgres().await, data).await
+    }
+
+    /// The same on SQLite, in the data directory.
+    pub async fn seeded_on_sqlite() -> Self {
+        let data = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", data.path().join("vitrine.db").display());
+        Self::seeded_in(url, data).await
+    }
+
+    /// An installation on `url` and `data`, seeded unless the database holds one already.
+    pub async fn seeded_in(url: String, data: tempfile::TempDir) -> Self {
+        let installation = Self::existing(url, data);
+        let store = vitrine_server::database::open(&installation.url).await.expect("store");
+        let passwords = vitrine_server::auth::password::PasswordHasher::start(2, 16);
+        let setup = vitrine_server::demo::DemoSetup {
+            passwords: &passwords,
+            data_dir: installation.data.path(),
+            password: PASSWORD,
+            rows: 2_000,
+        };
+        let actor = vitrine_store::Actor::system(chrono::Utc::now());
+        vitrine_server::demo::seed(&*store, &setup, &actor).await.expect("seed");
+        store.close().await;
+        installation
+    }
+
+    /// The installation already in `url` and `data`, as it is.
+    pub fn existing(url: String, data: tempfile::TempDir) -> Self {
+        let application = url
+            .split("application_name=")
+            .nth(1)
+            .map(|name| name.split('&').next().unwrap_or_default().to_string())
+            .unwrap_or_default();
+        let config = data.path().join("vitrine.toml");
+        std::fs::write(
+            &config,
+            "[limits]\nsign_in_per_minute = 100000\nfailed_auth_per_minute = 100000\n",
+        )
+        .expect("config");
+        Self { url, data, config, application }
+    }
+
+    /// Runs a `vitrine` command on this installation, as an operator beside its nodes would.
+    pub fn command(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_vitrine"))
+            .args(args)
+            .env("VITRINE_DATABASE", &self.url)
+            .env("VITRINE_DATA_DIR", self.data.path())
+            .env("VITRINE_MASTER_KEY", MASTER_KEY)
+            .output()
+            .expect("vitrine")
+    }
+
+    pub fn start(&self) -> Node {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vitrine"))
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .env("VITRINE_DATABASE", &self.url)
+            .env("VITRINE_DATA_DIR", self.data.path())
+            .env("VITRINE_MASTER_KEY", MASTER_KEY)
+            .env("VITRINE_LISTEN", "127.0.0.1:0")
+            .env("VITRINE_LOG", "info")
+            .env("VITRINE_LOG_FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("vitrine serve");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (address_sender, address) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr");
+        let kept = Arc::clone(&log);
+        // Reads the log to its end, so that the node never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("Vitrine is listening") {
+                    let found = serde_json::from_str::<Value>(&line)
+                        .ok()
+                        .and_then(|entry| entry["fields"]["address"].as_str().map(str::to_string));
+                    let _ = address_sender.send(found.unwrap_or_default());
+                }
+                kept.lock().unwrap().push(line);
+            }
+        });
+        let address = address.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
+            panic!("the node did not start:\n{}", log.lock().unwrap().join("\n"))
+        });
+        Node { child, base: format!("http://{address}"), log }
+    }
+
+    pub async fn database(&self) -> PgPool {
+        PgPool::connect(&self.url).await.expect("database")
+    }
+
+    /// The node name holding the installation's lease, if any.
+    pub async fn leader(&self, pool: &PgPool) -> Option<String> {
+        sqlx::query_scalar(
+            "SELECT holder FROM leases WHERE name = 'installation'
+               AND expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+        )
+        .fetch_optional(pool)
+        .await
+        .expect("leases")
+    }
+}
+
+pub struct Node {
+    child: Child,
+    pub base: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Node {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Whether this process is the one a lease holder's name names (`host-pid-suffix`).
+    pub fn is(&self, holder: &str) -> bool {
+        holder.contains(&format!("-{}-", self.child.id()))
+    }
+
+    pub async fn sign_in(&self, email: &str) -> Session {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let response = client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), StatusCode::OK, "sign in {email} on {}", self.base);
+        let body: Value = response.json().await.expect("login body");
+        Session {
+            client,
+            csrf: body["csrfToken"].as_str().expect("csrf").to_string(),
+            base: self.base.clone(),
+            user: body["user"].clone(),
+        }
+    }
+
+    /// The same signed-in browser, talking to this node (sessions live in the database).
+    pub fn takes(&self, session: &Session) -> Session {
+        Session {
+            client: session.client.clone(),
+            csrf: session.csrf.clone(),
+            base: self.base.clone(),
+            user: session.user.clone(),
+        }
+    }
+
+    /// The demo report's revenue card, asked with `token`.
+    pub async fn revenue(&self, token: &str, report: &str) -> StatusCode {
+        reqwest::Client::new()
+            .post(self.url(&format!("/api/v1/embed/reports/{report}/query")))
+            .bearer_auth(token)
+            .json(&json!({ "page": "overview", "visual": "revenue" }))
+            .send()
+            .await
+            .expect("query")
+            .status()
+    }
+
+    pub async fn embed(&self, token: &str, report: &str) -> StatusCode {
+        reqwest::Client::new()
+            .get(self.url(&format!("/api/v1/embed/reports/{report}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("embed request")
+            .status()
+    }
+
+    pub fn kill(&mut self) {
+        // SIGKILL: no shutdown, no lease given up.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("--- log of {} ---\n{}", self.base, self.log.lock().unwrap().join("\n"));
+        }
+    }
+}
