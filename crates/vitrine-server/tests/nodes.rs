@@ -5,12 +5,14 @@
 mod common;
 
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use common::nodes::{Installation, MASTER_KEY, Node};
+use common::nodes::{Installation, MASTER_KEY, Node, PrivatePostgres};
 use common::{ADMIN, PASSWORD, Session, VIEWER};
 
 async fn first_report(viewer: &Session) -> String {
@@ -223,4 +225,96 @@ async fn a_node_whose_listening_connection_is_killed_still_refuses_within_the_ca
     assert!(revoked.status().is_success());
     let delay = refused_after(&c, &token, &report, Instant::now()).await;
     assert!(delay < Duration::from_millis(500), "announced again: {delay:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_crash_under_load_loses_no_acknowledged_write_and_every_node_recovers() {
+    let postgres = PrivatePostgres::start();
+    let installation = Installation::seeded_in(postgres.url(), tempfile::tempdir().unwrap()).await;
+    let nodes = Arc::new([installation.start(), installation.start()]);
+    let admins = Arc::new([nodes[0].sign_in(ADMIN).await, nodes[1].sign_in(ADMIN).await]);
+
+    // Each node creates groups one after the other; a group counts once a node answered 201.
+    let acknowledged: Arc<Mutex<Vec<(usize, String, Instant)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut load = Vec::new();
+    for node in 0..2 {
+        let (admins, acknowledged, stop) = (admins.clone(), acknowledged.clone(), stop.clone());
+        load.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let name = format!("Node {node} group {n}");
+                n += 1;
+                let created = tokio::time::timeout(
+                    Duration::from_secs(15),
+                    admins[node].post("/api/v1/groups", json!({ "name": name })),
+                )
+                .await;
+                if matches!(&created, Ok(response) if response.status() == StatusCode::CREATED) {
+                    acknowledged.lock().unwrap().push((node, name, Instant::now()));
+                } else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let postgres = tokio::task::spawn_blocking(move || {
+        postgres.crash_and_restart();
+        postgres
+    })
+    .await
+    .unwrap();
+    let restarted = Instant::now();
+    // Both nodes write again by themselves.
+    loop {
+        let after = acknowledged_after(&acknowledged, restarted);
+        if after[0] >= 3 && after[1] >= 3 {
+            break;
+        }
+        assert!(restarted.elapsed() < Duration::from_secs(30), "nodes did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    for task in load {
+        task.await.unwrap();
+    }
+    let groups: Vec<String> = admins[0]
+        .json("/api/v1/groups")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_string())
+        .collect();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() >= 10, "{} writes", acknowledged.len());
+    for (_, name, _) in &acknowledged {
+        assert!(groups.contains(name), "{name} was acknowledged and is lost");
+    }
+
+    // And the change feed listens again: a revocation on one node reaches the other.
+    let viewer = nodes[1].sign_in(VIEWER).await;
+    let viewer_id = viewer.user["id"].as_str().unwrap().to_string();
+    let report = first_report(&viewer).await;
+    let token = viewer.token(&report).await["token"].as_str().unwrap().to_string();
+    let revoked =
+        admins[0].post(&format!("/api/v1/users/{viewer_id}/revoke-tokens"), json!({})).await;
+    assert!(revoked.status().is_success());
+    let delay = refused_after(&nodes[1], &token, &report, Instant::now()).await;
+    assert!(delay < Duration::from_secs(1), "after the restart: {delay:?}");
+    drop(postgres);
+}
+
+fn acknowledged_after(
+    acknowledged: &Mutex<Vec<(usize, String, Instant)>>,
+    since: Instant,
+) -> [usize; 2] {
+    let mut counts = [0; 2];
+    for (node, _, at) in acknowledged.lock().unwrap().iter() {
+        if *at > since {
+            counts[*node] += 1;
+        }
+    }
+    counts
 }

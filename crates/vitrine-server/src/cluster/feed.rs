@@ -1,8 +1,8 @@
 //! The change feed: what one node changed that other nodes keep in memory, appended to the
 //! store's sequence-numbered feed and read by every other node in order. A node reads after
 //! each announcement (PostgreSQL `NOTIFY`) and, whether or not one came, every
-//! [`CATCH_UP`]: a lost announcement or a dropped listening connection delays a change by
-//! that interval at most, never loses it.
+//! [`CATCH_UP`] (half a second): a lost announcement, a dropped listening connection or a
+//! database restart delays a change by that interval at most, never loses it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,8 +18,10 @@ use vitrine_store::{Store, StoreResult};
 use crate::AppState;
 use crate::notices::Notice;
 
-/// The longest a change waits for another node when its announcement is lost.
-pub const CATCH_UP: Duration = Duration::from_secs(1);
+/// The longest a change waits for another node when its announcement is lost: short enough
+/// that a revocation still reaches every node within a second by reading alone (two small
+/// reads a second per node).
+pub const CATCH_UP: Duration = Duration::from_millis(500);
 /// Changes read at once while catching up.
 const BATCH: u32 = 500;
 /// Announced changes waiting to be appended; past this they are dropped (and counted): they
@@ -168,7 +170,7 @@ pub fn spawn_follower(state: AppState) {
             let mut signals = match state.store.change_signals().await {
                 Ok(signals) => signals,
                 Err(error) => {
-                    tracing::warn!(%error, "cannot listen for changes; reading the feed every second");
+                    tracing::warn!(%error, "cannot listen for changes; reading the feed meanwhile");
                     catch_up(&state, &mut last).await;
                     tokio::time::sleep(CATCH_UP).await;
                     continue;
