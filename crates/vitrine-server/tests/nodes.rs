@@ -13,6 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use common::nodes::{Installation, MASTER_KEY, Node, PrivatePostgres};
+use common::sse::events_until;
 use common::{ADMIN, PASSWORD, Session, VIEWER};
 
 async fn first_report(viewer: &Session) -> String {
@@ -317,4 +318,39 @@ fn acknowledged_after(
         }
     }
     counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_report_on_one_node_hears_what_another_node_changed_within_a_second() {
+    let installation = Installation::seeded().await;
+    let (a, c) = (installation.start(), installation.start());
+    let admin = a.sign_in(ADMIN).await;
+    let viewer_on_c = c.sign_in(VIEWER).await;
+    let report = first_report(&viewer_on_c).await;
+    let token = viewer_on_c.token(&report).await["token"].as_str().unwrap().to_string();
+    let mut live = reqwest::Client::new()
+        .get(c.url("/api/v1/embed/live"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    events_until(&mut live, "ready", Duration::from_secs(1)).await;
+
+    let definition = admin.json(&format!("/api/v1/reports/{report}/definition")).await;
+    let saved = admin.put_json(&format!("/api/v1/reports/{report}/definition"), definition).await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let heard = events_until(&mut live, "changed", Duration::from_secs(1)).await;
+    assert_eq!(heard.last().map(|e| e.event.as_str()), Some("changed"), "{heard:?}");
+
+    let patched = admin.patch("/api/v1/settings", json!({ "tokenUpdateEveryMinutes": 20 })).await;
+    assert_eq!(patched.status(), StatusCode::OK);
+    let heard = events_until(&mut live, "settings", Duration::from_secs(1)).await;
+    assert_eq!(heard.last().map(|e| e.event.as_str()), Some("settings"), "{heard:?}");
+
+    let viewer_id = viewer_on_c.user["id"].as_str().unwrap().to_string();
+    let revoked = admin.post(&format!("/api/v1/users/{viewer_id}/revoke-tokens"), json!({})).await;
+    assert!(revoked.status().is_success());
+    let heard = events_until(&mut live, "revoked", Duration::from_secs(1)).await;
+    assert_eq!(heard.last().map(|e| e.event.as_str()), Some("revoked"), "{heard:?}");
 }

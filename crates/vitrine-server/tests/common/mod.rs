@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod nodes;
+pub mod sse;
 
 pub mod mail;
 pub mod sources;
