@@ -46,9 +46,7 @@ fn benchmarks(c: &mut Criterion) {
         let store = vitrine_server::database::open(&url).await.expect("store");
         let master = MasterKey::load(None, data.path()).expect("master key");
         let clock = Arc::new(SystemClock);
-        let feed = ChangeFeed::open(Arc::clone(&store), clock.clone(), "bench".into())
-            .await
-            .expect("change feed");
+        let feed = ChangeFeed::open(Arc::clone(&store), "bench".into()).await.expect("change feed");
         TokenService::start(
             store,
             clock,

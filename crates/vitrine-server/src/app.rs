@@ -112,9 +112,7 @@ impl AppState {
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         // Opened before anything it keeps up to date is loaded (see `ChangeFeed::open`).
         let node = crate::cluster::node_name();
-        let feed =
-            crate::cluster::ChangeFeed::open(Arc::clone(&store), Arc::clone(&clock), node.clone())
-                .await?;
+        let feed = crate::cluster::ChangeFeed::open(Arc::clone(&store), node.clone()).await?;
         let metrics = Arc::new(Metrics::default());
         let master = MasterKey::open(
             config.master_key.as_ref().map(|k| k.expose()),

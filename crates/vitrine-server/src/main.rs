@@ -685,7 +685,7 @@ async fn rotate_keys(args: ServeArgs) -> anyhow::Result<()> {
             .await?;
     let kid = create_key(&*store, &master, chrono::Utc::now()).await?;
     // Running nodes reload their keys on reading this, within a second.
-    let feed = ChangeFeed::open(Arc::clone(&store), Arc::new(SystemClock), node_name()).await?;
+    let feed = ChangeFeed::open(Arc::clone(&store), node_name()).await?;
     feed.publish(&Change::Keys).await?;
     store.close().await;
     println!("New signing key {kid}: running servers sign with it within a second.");

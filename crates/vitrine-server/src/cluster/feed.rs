@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use vitrine_core::token::{Revocation, RevocationScope};
-use vitrine_core::{Clock, ConnectionId, DatasetId, IdentityId, OrgId, ReportId, UserId};
+use vitrine_core::{ConnectionId, DatasetId, IdentityId, OrgId, ReportId, UserId};
 use vitrine_store::{Store, StoreResult};
 
 use crate::AppState;
@@ -92,7 +92,6 @@ impl From<Revocation> for Change {
 /// This node's end of the feed: it appends what this node changed.
 pub struct ChangeFeed {
     store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
     node: String,
     queue: mpsc::Sender<Change>,
     /// The feed's last change when this node started: what came before is in what it loaded.
@@ -103,14 +102,10 @@ pub struct ChangeFeed {
 impl ChangeFeed {
     /// Opens the feed for `node`. Call it before loading what the feed keeps up to date, so
     /// that a change made in between is read again rather than missed.
-    pub async fn open(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        node: String,
-    ) -> StoreResult<Arc<Self>> {
+    pub async fn open(store: Arc<dyn Store>, node: String) -> StoreResult<Arc<Self>> {
         let start = store.last_change_seq().await?;
         let (queue, announced) = mpsc::channel(QUEUE);
-        let feed = Arc::new(Self { store, clock, node, queue, start, dropped: AtomicU64::new(0) });
+        let feed = Arc::new(Self { store, node, queue, start, dropped: AtomicU64::new(0) });
         tokio::spawn(append_announced(Arc::clone(&feed.store), feed.node.clone(), announced));
         Ok(feed)
     }
@@ -122,9 +117,7 @@ impl ChangeFeed {
     /// Appends `change` now: the caller answers only once other nodes can read it (a
     /// revocation must not be acknowledged before it can reach them).
     pub async fn publish(&self, change: &Change) -> StoreResult<i64> {
-        let body = serde_json::to_string(change)
-            .map_err(|e| vitrine_store::StoreError::Backend(e.to_string()))?;
-        self.store.append_change(&self.node, self.clock.now(), &body).await
+        append(&*self.store, &self.node, change).await
     }
 
     /// Queues `change` to be appended in order, without waiting.
@@ -136,6 +129,14 @@ impl ChangeFeed {
     }
 }
 
+/// Appends `change` to the feed, dated by the wall clock: the feed's times only decide when
+/// it is pruned, whatever clock the node's rules run on.
+async fn append(store: &dyn Store, node: &str, change: &Change) -> StoreResult<i64> {
+    let body = serde_json::to_string(change)
+        .map_err(|e| vitrine_store::StoreError::Backend(e.to_string()))?;
+    store.append_change(node, Utc::now(), &body).await
+}
+
 /// Appends queued changes one after the other, retrying while the database is away.
 async fn append_announced(
     store: Arc<dyn Store>,
@@ -143,10 +144,9 @@ async fn append_announced(
     mut announced: mpsc::Receiver<Change>,
 ) {
     while let Some(change) = announced.recv().await {
-        let Ok(body) = serde_json::to_string(&change) else { continue };
         let mut wait = Duration::from_millis(100);
         loop {
-            match store.append_change(&node, Utc::now(), &body).await {
+            match append(&*store, &node, &change).await {
                 Ok(_) => break,
                 Err(error) if wait < Duration::from_secs(30) => {
                     tracing::warn!(%error, "could not append to the change feed; retrying");

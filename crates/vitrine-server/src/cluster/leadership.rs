@@ -46,23 +46,21 @@ impl Leadership {
     /// Takes or renews the lease; returns whether this node just became leader.
     pub async fn renew(&self, store: &dyn Store) -> bool {
         let asked = Instant::now();
-        let held = match store.hold_lease(LEASE, &self.node, LEASE_MS).await {
-            Ok(held) => held,
-            Err(error) => {
-                tracing::warn!(%error, "could not renew the leader's lease");
-                false
-            }
-        };
         let was = self.is_leader();
+        let held = store.hold_lease(LEASE, &self.node, LEASE_MS).await;
         let mut until = self.until.lock().unwrap_or_else(|p| p.into_inner());
-        if held {
+        match &held {
             // Counted from before the request: the database's expiry is at least this late.
-            let lease = Duration::from_millis(LEASE_MS.unsigned_abs());
-            *until = Some(asked + lease.saturating_sub(MARGIN));
-        } else if until.is_some_and(|u| Instant::now() >= u) || !was {
-            *until = None;
+            Ok(true) => {
+                let lease = Duration::from_millis(LEASE_MS.unsigned_abs());
+                *until = Some(asked + lease.saturating_sub(MARGIN));
+            }
+            // Another node holds it: this one stops leading now.
+            Ok(false) => *until = None,
+            // The database is away: leading ends by itself when the last renewal runs out.
+            Err(error) => tracing::warn!(%error, "could not renew the leader's lease"),
         }
-        held && !was
+        matches!(held, Ok(true)) && !was
     }
 
     /// Gives the lease up (at shutdown), so another node leads at once.

@@ -1,6 +1,7 @@
-//! Taking tokens back. A revocation is stored first, so that it survives restarts, and appended
-//! to the change feed, so that it reaches other nodes, then takes effect in this node's in-memory index; a revocation that
-//! could not be stored is not applied, and the change that asked for it answers an error.
+//! Taking tokens back. A revocation is stored first, so that it survives restarts, then takes
+//! effect in this node's in-memory index, then is appended to the change feed, so that it
+//! reaches other nodes before the change that asked for it answers; a revocation that could not
+//! be stored is not applied, and that change answers an error.
 
 use std::sync::Arc;
 
