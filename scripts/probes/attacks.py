@@ -32,7 +32,9 @@ BEHIND_PROXY = '[limits]\ntrusted_proxies = ["127.0.0.1"]\nheader_read_timeout_s
 # What authentic requests record by design: session use, the token audit, a password check's
 # failed-attempt count, an API key's last use, capacity activity.
 # `leases`: the node renews its lease every few seconds, whatever the requests do; `changes`:
-# what an earlier, accepted request announced to other nodes is appended just after it answers.
+# what an earlier, accepted request announced to other nodes is appended just after it answers;
+# `allowances` and `stranger_attempts`: a sign-in attempt, right or wrong, spends its address's
+# allowance, and a wrong password on an email of nobody is counted as on anyone's.
 SKIPPED_TABLES = {
     "sessions",
     "token_events",
@@ -40,6 +42,8 @@ SKIPPED_TABLES = {
     "_sqlx_migrations",
     "leases",
     "changes",
+    "allowances",
+    "stranger_attempts",
 }
 SKIPPED_COLUMNS = {
     "users": {"failed_logins", "locked_until", "updated_at"},

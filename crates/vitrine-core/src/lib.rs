@@ -3,6 +3,7 @@
 //! expiry and timeouts can be tested without waiting.
 
 pub mod access;
+pub mod allowance;
 pub mod capacity;
 pub mod clock;
 pub mod ids;

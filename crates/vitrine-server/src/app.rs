@@ -21,7 +21,6 @@ use crate::capacity::{CapacityController, LocalProvider};
 use crate::config::ServerConfig;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
-use crate::services::accounts::ResetThrottle;
 use crate::services::installation::SetupGate;
 use crate::tokens::master_key::{MasterKey, MasterKeyError};
 use crate::tokens::{TokenService, TokenSetupError};
@@ -66,7 +65,6 @@ pub struct Services {
     pub links: LinkKeys,
     /// The one-time code of first-run set-up.
     pub setup: Arc<SetupGate>,
-    pub reset_throttle: Arc<ResetThrottle>,
     /// Sign-in allowances per client address, the lockout and unknown emails' locks.
     pub guards: Arc<crate::auth::throttle::Guards>,
     /// The bound on open live channels (`/api/v1/embed/live`).
@@ -162,7 +160,6 @@ impl AppState {
             mailer,
             links,
             setup: Arc::new(SetupGate::default()),
-            reset_throttle: Arc::new(ResetThrottle::default()),
             guards,
             live: Default::default(),
             notices,

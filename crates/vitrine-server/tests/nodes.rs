@@ -98,6 +98,34 @@ async fn an_account_locked_on_one_node_is_locked_on_another() {
     assert_eq!(on_b.status(), StatusCode::LOCKED, "the right password on B is refused too");
 }
 
+/// A stranger's email answers as a real account would on every node (locked on B after five
+/// wrong passwords on A), and an address's sign-in attempts are one allowance, wherever
+/// they land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_attempts_and_a_strangers_lock_are_counted_across_nodes() {
+    let installation = Installation::seeded().await;
+    installation.limit_sign_ins(6);
+    let (a, b) = (installation.start(), installation.start());
+    let client = reqwest::Client::new();
+    let attempt = |node: &Node| {
+        client
+            .post(node.url("/api/v1/auth/login"))
+            .json(&json!({ "email": "nobody@example.com", "password": "a-guess" }))
+            .send()
+    };
+    let mut answers = Vec::new();
+    for _ in 0..5 {
+        answers.push(attempt(&a).await.unwrap().status());
+    }
+    assert_eq!(answers[..4], [StatusCode::UNAUTHORIZED; 4]);
+    assert_eq!(answers[4], StatusCode::LOCKED, "the fifth wrong password locks, as for anyone");
+    assert_eq!(attempt(&b).await.unwrap().status(), StatusCode::LOCKED, "locked on B too");
+    // Six attempts a minute from this address: five on A and one on B leave none, although
+    // A alone has seen only five.
+    let seventh = attempt(&a).await.unwrap();
+    assert_eq!(seventh.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_rotated_beside_one_node_signs_and_verifies_on_the_others_within_a_second() {
     let installation = Installation::seeded().await;

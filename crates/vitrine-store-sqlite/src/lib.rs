@@ -26,6 +26,7 @@ mod cluster;
 mod datasets;
 mod displays;
 mod groups;
+mod guards;
 mod installation;
 mod organizations;
 mod permissions;

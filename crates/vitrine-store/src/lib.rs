@@ -18,6 +18,7 @@ pub mod conformance;
 mod datasets;
 mod displays;
 mod groups;
+mod guards;
 mod installation;
 mod organizations;
 mod permissions;
@@ -39,6 +40,7 @@ pub use cluster::*;
 pub use datasets::DatasetStore;
 pub use displays::*;
 pub use groups::GroupStore;
+pub use guards::{GuardStore, stranger_forget_at};
 pub use installation::{AccountStore, InstallationStore};
 pub use organizations::OrganizationStore;
 pub use permissions::PermissionStore;
@@ -87,6 +89,7 @@ pub trait Store:
     + DisplayStore
     + SourceStore
     + ClusterStore
+    + GuardStore
     + transfer::TransferStore
     + Send
     + Sync

@@ -44,6 +44,8 @@ pub const TABLES: &[&str] = &[
     "connections",
     "datasets",
     "dataset_refreshes",
+    "allowances",
+    "stranger_attempts",
 ];
 
 /// Rows read or written at once: what a transfer holds in memory per table.

@@ -68,7 +68,7 @@ async fn attempt(
 ) -> Result<SignedIn, ApiError> {
     let now = state.clock.now();
     if let Some(address) = client.address
-        && !state.guards.sign_in.allow(address, now)
+        && !state.guards.allow_sign_in(&*state.store, address, now).await?
     {
         return Err(throttled());
     }
@@ -76,10 +76,11 @@ async fn attempt(
     // the lockout of nobody a key per typo.
     let email = vitrine_core::validate::email("email", email)?;
     let login = state.store.find_login(&email).await?;
-    let rule = &state.guards.lockout;
     let gate = match &login {
-        Some(login) => state.store.begin_login_attempt(login.user.id, rule, now).await?,
-        None => state.guards.unknown_emails.attempt(&email, rule, now),
+        Some(login) => {
+            state.store.begin_login_attempt(login.user.id, &state.guards.lockout, now).await?
+        }
+        None => state.guards.stranger_attempt(&*state.store, &email, now).await?,
     };
     // An invited user without a password yet is checked against the decoy, like a stranger;
     // so is every attempt on a locked account, so that locked answers take as long.

@@ -1,5 +1,4 @@
-//! Per-client throttles and the lockout of emails that belong to nobody, all in bounded
-//! memory. A client is its address: the connection's peer, or the address a trusted proxy
+//! Per-client throttles and the lockout of emails that belong to nobody. A client is its address: the connection's peer, or the address a trusted proxy
 //! puts in `X-Forwarded-For` (never a header from anyone else).
 
 use std::collections::HashMap;
@@ -11,8 +10,10 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use vitrine_core::lockout::{Attempts, Gate, LockoutRule};
+use vitrine_core::allowance::{Allowance, AllowanceRule};
+use vitrine_core::lockout::{Gate, LockoutRule};
 
 use crate::app::AppState;
 
@@ -68,26 +69,16 @@ pub async fn resolve_client(
     next.run(request).await
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: DateTime<Utc>,
-}
-
-/// A token bucket per key: `per_minute` requests a minute, in bursts of as many.
+/// An allowance per key in this node's memory, for what need not be shared: the
+/// [`vitrine_core::allowance`] rule, in a bounded table.
 pub struct Throttle<K> {
-    per_minute: f64,
-    buckets: Mutex<HashMap<K, Bucket>>,
+    rule: AllowanceRule,
+    buckets: Mutex<HashMap<K, Allowance>>,
 }
 
 impl<K: Eq + Hash + Copy> Throttle<K> {
     pub fn per_minute(per_minute: u32) -> Self {
-        Self { per_minute: f64::from(per_minute.max(1)), buckets: Mutex::default() }
-    }
-
-    fn refilled(&self, bucket: Bucket, now: DateTime<Utc>) -> f64 {
-        let elapsed = (now - bucket.at).num_milliseconds().max(0) as f64 / 60_000.0;
-        (bucket.tokens + elapsed * self.per_minute).min(self.per_minute)
+        Self { rule: AllowanceRule::per_minute(per_minute), buckets: Mutex::default() }
     }
 
     /// Takes one request from `key`'s allowance; `false` when there is none left.
@@ -95,69 +86,63 @@ impl<K: Eq + Hash + Copy> Throttle<K> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|poison| poison.into_inner());
         if buckets.len() >= MAX_ENTRIES && !buckets.contains_key(&key) {
             // Forget the clients whose allowance is whole again: they lose nothing.
-            buckets.retain(|_, bucket| self.refilled(*bucket, now) < self.per_minute);
+            buckets.retain(|_, allowance| self.rule.whole_at(allowance) > now);
             if buckets.len() >= MAX_ENTRIES {
                 buckets.clear();
             }
         }
-        let fresh = Bucket { tokens: self.per_minute, at: now };
-        let bucket = buckets.entry(key).or_insert(fresh);
-        let tokens = self.refilled(*bucket, now);
-        let allowed = tokens >= 1.0;
-        *bucket = Bucket { tokens: if allowed { tokens - 1.0 } else { tokens }, at: now };
-        allowed
-    }
-
-    /// Whether `key` has allowance left, without taking any.
-    pub fn has_allowance(&self, key: K, now: DateTime<Utc>) -> bool {
-        let buckets = self.buckets.lock().unwrap_or_else(|poison| poison.into_inner());
-        buckets.get(&key).is_none_or(|bucket| self.refilled(*bucket, now) >= 1.0)
-    }
-}
-
-/// Lockouts of emails that belong to no account, so that a stranger's email answers exactly
-/// as a real one would, `AccountLocked` included. Keyed by a hash of the email.
-#[derive(Default)]
-pub struct UnknownEmails {
-    attempts: Mutex<HashMap<[u8; 32], Attempts>>,
-}
-
-impl UnknownEmails {
-    pub fn attempt(&self, email: &str, rule: &LockoutRule, now: DateTime<Utc>) -> Gate {
-        let key: [u8; 32] = sha2::Digest::finalize(
-            <sha2::Sha256 as sha2::Digest>::new_with_prefix(email.as_bytes()),
-        )
-        .into();
-        let mut attempts = self.attempts.lock().unwrap_or_else(|poison| poison.into_inner());
-        if attempts.len() >= MAX_ENTRIES && !attempts.contains_key(&key) {
-            attempts.retain(|_, entry| entry.locked_until.is_some_and(|until| now < until));
-            if attempts.len() >= MAX_ENTRIES {
-                attempts.clear();
+        match self.rule.take(buckets.get(&key).copied(), now) {
+            Some(next) => {
+                buckets.insert(key, next);
+                true
             }
+            None => false,
         }
-        let current = attempts.get(&key).copied().unwrap_or_default();
-        let (next, gate) = rule.attempt(current, now);
-        attempts.insert(key, next);
-        gate
     }
 }
 
-/// The server's throttles, sized from `[limits]`.
+/// The sign-in guards. Sign-in attempts per address and the lockout of emails that belong to
+/// nobody are kept in the store, so every node on one database counts them together (a lock
+/// on one node is a lock on all); failed API credentials are counted per node.
 pub struct Guards {
-    pub sign_in: Throttle<IpAddr>,
+    pub sign_in: AllowanceRule,
     pub failed_auth: Throttle<IpAddr>,
-    pub unknown_emails: UnknownEmails,
     pub lockout: LockoutRule,
 }
+
+/// How long a stranger's count of wrong passwords is kept after its last attempt or lock.
+pub const STRANGER_COUNT_KEPT: chrono::Duration = chrono::Duration::days(1);
 
 impl Guards {
     pub fn new(limits: &crate::config::Limits) -> Self {
         Self {
-            sign_in: Throttle::per_minute(limits.sign_in_per_minute),
+            sign_in: AllowanceRule::per_minute(limits.sign_in_per_minute),
             failed_auth: Throttle::per_minute(limits.failed_auth_per_minute),
-            unknown_emails: UnknownEmails::default(),
             lockout: LockoutRule::default(),
         }
+    }
+
+    /// Takes a sign-in attempt from `address`'s allowance, on every node at once.
+    pub async fn allow_sign_in(
+        &self,
+        store: &dyn vitrine_store::Store,
+        address: IpAddr,
+        now: DateTime<Utc>,
+    ) -> vitrine_store::StoreResult<bool> {
+        store.take_allowance(&format!("sign-in:{address}"), &self.sign_in, now).await
+    }
+
+    /// Counts an attempt on an email that belongs to no account, so that it answers exactly
+    /// as a real one would, `AccountLocked` included, on every node. Keyed by its digest.
+    pub async fn stranger_attempt(
+        &self,
+        store: &dyn vitrine_store::Store,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> vitrine_store::StoreResult<Gate> {
+        let digest = crate::auth::sha256(email);
+        let key = format!("email:{}", base64::Engine::encode(&URL_SAFE_NO_PAD, digest));
+        store.begin_stranger_attempt(&key, &self.lockout, now, STRANGER_COUNT_KEPT).await
     }
 }
 

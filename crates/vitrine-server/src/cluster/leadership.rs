@@ -98,7 +98,11 @@ where
                 tracing::warn!(node = %state.feed.node(), "this node no longer leads");
             }
             if leadership.is_leader() {
-                super::feed::prune(&*state.store, chrono::Utc::now()).await;
+                let now = chrono::Utc::now();
+                super::feed::prune(&*state.store, now).await;
+                if let Err(error) = state.store.prune_guards(now).await {
+                    tracing::warn!(%error, "could not prune the sign-in guards");
+                }
             }
         }
     });

@@ -1,10 +1,10 @@
 //! What people do with their own accounts: change their name and password, see and end their
 //! sessions, accept an invitation, and reset a forgotten password by an emailed link.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-use chrono::{DateTime, Duration, Utc};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use vitrine_core::allowance::AllowanceRule;
 use vitrine_core::token::RevocationScope;
 use vitrine_core::{Fields, validate};
 use vitrine_store::{SessionInfo, User};
@@ -18,10 +18,8 @@ use crate::mail::Email;
 /// The answer to "Forgot password?", whether or not the email belongs to an account.
 pub const RESET_SENT: &str = "If an account has this email, a link to choose a new password is on its way. It works once, for one hour.";
 
-/// Reset emails per address per hour; more are silently not sent.
+/// Reset emails per address per hour, counted on every node; more are silently not sent.
 const RESETS_PER_HOUR: u32 = 3;
-/// Addresses the reset throttle remembers; beyond, it forgets the oldest windows first.
-const THROTTLE_ENTRIES: usize = 10_000;
 
 /// A link that lets someone choose a password, as offered to an administrator.
 #[derive(Debug, Clone)]
@@ -100,56 +98,50 @@ fn reset_email(org: &str, user: &User, url: &str) -> Email {
     }
 }
 
-/// Remembers how many reset emails went to each address this hour, in bounded memory.
-#[derive(Default)]
-pub struct ResetThrottle {
-    sent: Mutex<HashMap<String, (DateTime<Utc>, u32)>>,
-}
-
-impl ResetThrottle {
-    fn allow(&self, email: &str, now: DateTime<Utc>) -> bool {
-        let Ok(mut sent) = self.sent.lock() else { return false };
-        let window = Duration::hours(1);
-        if sent.len() >= THROTTLE_ENTRIES {
-            sent.retain(|_, (since, _)| now - *since < window);
-            if sent.len() >= THROTTLE_ENTRIES {
-                return false;
-            }
-        }
-        let entry = sent.entry(email.to_string()).or_insert((now, 0));
-        if now - entry.0 >= window {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= RESETS_PER_HOUR
-    }
-}
-
 /// "Forgot password?": queues a reset link when the email belongs to an account that may sign
 /// in. Answers the same, after the same work, whether or not it does: the link is computed
-/// either way, nothing is written, and the email leaves from a queue.
+/// either way, and what a real account needs more (its allowance of reset emails, shared by
+/// every node, and the email itself) happens after the answer.
 pub async fn request_reset(state: &AppState, email: &str) -> ApiResult<()> {
     let email = validate::email("email", email)?;
     let now = state.clock.now();
     let login = state.store.find_login(&email).await?;
     let Some(login) = login else {
-        // The same work as for a real account: the link's HMAC and the organization's read.
-        let decoy = decoy(now);
-        let _ = state.links.issue(LinkKind::PasswordReset, &decoy, "", now);
-        let _ = state.store.get_organization(decoy.org_id).await;
+        // The same work as for a real account: the link's HMAC.
+        let _ = state.links.issue(LinkKind::PasswordReset, &decoy(now), "", now);
         return Ok(());
     };
     let (token, _) =
         state.links.issue(LinkKind::PasswordReset, &login.user, &login.password_hash, now);
-    if !login.user.is_active_at(now) || !state.reset_throttle.allow(&email, now) {
+    if login.user.is_active_at(now) && state.mailer.is_configured() {
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(error) = send_reset(&state, &email, &login.user, &token, now).await {
+                tracing::warn!(%error, "a password reset email was not sent");
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Sends a reset email, unless the address had its [`RESETS_PER_HOUR`] this hour.
+async fn send_reset(
+    state: &AppState,
+    email: &str,
+    user: &User,
+    token: &str,
+    now: DateTime<Utc>,
+) -> vitrine_store::StoreResult<()> {
+    let key = format!("password-reset:{}", URL_SAFE_NO_PAD.encode(crate::auth::sha256(email)));
+    let rule = AllowanceRule::per_hour(RESETS_PER_HOUR);
+    if !state.store.take_allowance(&key, &rule, now).await? {
         return Ok(());
     }
-    let org = state.store.get_organization(login.user.org_id).await?;
-    if org.is_suspended() || !state.mailer.is_configured() {
-        return Ok(());
+    let org = state.store.get_organization(user.org_id).await?;
+    if !org.is_suspended() {
+        let url = link_url(state, LinkKind::PasswordReset, token);
+        let _ = state.mailer.send(reset_email(&org.name, user, &url));
     }
-    let url = link_url(state, LinkKind::PasswordReset, &token);
-    let _ = state.mailer.send(reset_email(&org.name, &login.user, &url));
     Ok(())
 }
 
@@ -291,23 +283,4 @@ pub async fn end_other_sessions(state: &AppState, caller: &Caller) -> ApiResult<
     let Some(user) = caller.principal.user_id else { return Ok(0) };
     let keep = caller.session.as_ref().map(|s| s.token_hash.as_slice());
     Ok(state.store.end_sessions(user, keep).await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
-
-    use super::*;
-
-    #[test]
-    fn the_reset_throttle_allows_three_an_hour_per_address() {
-        let throttle = ResetThrottle::default();
-        let now = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
-        for _ in 0..RESETS_PER_HOUR {
-            assert!(throttle.allow("ada@example.com", now));
-        }
-        assert!(!throttle.allow("ada@example.com", now));
-        assert!(throttle.allow("bob@example.com", now), "per address");
-        assert!(throttle.allow("ada@example.com", now + Duration::hours(1)), "a new hour");
-    }
 }

@@ -81,6 +81,15 @@ impl Installation {
         Self { url, data, config, application }
     }
 
+    /// Sets every node's allowance of sign-in attempts per address and minute (nodes started
+    /// from now on).
+    pub fn limit_sign_ins(&self, per_minute: u32) {
+        let limits = format!(
+            "[limits]\nsign_in_per_minute = {per_minute}\nfailed_auth_per_minute = 100000\n"
+        );
+        std::fs::write(&self.config, limits).expect("config");
+    }
+
     /// Runs a `vitrine` command on this installation, as an operator beside its nodes would.
     pub fn command(&self, args: &[&str]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_vitrine"))

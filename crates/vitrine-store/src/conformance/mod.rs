@@ -9,11 +9,13 @@ use vitrine_core::{ApiKeyScope, CapacityId, DatasetId, OrgId, Permission, Report
 
 mod cluster;
 mod displays;
+mod guards;
 mod installation;
 mod sources;
 mod transfer;
 pub use cluster::*;
 pub use displays::*;
+pub use guards::*;
 pub use installation::*;
 pub use sources::*;
 pub use transfer::*;
@@ -1097,6 +1099,10 @@ macro_rules! store_conformance_tests {
             a_reader_resuming_after_its_last_sequence_number_misses_no_racing_change,
             a_lease_has_one_holder_until_it_expires_or_is_given_up,
             racing_nodes_take_a_free_lease_once,
+            an_allowance_is_spent_per_key_and_refilled_by_the_rule,
+            racing_attempts_spend_an_allowance_exactly_once_each,
+            a_strangers_email_locks_at_the_threshold_even_when_raced,
+            guards_are_pruned_once_forgetting_them_loses_nothing,
             an_import_into_a_store_that_holds_anything_is_refused_and_changes_nothing,
             a_backup_naming_a_table_or_column_the_store_does_not_have_is_refused
         );

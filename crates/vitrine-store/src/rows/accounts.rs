@@ -2,6 +2,7 @@
 //! `USER_COLUMNS` and `GROUP_COLUMNS` in each backend, and what a signed-in request reads
 //! beside a user.
 
+use vitrine_core::allowance::Allowance;
 use vitrine_core::lockout::Attempts;
 use vitrine_core::{OrgSettings, Role};
 
@@ -18,6 +19,7 @@ mapped! {
     SessionRecord => SessionRecordRow,
     LoginRecord => LoginRow,
     Attempts => AttemptsRow,
+    Allowance => AllowanceRow,
     OrgUsage => UsageRow,
 }
 
@@ -221,6 +223,21 @@ impl TryFrom<AttemptsRow> for Attempts {
             failed: u32::try_from(row.failed_logins).unwrap_or(u32::MAX),
             locked_until: opt_from_ms(row.locked_until)?,
         })
+    }
+}
+
+/// What is left of a key's allowance.
+#[derive(sqlx::FromRow)]
+pub struct AllowanceRow {
+    tokens: f64,
+    at: i64,
+}
+
+impl TryFrom<AllowanceRow> for Allowance {
+    type Error = StoreError;
+
+    fn try_from(row: AllowanceRow) -> Result<Self, StoreError> {
+        Ok(Allowance { tokens: row.tokens, at: from_ms(row.at)? })
     }
 }
 
