@@ -88,29 +88,55 @@ struct OpenDataset {
     _file: Option<Arc<DataFile>>,
 }
 
+/// Removes a dataset file Vitrine owns, once it is retired and no query reads it.
+pub type Remover = Box<dyn Fn() + Send + Sync>;
+
 /// A dataset file of Vitrine's own (or a path registered from the command line, which is
-/// never removed). A file replaced by a newer version is removed once no query reads it.
-#[derive(Debug)]
+/// never removed), at a path or a URL of an object store registered with the engine
+/// ([`Engine::register_object_store`]). A file replaced by a newer version is removed once no
+/// query reads it.
 pub struct DataFile {
-    path: PathBuf,
+    url: String,
     format: DataFormat,
-    owned: bool,
+    remove: Option<Remover>,
     retired: AtomicBool,
+}
+
+impl std::fmt::Debug for DataFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataFile")
+            .field("url", &self.url)
+            .field("format", &self.format)
+            .field("owned", &self.remove.is_some())
+            .finish()
+    }
 }
 
 impl DataFile {
     /// A file Vitrine wrote and may remove once it is replaced.
     pub fn owned(path: PathBuf, format: DataFormat) -> Self {
-        Self { path, format, owned: true, retired: AtomicBool::new(false) }
+        let url = path.to_string_lossy().to_string();
+        let remove: Remover = Box::new(move || {
+            if let Err(error) = std::fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), %error, "could not remove a replaced dataset file");
+            }
+        });
+        Self::at(url, format, Some(remove))
     }
 
     /// A file that belongs to someone else: read, never removed.
     pub fn registered(path: PathBuf, format: DataFormat) -> Self {
-        Self { path, format, owned: false, retired: AtomicBool::new(false) }
+        Self::at(path.to_string_lossy().to_string(), format, None)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The file at `url` (a path, or a URL of a registered object store); `remove`, for a
+    /// file Vitrine owns, removes it once it is replaced and unread.
+    pub fn at(url: String, format: DataFormat, remove: Option<Remover>) -> Self {
+        Self { url, format, remove, retired: AtomicBool::new(false) }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     fn retire(&self) {
@@ -120,11 +146,10 @@ impl DataFile {
 
 impl Drop for DataFile {
     fn drop(&mut self) {
-        if self.owned
+        if let Some(remove) = &self.remove
             && self.retired.load(Ordering::SeqCst)
-            && let Err(error) = std::fs::remove_file(&self.path)
         {
-            tracing::warn!(path = %self.path.display(), %error, "could not remove a replaced dataset file");
+            remove();
         }
     }
 }
@@ -216,7 +241,7 @@ impl Engine {
                 .await
                 .map_err(failed)?;
         }
-        let table = self.listing_table(file, format).await?;
+        let table = self.listing_table(&file.to_string_lossy(), format).await?;
         let schema = table.schema();
         let frame = self.context.read_table(table).map_err(failed)?;
         let rows = frame.count().await.map_err(|e| EngineError::Unreadable {
@@ -226,15 +251,24 @@ impl Engine {
         Ok(DatasetInfo::from_schema(&schema, rows as u64))
     }
 
+    /// Lets datasets be read from `url`'s object store (`s3://bucket/`, …): files whose URL
+    /// starts with its scheme and authority are read through `store`.
+    pub fn register_object_store(
+        &self,
+        url: &url::Url,
+        store: Arc<dyn datafusion::object_store::ObjectStore>,
+    ) {
+        self.context.register_object_store(url, store);
+    }
+
     async fn listing_table(
         &self,
-        file: &Path,
+        file: &str,
         format: DataFormat,
     ) -> Result<Arc<dyn TableProvider>, EngineError> {
         let unreadable =
             |detail: String| EngineError::Unreadable { format: format.as_str(), detail };
-        let url = ListingTableUrl::parse(file.to_string_lossy())
-            .map_err(|e| unreadable(e.to_string()))?;
+        let url = ListingTableUrl::parse(file).map_err(|e| unreadable(e.to_string()))?;
         let options = match format {
             // The file's own Arrow schema is read: text columns Vitrine stored as dictionaries
             // come back as dictionaries, keys only, and group by them (`dictionary_groups`).
@@ -265,21 +299,14 @@ impl Engine {
         file: DataFile,
         version: u64,
     ) -> Result<DatasetInfo, EngineError> {
-        let table = self.listing_table(&file.path, file.format).await?;
+        let table = self.listing_table(&file.url, file.format).await?;
         let schema = table.schema();
-        let rows = match file.format {
-            DataFormat::Parquet => {
-                let owned = file.path.clone();
-                tokio::task::spawn_blocking(move || storage::inspect_parquet(&owned))
-                    .await
-                    .map_err(failed)??
-                    .row_count
-            }
-            DataFormat::Csv => {
-                let frame = self.context.read_table(Arc::clone(&table)).map_err(failed)?;
-                frame.count().await.map_err(failed)? as u64
-            }
-        };
+        // A Parquet file's count is answered from its footer's statistics, wherever it lies.
+        let frame = self.context.read_table(Arc::clone(&table)).map_err(failed)?;
+        let rows = frame.count().await.map_err(|e| EngineError::Unreadable {
+            format: file.format.as_str(),
+            detail: e.to_string(),
+        })? as u64;
         let info = DatasetInfo::from_schema(&schema, rows);
         let open = OpenDataset {
             rows: Rows::Local(table),
@@ -318,9 +345,9 @@ impl Engine {
         };
         if let Some(replaced) = replaced {
             self.forget_results(id);
-            let new_path = answering._file.as_ref().map(|f| &f.path);
+            let new_url = answering._file.as_ref().map(|f| &f.url);
             if let Some(file) = &replaced._file
-                && Some(&file.path) != new_path
+                && Some(&file.url) != new_url
             {
                 file.retire();
             }

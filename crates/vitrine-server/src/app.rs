@@ -51,6 +51,8 @@ pub struct Services {
     pub tokens: Arc<TokenService>,
     /// The built-in report engine, its open datasets and its result cache.
     pub engine: Arc<Engine>,
+    /// Where dataset files live.
+    pub files: Arc<crate::files::DatasetFiles>,
     /// Serializes opening datasets, so that an open and a capacity's pause never cross.
     pub dataset_loading: Arc<tokio::sync::Mutex<()>>,
     /// The pools of the organizations' connections, and the imports under way.
@@ -98,6 +100,8 @@ pub enum StartError {
     Http(#[from] reqwest::Error),
     #[error("database: {0}")]
     Store(#[from] vitrine_store::StoreError),
+    #[error(transparent)]
+    Files(#[from] crate::files::FilesError),
 }
 
 impl AppState {
@@ -131,11 +135,16 @@ impl AppState {
         )
         .await?;
         let engine = Arc::new(engine_within(&config.limits));
+        let files = Arc::new(crate::files::DatasetFiles::open(
+            &config.data_dir,
+            config.dataset_storage.as_deref(),
+        )?);
+        files.register_with(&engine);
         let dataset_loading = Arc::new(tokio::sync::Mutex::new(()));
         let local = Arc::new(LocalProvider::new(
             Arc::clone(&store),
             Arc::clone(&engine),
-            config.data_dir.clone(),
+            Arc::clone(&files),
             Arc::clone(&dataset_loading),
         ));
         let notices = Arc::new(crate::notices::Notices::with_feed(Arc::clone(&feed)));
@@ -153,6 +162,7 @@ impl AppState {
             metrics,
             tokens: Arc::new(tokens),
             engine: Arc::clone(&engine),
+            files,
             dataset_loading,
             sources: Default::default(),
             secrets,

@@ -13,6 +13,8 @@ use tokio::sync::mpsc;
 use vitrine_store::transfer::{TableBatch, TableSink, TableSource};
 use vitrine_store::{Store, StoreError, StoreResult};
 
+use crate::files::DatasetFiles;
+
 /// The database's rows in a backup: one JSON line per batch of one table.
 const DATABASE_FILE: &str = "database.jsonl";
 const MANIFEST_FILE: &str = "manifest.json";
@@ -95,13 +97,13 @@ impl TableSource for Drain {
     }
 }
 
-/// Writes a backup of `store` and of the dataset files it names (under `data_dir`) into the
+/// Writes a backup of `store` and of the dataset files it names (kept by `files`) into the
 /// directory `to`, which must not exist or be empty. The rows are one snapshot; the files are
 /// copied after it, and each version's file is never rewritten, only removed once replaced: a
 /// file removed in between fails the backup (run it again) rather than leaving it incomplete.
 pub async fn backup(
     store: &dyn Store,
-    data_dir: &Path,
+    files: &DatasetFiles,
     to: &Path,
 ) -> Result<Manifest, TransferError> {
     ensure_empty_dir(to).await?;
@@ -113,7 +115,7 @@ pub async fn backup(
     sink.out.flush().await.map_err(file_error(&sink.path))?;
     sink.out.get_ref().sync_all().await.map_err(file_error(&sink.path))?;
     for relative in &sink.files {
-        copy_file(&data_dir.join(relative), &to.join(relative)).await?;
+        files.download(relative, &to.join(relative)).await.map_err(files_error)?;
     }
     let manifest =
         Manifest { format: 1, made_at: chrono::Utc::now(), rows: sink.rows, files: sink.files };
@@ -121,10 +123,10 @@ pub async fn backup(
     Ok(manifest)
 }
 
-/// Restores the backup in `from` into `store` (empty) and `data_dir`.
+/// Restores the backup in `from` into `store` (empty) and `files`.
 pub async fn restore(
     store: &dyn Store,
-    data_dir: &Path,
+    files: &DatasetFiles,
     from: &Path,
 ) -> Result<Manifest, TransferError> {
     let path = from.join(MANIFEST_FILE);
@@ -142,7 +144,7 @@ pub async fn restore(
     let mut source = LinesIn { input: tokio::io::BufReader::new(file), line: String::new() };
     store.import(&mut source).await?;
     for relative in &manifest.files {
-        copy_file(&from.join(relative), &data_dir.join(relative)).await?;
+        files.upload(&from.join(relative), relative).await.map_err(files_error)?;
     }
     Ok(manifest)
 }
@@ -238,13 +240,8 @@ async fn ensure_empty_dir(dir: &Path) -> Result<(), TransferError> {
     Ok(())
 }
 
-async fn copy_file(from: &Path, to: &Path) -> Result<(), TransferError> {
-    if let Some(parent) = to.parent() {
-        tokio::fs::create_dir_all(parent).await.map_err(file_error(parent))?;
-    }
-    tokio::fs::copy(from, to).await.map_err(file_error(from))?;
-    let file = tokio::fs::File::open(to).await.map_err(file_error(to))?;
-    file.sync_all().await.map_err(file_error(to))
+fn files_error(error: crate::files::FilesError) -> TransferError {
+    TransferError::Backup(error.to_string())
 }
 
 async fn write_manifest(to: &Path, manifest: &Manifest) -> Result<(), TransferError> {

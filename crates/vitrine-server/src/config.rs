@@ -13,6 +13,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "VITRINE_LISTEN",
     "VITRINE_PUBLIC_URL",
     "VITRINE_DATA_DIR",
+    "VITRINE_DATASET_STORAGE",
     "VITRINE_DATABASE",
     "VITRINE_LOG",
     "VITRINE_LOG_FORMAT",
@@ -39,6 +40,8 @@ pub struct ConfigLayer {
     pub listen: Option<String>,
     pub public_url: Option<String>,
     pub data_dir: Option<PathBuf>,
+    /// Where dataset files live when not in the data directory: an object store's URL.
+    pub dataset_storage: Option<String>,
     pub database: Option<String>,
     pub log_format: Option<String>,
     /// Only from the environment (`VITRINE_MASTER_KEY`): never written in a file.
@@ -283,6 +286,7 @@ impl ConfigLayer {
             listen: over.listen.or(self.listen),
             public_url: over.public_url.or(self.public_url),
             data_dir: over.data_dir.or(self.data_dir),
+            dataset_storage: over.dataset_storage.or(self.dataset_storage),
             database: over.database.or(self.database),
             log_format: over.log_format.or(self.log_format),
             master_key: over.master_key.or(self.master_key),
@@ -346,6 +350,7 @@ impl ConfigLayer {
                 "VITRINE_LISTEN" => layer.listen = Some(value),
                 "VITRINE_PUBLIC_URL" => layer.public_url = Some(value),
                 "VITRINE_DATA_DIR" => layer.data_dir = Some(value.into()),
+                "VITRINE_DATASET_STORAGE" => layer.dataset_storage = Some(value),
                 "VITRINE_DATABASE" => layer.database = Some(value),
                 "VITRINE_LOG_FORMAT" => layer.log_format = Some(value),
                 "VITRINE_MASTER_KEY" => layer.master_key = Some(value),
@@ -398,6 +403,9 @@ pub struct ServerConfig {
     /// The address users reach Vitrine at; an `https` URL makes cookies `Secure`.
     pub public_url: String,
     pub data_dir: PathBuf,
+    /// Dataset files in an object store (`s3://bucket/prefix`, `file:///path`) rather than
+    /// in the data directory.
+    pub dataset_storage: Option<String>,
     pub database: String,
     pub log_format: LogFormat,
     /// Seals the token signing keys; when absent, a key file in the data directory is used.
@@ -519,6 +527,7 @@ impl ServerConfig {
             listen,
             public_url,
             data_dir,
+            dataset_storage: layer.dataset_storage,
             database,
             log_format,
             master_key,

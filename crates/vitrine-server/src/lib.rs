@@ -10,6 +10,7 @@ pub mod config;
 pub mod database;
 pub mod demo;
 pub mod error;
+pub mod files;
 pub mod mail;
 pub mod metrics;
 pub mod notices;

@@ -208,6 +208,7 @@ fn load_config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
         listen: args.listen,
         public_url: args.public_url,
         data_dir: args.data_dir,
+        dataset_storage: None,
         database: args.database,
         log_format: None,
         master_key: None,
@@ -646,11 +647,19 @@ async fn store_copy(from: &str, to: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn dataset_files(config: &ServerConfig) -> anyhow::Result<vitrine_server::files::DatasetFiles> {
+    Ok(vitrine_server::files::DatasetFiles::open(
+        &config.data_dir,
+        config.dataset_storage.as_deref(),
+    )?)
+}
+
 async fn backup(args: ServeArgs, to: &std::path::Path) -> anyhow::Result<()> {
     let config = load_config(args)?;
     init_logging(config.log_format);
     let store = open_store(&config).await?;
-    let manifest = vitrine_server::backup::backup(&*store, &config.data_dir, to).await?;
+    let files = dataset_files(&config)?;
+    let manifest = vitrine_server::backup::backup(&*store, &files, to).await?;
     store.close().await;
     println!(
         "Backed up {} rows and {} dataset files into {}. Keep the master key apart from it.",
@@ -665,7 +674,8 @@ async fn restore(args: ServeArgs, from: &std::path::Path) -> anyhow::Result<()> 
     let config = load_config(args)?;
     init_logging(config.log_format);
     let store = open_store(&config).await?;
-    let manifest = vitrine_server::backup::restore(&*store, &config.data_dir, from).await?;
+    let files = dataset_files(&config)?;
+    let manifest = vitrine_server::backup::restore(&*store, &files, from).await?;
     store.close().await;
     println!(
         "Restored {} rows and {} dataset files from the backup of {}. Start the servers with the installation's master key.",

@@ -55,7 +55,7 @@ fn controller(app: &TestApp, timeout_ms: u64) -> Arc<CapacityController> {
     let local = Arc::new(LocalProvider::new(
         app.store.clone(),
         app.state.engine.clone(),
-        app.data_dir().to_path_buf(),
+        app.state.files.clone(),
         app.state.dataset_loading.clone(),
     ));
     let clock: Arc<dyn Clock> = app.clock.clone();

@@ -6,22 +6,12 @@ mod common;
 
 use common::*;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const VISITS: &[u8] = b"city,visits,day\nOslo,3,2024-01-05\nBergen,5,2024-02-10\n";
 
 async fn total(app: &TestApp, session: &Session, report: &str) -> Value {
-    let token = session.token(report).await["token"].as_str().unwrap().to_string();
-    let answer = app
-        .anonymous()
-        .post(app.url(&format!("/api/v1/embed/reports/{report}/query")))
-        .bearer_auth(token)
-        .json(&json!({ "page": "main", "visual": "total" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), StatusCode::OK);
-    answer.json::<Value>().await.unwrap()["rows"][0][0].clone()
+    card_total(&app.url(""), session, report).await
 }
 
 async fn visits_dataset(session: &Session) -> String {
@@ -138,4 +128,59 @@ async fn a_csv_is_converted_while_it_streams_in_and_a_bad_value_names_its_row() 
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("near data row"), "{message}");
     assert!(!message.contains('/'), "no server path: {message}");
+}
+
+/// The files of `dir/datasets/{id}`, by name.
+fn files_of(dir: &std::path::Path, id: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.join("datasets").join(id)) else { return Vec::new() };
+    let mut names: Vec<String> =
+        entries.map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    names.sort();
+    names
+}
+
+/// Waits (up to five seconds) until `dir` holds exactly the files `wanted` accepts.
+async fn until_files(dir: &std::path::Path, id: &str, wanted: impl Fn(&[String]) -> bool) {
+    for _ in 0..100 {
+        if wanted(&files_of(dir, id)) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the files of dataset {id} are {:?}", files_of(dir, id));
+}
+
+/// `dataset_storage` sends dataset files through `object_store` (here its local file system, as
+/// a bucket would be): uploads, queries, replacements and deletions all go to the store, and the
+/// data directory keeps no dataset file and no leftover upload.
+#[tokio::test]
+async fn with_dataset_storage_set_files_live_in_the_object_store_and_nowhere_else() {
+    let storage = tempfile::tempdir().unwrap();
+    let url = url::Url::from_directory_path(storage.path()).unwrap().to_string();
+    let app = spawn_app_with(move |layer| vitrine_server::config::ConfigLayer {
+        dataset_storage: Some(url),
+        ..layer
+    })
+    .await;
+    let contributor = app.sign_in(CONTRIBUTOR).await;
+    let id = visits_dataset(&contributor).await;
+    let report = card_report(&contributor, "Visits", &id, "visits").await;
+    assert_eq!(total(&app, &contributor, &report).await, 8, "read from the store");
+    let stored = files_of(storage.path(), &id);
+    assert!(stored.len() == 1 && stored[0].starts_with("v1-"), "{stored:?}");
+    assert!(files_of(app.data_dir(), &id).is_empty(), "nothing in the data directory");
+
+    let more = b"city,visits,day\nOslo,3,2024-01-05\nBergen,5,2024-02-10\nTromso,100,2024-03-01\n";
+    let replaced = replace_data(&contributor, &id, "visits.csv", more).await;
+    assert_eq!(replaced.status(), StatusCode::OK, "{:?}", replaced.text().await);
+    assert_eq!(total(&app, &contributor, &report).await, 108, "version 2, from the store");
+    until_files(storage.path(), &id, |f| f.len() == 1 && f[0].starts_with("v2-")).await;
+
+    let deleted = contributor.delete(&format!("/api/v1/reports/{report}")).await;
+    assert!(deleted.status().is_success());
+    let deleted = contributor.delete(&format!("/api/v1/datasets/{id}")).await;
+    assert!(deleted.status().is_success(), "{:?}", deleted.text().await);
+    until_files(storage.path(), &id, <[String]>::is_empty).await;
+    let uploads: Vec<_> = std::fs::read_dir(app.data_dir().join("uploads")).unwrap().collect();
+    assert!(uploads.is_empty(), "converted uploads do not stay behind: {uploads:?}");
 }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use common::nodes::{Installation, MASTER_KEY, Node, PrivatePostgres};
 use common::sse::events_until;
-use common::{ADMIN, PASSWORD, Session, VIEWER};
+use common::{ADMIN, CONTRIBUTOR, PASSWORD, Session, VIEWER};
 
 async fn first_report(viewer: &Session) -> String {
     let reports = viewer.json("/api/v1/reports").await;
@@ -381,4 +381,43 @@ async fn an_open_report_on_one_node_hears_what_another_node_changed_within_a_sec
     assert!(revoked.status().is_success());
     let heard = events_until(&mut live, "revoked", Duration::from_secs(1)).await;
     assert_eq!(heard.last().map(|e| e.event.as_str()), Some("revoked"), "{heard:?}");
+}
+
+/// Nodes that share no directory, only the database and an object store for dataset files
+/// (`object_store`'s local file system standing in for a bucket): what one node uploads
+/// answers on the other, and new data switched in on the other answers on the first at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_without_a_shared_directory_share_dataset_files_through_an_object_store() {
+    let installation = Installation::seeded().await;
+    let bucket = tempfile::tempdir().unwrap();
+    let storage = url::Url::from_directory_path(bucket.path()).unwrap().to_string();
+    let (own_a, own_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let node = |own: &tempfile::TempDir| {
+        installation.start_with(&[
+            ("VITRINE_DATA_DIR", own.path().display().to_string()),
+            ("VITRINE_DATASET_STORAGE", storage.clone()),
+        ])
+    };
+    let (a, b) = (node(&own_a), node(&own_b));
+    let on_a = a.sign_in(CONTRIBUTOR).await;
+    let on_b = b.sign_in(CONTRIBUTOR).await;
+    let visits = b"city,visits\nOslo,3\nBergen,5\n";
+    let created = common::upload(&on_a, "Visits", "visits.csv", visits).await;
+    assert_eq!(created.status(), StatusCode::CREATED, "{:?}", created.text().await);
+    let id = created.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let report = common::card_report(&on_a, "Visits", &id, "visits").await;
+    assert_eq!(common::card_total(&b.url(""), &on_b, &report).await, 8, "uploaded on A, read on B");
+    assert_eq!(common::card_total(&a.url(""), &on_a, &report).await, 8);
+
+    let more = b"city,visits\nOslo,3\nBergen,5\nTromso,100\n";
+    let replaced = common::replace_data(&on_b, &id, "visits.csv", more).await;
+    assert_eq!(replaced.status(), StatusCode::OK, "{:?}", replaced.text().await);
+    assert_eq!(
+        common::card_total(&a.url(""), &on_a, &report).await,
+        108,
+        "replaced on B, read on A"
+    );
+    for own in [&own_a, &own_b] {
+        assert!(!own.path().join("datasets").exists(), "no dataset file in a node's directory");
+    }
 }

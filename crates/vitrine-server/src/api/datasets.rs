@@ -16,7 +16,7 @@ use super::{JsonFields, json, requests};
 use crate::app::AppState;
 use crate::auth::ApiCaller;
 use crate::error::{ApiError, ApiResult};
-use crate::services::datasets::{self, ConvertedUpload, DATASETS_DIR};
+use crate::services::datasets::{self, ConvertedUpload};
 use crate::services::{parse_id, sources};
 
 /// Uploads larger than this are refused (a CSV of a hundred million rows is about 7 GB).
@@ -111,8 +111,7 @@ async fn read_parts(
     with_csrf: bool,
 ) -> ApiResult<(Option<String>, Upload)> {
     let mut csrf = None;
-    let dir = state.config.data_dir.join(DATASETS_DIR);
-    tokio::fs::create_dir_all(&dir).await.map_err(|_| ApiError::internal())?;
+    tokio::fs::create_dir_all(state.files.scratch_dir()).await.map_err(|_| ApiError::internal())?;
     let mut upload = Upload { name: None, file: None };
     while let Some(mut field) = form.next_field().await.map_err(unreadable_upload)? {
         match field.name() {
@@ -199,7 +198,7 @@ async fn convert(
     field: &mut axum::extract::multipart::Field<'_>,
     format: DataFormat,
 ) -> ApiResult<ConvertedUpload> {
-    let out = ConvertedUpload::place(&state.config.data_dir);
+    let out = state.files.scratch_file();
     let mut pace = UploadPace::new(&state.config.limits);
     let converted = match format {
         DataFormat::Csv => {

@@ -3,7 +3,6 @@
 //! reopens the built-in engine's datasets; `simulated` waits and fails on request, for demos
 //! and tests.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -35,7 +34,7 @@ pub trait CapacityProvider: Send + Sync + 'static {
 pub struct LocalProvider {
     store: Arc<dyn Store>,
     engine: Arc<Engine>,
-    data_dir: PathBuf,
+    files: Arc<crate::files::DatasetFiles>,
     /// Held while datasets open or close, by this provider and by the query path alike, so
     /// that an open under way and a pause never cross.
     loading: Arc<tokio::sync::Mutex<()>>,
@@ -45,10 +44,10 @@ impl LocalProvider {
     pub fn new(
         store: Arc<dyn Store>,
         engine: Arc<Engine>,
-        data_dir: PathBuf,
+        files: Arc<crate::files::DatasetFiles>,
         loading: Arc<tokio::sync::Mutex<()>>,
     ) -> Self {
-        Self { store, engine, data_dir, loading }
+        Self { store, engine, files, loading }
     }
 
     /// The organization's reports with the dataset each reads, and the capacities that serve
@@ -136,7 +135,7 @@ impl CapacityProvider for LocalProvider {
             if dataset.source.is_some() {
                 continue;
             }
-            crate::services::datasets::open_file(&self.engine, &self.data_dir, &dataset)
+            crate::services::datasets::open_file(&self.engine, &self.files, &dataset)
                 .await
                 .map_err(|e| {
                     ProviderError::Failed(format!("dataset {}: {}", dataset.name, e.message))

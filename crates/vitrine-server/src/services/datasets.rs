@@ -1,37 +1,31 @@
-//! Datasets: Parquet files in the data directory (uploaded — a CSV converted once while it
+//! Datasets: Parquet files kept by [`crate::files`] (uploaded — a CSV converted once while it
 //! streams in — and replaced in place, version after version), files registered by path from
 //! the command line, and tables of an organization's databases (see [`super::sources`]). No
 //! dataset is held in memory: one is opened for its first query, cheaply, and scanned on disk
 //! or queried at its source; a paused capacity closes its datasets.
 
 use crate::cluster::Change;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::Utc;
 use vitrine_core::{ContentScope, DatasetId, OrgId, validate};
-use vitrine_engine::{DataFile, DataFormat, DatasetInfo, Engine, ReportDefinition};
+use vitrine_engine::{DataFormat, DatasetInfo, Engine, ReportDefinition};
 use vitrine_store::{Actor, Dataset, NewData, Store};
 
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::files::{DATASETS_DIR, DatasetFiles, UPLOAD_PREFIX};
 
-/// Where datasets are kept, inside the data directory: `datasets/{id}/v{version}.parquet`.
-pub const DATASETS_DIR: &str = "datasets";
-/// Uploads being converted, inside [`DATASETS_DIR`].
-const UPLOAD_PREFIX: &str = ".upload-";
-
-/// The file of a dataset: relative locations are inside the data directory.
-pub fn file_of(data_dir: &Path, dataset: &Dataset) -> PathBuf {
-    let location = Path::new(&dataset.location);
-    if location.is_absolute() { location.to_path_buf() } else { data_dir.join(location) }
-}
+/// How old a file must be before the sweep removes it as left behind: a file written or
+/// replaced more recently may still be settling into its record, or read, on another node.
+const SWEEP_GRACE: chrono::Duration = chrono::Duration::minutes(10);
 
 pub fn format_of(dataset: &Dataset) -> DataFormat {
     if dataset.format == "csv" { DataFormat::Csv } else { DataFormat::Parquet }
 }
 
-/// Where version `version` of a dataset's data is kept (relative to the data directory). The
+/// Where version `version` of a dataset's data is kept (relative to the storage's root). The
 /// name is new each time: two nodes preparing the same version at once (an import here, an
 /// upload there) write two files, and the one whose switch loses removes only its own.
 pub fn location_of(id: DatasetId, version: u64) -> String {
@@ -103,49 +97,41 @@ pub async fn open(state: &AppState, dataset: &Dataset) -> ApiResult<DatasetInfo>
             ));
         }
     }
-    open_file(&state.engine, &state.config.data_dir, dataset).await
+    open_file(&state.engine, &state.files, dataset).await
 }
 
 /// Opens a dataset's file (owned files are removed once replaced and unread).
 pub async fn open_file(
     engine: &Engine,
-    data_dir: &Path,
+    files: &DatasetFiles,
     dataset: &Dataset,
 ) -> ApiResult<DatasetInfo> {
-    let path = file_of(data_dir, dataset);
-    let file = if owned(dataset) {
-        DataFile::owned(path.clone(), format_of(dataset))
-    } else {
-        DataFile::registered(path.clone(), format_of(dataset))
-    };
+    let file = files.data_file(&dataset.location, format_of(dataset));
     engine.open_file(&dataset.id.to_string(), file, dataset.version).await.map_err(|error| {
-        tracing::error!(dataset = %dataset.id, path = %path.display(), %error, "could not open a dataset");
+        tracing::error!(dataset = %dataset.id, location = %dataset.location, %error, "could not open a dataset");
         ApiError::new(ErrorCode::Internal, format!("The dataset “{}” could not be opened.", dataset.name))
     })
 }
 
-/// An upload converted to a dataset file, waiting in the datasets directory to become a
-/// dataset or a dataset's next version; removed if it becomes neither.
+/// An upload converted to a dataset file on this node, waiting to become a dataset or a
+/// dataset's next version; removed if it becomes neither.
 #[derive(Debug)]
 pub struct ConvertedUpload {
-    pub path: PathBuf,
+    pub path: std::path::PathBuf,
     pub info: DatasetInfo,
 }
 
 impl ConvertedUpload {
-    /// A fresh place for an upload's converted file.
-    pub fn place(data_dir: &Path) -> PathBuf {
-        data_dir.join(DATASETS_DIR).join(format!("{UPLOAD_PREFIX}{}.parquet", uuid::Uuid::now_v7()))
-    }
-
-    /// Moves the file to its dataset's place; it is then no longer removed on drop.
-    pub async fn settle(mut self, data_dir: &Path, location: &str) -> ApiResult<DatasetInfo> {
-        let target = data_dir.join(location);
-        if let Some(parent) = target.parent() {
+    /// Stores the file as `location`; it is then no longer removed on drop.
+    pub async fn settle(mut self, files: &DatasetFiles, location: &str) -> ApiResult<DatasetInfo> {
+        if let Some(parent) = self.path.parent() {
             tokio::fs::create_dir_all(parent).await.map_err(|_| ApiError::internal())?;
         }
-        tokio::fs::rename(&self.path, &target).await.map_err(|_| ApiError::internal())?;
-        self.path = PathBuf::new();
+        files.store_file(&self.path, location).await.map_err(|error| {
+            tracing::error!(%error, location, "could not store a dataset file");
+            ApiError::internal()
+        })?;
+        self.path = std::path::PathBuf::new();
         Ok(self.info.clone())
     }
 }
@@ -182,14 +168,14 @@ pub async fn add_upload(
     within_limits(state, scope.org_id(), size, None).await?;
     let id = DatasetId::generate();
     let location = location_of(id, 1);
-    let info = upload.settle(&state.config.data_dir, &location).await?;
+    let info = upload.settle(&state.files, &location).await?;
     let now = state.clock.now();
     let dataset = record(scope.org_id(), id, name, DataFormat::Parquet, location, &info, now);
     let created = state.store.create_dataset(scope.org_id(), &caller.actor(now), &dataset).await;
     match created {
         Ok(created) => Ok(created),
         Err(error) => {
-            remove_dataset_dir(&state.config.data_dir, id).await;
+            remove_dataset_files(&state.files, id).await;
             Err(error.into())
         }
     }
@@ -275,7 +261,7 @@ pub async fn switch_version(
     let replaced = match state.store.replace_dataset_data(org, actor, dataset.id, &data).await {
         Ok(replaced) => replaced,
         Err(error) => {
-            let _ = tokio::fs::remove_file(state.config.data_dir.join(&location)).await;
+            state.files.remove(&location).await;
             return Err(error.into());
         }
     };
@@ -284,9 +270,9 @@ pub async fn switch_version(
     if was_open {
         // Queries under way finish on the old file, which goes once they are done.
         let _opening = state.dataset_loading.lock().await;
-        open_file(&state.engine, &state.config.data_dir, &replaced).await?;
+        open_file(&state.engine, &state.files, &replaced).await?;
     } else if owned(dataset) && dataset.location != replaced.location {
-        let _ = tokio::fs::remove_file(file_of(&state.config.data_dir, dataset)).await;
+        state.files.remove(&dataset.location).await;
     }
     // Other nodes close their copy; it opens at the new version on its next query there.
     state.feed.announce(Change::Dataset { dataset: dataset.id });
@@ -313,18 +299,15 @@ pub async fn replace_data(
     check_not_empty(&upload.info)?;
     check_readers(state, org, id, &upload.info, "file").await?;
     let size = file_size(&upload.path).await;
-    let replaced_size = if owned(&dataset) {
-        file_size(&file_of(&state.config.data_dir, &dataset)).await
-    } else {
-        0
-    };
+    let replaced_size = if owned(&dataset) { state.files.size(&dataset.location).await } else { 0 };
     within_limits(state, org, size, Some(replaced_size)).await?;
     let location = location_of(id, dataset.version + 1);
-    let info = upload.settle(&state.config.data_dir, &location).await?;
+    let info = upload.settle(&state.files, &location).await?;
     switch_version(state, org, &caller.actor(state.clock.now()), &dataset, location, &info).await
 }
 
-async fn file_size(path: &Path) -> u64 {
+/// The size of a file on this node (an upload being converted).
+pub async fn file_size(path: &Path) -> u64 {
     tokio::fs::metadata(path).await.map(|m| m.len()).unwrap_or(0)
 }
 
@@ -343,7 +326,7 @@ pub async fn within_limits(
     let mut stored = added;
     for dataset in state.store.list_datasets(org).await? {
         if owned(&dataset) {
-            stored += file_size(&file_of(&state.config.data_dir, &dataset)).await;
+            stored += state.files.size(&dataset.location).await;
         }
     }
     stored = stored.saturating_sub(replaced.unwrap_or(0));
@@ -422,23 +405,29 @@ pub async fn delete(
 pub async fn forget(state: &AppState, dataset: &Dataset) {
     state.feed.announce(Change::Dataset { dataset: dataset.id });
     let was_open = state.engine.retire(&dataset.id.to_string());
-    if owned(dataset) && !was_open {
-        let _ = tokio::fs::remove_file(file_of(&state.config.data_dir, dataset)).await;
-    }
     if !was_open {
-        remove_dataset_dir(&state.config.data_dir, dataset.id).await;
+        remove_dataset_files(&state.files, dataset.id).await;
     }
 }
 
-async fn remove_dataset_dir(data_dir: &Path, id: DatasetId) {
-    let _ = tokio::fs::remove_dir_all(data_dir.join(DATASETS_DIR).join(id.to_string())).await;
+/// Removes every file of dataset `id` (its versions, current or not).
+async fn remove_dataset_files(files: &DatasetFiles, id: DatasetId) {
+    let prefix = format!("{DATASETS_DIR}/{id}/");
+    match files.list().await {
+        Ok(listed) => {
+            for file in listed.iter().filter(|f| f.location.starts_with(&prefix)) {
+                files.remove(&file.location).await;
+            }
+        }
+        Err(error) => tracing::warn!(dataset = %id, %error, "could not list a dataset's files"),
+    }
 }
 
-/// At start: removes what a crash or a replaced version left behind — uploads never
-/// finished, and versions older than each dataset's current one. Nothing is opened: a
-/// dataset opens on its first query, so a restart is ready at once.
+/// At start and when a node takes the lead: removes what a crash or a replaced version left
+/// behind (uploads never finished, versions older than each dataset's current one), once
+/// older than [`SWEEP_GRACE`]. Nothing is opened: a dataset opens on its first query, so a
+/// restart is ready at once.
 pub async fn sweep(state: &AppState) {
-    let dir = state.config.data_dir.join(DATASETS_DIR);
     let datasets = match state.store.all_datasets().await {
         Ok(datasets) => datasets,
         Err(error) => {
@@ -446,24 +435,42 @@ pub async fn sweep(state: &AppState) {
             return;
         }
     };
-    let current: std::collections::HashSet<PathBuf> =
-        datasets.iter().filter(|d| owned(d)).map(|d| file_of(&state.config.data_dir, d)).collect();
+    let before = Utc::now() - SWEEP_GRACE;
+    sweep_uploads(&state.files, before).await;
+    let current: std::collections::HashSet<&str> =
+        datasets.iter().filter(|d| owned(d)).map(|d| d.location.as_str()).collect();
     let known: std::collections::HashSet<String> =
         datasets.iter().map(|d| d.id.to_string()).collect();
-    let Ok(mut entries) = tokio::fs::read_dir(&dir).await else { return };
+    let listed = match state.files.list().await {
+        Ok(listed) => listed,
+        Err(error) => {
+            tracing::error!(%error, "could not list dataset files");
+            return;
+        }
+    };
+    for file in listed {
+        let mut parts = file.location.split('/').skip(1);
+        let (Some(id), Some(_name)) = (parts.next(), parts.next()) else { continue };
+        // A dataset not (yet) recorded is left alone: its file may be settling on another node.
+        if known.contains(id) && !current.contains(file.location.as_str()) && file.modified < before
+        {
+            tracing::info!(location = %file.location, "removing a replaced dataset version");
+            state.files.remove(&file.location).await;
+        }
+    }
+}
+
+/// Removes this node's conversions that never finished.
+async fn sweep_uploads(files: &DatasetFiles, before: chrono::DateTime<Utc>) {
+    let Ok(mut entries) = tokio::fs::read_dir(files.scratch_dir()).await else { return };
     while let Ok(Some(entry)) = entries.next_entry().await {
-        let name = entry.file_name().to_string_lossy().to_string();
-        let path = entry.path();
-        if name.starts_with(UPLOAD_PREFIX) {
-            let _ = tokio::fs::remove_file(&path).await;
-        } else if path.is_dir() && known.contains(&name) {
-            let Ok(mut versions) = tokio::fs::read_dir(&path).await else { continue };
-            while let Ok(Some(version)) = versions.next_entry().await {
-                if !current.contains(&version.path()) {
-                    tracing::info!(path = %version.path().display(), "removing a replaced dataset version");
-                    let _ = tokio::fs::remove_file(version.path()).await;
-                }
-            }
+        let stale = entry
+            .metadata()
+            .await
+            .and_then(|meta| meta.modified())
+            .is_ok_and(|modified| chrono::DateTime::<Utc>::from(modified) < before);
+        if entry.file_name().to_string_lossy().starts_with(UPLOAD_PREFIX) && stale {
+            let _ = tokio::fs::remove_file(entry.path()).await;
         }
     }
 }

@@ -616,7 +616,7 @@ async fn import(
     let schema = pool.describe(&relation).await.map_err(|e| explain(&e))?;
     let columns = DatasetInfo::from_schema(&schema, 0);
     datasets::check_readers(state, org, id, &columns, "columns").await.map_err(|e| e.message)?;
-    let place = ConvertedUpload::place(&state.config.data_dir);
+    let place = state.files.scratch_file();
     if let Some(parent) = place.parent() {
         tokio::fs::create_dir_all(parent).await.map_err(|e| e.to_string())?;
     }
@@ -632,12 +632,11 @@ async fn import(
     let replaced = if dataset.format == "source" {
         None
     } else {
-        let file = datasets::file_of(&state.config.data_dir, &dataset);
-        Some(tokio::fs::metadata(file).await.map(|m| m.len()).unwrap_or(0))
+        Some(state.files.size(&dataset.location).await)
     };
     datasets::within_limits(state, org, size, replaced).await.map_err(|e| e.message)?;
     let location = datasets::location_of(id, dataset.version + 1);
-    let info = converted.settle(&state.config.data_dir, &location).await.map_err(|e| e.message)?;
+    let info = converted.settle(&state.files, &location).await.map_err(|e| e.message)?;
     datasets::switch_version(state, org, actor, &dataset, location, &info)
         .await
         .map_err(|e| e.message)

@@ -421,6 +421,20 @@ pub async fn card_report(session: &Session, name: &str, dataset: &str, column: &
     report
 }
 
+/// The sum the card `total` of `report` shows to `session`, asked of the server at `base`.
+pub async fn card_total(base: &str, session: &Session, report: &str) -> Value {
+    let token = session.token(report).await["token"].as_str().unwrap().to_string();
+    let answer = Client::new()
+        .post(format!("{base}/api/v1/embed/reports/{report}/query"))
+        .bearer_auth(token)
+        .json(&json!({ "page": "main", "visual": "total" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    answer.json::<Value>().await.unwrap()["rows"][0][0].clone()
+}
+
 pub async fn upload(session: &Session, name: &str, file_name: &str, content: &[u8]) -> Response {
     upload_parts(session, &[("name", None, name.as_bytes()), ("file", Some(file_name), content)])
         .await

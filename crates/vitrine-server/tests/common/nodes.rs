@@ -102,6 +102,11 @@ impl Installation {
     }
 
     pub fn start(&self) -> Node {
+        self.start_with(&[])
+    }
+
+    /// A node with environment variables of its own (a data directory, a dataset storage).
+    pub fn start_with(&self, environment: &[(&str, String)]) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vitrine"))
             .args(["serve", "--config"])
             .arg(&self.config)
@@ -111,6 +116,7 @@ impl Installation {
             .env("VITRINE_LISTEN", "127.0.0.1:0")
             .env("VITRINE_LOG", "info")
             .env("VITRINE_LOG_FORMAT", "json")
+            .envs(environment.iter().map(|(key, value)| (*key, value.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
