@@ -65,10 +65,33 @@ pub enum EngineError {
     /// The source of a live dataset could not answer; the text names no credentials.
     #[error("the data source did not answer: {0}")]
     SourceUnavailable(String),
+    /// The dataset's file went away under the query: another node replaced or deleted the
+    /// data. Read the dataset's record again and ask again.
+    #[error("the dataset's file is gone: {0}")]
+    FileGone(String),
 }
 
 fn failed(error: impl std::fmt::Display) -> EngineError {
     EngineError::Failed(error.to_string())
+}
+
+/// A scan's failure: [`EngineError::FileGone`] when, anywhere in its causes, a file was not
+/// found.
+fn scan_failed(error: datafusion::error::DataFusionError) -> EngineError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(current) = cause {
+        let gone = current
+            .downcast_ref::<datafusion::object_store::Error>()
+            .is_some_and(|e| matches!(e, datafusion::object_store::Error::NotFound { .. }))
+            || current
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+        if gone {
+            return EngineError::FileGone(error.to_string());
+        }
+        cause = current.source();
+    }
+    failed(error)
 }
 
 /// Where an open dataset's rows are: a file scanned by DataFusion here, or a table of a
@@ -117,7 +140,10 @@ impl DataFile {
     pub fn owned(path: PathBuf, format: DataFormat) -> Self {
         let url = path.to_string_lossy().to_string();
         let remove: Remover = Box::new(move || {
-            if let Err(error) = std::fs::remove_file(&path) {
+            // Another node may have removed it first: it is gone either way.
+            if let Err(error) = std::fs::remove_file(&path)
+                && error.kind() != std::io::ErrorKind::NotFound
+            {
                 tracing::warn!(path = %path.display(), %error, "could not remove a replaced dataset file");
             }
         });
@@ -479,7 +505,7 @@ impl Engine {
             Rows::Local(_) => tokio::time::timeout(QUERY_TIMEOUT, frame.collect())
                 .await
                 .map_err(|_| EngineError::Timeout)?
-                .map_err(failed)?,
+                .map_err(scan_failed)?,
             Rows::Remote(remote) => {
                 let typed: Vec<Expr> = frame
                     .schema()

@@ -232,7 +232,11 @@ impl DatasetFiles {
             let (store, object) = (Arc::clone(&store), object.clone());
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(async move {
-                    if let Err(error) = store.delete(&object).await {
+                    let removed = store.delete(&object).await;
+                    // Another node may have removed it first: it is gone either way.
+                    if let Err(error) = removed
+                        && !matches!(error, datafusion::object_store::Error::NotFound { .. })
+                    {
                         tracing::warn!(%object, %error, "could not remove a replaced dataset file");
                     }
                 });

@@ -104,7 +104,7 @@ async fn an_account_locked_on_one_node_is_locked_on_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_attempts_and_a_strangers_lock_are_counted_across_nodes() {
     let installation = Installation::seeded().await;
-    installation.limit_sign_ins(6);
+    installation.set_limits(&[("sign_in_per_minute", 6)]);
     let (a, b) = (installation.start(), installation.start());
     let client = reqwest::Client::new();
     let attempt = |node: &Node| {
@@ -420,4 +420,67 @@ async fn nodes_without_a_shared_directory_share_dataset_files_through_an_object_
     for own in [&own_a, &own_b] {
         assert!(!own.path().join("datasets").exists(), "no dataset file in a node's directory");
     }
+}
+
+/// One node queries without pause (no result cache, so every query scans) while another
+/// switches in new data again and again and removes each replaced file at once: a query
+/// whose file goes away under it reads the dataset's record again and answers from the new
+/// version. Not one query fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_on_one_node_survive_another_node_replacing_their_data_under_them() {
+    let installation = Installation::seeded().await;
+    installation.set_limits(&[("result_cache_seconds", 0)]);
+    let (a, b) = (installation.start(), installation.start());
+    let on_a = a.sign_in(CONTRIBUTOR).await;
+    let on_b = b.sign_in(CONTRIBUTOR).await;
+    let data = |rows: usize| {
+        let mut csv = String::from("city,visits\n");
+        for n in 0..rows {
+            csv.push_str(&format!("city-{},{}\n", n % 97, n % 10));
+        }
+        csv.into_bytes()
+    };
+    let created = common::upload(&on_b, "Visits", "visits.csv", &data(200_000)).await;
+    assert_eq!(created.status(), StatusCode::CREATED, "{:?}", created.text().await);
+    let id = created.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let report = common::card_report(&on_b, "Visits", &id, "visits").await;
+    let token = on_a.token(&report).await["token"].as_str().unwrap().to_string();
+
+    let replacing = Arc::new(AtomicBool::new(true));
+    let querying = {
+        let (replacing, url) =
+            (Arc::clone(&replacing), a.url(&format!("/api/v1/embed/reports/{report}/query")));
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let (mut answered, mut failed) = (0, Vec::new());
+            while replacing.load(Ordering::SeqCst) {
+                let answer = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({ "page": "main", "visual": "total" }))
+                    .send()
+                    .await
+                    .unwrap();
+                match answer.status() {
+                    StatusCode::OK => answered += 1,
+                    status => failed.push(format!("{status}: {}", answer.text().await.unwrap())),
+                }
+            }
+            (answered, failed)
+        })
+    };
+    for round in 0..12 {
+        let replaced = common::replace_data(&on_b, &id, "visits.csv", &data(200_000 + round)).await;
+        assert_eq!(replaced.status(), StatusCode::OK, "{:?}", replaced.text().await);
+    }
+    replacing.store(false, Ordering::SeqCst);
+    let (answered, failed) = querying.await.unwrap();
+    assert!(answered >= 12, "{answered} queries answered");
+    assert!(
+        failed.is_empty(),
+        "{} of {} queries failed: {:?}",
+        failed.len(),
+        answered + failed.len(),
+        failed.first()
+    );
 }

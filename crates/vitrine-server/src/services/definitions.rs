@@ -81,7 +81,19 @@ pub async fn query(
     let id: DatasetId = definition.dataset.parse().map_err(|_| missing())?;
     let dataset = state.store.get_dataset(claims.org, id).await.map_err(|_| missing())?;
     datasets::ensure_open(state, &dataset, datasets::OpenFor::Viewers).await?;
-    state.engine.query(&definition, request, &claims.rls).await.map_err(engine_error)
+    match state.engine.query(&definition, request, &claims.rls).await {
+        Err(error @ (EngineError::FileGone(_) | EngineError::NotLoaded(_))) => {
+            // Another node switched in new data (or deleted the dataset): the file this query
+            // read was removed, or the change closed the dataset here between the open and
+            // the query. Read the record again, once.
+            tracing::info!(dataset = %id, %error, "the data changed under a query; asking again");
+            state.engine.close(&id.to_string());
+            let dataset = state.store.get_dataset(claims.org, id).await.map_err(|_| missing())?;
+            datasets::ensure_open(state, &dataset, datasets::OpenFor::Viewers).await?;
+            state.engine.query(&definition, request, &claims.rls).await.map_err(engine_error)
+        }
+        answer => answer.map_err(engine_error),
+    }
 }
 
 pub fn engine_error(error: EngineError) -> ApiError {

@@ -81,13 +81,14 @@ impl Installation {
         Self { url, data, config, application }
     }
 
-    /// Sets every node's allowance of sign-in attempts per address and minute (nodes started
-    /// from now on).
-    pub fn limit_sign_ins(&self, per_minute: u32) {
-        let limits = format!(
-            "[limits]\nsign_in_per_minute = {per_minute}\nfailed_auth_per_minute = 100000\n"
-        );
-        std::fs::write(&self.config, limits).expect("config");
+    /// Sets `[limits]` of every node started from now on: `limits` over the tests' defaults
+    /// (throttles out of the way).
+    pub fn set_limits(&self, limits: &[(&str, u64)]) {
+        let mut all: std::collections::BTreeMap<&str, u64> =
+            [("sign_in_per_minute", 100_000), ("failed_auth_per_minute", 100_000)].into();
+        all.extend(limits.iter().copied());
+        let lines: String = all.iter().map(|(key, value)| format!("{key} = {value}\n")).collect();
+        std::fs::write(&self.config, format!("[limits]\n{lines}")).expect("config");
     }
 
     /// Runs a `vitrine` command on this installation, as an operator beside its nodes would.
@@ -166,6 +167,12 @@ pub struct Node {
 }
 
 impl Node {
+    /// The lines of this node's log that say `level` ("ERROR", "WARN"…).
+    pub fn logged(&self, level: &str) -> Vec<String> {
+        let wanted = format!("\"level\":\"{level}\"");
+        self.log.lock().unwrap().iter().filter(|line| line.contains(&wanted)).cloned().collect()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
