@@ -92,6 +92,7 @@ pub async fn token(
                 &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."),
             );
         }
+        inner.grants += 1;
         let lifetime = inner.settings.access_token_lifetime;
         let access_token = opaque("eyJ0eXAiOiJKV1QiLCJzdGFuZGluIjp0cnVlfQ.");
         inner.access_tokens.insert(

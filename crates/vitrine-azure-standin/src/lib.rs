@@ -49,6 +49,7 @@ pub fn router(world: Arc<World>) -> Router {
         .route("/__standin/clock", post(advance_clock))
         .route("/__standin/faults", post(add_fault))
         .route("/__standin/calls", get(calls))
+        .route("/__standin/grants", get(grants))
         .route("/__standin/embed-tokens", get(embed_tokens))
         .route("/__standin/capacities/{name}/state", put(set_capacity_state))
         .with_state(world)
@@ -73,6 +74,11 @@ async fn add_fault(State(world): State<Arc<World>>, Json(fault): Json<world::Fau
 
 async fn calls(State(world): State<Arc<World>>) -> Response {
     world.with(|inner, _| Json(json!(inner.calls)).into_response())
+}
+
+/// How many access tokens the token endpoint granted.
+async fn grants(State(world): State<Arc<World>>) -> Response {
+    world.with(|inner, _| Json(json!(inner.grants)).into_response())
 }
 
 async fn embed_tokens(State(world): State<Arc<World>>) -> Response {

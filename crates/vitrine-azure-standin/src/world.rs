@@ -221,6 +221,8 @@ pub struct Inner {
     pub capacities: Vec<Capacity>,
     pub operations: HashMap<Uuid, Operation>,
     pub calls: Vec<ArmCall>,
+    /// Access tokens granted by the token endpoint.
+    pub grants: u32,
     pub faults: VecDeque<Fault>,
 }
 
@@ -290,6 +292,7 @@ impl World {
             ],
             operations: HashMap::new(),
             calls: Vec::new(),
+            grants: 0,
             faults: VecDeque::new(),
         };
         Self { inner: Mutex::new(inner) }

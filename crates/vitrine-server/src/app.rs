@@ -51,6 +51,8 @@ pub struct Services {
     pub tokens: Arc<TokenService>,
     /// The built-in report engine, its open datasets and its result cache.
     pub engine: Arc<Engine>,
+    /// Entra ID access tokens for organizations' Power BI tenants.
+    pub powerbi: crate::services::powerbi::AccessTokens,
     /// Where dataset files live.
     pub files: Arc<crate::files::DatasetFiles>,
     /// Serializes opening datasets, so that an open and a capacity's pause never cross.
@@ -163,6 +165,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             engine: Arc::clone(&engine),
             files,
+            powerbi: Default::default(),
             dataset_loading,
             sources: Default::default(),
             secrets,

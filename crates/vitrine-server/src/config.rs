@@ -14,6 +14,9 @@ pub const KNOWN_ENV: &[&str] = &[
     "VITRINE_PUBLIC_URL",
     "VITRINE_DATA_DIR",
     "VITRINE_DATASET_STORAGE",
+    "VITRINE_POWERBI_API_URL",
+    "VITRINE_ENTRA_URL",
+    "VITRINE_ARM_URL",
     "VITRINE_DATABASE",
     "VITRINE_LOG",
     "VITRINE_LOG_FORMAT",
@@ -42,6 +45,11 @@ pub struct ConfigLayer {
     pub data_dir: Option<PathBuf>,
     /// Where dataset files live when not in the data directory: an object store's URL.
     pub dataset_storage: Option<String>,
+    /// The Power BI REST API, Entra ID and Azure Resource Manager (public cloud by default;
+    /// set for a sovereign cloud, or a stand-in in tests).
+    pub powerbi_api_url: Option<String>,
+    pub entra_url: Option<String>,
+    pub arm_url: Option<String>,
     pub database: Option<String>,
     pub log_format: Option<String>,
     /// Only from the environment (`VITRINE_MASTER_KEY`): never written in a file.
@@ -287,6 +295,9 @@ impl ConfigLayer {
             public_url: over.public_url.or(self.public_url),
             data_dir: over.data_dir.or(self.data_dir),
             dataset_storage: over.dataset_storage.or(self.dataset_storage),
+            powerbi_api_url: over.powerbi_api_url.or(self.powerbi_api_url),
+            entra_url: over.entra_url.or(self.entra_url),
+            arm_url: over.arm_url.or(self.arm_url),
             database: over.database.or(self.database),
             log_format: over.log_format.or(self.log_format),
             master_key: over.master_key.or(self.master_key),
@@ -351,6 +362,9 @@ impl ConfigLayer {
                 "VITRINE_PUBLIC_URL" => layer.public_url = Some(value),
                 "VITRINE_DATA_DIR" => layer.data_dir = Some(value.into()),
                 "VITRINE_DATASET_STORAGE" => layer.dataset_storage = Some(value),
+                "VITRINE_POWERBI_API_URL" => layer.powerbi_api_url = Some(value),
+                "VITRINE_ENTRA_URL" => layer.entra_url = Some(value),
+                "VITRINE_ARM_URL" => layer.arm_url = Some(value),
                 "VITRINE_DATABASE" => layer.database = Some(value),
                 "VITRINE_LOG_FORMAT" => layer.log_format = Some(value),
                 "VITRINE_MASTER_KEY" => layer.master_key = Some(value),
@@ -406,6 +420,8 @@ pub struct ServerConfig {
     /// Dataset files in an object store (`s3://bucket/prefix`, `file:///path`) rather than
     /// in the data directory.
     pub dataset_storage: Option<String>,
+    /// Where Power BI, Entra ID and Azure Resource Manager are reached.
+    pub cloud: CloudUrls,
     pub database: String,
     pub log_format: LogFormat,
     /// Seals the token signing keys; when absent, a key file in the data directory is used.
@@ -414,6 +430,25 @@ pub struct ServerConfig {
     pub smtp: Option<SmtpConfig>,
     pub limits: Limits,
     pub displays: DisplaysConfig,
+}
+
+/// The hosts of Microsoft's clouds Vitrine calls, without a trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudUrls {
+    pub powerbi_api: String,
+    pub entra: String,
+    pub arm: String,
+}
+
+fn cloud_url(field: &str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
+    let url = value.unwrap_or_else(|| default.to_string()).trim().trim_end_matches('/').to_string();
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(ConfigError::new(
+            field,
+            "must start with https:// (or http:// for a stand-in)",
+        ));
+    }
+    Ok(url)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -520,6 +555,15 @@ impl ServerConfig {
                 format!("must be at most {MAX_PUBLIC_URL_BYTES} bytes"),
             ));
         }
+        let cloud = CloudUrls {
+            powerbi_api: cloud_url(
+                "powerbi_api_url",
+                layer.powerbi_api_url,
+                "https://api.powerbi.com",
+            )?,
+            entra: cloud_url("entra_url", layer.entra_url, "https://login.microsoftonline.com")?,
+            arm: cloud_url("arm_url", layer.arm_url, "https://management.azure.com")?,
+        };
         let smtp = layer.smtp.map(SmtpConfig::resolve).transpose()?.flatten();
         let limits = Limits::resolve(layer.limits.unwrap_or_default())?;
         let displays = DisplaysConfig::resolve(layer.displays.unwrap_or_default())?;
@@ -528,6 +572,7 @@ impl ServerConfig {
             public_url,
             data_dir,
             dataset_storage: layer.dataset_storage,
+            cloud,
             database,
             log_format,
             master_key,

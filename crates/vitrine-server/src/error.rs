@@ -35,6 +35,8 @@ pub enum ErrorCode {
     Unavailable,
     /// A live dataset's database did not answer; asked again by itself (503, `Retry-After`).
     SourceUnavailable,
+    /// Entra ID, Power BI or Azure Resource Manager could not be reached (502).
+    PowerBiUnavailable,
     /// The request (or its upload) took too long and was stopped (408).
     RequestTimeout,
     Internal,
@@ -65,6 +67,7 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => "QuotaExceeded",
             ErrorCode::Unavailable => "Unavailable",
             ErrorCode::SourceUnavailable => "SourceUnavailable",
+            ErrorCode::PowerBiUnavailable => "PowerBiUnavailable",
             ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::Internal => "Internal",
         }
@@ -94,6 +97,7 @@ impl ErrorCode {
             | ErrorCode::CapacityStarting
             | ErrorCode::Unavailable
             | ErrorCode::SourceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::PowerBiUnavailable => StatusCode::BAD_GATEWAY,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

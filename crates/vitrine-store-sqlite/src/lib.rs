@@ -30,6 +30,7 @@ mod guards;
 mod installation;
 mod organizations;
 mod permissions;
+mod powerbi;
 mod reports;
 mod rls;
 mod sources;

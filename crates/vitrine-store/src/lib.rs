@@ -22,6 +22,7 @@ mod guards;
 mod installation;
 mod organizations;
 mod permissions;
+mod powerbi;
 mod records;
 mod reports;
 mod rls;
@@ -44,6 +45,7 @@ pub use guards::{GuardStore, stranger_forget_at};
 pub use installation::{AccountStore, InstallationStore};
 pub use organizations::OrganizationStore;
 pub use permissions::PermissionStore;
+pub use powerbi::{PowerBiStore, PowerBiTenant, audited_tenant};
 pub use records::*;
 pub use reports::ReportStore;
 pub use rls::RlsStore;
@@ -90,6 +92,7 @@ pub trait Store:
     + SourceStore
     + ClusterStore
     + GuardStore
+    + PowerBiStore
     + transfer::TransferStore
     + Send
     + Sync

@@ -44,6 +44,7 @@ pub const TABLES: &[&str] = &[
     "connections",
     "datasets",
     "dataset_refreshes",
+    "powerbi_tenants",
     "allowances",
     "stranger_attempts",
 ];

@@ -17,6 +17,7 @@ pub mod json;
 pub mod live;
 mod openapi;
 mod permissions;
+mod powerbi;
 mod reference;
 mod reports;
 mod requests;
@@ -82,6 +83,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(connections::list, connections::create))
         .routes(routes!(connections::show, connections::update, connections::delete))
         .routes(routes!(connections::test))
+        .routes(routes!(powerbi::show, powerbi::connect))
+        .routes(routes!(powerbi::reports))
         .routes(routes!(capacities::list, capacities::create))
         .routes(routes!(capacities::show, capacities::update, capacities::delete))
         .routes(routes!(capacities::resume))

@@ -28,6 +28,7 @@ use utoipa::openapi::{
         (name = "Embed", description = "Embed tokens and what they open (Authorization: Bearer)"),
         (name = "Datasets", description = "The data reports read: files, and tables or queries of connections"),
         (name = "Connections", description = "The organization's databases that datasets read"),
+        (name = "Power BI", description = "The organization's Power BI tenant and its reports"),
         (name = "Capacities", description = "Compute that pauses when nobody looks"),
         (name = "Users", description = "Users of the organization"),
         (name = "Groups", description = "Groups, their members and row-level security"),

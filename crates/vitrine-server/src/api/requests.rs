@@ -330,6 +330,21 @@ pub struct ConnectionSettings {
     pub query_timeout_seconds: Option<u32>,
 }
 
+/// An organization's Power BI tenant: its Entra ID service principal.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PowerBiConnect {
+    /// The Directory (tenant) ID, or the tenant's domain.
+    #[schema(min_length = 1, max_length = 253)]
+    pub tenant_id: String,
+    /// The Application (client) ID.
+    #[schema(format = Uuid)]
+    pub client_id: String,
+    /// The client secret's Value; sealed at rest, never answered back.
+    #[schema(min_length = 1, max_length = 1024)]
+    pub client_secret: String,
+}
+
 /// The filters of the organization's audit.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]

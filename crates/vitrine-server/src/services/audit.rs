@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 
 pub const DEFAULT_LIMIT: u32 = 200;
 pub const MAX_LIMIT: u32 = 10_000;
-pub const ENTITY_TYPES: [&str; 10] = [
+pub const ENTITY_TYPES: [&str; 11] = [
     "user",
     "group",
     "report",
@@ -23,6 +23,7 @@ pub const ENTITY_TYPES: [&str; 10] = [
     "apiKey",
     "capacity",
     "display",
+    "powerbi",
 ];
 pub const TOKEN_EVENT_KINDS: [&str; 4] = ["issued", "refreshed", "rejected", "revoked"];
 

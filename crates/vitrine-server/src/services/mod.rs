@@ -11,6 +11,7 @@ pub mod embed_tokens;
 pub mod groups;
 pub mod installation;
 pub mod permissions;
+pub mod powerbi;
 pub mod reports;
 pub mod rls;
 pub mod settings;

@@ -11,12 +11,14 @@ mod cluster;
 mod displays;
 mod guards;
 mod installation;
+mod powerbi;
 mod sources;
 mod transfer;
 pub use cluster::*;
 pub use displays::*;
 pub use guards::*;
 pub use installation::*;
+pub use powerbi::*;
 pub use sources::*;
 pub use transfer::*;
 
@@ -1099,6 +1101,7 @@ macro_rules! store_conformance_tests {
             a_reader_resuming_after_its_last_sequence_number_misses_no_racing_change,
             a_lease_has_one_holder_until_it_expires_or_is_given_up,
             racing_nodes_take_a_free_lease_once,
+            a_power_bi_tenant_is_kept_per_organization_replaced_and_audited_without_its_secret,
             an_allowance_is_spent_per_key_and_refilled_by_the_rule,
             racing_attempts_spend_an_allowance_exactly_once_each,
             a_strangers_email_locks_at_the_threshold_even_when_raced,

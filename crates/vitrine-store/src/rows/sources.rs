@@ -191,3 +191,31 @@ pub fn refresh_windows_json(source: &DatasetSource) -> StoreResult<Option<String
     }
     json_text(&source.refresh_windows).map(Some)
 }
+
+mapped! {
+    crate::PowerBiTenant => PowerBiTenantRow,
+}
+
+/// An organization's Power BI tenant.
+#[derive(sqlx::FromRow)]
+pub struct PowerBiTenantRow {
+    org_id: String,
+    tenant_id: String,
+    client_id: String,
+    secret_sealed: Vec<u8>,
+    updated_at: i64,
+}
+
+impl TryFrom<PowerBiTenantRow> for crate::PowerBiTenant {
+    type Error = StoreError;
+
+    fn try_from(row: PowerBiTenantRow) -> Result<Self, StoreError> {
+        Ok(crate::PowerBiTenant {
+            org_id: parse_id("org_id", &row.org_id)?,
+            tenant_id: row.tenant_id,
+            client_id: row.client_id,
+            secret_sealed: row.secret_sealed,
+            updated_at: from_ms(row.updated_at)?,
+        })
+    }
+}

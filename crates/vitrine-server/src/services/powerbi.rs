@@ -1,0 +1,319 @@
+//! Power BI through an organization's service principal. Vitrine signs in to Entra ID with the
+//! client-credentials grant (`POST {entra}/{tenant}/oauth2/v2.0/token`, scope
+//! `https://analysis.windows.net/powerbi/api/.default`), keeps each access token until five
+//! minutes before its `expires_in`, and reads the workspaces the principal belongs to and
+//! their reports. Connecting a tenant tests it first and explains the usual set-up faults in
+//! plain words; the secret is sealed with the master key and never answered back or logged.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use vitrine_core::{AdminScope, Fields, OrgId};
+use vitrine_store::PowerBiTenant;
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+
+/// The scope of an app-only token for the Power BI REST API.
+pub const POWER_BI_SCOPE: &str = "https://analysis.windows.net/powerbi/api/.default";
+/// An access token is used until this long before it expires.
+const TOKEN_MARGIN: Duration = Duration::minutes(5);
+/// Access tokens kept in all; beyond, the cache starts afresh.
+const MAX_CACHED_TOKENS: usize = 10_000;
+const MAX_SECRET_BYTES: usize = 1024;
+
+/// What an organization's principal may use, unsealed for one call.
+#[derive(Clone)]
+pub struct Principal {
+    pub tenant_id: String,
+    pub client_id: String,
+    secret: String,
+    /// Distinguishes one set of credentials from the next in the token cache.
+    version: i64,
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Principal")
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    value: String,
+    use_until: DateTime<Utc>,
+}
+
+/// Entra ID access tokens per organization, credentials and scope, in bounded memory.
+#[derive(Default)]
+pub struct AccessTokens {
+    cache: Mutex<HashMap<(OrgId, i64, &'static str), CachedToken>>,
+}
+
+/// A workspace the principal belongs to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+}
+
+/// A report of a workspace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub dataset_id: Option<String>,
+    pub embed_url: String,
+}
+
+#[derive(Deserialize)]
+struct List<T> {
+    value: Vec<T>,
+}
+
+fn unreachable(service: &str, error: reqwest::Error) -> ApiError {
+    tracing::warn!(service, error = %error.without_url(), "could not reach a Microsoft cloud service");
+    ApiError::new(
+        ErrorCode::PowerBiUnavailable,
+        format!("{service} could not be reached from the server; try again in a moment."),
+    )
+}
+
+/// Why Entra ID refused, in words an administrator can act on.
+fn entra_refusal(code: Option<u64>, description: &str) -> ApiError {
+    let aadsts = code.map(|c| format!(" (AADSTS{c})")).unwrap_or_default();
+    match code {
+        Some(7_000_215 | 7_000_222) => ApiError::invalid(
+            "clientSecret",
+            format!(
+                "Entra ID refused this secret{aadsts}: copy the secret's Value, not its Secret ID, from the app registration's Certificates & secrets, and check that it has not expired."
+            ),
+        ),
+        Some(700_016) => ApiError::invalid(
+            "clientId",
+            format!(
+                "Entra ID knows no application with this client id in this tenant{aadsts}: copy the Application (client) ID from the app registration's Overview."
+            ),
+        ),
+        Some(90_002 | 900_023) => ApiError::invalid(
+            "tenantId",
+            format!(
+                "Entra ID knows no such tenant{aadsts}: copy the Directory (tenant) ID from the app registration's Overview."
+            ),
+        ),
+        _ => {
+            let first_line = description.lines().next().unwrap_or_default();
+            ApiError::invalid(
+                "clientSecret",
+                format!("Entra ID refused to sign the application in{aadsts}: {first_line}"),
+            )
+        }
+    }
+}
+
+/// Why Power BI refused the principal, in words an administrator can act on.
+fn power_bi_refusal(status: reqwest::StatusCode) -> ApiError {
+    let message = match status.as_u16() {
+        401 | 403 => "Power BI refused the service principal: in the Power BI admin portal, Tenant settings, turn on \"Service principals can use Fabric APIs\" for it (or a security group it is in), and wait a few minutes for the setting to apply.".to_string(),
+        other => format!("Power BI answered {other} when asked for the principal's workspaces."),
+    };
+    ApiError::invalid("clientId", message)
+}
+
+impl AccessTokens {
+    /// An access token for `principal` and `scope`: the cached one while it has five minutes
+    /// left, else a new one from Entra ID.
+    pub async fn get(
+        &self,
+        state: &AppState,
+        org: OrgId,
+        principal: &Principal,
+        scope: &'static str,
+    ) -> ApiResult<String> {
+        let key = (org, principal.version, scope);
+        let now = state.clock.now();
+        if let Some(cached) = self.lock().get(&key).filter(|t| t.use_until > now) {
+            return Ok(cached.value.clone());
+        }
+        let url = format!("{}/{}/oauth2/v2.0/token", state.config.cloud.entra, principal.tenant_id);
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", principal.client_id.as_str()),
+            ("client_secret", principal.secret.as_str()),
+            ("scope", scope),
+        ];
+        let answer = state
+            .http
+            .post(url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| unreachable("Entra ID", e))?;
+        let status = answer.status();
+        let body: serde_json::Value =
+            answer.json().await.map_err(|e| unreachable("Entra ID", e))?;
+        if !status.is_success() {
+            let code = body["error_codes"][0].as_u64();
+            return Err(entra_refusal(
+                code,
+                body["error_description"].as_str().unwrap_or_default(),
+            ));
+        }
+        let (Some(value), Some(lifetime)) =
+            (body["access_token"].as_str(), body["expires_in"].as_i64())
+        else {
+            return Err(ApiError::new(
+                ErrorCode::PowerBiUnavailable,
+                "Entra ID answered without an access token; try again in a moment.",
+            ));
+        };
+        let token = CachedToken {
+            value: value.to_string(),
+            use_until: now + Duration::seconds(lifetime) - TOKEN_MARGIN,
+        };
+        let mut cache = self.lock();
+        if cache.len() >= MAX_CACHED_TOKENS {
+            cache.clear();
+        }
+        cache.insert(key, token);
+        Ok(value.to_string())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(OrgId, i64, &'static str), CachedToken>> {
+        self.cache.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+fn seal_label(org: OrgId) -> String {
+    format!("powerbi:{org}")
+}
+
+/// The organization's principal, unsealed; `NotFound` when no tenant is connected.
+pub async fn principal(state: &AppState, org: OrgId) -> ApiResult<Principal> {
+    let tenant = state.store.powerbi_tenant(org).await?.ok_or_else(not_connected)?;
+    let secret = state.secrets.unseal(&seal_label(org), &tenant.secret_sealed).map_err(|_| {
+        tracing::error!(%org, "a Power BI secret could not be unsealed");
+        ApiError::internal()
+    })?;
+    Ok(Principal {
+        tenant_id: tenant.tenant_id,
+        client_id: tenant.client_id,
+        secret: String::from_utf8(secret).map_err(|_| ApiError::internal())?,
+        version: tenant.updated_at.timestamp_millis(),
+    })
+}
+
+fn not_connected() -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        "No Power BI tenant is connected: an administrator connects one in Admin › Power BI.",
+    )
+}
+
+/// Reads a Power BI API path as `principal`.
+async fn read<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    org: OrgId,
+    principal: &Principal,
+    path: &str,
+) -> ApiResult<T> {
+    let token = state.powerbi.get(state, org, principal, POWER_BI_SCOPE).await?;
+    let answer = state
+        .http
+        .get(format!("{}{path}", state.config.cloud.powerbi_api))
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| unreachable("Power BI", e))?;
+    if !answer.status().is_success() {
+        return Err(power_bi_refusal(answer.status()));
+    }
+    answer.json().await.map_err(|e| unreachable("Power BI", e))
+}
+
+/// The workspaces the principal belongs to.
+pub async fn workspaces(
+    state: &AppState,
+    org: OrgId,
+    principal: &Principal,
+) -> ApiResult<Vec<Workspace>> {
+    Ok(read::<List<Workspace>>(state, org, principal, "/v1.0/myorg/groups").await?.value)
+}
+
+/// Every report of every workspace the principal belongs to, with its workspace.
+pub async fn reports(state: &AppState, org: OrgId) -> ApiResult<Vec<(Workspace, Report)>> {
+    let principal = principal(state, org).await?;
+    let mut found = Vec::new();
+    for workspace in workspaces(state, org, &principal).await? {
+        let path = format!("/v1.0/myorg/groups/{}/reports", workspace.id);
+        for report in read::<List<Report>>(state, org, &principal, &path).await?.value {
+            found.push((workspace.clone(), report));
+        }
+    }
+    Ok(found)
+}
+
+/// A tenant connected, with what the test found.
+pub struct Connected {
+    pub tenant: PowerBiTenant,
+    pub workspaces: usize,
+}
+
+/// Connects (or replaces) the organization's tenant, after testing it: a token from Entra ID,
+/// then the principal's workspaces from Power BI. Nothing is saved when the test fails.
+pub async fn connect(
+    state: &AppState,
+    scope: &AdminScope,
+    caller: &Caller,
+    input: &Fields,
+) -> ApiResult<Connected> {
+    input.allow_only(&["tenantId", "clientId", "clientSecret"])?;
+    let tenant_id = input.required_str("tenantId")?.trim().to_string();
+    let client_id = input.required_str("clientId")?.trim().to_string();
+    let secret = input.required_str("clientSecret")?.to_string();
+    let is_domain = |t: &str| {
+        t.len() <= 253
+            && t.contains('.')
+            && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    };
+    if uuid::Uuid::parse_str(&tenant_id).is_err() && !is_domain(&tenant_id) {
+        return Err(ApiError::invalid(
+            "tenantId",
+            "is the Directory (tenant) ID, a GUID, or the tenant's domain (contoso.onmicrosoft.com)",
+        ));
+    }
+    if uuid::Uuid::parse_str(&client_id).is_err() {
+        return Err(ApiError::invalid("clientId", "is the Application (client) ID, a GUID"));
+    }
+    if secret.is_empty() || secret.len() > MAX_SECRET_BYTES {
+        return Err(ApiError::invalid(
+            "clientSecret",
+            format!("is the client secret's Value, 1 to {MAX_SECRET_BYTES} bytes"),
+        ));
+    }
+    let org = scope.org_id();
+    let trial = Principal {
+        tenant_id: tenant_id.clone(),
+        client_id: client_id.clone(),
+        secret: secret.clone(),
+        version: -state.clock.now().timestamp_millis(),
+    };
+    let found = workspaces(state, org, &trial).await?;
+    let sealed = state
+        .secrets
+        .seal(&seal_label(org), secret.as_bytes())
+        .map_err(|_| ApiError::internal())?;
+    let actor = caller.actor(state.clock.now());
+    let tenant =
+        state.store.set_powerbi_tenant(org, &actor, &tenant_id, &client_id, &sealed).await?;
+    Ok(Connected { tenant, workspaces: found.len() })
+}

@@ -1,0 +1,57 @@
+//! Organizations' Power BI tenants on SQLite.
+
+use async_trait::async_trait;
+use serde_json::json;
+use vitrine_core::OrgId;
+
+use super::{AuditRecord, SqliteStore, from_row, ms};
+use vitrine_store::{Actor, PowerBiStore, PowerBiTenant, StoreResult, audited_tenant};
+
+const TENANT: &str = "SELECT org_id, tenant_id, client_id, secret_sealed, updated_at
+                      FROM powerbi_tenants WHERE org_id = ?";
+
+#[async_trait]
+impl PowerBiStore for SqliteStore {
+    async fn powerbi_tenant(&self, org: OrgId) -> StoreResult<Option<PowerBiTenant>> {
+        let row = sqlx::query(TENANT).bind(org.to_string()).fetch_optional(&self.reader).await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    async fn set_powerbi_tenant(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        tenant_id: &str,
+        client_id: &str,
+        secret_sealed: &[u8],
+    ) -> StoreResult<PowerBiTenant> {
+        let mut tx = self.writer.begin().await?;
+        let old = sqlx::query(TENANT).bind(org.to_string()).fetch_optional(&mut *tx).await?;
+        let old: Option<PowerBiTenant> = old.as_ref().map(from_row).transpose()?;
+        sqlx::query(
+            "INSERT INTO powerbi_tenants (org_id, tenant_id, client_id, secret_sealed, updated_at)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (org_id) DO UPDATE SET tenant_id = excluded.tenant_id,
+                 client_id = excluded.client_id, secret_sealed = excluded.secret_sealed,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(org.to_string())
+        .bind(tenant_id)
+        .bind(client_id)
+        .bind(secret_sealed)
+        .bind(ms(actor.at))
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(TENANT).bind(org.to_string()).fetch_one(&mut *tx).await?;
+        let new: PowerBiTenant = from_row(&row)?;
+        let mut after = audited_tenant(&new);
+        after["secret"] = json!(if old.is_some() { "changed" } else { "set" });
+        let action = if old.is_some() { "changed" } else { "connected" };
+        AuditRecord::new(org, actor, "powerbi", org.to_string(), action)
+            .values(old.as_ref().map(audited_tenant), Some(after))
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+}

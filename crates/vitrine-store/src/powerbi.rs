@@ -1,0 +1,40 @@
+//! An organization's Power BI tenant: the Entra ID service principal Vitrine signs in as to
+//! list and embed the organization's Power BI reports. Its secret is kept sealed (the server
+//! seals it with the master key); the audit records that it changed, never what it is.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use vitrine_core::OrgId;
+
+use crate::{Actor, StoreResult};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PowerBiTenant {
+    pub org_id: OrgId,
+    /// The Entra ID tenant (directory) id or domain.
+    pub tenant_id: String,
+    /// The application (client) id of the service principal.
+    pub client_id: String,
+    pub secret_sealed: Vec<u8>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait PowerBiStore: Send + Sync {
+    /// The organization's tenant, if it connected one.
+    async fn powerbi_tenant(&self, org: OrgId) -> StoreResult<Option<PowerBiTenant>>;
+    /// Connects the organization's tenant, or replaces the one it had; audited.
+    async fn set_powerbi_tenant(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        tenant_id: &str,
+        client_id: &str,
+        secret_sealed: &[u8],
+    ) -> StoreResult<PowerBiTenant>;
+}
+
+/// What the audit keeps of a tenant: never its secret.
+pub fn audited_tenant(tenant: &PowerBiTenant) -> serde_json::Value {
+    serde_json::json!({ "tenantId": tenant.tenant_id, "clientId": tenant.client_id })
+}
