@@ -39,6 +39,7 @@ pub fn router(world: Arc<World>) -> Router {
             "/v1.0/myorg/groups/{group}/reports/{report}/GenerateToken",
             post(powerbi::generate_token_v1),
         )
+        .route("/v1.0/myorg/groups/{group}/datasets/{dataset}", get(powerbi::dataset))
         .route("/v1.0/myorg/GenerateToken", post(powerbi::generate_token_v2))
         .route(CAPACITY, get(arm::get))
         .route(&format!("{CAPACITY}/{{action}}"), post(arm::act))

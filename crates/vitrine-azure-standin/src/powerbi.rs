@@ -158,6 +158,33 @@ pub async fn report(
     })
 }
 
+/// `GET /v1.0/myorg/groups/{group}/datasets/{id}`: whether embedding it needs an effective
+/// identity (`isEffectiveIdentityRequired`, `isEffectiveIdentityRolesRequired`).
+pub async fn dataset(
+    State(world): State<Arc<World>>,
+    Path((group, id)): Path<(Uuid, Uuid)>,
+    headers: HeaderMap,
+) -> Response {
+    as_caller(&world, &headers, |inner, token, _| {
+        let found = inner.datasets.iter().find(|d| d.id == id && d.workspace_id == group);
+        match found {
+            Some(dataset) if member(inner, &token.client_id, group) => Json(json!({
+                "id": dataset.id,
+                "name": dataset.name,
+                "addRowsAPIEnabled": false,
+                "isRefreshable": true,
+                "isEffectiveIdentityRequired": dataset.rls,
+                "isEffectiveIdentityRolesRequired": dataset.rls,
+                "isOnPremGatewayRequired": false,
+                "targetStorageMode": "Abf",
+                "webUrl": format!("{EMBED_HOST}/groups/{group}/datasets/{id}"),
+            }))
+            .into_response(),
+            _ => not_found("Dataset"),
+        }
+    })
+}
+
 #[derive(Debug, Deserialize)]
 pub struct Item {
     id: Uuid,

@@ -56,6 +56,7 @@ pub struct Report {
 pub struct Dataset {
     pub id: Uuid,
     pub name: String,
+    pub workspace_id: Uuid,
     /// Whether row-level security is defined on it: an embed token then needs an identity.
     pub rls: bool,
 }
@@ -266,8 +267,13 @@ impl World {
                 },
             ],
             datasets: vec![
-                Dataset { id: sales, name: "Sales".into(), rls: false },
-                Dataset { id: regional, name: "Regional Sales".into(), rls: true },
+                Dataset { id: sales, name: "Sales".into(), workspace_id: workspace, rls: false },
+                Dataset {
+                    id: regional,
+                    name: "Regional Sales".into(),
+                    workspace_id: workspace,
+                    rls: true,
+                },
             ],
             embed_tokens: Vec::new(),
             capacities: vec![

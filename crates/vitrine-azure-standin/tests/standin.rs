@@ -159,6 +159,14 @@ async fn workspaces_and_reports_are_listed_with_power_bis_fields_for_a_power_bi_
     }
     let one = standin.get(&format!("{path}/{SALES_REPORT}"), Some(&token)).await;
     assert_eq!(one.json::<Value>().await.unwrap()["name"], "Sales Overview");
+    let datasets = format!("/v1.0/myorg/groups/{WORKSPACE}/datasets");
+    let regional = standin.get(&format!("{datasets}/{REGIONAL_DATASET}"), Some(&token)).await;
+    let regional: Value = regional.json().await.unwrap();
+    assert_eq!(regional["isEffectiveIdentityRequired"], true);
+    assert_eq!(regional["isEffectiveIdentityRolesRequired"], true);
+    let sales_dataset = reports[0]["datasetId"].as_str().unwrap();
+    let sales = standin.get(&format!("{datasets}/{sales_dataset}"), Some(&token)).await;
+    assert_eq!(sales.json::<Value>().await.unwrap()["isEffectiveIdentityRequired"], false);
     let unknown = standin
         .get("/v1.0/myorg/groups/00000000-0000-0000-0000-00000000beef/reports", Some(&token))
         .await;
