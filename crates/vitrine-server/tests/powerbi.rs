@@ -134,3 +134,72 @@ async fn an_unreachable_entra_id_is_a_clear_502_and_saves_nothing() {
     assert!(body["error"]["message"].as_str().unwrap().contains("Entra ID"));
     assert_eq!(admin.get("/api/v1/powerbi").await.status(), StatusCode::NOT_FOUND);
 }
+
+const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
+const SALES: &str = "5b218778-e7a5-4d73-8187-f10824047715";
+const REGIONAL: &str = "6c329889-f8b6-4e84-9298-0a1935158826";
+
+#[tokio::test]
+async fn an_administrator_imports_a_power_bi_report_with_its_embed_url_and_whether_it_needs_an_identity()
+ {
+    let (app, _) = with_standin(None).await;
+    let admin = app.sign_in(ADMIN).await;
+    let import = |name: &str, report: &str| json!({ "name": name, "powerbi": { "workspaceId": WORKSPACE, "reportId": report } });
+    let early = admin.post("/api/v1/reports", import("Sales", SALES)).await;
+    let body = expect_error(early, StatusCode::BAD_REQUEST, "InvalidInput").await;
+    assert_eq!(body["error"]["field"], "powerbi", "no tenant yet");
+    assert_eq!(
+        admin.put_json("/api/v1/powerbi", connect_body(SECRET)).await.status(),
+        StatusCode::OK
+    );
+
+    let created = admin.post("/api/v1/reports", import("Sales", SALES)).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let sales: Value = created.json().await.unwrap();
+    assert_eq!(sales["powerbi"]["reportId"], SALES);
+    assert_eq!(sales["powerbi"]["workspaceId"], WORKSPACE);
+    assert_eq!(sales["powerbi"]["identityRequired"], false);
+    assert!(
+        sales["powerbi"]["embedUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://app.powerbi.com/reportEmbed?reportId=")
+    );
+    let shown = admin.json(&format!("/api/v1/reports/{}", sales["id"].as_str().unwrap())).await;
+    assert_eq!(shown["powerbi"], sales["powerbi"]);
+
+    let regional: Value =
+        admin.post("/api/v1/reports", import("Regional", REGIONAL)).await.json().await.unwrap();
+    assert_eq!(regional["powerbi"]["identityRequired"], true, "its dataset has row-level security");
+
+    let unknown = admin
+        .post("/api/v1/reports", import("Ghost", "00000000-0000-4000-8000-000000000001"))
+        .await;
+    let body = expect_error(unknown, StatusCode::BAD_REQUEST, "InvalidInput").await;
+    assert_eq!(body["error"]["field"], "powerbi.reportId");
+    let bad = admin
+        .post(
+            "/api/v1/reports",
+            json!({ "name": "Bad", "powerbi": { "workspaceId": "x", "reportId": SALES } }),
+        )
+        .await;
+    assert_eq!(
+        expect_error(bad, StatusCode::BAD_REQUEST, "InvalidInput").await["error"]["field"],
+        "powerbi.workspaceId"
+    );
+    let contributor = app.sign_in(CONTRIBUTOR).await;
+    let refused = contributor.post("/api/v1/reports", import("Mine", SALES)).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "importing is for administrators");
+    let names: Vec<String> = admin
+        .json("/api/v1/reports")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !names.contains(&"Ghost".to_string()) && !names.contains(&"Mine".to_string()),
+        "{names:?}"
+    );
+}

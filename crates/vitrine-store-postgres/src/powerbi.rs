@@ -5,7 +5,9 @@ use serde_json::json;
 use vitrine_core::OrgId;
 
 use super::{AuditRecord, PostgresStore, from_row, ms};
-use vitrine_store::{Actor, PowerBiStore, PowerBiTenant, StoreResult, audited_tenant};
+use vitrine_store::{
+    Actor, NewReport, PowerBiLink, PowerBiStore, PowerBiTenant, Report, StoreResult, audited_tenant,
+};
 
 const TENANT: &str = "SELECT org_id, tenant_id, client_id, secret_sealed, updated_at
                       FROM powerbi_tenants WHERE org_id = $1";
@@ -53,5 +55,40 @@ impl PowerBiStore for PostgresStore {
             .await?;
         tx.commit().await?;
         Ok(new)
+    }
+    async fn create_powerbi_report(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        new: &NewReport,
+        link: &PowerBiLink,
+    ) -> StoreResult<Report> {
+        let report = Report::from_new(org, new, actor.at, Some(link.clone()));
+        let text = serde_json::to_string(link)
+            .map_err(|e| vitrine_store::StoreError::Backend(e.to_string()))?;
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO reports (id, org_id, name, description, owner_id, powerbi, created_at,
+                                  updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(report.id.to_string())
+        .bind(org.to_string())
+        .bind(&report.name)
+        .bind(&report.description)
+        .bind(report.owner_id.map(|id| id.to_string()))
+        .bind(text)
+        .bind(ms(report.created_at))
+        .bind(ms(report.updated_at))
+        .execute(&mut *tx)
+        .await?;
+        let snapshot =
+            json!({ "name": report.name, "description": report.description, "powerbi": link });
+        AuditRecord::new(org, actor, "report", report.id.to_string(), "created")
+            .values(None, Some(snapshot))
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(report)
     }
 }

@@ -51,17 +51,7 @@ impl ReportStore for PostgresStore {
         actor: &Actor,
         new: &NewReport,
     ) -> StoreResult<Report> {
-        let report = Report {
-            id: ReportId::generate(),
-            org_id: org,
-            name: new.name.clone(),
-            description: new.description.clone(),
-            owner_id: new.owner_id,
-            definition: None,
-            capacity_id: None,
-            created_at: actor.at,
-            updated_at: actor.at,
-        };
+        let report = Report::from_new(org, new, actor.at, None);
         let mut tx = self.write().await?;
         if let Some(owner) = new.owner_id {
             Self::user_in_org(&mut tx, org, owner).await?;

@@ -55,7 +55,7 @@ const USER_COLUMNS: &str = "u.id, u.org_id, u.email, u.name, u.role, u.blocked, 
 const ORG_COLUMNS: &str = "id, name, settings, created_at, suspended_at, limits";
 const GROUP_COLUMNS: &str = "g.id, g.org_id, g.name, g.description, g.created_at, \
      (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS member_count";
-const REPORT_COLUMNS: &str = "r.id, r.org_id, r.name, r.description, r.owner_id, r.definition, r.capacity_id, r.created_at, r.updated_at";
+const REPORT_COLUMNS: &str = "r.id, r.org_id, r.name, r.description, r.owner_id, r.definition, r.capacity_id, r.powerbi, r.created_at, r.updated_at";
 
 pub struct SqliteStore {
     reader: SqlitePool,

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use vitrine_core::OrgId;
 
-use crate::{Actor, StoreResult};
+use crate::{Actor, NewReport, Report, StoreResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PowerBiTenant {
@@ -17,6 +17,20 @@ pub struct PowerBiTenant {
     pub client_id: String,
     pub secret_sealed: Vec<u8>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Where a report imported from Power BI lives there, and what its embed tokens need.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PowerBiLink {
+    pub workspace_id: String,
+    pub report_id: String,
+    pub dataset_id: String,
+    pub embed_url: String,
+    /// The dataset has row-level security: every embed token names an effective identity.
+    pub identity_required: bool,
+    /// That identity must carry roles.
+    pub roles_required: bool,
 }
 
 #[async_trait]
@@ -32,6 +46,14 @@ pub trait PowerBiStore: Send + Sync {
         client_id: &str,
         secret_sealed: &[u8],
     ) -> StoreResult<PowerBiTenant>;
+    /// A new report of the organization that shows the Power BI report `link` names; audited.
+    async fn create_powerbi_report(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        new: &NewReport,
+        link: &PowerBiLink,
+    ) -> StoreResult<Report>;
 }
 
 /// What the audit keeps of a tenant: never its secret.

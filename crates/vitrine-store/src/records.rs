@@ -237,8 +237,34 @@ pub struct Report {
     pub definition: Option<Value>,
     /// The capacity the report runs on, if any.
     pub capacity_id: Option<CapacityId>,
+    /// Where the report lives in Power BI, for a report imported from there.
+    pub powerbi: Option<crate::PowerBiLink>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Report {
+    /// A new report as `new` describes it, made at `at`: a fresh id, no content and no
+    /// capacity yet; `powerbi` for one imported from Power BI.
+    pub fn from_new(
+        org: OrgId,
+        new: &NewReport,
+        at: DateTime<Utc>,
+        powerbi: Option<crate::PowerBiLink>,
+    ) -> Self {
+        Self {
+            id: ReportId::generate(),
+            org_id: org,
+            name: new.name.clone(),
+            description: new.description.clone(),
+            owner_id: new.owner_id,
+            definition: None,
+            capacity_id: None,
+            powerbi,
+            created_at: at,
+            updated_at: at,
+        }
+    }
 }
 
 /// What a user's token for a report needs, read at once and without the report's definition

@@ -145,8 +145,23 @@ pub struct Report {
     pub description: String,
     pub owner_id: Option<UserId>,
     pub capacity_id: Option<CapacityId>,
+    /// Where a report imported from Power BI lives there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub powerbi: Option<PowerBiLink>,
     pub created_at: Time,
     pub updated_at: Time,
+}
+
+/// A Power BI report a Vitrine report shows.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PowerBiLink {
+    pub workspace_id: String,
+    pub report_id: String,
+    pub dataset_id: String,
+    pub embed_url: String,
+    /// Its dataset has row-level security: every embed token names the viewer's identity.
+    pub identity_required: bool,
 }
 
 impl From<&store::Report> for Report {
@@ -157,6 +172,13 @@ impl From<&store::Report> for Report {
             description: report.description.clone(),
             owner_id: report.owner_id,
             capacity_id: report.capacity_id,
+            powerbi: report.powerbi.as_ref().map(|link| PowerBiLink {
+                workspace_id: link.workspace_id.clone(),
+                report_id: link.report_id.clone(),
+                dataset_id: link.dataset_id.clone(),
+                embed_url: link.embed_url.clone(),
+                identity_required: link.identity_required,
+            }),
             created_at: Time(report.created_at),
             updated_at: Time(report.updated_at),
         }

@@ -91,6 +91,18 @@ pub struct ReportNew {
     pub name: String,
     #[schema(max_length = 2000)]
     pub description: Option<String>,
+    /// Imports a report of the organization's Power BI tenant (administrators).
+    pub powerbi: Option<PowerBiReportRef>,
+}
+
+/// A report of a Power BI workspace the organization's service principal belongs to.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PowerBiReportRef {
+    #[schema(format = Uuid)]
+    pub workspace_id: String,
+    #[schema(format = Uuid)]
+    pub report_id: String,
 }
 
 #[derive(ToSchema)]

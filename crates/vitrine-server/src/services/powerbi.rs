@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use vitrine_core::{AdminScope, Fields, OrgId};
-use vitrine_store::PowerBiTenant;
+use vitrine_store::{NewReport, PowerBiLink, PowerBiTenant, Report as StoredReport};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -124,7 +124,7 @@ fn entra_refusal(code: Option<u64>, description: &str) -> ApiError {
 fn power_bi_refusal(status: reqwest::StatusCode) -> ApiError {
     let message = match status.as_u16() {
         401 | 403 => "Power BI refused the service principal: in the Power BI admin portal, Tenant settings, turn on \"Service principals can use Fabric APIs\" for it (or a security group it is in), and wait a few minutes for the setting to apply.".to_string(),
-        other => format!("Power BI answered {other} when asked for the principal's workspaces."),
+        other => format!("Power BI answered {other}."),
     };
     ApiError::invalid("clientId", message)
 }
@@ -260,6 +260,88 @@ pub async fn reports(state: &AppState, org: OrgId) -> ApiResult<Vec<(Workspace, 
         }
     }
     Ok(found)
+}
+
+/// What Power BI says of a dataset that matters to embedding it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DatasetNeeds {
+    #[serde(default)]
+    is_effective_identity_required: bool,
+    #[serde(default)]
+    is_effective_identity_roles_required: bool,
+}
+
+/// Imports a report of the organization's Power BI tenant as a Vitrine report
+/// (administrators): `{"name","description"?,"powerbi":{"workspaceId","reportId"}}`. Power BI
+/// is asked for the report (its embed URL and dataset) and for its dataset (whether embed
+/// tokens need an effective identity).
+pub async fn import_report(
+    state: &AppState,
+    caller: &Caller,
+    input: &Fields,
+) -> ApiResult<StoredReport> {
+    let scope = caller.principal.admin()?;
+    let org = scope.org_id();
+    let name = vitrine_core::validate::name("name", input.required_str("name")?)?;
+    let description = vitrine_core::validate::description(
+        "description",
+        input.optional_str("description")?.unwrap_or(""),
+    )?;
+    let reference = input
+        .get("powerbi")
+        .and_then(|value| value.as_object())
+        .ok_or_else(|| ApiError::invalid("powerbi", "is {\"workspaceId\",\"reportId\"}"))?;
+    let id_of = |field: &str| {
+        reference
+            .get(field)
+            .and_then(|v| v.as_str())
+            .and_then(|v| uuid::Uuid::parse_str(v).ok())
+            .map(|id| id.to_string())
+            .ok_or_else(|| {
+                ApiError::invalid(format!("powerbi.{field}"), "is a Power BI id (a GUID)")
+            })
+    };
+    let (workspace, report_id) = (id_of("workspaceId")?, id_of("reportId")?);
+    if reference.len() != 2 {
+        return Err(ApiError::invalid("powerbi", "has only workspaceId and reportId"));
+    }
+    let principal = match principal(state, org).await {
+        Err(error) if error.code == ErrorCode::NotFound => {
+            return Err(ApiError::invalid(
+                "powerbi",
+                "no Power BI tenant is connected: an administrator connects one first (PUT /api/v1/powerbi)",
+            ));
+        }
+        other => other?,
+    };
+    let path = format!("/v1.0/myorg/groups/{workspace}/reports/{report_id}");
+    let report: Report = read(state, org, &principal, &path).await.map_err(|error| {
+        if error.code == ErrorCode::InvalidInput {
+            ApiError::invalid(
+                "powerbi.reportId",
+                "the service principal sees no such report in this workspace: check the ids, and that the principal is a member of the workspace",
+            )
+        } else {
+            error
+        }
+    })?;
+    let dataset_id = report.dataset_id.clone().ok_or_else(|| {
+        ApiError::invalid("powerbi.reportId", "this report has no dataset (a paginated report?)")
+    })?;
+    let path = format!("/v1.0/myorg/groups/{workspace}/datasets/{dataset_id}");
+    let needs: DatasetNeeds = read(state, org, &principal, &path).await?;
+    let link = PowerBiLink {
+        workspace_id: workspace,
+        report_id: report.id,
+        dataset_id,
+        embed_url: report.embed_url,
+        identity_required: needs.is_effective_identity_required,
+        roles_required: needs.is_effective_identity_roles_required,
+    };
+    let new = NewReport { name, description, owner_id: caller.principal.user_id };
+    let actor = caller.actor(state.clock.now());
+    Ok(state.store.create_powerbi_report(org, &actor, &new, &link).await?)
 }
 
 /// A tenant connected, with what the test found.

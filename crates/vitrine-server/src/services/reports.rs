@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
-pub const CREATE_FIELDS: [&str; 2] = ["name", "description"];
+pub const CREATE_FIELDS: [&str; 3] = ["name", "description", "powerbi"];
 pub const UPDATE_FIELDS: [&str; 3] = ["name", "description", "capacityId"];
 
 /// The reports the caller may open.
@@ -67,6 +67,9 @@ pub async fn create(
     input: &Fields,
 ) -> ApiResult<Report> {
     input.allow_only(&CREATE_FIELDS)?;
+    if input.contains("powerbi") {
+        return super::powerbi::import_report(state, caller, input).await;
+    }
     let new = NewReport {
         name: validate::name("name", input.required_str("name")?)?,
         description: validate::description(

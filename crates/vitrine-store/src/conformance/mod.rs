@@ -1102,6 +1102,7 @@ macro_rules! store_conformance_tests {
             a_lease_has_one_holder_until_it_expires_or_is_given_up,
             racing_nodes_take_a_free_lease_once,
             a_power_bi_tenant_is_kept_per_organization_replaced_and_audited_without_its_secret,
+            a_report_imported_from_power_bi_keeps_where_it_lives_there,
             an_allowance_is_spent_per_key_and_refilled_by_the_rule,
             racing_attempts_spend_an_allowance_exactly_once_each,
             a_strangers_email_locks_at_the_threshold_even_when_raced,

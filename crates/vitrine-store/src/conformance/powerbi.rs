@@ -1,7 +1,7 @@
 //! Organizations' Power BI tenants.
 
 use crate::conformance::{actor, org};
-use crate::{AuditFilter, Store};
+use crate::{AuditFilter, NewReport, PowerBiLink, Store};
 
 pub async fn a_power_bi_tenant_is_kept_per_organization_replaced_and_audited_without_its_secret(
     store: &dyn Store,
@@ -39,4 +39,32 @@ pub async fn a_power_bi_tenant_is_kept_per_organization_replaced_and_audited_wit
         let text = format!("{:?} {:?}", entry.old_value, entry.new_value);
         assert!(!text.contains("sealed"), "the secret is never audited: {text}");
     }
+}
+
+pub async fn a_report_imported_from_power_bi_keeps_where_it_lives_there(store: &dyn Store) {
+    let acme = org(store, "Acme").await;
+    let other = org(store, "Other").await;
+    let link = PowerBiLink {
+        workspace_id: "f089354e-8366-4e18-aea3-4cb4a3a50b48".into(),
+        report_id: "5b218778-e7a5-4d73-8187-f10824047715".into(),
+        dataset_id: "cfafbeb1-8037-4d0c-896e-a46fb27ff229".into(),
+        embed_url: "https://app.powerbi.com/reportEmbed?reportId=5b218778".into(),
+        identity_required: true,
+        roles_required: false,
+    };
+    let new = NewReport { name: "Sales".into(), description: String::new(), owner_id: None };
+    let created = store.create_powerbi_report(acme, &actor(), &new, &link).await.unwrap();
+    assert_eq!(created.powerbi.as_ref(), Some(&link));
+    let read = store.get_report(acme, created.id).await.unwrap();
+    assert_eq!(read.powerbi, Some(link.clone()), "read back whole");
+    assert_eq!(store.list_reports(acme).await.unwrap()[0].powerbi, Some(link));
+    assert!(store.get_report(other, created.id).await.is_err(), "per organization");
+    let own = NewReport { name: "Own".into(), description: String::new(), owner_id: None };
+    let own = store.create_report(acme, &actor(), &own).await.unwrap();
+    assert_eq!(store.get_report(acme, own.id).await.unwrap().powerbi, None);
+    let filter =
+        AuditFilter { entity_type: Some("report".into()), limit: 10, ..Default::default() };
+    let audit = store.list_audit(acme, &filter).await.unwrap();
+    let imported = audit.iter().find(|e| e.entity_id == created.id.to_string()).unwrap();
+    assert_eq!(imported.new_value.as_ref().unwrap()["powerbi"]["identityRequired"], true);
 }

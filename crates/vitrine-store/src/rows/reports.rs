@@ -22,6 +22,7 @@ pub struct ReportRow {
     owner_id: Option<String>,
     definition: Option<String>,
     capacity_id: Option<String>,
+    powerbi: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -38,6 +39,7 @@ impl TryFrom<ReportRow> for Report {
             owner_id: lenient_id(row.owner_id),
             definition: json_value(row.definition),
             capacity_id: lenient_id(row.capacity_id),
+            powerbi: row.powerbi.as_deref().and_then(|text| serde_json::from_str(text).ok()),
             created_at: from_ms(row.created_at)?,
             updated_at: from_ms(row.updated_at)?,
         })
