@@ -78,31 +78,14 @@ class Session:
         case.headers = case.headers or {}
         case.headers.update(data)
 
-# `leases`: the node renews its lease every few seconds, whatever the requests do; `changes`:
-# what an earlier, accepted request announced to other nodes is appended just after it answers;
-# `allowances` and `stranger_attempts`: a sign-in attempt, right or wrong, spends its address's
-# allowance, and a wrong password on an email of nobody is counted as on anyone's.
-SKIPPED_TABLES = {
-    "sessions",
-    "token_events",
-    "schema_migrations",
-    "_sqlx_migrations",
-    "leases",
-    "changes",
-    "allowances",
-    "stranger_attempts",
-}
-SKIPPED_COLUMNS = {
-    "users": {"failed_logins", "locked_until", "updated_at"},
-    "api_keys": {"last_used_at"},
-    "capacities": {"last_activity"},
-}
 
 _before = {}
 
 
 def fingerprint():
-    return vitrine_demo.fingerprint(DATABASE, SKIPPED_TABLES, SKIPPED_COLUMNS)
+    return vitrine_demo.fingerprint(
+        DATABASE, vitrine_demo.SKIPPED_TABLES, vitrine_demo.SKIPPED_COLUMNS
+    )
 
 
 @schemathesis.hook

@@ -25,31 +25,17 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pylib"))
-from vitrine_demo import Client, fingerprint, start_demo, stop_demo  # noqa: E402
+from vitrine_demo import (  # noqa: E402
+    SKIPPED_COLUMNS,
+    SKIPPED_TABLES,
+    Client,
+    fingerprint,
+    start_demo,
+    stop_demo,
+)
 
 PASSWORD = "probe-demo-password-1"
 BEHIND_PROXY = '[limits]\ntrusted_proxies = ["127.0.0.1"]\nheader_read_timeout_seconds = 2\n'
-# What authentic requests record by design: session use, the token audit, a password check's
-# failed-attempt count, an API key's last use, capacity activity.
-# `leases`: the node renews its lease every few seconds, whatever the requests do; `changes`:
-# what an earlier, accepted request announced to other nodes is appended just after it answers;
-# `allowances` and `stranger_attempts`: a sign-in attempt, right or wrong, spends its address's
-# allowance, and a wrong password on an email of nobody is counted as on anyone's.
-SKIPPED_TABLES = {
-    "sessions",
-    "token_events",
-    "schema_migrations",
-    "_sqlx_migrations",
-    "leases",
-    "changes",
-    "allowances",
-    "stranger_attempts",
-}
-SKIPPED_COLUMNS = {
-    "users": {"failed_logins", "locked_until", "updated_at"},
-    "api_keys": {"last_used_at"},
-    "capacities": {"last_activity"},
-}
 # Text that would tell an attacker about the inside.
 LEAKS = ("sqlx", "sqlite", "panicked", "backtrace", "/src/", ".rs:", "datafusion", "arrow")
 

@@ -56,6 +56,29 @@ def stop_demo(process):
         process.kill()
 
 
+# What authentic requests record by design: session use, the token audit, a password check's
+# failed-attempt count, an API key's last use, capacity activity.
+# `leases`: the node renews its lease every few seconds, whatever the requests do; `changes`:
+# what an earlier, accepted request announced to other nodes is appended just after it answers;
+# `allowances` and `stranger_attempts`: a sign-in attempt, right or wrong, spends its address's
+# allowance, and a wrong password on an email of nobody is counted as on anyone's.
+SKIPPED_TABLES = {
+    "sessions",
+    "token_events",
+    "schema_migrations",
+    "_sqlx_migrations",
+    "leases",
+    "changes",
+    "allowances",
+    "stranger_attempts",
+}
+SKIPPED_COLUMNS = {
+    "users": {"failed_logins", "locked_until", "updated_at"},
+    "api_keys": {"last_used_at"},
+    "capacities": {"last_activity"},
+}
+
+
 def fingerprint(database, skipped_tables=frozenset(), skipped_columns=None):
     """A digest of every row of every table of the SQLite database at `database`, but for the
     tables and columns skipped; equal digests mean nothing else changed."""

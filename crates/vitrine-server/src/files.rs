@@ -195,9 +195,10 @@ impl DatasetFiles {
         }
     }
 
-    /// Every dataset file under [`DATASETS_DIR`].
-    pub async fn list(&self) -> Result<Vec<StoredFile>, FilesError> {
-        let prefix = self.object(DATASETS_DIR);
+    /// Every dataset file under `under` (a location's directory, such as [`DATASETS_DIR`] or
+    /// one dataset's), in one listing.
+    pub async fn list(&self, under: &str) -> Result<Vec<StoredFile>, FilesError> {
+        let prefix = self.object(under);
         let mut listed = self.store.list(Some(&prefix));
         let mut files = Vec::new();
         while let Some(meta) = listed.next().await {

@@ -120,14 +120,7 @@ async fn a_backup_under_write_load_restores_every_acknowledged_write_and_its_tok
 
     let node = restored.start();
     let admin = node.sign_in(ADMIN).await;
-    let groups: Vec<String> = admin
-        .json("/api/v1/groups")
-        .await
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["name"].as_str().unwrap().to_string())
-        .collect();
+    let groups = common::names_at(&admin, "/api/v1/groups").await;
     let acknowledged = acknowledged.lock().unwrap().clone();
     let before: Vec<&String> =
         acknowledged.iter().filter(|(_, at)| *at < started).map(|(name, _)| name).collect();

@@ -308,14 +308,7 @@ async fn a_postgresql_crash_under_load_loses_no_acknowledged_write_and_every_nod
     for task in load {
         task.await.unwrap();
     }
-    let groups: Vec<String> = admins[0]
-        .json("/api/v1/groups")
-        .await
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["name"].as_str().unwrap().to_string())
-        .collect();
+    let groups = common::names_at(&admins[0], "/api/v1/groups").await;
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() >= 10, "{} writes", acknowledged.len());
     for (_, name, _) in &acknowledged {

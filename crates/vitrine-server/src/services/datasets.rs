@@ -412,10 +412,9 @@ pub async fn forget(state: &AppState, dataset: &Dataset) {
 
 /// Removes every file of dataset `id` (its versions, current or not).
 async fn remove_dataset_files(files: &DatasetFiles, id: DatasetId) {
-    let prefix = format!("{DATASETS_DIR}/{id}/");
-    match files.list().await {
+    match files.list(&format!("{DATASETS_DIR}/{id}")).await {
         Ok(listed) => {
-            for file in listed.iter().filter(|f| f.location.starts_with(&prefix)) {
+            for file in &listed {
                 files.remove(&file.location).await;
             }
         }
@@ -441,7 +440,7 @@ pub async fn sweep(state: &AppState) {
         datasets.iter().filter(|d| owned(d)).map(|d| d.location.as_str()).collect();
     let known: std::collections::HashSet<String> =
         datasets.iter().map(|d| d.id.to_string()).collect();
-    let listed = match state.files.list().await {
+    let listed = match state.files.list(DATASETS_DIR).await {
         Ok(listed) => listed,
         Err(error) => {
             tracing::error!(%error, "could not list dataset files");

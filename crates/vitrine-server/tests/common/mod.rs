@@ -77,6 +77,16 @@ pub fn with_limits(
 }
 
 /// The names of the caller's datasets, in the order listed.
+/// The `name` of every item the list at `path` answers.
+pub async fn names_at(session: &Session, path: &str) -> Vec<String> {
+    let list = session.json(path).await;
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|item| item["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
 pub async fn dataset_names(session: &Session) -> Vec<Value> {
     let list = session.json("/api/v1/datasets").await;
     list.as_array().expect("a list").iter().map(|d| d["name"].clone()).collect()
