@@ -215,7 +215,7 @@ pub async fn principal(state: &AppState, org: OrgId) -> ApiResult<Principal> {
 fn not_connected() -> ApiError {
     ApiError::new(
         ErrorCode::NotFound,
-        "No Power BI tenant is connected: an administrator connects one in Admin › Power BI.",
+        "No Power BI tenant is connected: an administrator connects one with PUT /api/v1/powerbi (see docs/powerbi.md).",
     )
 }
 
