@@ -18,7 +18,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::powerbi::{caller, error};
-use crate::world::{ArmCall, Audience, Capacity, CapacityKind, Inner, Operation, Power, World};
+use crate::world::{
+    ArmCall, Audience, Capacity, CapacityKind, FaultApi, Inner, Operation, Power, World,
+};
 
 /// Seconds a client is told to wait before polling an operation.
 const POLL_AFTER_SECONDS: u64 = 2;
@@ -52,13 +54,7 @@ fn refusal(
     path: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<Response> {
-    if let Some(fault) = inner.faults.front_mut() {
-        let fault = if fault.times <= 1 {
-            inner.faults.pop_front().expect("a fault")
-        } else {
-            fault.times -= 1;
-            *fault
-        };
+    if let Some(fault) = inner.take_fault(FaultApi::Arm) {
         return Some(faulted(fault.status, fault.retry_after, path));
     }
     if caller(inner, headers, Audience::Arm, now).is_err() {

@@ -14,7 +14,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::world::{AccessToken, Audience, EmbedTokenRecord, Inner, Report, World, opaque};
+use crate::world::{
+    AccessToken, Audience, EmbedTokenRecord, Fault, FaultApi, Inner, Report, World, opaque,
+};
 
 /// Where reports are embedded from (Power BI's own host).
 pub const EMBED_HOST: &str = "https://app.powerbi.com";
@@ -66,10 +68,36 @@ fn as_caller(
     headers: &HeaderMap,
     f: impl FnOnce(&mut Inner, AccessToken, DateTime<Utc>) -> Response,
 ) -> Response {
-    world.with(|inner, now| match caller(inner, headers, Audience::PowerBi, now) {
-        Ok(token) => f(inner, token, now),
-        Err(response) => *response,
+    world.with(|inner, now| {
+        if let Some(fault) = inner.take_fault(FaultApi::PowerBi) {
+            return faulted(fault);
+        }
+        match caller(inner, headers, Audience::PowerBi, now) {
+            Ok(token) => f(inner, token, now),
+            Err(response) => *response,
+        }
     })
+}
+
+/// What Power BI answers a throttled (429, with `Retry-After`) or refused call.
+fn faulted(fault: Fault) -> Response {
+    let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+    let mut response = match status {
+        StatusCode::TOO_MANY_REQUESTS => error(
+            status,
+            "TooManyRequests",
+            "You have exceeded the amount of requests allowed in the current time frame",
+        ),
+        StatusCode::UNAUTHORIZED => error(status, "TokenExpired", "Access token has expired"),
+        StatusCode::FORBIDDEN => {
+            error(status, "Forbidden", "API is not accessible for application")
+        }
+        other => error(other, "InternalServerError", "The stand-in was asked to fail."),
+    };
+    if let Some(seconds) = fault.retry_after {
+        response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+    }
+    response
 }
 
 fn member(inner: &Inner, client_id: &str, workspace: Uuid) -> bool {

@@ -172,10 +172,22 @@ pub struct ArmCall {
     pub status: u16,
 }
 
-/// An answer a test asked the next ARM calls to get instead of the real one.
+/// Which API a fault hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FaultApi {
+    #[default]
+    Arm,
+    PowerBi,
+}
+
+/// An answer a test asked the next ARM (or Power BI REST) calls to get instead of the real one.
 #[derive(Debug, Clone, Copy, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Fault {
+    /// ARM unless told otherwise.
+    #[serde(default)]
+    pub api: FaultApi,
     /// 429 (throttled, with `Retry-After`), 401 or 403.
     pub status: u16,
     #[serde(default)]
@@ -198,6 +210,9 @@ pub struct Settings {
     pub access_token_lifetime: Duration,
     /// How long a suspend or resume takes.
     pub transition: Duration,
+    /// Where the stand-in's clock starts (it then runs in real time); now when not set. A
+    /// test whose server runs on a clock of its own sets both to the same moment.
+    pub starts_at: Option<DateTime<Utc>>,
 }
 
 impl Default for Settings {
@@ -206,6 +221,7 @@ impl Default for Settings {
             client_secret: None,
             access_token_lifetime: Duration::seconds(3599),
             transition: Duration::seconds(3),
+            starts_at: None,
         }
     }
 }
@@ -235,6 +251,20 @@ pub struct World {
 /// The one Power BI capacity id the demo workspace runs on.
 pub const DEMO_CAPACITY_ID: Uuid = Uuid::from_u128(0x0f08_4df7_c13d_451b_af5f_ed0c_4664_03b2);
 
+impl Inner {
+    /// The next fault asked for `api`, counted as used.
+    pub fn take_fault(&mut self, api: FaultApi) -> Option<Fault> {
+        let at = self.faults.iter().position(|fault| fault.api == api)?;
+        let fault = &mut self.faults[at];
+        if fault.times <= 1 {
+            self.faults.remove(at)
+        } else {
+            fault.times -= 1;
+            Some(*fault)
+        }
+    }
+}
+
 impl World {
     /// One workspace with two reports (one on a dataset with row-level security) and one
     /// capacity of each kind, running.
@@ -242,9 +272,10 @@ impl World {
         let workspace = Uuid::from_u128(0xf089_354e_8366_4e18_aea3_4cb4_a3a5_0b48);
         let sales = Uuid::from_u128(0xcfaf_beb1_8037_4d0c_896e_a46f_b27f_f229);
         let regional = Uuid::from_u128(0x4a6b_1c2d_3e4f_4a5b_8c6d_7e8f_9a0b_1c2d);
+        let offset = settings.starts_at.map_or(Duration::zero(), |at| at - Utc::now());
         let inner = Inner {
             settings,
-            offset: Duration::zero(),
+            offset,
             access_tokens: HashMap::new(),
             workspaces: vec![Workspace {
                 id: workspace,

@@ -20,7 +20,14 @@ const SECRET: &str = "the~right.secret-Value_42";
 async fn with_standin(entra: Option<&str>) -> (TestApp, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let settings = Settings { client_secret: Some(SECRET.into()), ..Default::default() };
+    // The stand-in's clock starts where the server's does, so expirations compare.
+    let settings = Settings {
+        client_secret: Some(SECRET.into()),
+        starts_at: Some(
+            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, 2, 9, 0, 0).unwrap(),
+        ),
+        ..Default::default()
+    };
     tokio::spawn(vitrine_azure_standin::serve(listener, Arc::new(World::demo(settings))));
     let (cloud, entra) = (base.clone(), entra.map_or(base.clone(), str::to_string));
     let app = spawn_app_with(move |layer| ConfigLayer {
@@ -202,4 +209,154 @@ async fn an_administrator_imports_a_power_bi_report_with_its_embed_url_and_wheth
         !names.contains(&"Ghost".to_string()) && !names.contains(&"Mine".to_string()),
         "{names:?}"
     );
+}
+
+/// A connected tenant with `report` imported and opened to the viewer; the report's id.
+async fn imported(app: &TestApp, admin: &Session, name: &str, report: &str) -> String {
+    assert_eq!(
+        admin.put_json("/api/v1/powerbi", connect_body(SECRET)).await.status(),
+        StatusCode::OK
+    );
+    let body = json!({ "name": name, "powerbi": { "workspaceId": WORKSPACE, "reportId": report } });
+    let created: Value = admin.post("/api/v1/reports", body).await.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    let viewer = admin.id_of("/api/v1/users", "email", VIEWER).await;
+    let granted = admin.put(&format!("/api/v1/reports/{id}/access/users/{viewer}")).await;
+    assert!(granted.status().is_success(), "{}", granted.status());
+    let _ = app;
+    id
+}
+
+async fn embed_tokens(standin: &str) -> Vec<Value> {
+    let list: Value = reqwest::get(format!("{standin}/__standin/embed-tokens"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list.as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_power_bi_report_token_carries_power_bis_token_with_the_organizations_lifetime() {
+    let (app, standin) = with_standin(None).await;
+    let admin = app.sign_in(ADMIN).await;
+    let report = imported(&app, &admin, "Sales", SALES).await;
+    let shortened = admin
+        .patch(
+            "/api/v1/settings",
+            json!({ "tokenLifetimeMinutes": 10, "tokenUpdateEveryMinutes": 8 }),
+        )
+        .await;
+    assert_eq!(shortened.status(), StatusCode::OK);
+
+    let viewer = app.sign_in(VIEWER).await;
+    let token = viewer.token(&report).await;
+    let powerbi = &token["powerbi"];
+    assert_eq!(powerbi["reportId"], SALES);
+    assert!(
+        powerbi["embedUrl"].as_str().unwrap().starts_with("https://app.powerbi.com/reportEmbed?")
+    );
+    let issued = embed_tokens(&standin).await;
+    assert_eq!(issued.len(), 1);
+    assert_eq!(powerbi["accessToken"], issued[0]["token"], "Power BI's own token, handed on");
+    assert_eq!(powerbi["tokenId"], issued[0]["tokenId"]);
+    assert_eq!(issued[0]["reports"], json!([SALES]));
+    assert_eq!(issued[0]["identities"], json!([]), "no identity for a dataset without RLS");
+    // Power BI's expiration is ten minutes away (the organization's lifetime), and the
+    // answer counts from it.
+    let expires = chrono::DateTime::parse_from_rfc3339(powerbi["expiration"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let left = (expires - app.clock_now()).num_seconds();
+    assert!((590..=600).contains(&left), "{left}");
+    let answered = token["expiresInSeconds"].as_i64().unwrap();
+    assert!((590..=600).contains(&answered), "{answered}");
+    assert!(token["token"].is_string(), "Vitrine's token too, for the live channel");
+
+    // A report of Vitrine's own answers no Power BI part.
+    let own = admin.id_of("/api/v1/reports", "name", "Executive summary").await;
+    assert!(admin.token(&own).await.get("powerbi").is_none());
+}
+
+#[tokio::test]
+async fn row_level_security_reaches_power_bi_as_the_users_effective_identity() {
+    let (app, standin) = with_standin(None).await;
+    let admin = app.sign_in(ADMIN).await;
+    let report = imported(&app, &admin, "Regional", REGIONAL).await;
+    // Someone in no group, so with no role until given one.
+    let body = json!({ "email": "nogroup@example.com", "role": "viewer", "password": PASSWORD });
+    let created: Value = admin.post("/api/v1/users", body).await.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let granted = admin.put(&format!("/api/v1/reports/{report}/access/users/{id}")).await;
+    assert!(granted.status().is_success());
+    let viewer = app.sign_in("nogroup@example.com").await;
+    let refused = viewer.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+    expect_error(refused, StatusCode::FORBIDDEN, "NoRlsRole").await;
+    assert!(embed_tokens(&standin).await.is_empty(), "Power BI was not asked");
+
+    let set = admin
+        .put_json(
+            &format!("/api/v1/users/{id}/rls"),
+            json!({ "roles": ["Own region"], "attributes": { "region": "South" } }),
+        )
+        .await;
+    assert_eq!(set.status(), StatusCode::OK);
+    let viewer = app.sign_in("nogroup@example.com").await;
+    viewer.token(&report).await;
+    let issued = embed_tokens(&standin).await;
+    let identity = &issued[0]["identities"][0];
+    assert_eq!(identity["username"], "nogroup@example.com");
+    assert_eq!(identity["roles"], json!(["Own region"]));
+    assert_eq!(identity["datasets"], json!(["4a6b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"]));
+    let custom: Value = serde_json::from_str(identity["customData"].as_str().unwrap()).unwrap();
+    assert_eq!(custom, json!({ "region": "South" }));
+}
+
+#[tokio::test]
+async fn access_taken_back_refuses_the_next_token_without_asking_power_bi() {
+    let (app, standin) = with_standin(None).await;
+    let admin = app.sign_in(ADMIN).await;
+    let report = imported(&app, &admin, "Sales", SALES).await;
+    let viewer = app.sign_in(VIEWER).await;
+    viewer.token(&report).await;
+    let id = admin.id_of("/api/v1/users", "email", VIEWER).await;
+    let removed = admin.delete(&format!("/api/v1/reports/{report}/access/users/{id}")).await;
+    assert!(removed.status().is_success());
+    let refused = viewer.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+    expect_error(refused, StatusCode::FORBIDDEN, "NoAccess").await;
+    assert_eq!(embed_tokens(&standin).await.len(), 1, "no Power BI token for a refused user");
+}
+
+#[tokio::test]
+async fn power_bi_throttling_a_token_is_a_502_the_viewer_retries_and_the_next_request_succeeds() {
+    let (app, standin) = with_standin(None).await;
+    let admin = app.sign_in(ADMIN).await;
+    let report = imported(&app, &admin, "Sales", SALES).await;
+    let viewer = app.sign_in(VIEWER).await;
+    let fault = json!({ "api": "powerBi", "status": 429, "retryAfter": 30 });
+    let client = reqwest::Client::new();
+    let added =
+        client.post(format!("{standin}/__standin/faults")).json(&fault).send().await.unwrap();
+    assert!(added.status().is_success());
+    let throttled = viewer.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+    let body = expect_error(throttled, StatusCode::BAD_GATEWAY, "PowerBiUnavailable").await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("429"), "{body}");
+    assert!(viewer.token(&report).await["powerbi"]["accessToken"].is_string());
+    // The audit is written in the background: once the second token shows, the first
+    // request shows to have issued no Vitrine token either.
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        events = admin
+            .json(&format!("/api/v1/audit/tokens?reportId={report}"))
+            .await
+            .as_array()
+            .unwrap()
+            .clone();
+        if !events.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(events.len(), 1, "{events:?}");
 }

@@ -251,7 +251,7 @@ impl ReportStore for SqliteStore {
         // One statement: it is the whole of the token path's reading after the session.
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             format!(
-                "SELECT r.id, r.capacity_id, {CAN_OPEN}, {RLS_PARTS}
+                "SELECT r.id, r.capacity_id, r.powerbi, {CAN_OPEN}, {RLS_PARTS}
                    FROM reports r WHERE r.org_id = ? AND r.id = ?"
             )
         });

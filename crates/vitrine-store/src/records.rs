@@ -279,6 +279,8 @@ pub struct ReportGate {
     /// The user's effective row-level-security identity, as [`crate::RlsStore::effective_rls`]
     /// gives it.
     pub identity: RlsAssignment,
+    /// Where the report lives in Power BI, when it was imported from there.
+    pub powerbi: Option<crate::PowerBiLink>,
 }
 
 /// Whom a report or a permission is granted to.

@@ -849,6 +849,23 @@ pub struct EmbedToken {
     pub expiration: Time,
     pub expires_in_seconds: u32,
     pub refresh: RefreshPolicy,
+    /// For a report imported from Power BI: Power BI's own embed token, handed to the embedded
+    /// report with `setAccessToken`. `expiration` above is then the earlier of the two.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub powerbi: Option<PowerBiEmbed>,
+}
+
+/// Power BI's embed token for one report and where to embed it from.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PowerBiEmbed {
+    /// GenerateToken's `token`: an embed token (`tokenType` Embed), never put in a URL.
+    pub access_token: String,
+    pub token_id: String,
+    pub expiration: Time,
+    pub embed_url: String,
+    /// The report's id in Power BI.
+    pub report_id: String,
 }
 
 /// An event of the live channel: `ready` first, then `revoked` or `expired`, after which the

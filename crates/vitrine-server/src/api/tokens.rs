@@ -83,6 +83,13 @@ impl From<IssuedToken> for json::EmbedToken {
             expiration: json::Time(issued.expires_at),
             expires_in_seconds: issued.expires_in_seconds,
             refresh: issued.refresh,
+            powerbi: issued.powerbi.map(|grant| json::PowerBiEmbed {
+                access_token: grant.token,
+                token_id: grant.token_id,
+                expiration: json::Time(grant.expires_at),
+                embed_url: grant.embed_url,
+                report_id: grant.report_id,
+            }),
         }
     }
 }

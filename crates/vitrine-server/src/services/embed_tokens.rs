@@ -185,6 +185,7 @@ pub async fn mint(
 ) -> Result<IssuedToken, IssueFailure> {
     let org = caller.principal.org_id;
     let mut capacities = Vec::new();
+    let mut powerbi = None;
     for id in &request.reports {
         if !key.covers_report(*id) {
             return Err(ApiError::new(
@@ -204,6 +205,14 @@ pub async fn mint(
         {
             capacities.push(capacity);
         }
+        if report.powerbi.is_some() && request.reports.len() > 1 {
+            return Err(ApiError::invalid(
+                "reports",
+                format!("{id} is a Power BI report: a token for one covers that report alone"),
+            )
+            .into());
+        }
+        powerbi = report.powerbi;
     }
     let now = state.clock.now();
     let label = label(&request.external_id);
@@ -219,9 +228,6 @@ pub async fn mint(
     };
     let identity = record_identity(state, org, &seen).await?;
     let subject = Subject::Identity(identity.id);
-    if state.tokens.revoker.index.revoked_since(org, subject, &request.reports, caller.snapshot) {
-        return Err(IssueFailure::Stale);
-    }
     let mut policy = caller.org_settings.token_policy();
     if let Some(minutes) = request.lifetime_minutes {
         policy = policy.at_most(minutes);
@@ -231,7 +237,12 @@ pub async fn mint(
         roles: request.rls.roles.clone(),
         attributes: request.rls.attributes.clone(),
     };
-    let issued = state
+    let powerbi =
+        super::powerbi::embed_token_if_linked(state, org, powerbi.as_ref(), &rls, &policy).await?;
+    if state.tokens.revoker.index.revoked_since(org, subject, &request.reports, caller.snapshot) {
+        return Err(IssueFailure::Stale);
+    }
+    let mut issued = state
         .tokens
         .issue(
             Grant {
@@ -255,6 +266,9 @@ pub async fn mint(
                 ApiError::internal()
             }
         })?;
+    if let Some(grant) = powerbi {
+        issued.pair_with(grant, now);
+    }
     for report in &request.reports {
         let event = super::tokens::issued_event(org, subject, *report, &issued, client, now);
         state.tokens.audit.record(event);

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
+use vitrine_core::token::RlsIdentity;
 use vitrine_core::{AdminScope, Fields, OrgId};
 use vitrine_store::{NewReport, PowerBiLink, PowerBiTenant, Report as StoredReport};
 
@@ -238,6 +239,135 @@ async fn read<T: serde::de::DeserializeOwned>(
         return Err(power_bi_refusal(answer.status()));
     }
     answer.json().await.map_err(|e| unreachable("Power BI", e))
+}
+
+/// A Power BI embed token for one report, as GenerateToken answered it.
+#[derive(Debug, Clone)]
+pub struct EmbedGrant {
+    pub token: String,
+    pub token_id: String,
+    pub expires_at: DateTime<Utc>,
+    /// Where the report is embedded from, and its id there.
+    pub embed_url: String,
+    pub report_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GeneratedToken {
+    token: String,
+    token_id: String,
+    expiration: DateTime<Utc>,
+}
+
+/// The body of GenerateToken (V2) for `link` as `identity` for `lifetime_minutes`: the report,
+/// its dataset and workspace, and an effective identity only when the dataset has
+/// row-level security (Power BI refuses one otherwise): the user's email as `username`, their
+/// Vitrine roles as `roles`, their attributes as a JSON object in `customData`.
+pub fn generate_token_request(
+    link: &PowerBiLink,
+    identity: &RlsIdentity,
+    lifetime_minutes: u32,
+) -> Result<serde_json::Value, ApiError> {
+    let mut body = serde_json::json!({
+        "reports": [{ "id": link.report_id, "allowEdit": false }],
+        "datasets": [{ "id": link.dataset_id, "xmlaPermissions": "Off" }],
+        "targetWorkspaces": [{ "id": link.workspace_id }],
+        "lifetimeInMinutes": lifetime_minutes,
+    });
+    if link.identity_required {
+        if link.roles_required && identity.roles.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::NoRlsRole,
+                "No row-level-security role is assigned to you, and this report shows no data without one; ask an administrator to assign you one.",
+            ));
+        }
+        let mut effective = serde_json::json!({
+            "username": identity.username,
+            "datasets": [link.dataset_id],
+        });
+        if !identity.roles.is_empty() {
+            effective["roles"] = serde_json::json!(identity.roles);
+        }
+        if !identity.attributes.is_empty() {
+            let custom =
+                serde_json::to_string(&identity.attributes).map_err(|_| ApiError::internal())?;
+            effective["customData"] = serde_json::Value::String(custom);
+        }
+        body["identities"] = serde_json::json!([effective]);
+    }
+    Ok(body)
+}
+
+/// Power BI's token for a report imported from there (none for one of Vitrine's own),
+/// living as long as `policy` says at most.
+pub async fn embed_token_if_linked(
+    state: &AppState,
+    org: OrgId,
+    link: Option<&PowerBiLink>,
+    identity: &RlsIdentity,
+    policy: &vitrine_core::token::TokenPolicy,
+) -> ApiResult<Option<EmbedGrant>> {
+    match link {
+        Some(link) => {
+            let minutes = policy.lifetime_seconds.div_ceil(60);
+            embed_token(state, org, link, identity, minutes).await.map(Some)
+        }
+        None => Ok(None),
+    }
+}
+
+/// Asks Power BI for an embed token of `link` for `identity`, living `lifetime_minutes` at
+/// most (Power BI may shorten it: it never outlives the access token that asked for it). A
+/// refusal or an outage answers `PowerBiUnavailable`, which viewers retry.
+pub async fn embed_token(
+    state: &AppState,
+    org: OrgId,
+    link: &PowerBiLink,
+    identity: &RlsIdentity,
+    lifetime_minutes: u32,
+) -> ApiResult<EmbedGrant> {
+    let body = generate_token_request(link, identity, lifetime_minutes)?;
+    let principal = principal(state, org).await.map_err(|error| {
+        if error.code == ErrorCode::NotFound {
+            ApiError::new(
+                ErrorCode::PowerBiUnavailable,
+                "This report comes from Power BI, and the organization's Power BI tenant is no longer connected; ask an administrator.",
+            )
+        } else {
+            error
+        }
+    })?;
+    let token = state.powerbi.get(state, org, &principal, POWER_BI_SCOPE).await?;
+    let answer = state
+        .http
+        .post(format!("{}/v1.0/myorg/GenerateToken", state.config.cloud.powerbi_api))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| unreachable("Power BI", e))?;
+    let status = answer.status();
+    if !status.is_success() {
+        let detail: serde_json::Value = answer.json().await.unwrap_or_default();
+        let message = detail["error"]["message"].as_str().unwrap_or_default();
+        tracing::warn!(%org, status = status.as_u16(), message, report = %link.report_id, "Power BI refused an embed token");
+        return Err(ApiError::new(
+            ErrorCode::PowerBiUnavailable,
+            format!(
+                "Power BI did not give a token for this report (it answered {}); the report is retried by itself.",
+                status.as_u16()
+            ),
+        ));
+    }
+    let generated: GeneratedToken = answer.json().await.map_err(|e| unreachable("Power BI", e))?;
+    Ok(EmbedGrant {
+        token: generated.token,
+        token_id: generated.token_id,
+        expires_at: generated.expiration,
+        embed_url: link.embed_url.clone(),
+        report_id: link.report_id.clone(),
+    })
 }
 
 /// The workspaces the principal belongs to.

@@ -47,15 +47,20 @@ pub async fn issue(
     }
     // The settings came with the session and the identity with the gate, read in this request.
     let rls = super::rls::identity(&user.email, &report.identity);
+    let policy = caller.org_settings.token_policy();
+    // A report of Power BI needs Power BI's own token too, for the same lifetime at most.
+    let powerbi =
+        super::powerbi::embed_token_if_linked(state, org, report.powerbi.as_ref(), &rls, &policy)
+            .await?;
     // Every read is done: a revocation since the snapshot means they may be stale, and the
-    // token would be refused at once. Nothing is signed or counted for it.
+    // token would be refused at once. Nothing is signed or counted for it (and a Power BI
+    // token just made is never answered).
     let subject = Subject::User(user.id);
     if state.tokens.revoker.index.revoked_since(org, subject, &[report.id], caller.snapshot) {
         return Err(IssueFailure::Stale);
     }
     let now = state.clock.now();
-    let policy = caller.org_settings.token_policy();
-    let issued = state
+    let mut issued = state
         .tokens
         .issue(
             Grant { org, subject, reports: vec![report.id], rls, keeps_capacity_on: false },
@@ -77,6 +82,9 @@ pub async fn issue(
                 ApiError::internal()
             }
         })?;
+    if let Some(grant) = powerbi {
+        issued.pair_with(grant, now);
+    }
     let event = issued_event(org, subject, report.id, &issued, request, now);
     state.tokens.audit.record(event);
     Ok(issued)

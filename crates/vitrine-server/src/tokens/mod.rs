@@ -47,6 +47,21 @@ pub struct IssuedToken {
     pub refresh: RefreshPolicy,
     /// The user already held a live token for this report: this one replaces it.
     pub refreshed: bool,
+    /// Power BI's own token, for a report imported from Power BI.
+    pub powerbi: Option<crate::services::powerbi::EmbedGrant>,
+}
+
+impl IssuedToken {
+    /// Hands out Power BI's token with this one: the pair lives as long as the shorter, so
+    /// that the viewer replaces both before either expires.
+    pub fn pair_with(&mut self, grant: crate::services::powerbi::EmbedGrant, now: DateTime<Utc>) {
+        if grant.expires_at < self.expires_at {
+            let left = (grant.expires_at - now).num_seconds().clamp(0, i64::from(u32::MAX));
+            self.expires_in_seconds = self.expires_in_seconds.min(left as u32);
+            self.expires_at = grant.expires_at;
+        }
+        self.powerbi = Some(grant);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +194,7 @@ impl TokenService {
             expires_in_seconds: policy.lifetime_seconds,
             refresh: policy.refresh(),
             refreshed,
+            powerbi: None,
         })
     }
 

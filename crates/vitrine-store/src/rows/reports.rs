@@ -39,11 +39,16 @@ impl TryFrom<ReportRow> for Report {
             owner_id: lenient_id(row.owner_id),
             definition: json_value(row.definition),
             capacity_id: lenient_id(row.capacity_id),
-            powerbi: row.powerbi.as_deref().and_then(|text| serde_json::from_str(text).ok()),
+            powerbi: powerbi_link(row.powerbi.as_deref()),
             created_at: from_ms(row.created_at)?,
             updated_at: from_ms(row.updated_at)?,
         })
     }
+}
+
+/// The `powerbi` column: where a report imported from Power BI lives there.
+fn powerbi_link(text: Option<&str>) -> Option<crate::PowerBiLink> {
+    text.and_then(|text| serde_json::from_str(text).ok())
 }
 
 /// A report with `can_open`: whether the user it was read for may open it.
@@ -68,6 +73,7 @@ impl TryFrom<ReportForUserRow> for (Report, bool) {
 pub struct ReportGateRow {
     id: String,
     capacity_id: Option<String>,
+    powerbi: Option<String>,
     can_open: bool,
     #[sqlx(flatten)]
     rls: RlsPartsRow,
@@ -82,6 +88,7 @@ impl TryFrom<ReportGateRow> for ReportGate {
             capacity_id: lenient_id::<CapacityId>(row.capacity_id),
             granted: row.can_open,
             identity: Option::<RlsAssignment>::try_from(row.rls)?.ok_or(StoreError::NotFound)?,
+            powerbi: powerbi_link(row.powerbi.as_deref()),
         })
     }
 }
