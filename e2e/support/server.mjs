@@ -48,15 +48,17 @@ export function vitrineBinary() {
 /**
  * Spawns `vitrine demo --password <pw> --port <port>` and resolves once it prints its address.
  * `testClock` starts it with the hand-moved clock of `test-clock` builds; `rows` sizes the
- * demo dataset; `dataDir` keeps the data (to restart on the same data and port).
+ * demo dataset; `dataDir` keeps the data (to restart on the same data and port); `config` is
+ * a TOML settings file.
  * Returns `{ baseUrl, output, stop }`; `stop()` sends SIGTERM and waits for the exit.
  */
-export async function startDemoServer({ password = DEMO_PASSWORD, port = 0, rows, dataDir, testClock = false } = {}) {
+export async function startDemoServer({ password = DEMO_PASSWORD, port = 0, rows, dataDir, testClock = false, config } = {}) {
   const binary = vitrineBinary();
   if (!existsSync(binary)) throw new Error(`VITRINE_BIN=${binary} does not exist`);
   const args = ['demo', '--password', password, '--port', String(port)];
   if (rows !== undefined) args.push('--rows', String(rows));
   if (dataDir !== undefined) args.push('--data-dir', dataDir);
+  if (config !== undefined) args.push('--config', config);
   const child = spawn(binary, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {

@@ -79,17 +79,19 @@ export function capacityPollDelay(random = Math.random, listening = capacityNudg
 
 /**
  * Waits before looking at a paused or starting capacity again: the poll's delay, cut short
- * when the live channel says a capacity changed state.
+ * when the live channel says a capacity changed state. `listening` false polls at the short
+ * pace even with the channel open (a capacity the channel does not speak for).
  * @param {() => number} [random]
+ * @param {boolean} [listening]
  */
-export function waitForCapacity(random = Math.random) {
+export function waitForCapacity(random = Math.random, listening = capacityNudge.listening) {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
       capacityNudge.removeEventListener('changed', done);
       resolve(undefined);
     };
-    const timer = setTimeout(done, capacityPollDelay(random));
+    const timer = setTimeout(done, capacityPollDelay(random, listening));
     capacityNudge.addEventListener('changed', done);
   });
 }

@@ -10,6 +10,7 @@ import { RENDERERS } from './charts.js';
 import { connectToHost, reportSize } from './embed.js';
 import { formatValue, setLocale } from './format.js';
 import { LiveChannel } from './live.js';
+import { embedPowerBi, powerBiGrant } from './powerbi.js';
 import { TokenKeeper, TokenRequestError, capacityNudge } from './token-keeper.js';
 
 /**
@@ -70,6 +71,10 @@ let shownPage = '';
 let shownFilters = '[]';
 /** How many times the page's data has been loaded; tests wait on it. */
 let loads = 0;
+/** Stops handing tokens to the Power BI report shown, when one is. */
+let stopPowerBi = () => {};
+/** A Power BI report waits for its capacity (told by the report, not by Vitrine). */
+let powerBiWaiting = false;
 
 /**
  * @param {string} tag
@@ -418,6 +423,7 @@ async function recover() {
  * @param {TokenRequestError} failure
  */
 function endAccess(failure) {
+  stopPowerBi();
   grid.replaceChildren();
   slicerBar.replaceChildren();
   chips.replaceChildren();
@@ -430,6 +436,10 @@ async function open() {
   report = /** @type {EmbeddedReport} */ (await api.report());
   title.textContent = report.name;
   document.title = `${report.name} · Vitrine`;
+  if (powerBiGrant(keeper)) {
+    showPowerBi();
+    return;
+  }
   if (!report.definition || report.definition.pages.length === 0) {
     grid.replaceChildren(el('p', 'chart-empty', 'This report has no pages yet.'));
     emit('loaded', { reportId, name: report.name, pages: [] });
@@ -449,9 +459,45 @@ async function open() {
   await loadPage();
 }
 
+/** Shows the report of Power BI the keeper's token opens (its pages are Power BI's own). */
+function showPowerBi() {
+  stopPowerBi();
+  slicerBar.replaceChildren();
+  chips.replaceChildren();
+  tabs.replaceChildren();
+  grid.classList.add('powerbi');
+  stopPowerBi = embedPowerBi(grid, keeper, {
+    onCapacity: (detail) => {
+      powerBiWaiting = true;
+      showCapacity(detail);
+    },
+    onRunning: () => {
+      powerBiWaiting = false;
+      hideCapacity();
+    },
+    onFailure: (code, message) => {
+      explain(code, message);
+      emit('error', { code, message });
+    },
+    onEvent: (name, detail) => {
+      if (name === 'rendered') {
+        loads += 1;
+        root.dataset.loaded = String(loads);
+        emit('rendered', { page: 'powerbi' });
+      } else if (name === 'pageChanged') {
+        emit('pageChanged', detail);
+      } else if (name === 'error') {
+        root.dataset.powerbiError = String(/** @type {{ message?: string }} */ (detail)?.message ?? '');
+      }
+    },
+  });
+  emit('loaded', { reportId, name: report?.name ?? '', pages: [] });
+}
+
 /** Reads the report again while it is shown, keeping page and filters. */
 async function reopen() {
-  if (!report || !notice.hidden) return;
+  // A Power BI report's definition is Power BI's: nothing of Vitrine's changes it.
+  if (!report || !notice.hidden || grid.classList.contains('powerbi')) return;
   try {
     await open();
   } catch (error) {
@@ -482,7 +528,9 @@ if (host) {
 keeper.addEventListener('capacity', (event) => showCapacity(/** @type {CustomEvent} */ (event).detail));
 api.addEventListener('capacity', (event) => showCapacity(/** @type {CustomEvent} */ (event).detail));
 api.addEventListener('available', () => hideCapacity());
-keeper.addEventListener('refreshed', () => hideCapacity());
+keeper.addEventListener('refreshed', () => {
+  if (!powerBiWaiting) hideCapacity();
+});
 keeper.addEventListener('reconnecting', () => setConnection('reconnecting'));
 keeper.addEventListener('reconnected', () => setConnection('live'));
 keeper.addEventListener('refused', (event) => endAccess(/** @type {CustomEvent} */ (event).detail));

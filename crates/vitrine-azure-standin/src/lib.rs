@@ -11,6 +11,7 @@
 pub mod arm;
 pub mod entra;
 pub mod powerbi;
+pub mod report;
 pub mod world;
 
 use std::sync::Arc;
@@ -47,6 +48,8 @@ pub fn router(world: Arc<World>) -> Router {
             "/subscriptions/{subscription}/providers/{namespace}/locations/{location}/operationresults/{id}",
             get(arm::operation),
         )
+        .route("/reportEmbed", get(report::page))
+        .route("/reportEmbed/session", post(report::session))
         .route("/__standin/clock", post(advance_clock))
         .route("/__standin/faults", post(add_fault))
         .route("/__standin/calls", get(calls))

@@ -116,6 +116,8 @@ pub enum Power {
 
 #[derive(Debug, Clone)]
 pub struct Capacity {
+    /// The capacity's id in Power BI (a workspace's `capacityId`).
+    pub power_bi_id: Uuid,
     pub subscription: String,
     pub resource_group: String,
     pub name: String,
@@ -309,6 +311,7 @@ impl World {
             embed_tokens: Vec::new(),
             capacities: vec![
                 Capacity {
+                    power_bi_id: DEMO_CAPACITY_ID,
                     subscription: "00000000-0000-0000-0000-000000000001".into(),
                     resource_group: "analytics".into(),
                     name: "contosoembedded".into(),
@@ -318,6 +321,7 @@ impl World {
                     power: Power::Running,
                 },
                 Capacity {
+                    power_bi_id: Uuid::from_u128(0x5c1e_7a3b_2f4d_4e6a_9b8c_0d1e_2f3a_4b5c),
                     subscription: "00000000-0000-0000-0000-000000000001".into(),
                     resource_group: "analytics".into(),
                     name: "contosofabric".into(),

@@ -17,6 +17,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "VITRINE_POWERBI_API_URL",
     "VITRINE_ENTRA_URL",
     "VITRINE_ARM_URL",
+    "VITRINE_POWERBI_CLIENT",
     "VITRINE_DATABASE",
     "VITRINE_LOG",
     "VITRINE_LOG_FORMAT",
@@ -50,6 +51,9 @@ pub struct ConfigLayer {
     pub powerbi_api_url: Option<String>,
     pub entra_url: Option<String>,
     pub arm_url: Option<String>,
+    /// The file `dist/powerbi.min.js` of the npm package `powerbi-client`, which the viewer
+    /// embeds Power BI reports with (see docs/powerbi.md); without it they cannot be shown.
+    pub powerbi_client: Option<PathBuf>,
     pub database: Option<String>,
     pub log_format: Option<String>,
     /// Only from the environment (`VITRINE_MASTER_KEY`): never written in a file.
@@ -298,6 +302,7 @@ impl ConfigLayer {
             powerbi_api_url: over.powerbi_api_url.or(self.powerbi_api_url),
             entra_url: over.entra_url.or(self.entra_url),
             arm_url: over.arm_url.or(self.arm_url),
+            powerbi_client: over.powerbi_client.or(self.powerbi_client),
             database: over.database.or(self.database),
             log_format: over.log_format.or(self.log_format),
             master_key: over.master_key.or(self.master_key),
@@ -365,6 +370,7 @@ impl ConfigLayer {
                 "VITRINE_POWERBI_API_URL" => layer.powerbi_api_url = Some(value),
                 "VITRINE_ENTRA_URL" => layer.entra_url = Some(value),
                 "VITRINE_ARM_URL" => layer.arm_url = Some(value),
+                "VITRINE_POWERBI_CLIENT" => layer.powerbi_client = Some(value.into()),
                 "VITRINE_DATABASE" => layer.database = Some(value),
                 "VITRINE_LOG_FORMAT" => layer.log_format = Some(value),
                 "VITRINE_MASTER_KEY" => layer.master_key = Some(value),
@@ -422,6 +428,8 @@ pub struct ServerConfig {
     pub dataset_storage: Option<String>,
     /// Where Power BI, Entra ID and Azure Resource Manager are reached.
     pub cloud: CloudUrls,
+    /// powerbi-client's `powerbi.min.js`, served to viewers of Power BI reports.
+    pub powerbi_client: Option<PathBuf>,
     pub database: String,
     pub log_format: LogFormat,
     /// Seals the token signing keys; when absent, a key file in the data directory is used.
@@ -431,6 +439,9 @@ pub struct ServerConfig {
     pub limits: Limits,
     pub displays: DisplaysConfig,
 }
+
+/// The largest powerbi-client script served (the library is about 250 kB minified).
+pub const MAX_POWERBI_CLIENT_BYTES: u64 = 8 << 20;
 
 /// The hosts of Microsoft's clouds Vitrine calls, without a trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -564,6 +575,19 @@ impl ServerConfig {
             entra: cloud_url("entra_url", layer.entra_url, "https://login.microsoftonline.com")?,
             arm: cloud_url("arm_url", layer.arm_url, "https://management.azure.com")?,
         };
+        if let Some(path) = &layer.powerbi_client {
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            if size == 0 || size > MAX_POWERBI_CLIENT_BYTES {
+                return Err(ConfigError::new(
+                    "powerbi_client",
+                    format!(
+                        "must name powerbi-client's dist/powerbi.min.js (a readable file of at most {} MB); {} is not",
+                        MAX_POWERBI_CLIENT_BYTES >> 20,
+                        path.display()
+                    ),
+                ));
+            }
+        }
         let smtp = layer.smtp.map(SmtpConfig::resolve).transpose()?.flatten();
         let limits = Limits::resolve(layer.limits.unwrap_or_default())?;
         let displays = DisplaysConfig::resolve(layer.displays.unwrap_or_default())?;
@@ -573,6 +597,7 @@ impl ServerConfig {
             data_dir,
             dataset_storage: layer.dataset_storage,
             cloud,
+            powerbi_client: layer.powerbi_client,
             database,
             log_format,
             master_key,
@@ -602,6 +627,21 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_powerbi_client_that_is_not_a_readable_script_is_refused_naming_the_setting() {
+        let (layer, _) = ConfigLayer::from_env(env(&[(
+            "VITRINE_POWERBI_CLIENT",
+            "/nonexistent/powerbi-client/dist/powerbi.min.js",
+        )]));
+        let error = ServerConfig::resolve(layer).unwrap_err();
+        assert_eq!(error.setting, "powerbi_client");
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("powerbi.min.js");
+        std::fs::write(&script, "window.powerbi = {};").unwrap();
+        let layer = ConfigLayer { powerbi_client: Some(script.clone()), ..Default::default() };
+        assert_eq!(ServerConfig::resolve(layer).unwrap().powerbi_client, Some(script));
     }
 
     #[test]

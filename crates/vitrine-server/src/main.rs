@@ -212,6 +212,7 @@ fn load_config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
         powerbi_api_url: None,
         entra_url: None,
         arm_url: None,
+        powerbi_client: None,
         database: args.database,
         log_format: None,
         master_key: None,

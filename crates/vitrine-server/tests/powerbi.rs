@@ -98,14 +98,7 @@ async fn reports_are_listed_with_one_access_token_until_five_minutes_before_it_e
         admin.put_json("/api/v1/powerbi", connect_body(SECRET)).await.status(),
         StatusCode::OK
     );
-    let grants = || async {
-        reqwest::get(format!("{standin}/__standin/grants"))
-            .await
-            .unwrap()
-            .json::<u32>()
-            .await
-            .unwrap()
-    };
+    let grants = || async { standin_get(&standin, "grants").await.as_u64().unwrap() };
     let after_connecting = grants().await;
 
     for _ in 0..3 {
@@ -228,13 +221,20 @@ async fn imported(app: &TestApp, admin: &Session, name: &str, report: &str) -> S
 }
 
 async fn embed_tokens(standin: &str) -> Vec<Value> {
-    let list: Value = reqwest::get(format!("{standin}/__standin/embed-tokens"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    list.as_array().unwrap().clone()
+    standin_get(standin, "embed-tokens").await.as_array().unwrap().clone()
+}
+
+/// Reads the stand-in's `/__standin/{path}`.
+async fn standin_get(standin: &str, path: &str) -> Value {
+    reqwest::get(format!("{standin}/__standin/{path}")).await.unwrap().json().await.unwrap()
+}
+
+/// Steers the stand-in with `POST /__standin/{path}`.
+async fn standin_post(standin: &str, path: &str, body: Value) {
+    let client = reqwest::Client::new();
+    let answer =
+        client.post(format!("{standin}/__standin/{path}")).json(&body).send().await.unwrap();
+    assert!(answer.status().is_success(), "{path}: {}", answer.status());
 }
 
 #[tokio::test]
@@ -335,10 +335,7 @@ async fn power_bi_throttling_a_token_is_a_502_the_viewer_retries_and_the_next_re
     let report = imported(&app, &admin, "Sales", SALES).await;
     let viewer = app.sign_in(VIEWER).await;
     let fault = json!({ "api": "powerBi", "status": 429, "retryAfter": 30 });
-    let client = reqwest::Client::new();
-    let added =
-        client.post(format!("{standin}/__standin/faults")).json(&fault).send().await.unwrap();
-    assert!(added.status().is_success());
+    standin_post(&standin, "faults", fault).await;
     let throttled = viewer.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
     let body = expect_error(throttled, StatusCode::BAD_GATEWAY, "PowerBiUnavailable").await;
     assert!(body["error"]["message"].as_str().unwrap().contains("429"), "{body}");
@@ -359,4 +356,40 @@ async fn power_bi_throttling_a_token_is_a_502_the_viewer_retries_and_the_next_re
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(events.len(), 1, "{events:?}");
+}
+
+#[tokio::test]
+async fn an_access_token_power_bi_no_longer_takes_is_replaced_and_the_token_request_succeeds() {
+    let (app, standin) = with_standin(None).await;
+    let admin = app.sign_in(ADMIN).await;
+    let report = imported(&app, &admin, "Sales", SALES).await;
+    let viewer = app.sign_in(VIEWER).await;
+    viewer.token(&report).await;
+    let grants = || async { standin_get(&standin, "grants").await.as_u64().unwrap() };
+    let before = grants().await;
+    // Power BI's clock runs past the access token's end while Vitrine's cache still holds it.
+    standin_post(&standin, "clock", json!({ "seconds": 3700 })).await;
+    assert!(viewer.token(&report).await["powerbi"]["accessToken"].is_string());
+    assert_eq!(grants().await, before + 1, "one new access token, after Power BI's refusal");
+}
+
+#[tokio::test]
+async fn only_a_power_bi_reports_page_may_frame_power_bi_and_loads_its_client_library() {
+    let (app, _) = with_standin(None).await;
+    let admin = app.sign_in(ADMIN).await;
+    let report = imported(&app, &admin, "Sales", SALES).await;
+    let viewer = app.sign_in(VIEWER).await;
+    let page = viewer.get(&format!("/reports/{report}")).await;
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(policy.contains("frame-src 'self' https://app.powerbi.com"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(page.text().await.unwrap().contains("src=\"/assets/powerbi-client.js\""));
+
+    let own = admin.id_of("/api/v1/reports", "name", "Executive summary").await;
+    let page = admin.get(&format!("/reports/{own}")).await;
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(!policy.contains("frame-src"), "{policy}");
+    assert!(!page.text().await.unwrap().contains("powerbi-client"));
+    // No library installed on this server: the script is not found (the viewer says why).
+    assert_eq!(viewer.get("/assets/powerbi-client.js").await.status(), StatusCode::NOT_FOUND);
 }

@@ -29,11 +29,23 @@ pub fn embed_csp(origins: &[String]) -> String {
     DEFAULT_CSP.replace("frame-ancestors 'none'", &format!("frame-ancestors {ancestors}"))
 }
 
+/// `policy` letting the page frame `link`'s report from the origin of its embed URL (and
+/// Vitrine's own pages), and nothing else.
+pub fn with_powerbi_frames(policy: &str, link: &vitrine_store::PowerBiLink) -> String {
+    let origin = reqwest::Url::parse(&link.embed_url)
+        .ok()
+        .filter(|url| url.scheme() == "https")
+        .map(|url| url.origin().ascii_serialization())
+        .unwrap_or_default();
+    format!("{policy}; frame-src 'self' {origin}").trim_end().to_string()
+}
+
 /// `GET /embed/reports/{id}`: the viewer shell for a host app's frame. It shows nothing until
 /// the host's page has connected and handed it a token.
 pub async fn page(State(state): State<AppState>, Path(id): Path<String>) -> PortalResult<Response> {
     let id: ReportId = parse_id(&id, "report")?;
     let org = state.store.organization_of_report(id).await.map_err(ApiError::from)?;
+    let report = state.store.get_report(org, id).await.map_err(ApiError::from)?;
     let origins = state
         .store
         .get_organization(org)
@@ -45,7 +57,7 @@ pub async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Port
     let body = html! {
         (DOCTYPE)
         html lang="en" {
-            (super::reports::viewer_head("Report"))
+            (super::reports::viewer_head("Report", report.powerbi.is_some()))
             body.embedded {
                 main #viewer data-report=(id) data-embed="1" data-allowed-origins=(allowed) data-mode="normal" {
                     p.muted { "Connecting…" }
@@ -54,7 +66,11 @@ pub async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Port
             }
         }
     };
-    let policy = HeaderValue::from_str(&embed_csp(&origins)).map_err(|_| ApiError::internal())?;
+    let mut policy = embed_csp(&origins);
+    if let Some(link) = &report.powerbi {
+        policy = with_powerbi_frames(&policy, link);
+    }
+    let policy = HeaderValue::from_str(&policy).map_err(|_| ApiError::internal())?;
     Ok((
         [
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),

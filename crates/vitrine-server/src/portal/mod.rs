@@ -13,6 +13,7 @@ mod setup;
 mod sign_in;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -55,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/portal.css", get(stylesheet))
         .route("/favicon.ico", get(favicon))
         .route("/assets/viewer/{file}", get(viewer_asset))
+        .route("/assets/powerbi-client.js", get(powerbi_client))
         .nest("/admin", admin::router())
         .fallback(not_found)
 }
@@ -94,7 +96,7 @@ async fn favicon() -> Response {
 }
 
 /// The viewer's own modules and stylesheet, embedded in the binary.
-const VIEWER_ASSETS: [(&str, &str, &str); 10] = [
+const VIEWER_ASSETS: [(&str, &str, &str); 11] = [
     (
         "viewer.js",
         "text/javascript; charset=utf-8",
@@ -108,6 +110,11 @@ const VIEWER_ASSETS: [(&str, &str, &str); 10] = [
     ("api.js", "text/javascript; charset=utf-8", include_str!("../../../../web/viewer/api.js")),
     ("live.js", "text/javascript; charset=utf-8", include_str!("../../../../web/viewer/live.js")),
     ("embed.js", "text/javascript; charset=utf-8", include_str!("../../../../web/viewer/embed.js")),
+    (
+        "powerbi.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../web/viewer/powerbi.js"),
+    ),
     (
         "charts.js",
         "text/javascript; charset=utf-8",
@@ -134,6 +141,26 @@ async fn viewer_asset(axum::extract::Path(file): axum::extract::Path<String>) ->
                 .into_response()
         }
         None => not_found().await,
+    }
+}
+
+/// powerbi-client's script, from the file the operator installed (docs/powerbi.md); not found
+/// when none was.
+async fn powerbi_client(State(state): State<AppState>) -> Response {
+    let Some(path) = &state.config.powerbi_client else { return not_found().await };
+    match tokio::fs::read(path).await {
+        Ok(script) if script.len() as u64 <= crate::config::MAX_POWERBI_CLIENT_BYTES => (
+            [
+                (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            script,
+        )
+            .into_response(),
+        _ => {
+            tracing::warn!(path = %path.display(), "powerbi_client names no readable script of a sensible size");
+            not_found().await
+        }
     }
 }
 

@@ -55,8 +55,10 @@ fn tv_setting(
         .unwrap_or(0)
 }
 
-/// The `head` of a page that runs the viewer: its stylesheets and its module.
-pub fn viewer_head(title: &str) -> maud::Markup {
+/// The `head` of a page that runs the viewer: its stylesheets and its module, and for a
+/// report of Power BI the powerbi-client library first (a classic script: it defines
+/// `window.powerbi` before the viewer's module runs).
+pub fn viewer_head(title: &str, powerbi: bool) -> maud::Markup {
     html! {
         head {
             meta charset="utf-8";
@@ -64,6 +66,7 @@ pub fn viewer_head(title: &str) -> maud::Markup {
             title { (title) " · Vitrine" }
             link rel="stylesheet" href="/assets/portal.css";
             link rel="stylesheet" href="/assets/viewer/viewer.css";
+            @if powerbi { script src="/assets/powerbi-client.js" {} }
             script type="module" src="/assets/viewer/viewer.js" {}
         }
     }
@@ -89,7 +92,7 @@ pub async fn show(
     let body = html! {
         (DOCTYPE)
         html lang="en" {
-            (viewer_head(&report.name))
+            (viewer_head(&report.name, report.powerbi.is_some()))
             body class=[tv.then_some("tv")] {
                 @if !tv { (topbar(&caller, crate::portal::layout::Area::Reports)) }
                 div.viewer-shell {
@@ -106,5 +109,12 @@ pub async fn show(
             }
         }
     };
-    Ok(([(header::CACHE_CONTROL, "no-store")], body).into_response())
+    let mut response = ([(header::CACHE_CONTROL, "no-store")], body).into_response();
+    if let Some(link) = &report.powerbi {
+        let policy = super::embed::with_powerbi_frames(super::embed::DEFAULT_CSP, link);
+        if let Ok(policy) = header::HeaderValue::from_str(&policy) {
+            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
+    }
+    Ok(response)
 }

@@ -189,6 +189,12 @@ impl AccessTokens {
         Ok(value.to_string())
     }
 
+    /// Drops the cached token of `principal` for `scope`: the service refused it (revoked,
+    /// or its clock and ours disagree about its end).
+    pub fn forget(&self, org: OrgId, principal: &Principal, scope: &'static str) {
+        self.lock().remove(&(org, principal.version, scope));
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(OrgId, i64, &'static str), CachedToken>> {
         self.cache.lock().unwrap_or_else(|poison| poison.into_inner())
     }
@@ -220,6 +226,56 @@ fn not_connected() -> ApiError {
     )
 }
 
+/// Power BI's answer: its status and body.
+struct Answer {
+    status: reqwest::StatusCode,
+    body: axum::body::Bytes,
+}
+
+impl Answer {
+    fn json<T: serde::de::DeserializeOwned>(&self) -> ApiResult<T> {
+        serde_json::from_slice(&self.body).map_err(|_| {
+            ApiError::new(
+                ErrorCode::PowerBiUnavailable,
+                "Power BI answered something unexpected; try again in a moment.",
+            )
+        })
+    }
+
+    /// Power BI no longer takes the access token: 401, or 403 `TokenExpired` (its answer
+    /// when the token's end passed by its own clock).
+    fn token_refused(&self) -> bool {
+        self.status == reqwest::StatusCode::UNAUTHORIZED
+            || (self.status == reqwest::StatusCode::FORBIDDEN
+                && self
+                    .json::<serde_json::Value>()
+                    .is_ok_and(|body| body["error"]["code"] == "TokenExpired"))
+    }
+}
+
+/// Sends a Power BI API request built by `request` with the principal's access token. When
+/// Power BI no longer takes the cached token, it is asked once more with a new one.
+async fn send(
+    state: &AppState,
+    org: OrgId,
+    principal: &Principal,
+    request: impl Fn(&str) -> reqwest::RequestBuilder,
+) -> ApiResult<Answer> {
+    let mut retried = false;
+    loop {
+        let token = state.powerbi.get(state, org, principal, POWER_BI_SCOPE).await?;
+        let answer = request(&token).send().await.map_err(|e| unreachable("Power BI", e))?;
+        let status = answer.status();
+        let body = answer.bytes().await.map_err(|e| unreachable("Power BI", e))?;
+        let answer = Answer { status, body };
+        if retried || !answer.token_refused() {
+            return Ok(answer);
+        }
+        state.powerbi.forget(org, principal, POWER_BI_SCOPE);
+        retried = true;
+    }
+}
+
 /// Reads a Power BI API path as `principal`.
 async fn read<T: serde::de::DeserializeOwned>(
     state: &AppState,
@@ -227,18 +283,13 @@ async fn read<T: serde::de::DeserializeOwned>(
     principal: &Principal,
     path: &str,
 ) -> ApiResult<T> {
-    let token = state.powerbi.get(state, org, principal, POWER_BI_SCOPE).await?;
-    let answer = state
-        .http
-        .get(format!("{}{path}", state.config.cloud.powerbi_api))
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| unreachable("Power BI", e))?;
-    if !answer.status().is_success() {
-        return Err(power_bi_refusal(answer.status()));
+    let url = format!("{}{path}", state.config.cloud.powerbi_api);
+    let answer =
+        send(state, org, principal, |token| state.http.get(&url).bearer_auth(token)).await?;
+    if !answer.status.is_success() {
+        return Err(power_bi_refusal(answer.status));
     }
-    answer.json().await.map_err(|e| unreachable("Power BI", e))
+    answer.json()
 }
 
 /// A Power BI embed token for one report, as GenerateToken answered it.
@@ -338,18 +389,13 @@ pub async fn embed_token(
             error
         }
     })?;
-    let token = state.powerbi.get(state, org, &principal, POWER_BI_SCOPE).await?;
-    let answer = state
-        .http
-        .post(format!("{}/v1.0/myorg/GenerateToken", state.config.cloud.powerbi_api))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| unreachable("Power BI", e))?;
-    let status = answer.status();
+    let url = format!("{}/v1.0/myorg/GenerateToken", state.config.cloud.powerbi_api);
+    let answer =
+        send(state, org, &principal, |token| state.http.post(&url).bearer_auth(token).json(&body))
+            .await?;
+    let status = answer.status;
     if !status.is_success() {
-        let detail: serde_json::Value = answer.json().await.unwrap_or_default();
+        let detail: serde_json::Value = answer.json().unwrap_or_default();
         let message = detail["error"]["message"].as_str().unwrap_or_default();
         tracing::warn!(%org, status = status.as_u16(), message, report = %link.report_id, "Power BI refused an embed token");
         return Err(ApiError::new(
@@ -360,7 +406,7 @@ pub async fn embed_token(
             ),
         ));
     }
-    let generated: GeneratedToken = answer.json().await.map_err(|e| unreachable("Power BI", e))?;
+    let generated: GeneratedToken = answer.json()?;
     Ok(EmbedGrant {
         token: generated.token,
         token_id: generated.token_id,
