@@ -17,7 +17,7 @@ use vitrine_store::Store;
 
 use crate::auth::links::LinkKeys;
 use crate::auth::password::PasswordHasher;
-use crate::capacity::{CapacityController, LocalProvider};
+use crate::capacity::{AzureProvider, CapacityController, LocalProvider};
 use crate::config::ServerConfig;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
@@ -87,7 +87,7 @@ pub struct Services {
     pub http: reqwest::Client,
     /// The hand-moved clock of browser tests (see the `test-clock` feature).
     #[cfg(feature = "test-clock")]
-    pub test_clock: Option<Arc<vitrine_core::ManualClock>>,
+    pub test_clock: std::sync::OnceLock<Arc<vitrine_core::ManualClock>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +104,12 @@ pub enum StartError {
     Store(#[from] vitrine_store::StoreError),
     #[error(transparent)]
     Files(#[from] crate::files::FilesError),
+}
+
+impl From<Arc<Services>> for AppState {
+    fn from(services: Arc<Services>) -> Self {
+        Self(services)
+    }
 }
 
 impl AppState {
@@ -156,49 +162,49 @@ impl AppState {
                 .with_notices(Arc::clone(&notices)),
         );
         let guards = Arc::new(crate::auth::throttle::Guards::new(&config.limits));
-        Ok(Self(Arc::new(Services {
-            store,
-            passwords: PasswordHasher::start(workers, 256),
-            clock,
-            config: Arc::new(config),
-            metrics,
-            tokens: Arc::new(tokens),
-            engine: Arc::clone(&engine),
-            files,
-            powerbi: Default::default(),
-            dataset_loading,
-            sources: Default::default(),
-            secrets,
-            capacities,
-            mailer,
-            links,
-            setup: Arc::new(SetupGate::default()),
-            guards,
-            live: Default::default(),
-            notices,
-            feed,
-            leadership: Arc::new(crate::cluster::Leadership::new(node)),
-            identities: Default::default(),
-            pairings: Default::default(),
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(10))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
-            #[cfg(feature = "test-clock")]
-            test_clock: None,
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        // Azure capacities are switched with the services themselves (the organization's
+        // principal, its tokens, the clouds' addresses): the provider holds them weakly.
+        Ok(Self(Arc::new_cyclic(|services| {
+            capacities.set_azure(Arc::new(AzureProvider::new(services.clone())));
+            Services {
+                store,
+                passwords: PasswordHasher::start(workers, 256),
+                clock,
+                config: Arc::new(config),
+                metrics,
+                tokens: Arc::new(tokens),
+                engine: Arc::clone(&engine),
+                files,
+                powerbi: Default::default(),
+                dataset_loading,
+                sources: Default::default(),
+                secrets,
+                capacities,
+                mailer,
+                links,
+                setup: Arc::new(SetupGate::default()),
+                guards,
+                live: Default::default(),
+                notices,
+                feed,
+                leadership: Arc::new(crate::cluster::Leadership::new(node)),
+                identities: Default::default(),
+                pairings: Default::default(),
+                http,
+                #[cfg(feature = "test-clock")]
+                test_clock: std::sync::OnceLock::new(),
+            }
         })))
     }
 
-    /// Hands the test clock to `/__test__/clock`; only before the state is shared.
+    /// Hands the test clock to `/__test__/clock`, once.
     #[cfg(feature = "test-clock")]
-    pub fn set_test_clock(&mut self, clock: Option<Arc<vitrine_core::ManualClock>>) -> bool {
-        match Arc::get_mut(&mut self.0) {
-            Some(services) => {
-                services.test_clock = clock;
-                true
-            }
-            None => false,
-        }
+    pub fn set_test_clock(&self, clock: Option<Arc<vitrine_core::ManualClock>>) -> bool {
+        clock.is_none_or(|clock| self.test_clock.set(clock).is_ok())
     }
 }
 
@@ -281,7 +287,7 @@ async fn advance_test_clock(
     State(state): State<AppState>,
     body: axum::Json<serde_json::Value>,
 ) -> impl IntoResponse {
-    let Some(clock) = &state.test_clock else {
+    let Some(clock) = state.test_clock.get() else {
         return (
             StatusCode::NOT_FOUND,
             axum::Json(serde_json::json!({ "error": "no test clock" })),

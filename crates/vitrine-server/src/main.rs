@@ -295,8 +295,7 @@ async fn run_server(
         config.public_url = format!("http://{address}");
     }
     let clock = server_clock();
-    #[allow(unused_mut)]
-    let mut state = AppState::start(config, store, clock.shared()).await?;
+    let state = AppState::start(config, store, clock.shared()).await?;
     #[cfg(feature = "test-clock")]
     {
         state.set_test_clock(clock.manual);
@@ -370,8 +369,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let config = ServerConfig { public_url: format!("http://{address}"), ..config };
     let data_dir = config.data_dir.clone();
     let clock = server_clock();
-    #[allow(unused_mut)]
-    let mut state = AppState::start(config, store, clock.shared()).await?;
+    let state = AppState::start(config, store, clock.shared()).await?;
     #[cfg(feature = "test-clock")]
     {
         state.set_test_clock(clock.manual);

@@ -38,6 +38,7 @@ fn simulated_shape(
         org_id: org,
         name: format!("Simulated {}", CapacityId::generate()),
         provider: "simulated".into(),
+        azure: None,
         state,
         mode,
         idle_minutes: 30,
@@ -334,7 +335,8 @@ mod api {
         let bad = [
             (json!({}), "name"),
             (json!({ "name": "" }), "name"),
-            (json!({ "name": "Cloud", "provider": "azure" }), "provider"),
+            (json!({ "name": "Cloud", "provider": "aws" }), "provider"),
+            (json!({ "name": "Cloud", "provider": "azure" }), "azure"),
             (json!({ "name": "Cloud", "idleMinutes": 0 }), "idleMinutes"),
             (json!({ "name": "Cloud", "state": "Paused" }), "state"),
         ];

@@ -23,6 +23,7 @@ async fn with_standin(entra: Option<&str>) -> (TestApp, String) {
     // The stand-in's clock starts where the server's does, so expirations compare.
     let settings = Settings {
         client_secret: Some(SECRET.into()),
+        transition: chrono::Duration::seconds(1),
         starts_at: Some(
             chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, 2, 9, 0, 0).unwrap(),
         ),
@@ -392,4 +393,156 @@ async fn only_a_power_bi_reports_page_may_frame_power_bi_and_loads_its_client_li
     assert!(!page.text().await.unwrap().contains("powerbi-client"));
     // No library installed on this server: the script is not found (the viewer says why).
     assert_eq!(viewer.get("/assets/powerbi-client.js").await.status(), StatusCode::NOT_FOUND);
+}
+
+const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000001";
+
+fn azure_capacity(name: &str) -> Value {
+    json!({
+        "name": "Contoso embedded",
+        "hourlyPrice": 1.01,
+        "azure": {
+            "kind": "powerBiEmbedded",
+            "subscriptionId": SUBSCRIPTION,
+            "resourceGroup": "analytics",
+            "name": name,
+        },
+    })
+}
+
+/// Connects the tenant and adds the stand-in's A-SKU capacity; its id.
+async fn connected_capacity(admin: &Session) -> String {
+    assert_eq!(
+        admin.put_json("/api/v1/powerbi", connect_body(SECRET)).await.status(),
+        StatusCode::OK
+    );
+    let created = admin.post("/api/v1/capacities", azure_capacity("contosoembedded")).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    created["id"].as_str().unwrap().to_string()
+}
+
+/// Waits (20 s at most) for the capacity to reach `state`; answers it as read.
+async fn until_state(admin: &Session, id: &str, state: &str) -> Value {
+    for _ in 0..200 {
+        let capacity = admin.json(&format!("/api/v1/capacities/{id}")).await;
+        if capacity["state"] == state {
+            return capacity;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the capacity never reached {state}");
+}
+
+async fn timeline(admin: &Session, id: &str) -> Vec<Value> {
+    admin.json(&format!("/api/v1/capacities/{id}/events")).await.as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn an_azure_capacity_is_found_before_it_is_saved_then_paused_and_resumed_through_arm() {
+    let (app, standin) = with_standin(None).await;
+    let admin = app.sign_in(ADMIN).await;
+    let early = admin.post("/api/v1/capacities", azure_capacity("contosoembedded")).await;
+    let body = expect_error(early, StatusCode::BAD_REQUEST, "InvalidInput").await;
+    assert_eq!(body["error"]["field"], "azure", "no tenant to reach Azure with");
+    let id = connected_capacity(&admin).await;
+
+    let unknown = admin.post("/api/v1/capacities", azure_capacity("nosuchcapacity")).await;
+    let body = expect_error(unknown, StatusCode::BAD_REQUEST, "InvalidInput").await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("has no capacity"), "{body}");
+    let mut wrong = azure_capacity("contosoembedded");
+    wrong["azure"]["kind"] = json!("gpu");
+    let body = expect_error(
+        admin.post("/api/v1/capacities", wrong).await,
+        StatusCode::BAD_REQUEST,
+        "InvalidInput",
+    )
+    .await;
+    assert_eq!(body["error"]["field"], "azure.kind");
+
+    let capacity = admin.json(&format!("/api/v1/capacities/{id}")).await;
+    assert_eq!(capacity["provider"], "azure");
+    assert_eq!(capacity["azure"]["name"], "contosoembedded");
+    assert_eq!(capacity["state"], "Running", "as Azure reports it");
+
+    let paused = admin.post(&format!("/api/v1/capacities/{id}/pause"), json!({})).await;
+    assert!(paused.status().is_success(), "{}", paused.status());
+    until_state(&admin, &id, "Paused").await;
+    let calls = standin_get(&standin, "calls").await;
+    let suspend = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|call| {
+            call["method"] == "POST" && call["path"].as_str().unwrap().ends_with("/suspend")
+        })
+        .expect("a suspend call");
+    assert_eq!(suspend["status"], 202, "accepted, with a Location to follow");
+    assert!(
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|call| call["path"].as_str().unwrap().contains("/operationresults/")),
+        "the operation's Location was polled: {calls}"
+    );
+    let resumed = admin.post(&format!("/api/v1/capacities/{id}/resume"), json!({})).await;
+    assert!(resumed.status().is_success());
+    until_state(&admin, &id, "Running").await;
+}
+
+#[tokio::test]
+async fn azure_throttling_is_waited_out_and_a_refusal_fails_saying_what_to_grant() {
+    let (app, standin) = with_standin(None).await;
+    let admin = app.sign_in(ADMIN).await;
+    let id = connected_capacity(&admin).await;
+    standin_post(&standin, "faults", json!({ "status": 429, "retryAfter": 1 })).await;
+    admin.post(&format!("/api/v1/capacities/{id}/pause"), json!({})).await;
+    until_state(&admin, &id, "Paused").await;
+    let noted = timeline(&admin, &id).await;
+    assert!(
+        noted.iter().any(|event| event["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("throttling") && d.contains("next try is in 1 s"))),
+        "{noted:?}"
+    );
+
+    standin_post(&standin, "faults", json!({ "status": 403, "times": 10 })).await;
+    admin.post(&format!("/api/v1/capacities/{id}/resume"), json!({})).await;
+    until_state(&admin, &id, "Failed").await;
+    let failed = &timeline(&admin, &id).await[0];
+    let detail = failed["detail"].as_str().unwrap();
+    assert!(detail.contains("AuthorizationFailed") && detail.contains("Contributor"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_capacity_paused_in_the_azure_portal_is_shown_paused_after_one_scheduler_pass() {
+    let (app, standin) = with_standin(None).await;
+    let admin = app.sign_in(ADMIN).await;
+    let id = connected_capacity(&admin).await;
+    let set = |state: &'static str| {
+        let url = format!("{standin}/__standin/capacities/contosoembedded/state");
+        async move {
+            let answer =
+                reqwest::Client::new().put(url).json(&json!({ "state": state })).send().await;
+            assert!(answer.unwrap().status().is_success());
+        }
+    };
+    set("Paused").await;
+    app.state.capacities.tick().await.unwrap();
+    let capacity = admin.json(&format!("/api/v1/capacities/{id}")).await;
+    assert_eq!(capacity["state"], "Paused");
+    let latest = &timeline(&admin, &id).await[0];
+    assert_eq!(latest["reason"], "azure");
+
+    set("Running").await;
+    app.state.capacities.tick().await.unwrap();
+    assert_eq!(
+        admin.json(&format!("/api/v1/capacities/{id}")).await["state"],
+        "Paused",
+        "Azure is asked once a minute, not at every pass"
+    );
+    app.clock.advance(chrono::Duration::seconds(61));
+    app.state.capacities.tick().await.unwrap();
+    assert_eq!(admin.json(&format!("/api/v1/capacities/{id}")).await["state"], "Running");
 }

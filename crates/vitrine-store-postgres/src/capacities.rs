@@ -12,7 +12,7 @@ use vitrine_store::{
     Actor, Capacity, CapacityChange, CapacityEvent, CapacityStore, Report, StoreError, StoreResult,
 };
 
-const CAPACITY_COLUMNS: &str = "id, org_id, name, provider, state, mode, idle_minutes, schedule, time_zone, \
+const CAPACITY_COLUMNS: &str = "id, org_id, name, provider, azure, state, mode, idle_minutes, schedule, time_zone, \
      hourly_price, wake_from_viewer, state_since, last_activity, created_at";
 
 #[async_trait]
@@ -25,12 +25,13 @@ impl CapacityStore for PostgresStore {
     ) -> StoreResult<Capacity> {
         let mut tx = self.write().await?;
         sqlx::query(&format!(
-            "INSERT INTO capacities ({CAPACITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            "INSERT INTO capacities ({CAPACITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(capacity.id.to_string())
         .bind(org.to_string())
         .bind(&capacity.name)
         .bind(&capacity.provider)
+        .bind(capacity.azure.as_ref().map(json_text).transpose()?)
         .bind(capacity.state.as_str())
         .bind(capacity.mode.as_str())
         .bind(i64::from(capacity.idle_minutes))
@@ -178,20 +179,14 @@ impl CapacityStore for PostgresStore {
         update.push(")");
         let moved = update.build().execute(&mut *tx).await?.rows_affected() > 0;
         if moved {
-            sqlx::query(
-                "INSERT INTO capacity_events (capacity_id, at, state, reason, actor, detail) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(event.capacity_id.to_string())
-            .bind(ms(event.at))
-            .bind(event.state.as_str())
-            .bind(&event.reason)
-            .bind(&event.actor)
-            .bind(&event.detail)
-            .execute(&mut *tx)
-            .await?;
+            insert_event(&mut *tx, event).await?;
         }
         tx.commit().await?;
         Ok(moved)
+    }
+
+    async fn note_capacity_event(&self, event: &CapacityEvent) -> StoreResult<()> {
+        insert_event(&self.pool, event).await
     }
 
     async fn record_capacity_activity(
@@ -318,4 +313,23 @@ fn capacity_snapshot(capacity: &Capacity) -> Value {
         "hourlyPrice": capacity.hourly_price,
         "wakeFromViewer": capacity.wake_from_viewer,
     })
+}
+
+/// Adds `event` to its capacity's timeline.
+async fn insert_event<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    event: &CapacityEvent,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO capacity_events (capacity_id, at, state, reason, actor, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(event.capacity_id.to_string())
+    .bind(ms(event.at))
+    .bind(event.state.as_str())
+    .bind(&event.reason)
+    .bind(&event.actor)
+    .bind(&event.detail)
+    .execute(executor)
+    .await?;
+    Ok(())
 }

@@ -12,7 +12,7 @@ use vitrine_store::{
     Actor, Capacity, CapacityChange, CapacityEvent, CapacityStore, Report, StoreError, StoreResult,
 };
 
-const CAPACITY_COLUMNS: &str = "id, org_id, name, provider, state, mode, idle_minutes, schedule, time_zone, \
+const CAPACITY_COLUMNS: &str = "id, org_id, name, provider, azure, state, mode, idle_minutes, schedule, time_zone, \
      hourly_price, wake_from_viewer, state_since, last_activity, created_at";
 
 #[async_trait]
@@ -25,12 +25,13 @@ impl CapacityStore for SqliteStore {
     ) -> StoreResult<Capacity> {
         let mut tx = self.writer.begin().await?;
         sqlx::query(&format!(
-            "INSERT INTO capacities ({CAPACITY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO capacities ({CAPACITY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(capacity.id.to_string())
         .bind(org.to_string())
         .bind(&capacity.name)
         .bind(&capacity.provider)
+        .bind(capacity.azure.as_ref().map(json_text).transpose()?)
         .bind(capacity.state.as_str())
         .bind(capacity.mode.as_str())
         .bind(i64::from(capacity.idle_minutes))
@@ -174,20 +175,14 @@ impl CapacityStore for SqliteStore {
         update.push(")");
         let moved = update.build().execute(&mut *tx).await?.rows_affected() > 0;
         if moved {
-            sqlx::query(
-                "INSERT INTO capacity_events (capacity_id, at, state, reason, actor, detail) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(event.capacity_id.to_string())
-            .bind(ms(event.at))
-            .bind(event.state.as_str())
-            .bind(&event.reason)
-            .bind(&event.actor)
-            .bind(&event.detail)
-            .execute(&mut *tx)
-            .await?;
+            insert_event(&mut *tx, event).await?;
         }
         tx.commit().await?;
         Ok(moved)
+    }
+
+    async fn note_capacity_event(&self, event: &CapacityEvent) -> StoreResult<()> {
+        insert_event(&self.writer, event).await
     }
 
     async fn record_capacity_activity(
@@ -314,4 +309,23 @@ fn capacity_snapshot(capacity: &Capacity) -> Value {
         "hourlyPrice": capacity.hourly_price,
         "wakeFromViewer": capacity.wake_from_viewer,
     })
+}
+
+/// Adds `event` to its capacity's timeline.
+async fn insert_event<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    event: &CapacityEvent,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO capacity_events (capacity_id, at, state, reason, actor, detail) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(event.capacity_id.to_string())
+    .bind(ms(event.at))
+    .bind(event.state.as_str())
+    .bind(&event.reason)
+    .bind(&event.actor)
+    .bind(&event.detail)
+    .execute(executor)
+    .await?;
+    Ok(())
 }

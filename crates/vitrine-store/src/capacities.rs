@@ -39,6 +39,9 @@ pub trait CapacityStore: Send + Sync {
         from: &[CapacityState],
         event: &CapacityEvent,
     ) -> StoreResult<bool>;
+    /// Adds `event` to the capacity's timeline without moving it (a fault its provider met
+    /// and will try again after, in the state it is in).
+    async fn note_capacity_event(&self, event: &CapacityEvent) -> StoreResult<()>;
     /// Notes activity that keeps the capacity on (never moves the time backwards), and each of
     /// `keepers` as keeping it on at `at` (never backwards either), in one write.
     async fn record_capacity_activity(

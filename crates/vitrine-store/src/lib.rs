@@ -45,7 +45,9 @@ pub use guards::{GuardStore, stranger_forget_at};
 pub use installation::{AccountStore, InstallationStore};
 pub use organizations::OrganizationStore;
 pub use permissions::PermissionStore;
-pub use powerbi::{PowerBiLink, PowerBiStore, PowerBiTenant, audited_tenant};
+pub use powerbi::{
+    AzureCapacity, AzureCapacityKind, PowerBiLink, PowerBiStore, PowerBiTenant, audited_tenant,
+};
 pub use records::*;
 pub use reports::ReportStore;
 pub use rls::RlsStore;

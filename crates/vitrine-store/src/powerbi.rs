@@ -19,6 +19,57 @@ pub struct PowerBiTenant {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The kind of an Azure capacity, by its resource provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AzureCapacityKind {
+    /// Power BI Embedded, A SKUs: `Microsoft.PowerBIDedicated/capacities`.
+    PowerBiEmbedded,
+    /// Fabric, F SKUs: `Microsoft.Fabric/capacities`.
+    Fabric,
+}
+
+impl AzureCapacityKind {
+    /// The ARM resource provider's namespace.
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Self::PowerBiEmbedded => "Microsoft.PowerBIDedicated",
+            Self::Fabric => "Microsoft.Fabric",
+        }
+    }
+
+    /// The ARM API version Vitrine speaks to it.
+    pub fn api_version(self) -> &'static str {
+        match self {
+            Self::PowerBiEmbedded => "2021-01-01",
+            Self::Fabric => "2023-11-01",
+        }
+    }
+}
+
+/// An Azure capacity Vitrine pauses and resumes through Azure Resource Manager.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AzureCapacity {
+    pub kind: AzureCapacityKind,
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub name: String,
+}
+
+impl AzureCapacity {
+    /// The capacity's ARM resource path.
+    pub fn resource_path(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/{}/capacities/{}",
+            self.subscription_id,
+            self.resource_group,
+            self.kind.namespace(),
+            self.name
+        )
+    }
+}
+
 /// Where a report imported from Power BI lives there, and what its embed tokens need.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -548,8 +548,10 @@ pub struct Capacity {
     pub id: CapacityId,
     pub org_id: OrgId,
     pub name: String,
-    /// `local` (the built-in engine) or `simulated`; cloud providers later.
+    /// `local` (the built-in engine), `simulated`, or `azure` (then `azure` says which).
     pub provider: String,
+    /// The Azure resource behind an `azure` capacity.
+    pub azure: Option<crate::AzureCapacity>,
     pub state: CapacityState,
     pub mode: CapacityMode,
     pub idle_minutes: u32,

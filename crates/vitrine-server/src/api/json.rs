@@ -590,8 +590,11 @@ pub struct Window {
 pub struct Capacity {
     pub id: CapacityId,
     pub name: String,
-    /// `local` or `simulated`.
+    /// `local`, `azure` or `simulated`.
     pub provider: String,
+    /// The Azure resource of an `azure` capacity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub azure: Option<AzureResource>,
     pub state: CapacityState,
     pub mode: CapacityMode,
     pub idle_minutes: u32,
@@ -613,12 +616,39 @@ impl From<&vitrine_core::capacity::WeeklyWindow> for Window {
     }
 }
 
+/// An Azure capacity: Power BI Embedded (A SKUs) or Fabric (F SKUs).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AzureResource {
+    /// `powerBiEmbedded` or `fabric`.
+    pub kind: String,
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub name: String,
+}
+
+impl From<&store::AzureCapacity> for AzureResource {
+    fn from(azure: &store::AzureCapacity) -> Self {
+        let kind = match azure.kind {
+            store::AzureCapacityKind::PowerBiEmbedded => "powerBiEmbedded",
+            store::AzureCapacityKind::Fabric => "fabric",
+        };
+        Self {
+            kind: kind.into(),
+            subscription_id: azure.subscription_id.clone(),
+            resource_group: azure.resource_group.clone(),
+            name: azure.name.clone(),
+        }
+    }
+}
+
 impl From<&store::Capacity> for Capacity {
     fn from(capacity: &store::Capacity) -> Self {
         Self {
             id: capacity.id,
             name: capacity.name.clone(),
             provider: capacity.provider.clone(),
+            azure: capacity.azure.as_ref().map(AzureResource::from),
             state: capacity.state,
             mode: capacity.mode,
             idle_minutes: capacity.idle_minutes,

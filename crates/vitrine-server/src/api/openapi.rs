@@ -215,7 +215,7 @@ mod tests {
             "OrganizationChange",
         );
         let mut capacity = capacities::FIELDS.to_vec();
-        capacity.push(capacities::CREATE_ONLY);
+        capacity.extend(capacities::CREATE_ONLY);
         assert_same(properties::<requests::CapacitySettings>(), &capacity, "CapacitySettings");
         assert_same(
             properties::<requests::SettingsChange>(),

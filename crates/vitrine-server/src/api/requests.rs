@@ -122,8 +122,11 @@ pub struct ReportChange {
 pub struct CapacitySettings {
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
-    /// `local` (default) or `simulated`; only on creation.
+    /// `local` (default), `azure` (default when `azure` is given) or `simulated`; only on
+    /// creation.
     pub provider: Option<String>,
+    /// The Azure capacity behind an `azure` one; only on creation.
+    pub azure: Option<AzureInput>,
     pub mode: Option<CapacityMode>,
     #[schema(minimum = 1, maximum = 10080)]
     pub idle_minutes: Option<u32>,
@@ -133,6 +136,19 @@ pub struct CapacitySettings {
     #[schema(minimum = 0, maximum = 1000000)]
     pub hourly_price: Option<f64>,
     pub wake_from_viewer: Option<bool>,
+}
+
+/// An Azure capacity, found with the organization's Power BI service principal.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AzureInput {
+    /// `powerBiEmbedded` (A SKUs) or `fabric` (F SKUs).
+    #[schema(pattern = "^(powerBiEmbedded|fabric)$")]
+    pub kind: String,
+    #[schema(format = "uuid")]
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub name: String,
 }
 
 #[derive(ToSchema)]

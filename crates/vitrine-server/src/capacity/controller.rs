@@ -14,7 +14,9 @@ use vitrine_store::{Capacity, CapacityEvent, Store, StoreResult};
 
 use super::gate::GateCache;
 use super::presence::Presence;
-use super::provider::{CapacityProvider, LocalProvider, ProviderError, SimulatedProvider};
+use super::provider::{
+    CapacityProvider, LocalProvider, Observed, ProviderError, SimulatedProvider,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Operation {
@@ -46,6 +48,13 @@ impl Operation {
     }
 }
 
+/// How often the leader asks a provider whose capacity can be switched elsewhere (Azure) for
+/// its state.
+const RECONCILE_EVERY: Span = Span::seconds(60);
+
+/// When a provider was last asked for a capacity's state, and the fault it answered then.
+type Look = (chrono::DateTime<chrono::Utc>, Option<String>);
+
 /// A user's activity within this long of the one written down is not written again.
 pub const KEEPER_RESOLUTION: Span = Span::seconds(15);
 /// Keepers remembered per capacity at most; past it, those written down long ago are forgotten
@@ -57,6 +66,8 @@ pub struct CapacityController {
     clock: Arc<dyn Clock>,
     local: Arc<LocalProvider>,
     pub simulated: Arc<SimulatedProvider>,
+    /// Azure capacities' provider, set once the services it uses exist.
+    azure: std::sync::OnceLock<Arc<dyn CapacityProvider>>,
     operation_timeout: Duration,
     attempts: u32,
     retry_pause: Duration,
@@ -67,6 +78,9 @@ pub struct CapacityController {
             std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>,
         >,
     >,
+    /// When each capacity's provider was last asked for its state, and the fault it answered
+    /// then (noted on the timeline once, not at every look).
+    looked: std::sync::Mutex<std::collections::HashMap<CapacityId, Look>>,
     /// The gate's short-lived reads; forgotten here on every transition.
     pub gate: GateCache,
     /// The reports open on this node by viewers who may keep their capacity on.
@@ -82,10 +96,12 @@ impl CapacityController {
             clock,
             local,
             simulated: Arc::new(SimulatedProvider::default()),
+            azure: std::sync::OnceLock::new(),
             operation_timeout: Duration::from_secs(120),
             attempts: 3,
             retry_pause: Duration::from_secs(2),
             keepers: std::sync::Mutex::default(),
+            looked: std::sync::Mutex::default(),
             gate: GateCache::default(),
             presence: Arc::default(),
             metrics: None,
@@ -132,9 +148,18 @@ impl CapacityController {
         self
     }
 
+    /// Sets the provider of `azure` capacities (once).
+    pub fn set_azure(&self, provider: Arc<dyn CapacityProvider>) {
+        let _ = self.azure.set(provider);
+    }
+
     fn provider(&self, capacity: &Capacity) -> Arc<dyn CapacityProvider> {
         match capacity.provider.as_str() {
             "simulated" => self.simulated.clone(),
+            "azure" => match self.azure.get() {
+                Some(azure) => Arc::clone(azure),
+                None => Arc::new(super::provider::Unavailable("azure")),
+            },
             _ => self.local.clone(),
         }
     }
@@ -353,6 +378,14 @@ impl CapacityController {
             if !decide {
                 continue;
             }
+            match self.reconcile(&capacity, now).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::error!(%error, capacity = %capacity.id, "could not reconcile a capacity with its provider");
+                    failed = Some(error);
+                }
+            }
             let seen = Observation {
                 now,
                 state: capacity.state,
@@ -381,6 +414,67 @@ impl CapacityController {
             }
         }
         failed.map_or(Ok(()), Err)
+    }
+
+    /// Takes the state the provider reports when it differs from ours (someone paused the
+    /// capacity in the Azure portal, or started it there), at most every
+    /// [`RECONCILE_EVERY`] per capacity, for capacities at rest. A fault is noted on the
+    /// timeline when it first appears, with when the next look is. Answers whether the
+    /// capacity moved.
+    async fn reconcile(
+        &self,
+        capacity: &Capacity,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool> {
+        let at_rest = [CapacityState::Running, CapacityState::Paused, CapacityState::Failed];
+        if !at_rest.contains(&capacity.state) {
+            return Ok(false);
+        }
+        let last_fault = {
+            let mut looked = self.looked.lock().unwrap_or_else(|poison| poison.into_inner());
+            if looked.len() > 100_000 {
+                looked.clear();
+            }
+            match looked.get(&capacity.id) {
+                Some((at, _)) if now - *at < RECONCILE_EVERY && *at <= now => return Ok(false),
+                Some((_, fault)) => fault.clone(),
+                None => None,
+            }
+        };
+        let Some(observed) = self.provider(capacity).observe(capacity).await else {
+            return Ok(false);
+        };
+        let fault = observed.as_ref().err().map(ToString::to_string);
+        self.looked
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .insert(capacity.id, (now, fault.clone()));
+        let (to, detail) = match observed {
+            Err(_) => {
+                if let Some(fault) = fault.filter(|f| Some(f) != last_fault.as_ref()) {
+                    let next = now + RECONCILE_EVERY;
+                    let detail = format!("{fault}; next look at {}", next.format("%H:%M:%S UTC"));
+                    let note =
+                        self.event(capacity.id, capacity.state, "provider", None, Some(detail));
+                    self.store.note_capacity_event(&note).await?;
+                }
+                return Ok(false);
+            }
+            Ok(Observed::Running) if capacity.state != CapacityState::Running => {
+                (CapacityState::Running, "running in Azure: started outside Vitrine")
+            }
+            Ok(Observed::Paused) if capacity.state != CapacityState::Paused => {
+                (CapacityState::Paused, "paused in Azure: paused outside Vitrine")
+            }
+            Ok(_) => return Ok(false),
+        };
+        let event = self.event(capacity.id, to, "azure", None, Some(detail.into()));
+        let moved = self.store.transition_capacity(&[capacity.state], &event).await?;
+        self.gate.forget_capacity(capacity.id);
+        if moved {
+            self.announce(capacity.org_id, &event);
+        }
+        Ok(moved)
     }
 
     /// Writes down that the capacity has reports open on this node by viewers who may keep it

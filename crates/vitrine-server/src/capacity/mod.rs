@@ -10,4 +10,6 @@ pub mod provider;
 pub use controller::CapacityController;
 pub use gate::GateCache;
 pub use presence::Presence;
-pub use provider::{CapacityProvider, LocalProvider, ProviderError, SimulatedProvider};
+pub use provider::{
+    AzureProvider, CapacityProvider, LocalProvider, ProviderError, SimulatedProvider,
+};

@@ -1,7 +1,7 @@
-//! Providers do the real switching. The trait is shaped like the cloud providers to come
-//! (suspend and resume are long-running operations that may fail or hang): `local` closes and
-//! reopens the built-in engine's datasets; `simulated` waits and fails on request, for demos
-//! and tests.
+//! Providers do the real switching. Suspend and resume are long-running operations that may
+//! fail or hang: `local` closes and reopens the built-in engine's datasets; `azure` suspends
+//! and resumes an Azure capacity (Power BI Embedded or Fabric) through Azure Resource
+//! Manager; `simulated` waits and fails on request, for demos and tests.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -27,6 +27,20 @@ pub trait CapacityProvider: Send + Sync + 'static {
     async fn resume(&self, capacity: &Capacity) -> Result<(), ProviderError>;
     /// Takes the capacity down; returns when it no longer costs anything.
     async fn suspend(&self, capacity: &Capacity) -> Result<(), ProviderError>;
+    /// The state the provider's side reports now, for capacities that can be switched from
+    /// elsewhere too (someone pauses it in the Azure portal); `None` for the others.
+    async fn observe(&self, _capacity: &Capacity) -> Option<Result<Observed, ProviderError>> {
+        None
+    }
+}
+
+/// A capacity's state as its provider reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    Running,
+    Paused,
+    /// Between the two: nothing to reconcile yet.
+    Changing,
 }
 
 /// The built-in engine's capacity: paused, the datasets of its reports are closed (their
@@ -205,5 +219,101 @@ impl CapacityProvider for SimulatedProvider {
 
     async fn suspend(&self, _capacity: &Capacity) -> Result<(), ProviderError> {
         self.operate(self.stop_delay_ms.load(Ordering::SeqCst)).await
+    }
+}
+
+/// A provider this process does not have: every operation fails, saying so.
+pub struct Unavailable(pub &'static str);
+
+#[async_trait]
+impl CapacityProvider for Unavailable {
+    async fn resume(&self, _capacity: &Capacity) -> Result<(), ProviderError> {
+        Err(ProviderError::Failed(format!("no {} provider in this process", self.0)))
+    }
+
+    async fn suspend(&self, capacity: &Capacity) -> Result<(), ProviderError> {
+        self.resume(capacity).await
+    }
+}
+
+/// An Azure capacity (Power BI Embedded or Fabric), switched through Azure Resource Manager
+/// with its organization's Power BI service principal. Throttling met on the way is noted on
+/// the capacity's timeline, with the next try.
+pub struct AzureProvider {
+    services: std::sync::Weak<crate::app::Services>,
+}
+
+impl AzureProvider {
+    pub fn new(services: std::sync::Weak<crate::app::Services>) -> Self {
+        Self { services }
+    }
+
+    /// The services and the capacity's Azure resource.
+    fn reach<'a>(
+        &self,
+        capacity: &'a Capacity,
+    ) -> Result<(crate::app::AppState, &'a vitrine_store::AzureCapacity), ProviderError> {
+        let state = self
+            .services
+            .upgrade()
+            .map(crate::app::AppState::from)
+            .ok_or_else(|| ProviderError::Failed("the server is stopping".into()))?;
+        let azure = capacity
+            .azure
+            .as_ref()
+            .ok_or_else(|| ProviderError::Failed("no Azure resource is set".into()))?;
+        Ok((state, azure))
+    }
+
+    async fn switch(&self, capacity: &Capacity, resume: bool) -> Result<(), ProviderError> {
+        let (state, azure) = self.reach(capacity)?;
+        let underway = if resume { CapacityState::Resuming } else { CapacityState::Pausing };
+        let (store, clock, id) = (Arc::clone(&state.store), Arc::clone(&state.clock), capacity.id);
+        let note = move |fault: &crate::services::azure::ArmFault| {
+            let event = vitrine_store::CapacityEvent {
+                id: 0,
+                capacity_id: id,
+                at: clock.now(),
+                state: underway,
+                reason: "provider".into(),
+                actor: None,
+                detail: Some(fault.to_string()),
+            };
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                if let Err(error) = store.note_capacity_event(&event).await {
+                    tracing::warn!(%error, "could not note a capacity's fault");
+                }
+            });
+        };
+        crate::services::azure::switch(&state, capacity.org_id, azure, resume, &note)
+            .await
+            .map_err(|fault| ProviderError::Failed(fault.to_string()))
+    }
+}
+
+#[async_trait]
+impl CapacityProvider for AzureProvider {
+    async fn resume(&self, capacity: &Capacity) -> Result<(), ProviderError> {
+        self.switch(capacity, true).await
+    }
+
+    async fn suspend(&self, capacity: &Capacity) -> Result<(), ProviderError> {
+        self.switch(capacity, false).await
+    }
+
+    async fn observe(&self, capacity: &Capacity) -> Option<Result<Observed, ProviderError>> {
+        use crate::services::azure::AzureState;
+        let (state, azure) = match self.reach(capacity) {
+            Ok(reached) => reached,
+            Err(error) => return Some(Err(error)),
+        };
+        let seen = crate::services::azure::state_of(&state, capacity.org_id, azure).await;
+        Some(match seen {
+            Ok(AzureState::Running) => Ok(Observed::Running),
+            Ok(AzureState::Paused) => Ok(Observed::Paused),
+            Ok(AzureState::Changing) => Ok(Observed::Changing),
+            Err(fault) => Err(ProviderError::Failed(fault.to_string())),
+        })
     }
 }

@@ -11,15 +11,16 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
-/// The one setting given only when a capacity is created.
-pub const CREATE_ONLY: &str = "provider";
+/// The settings given only when a capacity is created.
+pub const CREATE_ONLY: [&str; 2] = ["provider", "azure"];
 
 pub const FIELDS: [&str; 7] =
     ["name", "mode", "idleMinutes", "schedule", "timeZone", "hourlyPrice", "wakeFromViewer"];
 
 /// The providers a capacity can be created on: `local` frees and reloads the built-in engine's
-/// datasets; `simulated` does nothing but take its time, for trying out schedules.
-pub const PROVIDERS: [&str; 2] = ["local", "simulated"];
+/// datasets; `azure` suspends and resumes an Azure capacity (Power BI Embedded or Fabric);
+/// `simulated` does nothing but take its time, for trying out schedules.
+pub const PROVIDERS: [&str; 3] = ["local", "azure", "simulated"];
 
 /// Reads a settings patch; every field is checked before anything changes.
 pub fn change_from(input: &Fields) -> ApiResult<CapacityChange> {
@@ -78,18 +79,46 @@ pub async fn create(
     input: &Fields,
 ) -> ApiResult<Capacity> {
     let mut allowed = FIELDS.to_vec();
-    allowed.push(CREATE_ONLY);
+    allowed.extend(CREATE_ONLY);
     input.allow_only(&allowed)?;
     let name = validate::name("name", input.required_str("name")?)?;
-    let provider = input.optional_str("provider")?.unwrap_or("local");
+    let raw = input.as_value();
+    let given_azure = raw.get("azure");
+    let default = if given_azure.is_some() { "azure" } else { "local" };
+    let provider = input.optional_str("provider")?.unwrap_or(default);
     if !PROVIDERS.contains(&provider) {
-        return Err(ApiError::invalid("provider", "must be local or simulated"));
+        return Err(ApiError::invalid("provider", "must be local, azure or simulated"));
     }
+    let azure = match provider {
+        "azure" => Some(super::azure::resource_from(given_azure)?),
+        _ if given_azure.is_some() => {
+            return Err(ApiError::invalid("azure", "is only for a capacity of provider azure"));
+        }
+        _ => None,
+    };
     let settings = settings_from(input)?;
-    let time_zone = state.store.get_organization(scope.org_id()).await?.settings.time_zone;
+    let org = scope.org_id();
+    let time_zone = state.store.get_organization(org).await?.settings.time_zone;
+    let mut capacity = new_capacity(org, name, provider, settings, time_zone, state.clock.now());
+    if let Some(azure) = azure {
+        // Asked before anything is saved: whether the principal reaches the capacity, and
+        // the state it is in, which the new capacity starts from.
+        use super::azure::{ArmFault, AzureState};
+        capacity.state = match super::azure::state_of(state, org, &azure).await {
+            Ok(AzureState::Paused) => CapacityState::Paused,
+            Ok(_) => CapacityState::Running,
+            Err(ArmFault::Unreachable) => {
+                return Err(ApiError::new(
+                    crate::error::ErrorCode::PowerBiUnavailable,
+                    "Azure could not be reached from the server; try again in a moment.",
+                ));
+            }
+            Err(fault) => return Err(ApiError::invalid("azure", fault.to_string())),
+        };
+        capacity.azure = Some(azure);
+    }
     let now = state.clock.now();
-    let capacity = new_capacity(scope.org_id(), name, provider, settings, time_zone, now);
-    Ok(state.store.create_capacity(scope.org_id(), &caller.actor(now), &capacity).await?)
+    Ok(state.store.create_capacity(org, &caller.actor(now), &capacity).await?)
 }
 
 /// A new capacity, running, with `settings` over the defaults: on demand, idle 30 minutes, no
@@ -107,6 +136,7 @@ pub fn new_capacity(
         org_id,
         name,
         provider: provider.to_string(),
+        azure: None,
         state: CapacityState::Running,
         mode: settings.mode.unwrap_or(CapacityMode::OnDemand),
         idle_minutes: settings.idle_minutes.unwrap_or(30),

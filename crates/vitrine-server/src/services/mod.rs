@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod azure;
 pub mod capacities;
 pub mod datasets;
 pub mod definitions;

@@ -869,6 +869,13 @@ fn capacity(org: OrgId, name: &str) -> Capacity {
         org_id: org,
         name: name.into(),
         provider: "simulated".into(),
+        // Kept and read back as it was, on every backend.
+        azure: Some(crate::AzureCapacity {
+            kind: crate::AzureCapacityKind::Fabric,
+            subscription_id: "00000000-0000-0000-0000-000000000001".into(),
+            resource_group: "analytics".into(),
+            name: name.to_lowercase().replace(' ', ""),
+        }),
         state: CapacityState::Running,
         mode: CapacityMode::OnDemand,
         idle_minutes: 30,
@@ -976,6 +983,20 @@ pub async fn capacity_transitions_happen_once_and_record_their_event(store: &dyn
         [CapacityState::Running, CapacityState::Resuming]
     );
     assert_eq!(events[1].actor.as_deref(), Some("ada@example.com"));
+    assert_eq!(created.azure, capacity(org, "Main").azure, "the Azure resource is kept");
+    assert_eq!(store.get_capacity(org, created.id).await.unwrap().azure, created.azure);
+
+    // A note joins the timeline and moves nothing.
+    let since = store.get_capacity(org, created.id).await.unwrap().state_since;
+    let note = CapacityEvent {
+        detail: Some("Azure is throttling requests (429)".into()),
+        ..event(CapacityState::Running, "provider")
+    };
+    store.note_capacity_event(&note).await.unwrap();
+    let read = store.get_capacity(org, created.id).await.unwrap();
+    assert_eq!((read.state, read.state_since), (CapacityState::Running, since));
+    let latest = &store.capacity_events(org, created.id, 1).await.unwrap()[0];
+    assert_eq!(latest.detail, note.detail);
 
     let later = Utc::now() + Duration::minutes(5);
     store.record_capacity_activity(created.id, &[], later).await.unwrap();

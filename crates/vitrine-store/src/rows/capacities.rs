@@ -19,6 +19,7 @@ pub struct CapacityRow {
     org_id: String,
     name: String,
     provider: String,
+    azure: Option<String>,
     state: String,
     mode: String,
     idle_minutes: i64,
@@ -41,6 +42,7 @@ impl TryFrom<CapacityRow> for Capacity {
             org_id: parse_id("org_id", &row.org_id)?,
             name: row.name,
             provider: row.provider,
+            azure: row.azure.as_deref().and_then(|text| serde_json::from_str(text).ok()),
             state: CapacityState::parse(&state)
                 .ok_or_else(|| StoreError::Backend(format!("capacity state {state}")))?,
             mode: CapacityMode::parse(&mode)
