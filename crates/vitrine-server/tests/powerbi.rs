@@ -546,3 +546,62 @@ async fn a_capacity_paused_in_the_azure_portal_is_shown_paused_after_one_schedul
     app.state.capacities.tick().await.unwrap();
     assert_eq!(admin.json(&format!("/api/v1/capacities/{id}")).await["state"], "Running");
 }
+
+#[tokio::test]
+async fn the_admin_portal_connects_a_tenant_after_testing_it_and_imports_a_report_with_one_button()
+{
+    let (app, _) = with_standin(None).await;
+    let admin = app.sign_in(ADMIN).await;
+    let empty = admin.get("/admin/powerbi").await.text().await.unwrap();
+    assert!(empty.contains("Connect a tenant"), "{empty}");
+
+    let fields = |secret: &'static str| {
+        [("tenantId", TENANT), ("clientId", CLIENT), ("clientSecret", secret)]
+    };
+    let wrong = admin.form("/admin/powerbi", &fields("not-the-secret")).await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    let page = wrong.text().await.unwrap();
+    assert!(page.contains("AADSTS7000215") && !page.contains("not-the-secret"), "{page}");
+    assert_eq!(admin.get("/api/v1/powerbi").await.status(), StatusCode::NOT_FOUND);
+
+    let connected = admin.form("/admin/powerbi", &fields(SECRET)).await;
+    assert_eq!(connected.status(), StatusCode::SEE_OTHER);
+    let page = admin.get("/admin/powerbi").await.text().await.unwrap();
+    assert!(page.contains(CLIENT) && !page.contains(SECRET), "the secret is never shown");
+    assert!(page.contains("Sales Overview") && page.contains("Not imported"), "{page}");
+
+    let import = [("workspaceId", WORKSPACE), ("reportId", SALES), ("name", "Sales Overview")];
+    let imported = admin.form("/admin/powerbi/import", &import).await;
+    assert_eq!(imported.status(), StatusCode::SEE_OTHER);
+    let to = imported.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.starts_with("/admin/reports/") && to.ends_with("?done=created"), "{to}");
+    let report = admin.id_of("/api/v1/reports", "name", "Sales Overview").await;
+    assert_eq!(
+        admin.json(&format!("/api/v1/reports/{report}")).await["powerbi"]["reportId"],
+        SALES
+    );
+    let page = admin.get("/admin/powerbi").await.text().await.unwrap();
+    assert!(page.contains(&format!("/admin/reports/{report}")), "shown as imported");
+
+    // Admin › Capacity adds the tenant's Azure capacity.
+    let capacity = [
+        ("name", "Contoso A1"),
+        ("provider", "azure"),
+        ("azureKind", "powerBiEmbedded"),
+        ("azureSubscriptionId", SUBSCRIPTION),
+        ("azureResourceGroup", "analytics"),
+        ("azureName", "contosoembedded"),
+        ("mode", "onDemand"),
+        ("idleMinutes", "30"),
+        ("timeZone", "UTC"),
+        ("hourlyPrice", "1.01"),
+    ];
+    let created = admin.form("/admin/capacities", &capacity).await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let page =
+        admin.get(created.headers()["location"].to_str().unwrap()).await.text().await.unwrap();
+    assert!(page.contains("Microsoft.PowerBIDedicated/capacities/contosoembedded"), "{page}");
+
+    let viewer = app.sign_in(VIEWER).await;
+    assert_eq!(viewer.get("/admin/powerbi").await.status(), StatusCode::FORBIDDEN);
+}

@@ -14,6 +14,7 @@ pub enum Section {
     Reports,
     Datasets,
     Capacity,
+    PowerBi,
     Settings,
     ApiKeys,
     Embedding,
@@ -22,12 +23,13 @@ pub enum Section {
 }
 
 impl Section {
-    const ALL: [Section; 10] = [
+    const ALL: [Section; 11] = [
         Section::Users,
         Section::Groups,
         Section::Reports,
         Section::Datasets,
         Section::Capacity,
+        Section::PowerBi,
         Section::Settings,
         Section::ApiKeys,
         Section::Embedding,
@@ -42,6 +44,7 @@ impl Section {
             Section::Reports => "Reports",
             Section::Datasets => "Datasets",
             Section::Capacity => "Capacity",
+            Section::PowerBi => "Power BI",
             Section::Settings => "Settings",
             Section::ApiKeys => "API keys",
             Section::Embedding => "Embedding",
@@ -57,6 +60,7 @@ impl Section {
             Section::Reports => "/admin/reports",
             Section::Datasets => "/admin/datasets",
             Section::Capacity => "/admin/capacities",
+            Section::PowerBi => "/admin/powerbi",
             Section::Settings => "/admin/settings",
             Section::ApiKeys => "/admin/api-keys",
             Section::Embedding => "/admin/embedding",

@@ -94,8 +94,21 @@ async fn render_list(
                 label { "Provider"
                     select name="provider" {
                         option value="local" selected { "local — the built-in engine" }
+                        option value="azure" { "azure — a Power BI Embedded or Fabric capacity" }
                         option value="simulated" { "simulated — does nothing, for trying out schedules" }
                     }
+                }
+                fieldset.azure {
+                    legend { "Azure (for provider azure; switched with the Power BI service principal)" }
+                    label { "Kind"
+                        select name="azureKind" {
+                            option value="powerBiEmbedded" { "Power BI Embedded (A SKU)" }
+                            option value="fabric" { "Fabric (F SKU)" }
+                        }
+                    }
+                    label { "Subscription ID" input type="text" name="azureSubscriptionId" autocomplete="off"; }
+                    label { "Resource group" input type="text" name="azureResourceGroup" autocomplete="off"; }
+                    label { "Capacity name in Azure" input type="text" name="azureName" autocomplete="off"; }
                 }
                 label { "Mode"
                     select name="mode" {
@@ -123,6 +136,18 @@ pub async fn create(
     let mut input = form_map(&form);
     for name in ["name", "provider"] {
         input.insert(name.into(), json!(form.get(name).unwrap_or_default()));
+    }
+    if form.get("provider") == Some("azure") {
+        let field = |name: &str| form.get(name).unwrap_or_default().trim().to_string();
+        input.insert(
+            "azure".into(),
+            json!({
+                "kind": field("azureKind"),
+                "subscriptionId": field("azureSubscriptionId"),
+                "resourceGroup": field("azureResourceGroup"),
+                "name": field("azureName"),
+            }),
+        );
     }
     match capacities::create(&state, &scope, &caller, &Fields::from_map(input)).await {
         Ok(capacity) => Ok(done(&format!("/admin/capacities/{}", capacity.id), "created")),
@@ -202,6 +227,12 @@ async fn render(
         div.page-head {
             h1 { (capacity.name) " " (state_badge(capacity.state)) }
             p.muted { "Since " (date(capacity.state_since)) " · provider " (capacity.provider) }
+            @if let Some(azure) = &capacity.azure {
+                p.muted {
+                    "Azure: " code { (azure.resource_path()) }
+                    " · the state Azure reports is read once a minute; faults and throttling appear in the timeline with the next try."
+                }
+            }
             p.runs-on {
                 @if reports.is_empty() {
                     span.muted { "No report runs on it yet: choose it under Reports › a report › Runs on." }

@@ -9,6 +9,7 @@ mod datasets;
 mod displays;
 mod embedding;
 mod groups;
+mod powerbi;
 mod reports;
 mod settings;
 mod users;
@@ -89,6 +90,8 @@ pub fn router() -> Router<AppState> {
         .route("/capacities/{id}/resume", post(capacities::resume))
         .route("/capacities/{id}/pause", post(capacities::pause))
         .route("/capacities/{id}/delete", post(capacities::delete))
+        .route("/powerbi", get(powerbi::show).post(powerbi::connect))
+        .route("/powerbi/import", post(powerbi::import))
         .route("/settings", get(settings::show).post(settings::update))
         .route("/tokens/revoke", post(settings::revoke_all_tokens))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
