@@ -117,22 +117,34 @@ async fn render(
     Ok((status, page(Some(caller), "Power BI", Some(Section::PowerBi), body)).into_response())
 }
 
+/// A posted form of an administrator, CSRF checked, as the API's input that `shape` makes of
+/// its fields.
+fn posted(
+    form: &FormData,
+    caller: &Caller,
+    shape: impl Fn(&dyn Fn(&str) -> String) -> serde_json::Value,
+) -> Result<(AdminScope, Fields), crate::portal::PortalError> {
+    form.check_csrf(caller)?;
+    let scope = admin_scope(caller)?;
+    let field = |name: &str| form.get(name).unwrap_or_default().to_string();
+    let input =
+        Fields::from_value(shape(&field)).map_err(crate::error::ApiError::from).on_page(caller)?;
+    Ok((scope, input))
+}
+
 /// `POST /admin/powerbi`: connects (or replaces) the tenant after testing it.
 pub async fn connect(
     State(state): State<AppState>,
     PortalCaller(caller): PortalCaller,
     form: FormData,
 ) -> PortalResult {
-    form.check_csrf(&caller)?;
-    let scope = admin_scope(&caller)?;
-    let field = |name: &str| form.get(name).unwrap_or_default().to_string();
-    let input = Fields::from_value(json!({
-        "tenantId": field("tenantId"),
-        "clientId": field("clientId"),
-        "clientSecret": field("clientSecret"),
-    }))
-    .map_err(crate::error::ApiError::from)
-    .on_page(&caller)?;
+    let (scope, input) = posted(&form, &caller, |field| {
+        json!({
+            "tenantId": field("tenantId"),
+            "clientId": field("clientId"),
+            "clientSecret": field("clientSecret"),
+        })
+    })?;
     match powerbi::connect(&state, &scope, &caller, &input).await {
         Ok(_) => Ok(done("/admin/powerbi", "saved")),
         Err(error) => {
@@ -152,15 +164,12 @@ pub async fn import(
     PortalCaller(caller): PortalCaller,
     form: FormData,
 ) -> PortalResult {
-    form.check_csrf(&caller)?;
-    let scope = admin_scope(&caller)?;
-    let field = |name: &str| form.get(name).unwrap_or_default().to_string();
-    let input = Fields::from_value(json!({
-        "name": field("name"),
-        "powerbi": { "workspaceId": field("workspaceId"), "reportId": field("reportId") },
-    }))
-    .map_err(crate::error::ApiError::from)
-    .on_page(&caller)?;
+    let (scope, input) = posted(&form, &caller, |field| {
+        json!({
+            "name": field("name"),
+            "powerbi": { "workspaceId": field("workspaceId"), "reportId": field("reportId") },
+        })
+    })?;
     match powerbi::import_report(&state, &caller, &input).await {
         Ok(report) => {
             Ok(Redirect::to(&format!("/admin/reports/{}?done=created", report.id)).into_response())
