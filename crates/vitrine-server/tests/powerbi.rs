@@ -605,3 +605,74 @@ async fn the_admin_portal_connects_a_tenant_after_testing_it_and_imports_a_repor
     let viewer = app.sign_in(VIEWER).await;
     assert_eq!(viewer.get("/admin/powerbi").await.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_power_bi_report_on_a_paused_azure_capacity_waits_for_it_and_a_user_who_may_wakes_it() {
+    let (app, standin) = with_standin(None).await;
+    let admin = app.sign_in(ADMIN).await;
+    let report = imported(&app, &admin, "Sales", SALES).await;
+    let capacity = connected_capacity(&admin).await;
+    let placed =
+        admin.patch(&format!("/api/v1/reports/{report}"), json!({ "capacityId": capacity })).await;
+    assert_eq!(placed.status(), StatusCode::OK);
+    admin.post(&format!("/api/v1/capacities/{capacity}/pause"), json!({})).await;
+    until_state(&admin, &capacity, "Paused").await;
+    let before = embed_tokens(&standin).await.len();
+
+    let viewer = app.sign_in(VIEWER).await;
+    let refused = viewer.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+    expect_error(refused, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive").await;
+    assert_eq!(embed_tokens(&standin).await.len(), before, "Power BI is not asked meanwhile");
+
+    // The admin is in Executives, which holds capacity.turnOn: opening the report resumes
+    // the capacity in Azure.
+    let waking = admin.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
+    expect_error(waking, StatusCode::SERVICE_UNAVAILABLE, "CapacityStarting").await;
+    until_state(&admin, &capacity, "Running").await;
+    let calls = standin_get(&standin, "calls").await;
+    assert!(
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|call| call["path"].as_str().unwrap().ends_with("/resume")),
+        "{calls}"
+    );
+    assert!(viewer.token(&report).await["powerbi"]["accessToken"].is_string());
+}
+
+#[tokio::test]
+async fn a_host_app_mints_a_token_for_a_power_bi_report_alone_with_its_users_identity() {
+    let (app, standin) = with_standin(None).await;
+    let admin = app.sign_in(ADMIN).await;
+    let report = imported(&app, &admin, "Regional", REGIONAL).await;
+    let own = admin.id_of("/api/v1/reports", "name", "Executive summary").await;
+    let key = admin
+        .post(
+            "/api/v1/api-keys",
+            json!({ "name": "Customer portal", "scope": "embed", "reports": [report, own] }),
+        )
+        .await;
+    assert_eq!(key.status(), StatusCode::CREATED);
+    let key = key.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_string();
+    let mint = |body: Value| {
+        let request =
+            app.anonymous().post(app.url("/api/v1/embed/tokens")).header("X-API-Key", &key);
+        async move { request.json(&body).send().await.unwrap() }
+    };
+    let identity =
+        json!({ "id": "cust-42", "roles": ["Own region"], "attributes": { "region": "North" } });
+
+    let both = mint(json!({ "reports": [report, own], "identity": identity })).await;
+    let body = expect_error(both, StatusCode::BAD_REQUEST, "InvalidInput").await;
+    assert_eq!(body["error"]["field"], "reports");
+
+    let answer = mint(json!({ "reports": [report], "identity": identity })).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let answer: Value = answer.json().await.unwrap();
+    assert!(answer["powerbi"]["accessToken"].is_string());
+    let issued = embed_tokens(&standin).await;
+    let effective = &issued.last().unwrap()["identities"][0];
+    assert_eq!(effective["username"], "cust-42");
+    assert_eq!(effective["roles"], json!(["Own region"]));
+}
