@@ -92,7 +92,9 @@ async fn render(
                                             input type="hidden" name="workspaceId" value=(workspace.id);
                                             input type="hidden" name="reportId" value=(report.id);
                                             input type="hidden" name="name" value=(report.name);
-                                            button type="submit" { "Import" }
+                                            button type="submit" {
+                                                @if imported.iter().any(|(id, _)| *id == report.id) { "Import again" } @else { "Import" }
+                                            }
                                         }
                                     }
                                 }
