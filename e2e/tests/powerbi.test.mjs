@@ -49,6 +49,15 @@ describe('A Power BI report in the viewer', () => {
     await standin?.stop();
   });
 
+  /**
+   * Moves Power BI's clock (the stand-in's), then the server's, which runs a scheduler pass:
+   * a token the pass asks for is then dated on Power BI's new time.
+   */
+  async function advanceBoth(seconds) {
+    assert.equal((await standin.control('POST', 'clock', { seconds })).status, 204);
+    await advanceServer(server.baseUrl, seconds);
+  }
+
   /** Opens the report as the viewer; answers the page and the report's frame once it shows. */
   async function openAsViewer({ clock = false } = {}) {
     const { context, page } = await signIn(browser, server.baseUrl, ACCOUNTS.viewer);
@@ -71,8 +80,7 @@ describe('A Power BI report in the viewer', () => {
     // Eight minutes at a time on every clock (the server's, Power BI's and the page's): each
     // step ends with the timed update, four of them over 32 minutes of 10-minute tokens.
     for (let step = 1; step <= 4; step += 1) {
-      await advanceServer(server.baseUrl, 8 * 60);
-      assert.equal((await standin.control('POST', 'clock', { seconds: 8 * 60 })).status, 204);
+      await advanceBoth(8 * 60);
       await page.clock.runFor(8 * 60_000);
       await settle(page, requests);
       await frame.locator(`#report[data-token-changes="${step}"][data-state="shown"]`).waitFor({ timeout: 10_000 });
@@ -84,6 +92,87 @@ describe('A Power BI report in the viewer', () => {
     assert.equal(await shown.getAttribute('data-filter'), 'East', 'the filter set before the refreshes is still set');
     assert.ok(await page.locator('.viewer-notice').isHidden(), 'no notice');
     await context.close();
+  });
+
+  test('a paused Azure capacity is woken by a permitted user and not by others, pauses after its idle time, and its timeline matches the ARM calls', TIMEOUT, async () => {
+    const settings = await admin.patch('/api/v1/settings', { tokenLifetimeMinutes: 60, tokenUpdateEveryMinutes: 50 });
+    assert.equal(settings.status, 200, JSON.stringify(settings.body));
+    const created = await admin.post('/api/v1/capacities', {
+      name: 'Contoso A1',
+      mode: 'onDemand',
+      idleMinutes: 30,
+      hourlyPrice: 1.01,
+      azure: { kind: 'powerBiEmbedded', subscriptionId: '00000000-0000-0000-0000-000000000001', resourceGroup: 'analytics', name: 'contosoembedded' },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const capacity = created.body.id;
+    assert.equal((await admin.patch(`/api/v1/reports/${report}`, { capacityId: capacity })).status, 200);
+    const state = async () => (await admin.get(`/api/v1/capacities/${capacity}`)).body.state;
+    const until = async (wanted) => {
+      for (let i = 0; i < 150; i += 1) {
+        if ((await state()) === wanted) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const timeline = (await admin.get(`/api/v1/capacities/${capacity}/events`)).body;
+      assert.fail(`the capacity never reached ${wanted}: ${JSON.stringify(timeline.slice(0, 3))}`);
+    };
+    // Nobody looks for 31 minutes: it pauses for inactivity (a pause by an administrator
+    // would stand until an administrator resumes it).
+    await advanceBoth(31 * 60);
+    await until('Paused');
+    const armActions = async () =>
+      (await standin.control('GET', 'calls')).body
+        .filter((call) => call.method === 'POST')
+        .map((call) => call.path.split('/').at(-1));
+    assert.deepEqual(await armActions(), ['suspend']);
+
+    // The viewer may not wake it: the report waits, and Azure is not asked.
+    const waiting = await signIn(browser, server.baseUrl, ACCOUNTS.viewer);
+    await routePowerBi(waiting.context, standin.url);
+    await waiting.page.goto(`/reports/${report}`);
+    const banner = waiting.page.locator('.capacity-banner');
+    await banner.waitFor({ state: 'visible', timeout: 10_000 });
+    assert.match(await banner.textContent(), /Paused to save cost/);
+    assert.equal(await state(), 'Paused');
+    assert.deepEqual(await armActions(), ['suspend'], 'no resume for a viewer');
+
+    // The administrator is in Executives, which holds capacity.turnOn: opening the report
+    // resumes the capacity in Azure; both see the report by themselves.
+    const waking = await signIn(browser, server.baseUrl, ACCOUNTS.admin);
+    await routePowerBi(waking.context, standin.url);
+    await waking.page.goto(`/reports/${report}`);
+    for (const page of [waking.page, waiting.page]) {
+      await page.frameLocator('.powerbi-frame iframe').locator('#report[data-state="shown"]').waitFor({ timeout: 30_000 });
+      await page.locator('.capacity-banner').waitFor({ state: 'hidden' });
+    }
+    assert.deepEqual(await armActions(), ['suspend', 'resume']);
+    await waking.context.close();
+    await waiting.context.close();
+
+    // Nobody looks for 31 minutes again: it pauses, in Azure too.
+    await advanceBoth(31 * 60);
+    await until('Paused');
+    assert.deepEqual(await armActions(), ['suspend', 'resume', 'suspend']);
+    const timeline = (await admin.get(`/api/v1/capacities/${capacity}/events`)).body;
+    const moves = timeline
+      .filter((event) => event.state === 'Pausing' || event.state === 'Resuming')
+      .reverse()
+      .map((event) => `${event.state === 'Pausing' ? 'suspend' : 'resume'}:${event.reason}`);
+    assert.deepEqual(moves, ['suspend:inactivity', 'resume:demand', 'suspend:inactivity'], 'one ARM call per transition, in order');
+
+    // Two hours paused at 1.01 an hour.
+    await advanceBoth(2 * 60 * 60);
+    const { page } = await signIn(browser, server.baseUrl, ACCOUNTS.admin);
+    await page.goto(`/admin/capacities/${capacity}`);
+    const month = await page.locator('main').textContent();
+    assert.match(month, /2\.0 hours off/);
+    assert.match(month, /Saved: 2\.02/);
+    await page.screenshot({ path: screenshotPath('powerbi-azure-capacity') });
+    await page.context().close();
+    // Back as it was for the next test: running, and the report on no capacity.
+    assert.equal((await admin.post(`/api/v1/capacities/${capacity}/resume`)).status, 200);
+    await until('Running');
+    assert.equal((await admin.patch(`/api/v1/reports/${report}`, { capacityId: null })).status, 200);
   });
 
   test("an expired token is replaced at once, a paused capacity waits and recovers, and access taken back removes the report", TIMEOUT, async () => {

@@ -676,3 +676,14 @@ async fn a_host_app_mints_a_token_for_a_power_bi_report_alone_with_its_users_ide
     assert_eq!(effective["username"], "cust-42");
     assert_eq!(effective["roles"], json!(["Own region"]));
 }
+
+#[tokio::test]
+async fn an_arm_token_azure_no_longer_takes_is_replaced_and_the_pause_goes_through() {
+    let (app, standin) = with_standin(None).await;
+    let admin = app.sign_in(ADMIN).await;
+    let id = connected_capacity(&admin).await;
+    // Azure's clock runs past the ARM token's end while Vitrine's cache still holds it.
+    standin_post(&standin, "clock", json!({ "seconds": 3700 })).await;
+    admin.post(&format!("/api/v1/capacities/{id}/pause"), json!({})).await;
+    until_state(&admin, &id, "Paused").await;
+}

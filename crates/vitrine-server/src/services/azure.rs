@@ -109,18 +109,39 @@ fn unreachable(error: reqwest::Error) -> ArmFault {
     ArmFault::Unreachable
 }
 
-/// An ARM token for the organization's principal.
-async fn token(state: &AppState, org: OrgId) -> Result<String, ArmFault> {
-    let principal = super::powerbi::principal(state, org).await.map_err(|error| {
+/// The organization's principal, for ARM tokens.
+async fn principal(state: &AppState, org: OrgId) -> Result<super::powerbi::Principal, ArmFault> {
+    super::powerbi::principal(state, org).await.map_err(|error| {
         ArmFault::Refused(format!("no Power BI tenant to reach Azure with: {}", error.message))
-    })?;
-    state.powerbi.get(state, org, &principal, ARM_SCOPE).await.map_err(|error| {
-        if error.code == crate::error::ErrorCode::PowerBiUnavailable {
-            ArmFault::Unreachable
-        } else {
-            ArmFault::Refused(error.message)
-        }
     })
+}
+
+/// Sends an ARM request built by `request` with the principal's ARM token. When ARM no
+/// longer takes the cached token (401: expired early, revoked, or the clocks disagree), it is
+/// asked once more with a new one.
+async fn send(
+    state: &AppState,
+    org: OrgId,
+    request: impl Fn(&str) -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, ArmFault> {
+    let principal = principal(state, org).await?;
+    let mut retried = false;
+    loop {
+        let token =
+            state.powerbi.get(state, org, &principal, ARM_SCOPE).await.map_err(|error| {
+                if error.code == crate::error::ErrorCode::PowerBiUnavailable {
+                    ArmFault::Unreachable
+                } else {
+                    ArmFault::Refused(error.message)
+                }
+            })?;
+        let answer = request(&token).send().await.map_err(unreachable)?;
+        if retried || answer.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(answer);
+        }
+        state.powerbi.forget(org, &principal, ARM_SCOPE);
+        retried = true;
+    }
 }
 
 fn url(state: &AppState, capacity: &AzureCapacity, action: Option<&str>) -> String {
@@ -139,14 +160,8 @@ pub async fn state_of(
     org: OrgId,
     capacity: &AzureCapacity,
 ) -> Result<AzureState, ArmFault> {
-    let token = token(state, org).await?;
-    let answer = state
-        .http
-        .get(url(state, capacity, None))
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(unreachable)?;
+    let url = url(state, capacity, None);
+    let answer = send(state, org, |token| state.http.get(&url).bearer_auth(token)).await?;
     if !answer.status().is_success() {
         return Err(fault(answer, capacity).await);
     }
@@ -199,15 +214,11 @@ async fn request(
     capacity: &AzureCapacity,
     action: &str,
 ) -> Result<(), ArmFault> {
-    let token = token(state, org).await?;
-    let answer = state
-        .http
-        .post(url(state, capacity, Some(action)))
-        .bearer_auth(&token)
-        .header(reqwest::header::CONTENT_LENGTH, "0")
-        .send()
-        .await
-        .map_err(unreachable)?;
+    let url = url(state, capacity, Some(action));
+    let answer = send(state, org, |token| {
+        state.http.post(&url).bearer_auth(token).header(reqwest::header::CONTENT_LENGTH, "0")
+    })
+    .await?;
     match answer.status().as_u16() {
         200 | 204 => return Ok(()),
         202 => {}
@@ -226,9 +237,7 @@ async fn request(
     };
     loop {
         tokio::time::sleep(wait).await;
-        let token = self::token(state, org).await?;
-        let polled =
-            state.http.get(&location).bearer_auth(token).send().await.map_err(unreachable)?;
+        let polled = send(state, org, |token| state.http.get(&location).bearer_auth(token)).await?;
         match polled.status().as_u16() {
             200 | 204 => return Ok(()),
             202 => wait = retry_after(polled.headers()),

@@ -37,6 +37,10 @@ pub enum TokenSetupError {
     Store(#[from] StoreError),
 }
 
+/// The least life answered for a Power BI token, whatever its `expiration` reads on this
+/// server's clock.
+pub const MIN_POWER_BI_LIFE_SECONDS: u32 = 60;
+
 /// A freshly issued token and what the viewer needs to keep it fresh.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
@@ -53,11 +57,18 @@ pub struct IssuedToken {
 
 impl IssuedToken {
     /// Hands out Power BI's token with this one: the pair lives as long as the shorter, so
-    /// that the viewer replaces both before either expires.
+    /// that the viewer replaces both before either expires. Power BI's `expiration` is read on
+    /// Power BI's clock: when ours is ahead of it, the token is still given
+    /// [`MIN_POWER_BI_LIFE_SECONDS`] (the report says `TokenExpired` if it really has none),
+    /// never zero, which would have viewers ask again without pause.
     pub fn pair_with(&mut self, grant: crate::services::powerbi::EmbedGrant, now: DateTime<Utc>) {
         if grant.expires_at < self.expires_at {
-            let left = (grant.expires_at - now).num_seconds().clamp(0, i64::from(u32::MAX));
-            self.expires_in_seconds = self.expires_in_seconds.min(left as u32);
+            let left = (grant.expires_at - now).num_seconds().clamp(0, i64::from(u32::MAX)) as u32;
+            if left < MIN_POWER_BI_LIFE_SECONDS {
+                tracing::warn!(expires = %grant.expires_at, "Power BI's token ends within a minute by this server's clock: are the clocks apart?");
+            }
+            self.expires_in_seconds =
+                self.expires_in_seconds.min(left.max(MIN_POWER_BI_LIFE_SECONDS));
             self.expires_at = grant.expires_at;
         }
         self.powerbi = Some(grant);
