@@ -94,6 +94,21 @@ describe('A Power BI report in the viewer', () => {
     await context.close();
   });
 
+  test('a click into the report when little life is left gets a new token first', TIMEOUT, async () => {
+    // Ten-minute tokens, refreshed before an interaction in their last 150 s; no timed update.
+    const settings = await admin.patch('/api/v1/settings', { tokenLifetimeMinutes: 10, tokenUpdateEveryMinutes: null });
+    assert.equal(settings.status, 200, JSON.stringify(settings.body));
+    const { context, page, frame, requests } = await openAsViewer({ clock: true });
+    await page.clock.runFor(8 * 60_000);
+    await settle(page, requests);
+    assert.equal(await frame.locator('#report').getAttribute('data-token-changes'), '0', 'nothing asked by itself');
+    await frame.locator('#visual span[title="North"]').click();
+    await frame.locator('#report[data-token-changes="1"][data-state="shown"]').waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator('#viewer').getAttribute('data-last-refresh'), 'interaction');
+    assert.equal(await frame.locator('#report').getAttribute('data-filter'), 'North', 'and the click did what it does');
+    await context.close();
+  });
+
   test('a paused Azure capacity is woken by a permitted user and not by others, pauses after its idle time, and its timeline matches the ARM calls', TIMEOUT, async () => {
     const settings = await admin.patch('/api/v1/settings', { tokenLifetimeMinutes: 60, tokenUpdateEveryMinutes: 50 });
     assert.equal(settings.status, 200, JSON.stringify(settings.body));
