@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { ACCOUNTS, launchBrowser, screenshotPath, startDemoServer } from '../support/server.mjs';
 import { signIn } from '../support/portal.mjs';
+import { startHostApp } from '../support/host-app.mjs';
 import { routePowerBi, startStandin } from '../support/standin.mjs';
 import { advanceServer, apiSession, settle, trackRequests } from '../support/viewer.mjs';
 
@@ -17,6 +18,7 @@ const TIMEOUT = { timeout: 120_000 };
 const SECRET = 'e2e~stand-in.secret';
 const WORKSPACE = 'f089354e-8366-4e18-aea3-4cb4a3a50b48';
 const SALES = '5b218778-e7a5-4d73-8187-f10824047715';
+const REGIONAL = '6c329889-f8b6-4e84-9298-0a1935158826';
 
 describe('A Power BI report in the viewer', () => {
   let browser;
@@ -188,6 +190,42 @@ describe('A Power BI report in the viewer', () => {
     assert.equal((await admin.post(`/api/v1/capacities/${capacity}/resume`)).status, 200);
     await until('Running');
     assert.equal((await admin.patch(`/api/v1/reports/${report}`, { capacityId: null })).status, 200);
+  });
+
+  test("embedded in a host app with the SDK, a Power BI report shows as the host's user and leaves when the host takes access back", TIMEOUT, async () => {
+    const imported = await admin.post('/api/v1/reports', { name: 'Regional (Power BI)', powerbi: { workspaceId: WORKSPACE, reportId: REGIONAL } });
+    assert.equal(imported.status, 201, JSON.stringify(imported.body));
+    const key = await admin.post('/api/v1/api-keys', { name: 'Example host app', scope: 'embed' });
+    assert.equal(key.status, 201, JSON.stringify(key.body));
+    const host = await startHostApp({ vitrineUrl: server.baseUrl, embedKey: key.body.key, reportId: imported.body.id });
+    try {
+      const allowed = await admin.patch('/api/v1/settings', { embedAllowedOrigins: [host.url] });
+      assert.equal(allowed.status, 200, JSON.stringify(allowed.body));
+      const context = await browser.newContext();
+      await routePowerBi(context, standin.url);
+      const page = await context.newPage();
+      await page.goto(`${host.url}/`);
+      await page.selectOption('select[name="user"]', 'alice');
+      await Promise.all([page.waitForURL(`${host.url}/`), page.click('button[type="submit"]')]);
+      const frame = page.frameLocator(`iframe[src^="${server.baseUrl}/embed/reports/"]`).frameLocator('.powerbi-frame iframe');
+      await frame.locator('#report[data-state="shown"]').waitFor({ timeout: 15_000 });
+      assert.equal(await frame.locator('#name').textContent(), 'Regional Sales');
+      // The host's user reached Power BI as the effective identity of the RLS dataset.
+      const identity = (await standin.control('GET', 'embed-tokens')).body.at(-1).identities[0];
+      assert.equal(identity.username, 'alice');
+      assert.deepEqual(identity.roles, ['Own region']);
+      assert.deepEqual(JSON.parse(identity.customData), { region: 'North' });
+      await page.screenshot({ path: screenshotPath('powerbi-in-host-app') });
+
+      // The host app takes Alice's access back: the report leaves her screen within a second.
+      assert.equal((await host.admin('/admin/users/alice/revoke')).status, 200);
+      const started = Date.now();
+      await page.frameLocator(`iframe[src^="${server.baseUrl}/embed/reports/"]`).locator('.powerbi-frame').waitFor({ state: 'detached', timeout: 5_000 });
+      assert.ok(Date.now() - started < 1_500, 'gone within a second');
+      await context.close();
+    } finally {
+      await host.stop();
+    }
   });
 
   test("an expired token is replaced at once, a paused capacity waits and recovers, and access taken back removes the report", TIMEOUT, async () => {
