@@ -6,7 +6,7 @@ use vitrine_core::OrgId;
 
 use super::{AuditRecord, SqliteStore, from_row, ms};
 use vitrine_store::{
-    Actor, NewReport, PowerBiLink, PowerBiStore, PowerBiTenant, Report, StoreResult, audited_tenant,
+    Actor, NewReport, PowerBiLink, PowerBiStore, PowerBiTenant, Report, StoreResult, tenant_audit,
 };
 
 const TENANT: &str = "SELECT org_id, tenant_id, client_id, secret_sealed, updated_at
@@ -46,11 +46,9 @@ impl PowerBiStore for SqliteStore {
         .await?;
         let row = sqlx::query(TENANT).bind(org.to_string()).fetch_one(&mut *tx).await?;
         let new: PowerBiTenant = from_row(&row)?;
-        let mut after = audited_tenant(&new);
-        after["secret"] = json!(if old.is_some() { "changed" } else { "set" });
-        let action = if old.is_some() { "changed" } else { "connected" };
+        let (action, before, after) = tenant_audit(old.as_ref(), &new);
         AuditRecord::new(org, actor, "powerbi", org.to_string(), action)
-            .values(old.as_ref().map(audited_tenant), Some(after))
+            .values(before, Some(after))
             .write(&mut tx)
             .await?;
         tx.commit().await?;

@@ -47,6 +47,7 @@ pub use organizations::OrganizationStore;
 pub use permissions::PermissionStore;
 pub use powerbi::{
     AzureCapacity, AzureCapacityKind, PowerBiLink, PowerBiStore, PowerBiTenant, audited_tenant,
+    tenant_audit,
 };
 pub use records::*;
 pub use reports::ReportStore;

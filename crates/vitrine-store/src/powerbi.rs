@@ -111,3 +111,15 @@ pub trait PowerBiStore: Send + Sync {
 pub fn audited_tenant(tenant: &PowerBiTenant) -> serde_json::Value {
     serde_json::json!({ "tenantId": tenant.tenant_id, "clientId": tenant.client_id })
 }
+
+/// The audit of a tenant connected (`old` none) or replaced: its action, the values before
+/// and after, the secret only said to be set or changed.
+pub fn tenant_audit(
+    old: Option<&PowerBiTenant>,
+    new: &PowerBiTenant,
+) -> (&'static str, Option<serde_json::Value>, serde_json::Value) {
+    let mut after = audited_tenant(new);
+    after["secret"] = serde_json::json!(if old.is_some() { "changed" } else { "set" });
+    let action = if old.is_some() { "changed" } else { "connected" };
+    (action, old.map(audited_tenant), after)
+}

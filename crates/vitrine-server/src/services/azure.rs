@@ -9,6 +9,7 @@ use std::time::Duration;
 use vitrine_core::OrgId;
 use vitrine_store::AzureCapacity;
 
+use super::powerbi::Answer;
 use crate::app::AppState;
 
 /// The scope of an app-only token for Azure Resource Manager.
@@ -76,12 +77,12 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
 }
 
 /// ARM's answer to a call that did not succeed, as a fault.
-async fn fault(answer: reqwest::Response, capacity: &AzureCapacity) -> ArmFault {
-    let status = answer.status();
+fn fault(answer: &Answer, capacity: &AzureCapacity) -> ArmFault {
+    let status = answer.status;
     if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        return ArmFault::Throttled(retry_after(answer.headers()));
+        return ArmFault::Throttled(retry_after(&answer.headers));
     }
-    let body: serde_json::Value = answer.json().await.unwrap_or_default();
+    let body: serde_json::Value = answer.json().unwrap_or_default();
     let code = body["error"]["code"].as_str().unwrap_or_default().to_string();
     let message = match code.as_str() {
         "AuthorizationFailed" => format!(
@@ -104,11 +105,6 @@ async fn fault(answer: reqwest::Response, capacity: &AzureCapacity) -> ArmFault 
     ArmFault::Refused(message)
 }
 
-fn unreachable(error: reqwest::Error) -> ArmFault {
-    tracing::warn!(error = %error.without_url(), "could not reach Azure Resource Manager");
-    ArmFault::Unreachable
-}
-
 /// The organization's principal, for ARM tokens.
 async fn principal(state: &AppState, org: OrgId) -> Result<super::powerbi::Principal, ArmFault> {
     super::powerbi::principal(state, org).await.map_err(|error| {
@@ -116,32 +112,22 @@ async fn principal(state: &AppState, org: OrgId) -> Result<super::powerbi::Princ
     })
 }
 
-/// Sends an ARM request built by `request` with the principal's ARM token. When ARM no
-/// longer takes the cached token (401: expired early, revoked, or the clocks disagree), it is
-/// asked once more with a new one.
+/// Sends an ARM request built by `request` with the principal's ARM token (replaced once
+/// when ARM no longer takes it).
 async fn send(
     state: &AppState,
     org: OrgId,
     request: impl Fn(&str) -> reqwest::RequestBuilder,
-) -> Result<reqwest::Response, ArmFault> {
+) -> Result<Answer, ArmFault> {
     let principal = principal(state, org).await?;
-    let mut retried = false;
-    loop {
-        let token =
-            state.powerbi.get(state, org, &principal, ARM_SCOPE).await.map_err(|error| {
-                if error.code == crate::error::ErrorCode::PowerBiUnavailable {
-                    ArmFault::Unreachable
-                } else {
-                    ArmFault::Refused(error.message)
-                }
-            })?;
-        let answer = request(&token).send().await.map_err(unreachable)?;
-        if retried || answer.status() != reqwest::StatusCode::UNAUTHORIZED {
-            return Ok(answer);
+    let service = ("Azure Resource Manager", ARM_SCOPE);
+    state.powerbi.send(state, org, &principal, service, request).await.map_err(|error| {
+        if error.code == crate::error::ErrorCode::PowerBiUnavailable {
+            ArmFault::Unreachable
+        } else {
+            ArmFault::Refused(error.message)
         }
-        state.powerbi.forget(org, &principal, ARM_SCOPE);
-        retried = true;
-    }
+    })
 }
 
 fn url(state: &AppState, capacity: &AzureCapacity, action: Option<&str>) -> String {
@@ -162,10 +148,10 @@ pub async fn state_of(
 ) -> Result<AzureState, ArmFault> {
     let url = url(state, capacity, None);
     let answer = send(state, org, |token| state.http.get(&url).bearer_auth(token)).await?;
-    if !answer.status().is_success() {
-        return Err(fault(answer, capacity).await);
+    if !answer.status.is_success() {
+        return Err(fault(&answer, capacity));
     }
-    let body: serde_json::Value = answer.json().await.map_err(unreachable)?;
+    let body: serde_json::Value = answer.json().map_err(|_| ArmFault::Unreachable)?;
     Ok(AzureState::of(body["properties"]["state"].as_str().unwrap_or_default()))
 }
 
@@ -219,14 +205,14 @@ async fn request(
         state.http.post(&url).bearer_auth(token).header(reqwest::header::CONTENT_LENGTH, "0")
     })
     .await?;
-    match answer.status().as_u16() {
+    match answer.status.as_u16() {
         200 | 204 => return Ok(()),
         202 => {}
-        _ => return Err(fault(answer, capacity).await),
+        _ => return Err(fault(&answer, capacity)),
     }
-    let mut wait = retry_after(answer.headers());
+    let mut wait = retry_after(&answer.headers);
     let Some(location) = answer
-        .headers()
+        .headers
         .get(reqwest::header::LOCATION)
         .and_then(|value| value.to_str().ok())
         .filter(|location| location.starts_with(&state.config.cloud.arm))
@@ -238,11 +224,10 @@ async fn request(
     loop {
         tokio::time::sleep(wait).await;
         let polled = send(state, org, |token| state.http.get(&location).bearer_auth(token)).await?;
-        match polled.status().as_u16() {
+        match polled.status.as_u16() {
             200 | 204 => return Ok(()),
-            202 => wait = retry_after(polled.headers()),
-            429 => wait = retry_after(polled.headers()),
-            _ => return Err(fault(polled, capacity).await),
+            202 | 429 => wait = retry_after(&polled.headers),
+            _ => return Err(fault(&polled, capacity)),
         }
     }
 }

@@ -226,14 +226,15 @@ fn not_connected() -> ApiError {
     )
 }
 
-/// Power BI's answer: its status and body.
-struct Answer {
-    status: reqwest::StatusCode,
-    body: axum::body::Bytes,
+/// A Microsoft cloud's answer: its status, headers and body.
+pub(crate) struct Answer {
+    pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: axum::body::Bytes,
 }
 
 impl Answer {
-    fn json<T: serde::de::DeserializeOwned>(&self) -> ApiResult<T> {
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> ApiResult<T> {
         serde_json::from_slice(&self.body).map_err(|_| {
             ApiError::new(
                 ErrorCode::PowerBiUnavailable,
@@ -242,8 +243,8 @@ impl Answer {
         })
     }
 
-    /// Power BI no longer takes the access token: 401, or 403 `TokenExpired` (its answer
-    /// when the token's end passed by its own clock).
+    /// The service no longer takes the access token: 401, or 403 `TokenExpired` (Power BI's
+    /// answer when the token's end passed by its own clock).
     fn token_refused(&self) -> bool {
         self.status == reqwest::StatusCode::UNAUTHORIZED
             || (self.status == reqwest::StatusCode::FORBIDDEN
@@ -253,27 +254,42 @@ impl Answer {
     }
 }
 
-/// Sends a Power BI API request built by `request` with the principal's access token. When
-/// Power BI no longer takes the cached token, it is asked once more with a new one.
+impl AccessTokens {
+    /// Sends a request built by `request` to `service` with the principal's token for
+    /// `scope`. When the service no longer takes the cached token, it is asked once more with
+    /// a new one.
+    pub(crate) async fn send(
+        &self,
+        state: &AppState,
+        org: OrgId,
+        principal: &Principal,
+        (service, scope): (&str, &'static str),
+        request: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> ApiResult<Answer> {
+        let mut retried = false;
+        loop {
+            let token = self.get(state, org, principal, scope).await?;
+            let answer = request(&token).send().await.map_err(|e| unreachable(service, e))?;
+            let (status, headers) = (answer.status(), answer.headers().clone());
+            let body = answer.bytes().await.map_err(|e| unreachable(service, e))?;
+            let answer = Answer { status, headers, body };
+            if retried || !answer.token_refused() {
+                return Ok(answer);
+            }
+            self.forget(org, principal, scope);
+            retried = true;
+        }
+    }
+}
+
+/// Sends a Power BI API request built by `request` as `principal`.
 async fn send(
     state: &AppState,
     org: OrgId,
     principal: &Principal,
     request: impl Fn(&str) -> reqwest::RequestBuilder,
 ) -> ApiResult<Answer> {
-    let mut retried = false;
-    loop {
-        let token = state.powerbi.get(state, org, principal, POWER_BI_SCOPE).await?;
-        let answer = request(&token).send().await.map_err(|e| unreachable("Power BI", e))?;
-        let status = answer.status();
-        let body = answer.bytes().await.map_err(|e| unreachable("Power BI", e))?;
-        let answer = Answer { status, body };
-        if retried || !answer.token_refused() {
-            return Ok(answer);
-        }
-        state.powerbi.forget(org, principal, POWER_BI_SCOPE);
-        retried = true;
-    }
+    state.powerbi.send(state, org, principal, ("Power BI", POWER_BI_SCOPE), request).await
 }
 
 /// Reads a Power BI API path as `principal`.
