@@ -53,6 +53,8 @@ pub struct Services {
     pub engine: Arc<Engine>,
     /// Entra ID access tokens for organizations' Power BI tenants.
     pub powerbi: crate::services::powerbi::AccessTokens,
+    /// OpenID providers' discovery documents and keys, for single sign-on.
+    pub sso: crate::auth::oidc::Providers,
     /// Where dataset files live.
     pub files: Arc<crate::files::DatasetFiles>,
     /// Serializes opening datasets, so that an open and a capacity's pause never cross.
@@ -180,6 +182,7 @@ impl AppState {
                 engine: Arc::clone(&engine),
                 files,
                 powerbi: Default::default(),
+                sso: Default::default(),
                 dataset_loading,
                 sources: Default::default(),
                 secrets,

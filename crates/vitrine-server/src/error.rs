@@ -37,6 +37,10 @@ pub enum ErrorCode {
     SourceUnavailable,
     /// Entra ID, Power BI or Azure Resource Manager could not be reached (502).
     PowerBiUnavailable,
+    /// The organization signs in with single sign-on: passwords are refused (403).
+    SsoRequired,
+    /// The organization's OpenID provider could not be reached or answered wrongly (502).
+    IdentityProviderUnavailable,
     /// The request (or its upload) took too long and was stopped (408).
     RequestTimeout,
     Internal,
@@ -68,6 +72,8 @@ impl ErrorCode {
             ErrorCode::Unavailable => "Unavailable",
             ErrorCode::SourceUnavailable => "SourceUnavailable",
             ErrorCode::PowerBiUnavailable => "PowerBiUnavailable",
+            ErrorCode::SsoRequired => "SsoRequired",
+            ErrorCode::IdentityProviderUnavailable => "IdentityProviderUnavailable",
             ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::Internal => "Internal",
         }
@@ -85,7 +91,8 @@ impl ErrorCode {
             | ErrorCode::Forbidden
             | ErrorCode::NoAccess
             | ErrorCode::NoRlsRole
-            | ErrorCode::OrganizationSuspended => StatusCode::FORBIDDEN,
+            | ErrorCode::OrganizationSuspended
+            | ErrorCode::SsoRequired => StatusCode::FORBIDDEN,
             ErrorCode::LimitReached => StatusCode::CONFLICT,
             ErrorCode::LinkExpired | ErrorCode::LinkInvalid => StatusCode::GONE,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
@@ -97,7 +104,9 @@ impl ErrorCode {
             | ErrorCode::CapacityStarting
             | ErrorCode::Unavailable
             | ErrorCode::SourceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::PowerBiUnavailable => StatusCode::BAD_GATEWAY,
+            ErrorCode::PowerBiUnavailable | ErrorCode::IdentityProviderUnavailable => {
+                StatusCode::BAD_GATEWAY
+            }
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

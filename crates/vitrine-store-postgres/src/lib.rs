@@ -38,6 +38,7 @@ mod powerbi;
 mod reports;
 mod rls;
 mod sources;
+mod sso;
 mod tokens;
 mod transfer;
 mod users;

@@ -34,6 +34,7 @@ mod powerbi;
 mod reports;
 mod rls;
 mod sources;
+mod sso;
 mod tokens;
 mod transfer;
 mod users;

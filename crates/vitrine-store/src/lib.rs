@@ -28,6 +28,7 @@ mod reports;
 mod rls;
 pub mod rows;
 mod sources;
+mod sso;
 mod tokens;
 pub mod transfer;
 mod users;
@@ -53,6 +54,7 @@ pub use records::*;
 pub use reports::ReportStore;
 pub use rls::RlsStore;
 pub use sources::*;
+pub use sso::{SsoDomain, SsoPreset, SsoProvider, SsoSettings, SsoStore, audited_sso, sso_audit};
 pub use tokens::TokenStore;
 pub use users::UserStore;
 
@@ -96,6 +98,7 @@ pub trait Store:
     + ClusterStore
     + GuardStore
     + PowerBiStore
+    + SsoStore
     + transfer::TransferStore
     + Send
     + Sync

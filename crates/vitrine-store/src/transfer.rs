@@ -45,6 +45,10 @@ pub const TABLES: &[&str] = &[
     "datasets",
     "dataset_refreshes",
     "powerbi_tenants",
+    "sso_providers",
+    "sso_domains",
+    "sso_group_map",
+    "sso_identities",
     "allowances",
     "stranger_attempts",
 ];

@@ -22,6 +22,7 @@ mod reference;
 mod reports;
 mod requests;
 mod settings;
+mod sso;
 mod tokens;
 mod users;
 
@@ -85,6 +86,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(connections::test))
         .routes(routes!(powerbi::show, powerbi::connect))
         .routes(routes!(powerbi::reports))
+        .routes(routes!(sso::show, sso::configure, sso::remove))
+        .routes(routes!(sso::verify_domain))
         .routes(routes!(capacities::list, capacities::create))
         .routes(routes!(capacities::show, capacities::update, capacities::delete))
         .routes(routes!(capacities::resume))

@@ -34,6 +34,7 @@ use utoipa::openapi::{
         (name = "Groups", description = "Groups, their members and row-level security"),
         (name = "Permissions", description = "Named permissions such as capacity.turnOn"),
         (name = "Settings", description = "The organization's settings"),
+        (name = "Single sign-on", description = "The organization's OpenID Connect provider"),
         (name = "Audit", description = "The audit of changes and of tokens"),
         (name = "API keys", description = "Keys for scripts and back ends"),
         (name = "Displays", description = "Screens paired by a code, and what they show"),

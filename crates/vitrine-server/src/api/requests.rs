@@ -373,6 +373,35 @@ pub struct PowerBiConnect {
     pub client_secret: String,
 }
 
+/// An organization's OpenID Connect provider. A field left out keeps its value.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SsoConfigure {
+    /// `entra`, `google` (its issuer is filled in) or `generic` (Okta, Keycloak, Auth0…).
+    pub preset: Option<String>,
+    /// The provider's issuer URL: its `/.well-known/openid-configuration` must answer.
+    #[schema(max_length = 500)]
+    pub issuer: String,
+    #[schema(min_length = 1, max_length = 200)]
+    pub client_id: String,
+    /// Sealed at rest, never answered back; needed the first time only.
+    #[schema(max_length = 1024)]
+    pub client_secret: Option<String>,
+    /// Scopes asked for besides `openid` (default `email profile`).
+    pub scopes: Option<Vec<String>>,
+    /// Email domains that lead the sign-in page to the provider once an operator verified
+    /// them (an operator's own are verified as set).
+    pub domains: Option<Vec<String>>,
+    /// Refuse passwords for the organization's users (operators excepted).
+    pub required: Option<bool>,
+    /// The ID token claim whose values name groups, such as `groups` or `roles`.
+    pub groups_claim: Option<String>,
+    /// Claim value → the id of the Vitrine group it stands for.
+    pub groups: Option<BTreeMap<String, String>>,
+    /// The role of an account made at its first sign-in (default Viewer).
+    pub default_role: Option<Role>,
+}
+
 /// The filters of the organization's audit.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]

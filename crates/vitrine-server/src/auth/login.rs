@@ -76,6 +76,9 @@ async fn attempt(
     // the lockout of nobody a key per typo.
     let email = vitrine_core::validate::email("email", email)?;
     let login = state.store.find_login(&email).await?;
+    if let Some(refusal) = refused_for_sso(state, &email, login.as_ref()).await? {
+        return Err(refusal);
+    }
     let gate = match &login {
         Some(login) => {
             state.store.begin_login_attempt(login.user.id, &state.guards.lockout, now).await?
@@ -115,20 +118,65 @@ async fn attempt(
     if org.is_suspended() {
         return Err(super::suspended());
     }
+    // Its organization signs in with its provider (an email outside its domains comes here).
+    if !login.user.operator
+        && let Some(provider) = state.store.sso_provider(org.id).await?
+        && provider.settings.required
+    {
+        return Err(sso_required(&provider));
+    }
+    open_session(state, login.user, &org, client).await
+}
+
+/// The answer to a password for an organization that signs in with its provider only.
+pub fn sso_required(provider: &vitrine_store::SsoProvider) -> ApiError {
+    ApiError::new(
+        ErrorCode::SsoRequired,
+        format!(
+            "Your organization signs in with {}: use \"Sign in with {}\" instead of a password.",
+            provider.settings.preset.label(),
+            provider.settings.preset.label()
+        ),
+    )
+}
+
+/// Whether a password sign-in for `email` is refused before its password is checked: its
+/// domain leads to an organization that requires single sign-on, and the account there (if
+/// any) is not an operator's. Says nothing about whether the account exists.
+async fn refused_for_sso(
+    state: &AppState,
+    email: &str,
+    login: Option<&vitrine_store::LoginRecord>,
+) -> Result<Option<ApiError>, ApiError> {
+    let domain = email.rsplit('@').next().unwrap_or_default();
+    let Some(provider) = state.store.sso_provider_for_domain(domain).await? else {
+        return Ok(None);
+    };
+    let exempt = login.is_some_and(|l| l.user.operator || l.user.org_id != provider.org_id);
+    Ok((provider.settings.required && !exempt).then(|| sso_required(&provider)))
+}
+
+/// A new session for a user who proved who they are (by password or by their provider).
+pub async fn open_session(
+    state: &AppState,
+    user: User,
+    org: &vitrine_store::Organization,
+    client: &RequestInfo,
+) -> Result<SignedIn, ApiError> {
     let session_token = random_secret();
     let session = NewSession {
         token_hash: sha256(&session_token),
-        user_id: login.user.id,
-        created_at: now,
+        user_id: user.id,
+        created_at: state.clock.now(),
         user_agent: client.user_agent.clone(),
         ip: client.ip.clone(),
     };
     state.store.create_session(&session).await?;
-    tracing::info!(user = %login.user.id, org = %org.id, "signed in");
+    tracing::info!(user = %user.id, org = %org.id, "signed in");
     Ok(SignedIn {
         csrf_token: csrf_for(&session_token),
         session_token,
-        user: login.user,
+        user,
         max_age_seconds: i64::from(org.settings.session_absolute_timeout_hours) * 3600,
     })
 }

@@ -5,6 +5,7 @@
 pub mod api_key;
 pub mod links;
 pub mod login;
+pub mod oidc;
 pub mod password;
 pub mod throttle;
 

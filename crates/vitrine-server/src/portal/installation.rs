@@ -166,6 +166,7 @@ async fn render_detail(
     let base = format!("/installation/organizations/{id}");
     let own = scope.principal().org_id == id;
     let number = |value: Option<u32>| value.map(|v| v.to_string()).unwrap_or_default();
+    let sso = state.store.sso_provider(id).await.on_page(caller)?;
     let body = html! {
         nav.crumbs { a href="/installation" { "Installation" } " / " (org.name) }
         div.page-head { h1 { (org.name) " " (status(&view)) } p.muted { (count(view.usage.users, "user")) " · " (count(view.usage.reports, "report")) " · " (count(view.usage.datasets, "dataset")) " · created " (date(org.created_at)) } }
@@ -178,6 +179,28 @@ async fn render_detail(
                 label { "Users at most" input type="number" name="maxUsers" min="1" value=(number(org.limits.max_users)) placeholder="No limit"; }
                 label { "Dataset storage (MB)" input type="number" name="maxDatasetMegabytes" min="1" value=(number(org.limits.max_dataset_megabytes)) placeholder="No limit"; }
                 div.form-actions { button.primary type="submit" { "Save" } }
+            }
+        }
+        @if let Some(sso) = &sso {
+            section.card {
+                h2 { "Sign-in domains" }
+                p.muted { "The organization signs in with " code { (sso.settings.issuer) } ". A domain leads the sign-in page to it, and lets it make accounts, once you verified that the organization owns it (for instance by a DNS record or a contract)." }
+                @if sso.domains.is_empty() { p.muted { "It listed no domain." } }
+                table {
+                    tbody {
+                        @for domain in &sso.domains {
+                            tr {
+                                td { (domain.domain) }
+                                td { @match domain.verified_at { Some(at) => { "Verified " (date(at)) }, None => span.muted { "Not verified" } } }
+                                td.actions {
+                                    @if domain.verified_at.is_none() {
+                                        (action_button(caller, &format!("{base}/sso-domains/{}/verify", domain.domain), "Verify", "primary"))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         @if !own {
@@ -255,6 +278,28 @@ fn suspension(suspended: bool) -> vitrine_core::Fields {
     vitrine_core::Fields::from_map(
         [("suspended".to_string(), serde_json::Value::Bool(suspended))].into_iter().collect(),
     )
+}
+
+/// `POST /installation/organizations/{id}/sso-domains/{domain}/verify`.
+pub async fn verify_domain(
+    State(state): State<AppState>,
+    PortalCaller(caller): PortalCaller,
+    Path((id, domain)): Path<(String, String)>,
+    form: FormData,
+) -> PortalResult {
+    form.check_csrf(&caller)?;
+    let scope = operator(&caller)?;
+    let org: OrgId = parse_id(&id, "organization").on_page(&caller)?;
+    match crate::services::sso::verify_domain(&state, &caller, org, &domain).await {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/installation/organizations/{org}?done=saved"))
+                .into_response())
+        }
+        Err(error) => {
+            render_detail(&state, &caller, &scope, org, Flash::error(error.message), error.status)
+                .await
+        }
+    }
 }
 
 pub async fn suspend(

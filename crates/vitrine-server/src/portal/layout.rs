@@ -16,6 +16,7 @@ pub enum Section {
     Capacity,
     PowerBi,
     Settings,
+    SignIn,
     ApiKeys,
     Embedding,
     Displays,
@@ -23,7 +24,7 @@ pub enum Section {
 }
 
 impl Section {
-    const ALL: [Section; 11] = [
+    const ALL: [Section; 12] = [
         Section::Users,
         Section::Groups,
         Section::Reports,
@@ -31,6 +32,7 @@ impl Section {
         Section::Capacity,
         Section::PowerBi,
         Section::Settings,
+        Section::SignIn,
         Section::ApiKeys,
         Section::Embedding,
         Section::Displays,
@@ -46,6 +48,7 @@ impl Section {
             Section::Capacity => "Capacity",
             Section::PowerBi => "Power BI",
             Section::Settings => "Settings",
+            Section::SignIn => "Sign-in",
             Section::ApiKeys => "API keys",
             Section::Embedding => "Embedding",
             Section::Displays => "Displays",
@@ -62,6 +65,7 @@ impl Section {
             Section::Capacity => "/admin/capacities",
             Section::PowerBi => "/admin/powerbi",
             Section::Settings => "/admin/settings",
+            Section::SignIn => "/admin/sign-in",
             Section::ApiKeys => "/admin/api-keys",
             Section::Embedding => "/admin/embedding",
             Section::Displays => "/admin/displays",
@@ -190,6 +194,9 @@ impl Flash {
         let notice = match done {
             Some("created") => "Created.",
             Some("saved") => "Saved.",
+            Some("sso-removed") => {
+                "Single sign-on removed: everyone signs in with a password again."
+            }
             Some("deleted") => "Deleted.",
             Some("granted") => "Access granted.",
             Some("revoked") => "Access removed.",

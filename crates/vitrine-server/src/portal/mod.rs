@@ -11,6 +11,7 @@ pub(crate) mod layout;
 pub(crate) mod reports;
 mod setup;
 mod sign_in;
+mod sso;
 
 use axum::Router;
 use axum::extract::State;
@@ -29,6 +30,9 @@ pub fn router() -> Router<AppState> {
         .route("/", get(sign_in::home))
         .route("/login", post(sign_in::login))
         .route("/logout", post(sign_in::logout))
+        .route("/sso/{org}", get(sso::organization_page))
+        .route("/auth/oidc/start", get(sso::start))
+        .route("/auth/oidc/callback", get(sso::callback))
         .route("/setup", get(setup::show).post(setup::submit))
         .route("/account", get(account::show))
         .route("/account/profile", post(account::update_profile))
@@ -46,6 +50,10 @@ pub fn router() -> Router<AppState> {
             get(installation::show).post(installation::update),
         )
         .route("/installation/organizations/{id}/suspend", post(installation::suspend))
+        .route(
+            "/installation/organizations/{id}/sso-domains/{domain}/verify",
+            post(installation::verify_domain),
+        )
         .route("/installation/organizations/{id}/reinstate", post(installation::reinstate))
         .route("/installation/organizations/{id}/delete", post(installation::delete))
         .route("/embed/reports/{id}", get(embed::page))

@@ -19,20 +19,29 @@ pub async fn home(State(state): State<AppState>, MaybeCaller(caller): MaybeCalle
     }
 }
 
-fn sign_in_page(error: Option<&str>, email: &str, status: StatusCode) -> Response {
+/// The logo and strapline above every sign-in card.
+pub(super) fn brand() -> maud::Markup {
+    html! {
+        div.sign-in-brand {
+            span.logo.large aria-hidden="true" { "◧" }
+            h1 { "Vitrine" }
+            p.muted { "Your organization's reports, always up to date." }
+        }
+    }
+}
+
+pub(super) fn sign_in_page(error: Option<&str>, email: &str, status: StatusCode) -> Response {
     let body = html! {
         section.sign-in {
-            div.sign-in-brand {
-                span.logo.large aria-hidden="true" { "◧" }
-                h1 { "Vitrine" }
-                p.muted { "Your organization's reports, always up to date." }
-            }
+            (brand())
             form.card method="post" action="/login" {
                 h2 { "Sign in" }
                 @if let Some(error) = error { p.flash.error role="alert" { (error) } }
                 label { "Email" input type="email" name="email" value=(email) autocomplete="username" required autofocus; }
                 label { "Password" input type="password" name="password" autocomplete="current-password" required; }
                 button.primary type="submit" { "Sign in" }
+                // Needs no password: the email's domain leads to the organization's provider.
+                button.sso type="submit" name="sso" value="1" formnovalidate { "Continue with single sign-on" }
                 p.forgot { a href="/password/forgot" { "Forgot password?" } }
             }
         }
@@ -44,10 +53,17 @@ fn sign_in_page(error: Option<&str>, email: &str, status: StatusCode) -> Respons
 pub async fn login(State(state): State<AppState>, client: RequestInfo, form: FormData) -> Response {
     let email = form.get("email").unwrap_or_default();
     let password = form.get("password").unwrap_or_default();
+    if form.get("sso").is_some() {
+        return super::sso::by_email(&state, email).await;
+    }
     match sign_in(&state, email, password, &client).await {
         Ok(signed_in) => {
             let cookie = session_cookie(&state, &signed_in);
             ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+        }
+        // The organization signs in with its provider: go there.
+        Err(error) if error.code == crate::error::ErrorCode::SsoRequired => {
+            super::sso::by_email(&state, email).await
         }
         Err(error) => sign_in_page(Some(&error.message), email, error.status),
     }

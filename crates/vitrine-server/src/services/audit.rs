@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 
 pub const DEFAULT_LIMIT: u32 = 200;
 pub const MAX_LIMIT: u32 = 10_000;
-pub const ENTITY_TYPES: [&str; 11] = [
+pub const ENTITY_TYPES: [&str; 12] = [
     "user",
     "group",
     "report",
@@ -24,6 +24,7 @@ pub const ENTITY_TYPES: [&str; 11] = [
     "capacity",
     "display",
     "powerbi",
+    "sso",
 ];
 pub const TOKEN_EVENT_KINDS: [&str; 4] = ["issued", "refreshed", "rejected", "revoked"];
 

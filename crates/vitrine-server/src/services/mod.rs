@@ -17,6 +17,7 @@ pub mod reports;
 pub mod rls;
 pub mod settings;
 pub mod sources;
+pub mod sso;
 pub mod tokens;
 pub mod users;
 

@@ -13,6 +13,7 @@ mod guards;
 mod installation;
 mod powerbi;
 mod sources;
+mod sso;
 mod transfer;
 pub use cluster::*;
 pub use displays::*;
@@ -20,6 +21,7 @@ pub use guards::*;
 pub use installation::*;
 pub use powerbi::*;
 pub use sources::*;
+pub use sso::*;
 pub use transfer::*;
 
 use crate::{
@@ -1124,6 +1126,9 @@ macro_rules! store_conformance_tests {
             racing_nodes_take_a_free_lease_once,
             a_power_bi_tenant_is_kept_per_organization_replaced_and_audited_without_its_secret,
             a_report_imported_from_power_bi_keeps_where_it_lives_there,
+            an_sso_provider_is_kept_per_organization_with_its_secret_sealed_and_never_audited,
+            a_domain_leads_to_one_organization_and_only_once_verified,
+            a_providers_subject_is_linked_to_one_user_per_issuer,
             an_allowance_is_spent_per_key_and_refilled_by_the_rule,
             racing_attempts_spend_an_allowance_exactly_once_each,
             a_strangers_email_locks_at_the_threshold_even_when_raced,

@@ -13,6 +13,7 @@ mod displays;
 mod keys;
 mod reports;
 mod sources;
+mod sso;
 
 use std::str::FromStr;
 
@@ -30,6 +31,7 @@ pub use displays::*;
 pub use keys::*;
 pub use reports::*;
 pub use sources::*;
+pub use sso::*;
 
 /// A record read through a row struct: [`from_row`] decodes the struct and converts it. The
 /// record names its struct so that a backend asks only for the record it wants.

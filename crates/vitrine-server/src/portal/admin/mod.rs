@@ -12,6 +12,7 @@ mod groups;
 mod powerbi;
 mod reports;
 mod settings;
+mod sign_in;
 mod users;
 
 use std::collections::HashMap;
@@ -93,6 +94,8 @@ pub fn router() -> Router<AppState> {
         .route("/powerbi", get(powerbi::show).post(powerbi::connect))
         .route("/powerbi/import", post(powerbi::import))
         .route("/settings", get(settings::show).post(settings::update))
+        .route("/sign-in", get(sign_in::show).post(sign_in::save))
+        .route("/sign-in/remove", post(sign_in::remove))
         .route("/tokens/revoke", post(settings::revoke_all_tokens))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}/revoke", post(api_keys::revoke))
@@ -116,6 +119,22 @@ async fn home(PortalCaller(caller): PortalCaller) -> PortalResult {
 
 fn admin_scope(caller: &Caller) -> Result<AdminScope, PortalError> {
     caller.principal.admin().on_page(caller)
+}
+
+/// A posted form of an administrator, CSRF checked, as the API's input that `shape` makes of
+/// its fields.
+fn posted(
+    form: &FormData,
+    caller: &Caller,
+    shape: impl Fn(&dyn Fn(&str) -> String) -> serde_json::Value,
+) -> Result<(AdminScope, vitrine_core::Fields), PortalError> {
+    form.check_csrf(caller)?;
+    let scope = admin_scope(caller)?;
+    let field = |name: &str| form.get(name).unwrap_or_default().to_string();
+    let input = vitrine_core::Fields::from_value(shape(&field))
+        .map_err(crate::error::ApiError::from)
+        .on_page(caller)?;
+    Ok((scope, input))
 }
 
 fn content_scope(caller: &Caller) -> Result<ContentScope, PortalError> {

@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use maud::html;
 use serde_json::json;
-use vitrine_core::{AdminScope, Fields};
+use vitrine_core::AdminScope;
 
-use super::{DoneQuery, admin_scope, done, flash_of};
+use super::{DoneQuery, admin_scope, done, flash_of, posted};
 use crate::app::AppState;
 use crate::auth::{Caller, PortalCaller};
 use crate::error::ErrorCode;
@@ -117,21 +117,6 @@ async fn render(
         }
     };
     Ok((status, page(Some(caller), "Power BI", Some(Section::PowerBi), body)).into_response())
-}
-
-/// A posted form of an administrator, CSRF checked, as the API's input that `shape` makes of
-/// its fields.
-fn posted(
-    form: &FormData,
-    caller: &Caller,
-    shape: impl Fn(&dyn Fn(&str) -> String) -> serde_json::Value,
-) -> Result<(AdminScope, Fields), crate::portal::PortalError> {
-    form.check_csrf(caller)?;
-    let scope = admin_scope(caller)?;
-    let field = |name: &str| form.get(name).unwrap_or_default().to_string();
-    let input =
-        Fields::from_value(shape(&field)).map_err(crate::error::ApiError::from).on_page(caller)?;
-    Ok((scope, input))
 }
 
 /// `POST /admin/powerbi`: connects (or replaces) the tenant after testing it.
