@@ -35,16 +35,21 @@ pub enum ApiKeyScope {
     Embed,
     /// Only read: every call that changes something is refused.
     Read,
+    /// Only SCIM provisioning (`/scim/v2`, as `Authorization: Bearer`): every call of the
+    /// JSON API is refused.
+    Scim,
 }
 
 impl ApiKeyScope {
-    pub const ALL: [ApiKeyScope; 3] = [ApiKeyScope::Admin, ApiKeyScope::Embed, ApiKeyScope::Read];
+    pub const ALL: [ApiKeyScope; 4] =
+        [ApiKeyScope::Admin, ApiKeyScope::Embed, ApiKeyScope::Read, ApiKeyScope::Scim];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ApiKeyScope::Admin => "admin",
             ApiKeyScope::Embed => "embed",
             ApiKeyScope::Read => "read",
+            ApiKeyScope::Scim => "scim",
         }
     }
 
@@ -59,7 +64,7 @@ impl ApiKeyScope {
         match self {
             ApiKeyScope::Admin => true,
             ApiKeyScope::Read => !changes,
-            ApiKeyScope::Embed => false,
+            ApiKeyScope::Embed | ApiKeyScope::Scim => false,
         }
     }
 

@@ -231,6 +231,7 @@ pub fn router(state: AppState) -> Router {
     routes
         .merge(portal::router())
         .nest("/api/v1", api::router())
+        .nest("/scim/v2", crate::scim::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .route("/.well-known/jwks.json", get(jwks))

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod notices;
 pub mod pairing;
 pub mod portal;
+pub mod scim;
 pub mod services;
 pub mod tokens;
 

@@ -52,6 +52,30 @@ impl GroupStore for SqliteStore {
         rows.iter().map(from_row).collect()
     }
 
+    async fn rename_group(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        id: GroupId,
+        name: &str,
+    ) -> StoreResult<Group> {
+        let mut tx = self.writer.begin().await?;
+        let old = Self::group_in_org(&mut tx, org, id).await?;
+        sqlx::query("UPDATE user_groups SET name = ? WHERE org_id = ? AND id = ?")
+            .bind(name)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict_on_unique(e, "name"))?;
+        AuditRecord::new(org, actor, "group", id.to_string(), "updated")
+            .values(Some(json!({ "name": old.name })), Some(json!({ "name": name })))
+            .write(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Group { name: name.to_string(), ..old })
+    }
+
     async fn delete_group(&self, org: OrgId, actor: &Actor, id: GroupId) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         let old = Self::group_in_org(&mut tx, org, id).await?;

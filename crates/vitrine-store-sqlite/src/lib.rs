@@ -33,6 +33,7 @@ mod permissions;
 mod powerbi;
 mod reports;
 mod rls;
+mod scim;
 mod sources;
 mod sso;
 mod tokens;

@@ -11,6 +11,14 @@ pub trait GroupStore: Send + Sync {
     -> StoreResult<Group>;
     async fn get_group(&self, org: OrgId, id: GroupId) -> StoreResult<Group>;
     async fn list_groups(&self, org: OrgId) -> StoreResult<Vec<Group>>;
+    /// A new name for a group; audited. A name another group has is a `Conflict` on `name`.
+    async fn rename_group(
+        &self,
+        org: OrgId,
+        actor: &Actor,
+        id: GroupId,
+        name: &str,
+    ) -> StoreResult<Group>;
     async fn delete_group(&self, org: OrgId, actor: &Actor, id: GroupId) -> StoreResult<()>;
     async fn add_group_member(
         &self,

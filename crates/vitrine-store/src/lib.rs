@@ -27,6 +27,7 @@ mod records;
 mod reports;
 mod rls;
 pub mod rows;
+mod scim;
 mod sources;
 mod sso;
 mod tokens;
@@ -53,6 +54,7 @@ pub use powerbi::{
 pub use records::*;
 pub use reports::ReportStore;
 pub use rls::RlsStore;
+pub use scim::{ScimGroup, ScimStore, ScimUser};
 pub use sources::*;
 pub use sso::{SsoDomain, SsoPreset, SsoProvider, SsoSettings, SsoStore, audited_sso, sso_audit};
 pub use tokens::TokenStore;
@@ -99,6 +101,7 @@ pub trait Store:
     + GuardStore
     + PowerBiStore
     + SsoStore
+    + ScimStore
     + transfer::TransferStore
     + Send
     + Sync

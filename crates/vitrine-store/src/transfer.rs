@@ -49,6 +49,8 @@ pub const TABLES: &[&str] = &[
     "sso_domains",
     "sso_group_map",
     "sso_identities",
+    "scim_users",
+    "scim_groups",
     "allowances",
     "stranger_attempts",
 ];

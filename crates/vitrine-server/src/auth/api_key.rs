@@ -67,7 +67,7 @@ impl KeyRequest {
 
 pub fn scope(raw: &str) -> Result<ApiKeyScope, ApiError> {
     ApiKeyScope::parse(raw)
-        .ok_or_else(|| ApiError::invalid("scope", "must be admin, embed or read"))
+        .ok_or_else(|| ApiError::invalid("scope", "must be admin, embed, read or scim"))
 }
 
 pub fn report_id(raw: &str) -> Result<ReportId, ApiError> {
@@ -127,7 +127,7 @@ pub async fn create(
     Ok((key, secret))
 }
 
-pub(super) async fn authenticate(
+pub(crate) async fn authenticate(
     state: &AppState,
     presented: &str,
     snapshot: vitrine_core::token::Snapshot,
@@ -155,7 +155,8 @@ pub(super) async fn authenticate(
         state.store.touch_api_key(key.id, now).await?;
     }
     let role = match key.scope {
-        ApiKeyScope::Admin | ApiKeyScope::Read => Role::Admin,
+        // A SCIM key manages the organization's users and groups, and nothing else.
+        ApiKeyScope::Admin | ApiKeyScope::Read | ApiKeyScope::Scim => Role::Admin,
         ApiKeyScope::Embed => Role::Viewer,
     };
     Ok(Caller {
@@ -189,6 +190,9 @@ pub fn check_scope(caller: &Caller, changes: bool) -> Result<(), ApiError> {
         match scope {
             ApiKeyScope::Embed => {
                 "This API key may only mint embed tokens (POST /api/v1/embed/tokens)."
+            }
+            ApiKeyScope::Scim => {
+                "This API key may only provision users and groups through SCIM (/scim/v2)."
             }
             _ => "This API key may only read.",
         },

@@ -1129,6 +1129,7 @@ macro_rules! store_conformance_tests {
             an_sso_provider_is_kept_per_organization_with_its_secret_sealed_and_never_audited,
             a_domain_leads_to_one_organization_and_only_once_verified,
             a_providers_subject_is_linked_to_one_user_per_issuer,
+            what_a_scim_provider_knows_is_kept_per_organization_with_unique_user_names,
             an_allowance_is_spent_per_key_and_refilled_by_the_rule,
             racing_attempts_spend_an_allowance_exactly_once_each,
             a_strangers_email_locks_at_the_threshold_even_when_raced,

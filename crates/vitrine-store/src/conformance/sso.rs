@@ -132,3 +132,57 @@ pub async fn a_providers_subject_is_linked_to_one_user_per_issuer(store: &dyn St
         "gone with the user"
     );
 }
+
+pub async fn what_a_scim_provider_knows_is_kept_per_organization_with_unique_user_names(
+    store: &dyn Store,
+) {
+    use crate::{ScimGroup, ScimUser};
+    let acme = org(store, "Acme").await;
+    let globex = org(store, "Globex").await;
+    let ada = user(store, acme, "ada@acme.example").await;
+    let bob = user(store, acme, "bob@acme.example").await;
+    let gus = user(store, globex, "gus@globex.example").await;
+    let known = ScimUser {
+        user_id: ada,
+        user_name: "ada".into(),
+        external_id: Some("00u1".into()),
+        attributes: serde_json::json!({ "name": { "givenName": "Ada" } }),
+    };
+    store.set_scim_user(acme, &known).await.unwrap();
+    assert_eq!(store.scim_users(acme).await.unwrap(), std::slice::from_ref(&known));
+    assert!(store.scim_users(globex).await.unwrap().is_empty(), "per organization");
+    let taken = ScimUser { user_id: bob, ..known.clone() };
+    assert!(matches!(
+        store.set_scim_user(acme, &taken).await,
+        Err(StoreError::Conflict { field: "userName" })
+    ));
+    // The same userName in another organization is another person.
+    store.set_scim_user(globex, &ScimUser { user_id: gus, ..known.clone() }).await.unwrap();
+    let foreign = ScimUser { user_id: gus, user_name: "gus".into(), ..known.clone() };
+    assert!(matches!(store.set_scim_user(acme, &foreign).await, Err(StoreError::NotFound)));
+    let renamed = ScimUser { user_name: "ada.l".into(), external_id: None, ..known };
+    store.set_scim_user(acme, &renamed).await.unwrap();
+    assert_eq!(store.scim_users(acme).await.unwrap(), [renamed]);
+
+    let group = store
+        .create_group(acme, &actor(), &NewGroup { name: "Sales".into(), description: "".into() })
+        .await
+        .unwrap();
+    let known = ScimGroup { group_id: group.id, external_id: Some("g-1".into()) };
+    store.set_scim_group(acme, &known).await.unwrap();
+    assert_eq!(store.scim_groups(acme).await.unwrap(), [known]);
+    let renamed = store.rename_group(acme, &actor(), group.id, "Sales EMEA").await.unwrap();
+    assert_eq!(renamed.name, "Sales EMEA");
+    let other = store
+        .create_group(acme, &actor(), &NewGroup { name: "Ops".into(), description: "".into() })
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.rename_group(acme, &actor(), other.id, "Sales EMEA").await,
+        Err(StoreError::Conflict { field: "name" })
+    ));
+    store.delete_group(acme, &actor(), group.id).await.unwrap();
+    store.delete_user(acme, &actor(), ada).await.unwrap();
+    assert!(store.scim_groups(acme).await.unwrap().is_empty(), "gone with the group");
+    assert!(store.scim_users(acme).await.unwrap().is_empty(), "gone with the user");
+}

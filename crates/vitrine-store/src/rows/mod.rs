@@ -12,6 +12,7 @@ mod capacities;
 mod displays;
 mod keys;
 mod reports;
+mod scim;
 mod sources;
 mod sso;
 
@@ -30,6 +31,7 @@ pub use capacities::*;
 pub use displays::*;
 pub use keys::*;
 pub use reports::*;
+pub use scim::*;
 pub use sources::*;
 pub use sso::*;
 

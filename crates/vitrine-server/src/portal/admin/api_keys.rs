@@ -105,6 +105,7 @@ async fn render(
                         option value="admin" { "admin — everything" }
                         option value="embed" { "embed — tokens only" }
                         option value="read" { "read — read only" }
+                        option value="scim" { "scim — user provisioning (SCIM)" }
                     }
                 }
                 label { "Expires on (optional)" input type="date" name="expiresAt"; }
