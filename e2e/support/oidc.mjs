@@ -62,6 +62,7 @@ export async function startProvider({ redirectUri, people = {}, clientId = 'vitr
       jwks: { keys },
       cookies: { keys: ['oidc-test-cookie-key'] },
       features: { devInteractions: { enabled: true } },
+      ttl: { AccessToken: 600, Grant: 3600, IdToken: 600, Interaction: 600, Session: 3600 },
     });
     provider.use(async (ctx, next) => {
       const isToken = ctx.method === 'POST' && ctx.path === '/token';

@@ -118,6 +118,26 @@ describe('Single sign-on', () => {
     await context.close();
   });
 
+  test('a person whose session ends signs in again through the provider from the report and comes back to it', TIMEOUT, async () => {
+    const { context, page } = await ssoSignIn(`ana@${DOMAIN}`);
+    await openLive(page);
+    // The session is gone (cookies cleared) and the tokens are taken back: the viewer asks for
+    // a new token, is told to sign in, and offers the organization's provider.
+    await context.clearCookies();
+    const ana = await acmeUser(`ana@${DOMAIN}`);
+    assert.equal((await acmeAdmin.post(`/api/v1/users/${ana.id}/revoke-tokens`)).status, 204);
+    const notice = page.locator('.viewer-notice');
+    await notice.waitFor({ state: 'visible', timeout: 5_000 });
+    assert.match(await notice.locator('h2').textContent(), /Your session has ended/);
+    await page.screenshot({ path: screenshotPath('sso-session-ended') });
+    await notice.getByRole('link', { name: 'Sign in with single sign-on' }).click();
+    await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
+    await signInAtProvider(page, provider.issuer, `ana@${DOMAIN}`);
+    assert.equal(new URL(page.url()).pathname, `/reports/${report}`, 'back at the report');
+    await page.waitForSelector('#viewer[data-live="ready"]');
+    await context.close();
+  });
+
   test('a group the provider takes away at the next sign-in takes the open report off the screen within a second', TIMEOUT, async () => {
     const login = `ana@${DOMAIN}`;
     const first = await ssoSignIn(login);

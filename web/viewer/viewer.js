@@ -356,6 +356,17 @@ function explain(code, message) {
   if (code === 'TokenExpired' && !host) {
     heading.textContent = 'Your session has ended';
     text.textContent = 'Sign in again to continue where you were. The report keeps its page and filters.';
+    // The organization signs in with its identity provider: that way back, to this report.
+    const sso = root.dataset.sso;
+    if (sso) {
+      text.textContent = "Sign in again with your organization's account to come back to this report.";
+      const back = `${sso}?return=${encodeURIComponent(location.pathname + location.search)}`;
+      const link = /** @type {HTMLAnchorElement} */ (el('a', 'button primary', `Sign in with ${root.dataset.ssoLabel ?? 'single sign-on'}`));
+      link.href = back;
+      box.append(link);
+    }
+  }
+  if (code === 'TokenExpired' && !host && !root.dataset.ssoRequired) {
     const form = /** @type {HTMLFormElement} */ (el('form', 'notice-sign-in'));
     form.innerHTML =
       '<label>Email <input type="email" name="email" autocomplete="username" required></label>' +
@@ -374,7 +385,7 @@ function explain(code, message) {
       }
     });
     box.append(form);
-  } else {
+  } else if (code !== 'TokenExpired' || host) {
     const removed = code === 'NoAccess' || code === 'TokenRevoked' || code === 'Forbidden';
     heading.textContent = removed
       ? 'Your access to this report was removed'

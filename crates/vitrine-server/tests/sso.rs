@@ -240,6 +240,19 @@ async fn a_callback_without_the_flows_cookie_or_with_another_state_signs_nobody_
     let orgs = app.sign_in(ADMIN).await.json("/api/v1/installation/organizations").await;
     let acme_id = acme_id(&orgs);
     let browser = app.anonymous();
+    // The organization's page hands a path of this server on to the flow, and nothing else.
+    let page = |back: &str| {
+        let url = app.url(&format!(
+            "/sso/{acme_id}?return={}",
+            form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+        ));
+        let browser = browser.clone();
+        async move { browser.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(page("/reports/r1").await.contains("return=%2Freports%2Fr1"));
+    for elsewhere in ["//evil.example/x", "https://evil.example/"] {
+        assert!(!page(elsewhere).await.contains("return="), "{elsewhere}");
+    }
     let callback =
         browser.get(app.url("/auth/oidc/callback?code=abc&state=xyz")).send().await.unwrap();
     assert_eq!(callback.status(), StatusCode::UNAUTHORIZED);

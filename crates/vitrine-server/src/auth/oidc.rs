@@ -57,6 +57,19 @@ struct Flow {
     verifier: String,
     /// Unix seconds at the start.
     at: i64,
+    /// Where to go once signed in: a path of this server.
+    #[serde(default)]
+    back: Option<String>,
+}
+
+/// A path of this server to come back to after signing in: `/…`, never `//…` (another host)
+/// nor anything with a backslash or a control character.
+pub fn local_path(raw: &str) -> Option<String> {
+    let safe = raw.starts_with('/')
+        && !raw.starts_with("//")
+        && raw.len() <= 512
+        && !raw.chars().any(|c| c == '\\' || c.is_control());
+    safe.then(|| raw.to_string())
 }
 
 enum Cached {
@@ -224,6 +237,7 @@ pub async fn start(
     state: &AppState,
     org: OrgId,
     login_hint: Option<&str>,
+    back: Option<&str>,
 ) -> ApiResult<(String, HeaderValue)> {
     let provider = state.store.sso_provider(org).await?.ok_or_else(|| {
         ApiError::new(ErrorCode::NotFound, "This organization has no single sign-on.")
@@ -251,6 +265,7 @@ pub async fn start(
         nonce: nonce.secret().clone(),
         verifier: verifier.secret().clone(),
         at: state.clock.now().timestamp(),
+        back: back.and_then(local_path),
     };
     let text = serde_json::to_vec(&flow).map_err(|_| ApiError::internal())?;
     let sealed = state.secrets.seal(FLOW_LABEL, &text).map_err(|_| ApiError::internal())?;
@@ -293,7 +308,7 @@ pub async fn finish(
     state: &AppState,
     callback: &Callback,
     cookie: Option<&str>,
-) -> Result<User, Refused> {
+) -> Result<(User, Option<String>), Refused> {
     let now = state.clock.now();
     let flow = open_flow(state, cookie, now)?;
     if let Some(error) = &callback.error {
@@ -359,7 +374,7 @@ pub async fn finish(
     };
     let user = account(state, &provider, &vouched, now).await?;
     sync_groups(state, &provider, &user, &vouched.groups, now).await?;
-    Ok(user)
+    Ok((user, flow.back))
 }
 
 /// Checks the ID token (every check `openidconnect` makes, with the server's clock) and reads
@@ -597,6 +612,16 @@ async fn sync_groups(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_paths_of_this_server_are_come_back_to() {
+        assert_eq!(local_path("/reports/1?mode=tv").as_deref(), Some("/reports/1?mode=tv"));
+        for wrong in
+            ["//evil.example/x", "https://evil.example", "/\\evil.example", "reports", "/a\nb"]
+        {
+            assert_eq!(local_path(wrong), None, "{wrong}");
+        }
+    }
 
     #[test]
     fn claim_values_read_a_list_or_one_string_and_nothing_else() {

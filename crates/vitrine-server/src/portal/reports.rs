@@ -86,6 +86,9 @@ pub async fn show(
         services::reports::open(&state, &caller, id).await
     };
     let report = open.await.on_page(&caller)?;
+    // Signing in again from the viewer goes through the organization's provider, if it has one.
+    let sso = state.store.sso_provider(caller.principal.org_id).await.on_page(&caller)?;
+    let sso_address = sso.as_ref().map(|p| format!("/sso/{}", p.org_id));
     let tv = query.get("mode").is_some_and(|mode| mode == "tv");
     let rotate = tv_setting(&query, "rotate", 5..=3600);
     let refresh = tv_setting(&query, "refresh", 1..=1440);
@@ -101,7 +104,9 @@ pub async fn show(
                             a href={ "/reports/" (report.id) "?mode=tv&rotate=30" } { "Open in TV mode" } }
                     }
                     main #viewer data-report=(report.id) data-csrf=(caller.csrf_token())
-                        data-mode=(if tv { "tv" } else { "normal" }) data-rotate=(rotate) data-refresh=(refresh) {
+                        data-mode=(if tv { "tv" } else { "normal" }) data-rotate=(rotate) data-refresh=(refresh)
+                        data-sso=[sso_address] data-sso-label=[sso.as_ref().map(|p| p.settings.preset.label())]
+                        data-sso-required=[sso.as_ref().filter(|p| p.settings.required).map(|_| "1")] {
                         p.muted { "Loading " (report.name) "…" }
                         noscript { p { "The report viewer needs JavaScript." } }
                     }

@@ -17,11 +17,14 @@ use crate::auth::oidc::{self, Callback, FLOW_COOKIE, Refused};
 use crate::auth::{MaybeCaller, cookie_value};
 use crate::tokens::request_info::RequestInfo;
 
-fn start_address(org: OrgId, email: Option<&str>) -> String {
+fn start_address(org: OrgId, email: Option<&str>, back: Option<&str>) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     query.append_pair("org", &org.to_string());
     if let Some(email) = email {
         query.append_pair("login_hint", email);
+    }
+    if let Some(back) = back.and_then(oidc::local_path) {
+        query.append_pair("return", &back);
     }
     format!("/auth/oidc/start?{}", query.finish())
 }
@@ -50,7 +53,7 @@ pub async fn by_email(state: &AppState, raw: &str) -> Response {
         }
     };
     match state.store.get_organization(provider.org_id).await {
-        Ok(org) => organization_sign_in(&org, &provider, Some(&email)),
+        Ok(org) => organization_sign_in(&org, &provider, Some(&email), None),
         Err(error) => {
             let error = crate::error::ApiError::from(error);
             sign_in_page(Some(&error.message), &email, error.status)
@@ -63,6 +66,7 @@ fn organization_sign_in(
     org: &vitrine_store::Organization,
     provider: &vitrine_store::SsoProvider,
     email: Option<&str>,
+    back: Option<&str>,
 ) -> Response {
     let label = provider.settings.preset.label();
     let body = html! {
@@ -74,7 +78,7 @@ fn organization_sign_in(
                     @if let Some(email) = email { "Sign in as " strong { (email) } " with your organization's account." }
                     @else { "Sign in with your organization's account." }
                 }
-                a.button.primary href=(start_address(org.id, email)) { "Sign in with " (label) }
+                a.button.primary href=(start_address(org.id, email, back)) { "Sign in with " (label) }
                 @if !provider.settings.required {
                     p.forgot { a href="/" { "Sign in with a password instead" } }
                 }
@@ -85,14 +89,23 @@ fn organization_sign_in(
     (StatusCode::OK, headers, page(None, "Sign in", None, body)).into_response()
 }
 
-/// `/sso/{org}`: an organization's own sign-in address, whatever its people's emails.
+#[derive(Debug, Deserialize)]
+pub struct ReturnQuery {
+    #[serde(rename = "return")]
+    back: Option<String>,
+}
+
+/// `/sso/{org}`: an organization's own sign-in address, whatever its people's emails; with
+/// `?return=/path`, the page to come back to (the viewer's way to sign in again).
 pub async fn organization_page(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Path(org): Path<String>,
+    Query(query): Query<ReturnQuery>,
 ) -> Response {
     if caller.is_some() {
-        return Redirect::to("/").into_response();
+        let back = query.back.as_deref().and_then(oidc::local_path);
+        return Redirect::to(back.as_deref().unwrap_or("/")).into_response();
     }
     let not_found = || {
         let message =
@@ -102,7 +115,7 @@ pub async fn organization_page(
     let Ok(org) = org.parse::<OrgId>() else { return not_found() };
     match (state.store.sso_provider(org).await, state.store.get_organization(org).await) {
         (Ok(Some(provider)), Ok(organization)) => {
-            organization_sign_in(&organization, &provider, None)
+            organization_sign_in(&organization, &provider, None, query.back.as_deref())
         }
         _ => not_found(),
     }
@@ -112,6 +125,8 @@ pub async fn organization_page(
 pub struct StartQuery {
     org: String,
     login_hint: Option<String>,
+    #[serde(rename = "return")]
+    back: Option<String>,
 }
 
 /// Sends the browser to the organization's provider, with the flow's sealed cookie.
@@ -119,7 +134,7 @@ pub async fn start(State(state): State<AppState>, Query(query): Query<StartQuery
     let Ok(org) = query.org.parse::<OrgId>() else {
         return sign_in_page(Some("This sign-in address is not valid."), "", StatusCode::NOT_FOUND);
     };
-    match oidc::start(&state, org, query.login_hint.as_deref()).await {
+    match oidc::start(&state, org, query.login_hint.as_deref(), query.back.as_deref()).await {
         Ok((url, cookie)) => ([(header::SET_COOKIE, cookie)], Redirect::to(&url)).into_response(),
         Err(error) => sign_in_page(Some(&error.message), "", error.status),
     }
@@ -152,8 +167,8 @@ pub async fn callback(
         }
     }
     let cookie = cookie_value(&headers, FLOW_COOKIE);
-    let user = match oidc::finish(&state, &query, cookie).await {
-        Ok(user) => user,
+    let (user, back) = match oidc::finish(&state, &query, cookie).await {
+        Ok(found) => found,
         Err(Refused(error)) => {
             state.metrics.sign_in("failure");
             return refuse(error);
@@ -166,7 +181,7 @@ pub async fn callback(
     match signed_in {
         Ok(signed_in) => {
             state.metrics.sign_in("success");
-            let mut response = Redirect::to("/").into_response();
+            let mut response = Redirect::to(back.as_deref().unwrap_or("/")).into_response();
             let headers = response.headers_mut();
             headers.append(header::SET_COOKIE, session_cookie(&state, &signed_in));
             headers.append(header::SET_COOKIE, cleared);

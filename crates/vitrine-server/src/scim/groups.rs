@@ -162,15 +162,15 @@ pub async fn search(state: ScimState, caller: ScimCaller, body: Bytes) -> ScimRe
 /// The attributes a filter may name.
 pub const FILTERS: [&str; 3] = ["displayname", "externalid", "id"];
 
-/// The documents of every resource `filter` keeps.
+/// Counts every resource `filter` keeps into `page`, with the documents of those on it.
 pub async fn matching(
     state: &AppState,
     caller: &ScimCaller,
     filter: Option<&super::Filter>,
-) -> ScimResult<Vec<Value>> {
+    page: &mut super::Page,
+) -> ScimResult<()> {
     let org = caller.scope.org_id();
     let known = state.store.scim_groups(org).await?;
-    let mut found = Vec::new();
     for group in state.store.list_groups(org).await? {
         let scim = known.iter().find(|k| k.group_id == group.id);
         let keep = match filter {
@@ -183,11 +183,11 @@ pub async fn matching(
                 _ => group.id.to_string() == f.value,
             },
         };
-        if keep {
-            found.push(document(state, &group, scim).await?);
+        if keep && page.wants() {
+            page.resources.push(document(state, &group, scim).await?);
         }
     }
-    Ok(found)
+    Ok(())
 }
 
 pub async fn list(
@@ -196,7 +196,9 @@ pub async fn list(
     Query(query): Query<ListQuery>,
 ) -> ScimResult {
     let filter = query.filter(&FILTERS)?;
-    Ok(list_response(&query, matching(&state, &caller, filter.as_ref()).await?))
+    let mut page = query.empty_page();
+    matching(&state, &caller, filter.as_ref(), &mut page).await?;
+    Ok(list_response(&query, page))
 }
 
 pub async fn show(

@@ -79,14 +79,14 @@ async fn search_all(
         Some(f) if !known.contains(&f.attribute.as_str()) => None,
         other => Some(other.as_ref()),
     };
-    let mut found = Vec::new();
+    let mut page = query.empty_page();
     if let Some(filter) = of_type(&users::FILTERS) {
-        found.extend(users::matching(&state, &caller, filter).await?);
+        users::matching(&state, &caller, filter, &mut page).await?;
     }
     if let Some(filter) = of_type(&groups::FILTERS) {
-        found.extend(groups::matching(&state, &caller, filter).await?);
+        groups::matching(&state, &caller, filter, &mut page).await?;
     }
-    Ok(list_response(&query, found))
+    Ok(list_response(&query, page))
 }
 
 /// A SCIM error answer (RFC 7644 §3.12).
@@ -364,24 +364,45 @@ impl ListQuery {
     }
 }
 
+/// The resources of one page of a list, counted as they are found: only those on the page are
+/// made into documents (each costs a read of its groups or members).
+pub struct Page {
+    skip: usize,
+    take: usize,
+    /// Resources found so far, on the page or not.
+    pub total: usize,
+    pub resources: Vec<Value>,
+}
+
+impl Page {
+    /// Counts one more resource found; whether it is on the page (then make its document).
+    pub fn wants(&mut self) -> bool {
+        self.total += 1;
+        self.total > self.skip && self.resources.len() < self.take
+    }
+}
+
+impl ListQuery {
+    /// The page this query asks for, empty yet.
+    pub fn empty_page(&self) -> Page {
+        let (start, count) = self.page();
+        Page { skip: start - 1, take: count, total: 0, resources: Vec::new() }
+    }
+}
+
 /// A list answer of the page the query asked for.
-pub fn list_response(query: &ListQuery, resources: Vec<Value>) -> Response {
-    let (start, count) = query.page();
-    let total = resources.len();
-    let page: Vec<Value> = resources
-        .into_iter()
-        .skip(start - 1)
-        .take(count)
-        .map(|doc| query.projection.apply(doc))
-        .collect();
+pub fn list_response(query: &ListQuery, page: Page) -> Response {
+    let (start, _) = query.page();
+    let resources: Vec<Value> =
+        page.resources.into_iter().map(|doc| query.projection.apply(doc)).collect();
     scim_json(
         StatusCode::OK,
         &json!({
             "schemas": [LIST_SCHEMA],
-            "totalResults": total,
+            "totalResults": page.total,
             "startIndex": start,
-            "itemsPerPage": page.len(),
-            "Resources": page,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
         }),
     )
 }
@@ -417,6 +438,24 @@ mod tests {
             assert_eq!(error.scim_type, Some("invalidFilter"), "{wrong}");
         }
         assert_eq!(ListQuery::default().filter(&["username"]).unwrap(), None);
+    }
+
+    #[test]
+    fn a_page_makes_documents_only_for_its_own_resources_and_counts_them_all() {
+        let query = ListQuery {
+            start_index: Some("2".into()),
+            count: Some("2".into()),
+            ..Default::default()
+        };
+        let mut page = query.empty_page();
+        let mut made = Vec::new();
+        for n in 1..=5 {
+            if page.wants() {
+                page.resources.push(json!(n));
+                made.push(n);
+            }
+        }
+        assert_eq!((made, page.total), (vec![2, 3], 5));
     }
 
     #[test]

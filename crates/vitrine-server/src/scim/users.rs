@@ -231,15 +231,15 @@ pub async fn search(state: ScimState, caller: ScimCaller, body: Bytes) -> ScimRe
 /// The attributes a filter may name.
 pub const FILTERS: [&str; 4] = ["username", "externalid", "emails.value", "id"];
 
-/// The documents of every resource `filter` keeps.
+/// Counts every resource `filter` keeps into `page`, with the documents of those on it.
 pub async fn matching(
     state: &AppState,
     caller: &ScimCaller,
     filter: Option<&super::Filter>,
-) -> ScimResult<Vec<Value>> {
+    page: &mut super::Page,
+) -> ScimResult<()> {
     let org = caller.scope.org_id();
     let known = state.store.scim_users(org).await?;
-    let mut found = Vec::new();
     for user in state.store.list_users(org).await?.into_iter().filter(|u| !u.display) {
         let scim = known.iter().find(|k| k.user_id == user.id);
         let keep = match filter {
@@ -256,11 +256,11 @@ pub async fn matching(
                 }
             }
         };
-        if keep {
-            found.push(document(state, &user, scim).await?);
+        if keep && page.wants() {
+            page.resources.push(document(state, &user, scim).await?);
         }
     }
-    Ok(found)
+    Ok(())
 }
 
 pub async fn list(
@@ -269,7 +269,9 @@ pub async fn list(
     Query(query): Query<ListQuery>,
 ) -> ScimResult {
     let filter = query.filter(&FILTERS)?;
-    Ok(list_response(&query, matching(&state, &caller, filter.as_ref()).await?))
+    let mut page = query.empty_page();
+    matching(&state, &caller, filter.as_ref(), &mut page).await?;
+    Ok(list_response(&query, page))
 }
 
 pub async fn show(
