@@ -120,7 +120,7 @@ def timed(action, runs):
 
 
 def dataset_file(data_dir):
-    return next((Path(data_dir) / "datasets").glob("*/v1.parquet"))
+    return next((Path(data_dir) / "datasets").glob("*/v1*.parquet"))
 
 
 def files_vs_duckdb(binary, rows, runs, upload):
