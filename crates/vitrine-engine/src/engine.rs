@@ -22,6 +22,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, col,
 use datafusion::prelude::{SessionConfig, SessionContext};
 use vitrine_core::token::RlsIdentity;
 
+use crate::column_cache::{CachedParquet, ColumnCache, ColumnCacheStats};
 use crate::dataset::ColumnKind;
 use crate::dataset::{DataFormat, DatasetInfo};
 use crate::definition::ReportDefinition;
@@ -198,7 +199,11 @@ pub struct Engine {
     context: SessionContext,
     open: RwLock<HashMap<String, Arc<OpenDataset>>>,
     results: Option<ResultCache>,
+    columns: Arc<ColumnCache>,
 }
+
+/// The column cache of an engine made without [`Engine::with_column_cache`].
+pub const DEFAULT_COLUMN_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 impl Default for Engine {
     fn default() -> Self {
@@ -235,7 +240,19 @@ impl Engine {
         }
         let context = SessionContext::new_with_state(state.build());
         context.register_udf(grain::period_start_udf());
-        Self { context, open: RwLock::default(), results: None }
+        let columns = Arc::new(ColumnCache::new(DEFAULT_COLUMN_CACHE_BYTES));
+        Self { context, open: RwLock::default(), results: None, columns }
+    }
+
+    /// Keeps at most `max_bytes` of decoded Parquet column chunks for later scans (0: none).
+    pub fn with_column_cache(mut self, max_bytes: usize) -> Self {
+        self.columns = Arc::new(ColumnCache::new(max_bytes));
+        self
+    }
+
+    /// The column cache's figures.
+    pub fn column_cache_stats(&self) -> ColumnCacheStats {
+        self.columns.stats()
     }
 
     /// Keeps query results for `window`, at most `max_bytes` of them.
@@ -325,14 +342,28 @@ impl Engine {
         file: DataFile,
         version: u64,
     ) -> Result<DatasetInfo, EngineError> {
-        let table = self.listing_table(&file.url, file.format).await?;
-        let schema = table.schema();
-        // A Parquet file's count is answered from its footer's statistics, wherever it lies.
-        let frame = self.context.read_table(Arc::clone(&table)).map_err(failed)?;
-        let rows = frame.count().await.map_err(|e| EngineError::Unreadable {
+        let unreadable = |e: datafusion::error::DataFusionError| EngineError::Unreadable {
             format: file.format.as_str(),
             detail: e.to_string(),
-        })? as u64;
+        };
+        let (table, rows): (Arc<dyn TableProvider>, u64) = match file.format {
+            // Its footer, read once, counts its rows and plans every scan of it.
+            DataFormat::Parquet => {
+                let columns = Arc::clone(&self.columns);
+                let table = CachedParquet::open(&self.context.state(), &file.url, columns)
+                    .await
+                    .map_err(unreadable)?;
+                let rows = table.rows();
+                (Arc::new(table), rows)
+            }
+            DataFormat::Csv => {
+                let table = self.listing_table(&file.url, file.format).await?;
+                let frame = self.context.read_table(Arc::clone(&table)).map_err(failed)?;
+                let rows = frame.count().await.map_err(unreadable)? as u64;
+                (table, rows)
+            }
+        };
+        let schema = table.schema();
         let info = DatasetInfo::from_schema(&schema, rows);
         let open = OpenDataset {
             rows: Rows::Local(table),

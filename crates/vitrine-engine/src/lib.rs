@@ -1,8 +1,9 @@
 //! Vitrine's built-in report engine on Apache DataFusion: datasets kept as Parquet files on
-//! disk and scanned, never held in memory, or tables of outside sources queried in place; reports defined as JSON and validated against their dataset, visual queries
+//! disk and scanned (their hot column chunks kept decoded in a bounded cache), never held whole in memory, or tables of outside sources queried in place; reports defined as JSON and validated against their dataset, visual queries
 //! built with DataFusion's expression API (never by pasting request text into SQL), and
 //! row-level security applied to every query.
 
+pub mod column_cache;
 pub mod dataset;
 pub mod definition;
 pub mod demo_data;

@@ -211,12 +211,19 @@ impl AppState {
     }
 }
 
-/// The engine within the memory budget: the result cache takes its share, queries' working
-/// memory the rest.
+/// The engine within the memory budget: the result cache and the column cache (at most half
+/// the budget) take their shares, queries' working memory the rest.
 fn engine_within(limits: &crate::config::Limits) -> Engine {
     let cache_bytes = limits.result_cache_megabytes.saturating_mul(1024 * 1024);
-    let query_bytes = limits.memory_bytes.saturating_sub(cache_bytes).max(64 * 1024 * 1024);
-    let engine = Engine::with_query_memory(usize::try_from(query_bytes).ok());
+    let column_bytes =
+        limits.column_cache_megabytes.saturating_mul(1024 * 1024).min(limits.memory_bytes / 2);
+    let query_bytes = limits
+        .memory_bytes
+        .saturating_sub(cache_bytes)
+        .saturating_sub(column_bytes)
+        .max(64 * 1024 * 1024);
+    let engine = Engine::with_query_memory(usize::try_from(query_bytes).ok())
+        .with_column_cache(usize::try_from(column_bytes).unwrap_or(usize::MAX));
     if limits.result_cache_seconds == 0 || cache_bytes == 0 {
         return engine;
     }

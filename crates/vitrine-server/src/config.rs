@@ -34,6 +34,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "VITRINE_METRICS_LISTEN",
     "VITRINE_MEMORY_MB",
     "VITRINE_RESULT_CACHE_SECONDS",
+    "VITRINE_COLUMN_CACHE_MB",
     "VITRINE_DISPLAY_ALERT_WEBHOOK",
 ];
 
@@ -190,6 +191,9 @@ limits! {
     result_cache_seconds: u64 = 30;
     /// Megabytes the result cache may hold (taken from `memory_megabytes`).
     result_cache_megabytes: u64 = 64;
+    /// Megabytes of decoded Parquet column chunks kept for later scans (taken from
+    /// `memory_megabytes`, at most half of it); 0 decodes every scan afresh.
+    column_cache_megabytes: u64 = 512;
 }
 
 impl Limits {
@@ -362,6 +366,9 @@ impl ConfigLayer {
                 "VITRINE_MEMORY_MB" => limits.memory_megabytes = Some(value.parse().unwrap_or(0)),
                 "VITRINE_RESULT_CACHE_SECONDS" => {
                     limits.result_cache_seconds = Some(value.parse().unwrap_or(0))
+                }
+                "VITRINE_COLUMN_CACHE_MB" => {
+                    limits.column_cache_megabytes = Some(value.parse().unwrap_or(0))
                 }
                 "VITRINE_LISTEN" => layer.listen = Some(value),
                 "VITRINE_PUBLIC_URL" => layer.public_url = Some(value),

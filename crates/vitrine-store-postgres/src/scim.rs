@@ -1,7 +1,7 @@
 //! What SCIM provisioning knows of users and groups, on PostgreSQL.
 
 use async_trait::async_trait;
-use vitrine_core::OrgId;
+use vitrine_core::{GroupId, OrgId, UserId};
 use vitrine_store::rows::json_text;
 use vitrine_store::{ScimGroup, ScimStore, ScimUser, StoreResult};
 
@@ -17,6 +17,33 @@ impl ScimStore for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(from_row).collect()
+    }
+
+    async fn scim_user(&self, org: OrgId, user: UserId) -> StoreResult<Option<ScimUser>> {
+        let row = sqlx::query(
+            "SELECT user_id, user_name, external_id, attributes FROM scim_users
+             WHERE org_id = $1 AND user_id = $2",
+        )
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    async fn scim_user_named(&self, org: OrgId, user_name: &str) -> StoreResult<Option<ScimUser>> {
+        // ASCII case only, as on SQLite; the index `scim_users_by_lower_user_name`.
+        let row = sqlx::query(
+            "SELECT user_id, user_name, external_id, attributes FROM scim_users
+             WHERE org_id = $1
+               AND translate(user_name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') = $2
+             LIMIT 1",
+        )
+        .bind(org.to_string())
+        .bind(user_name.to_ascii_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
     }
 
     async fn set_scim_user(&self, org: OrgId, user: &ScimUser) -> StoreResult<()> {
@@ -46,6 +73,17 @@ impl ScimStore for PostgresStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(from_row).collect()
+    }
+
+    async fn scim_group(&self, org: OrgId, group: GroupId) -> StoreResult<Option<ScimGroup>> {
+        let row = sqlx::query(
+            "SELECT group_id, external_id FROM scim_groups WHERE org_id = $1 AND group_id = $2",
+        )
+        .bind(org.to_string())
+        .bind(group.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
     }
 
     async fn set_scim_group(&self, org: OrgId, group: &ScimGroup) -> StoreResult<()> {

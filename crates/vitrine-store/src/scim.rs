@@ -31,11 +31,18 @@ pub struct ScimGroup {
 pub trait ScimStore: Send + Sync {
     /// Every user of the organization a provider knows.
     async fn scim_users(&self, org: OrgId) -> StoreResult<Vec<ScimUser>>;
+    /// What a provider knows of one user of the organization, if anything.
+    async fn scim_user(&self, org: OrgId, user: UserId) -> StoreResult<Option<ScimUser>>;
+    /// The user of the organization a provider knows by `user_name`, compared without regard
+    /// to ASCII case.
+    async fn scim_user_named(&self, org: OrgId, user_name: &str) -> StoreResult<Option<ScimUser>>;
     /// Records (or replaces) what the provider knows of a user of the organization; a
     /// `userName` another of its users has is a `Conflict` on `userName`.
     async fn set_scim_user(&self, org: OrgId, user: &ScimUser) -> StoreResult<()>;
     /// Every group of the organization a provider knows.
     async fn scim_groups(&self, org: OrgId) -> StoreResult<Vec<ScimGroup>>;
+    /// What a provider knows of one group of the organization, if anything.
+    async fn scim_group(&self, org: OrgId, group: GroupId) -> StoreResult<Option<ScimGroup>>;
     /// Records (or replaces) what the provider knows of a group of the organization.
     async fn set_scim_group(&self, org: OrgId, group: &ScimGroup) -> StoreResult<()>;
 }

@@ -41,6 +41,13 @@ fn member_id(member: &Value) -> Option<UserId> {
     })
 }
 
+/// Up to this many members are checked one by one rather than against the whole user list.
+const FEW_MEMBERS: usize = 32;
+
+fn not_a_member(member: &Value) -> ScimError {
+    ScimError::invalid_value(format!("members: {member} is not a user of this organization"))
+}
+
 async fn read(state: &AppState, caller: &ScimCaller, doc: &Value) -> ScimResult<Wanted> {
     let name = doc
         .get("displayName")
@@ -59,22 +66,40 @@ async fn read(state: &AppState, caller: &ScimCaller, doc: &Value) -> ScimResult<
             )));
         }
     };
-    let users: BTreeSet<UserId> = state
-        .store
-        .list_users(caller.scope.org_id())
-        .await?
-        .iter()
-        .filter(|u| !u.display)
-        .map(|u| u.id)
-        .collect();
     let mut wanted = BTreeSet::new();
     for member in &members {
-        let id = member_id(member).filter(|id| users.contains(id)).ok_or_else(|| {
-            ScimError::invalid_value(format!(
-                "members: {member} is not a user of this organization"
-            ))
-        })?;
+        let id = member_id(member).ok_or_else(|| not_a_member(member))?;
         wanted.insert(id);
+    }
+    let org = caller.scope.org_id();
+    // A few members (what a PATCH adds) are looked up one by one; more, against one list.
+    let unknown = if wanted.len() <= FEW_MEMBERS {
+        let mut unknown = None;
+        for &id in &wanted {
+            match state.store.get_user(org, id).await {
+                Ok(user) if !user.display => {}
+                Ok(_) | Err(StoreError::NotFound) => {
+                    unknown = Some(id);
+                    break;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        unknown
+    } else {
+        let users: BTreeSet<UserId> = state
+            .store
+            .list_users(org)
+            .await?
+            .iter()
+            .filter(|u| !u.display)
+            .map(|u| u.id)
+            .collect();
+        wanted.iter().find(|id| !users.contains(id)).copied()
+    };
+    if let Some(id) = unknown {
+        let member = members.iter().find(|m| member_id(m) == Some(id)).unwrap_or(&Value::Null);
+        return Err(not_a_member(member));
     }
     let external_id = match doc.get("externalId") {
         None | Some(Value::Null) => None,
@@ -122,12 +147,7 @@ async fn find(
         Err(StoreError::NotFound) => return Err(missing()),
         Err(error) => return Err(error.into()),
     };
-    let known = state
-        .store
-        .scim_groups(caller.scope.org_id())
-        .await?
-        .into_iter()
-        .find(|k| k.group_id == id);
+    let known = state.store.scim_group(caller.scope.org_id(), id).await?;
     Ok((group, known))
 }
 

@@ -175,8 +175,7 @@ async fn find(
         Ok(_) | Err(StoreError::NotFound) => return Err(missing()),
         Err(error) => return Err(error.into()),
     };
-    let known =
-        state.store.scim_users(caller.scope.org_id()).await?.into_iter().find(|k| k.user_id == id);
+    let known = state.store.scim_user(caller.scope.org_id(), id).await?;
     Ok((user, known))
 }
 
@@ -188,10 +187,9 @@ async fn ensure_user_name_free(
 ) -> ScimResult<()> {
     let taken = state
         .store
-        .scim_users(caller.scope.org_id())
+        .scim_user_named(caller.scope.org_id(), name)
         .await?
-        .iter()
-        .any(|k| k.user_name.eq_ignore_ascii_case(name) && Some(k.user_id) != owner);
+        .is_some_and(|k| Some(k.user_id) != owner);
     if taken {
         return Err(ScimError::new(
             StatusCode::CONFLICT,

@@ -151,6 +151,12 @@ pub async fn what_a_scim_provider_knows_is_kept_per_organization_with_unique_use
     store.set_scim_user(acme, &known).await.unwrap();
     assert_eq!(store.scim_users(acme).await.unwrap(), std::slice::from_ref(&known));
     assert!(store.scim_users(globex).await.unwrap().is_empty(), "per organization");
+    assert_eq!(store.scim_user(acme, ada).await.unwrap().as_ref(), Some(&known));
+    assert_eq!(store.scim_user(acme, bob).await.unwrap(), None);
+    assert_eq!(store.scim_user(globex, ada).await.unwrap(), None, "per organization");
+    assert_eq!(store.scim_user_named(acme, "ADA").await.unwrap().as_ref(), Some(&known));
+    assert_eq!(store.scim_user_named(acme, "bob").await.unwrap(), None);
+    assert_eq!(store.scim_user_named(globex, "ada").await.unwrap(), None, "per organization");
     let taken = ScimUser { user_id: bob, ..known.clone() };
     assert!(matches!(
         store.set_scim_user(acme, &taken).await,
@@ -170,6 +176,8 @@ pub async fn what_a_scim_provider_knows_is_kept_per_organization_with_unique_use
         .unwrap();
     let known = ScimGroup { group_id: group.id, external_id: Some("g-1".into()) };
     store.set_scim_group(acme, &known).await.unwrap();
+    assert_eq!(store.scim_group(acme, group.id).await.unwrap().as_ref(), Some(&known));
+    assert_eq!(store.scim_group(globex, group.id).await.unwrap(), None, "per organization");
     assert_eq!(store.scim_groups(acme).await.unwrap(), [known]);
     let renamed = store.rename_group(acme, &actor(), group.id, "Sales EMEA").await.unwrap();
     assert_eq!(renamed.name, "Sales EMEA");

@@ -1,0 +1,876 @@
+//! Parquet datasets scanned a row group at a time, with their hot column chunks kept decoded.
+//!
+//! A wallboard asks the same visuals of the same dataset again and again, and decoding the
+//! same Parquet pages every time is most of what such a visual costs. The engine keeps column
+//! chunks — one column of one row group, as the Arrow arrays the Parquet reader produced — in
+//! a [`ColumnCache`] bounded in bytes (taken from the server's memory budget). A scan takes
+//! what the cache holds and decodes only the rest, which it offers to the cache.
+//!
+//! The cache resists scans larger than itself: a chunk may only push out chunks that no scan
+//! has read since the one offering it began. A dataset larger than the cache so keeps a
+//! stable part of itself decoded, instead of each pass evicting what the next pass needs
+//! first (which a plain least-recently-used cache does on every repeated scan).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use datafusion::arrow::array::UInt64Array;
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::pruning::PruningStatistics;
+use datafusion::common::stats::Precision;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{Column, DFSchema, Result, ScalarValue, Statistics};
+use datafusion::datasource::TableType;
+use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::ParquetFileReaderFactory;
+use datafusion::datasource::physical_plan::parquet::DefaultParquetFileReaderFactory;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::object_store::{ObjectStore, ObjectStoreExt};
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::statistics::StatisticsConverter;
+use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use datafusion::parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
+use datafusion::parquet::file::metadata::ParquetMetaData;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
+use datafusion::physical_plan::execution_plan::{
+    Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
+};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+use futures_util::{StreamExt, TryStreamExt};
+
+/// Decoded column chunks, at most `max_bytes` of them.
+pub struct ColumnCache {
+    max_bytes: usize,
+    state: Mutex<State>,
+    /// Numbers scans in the order they begin.
+    scans: AtomicU64,
+    /// Numbers the files read through the cache.
+    files: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// What the column cache holds and has served, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnCacheStats {
+    /// Column chunks found decoded.
+    pub hits: u64,
+    /// Column chunks that had to be decoded.
+    pub misses: u64,
+    pub chunks: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ChunkKey {
+    file: u64,
+    row_group: usize,
+    column: usize,
+}
+
+/// When a chunk was last read: by which scan, and the cache's count of reads then.
+type LastRead = (u64, u64);
+
+#[derive(Default)]
+struct State {
+    chunks: HashMap<ChunkKey, Chunk>,
+    /// Every chunk, from the least to the most recently read.
+    by_last_read: BTreeMap<LastRead, ChunkKey>,
+    bytes: usize,
+    reads: u64,
+}
+
+struct Chunk {
+    /// The column's arrays, one per batch of the row group.
+    arrays: Arc<[ArrayRef]>,
+    bytes: usize,
+    last_read: LastRead,
+}
+
+impl State {
+    fn touch(&mut self, key: ChunkKey, scan: u64) -> Option<Arc<[ArrayRef]>> {
+        self.reads += 1;
+        let reads = self.reads;
+        let chunk = self.chunks.get_mut(&key)?;
+        self.by_last_read.remove(&chunk.last_read);
+        chunk.last_read = (chunk.last_read.0.max(scan), reads);
+        self.by_last_read.insert(chunk.last_read, key);
+        Some(Arc::clone(&chunk.arrays))
+    }
+
+    fn remove(&mut self, key: &ChunkKey) {
+        if let Some(chunk) = self.chunks.remove(key) {
+            self.by_last_read.remove(&chunk.last_read);
+            self.bytes -= chunk.bytes;
+        }
+    }
+}
+
+impl ColumnCache {
+    /// A cache of at most `max_bytes` of decoded chunks; 0 keeps none.
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            state: Mutex::default(),
+            scans: AtomicU64::new(0),
+            files: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    pub fn stats(&self) -> ColumnCacheStats {
+        let state = self.lock();
+        ColumnCacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            chunks: state.chunks.len() as u64,
+            bytes: state.bytes as u64,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn begin_scan(&self) -> u64 {
+        self.scans.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn new_file(&self) -> u64 {
+        self.files.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn get(&self, key: ChunkKey, scan: u64) -> Option<Arc<[ArrayRef]>> {
+        let found = self.lock().touch(key, scan);
+        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Offers a chunk scan `scan` decoded; returns whether the cache took it. It only makes
+    /// room by dropping chunks no scan has read since `scan` began.
+    fn offer(&self, key: ChunkKey, arrays: Arc<[ArrayRef]>, scan: u64) -> bool {
+        let bytes: usize = arrays.iter().map(|a| a.get_array_memory_size()).sum();
+        if bytes > self.max_bytes {
+            return false;
+        }
+        let mut state = self.lock();
+        state.remove(&key);
+        while state.bytes + bytes > self.max_bytes {
+            let Some((&last_read, &oldest)) = state.by_last_read.first_key_value() else {
+                return false;
+            };
+            if last_read.0 >= scan {
+                return false;
+            }
+            state.remove(&oldest);
+        }
+        state.reads += 1;
+        let last_read = (scan, state.reads);
+        state.by_last_read.insert(last_read, key);
+        state.chunks.insert(key, Chunk { arrays, bytes, last_read });
+        state.bytes += bytes;
+        true
+    }
+
+    /// Drops every chunk of `file`.
+    fn forget_file(&self, file: u64) {
+        let mut state = self.lock();
+        let keys: Vec<ChunkKey> = state.chunks.keys().filter(|k| k.file == file).copied().collect();
+        for key in keys {
+            state.remove(&key);
+        }
+    }
+}
+
+/// One Parquet file read through the cache; its chunks leave the cache with it.
+struct CachedFile {
+    id: u64,
+    store: ObjectStoreUrl,
+    /// Where the file is in its store, and its size.
+    location: PartitionedFile,
+    metadata: ArrowReaderMetadata,
+    cache: Arc<ColumnCache>,
+}
+
+impl Drop for CachedFile {
+    fn drop(&mut self) {
+        self.cache.forget_file(self.id);
+    }
+}
+
+impl CachedFile {
+    fn parquet(&self) -> &ParquetMetaData {
+        self.metadata.metadata()
+    }
+
+    fn schema(&self) -> &SchemaRef {
+        self.metadata.schema()
+    }
+
+    fn reader(
+        &self,
+        store: Arc<dyn ObjectStore>,
+        partition: usize,
+        metrics: &ExecutionPlanMetricsSet,
+    ) -> Result<Box<dyn AsyncFileReader>> {
+        file_reader(store, &self.location, partition, metrics)
+    }
+
+    /// The row groups a conjunction of `filters` may keep, by their statistics.
+    fn row_groups_kept(&self, state: &dyn Session, filters: &[Expr]) -> Vec<usize> {
+        let all = 0..self.parquet().num_row_groups();
+        let Some(predicate) = conjunction(filters.iter().cloned()) else { return all.collect() };
+        let keep = DFSchema::try_from(self.schema().as_ref().clone())
+            .and_then(|schema| state.create_physical_expr(predicate, &schema))
+            .and_then(|expr| {
+                PruningPredicateBuilder::new()
+                    .with_file_schema(Arc::clone(self.schema()))
+                    .try_build(expr)
+            })
+            .and_then(|pruning| {
+                pruning
+                    .prune(&RowGroupStatistics { metadata: self.parquet(), schema: self.schema() })
+            });
+        match keep {
+            Ok(keep) => all.filter(|&group| keep[group]).collect(),
+            // Statistics that cannot answer prune nothing: the filter above the scan decides.
+            Err(_) => all.collect(),
+        }
+    }
+}
+
+/// A reader of `file`, as DataFusion's own Parquet scans make them.
+fn file_reader(
+    store: Arc<dyn ObjectStore>,
+    file: &PartitionedFile,
+    partition: usize,
+    metrics: &ExecutionPlanMetricsSet,
+) -> Result<Box<dyn AsyncFileReader>> {
+    let factory = DefaultParquetFileReaderFactory::new(store);
+    Ok(factory.create_reader(partition, file.clone(), None, metrics)?)
+}
+
+/// A dataset's Parquet file as a table whose scans go through the engine's column cache.
+pub struct CachedParquet {
+    file: Arc<CachedFile>,
+}
+
+impl fmt::Debug for CachedParquet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedParquet").field("path", &self.file.location.path()).finish()
+    }
+}
+
+impl CachedParquet {
+    /// Reads the footer of the Parquet file at `url` (a path, or a URL of an object store
+    /// registered with `session`'s runtime). Text columns the file's Arrow schema records as
+    /// dictionaries are read as dictionaries.
+    pub async fn open(session: &dyn Session, url: &str, cache: Arc<ColumnCache>) -> Result<Self> {
+        let url = ListingTableUrl::parse(url)?;
+        let store_url = url.object_store();
+        let store = session.runtime_env().object_store(&store_url)?;
+        let location = PartitionedFile::new_from_meta(store.head(url.prefix()).await?);
+        let mut reader = file_reader(store, &location, 0, &ExecutionPlanMetricsSet::new())?;
+        let metadata =
+            ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await?;
+        let id = cache.new_file();
+        Ok(Self { file: Arc::new(CachedFile { id, store: store_url, location, metadata, cache }) })
+    }
+
+    /// The rows the file's footer counts.
+    pub fn rows(&self) -> u64 {
+        u64::try_from(self.file.parquet().file_metadata().num_rows()).unwrap_or(0)
+    }
+}
+
+#[async_trait::async_trait]
+impl TableProvider for CachedParquet {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(self.file.schema())
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let columns = self.file.schema().fields().len();
+        let projection = projection.cloned().unwrap_or_else(|| (0..columns).collect());
+        let kept = self.file.row_groups_kept(state, filters);
+        let exact = kept.len() == self.file.parquet().num_row_groups();
+        let partitions = state.config().target_partitions().clamp(1, kept.len().max(1));
+        let mut groups = vec![Vec::new(); partitions];
+        for (index, group) in kept.into_iter().enumerate() {
+            groups[index % partitions].push(group);
+        }
+        Ok(Arc::new(CachedParquetExec::new(Arc::clone(&self.file), projection, groups, exact)?))
+    }
+
+    /// Filters prune row groups by their statistics; DataFusion still applies them to rows.
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+}
+
+/// Row groups' statistics, as DataFusion's pruning asks for them.
+struct RowGroupStatistics<'a> {
+    metadata: &'a ParquetMetaData,
+    schema: &'a Schema,
+}
+
+impl RowGroupStatistics<'_> {
+    fn converter(&self, column: &Column) -> Option<StatisticsConverter<'_>> {
+        let parquet = self.metadata.file_metadata().schema_descr();
+        StatisticsConverter::try_new(column.name(), self.schema, parquet).ok()
+    }
+}
+
+impl PruningStatistics for RowGroupStatistics<'_> {
+    fn min_values(&self, column: &Column) -> Option<ArrayRef> {
+        self.converter(column)?.row_group_mins(self.metadata.row_groups().iter()).ok()
+    }
+
+    fn max_values(&self, column: &Column) -> Option<ArrayRef> {
+        self.converter(column)?.row_group_maxes(self.metadata.row_groups().iter()).ok()
+    }
+
+    fn num_containers(&self) -> usize {
+        self.metadata.num_row_groups()
+    }
+
+    fn null_counts(&self, column: &Column) -> Option<ArrayRef> {
+        let counts = self
+            .converter(column)?
+            .row_group_null_counts(self.metadata.row_groups().iter())
+            .ok()?;
+        Some(Arc::new(counts))
+    }
+
+    fn row_counts(&self) -> Option<ArrayRef> {
+        let rows = self.metadata.row_groups().iter().map(|g| u64::try_from(g.num_rows()).ok());
+        Some(Arc::new(rows.collect::<UInt64Array>()))
+    }
+
+    fn contained(&self, _: &Column, _: &HashSet<ScalarValue>) -> Option<BooleanArray> {
+        None
+    }
+}
+
+/// Scans row groups of a [`CachedParquet`] file, spread over partitions.
+struct CachedParquetExec {
+    file: Arc<CachedFile>,
+    /// The file's columns the scan returns, in order.
+    projection: Vec<usize>,
+    schema: SchemaRef,
+    /// The row groups each partition reads.
+    partitions: Vec<Vec<usize>>,
+    /// No row group was pruned: the row count is the file's.
+    exact: bool,
+    properties: Arc<PlanProperties>,
+    /// The cache's number for this scan, taken when it first runs.
+    scan: OnceLock<u64>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl fmt::Debug for CachedParquetExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedParquetExec")
+            .field("projection", &self.projection)
+            .field("partitions", &self.partitions)
+            .finish()
+    }
+}
+
+impl CachedParquetExec {
+    fn new(
+        file: Arc<CachedFile>,
+        projection: Vec<usize>,
+        partitions: Vec<Vec<usize>>,
+        exact: bool,
+    ) -> Result<Self> {
+        let schema = Arc::new(file.schema().project(&projection)?);
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(partitions.len()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(Self {
+            file,
+            projection,
+            schema,
+            partitions,
+            exact,
+            properties: Arc::new(properties),
+            scan: OnceLock::new(),
+            metrics: ExecutionPlanMetricsSet::new(),
+        })
+    }
+
+    /// The row groups this scan reads, of one partition or of all.
+    fn row_groups(&self, partition: Option<usize>) -> Vec<usize> {
+        match partition {
+            Some(partition) => self.partitions.get(partition).cloned().unwrap_or_default(),
+            None => self.partitions.concat(),
+        }
+    }
+}
+
+impl DisplayAs for CachedParquetExec {
+    fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let groups: usize = self.partitions.iter().map(Vec::len).sum();
+        write!(f, "CachedParquetExec: row_groups={groups}, projection={:?}", self.projection)
+    }
+}
+
+impl ExecutionPlan for CachedParquetExec {
+    fn name(&self) -> &str {
+        "CachedParquetExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        Vec::new()
+    }
+
+    fn apply_expressions(
+        &self,
+        _: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _: Vec<Arc<dyn ExecutionPlan>>,
+        _: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let store = context.runtime_env().object_store(&self.file.store)?;
+        let read = Arc::new(RowGroupRead {
+            file: Arc::clone(&self.file),
+            store,
+            partition,
+            metrics: self.metrics.clone(),
+            projection: self.projection.clone(),
+            schema: Arc::clone(&self.schema),
+            batch_size: context.session_config().batch_size(),
+            scan: *self.scan.get_or_init(|| self.file.cache.begin_scan()),
+        });
+        let batches = futures_util::stream::iter(self.row_groups(Some(partition)))
+            .then(move |group| {
+                let read = Arc::clone(&read);
+                async move { read.row_group(group).await }
+            })
+            .map_ok(|batches| futures_util::stream::iter(batches.into_iter().map(Ok)))
+            .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&self.schema), batches)))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    fn partition_statistics(&self, partition: Option<usize>) -> Result<Arc<Statistics>> {
+        let rows: usize = self
+            .row_groups(partition)
+            .into_iter()
+            .map(|group| self.file.parquet().row_group(group).num_rows())
+            .map(|rows| usize::try_from(rows).unwrap_or(0))
+            .sum();
+        let rows = if self.exact { Precision::Exact(rows) } else { Precision::Inexact(rows) };
+        Ok(Arc::new(Statistics::new_unknown(&self.schema).with_num_rows(rows)))
+    }
+}
+
+/// What a partition of a scan needs to read its row groups.
+struct RowGroupRead {
+    file: Arc<CachedFile>,
+    store: Arc<dyn ObjectStore>,
+    partition: usize,
+    metrics: ExecutionPlanMetricsSet,
+    projection: Vec<usize>,
+    schema: SchemaRef,
+    batch_size: usize,
+    scan: u64,
+}
+
+impl RowGroupRead {
+    fn key(&self, row_group: usize, column: usize) -> ChunkKey {
+        ChunkKey { file: self.file.id, row_group, column }
+    }
+
+    /// A row group's projected columns: decoded ones from the cache, the rest from the file.
+    async fn row_group(&self, row_group: usize) -> Result<Vec<RecordBatch>> {
+        if self.projection.is_empty() {
+            let rows =
+                usize::try_from(self.file.parquet().row_group(row_group).num_rows()).unwrap_or(0);
+            let options = RecordBatchOptions::new().with_row_count(Some(rows));
+            return Ok(vec![RecordBatch::try_new_with_options(
+                Arc::clone(&self.schema),
+                Vec::new(),
+                &options,
+            )?]);
+        }
+        let cache = &self.file.cache;
+        let mut columns: Vec<Option<Arc<[ArrayRef]>>> = self
+            .projection
+            .iter()
+            .map(|&column| cache.get(self.key(row_group, column), self.scan))
+            .collect();
+        let missing: Vec<usize> = self
+            .projection
+            .iter()
+            .zip(&columns)
+            .filter(|(_, found)| found.is_none())
+            .map(|(&column, _)| column)
+            .collect();
+        if !missing.is_empty() {
+            let decoded = self.decode(row_group, &missing).await?;
+            for (column, arrays) in decoded {
+                cache.offer(self.key(row_group, column), Arc::clone(&arrays), self.scan);
+                for (at, _) in self.projection.iter().enumerate().filter(|(_, c)| **c == column) {
+                    columns[at] = Some(Arc::clone(&arrays));
+                }
+            }
+        }
+        let columns: Vec<Arc<[ArrayRef]>> = columns.into_iter().flatten().collect();
+        if !same_batches(&columns) {
+            // Chunks decoded with another batch size: decode the row group's columns afresh.
+            let mut decoded = self.decode(row_group, &self.projection).await?;
+            let columns: Vec<Arc<[ArrayRef]>> = self
+                .projection
+                .iter()
+                .map(|column| decoded.remove(column).unwrap_or_else(|| Arc::from(Vec::new())))
+                .collect();
+            return self.batches(&columns);
+        }
+        self.batches(&columns)
+    }
+
+    fn batches(&self, columns: &[Arc<[ArrayRef]>]) -> Result<Vec<RecordBatch>> {
+        let count = columns.first().map_or(0, |arrays| arrays.len());
+        (0..count)
+            .map(|batch| {
+                let arrays = columns.iter().map(|arrays| Arc::clone(&arrays[batch])).collect();
+                Ok(RecordBatch::try_new(Arc::clone(&self.schema), arrays)?)
+            })
+            .collect()
+    }
+
+    /// Decodes `columns` (the file's indices) of one row group, each as its batches' arrays.
+    async fn decode(
+        &self,
+        row_group: usize,
+        columns: &[usize],
+    ) -> Result<HashMap<usize, Arc<[ArrayRef]>>> {
+        let mut wanted: Vec<usize> = columns.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let reader = self.file.reader(Arc::clone(&self.store), self.partition, &self.metrics)?;
+        let mask = ProjectionMask::roots(
+            self.file.parquet().file_metadata().schema_descr(),
+            wanted.iter().copied(),
+        );
+        let mut stream =
+            ParquetRecordBatchStreamBuilder::new_with_metadata(reader, self.file.metadata.clone())
+                .with_row_groups(vec![row_group])
+                .with_projection(mask)
+                .with_batch_size(self.batch_size)
+                .build()?;
+        let mut arrays: Vec<Vec<ArrayRef>> = vec![Vec::new(); wanted.len()];
+        while let Some(batch) = stream.next().await {
+            for (column, array) in arrays.iter_mut().zip(batch?.columns()) {
+                column.push(Arc::clone(array));
+            }
+        }
+        Ok(wanted
+            .into_iter()
+            .zip(arrays)
+            .map(|(column, arrays)| (column, Arc::from(arrays)))
+            .collect())
+    }
+}
+
+/// Whether every column has the same number of batches, of the same lengths.
+fn same_batches(columns: &[Arc<[ArrayRef]>]) -> bool {
+    let lengths = |arrays: &Arc<[ArrayRef]>| arrays.iter().map(|a| a.len()).collect::<Vec<_>>();
+    let Some(first) = columns.first().map(lengths) else { return true };
+    columns.iter().skip(1).all(|arrays| lengths(arrays) == first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Float64Array, Int64Array, StringArray};
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::{DataType, Field};
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+    use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+
+    fn chunk(values: usize) -> Arc<[ArrayRef]> {
+        let array: ArrayRef = Arc::new(Int64Array::from(vec![1i64; values]));
+        Arc::from(vec![array])
+    }
+
+    fn key(row_group: usize) -> ChunkKey {
+        ChunkKey { file: 1, row_group, column: 0 }
+    }
+
+    /// A cache with room for `chunks` chunks of `chunk(1000)`.
+    fn cache_for(chunks: usize) -> ColumnCache {
+        let bytes: usize = chunk(1000).iter().map(|a| a.get_array_memory_size()).sum();
+        ColumnCache::new(bytes * chunks)
+    }
+
+    #[test]
+    fn a_chunk_offered_by_a_scan_is_found_by_the_next() {
+        let cache = cache_for(4);
+        let first = cache.begin_scan();
+        assert!(cache.get(key(0), first).is_none());
+        assert!(cache.offer(key(0), chunk(1000), first));
+        let second = cache.begin_scan();
+        assert_eq!(cache.get(key(0), second).map(|c| c[0].len()), Some(1000));
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses, stats.chunks), (1, 1, 1));
+    }
+
+    #[test]
+    fn a_scan_larger_than_the_cache_keeps_what_it_holds_instead_of_cycling() {
+        let cache = cache_for(4);
+        for _ in 0..3 {
+            let scan = cache.begin_scan();
+            for group in 0..10 {
+                if cache.get(key(group), scan).is_none() {
+                    cache.offer(key(group), chunk(1000), scan);
+                }
+            }
+        }
+        // The first pass kept row groups 0–3; the next two found them there and did not
+        // push them out for row groups they would not keep either.
+        let stats = cache.stats();
+        assert_eq!(stats.chunks, 4);
+        assert_eq!(stats.hits, 8, "two passes found four chunks each");
+        let scan = cache.begin_scan();
+        assert!((0..4).all(|group| cache.get(key(group), scan).is_some()));
+    }
+
+    #[test]
+    fn a_later_scan_pushes_out_the_chunks_read_least_recently() {
+        let cache = cache_for(2);
+        let first = cache.begin_scan();
+        cache.offer(key(0), chunk(1000), first);
+        cache.offer(key(1), chunk(1000), first);
+        let second = cache.begin_scan();
+        assert!(cache.get(key(0), second).is_some());
+        let third = cache.begin_scan();
+        assert!(cache.offer(key(2), chunk(1000), third), "room made from older scans");
+        assert!(cache.get(key(1), third).is_none(), "the chunk read least recently left");
+        assert!(cache.get(key(0), third).is_some());
+        assert!(cache.get(key(2), third).is_some());
+    }
+
+    #[test]
+    fn an_empty_cache_keeps_nothing_and_a_chunk_larger_than_the_cache_is_refused() {
+        let empty = ColumnCache::new(0);
+        let scan = empty.begin_scan();
+        assert!(!empty.offer(key(0), chunk(10), scan));
+        assert!(empty.get(key(0), scan).is_none());
+        let small = cache_for(1);
+        assert!(!small.offer(key(0), chunk(5000), small.begin_scan()));
+        assert_eq!(small.stats().bytes, 0);
+    }
+
+    #[test]
+    fn forgetting_a_file_drops_its_chunks_only() {
+        let cache = cache_for(4);
+        let scan = cache.begin_scan();
+        cache.offer(key(0), chunk(1000), scan);
+        cache.offer(ChunkKey { file: 2, row_group: 0, column: 0 }, chunk(1000), scan);
+        cache.forget_file(1);
+        let stats = cache.stats();
+        assert_eq!(stats.chunks, 1);
+        assert!(cache.get(key(0), scan).is_none());
+    }
+
+    /// 10,000 rows in row groups of 1,000, `n` ascending: 0..10,000.
+    fn write_file(dir: &std::path::Path) -> String {
+        let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, false),
+            Field::new("region", dictionary.clone(), false),
+            Field::new("name", DataType::Utf8, true),
+            Field::new("revenue", DataType::Float64, false),
+        ]));
+        let path = dir.join("data.parquet");
+        let properties = WriterProperties::builder()
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_max_row_group_row_count(Some(1000))
+            .build();
+        let file = std::fs::File::create(&path).unwrap();
+        let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(properties)).unwrap();
+        for start in (0..10_000i64).step_by(2_500) {
+            let n: Vec<i64> = (start..start + 2_500).collect();
+            let regions: StringArray =
+                n.iter().map(|n| Some(["North", "South", "East"][(*n % 3) as usize])).collect();
+            let names: StringArray =
+                n.iter().map(|n| (n % 7 != 0).then(|| format!("name {n}"))).collect();
+            let revenue: Float64Array = n.iter().map(|n| *n as f64 * 1.5).collect();
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(Int64Array::from(n)),
+                cast(&regions, &dictionary).unwrap(),
+                Arc::new(names),
+                Arc::new(revenue),
+            ];
+            writer.write(&RecordBatch::try_new(Arc::clone(&schema), columns).unwrap()).unwrap();
+        }
+        writer.close().unwrap();
+        path.to_string_lossy().to_string()
+    }
+
+    fn context() -> SessionContext {
+        SessionContext::new_with_config(
+            SessionConfig::new().with_target_partitions(2).with_batch_size(300),
+        )
+    }
+
+    async fn cached(path: &str, cache: &Arc<ColumnCache>) -> (SessionContext, Arc<CachedParquet>) {
+        let context = context();
+        let table =
+            Arc::new(CachedParquet::open(&context.state(), path, Arc::clone(cache)).await.unwrap());
+        context.register_table("t", Arc::clone(&table) as Arc<dyn TableProvider>).unwrap();
+        (context, table)
+    }
+
+    /// The test file read through a cache with room for all of it.
+    async fn roomy() -> (tempfile::TempDir, Arc<ColumnCache>, SessionContext, Arc<CachedParquet>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_file(dir.path());
+        let cache = Arc::new(ColumnCache::new(64 << 20));
+        let (context, table) = cached(&path, &cache).await;
+        (dir, cache, context, table)
+    }
+
+    async fn answer(context: &SessionContext, sql: &str) -> String {
+        let batches = context.sql(sql).await.unwrap().collect().await.unwrap();
+        pretty_format_batches(&batches).unwrap().to_string()
+    }
+
+    const QUERIES: &[&str] = &[
+        "SELECT sum(revenue), count(*), min(n), max(n) FROM t",
+        "SELECT region, sum(revenue), count(name) FROM t GROUP BY region ORDER BY region",
+        "SELECT count(*), sum(revenue) FROM t WHERE n >= 4500 AND n < 6100",
+        "SELECT region, count(*) FROM t WHERE region = 'North' AND n < 2500 GROUP BY region",
+        "SELECT name FROM t WHERE name IS NOT NULL ORDER BY n DESC LIMIT 3",
+        "SELECT count(*) FROM t WHERE name IS NULL",
+        "SELECT count(*) FROM t WHERE n > 20000",
+    ];
+
+    #[tokio::test]
+    async fn scans_through_the_cache_answer_as_datafusion_reading_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_file(dir.path());
+        let reference = context();
+        let options = ParquetReadOptions::default().skip_metadata(false);
+        reference.register_parquet("t", &path, options).await.unwrap();
+        // Room for everything, for a few chunks only, and for none.
+        for bytes in [64 << 20, 40_000, 0] {
+            let cache = Arc::new(ColumnCache::new(bytes));
+            let (context, _) = cached(&path, &cache).await;
+            for pass in 0..3 {
+                for sql in QUERIES {
+                    let expected = answer(&reference, sql).await;
+                    assert_eq!(
+                        answer(&context, sql).await,
+                        expected,
+                        "{sql}, cache of {bytes} B, pass {pass}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_repeated_visual_decodes_nothing_the_second_time() {
+        let (_dir, cache, context, _) = roomy().await;
+        let sql = "SELECT region, sum(revenue) FROM t GROUP BY region";
+        answer(&context, sql).await;
+        let first = cache.stats();
+        assert_eq!((first.misses, first.hits), (20, 0), "10 row groups × 2 columns decoded");
+        answer(&context, sql).await;
+        let second = cache.stats();
+        assert_eq!((second.misses, second.hits), (20, 20), "all 20 chunks found decoded");
+    }
+
+    #[tokio::test]
+    async fn row_groups_a_filter_rules_out_by_their_statistics_are_not_read() {
+        let (_dir, cache, context, _) = roomy().await;
+        answer(&context, "SELECT sum(revenue) FROM t WHERE n >= 4500 AND n < 6100").await;
+        // Row groups 4, 5 and 6 hold n from 4,000 to 6,999: two columns of each are read.
+        assert_eq!(cache.stats().misses, 6);
+    }
+
+    #[tokio::test]
+    async fn counting_every_row_reads_the_footer_not_the_rows() {
+        let (_dir, cache, context, table) = roomy().await;
+        assert_eq!(table.rows(), 10_000);
+        assert!(answer(&context, "SELECT count(*) FROM t").await.contains("10000"));
+        assert_eq!(cache.stats().misses + cache.stats().hits, 0);
+    }
+
+    #[tokio::test]
+    async fn a_file_no_longer_read_leaves_the_cache() {
+        let (_dir, cache, context, table) = roomy().await;
+        answer(&context, "SELECT sum(revenue) FROM t").await;
+        assert_eq!(cache.stats().chunks, 10);
+        context.deregister_table("t").unwrap();
+        drop(table);
+        assert_eq!(cache.stats(), ColumnCacheStats { hits: 0, misses: 10, chunks: 0, bytes: 0 });
+    }
+}

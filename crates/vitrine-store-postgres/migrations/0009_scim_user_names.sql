@@ -1,0 +1,3 @@
+-- SCIM looks a userName up without regard to ASCII case (as SQLite's lower()): one row, by index.
+CREATE INDEX scim_users_by_lower_user_name ON scim_users
+    (org_id, translate(user_name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'));
