@@ -6,10 +6,13 @@
 //! a [`ColumnCache`] bounded in bytes (taken from the server's memory budget). A scan takes
 //! what the cache holds and decodes only the rest, which it offers to the cache.
 //!
-//! The cache resists scans larger than itself: a chunk may only push out chunks that no scan
-//! has read since the one offering it began. A dataset larger than the cache so keeps a
-//! stable part of itself decoded, instead of each pass evicting what the next pass needs
-//! first (which a plain least-recently-used cache does on every repeated scan).
+//! When the cache is full, a chunk decoded by a scan takes the place of chunks only if they
+//! are read less often than it is (each chunk's reads are counted, and the counts halve now
+//! and then so that the cache follows a change of what is shown) and no scan has read them
+//! since this one began. A dataset larger than the cache, or a report whose visuals together
+//! read more than it holds, so keeps a stable part decoded — the columns most visuals read
+//! first — instead of each pass evicting what the next one needs (which a plain
+//! least-recently-used cache does on every repeated scan larger than itself).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -91,7 +94,14 @@ struct State {
     by_last_read: BTreeMap<LastRead, ChunkKey>,
     bytes: usize,
     reads: u64,
+    /// How often each chunk was asked for lately, held or not.
+    wanted: HashMap<ChunkKey, u32>,
+    /// Requests since the counts last halved.
+    since_halving: usize,
 }
+
+/// The counts halve after this many requests per chunk counted, on average.
+const REQUESTS_PER_HALVING: usize = 4;
 
 struct Chunk {
     /// The column's arrays, one per batch of the row group.
@@ -101,7 +111,25 @@ struct Chunk {
 }
 
 impl State {
+    /// Counts a request for `key`.
+    fn want(&mut self, key: ChunkKey) {
+        *self.wanted.entry(key).or_default() += 1;
+        self.since_halving += 1;
+        if self.since_halving >= REQUESTS_PER_HALVING * self.wanted.len().max(64) {
+            self.since_halving = 0;
+            self.wanted.retain(|_, count| {
+                *count /= 2;
+                *count > 0
+            });
+        }
+    }
+
+    fn wanted(&self, key: &ChunkKey) -> u32 {
+        self.wanted.get(key).copied().unwrap_or(0)
+    }
+
     fn touch(&mut self, key: ChunkKey, scan: u64) -> Option<Arc<[ArrayRef]>> {
+        self.want(key);
         self.reads += 1;
         let reads = self.reads;
         let chunk = self.chunks.get_mut(&key)?;
@@ -170,14 +198,26 @@ impl ColumnCache {
         }
         let mut state = self.lock();
         state.remove(&key);
-        while state.bytes + bytes > self.max_bytes {
-            let Some((&last_read, &oldest)) = state.by_last_read.first_key_value() else {
-                return false;
-            };
-            if last_read.0 >= scan {
-                return false;
+        // Room is made from chunks asked for less often than this one and not read by this
+        // scan or a later one, least recently read first; if there is not enough of them,
+        // the cache keeps what it has.
+        let wanted = state.wanted(&key);
+        let mut room = self.max_bytes.saturating_sub(state.bytes);
+        let mut victims = Vec::new();
+        for (&(scan_read, _), victim) in &state.by_last_read {
+            if room >= bytes || scan_read >= scan {
+                break;
             }
-            state.remove(&oldest);
+            if state.wanted(victim) < wanted {
+                room += state.chunks[victim].bytes;
+                victims.push(*victim);
+            }
+        }
+        if room < bytes {
+            return false;
+        }
+        for victim in &victims {
+            state.remove(victim);
         }
         state.reads += 1;
         let last_read = (scan, state.reads);
@@ -194,6 +234,7 @@ impl ColumnCache {
         for key in keys {
             state.remove(&key);
         }
+        state.wanted.retain(|key, _| key.file != file);
     }
 }
 
@@ -220,6 +261,25 @@ impl CachedFile {
 
     fn schema(&self) -> &SchemaRef {
         self.metadata.schema()
+    }
+
+    /// The nulls of `column` in `row_groups`, when every one of them counts its own.
+    fn null_count(&self, column: usize, row_groups: &[usize]) -> Precision<usize> {
+        let parquet = self.parquet();
+        let name = self.schema().field(column).name();
+        let counts = StatisticsConverter::try_new(
+            name,
+            self.schema(),
+            parquet.file_metadata().schema_descr(),
+        )
+        .and_then(|c| c.row_group_null_counts(row_groups.iter().map(|&g| parquet.row_group(g))));
+        match counts {
+            Ok(counts) if counts.null_count() == 0 => {
+                let nulls: u64 = counts.values().iter().sum();
+                usize::try_from(nulls).map_or(Precision::Absent, Precision::Exact)
+            }
+            _ => Precision::Absent,
+        }
     }
 
     fn reader(
@@ -318,13 +378,12 @@ impl TableProvider for CachedParquet {
         let columns = self.file.schema().fields().len();
         let projection = projection.cloned().unwrap_or_else(|| (0..columns).collect());
         let kept = self.file.row_groups_kept(state, filters);
-        let exact = kept.len() == self.file.parquet().num_row_groups();
         let partitions = state.config().target_partitions().clamp(1, kept.len().max(1));
         let mut groups = vec![Vec::new(); partitions];
         for (index, group) in kept.into_iter().enumerate() {
             groups[index % partitions].push(group);
         }
-        Ok(Arc::new(CachedParquetExec::new(Arc::clone(&self.file), projection, groups, exact)?))
+        Ok(Arc::new(CachedParquetExec::new(Arc::clone(&self.file), projection, groups)?))
     }
 
     /// Filters prune row groups by their statistics; DataFusion still applies them to rows.
@@ -388,8 +447,6 @@ struct CachedParquetExec {
     schema: SchemaRef,
     /// The row groups each partition reads.
     partitions: Vec<Vec<usize>>,
-    /// No row group was pruned: the row count is the file's.
-    exact: bool,
     properties: Arc<PlanProperties>,
     /// The cache's number for this scan, taken when it first runs.
     scan: OnceLock<u64>,
@@ -410,7 +467,6 @@ impl CachedParquetExec {
         file: Arc<CachedFile>,
         projection: Vec<usize>,
         partitions: Vec<Vec<usize>>,
-        exact: bool,
     ) -> Result<Self> {
         let schema = Arc::new(file.schema().project(&projection)?);
         let properties = PlanProperties::new(
@@ -424,7 +480,6 @@ impl CachedParquetExec {
             projection,
             schema,
             partitions,
-            exact,
             properties: Arc::new(properties),
             scan: OnceLock::new(),
             metrics: ExecutionPlanMetricsSet::new(),
@@ -515,15 +570,21 @@ impl ExecutionPlan for CachedParquetExec {
         Some(self.metrics.clone_inner())
     }
 
+    /// The scan returns every row of its row groups (filters apply above it), so their
+    /// footer's row and null counts are exact: a count of all rows reads no data.
     fn partition_statistics(&self, partition: Option<usize>) -> Result<Arc<Statistics>> {
-        let rows: usize = self
-            .row_groups(partition)
-            .into_iter()
-            .map(|group| self.file.parquet().row_group(group).num_rows())
-            .map(|rows| usize::try_from(rows).unwrap_or(0))
+        let groups = self.row_groups(partition);
+        let parquet = self.file.parquet();
+        let rows: usize = groups
+            .iter()
+            .map(|&group| usize::try_from(parquet.row_group(group).num_rows()).unwrap_or(0))
             .sum();
-        let rows = if self.exact { Precision::Exact(rows) } else { Precision::Inexact(rows) };
-        Ok(Arc::new(Statistics::new_unknown(&self.schema).with_num_rows(rows)))
+        let mut statistics =
+            Statistics::new_unknown(&self.schema).with_num_rows(Precision::Exact(rows));
+        for (column, statistic) in self.projection.iter().zip(&mut statistics.column_statistics) {
+            statistic.null_count = self.file.null_count(*column, &groups);
+        }
+        Ok(Arc::new(statistics))
     }
 }
 
@@ -581,11 +642,11 @@ impl RowGroupRead {
         let columns: Vec<Arc<[ArrayRef]>> = columns.into_iter().flatten().collect();
         if !same_batches(&columns) {
             // Chunks decoded with another batch size: decode the row group's columns afresh.
-            let mut decoded = self.decode(row_group, &self.projection).await?;
+            let decoded = self.decode(row_group, &self.projection).await?;
             let columns: Vec<Arc<[ArrayRef]>> = self
                 .projection
                 .iter()
-                .map(|column| decoded.remove(column).unwrap_or_else(|| Arc::from(Vec::new())))
+                .map(|column| decoded.get(column).cloned().unwrap_or_else(|| Arc::from(Vec::new())))
                 .collect();
             return self.batches(&columns);
         }
@@ -701,19 +762,51 @@ mod tests {
         assert!((0..4).all(|group| cache.get(key(group), scan).is_some()));
     }
 
+    /// What a scan does: asks for the chunk, and offers it when the cache did not have it.
+    fn read(cache: &ColumnCache, key: ChunkKey, scan: u64) -> bool {
+        let found = cache.get(key, scan).is_some();
+        if !found {
+            cache.offer(key, chunk(1000), scan);
+        }
+        found
+    }
+
     #[test]
-    fn a_later_scan_pushes_out_the_chunks_read_least_recently() {
+    fn a_chunk_asked_for_more_often_takes_the_place_of_one_asked_for_less() {
         let cache = cache_for(2);
         let first = cache.begin_scan();
-        cache.offer(key(0), chunk(1000), first);
-        cache.offer(key(1), chunk(1000), first);
-        let second = cache.begin_scan();
-        assert!(cache.get(key(0), second).is_some());
-        let third = cache.begin_scan();
-        assert!(cache.offer(key(2), chunk(1000), third), "room made from older scans");
-        assert!(cache.get(key(1), third).is_none(), "the chunk read least recently left");
-        assert!(cache.get(key(0), third).is_some());
-        assert!(cache.get(key(2), third).is_some());
+        read(&cache, key(0), first);
+        read(&cache, key(1), first);
+        assert!(read(&cache, key(0), cache.begin_scan()));
+        // Asked for once, as often as row group 1: the cache keeps what it has.
+        assert!(!read(&cache, key(2), cache.begin_scan()));
+        assert_eq!(cache.stats().chunks, 2);
+        // Asked for twice now: it replaces row group 1, asked for once; row group 0 stays.
+        let fourth = cache.begin_scan();
+        assert!(!read(&cache, key(2), fourth));
+        let fifth = cache.begin_scan();
+        assert!(cache.get(key(2), fifth).is_some());
+        assert!(cache.get(key(0), fifth).is_some());
+        assert!(cache.get(key(1), fifth).is_none());
+    }
+
+    #[test]
+    fn a_report_reading_more_than_the_cache_holds_keeps_the_column_most_visuals_read() {
+        // Two visuals read `revenue` (column 0), a third `units` (column 1), four row groups
+        // each; the cache holds four chunks. A least-recently-used cache would let each
+        // visual push out the other's columns and find nothing on the next refresh.
+        let cache = cache_for(4);
+        let chunk_of = |column, row_group| ChunkKey { file: 1, row_group, column };
+        let mut found = Vec::new();
+        for _refresh in 0..5 {
+            for column in [0, 0, 1] {
+                let scan = cache.begin_scan();
+                let hits = (0..4).filter(|&group| read(&cache, chunk_of(column, group), scan));
+                found.push(hits.count());
+            }
+        }
+        assert_eq!(&found[..3], [0, 4, 0], "the first refresh fills the cache with revenue");
+        assert!(found[3..].chunks(3).all(|refresh| refresh == [4, 4, 0]), "{found:?}");
     }
 
     #[test]
@@ -857,10 +950,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn counting_every_row_reads_the_footer_not_the_rows() {
+    async fn counting_rows_or_a_column_s_values_reads_the_footer_not_the_rows() {
         let (_dir, cache, context, table) = roomy().await;
         assert_eq!(table.rows(), 10_000);
         assert!(answer(&context, "SELECT count(*) FROM t").await.contains("10000"));
+        // A column's count is its rows less its nulls, which the footer counts too.
+        assert!(answer(&context, "SELECT count(n) FROM t").await.contains("10000"));
+        assert!(answer(&context, "SELECT count(name) FROM t").await.contains("8571"));
         assert_eq!(cache.stats().misses + cache.stats().hits, 0);
     }
 

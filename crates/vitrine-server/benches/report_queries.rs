@@ -33,7 +33,14 @@ fn ms(d: Duration) -> String {
 fn demo_file(data_dir: &std::path::Path) -> String {
     let datasets = data_dir.join("datasets");
     let dir = std::fs::read_dir(&datasets).expect("datasets").flatten().find(|e| e.path().is_dir());
-    dir.expect("a dataset").path().join("v1.parquet").to_string_lossy().to_string()
+    // Versions are named `v<n>-<content hash>.parquet`.
+    let file = std::fs::read_dir(dir.expect("a dataset").path())
+        .expect("the dataset's directory")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("v1")))
+        .expect("version 1's file");
+    file.to_string_lossy().to_string()
 }
 
 async fn bare_datafusion(file: &str) -> Duration {
