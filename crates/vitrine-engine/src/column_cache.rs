@@ -190,7 +190,7 @@ impl ColumnCache {
     }
 
     /// Offers a chunk scan `scan` decoded; returns whether the cache took it. It only makes
-    /// room by dropping chunks no scan has read since `scan` began.
+    /// room by dropping chunks asked for less often that `scan` has not read.
     fn offer(&self, key: ChunkKey, arrays: Arc<[ArrayRef]>, scan: u64) -> bool {
         let bytes: usize = arrays.iter().map(|a| a.get_array_memory_size()).sum();
         if bytes > self.max_bytes {
