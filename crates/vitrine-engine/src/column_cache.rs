@@ -6,10 +6,11 @@
 //! a [`ColumnCache`] bounded in bytes (taken from the server's memory budget). A scan takes
 //! what the cache holds and decodes only the rest, which it offers to the cache.
 //!
-//! When the cache is full, a chunk decoded by a scan takes the place of chunks only if they
-//! are read less often than it is (each chunk's reads are counted, and the counts halve now
-//! and then so that the cache follows a change of what is shown) and no scan has read them
-//! since this one began. A dataset larger than the cache, or a report whose visuals together
+//! Chunks are held compactly (see `compact`). When the cache is full, a chunk decoded by a
+//! scan takes the place of chunks only if they are worth less per byte held — asked for less
+//! often, or saving less decoding for their size (each chunk's reads are counted, and the
+//! counts halve now and then so that the cache follows a change of what is shown) — and no
+//! scan has read them since this one began. A dataset larger than the cache, or a report whose visuals together
 //! read more than it holds, so keeps a stable part decoded — the columns most visuals read
 //! first — instead of each pass evicting what the next one needs (which a plain
 //! least-recently-used cache does on every repeated scan larger than itself).
@@ -26,7 +27,9 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::pruning::PruningStatistics;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{Column, DFSchema, Result, ScalarValue, Statistics};
+use datafusion::common::{
+    Column, DFSchema, Result, ScalarValue, Statistics, internal_datafusion_err,
+};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::datasource::listing::PartitionedFile;
@@ -40,7 +43,9 @@ use datafusion::object_store::{ObjectStore, ObjectStoreExt};
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
-use datafusion::parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
+use datafusion::parquet::arrow::async_reader::{
+    AsyncFileReader, ParquetRecordBatchStream, ParquetRecordBatchStreamBuilder,
+};
 use datafusion::parquet::file::metadata::ParquetMetaData;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
@@ -52,7 +57,10 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+
+use crate::compact::Compact;
 
 /// Decoded column chunks, at most `max_bytes` of them.
 pub struct ColumnCache {
@@ -104,9 +112,11 @@ struct State {
 const REQUESTS_PER_HALVING: usize = 4;
 
 struct Chunk {
-    /// The column's arrays, one per batch of the row group.
-    arrays: Arc<[ArrayRef]>,
+    /// The column's arrays, one per batch of the row group, held compactly.
+    arrays: Arc<Compact>,
     bytes: usize,
+    /// The bytes it took as read, which reading it from the file again would make.
+    read_bytes: usize,
     last_read: LastRead,
 }
 
@@ -128,7 +138,7 @@ impl State {
         self.wanted.get(key).copied().unwrap_or(0)
     }
 
-    fn touch(&mut self, key: ChunkKey, scan: u64) -> Option<Arc<[ArrayRef]>> {
+    fn touch(&mut self, key: ChunkKey, scan: u64) -> Option<Arc<Compact>> {
         self.want(key);
         self.reads += 1;
         let reads = self.reads;
@@ -144,6 +154,41 @@ impl State {
             self.by_last_read.remove(&chunk.last_read);
             self.bytes -= chunk.bytes;
         }
+    }
+
+    /// What holding a chunk is worth per byte: how often it is asked for, times the bytes
+    /// of decoding each ask saves, over the bytes it takes.
+    fn worth(&self, key: &ChunkKey, read_bytes: usize, bytes: usize) -> (u128, u128) {
+        (u128::from(self.wanted(key)) * read_bytes as u128, bytes.max(1) as u128)
+    }
+
+    /// The chunks to drop to hold `offered` (`bytes` held, `read_bytes` as read) for `key`,
+    /// from scan `scan`: chunks worth less per byte than it (asked for less often, or saving
+    /// less decoding for their size) and not read by `scan` or a later one, least recently
+    /// read first. None when there are not enough of them.
+    fn victims(
+        &self,
+        key: &ChunkKey,
+        (bytes, read_bytes): (usize, usize),
+        max_bytes: usize,
+        scan: u64,
+    ) -> Option<Vec<ChunkKey>> {
+        let held = self.chunks.get(key).map_or(0, |chunk| chunk.bytes);
+        let mut room = (max_bytes + held).saturating_sub(self.bytes);
+        let (worth, per) = self.worth(key, read_bytes, bytes);
+        let mut victims = Vec::new();
+        for (&(scan_read, _), victim) in &self.by_last_read {
+            if room >= bytes || scan_read >= scan {
+                break;
+            }
+            let chunk = &self.chunks[victim];
+            let (victim_worth, victim_per) = self.worth(victim, chunk.read_bytes, chunk.bytes);
+            if victim != key && victim_worth * per < worth * victim_per {
+                room += chunk.bytes;
+                victims.push(*victim);
+            }
+        }
+        (room >= bytes).then_some(victims)
     }
 }
 
@@ -182,47 +227,58 @@ impl ColumnCache {
         self.files.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    fn get(&self, key: ChunkKey, scan: u64) -> Option<Arc<[ArrayRef]>> {
-        let found = self.lock().touch(key, scan);
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
-        counter.fetch_add(1, Ordering::Relaxed);
+    /// The chunks of `keys` the cache holds, for scan `scan`, each counted as asked for.
+    fn lookup(&self, keys: &[ChunkKey], scan: u64) -> Vec<Option<Arc<Compact>>> {
+        if self.max_bytes == 0 {
+            return vec![None; keys.len()];
+        }
+        let mut state = self.lock();
+        keys.iter().map(|&key| state.touch(key, scan)).collect()
+    }
+
+    /// Counts chunks a scan found decoded and chunks it decoded.
+    fn count(&self, hits: usize, misses: usize) {
+        self.hits.fetch_add(hits as u64, Ordering::Relaxed);
+        self.misses.fetch_add(misses as u64, Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    fn get(&self, key: ChunkKey, scan: u64) -> Option<Arc<Compact>> {
+        let found = self.lookup(&[key], scan).pop().flatten();
+        self.count(usize::from(found.is_some()), usize::from(found.is_none()));
         found
     }
 
+    /// Whether the cache could take a chunk of `read_bytes` as read for `key` from scan
+    /// `scan`, however small compacting made it: a check made before the work of compacting
+    /// a chunk the cache would refuse anyway.
+    fn may_take(&self, key: &ChunkKey, read_bytes: usize, scan: u64) -> bool {
+        // Compacting divides a chunk's size by at most 64 (64-bit integers in 1 bit).
+        let smallest = (read_bytes / 64, read_bytes);
+        smallest.0 <= self.max_bytes
+            && self.lock().victims(key, smallest, self.max_bytes, scan).is_some()
+    }
+
     /// Offers a chunk scan `scan` decoded; returns whether the cache took it. It only makes
-    /// room by dropping chunks asked for less often that `scan` has not read.
-    fn offer(&self, key: ChunkKey, arrays: Arc<[ArrayRef]>, scan: u64) -> bool {
-        let bytes: usize = arrays.iter().map(|a| a.get_array_memory_size()).sum();
+    /// room by dropping chunks worth less per byte that `scan` has not read; if there is not
+    /// enough of them, the cache keeps what it has.
+    fn offer(&self, key: ChunkKey, arrays: Arc<Compact>, scan: u64) -> bool {
+        let (bytes, read_bytes) = (arrays.bytes(), arrays.read_bytes());
         if bytes > self.max_bytes {
             return false;
         }
         let mut state = self.lock();
-        state.remove(&key);
-        // Room is made from chunks asked for less often than this one and not read by this
-        // scan or a later one, least recently read first; if there is not enough of them,
-        // the cache keeps what it has.
-        let wanted = state.wanted(&key);
-        let mut room = self.max_bytes.saturating_sub(state.bytes);
-        let mut victims = Vec::new();
-        for (&(scan_read, _), victim) in &state.by_last_read {
-            if room >= bytes || scan_read >= scan {
-                break;
-            }
-            if state.wanted(victim) < wanted {
-                room += state.chunks[victim].bytes;
-                victims.push(*victim);
-            }
-        }
-        if room < bytes {
+        let Some(victims) = state.victims(&key, (bytes, read_bytes), self.max_bytes, scan) else {
             return false;
-        }
+        };
+        state.remove(&key);
         for victim in &victims {
             state.remove(victim);
         }
         state.reads += 1;
         let last_read = (scan, state.reads);
         state.by_last_read.insert(last_read, key);
-        state.chunks.insert(key, Chunk { arrays, bytes, last_read });
+        state.chunks.insert(key, Chunk { arrays, bytes, read_bytes, last_read });
         state.bytes += bytes;
         true
     }
@@ -557,12 +613,7 @@ impl ExecutionPlan for CachedParquetExec {
             scan: *self.scan.get_or_init(|| self.file.cache.begin_scan()),
         });
         let batches = futures_util::stream::iter(self.row_groups(Some(partition)))
-            .then(move |group| {
-                let read = Arc::clone(&read);
-                async move { read.row_group(group).await }
-            })
-            .map_ok(|batches| futures_util::stream::iter(batches.into_iter().map(Ok)))
-            .try_flatten();
+            .flat_map(move |group| read.row_group(group));
         Ok(Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&self.schema), batches)))
     }
 
@@ -605,103 +656,163 @@ impl RowGroupRead {
         ChunkKey { file: self.file.id, row_group, column }
     }
 
-    /// A row group's projected columns: decoded ones from the cache, the rest from the file.
-    async fn row_group(&self, row_group: usize) -> Result<Vec<RecordBatch>> {
+    /// The rows of each batch the reader cuts `row_group` into.
+    fn batch_lengths(&self, row_group: usize) -> Vec<usize> {
+        let rows =
+            usize::try_from(self.file.parquet().row_group(row_group).num_rows()).unwrap_or(0);
+        let size = self.batch_size.max(1);
+        let mut lengths = vec![size; rows / size];
+        if rows % size > 0 {
+            lengths.push(rows % size);
+        }
+        lengths
+    }
+
+    /// A row group's projected columns, a batch at a time: columns the cache holds are
+    /// widened from it, the rest are decoded from the file as the batches are asked for (so
+    /// that each is used while it is still in the processor's cache) and offered to the
+    /// cache once the row group is read.
+    fn row_group(self: &Arc<Self>, row_group: usize) -> BoxStream<'static, Result<RecordBatch>> {
+        let lengths = self.batch_lengths(row_group);
         if self.projection.is_empty() {
-            let rows =
-                usize::try_from(self.file.parquet().row_group(row_group).num_rows()).unwrap_or(0);
-            let options = RecordBatchOptions::new().with_row_count(Some(rows));
-            return Ok(vec![RecordBatch::try_new_with_options(
-                Arc::clone(&self.schema),
-                Vec::new(),
-                &options,
-            )?]);
+            let batches = lengths.into_iter().map(|rows| {
+                let options = RecordBatchOptions::new().with_row_count(Some(rows));
+                Ok(RecordBatch::try_new_with_options(
+                    Arc::clone(&self.schema),
+                    Vec::new(),
+                    &options,
+                )?)
+            });
+            return futures_util::stream::iter(batches.collect::<Vec<_>>()).boxed();
         }
         let cache = &self.file.cache;
-        let mut columns: Vec<Option<Arc<[ArrayRef]>>> = self
-            .projection
-            .iter()
-            .map(|&column| cache.get(self.key(row_group, column), self.scan))
+        let keys: Vec<ChunkKey> =
+            self.projection.iter().map(|&column| self.key(row_group, column)).collect();
+        // A chunk cut into other batches (by a session with another batch size) is decoded
+        // again, as if the cache did not hold it.
+        let held: Vec<Option<Arc<Compact>>> = cache
+            .lookup(&keys, self.scan)
+            .into_iter()
+            .map(|found| found.filter(|chunk| chunk.lengths().eq(lengths.iter().copied())))
             .collect();
-        let missing: Vec<usize> = self
+        let mut missing: Vec<usize> = self
             .projection
             .iter()
-            .zip(&columns)
+            .zip(&held)
             .filter(|(_, found)| found.is_none())
             .map(|(&column, _)| column)
             .collect();
-        if !missing.is_empty() {
-            let decoded = self.decode(row_group, &missing).await?;
-            for (column, arrays) in decoded {
-                cache.offer(self.key(row_group, column), Arc::clone(&arrays), self.scan);
-                for (at, _) in self.projection.iter().enumerate().filter(|(_, c)| **c == column) {
-                    columns[at] = Some(Arc::clone(&arrays));
-                }
-            }
+        missing.sort_unstable();
+        missing.dedup();
+        cache.count(held.iter().flatten().count(), missing.len());
+        let read = Arc::clone(self);
+        if missing.is_empty() {
+            let batches = (0..lengths.len()).map(move |index| read.assemble(index, &held, None));
+            return futures_util::stream::iter(batches).boxed();
         }
-        let columns: Vec<Arc<[ArrayRef]>> = columns.into_iter().flatten().collect();
-        if !same_batches(&columns) {
-            // Chunks decoded with another batch size: decode the row group's columns afresh.
-            let decoded = self.decode(row_group, &self.projection).await?;
-            let columns: Vec<Arc<[ArrayRef]>> = self
-                .projection
-                .iter()
-                .map(|column| decoded.get(column).cloned().unwrap_or_else(|| Arc::from(Vec::new())))
-                .collect();
-            return self.batches(&columns);
-        }
-        self.batches(&columns)
+        let decoding = match self.decode(row_group, &missing) {
+            Ok(decoding) => decoding,
+            Err(error) => return futures_util::stream::once(async { Err(error) }).boxed(),
+        };
+        let decoded = vec![Vec::with_capacity(lengths.len()); missing.len()];
+        let state =
+            Decoding { read, row_group, held, missing, stream: Some(decoding), decoded, index: 0 };
+        futures_util::stream::unfold(state, Decoding::next).boxed()
     }
 
-    fn batches(&self, columns: &[Arc<[ArrayRef]>]) -> Result<Vec<RecordBatch>> {
-        let count = columns.first().map_or(0, |arrays| arrays.len());
-        (0..count)
-            .map(|batch| {
-                let arrays = columns.iter().map(|arrays| Arc::clone(&arrays[batch])).collect();
-                Ok(RecordBatch::try_new(Arc::clone(&self.schema), arrays)?)
-            })
-            .collect()
-    }
-
-    /// Decodes `columns` (the file's indices) of one row group, each as its batches' arrays.
-    async fn decode(
+    /// Batch `index` of the projection: held columns widened, the rest from `decoded`, a
+    /// batch of the `missing` columns in the order of the file.
+    fn assemble(
         &self,
-        row_group: usize,
-        columns: &[usize],
-    ) -> Result<HashMap<usize, Arc<[ArrayRef]>>> {
-        let mut wanted: Vec<usize> = columns.to_vec();
-        wanted.sort_unstable();
-        wanted.dedup();
+        index: usize,
+        held: &[Option<Arc<Compact>>],
+        decoded: Option<(&RecordBatch, &[usize])>,
+    ) -> Result<RecordBatch> {
+        let columns = self
+            .projection
+            .iter()
+            .zip(held)
+            .map(|(column, found)| match (found, decoded) {
+                (Some(chunk), _) => Ok(chunk.batch(index)?),
+                (None, Some((batch, missing))) => missing
+                    .binary_search(column)
+                    .map(|at| Arc::clone(batch.column(at)))
+                    .map_err(|_| internal_datafusion_err!("column {column} was not decoded")),
+                (None, None) => Err(internal_datafusion_err!("column {column} was not decoded")),
+            })
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
+    }
+
+    /// A stream of `columns` (the file's indices, ascending) of one row group.
+    fn decode(&self, row_group: usize, columns: &[usize]) -> Result<DecodeStream> {
         let reader = self.file.reader(Arc::clone(&self.store), self.partition, &self.metrics)?;
         let mask = ProjectionMask::roots(
             self.file.parquet().file_metadata().schema_descr(),
-            wanted.iter().copied(),
+            columns.iter().copied(),
         );
-        let mut stream =
-            ParquetRecordBatchStreamBuilder::new_with_metadata(reader, self.file.metadata.clone())
-                .with_row_groups(vec![row_group])
-                .with_projection(mask)
-                .with_batch_size(self.batch_size)
-                .build()?;
-        let mut arrays: Vec<Vec<ArrayRef>> = vec![Vec::new(); wanted.len()];
-        while let Some(batch) = stream.next().await {
-            for (column, array) in arrays.iter_mut().zip(batch?.columns()) {
-                column.push(Arc::clone(array));
+        Ok(ParquetRecordBatchStreamBuilder::new_with_metadata(reader, self.file.metadata.clone())
+            .with_row_groups(vec![row_group])
+            .with_projection(mask)
+            .with_batch_size(self.batch_size)
+            .build()?)
+    }
+
+    /// Offers the chunks of `missing` a scan decoded to the cache, compacted, unless the
+    /// cache would refuse them at any size.
+    fn offer(&self, row_group: usize, missing: &[usize], decoded: Vec<Vec<ArrayRef>>) {
+        let cache = &self.file.cache;
+        for (&column, arrays) in missing.iter().zip(decoded) {
+            let key = self.key(row_group, column);
+            let read_bytes: usize = arrays.iter().map(|a| a.get_array_memory_size()).sum();
+            if cache.may_take(&key, read_bytes, self.scan) {
+                cache.offer(key, Arc::new(Compact::new(arrays)), self.scan);
             }
         }
-        Ok(wanted
-            .into_iter()
-            .zip(arrays)
-            .map(|(column, arrays)| (column, Arc::from(arrays)))
-            .collect())
     }
 }
 
-/// Whether every column has the same number of batches, of the same lengths.
-fn same_batches(columns: &[Arc<[ArrayRef]>]) -> bool {
-    let lengths = |arrays: &Arc<[ArrayRef]>| arrays.iter().map(|a| a.len()).collect::<Vec<_>>();
-    let Some(first) = columns.first().map(lengths) else { return true };
-    columns.iter().skip(1).all(|arrays| lengths(arrays) == first)
+type DecodeStream = ParquetRecordBatchStream<Box<dyn AsyncFileReader>>;
+
+/// A row group being read: some columns held by the cache, the `missing` ones decoded.
+struct Decoding {
+    read: Arc<RowGroupRead>,
+    row_group: usize,
+    held: Vec<Option<Arc<Compact>>>,
+    missing: Vec<usize>,
+    /// The decoder, until it has given every batch or failed.
+    stream: Option<DecodeStream>,
+    /// The arrays decoded so far, one list per missing column.
+    decoded: Vec<Vec<ArrayRef>>,
+    /// The next batch's number.
+    index: usize,
+}
+
+impl Decoding {
+    async fn next(mut self) -> Option<(Result<RecordBatch>, Self)> {
+        let stream = self.stream.as_mut()?;
+        match stream.next().await {
+            Some(Ok(batch)) => {
+                for (arrays, array) in self.decoded.iter_mut().zip(batch.columns()) {
+                    arrays.push(Arc::clone(array));
+                }
+                let assembled =
+                    self.read.assemble(self.index, &self.held, Some((&batch, &self.missing)));
+                self.index += 1;
+                Some((assembled, self))
+            }
+            Some(Err(error)) => {
+                self.stream = None;
+                Some((Err(error.into()), self))
+            }
+            None => {
+                self.stream = None;
+                let decoded = std::mem::take(&mut self.decoded);
+                self.read.offer(self.row_group, &self.missing, decoded);
+                None
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -715,9 +826,9 @@ mod tests {
     use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
     use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
-    fn chunk(values: usize) -> Arc<[ArrayRef]> {
+    fn chunk(values: usize) -> Arc<Compact> {
         let array: ArrayRef = Arc::new(Int64Array::from(vec![1i64; values]));
-        Arc::from(vec![array])
+        Arc::new(Compact::new(vec![array]))
     }
 
     fn key(row_group: usize) -> ChunkKey {
@@ -726,8 +837,7 @@ mod tests {
 
     /// A cache with room for `chunks` chunks of `chunk(1000)`.
     fn cache_for(chunks: usize) -> ColumnCache {
-        let bytes: usize = chunk(1000).iter().map(|a| a.get_array_memory_size()).sum();
-        ColumnCache::new(bytes * chunks)
+        ColumnCache::new(chunk(1000).bytes() * chunks)
     }
 
     #[test]
@@ -737,7 +847,7 @@ mod tests {
         assert!(cache.get(key(0), first).is_none());
         assert!(cache.offer(key(0), chunk(1000), first));
         let second = cache.begin_scan();
-        assert_eq!(cache.get(key(0), second).map(|c| c[0].len()), Some(1000));
+        assert_eq!(cache.get(key(0), second).map(|c| c.lengths().sum()), Some(1000));
         let stats = cache.stats();
         assert_eq!((stats.hits, stats.misses, stats.chunks), (1, 1, 1));
     }
@@ -807,6 +917,42 @@ mod tests {
         }
         assert_eq!(&found[..3], [0, 4, 0], "the first refresh fills the cache with revenue");
         assert!(found[3..].chunks(3).all(|refresh| refresh == [4, 4, 0]), "{found:?}");
+    }
+
+    fn text(values: usize) -> Arc<Compact> {
+        let array: ArrayRef = Arc::new(StringArray::from(vec!["some text"; values]));
+        Arc::new(Compact::new(vec![array]))
+    }
+
+    #[test]
+    fn a_chunk_saving_more_decoding_per_byte_takes_the_place_of_one_asked_for_as_often() {
+        let cache = ColumnCache::new(text(1000).bytes() * 2);
+        let scan = cache.begin_scan();
+        for group in 0..2 {
+            assert!(!read_text(&cache, key(group), scan));
+        }
+        assert_eq!(cache.stats().chunks, 2);
+        // Asked for as often as each text chunk, a chunk of 64-bit integers held in one bit
+        // each saves far more decoding per byte it takes: it takes the place of one.
+        let next = cache.begin_scan();
+        assert!(cache.get(key(2), next).is_none());
+        assert!(cache.offer(key(2), chunk(1000), next));
+        // A text chunk asked for as often does not take it back, nor the other text chunk.
+        let third = cache.begin_scan();
+        assert!(!read_text(&cache, key(3), third));
+        let last = cache.begin_scan();
+        assert!(cache.get(key(2), last).is_some());
+        assert!(cache.get(key(3), last).is_none());
+        assert_eq!(cache.stats().chunks, 2);
+    }
+
+    /// A scan's read of a text chunk: asks, and offers it when the cache did not have it.
+    fn read_text(cache: &ColumnCache, key: ChunkKey, scan: u64) -> bool {
+        let found = cache.get(key, scan).is_some();
+        if !found {
+            cache.offer(key, text(1000), scan);
+        }
+        found
     }
 
     #[test]
@@ -927,6 +1073,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[tokio::test]
+    async fn sessions_cutting_batches_differently_share_a_cache_and_answer_alike() {
+        let (_dir, cache, context, table) = roomy().await;
+        // The same table (the same file's chunks) in a session with other batches.
+        let other = SessionContext::new_with_config(
+            SessionConfig::new().with_target_partitions(2).with_batch_size(128),
+        );
+        other.register_table("t", table as Arc<dyn TableProvider>).unwrap();
+        for sql in QUERIES {
+            assert_eq!(answer(&other, sql).await, answer(&context, sql).await, "{sql}");
+        }
+        // Chunks held in batches of 300 rows are not handed to a scan in batches of 128: the
+        // other session decodes them afresh.
+        let sql = "SELECT sum(revenue) FROM t";
+        answer(&context, sql).await;
+        let before = cache.stats();
+        answer(&other, sql).await;
+        assert_eq!(cache.stats().misses - before.misses, 10);
+    }
+
+    #[tokio::test]
+    async fn the_cache_holds_a_column_in_fewer_bytes_than_it_was_read_in() {
+        let (_dir, cache, context, _) = roomy().await;
+        // `n` is read as 64-bit integers, 0 to 9,999: held in 16 bits.
+        answer(&context, "SELECT sum(n) FROM t").await;
+        let held = cache.stats();
+        assert_eq!(held.chunks, 10);
+        assert!(held.bytes < 10 * 1000 * 8 / 2, "under half of 10 × 1,000 × 8 bytes: {held:?}");
+        // Read back from the cache, the column gives the same answer.
+        assert!(
+            answer(&context, "SELECT sum(n), min(n), max(n) FROM t").await.contains("49995000")
+        );
+        assert_eq!(cache.stats().hits, 10);
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::common::config::ConfigOptions;
@@ -242,7 +243,10 @@ impl Groups {
     /// Starts reading keys of `values`, keeping what was looked up when it is the dictionary
     /// of the batch before (the same array, as one Parquet column chunk's batches share).
     fn use_dictionary(&mut self, values: &ArrayRef) {
-        let same = self.dictionary.as_ref().is_some_and(|held| Arc::ptr_eq(held, values));
+        // The same array, or (for a dictionary rebuilt for each batch) the same few values.
+        let same = self.dictionary.as_ref().is_some_and(|held| {
+            Arc::ptr_eq(held, values) || (held.len() <= 64 && held.as_ref() == values.as_ref())
+        });
         if !same {
             self.dictionary = Some(Arc::clone(values));
             self.group_of_key.clear();
@@ -250,19 +254,30 @@ impl Groups {
         }
     }
 
-    /// The group of the dictionary's `key`, looked up on its first use.
+    /// The group of the dictionary's `key`.
     #[inline]
-    fn of_key(&mut self, key: usize, text: &TextValues) -> usize {
-        let group = self.group_of_key[key];
-        if group != usize::MAX {
-            return group;
+    fn group_of(&mut self, key: i32, text: &TextValues) -> Result<usize> {
+        match self.group_of_key.get(key as usize) {
+            Some(&group) if group != usize::MAX => Ok(group),
+            _ => self.of_key(key as usize, text),
+        }
+    }
+
+    /// The group of the dictionary's `key`, looked up on its first use.
+    #[cold]
+    fn of_key(&mut self, key: usize, text: &TextValues) -> Result<usize> {
+        let Some(&known) = self.group_of_key.get(key) else {
+            return internal_err!("dictionary key {key} is out of range");
+        };
+        if known != usize::MAX {
+            return Ok(known);
         }
         let group = match text.get(key) {
             Some(value) => self.of(value),
             None => self.null(),
         };
         self.group_of_key[key] = group;
-        group
+        Ok(group)
     }
 
     /// The group of each row of `column`, a dictionary of text.
@@ -281,49 +296,19 @@ impl Groups {
             Some(dictionary) => Cow::Borrowed(dictionary.keys().values()),
             None => dictionary.normalized_keys().into_iter().map(|k| k as i32).collect(),
         };
-        // A dictionary no longer than the batch: the keys the rows use (only those: a filter
-        // may have left values no row has) are resolved first; then each row's group is a
-        // plain read.
-        if values.len() <= keys.len() {
-            let mut used = vec![false; values.len()];
-            match &nulls {
-                None => keys.iter().for_each(|key| used[*key as usize] = true),
-                Some(nulls) => keys.iter().enumerate().for_each(|(row, key)| {
-                    if nulls.is_valid(row) {
-                        used[*key as usize] = true;
-                    }
-                }),
-            }
-            for key in (0..values.len()).filter(|key| used[*key]) {
-                self.of_key(key, &text);
-            }
-            let null_group = nulls.as_ref().map(|_| self.null());
-            let table = &self.group_of_key;
-            match (&nulls, null_group) {
-                (Some(nulls), Some(null_group)) => {
-                    out.extend(keys.iter().enumerate().map(|(row, key)| {
-                        if nulls.is_null(row) { null_group } else { table[*key as usize] }
-                    }))
-                }
-                _ => out.extend(keys.iter().map(|key| table[*key as usize])),
-            }
-            return Ok(());
-        }
-        match nulls {
-            None => {
-                for key in keys.iter() {
-                    let group = self.of_key(*key as usize, &text);
-                    out.push(group);
-                }
-            }
-            Some(nulls) => {
-                for (row, key) in keys.iter().enumerate() {
-                    let group = match nulls.is_null(row) {
-                        true => self.null(),
-                        false => self.of_key(*key as usize, &text),
-                    };
-                    out.push(group);
-                }
+        // Each row's group is a read of its key's; a key not looked up yet (the first use of
+        // a key of this dictionary, which so makes no group for a value no row has) reads as
+        // `usize::MAX` and is looked up after.
+        let table = &self.group_of_key;
+        let unknown = read_groups(out, &keys, nulls.as_ref(), self.null_group, |key| {
+            table.get(key as usize).copied().unwrap_or(usize::MAX)
+        });
+        if unknown {
+            for (row, slot) in out.iter_mut().enumerate().filter(|(_, slot)| **slot == usize::MAX) {
+                *slot = match nulls.as_ref().is_some_and(|nulls| nulls.is_null(row)) {
+                    true => self.null(),
+                    false => self.group_of(keys[row], &text)?,
+                };
             }
         }
         Ok(())
@@ -338,6 +323,35 @@ impl Groups {
         let texts: ArrayRef = Arc::new(texts.finish());
         Ok(cast(&texts, data_type)?)
     }
+}
+
+/// Appends each row's group to `out`, as `group` reads its key's (and `null_group` for a null
+/// row); returns whether any is `usize::MAX`, not known yet.
+#[inline]
+fn read_groups(
+    out: &mut Vec<usize>,
+    keys: &[i32],
+    nulls: Option<&NullBuffer>,
+    null_group: Option<usize>,
+    group: impl Fn(i32) -> usize,
+) -> bool {
+    let mut unknown = false;
+    match nulls {
+        Some(nulls) => out.extend(keys.iter().enumerate().map(|(row, key)| {
+            let found = match nulls.is_null(row) {
+                true => null_group.unwrap_or(usize::MAX),
+                false => group(*key),
+            };
+            unknown |= found == usize::MAX;
+            found
+        })),
+        None => out.extend(keys.iter().map(|key| {
+            let found = group(*key);
+            unknown |= found == usize::MAX;
+            found
+        })),
+    }
+    unknown
 }
 
 /// The strings of a dictionary's values, whichever string array holds them.

@@ -218,15 +218,16 @@ impl Engine {
     }
 
     /// An engine whose queries share a working-memory pool of `bytes`: a query that would
-    /// need more fails with [`EngineError::Failed`] instead of growing the process. Parquet
-    /// footers read once are kept in the runtime's metadata cache, within the same budget.
+    /// need more fails with [`EngineError::Failed`] instead of growing the process. A Parquet
+    /// dataset's footer is read once, when it opens, and held with it.
     pub fn with_query_memory(bytes: Option<usize>) -> Self {
         let partitions = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let config =
             SessionConfig::new().with_target_partitions(partitions).with_batch_size(65_536);
-        // Row groups and pages are pruned by statistics and page indexes; filters are not
-        // pushed into the decoder (`pushdown_filters`), which measured slower for the
-        // row-level-security filters of the demo (a fifth of the rows kept).
+        // Parquet datasets are scanned by `CachedParquet`, which prunes row groups by their
+        // statistics and leaves filtering rows to the plan above it: filtering inside the
+        // decoder measured slower for the row-level-security filters of the demo (a fifth of
+        // the rows kept).
         let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
         if let Some(bytes) = bytes {
             runtime = runtime.with_memory_limit(bytes, 1.0);

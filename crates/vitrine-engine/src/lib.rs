@@ -4,6 +4,7 @@
 //! row-level security applied to every query.
 
 pub mod column_cache;
+mod compact;
 pub mod dataset;
 pub mod definition;
 pub mod demo_data;

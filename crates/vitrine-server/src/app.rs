@@ -125,7 +125,8 @@ impl AppState {
         // Opened before anything it keeps up to date is loaded (see `ChangeFeed::open`).
         let node = crate::cluster::node_name();
         let feed = crate::cluster::ChangeFeed::open(Arc::clone(&store), node.clone()).await?;
-        let metrics = Arc::new(Metrics::default());
+        let engine = Arc::new(engine_within(&config.limits));
+        let metrics = Arc::new(Metrics::with_engine(Arc::clone(&engine)));
         let master = MasterKey::open(
             config.master_key.as_ref().map(|k| k.expose()),
             &config.data_dir,
@@ -144,7 +145,6 @@ impl AppState {
             Arc::clone(&feed),
         )
         .await?;
-        let engine = Arc::new(engine_within(&config.limits));
         let files = Arc::new(crate::files::DatasetFiles::open(
             &config.data_dir,
             config.dataset_storage.as_deref(),

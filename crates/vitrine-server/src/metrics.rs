@@ -1,16 +1,24 @@
 //! Prometheus metrics: requests and latency by route pattern, sign-ins by outcome, embed
-//! tokens, capacity transitions and waits, and displays online and offline.
+//! tokens, capacity transitions and waits, displays online and offline, and the report
+//! engine's column and result caches.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use vitrine_engine::Engine;
 
 use crate::app::AppState;
 
@@ -226,6 +234,13 @@ impl Metrics {
         self.display_alerts.get_or_create(&ReasonLabels { reason: event.to_string() }).inc();
     }
 
+    /// The metrics, with the figures of `engine`'s caches read at each scrape.
+    pub fn with_engine(engine: Arc<Engine>) -> Self {
+        let mut metrics = Self::default();
+        metrics.registry.register_collector(Box::new(EngineCaches(engine)));
+        metrics
+    }
+
     pub fn render(&self) -> String {
         let mut text = String::new();
         if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
@@ -264,4 +279,46 @@ pub async fn track_requests(
         .observe(elapsed.as_secs_f64());
     state.metrics.requests.get_or_create(&RequestLabels { method, route, status }).inc();
     response
+}
+
+/// The engine's caches, read when metrics are scraped.
+struct EngineCaches(Arc<Engine>);
+
+impl fmt::Debug for EngineCaches {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EngineCaches")
+    }
+}
+
+fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt::Result {
+    let counter = ConstCounter::new(value);
+    counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)
+}
+
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt::Result {
+    let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
+    gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)
+}
+
+impl Collector for EngineCaches {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let columns = self.0.column_cache_stats();
+        let e = &mut encoder;
+        counter(e, "column_cache_hits", "Column chunks scans found decoded", columns.hits)?;
+        counter(e, "column_cache_misses", "Column chunks scans decoded", columns.misses)?;
+        gauge(e, "column_cache_chunks", "Column chunks the cache holds", columns.chunks)?;
+        gauge(e, "column_cache_bytes", "Bytes the column cache holds", columns.bytes)?;
+        if let Some(results) = self.0.result_cache_stats() {
+            counter(
+                e,
+                "result_cache_hits",
+                "Visual queries answered from the cache",
+                results.hits,
+            )?;
+            counter(e, "result_cache_misses", "Visual queries run", results.misses)?;
+            gauge(e, "result_cache_entries", "Results the cache holds", results.entries)?;
+            gauge(e, "result_cache_bytes", "Bytes the result cache holds", results.bytes)?;
+        }
+        Ok(())
+    }
 }

@@ -435,28 +435,14 @@ mod api {
             ("demand", Some(ADMIN))
         );
         let token = viewer.token(&report).await["token"].as_str().unwrap().to_string();
-        let answer = app
-            .anonymous()
-            .post(app.url(&format!("/api/v1/embed/reports/{report}/query")))
-            .bearer_auth(&token)
-            .json(&json!({ "page": "overview", "visual": "revenue" }))
-            .send()
-            .await
-            .unwrap();
+        let answer = overview_visual(&app, &token, &report, "revenue").await;
         assert_eq!(answer.status(), StatusCode::OK);
 
         // Paused under an open report: its queries are refused until it runs again.
         let controller = app.state.capacities.clone();
         controller.pause(capacity.org_id, capacity.id, "manual", None).await.unwrap();
         wait_for(&app, &capacity, CapacityState::Paused).await;
-        let answer = app
-            .anonymous()
-            .post(app.url(&format!("/api/v1/embed/reports/{report}/query")))
-            .bearer_auth(&token)
-            .json(&json!({ "page": "overview", "visual": "revenue" }))
-            .send()
-            .await
-            .unwrap();
+        let answer = overview_visual(&app, &token, &report, "revenue").await;
         expect_error(answer, StatusCode::SERVICE_UNAVAILABLE, "CapacityNotActive").await;
         // Waking from the viewer can be turned off for everyone.
         let off = admin
@@ -471,13 +457,7 @@ mod api {
     }
 
     async fn query(app: &TestApp, token: &str, report: &str) -> reqwest::Response {
-        app.anonymous()
-            .post(app.url(&format!("/api/v1/embed/reports/{report}/query")))
-            .bearer_auth(token)
-            .json(&json!({ "page": "overview", "visual": "revenue" }))
-            .send()
-            .await
-            .unwrap()
+        overview_visual(app, token, report, "revenue").await
     }
 
     async fn token_of(session: &Session, report: &str) -> String {

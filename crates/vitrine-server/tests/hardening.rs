@@ -379,14 +379,7 @@ async fn a_restart_opens_no_dataset_until_a_report_asks_for_it() {
     let admin = app.sign_in(ADMIN).await;
     let token = admin.post(&format!("/api/v1/reports/{report}/token"), json!({})).await;
     let token = token.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
-    let answer = app
-        .anonymous()
-        .post(app.url(&format!("/api/v1/embed/reports/{report}/query")))
-        .bearer_auth(&token)
-        .json(&json!({ "page": "overview", "visual": "revenue" }))
-        .send()
-        .await
-        .unwrap();
+    let answer = overview_visual(&app, &token, &report, "revenue").await;
     assert_eq!(answer.status(), StatusCode::OK);
     assert!(app.state.engine.info(&dataset).is_some(), "opened by the first query");
 }

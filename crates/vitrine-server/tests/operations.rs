@@ -303,3 +303,31 @@ async fn keys_rotate_without_the_servers_master_key_is_refused_and_adds_nothing(
     let output = rotate(&dir);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+/// The value of the sample `name` in metrics `text`.
+fn sample(text: &str, name: &str) -> f64 {
+    let line = text.lines().find(|line| line.split(' ').next() == Some(name));
+    line.and_then(|line| line.split(' ').nth(1)?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} in\n{text}"))
+}
+
+#[tokio::test]
+async fn metrics_show_the_engine_s_column_and_result_caches() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN).await;
+    let report = admin.id_of("/api/v1/reports", "name", "Sales overview").await;
+    let token = admin.token(&report).await["token"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        let response = overview_visual(&app, &token, &report, "revenue").await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let text = app.metrics().await;
+    // The first query ran and decoded the revenue column; the second was answered from the
+    // result cache without a scan.
+    assert_eq!(sample(&text, "vitrine_result_cache_misses_total"), 1.0);
+    assert_eq!(sample(&text, "vitrine_result_cache_hits_total"), 1.0);
+    assert!(sample(&text, "vitrine_column_cache_misses_total") >= 1.0, "{text}");
+    assert_eq!(sample(&text, "vitrine_column_cache_hits_total"), 0.0);
+    assert!(sample(&text, "vitrine_column_cache_bytes") > 0.0, "{text}");
+    assert!(sample(&text, "vitrine_column_cache_chunks") >= 1.0, "{text}");
+}

@@ -348,6 +348,17 @@ pub async fn embed(app: &TestApp, token: &str, report: &str) -> Response {
         .expect("embed request")
 }
 
+/// A visual of the demo report's overview page, through the query API with `token`.
+pub async fn overview_visual(app: &TestApp, token: &str, report: &str, visual: &str) -> Response {
+    app.anonymous()
+        .post(app.url(&format!("/api/v1/embed/reports/{report}/query")))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "page": "overview", "visual": visual }))
+        .send()
+        .await
+        .expect("query request")
+}
+
 /// Asserts the stable error shape and returns the body.
 pub async fn expect_error(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "status for expected {code}");
