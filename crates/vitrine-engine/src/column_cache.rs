@@ -596,6 +596,20 @@ impl ExecutionPlan for CachedParquetExec {
         )
     }
 
+    /// The same scan, to run again as a new one: the cache counts it as another scan and
+    /// its metrics start from nothing.
+    fn reset_state(self: Arc<Self>) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(Self {
+            file: Arc::clone(&self.file),
+            projection: self.projection.clone(),
+            schema: Arc::clone(&self.schema),
+            partitions: self.partitions.clone(),
+            properties: Arc::clone(&self.properties),
+            scan: OnceLock::new(),
+            metrics: ExecutionPlanMetricsSet::new(),
+        }))
+    }
+
     fn execute(
         &self,
         partition: usize,
@@ -715,8 +729,9 @@ impl RowGroupRead {
             Err(error) => return futures_util::stream::once(async { Err(error) }).boxed(),
         };
         let decoded = vec![Vec::with_capacity(lengths.len()); missing.len()];
-        let state =
-            Decoding { read, row_group, held, missing, stream: Some(decoding), decoded, index: 0 };
+        let keep = vec![true; missing.len()];
+        let stream = Some(decoding);
+        let state = Decoding { read, row_group, held, missing, stream, decoded, keep, index: 0 };
         futures_util::stream::unfold(state, Decoding::next).boxed()
     }
 
@@ -758,11 +773,23 @@ impl RowGroupRead {
             .build()?)
     }
 
-    /// Offers the chunks of `missing` a scan decoded to the cache, compacted, unless the
-    /// cache would refuse them at any size.
-    fn offer(&self, row_group: usize, missing: &[usize], decoded: Vec<Vec<ArrayRef>>) {
+    /// Whether each of the `missing` columns of `row_group` may be worth keeping for the
+    /// cache, judged by its `first` batch.
+    fn worth_keeping(&self, row_group: usize, missing: &[usize], first: &RecordBatch) -> Vec<bool> {
+        let rows = self.batch_lengths(row_group).iter().sum();
+        let keys = missing.iter().map(|&column| self.key(row_group, column));
+        worth_keeping(&self.file.cache, keys.zip(first.columns()), rows, self.scan)
+    }
+
+    /// Offers the chunks a scan decoded (each column with its batches' arrays) to the
+    /// cache, compacted, unless the cache would refuse them at any size.
+    fn offer<'a>(
+        &self,
+        row_group: usize,
+        decoded: impl Iterator<Item = (&'a usize, Vec<ArrayRef>)>,
+    ) {
         let cache = &self.file.cache;
-        for (&column, arrays) in missing.iter().zip(decoded) {
+        for (&column, arrays) in decoded {
             let key = self.key(row_group, column);
             let read_bytes: usize = arrays.iter().map(|a| a.get_array_memory_size()).sum();
             if cache.may_take(&key, read_bytes, self.scan) {
@@ -770,6 +797,26 @@ impl RowGroupRead {
             }
         }
     }
+}
+
+/// Whether each chunk, of which a scan has decoded the first array of `rows`, may be worth
+/// keeping for the cache: one the cache would refuse at any size, at the first array's bytes
+/// a row, is not, and is dropped batch by batch instead of held to the row group's end.
+fn worth_keeping<'a>(
+    cache: &ColumnCache,
+    chunks: impl Iterator<Item = (ChunkKey, &'a ArrayRef)>,
+    rows: usize,
+    scan: u64,
+) -> Vec<bool> {
+    chunks
+        .map(|(key, first)| {
+            let share = rows as f64 / first.len().max(1) as f64;
+            // A chunk's bytes are far below 2^52: exact enough as a float.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let estimate = (first.get_array_memory_size() as f64 * share) as usize;
+            cache.may_take(&key, estimate, scan)
+        })
+        .collect()
 }
 
 type DecodeStream = ParquetRecordBatchStream<Box<dyn AsyncFileReader>>;
@@ -782,8 +829,11 @@ struct Decoding {
     missing: Vec<usize>,
     /// The decoder, until it has given every batch or failed.
     stream: Option<DecodeStream>,
-    /// The arrays decoded so far, one list per missing column.
+    /// The arrays decoded so far, one list per missing column (empty for one not kept).
     decoded: Vec<Vec<ArrayRef>>,
+    /// Whether each missing column is kept to be offered to the cache, decided at the first
+    /// batch: a chunk the cache would refuse at any size is dropped batch by batch.
+    keep: Vec<bool>,
     /// The next batch's number.
     index: usize,
 }
@@ -793,7 +843,11 @@ impl Decoding {
         let stream = self.stream.as_mut()?;
         match stream.next().await {
             Some(Ok(batch)) => {
-                for (arrays, array) in self.decoded.iter_mut().zip(batch.columns()) {
+                if self.index == 0 {
+                    self.keep = self.read.worth_keeping(self.row_group, &self.missing, &batch);
+                }
+                let columns = self.decoded.iter_mut().zip(batch.columns()).zip(&self.keep);
+                for ((arrays, array), _) in columns.filter(|(_, keep)| **keep) {
                     arrays.push(Arc::clone(array));
                 }
                 let assembled =
@@ -808,7 +862,9 @@ impl Decoding {
             None => {
                 self.stream = None;
                 let decoded = std::mem::take(&mut self.decoded);
-                self.read.offer(self.row_group, &self.missing, decoded);
+                let kept = self.missing.iter().zip(decoded).zip(&self.keep);
+                let kept = kept.filter(|(_, keep)| **keep).map(|(chunk, _)| chunk);
+                self.read.offer(self.row_group, kept);
                 None
             }
         }
@@ -964,6 +1020,22 @@ mod tests {
         let small = cache_for(1);
         assert!(!small.offer(key(0), chunk(5000), small.begin_scan()));
         assert_eq!(small.stats().bytes, 0);
+    }
+
+    #[test]
+    fn a_scan_does_not_hold_a_chunk_the_cache_would_refuse_at_its_first_batch() {
+        let first: ArrayRef = Arc::new(StringArray::from(vec!["some text"; 300]));
+        let chunks = || [(key(0), &first)].into_iter();
+        // A roomy cache may take the chunk; an empty one may not.
+        let roomy = ColumnCache::new(64 << 20);
+        assert_eq!(worth_keeping(&roomy, chunks(), 1000, roomy.begin_scan()), [true]);
+        let empty = ColumnCache::new(0);
+        assert_eq!(worth_keeping(&empty, chunks(), 1000, empty.begin_scan()), [false]);
+        // The first batch is judged as a share of its row group: 300 rows of text fit in
+        // 64 KB, a row group of a million rows of it would not, however compacted.
+        let small = ColumnCache::new(64 << 10);
+        assert_eq!(worth_keeping(&small, chunks(), 300, small.begin_scan()), [true]);
+        assert_eq!(worth_keeping(&small, chunks(), 1_000_000, small.begin_scan()), [false]);
     }
 
     #[test]

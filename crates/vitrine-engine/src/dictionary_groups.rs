@@ -254,15 +254,6 @@ impl Groups {
         }
     }
 
-    /// The group of the dictionary's `key`.
-    #[inline]
-    fn group_of(&mut self, key: i32, text: &TextValues) -> Result<usize> {
-        match self.group_of_key.get(key as usize) {
-            Some(&group) if group != usize::MAX => Ok(group),
-            _ => self.of_key(key as usize, text),
-        }
-    }
-
     /// The group of the dictionary's `key`, looked up on its first use.
     #[cold]
     fn of_key(&mut self, key: usize, text: &TextValues) -> Result<usize> {
@@ -307,7 +298,7 @@ impl Groups {
             for (row, slot) in out.iter_mut().enumerate().filter(|(_, slot)| **slot == usize::MAX) {
                 *slot = match nulls.as_ref().is_some_and(|nulls| nulls.is_null(row)) {
                     true => self.null(),
-                    false => self.group_of(keys[row], &text)?,
+                    false => self.of_key(keys[row] as usize, &text)?,
                 };
             }
         }

@@ -18,6 +18,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::datasource::provider_as_source;
+use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, col, ident};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use vitrine_core::token::RlsIdentity;
@@ -28,6 +29,7 @@ use crate::dataset::{DataFormat, DatasetInfo};
 use crate::definition::ReportDefinition;
 use crate::definition::{Page, Slicer, Visual};
 use crate::dictionary_groups::DictionaryGroupBy;
+use crate::plans::{PLANS_KEPT, PlanCache, PlanCacheStats};
 use crate::query::{
     MAX_FILTER_VALUES, MAX_FILTERS, MAX_SLICER_VALUES, QueryRequest, QueryResult, ResultColumn,
     ValueFilter, default_limit, dimension_expr, measure_expr, result_columns, sort_exprs,
@@ -72,6 +74,12 @@ pub enum EngineError {
     FileGone(String),
 }
 
+impl From<datafusion::error::DataFusionError> for EngineError {
+    fn from(error: datafusion::error::DataFusionError) -> Self {
+        scan_failed(error)
+    }
+}
+
 fn failed(error: impl std::fmt::Display) -> EngineError {
     EngineError::Failed(error.to_string())
 }
@@ -110,6 +118,23 @@ struct OpenDataset {
     info: DatasetInfo,
     version: u64,
     _file: Option<Arc<DataFile>>,
+    /// Cleared when another version replaces it or it is closed (before its plans are
+    /// forgotten): a query still running on it keeps no plan.
+    answering: AtomicBool,
+}
+
+impl OpenDataset {
+    fn new(rows: Rows, schema: SchemaRef, info: DatasetInfo, version: u64) -> Self {
+        Self { rows, schema, info, version, _file: None, answering: AtomicBool::new(true) }
+    }
+
+    fn answering(&self) -> bool {
+        self.answering.load(Ordering::SeqCst)
+    }
+
+    fn stop_answering(&self) {
+        self.answering.store(false, Ordering::SeqCst);
+    }
 }
 
 /// Removes a dataset file Vitrine owns, once it is retired and no query reads it.
@@ -197,8 +222,12 @@ pub trait RemoteTable: Send + Sync + 'static {
 
 pub struct Engine {
     context: SessionContext,
+    /// What every query runs in: the session's configuration, functions and memory pool,
+    /// made once (the session does not change after the engine is made).
+    task: Arc<TaskContext>,
     open: RwLock<HashMap<String, Arc<OpenDataset>>>,
     results: Option<ResultCache>,
+    plans: PlanCache,
     columns: Arc<ColumnCache>,
 }
 
@@ -222,8 +251,11 @@ impl Engine {
     /// dataset's footer is read once, when it opens, and held with it.
     pub fn with_query_memory(bytes: Option<usize>) -> Self {
         let partitions = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let config =
+        let mut config =
             SessionConfig::new().with_target_partitions(partitions).with_batch_size(65_536);
+        // Dynamic filters are state a plan gathers while it runs, for scans that read them;
+        // Vitrine's scans do not, and plans are kept and run again (`plans`).
+        config.options_mut().optimizer.enable_dynamic_filter_pushdown = false;
         // Parquet datasets are scanned by `CachedParquet`, which prunes row groups by their
         // statistics and leaves filtering rows to the plan above it: filtering inside the
         // decoder measured slower for the row-level-security filters of the demo (a fifth of
@@ -241,8 +273,10 @@ impl Engine {
         }
         let context = SessionContext::new_with_state(state.build());
         context.register_udf(grain::period_start_udf());
+        let task = context.task_ctx();
         let columns = Arc::new(ColumnCache::new(DEFAULT_COLUMN_CACHE_BYTES));
-        Self { context, open: RwLock::default(), results: None, columns }
+        let plans = PlanCache::new(PLANS_KEPT);
+        Self { context, task, open: RwLock::default(), results: None, plans, columns }
     }
 
     /// Keeps at most `max_bytes` of decoded Parquet column chunks for later scans (0: none).
@@ -267,10 +301,17 @@ impl Engine {
         self.results.as_ref().map(ResultCache::stats)
     }
 
+    /// The plan cache's figures.
+    pub fn plan_cache_stats(&self) -> PlanCacheStats {
+        self.plans.stats()
+    }
+
+    /// Forgets the results and plans computed from dataset `id`.
     fn forget_results(&self, id: &str) {
         if let Some(cache) = &self.results {
             cache.forget_dataset(id);
         }
+        self.plans.forget_dataset(id);
     }
 
     /// The columns and rows of a file, without opening it as a dataset.
@@ -367,11 +408,8 @@ impl Engine {
         let schema = table.schema();
         let info = DatasetInfo::from_schema(&schema, rows);
         let open = OpenDataset {
-            rows: Rows::Local(table),
-            schema,
-            info,
-            version,
             _file: Some(Arc::new(file)),
+            ..OpenDataset::new(Rows::Local(table), schema, info, version)
         };
         Ok(self.install(id, open))
     }
@@ -385,8 +423,7 @@ impl Engine {
         version: u64,
     ) -> DatasetInfo {
         let info = DatasetInfo::from_schema(&schema, 0);
-        let open = OpenDataset { rows: Rows::Remote(table), schema, info, version, _file: None };
-        self.install(id, open)
+        self.install(id, OpenDataset::new(Rows::Remote(table), schema, info, version))
     }
 
     /// Makes `open` the dataset answering for `id` — unless a newer version is open already
@@ -402,6 +439,7 @@ impl Engine {
             }
         };
         if let Some(replaced) = replaced {
+            replaced.stop_answering();
             self.forget_results(id);
             let new_url = answering._file.as_ref().map(|f| &f.url);
             if let Some(file) = &replaced._file
@@ -419,15 +457,22 @@ impl Engine {
 
     /// Closes a dataset (its file stays); returns whether it was open.
     pub fn close(&self, id: &str) -> bool {
+        let removed = self.open.write().unwrap_or_else(|p| p.into_inner()).remove(id);
+        if let Some(dataset) = &removed {
+            dataset.stop_answering();
+        }
         self.forget_results(id);
-        self.open.write().unwrap_or_else(|p| p.into_inner()).remove(id).is_some()
+        removed.is_some()
     }
 
     /// Closes a dataset for good: its file (when Vitrine owns it) is removed once no query
     /// reads it. Returns whether it was open.
     pub fn retire(&self, id: &str) -> bool {
-        self.forget_results(id);
         let removed = self.open.write().unwrap_or_else(|p| p.into_inner()).remove(id);
+        if let Some(dataset) = &removed {
+            dataset.stop_answering();
+        }
+        self.forget_results(id);
         if let Some(file) = removed.as_ref().and_then(|d| d._file.as_ref()) {
             file.retire();
         }
@@ -490,21 +535,20 @@ impl Engine {
             }
             _ => return Err(EngineError::VisualOrSlicer),
         };
+        let key = target.cache_key(&definition.dataset, dataset.version);
         let run = async {
             match &target {
                 Target::Visual(visual, predicates) => {
-                    self.run_visual(visual, &dataset, predicates.clone()).await
+                    self.run_visual(visual, &dataset, predicates.clone(), &key).await
                 }
                 Target::Slicer(slicer, predicates) => {
-                    self.run_slicer(slicer, &dataset, predicates.clone()).await
+                    self.run_slicer(slicer, &dataset, predicates.clone(), &key).await
                 }
             }
             .map(Arc::new)
         };
         match &self.results {
-            Some(cache) => {
-                cache.get_or_run(target.cache_key(&definition.dataset, dataset.version), run).await
-            }
+            Some(cache) => cache.get_or_run(key.clone(), run).await,
             None => run.await,
         }
     }
@@ -525,20 +569,32 @@ impl Engine {
         }
     }
 
-    /// Runs a finished plan: here, or as one query at the source. A source's answer is read
-    /// in the plan's own types: every output is cast to them in the query it is sent.
+    /// Runs the plan `frame` makes for query `key`: here (planned once, while the dataset
+    /// stays the same), or as one query at the source. A source's answer is read in the
+    /// plan's own types: every output is cast to them in the query it is sent.
     async fn execute(
         &self,
-        frame: DataFrame,
+        frame: impl FnOnce() -> Result<DataFrame, EngineError>,
         dataset: &OpenDataset,
         limit: usize,
+        key: &str,
     ) -> Result<(Vec<Vec<serde_json::Value>>, bool), EngineError> {
         let batches = match &dataset.rows {
-            Rows::Local(_) => tokio::time::timeout(QUERY_TIMEOUT, frame.collect())
-                .await
-                .map_err(|_| EngineError::Timeout)?
-                .map_err(scan_failed)?,
+            Rows::Local(_) => {
+                let run = async {
+                    let planning =
+                        async { Ok::<_, EngineError>(frame()?.create_physical_plan().await?) };
+                    let current = || dataset.answering();
+                    let plan = self.plans.get_or_plan(key, planning, current).await?;
+                    let task = Arc::clone(&self.task);
+                    Ok::<_, EngineError>(datafusion::physical_plan::collect(plan, task).await?)
+                };
+                tokio::time::timeout(QUERY_TIMEOUT, run)
+                    .await
+                    .map_err(|_| EngineError::Timeout)??
+            }
             Rows::Remote(remote) => {
+                let frame = frame()?;
                 let typed: Vec<Expr> = frame
                     .schema()
                     .fields()
@@ -566,7 +622,23 @@ impl Engine {
         visual: &Visual,
         dataset: &OpenDataset,
         predicates: Vec<Expr>,
+        key: &str,
     ) -> Result<QueryResult, EngineError> {
+        let limit = default_limit(visual);
+        let frame = || self.visual_frame(visual, dataset, predicates, limit);
+        let (rows, truncated) = self.execute(frame, dataset, limit, key).await?;
+        Ok(QueryResult { columns: result_columns(visual, &dataset.schema), rows, truncated })
+    }
+
+    /// The plan of a visual: filtered by `predicates`, grouped, aggregated, ordered, and
+    /// limited to one row more than `limit` (which tells a truncated answer).
+    fn visual_frame(
+        &self,
+        visual: &Visual,
+        dataset: &OpenDataset,
+        predicates: Vec<Expr>,
+        limit: usize,
+    ) -> Result<DataFrame, EngineError> {
         let mut frame = self.frame(dataset)?;
         if let Some(predicate) = predicates.into_iter().reduce(Expr::and) {
             frame = frame.filter(predicate).map_err(failed)?;
@@ -585,16 +657,13 @@ impl Engine {
         if !sort.is_empty() {
             frame = frame.sort(sort).map_err(failed)?;
         }
-        let limit = default_limit(visual);
         frame = frame.limit(0, Some(limit + 1)).map_err(failed)?;
         let mut outputs = Vec::new();
         if visual.dimension.is_some() {
             outputs.push(col("d"));
         }
         outputs.extend((0..visual.measures.len()).map(|i| col(format!("m{i}"))));
-        frame = frame.select(outputs).map_err(failed)?;
-        let (rows, truncated) = self.execute(frame, dataset, limit).await?;
-        Ok(QueryResult { columns: result_columns(visual, &dataset.schema), rows, truncated })
+        frame.select(outputs).map_err(failed)
     }
 
     async fn run_slicer(
@@ -602,17 +671,20 @@ impl Engine {
         slicer: &Slicer,
         dataset: &OpenDataset,
         predicates: Vec<Expr>,
+        key: &str,
     ) -> Result<QueryResult, EngineError> {
-        let mut frame = self.frame(dataset)?;
-        if let Some(predicate) = predicates.into_iter().reduce(Expr::and) {
-            frame = frame.filter(predicate).map_err(failed)?;
-        }
-        frame = frame
-            .aggregate(vec![ident(&slicer.column).alias("d")], vec![])
-            .and_then(|f| f.sort(vec![col("d").sort(true, false)]))
-            .and_then(|f| f.limit(0, Some(MAX_SLICER_VALUES + 1)))
-            .map_err(failed)?;
-        let (rows, truncated) = self.execute(frame, dataset, MAX_SLICER_VALUES).await?;
+        let frame = || {
+            let mut frame = self.frame(dataset)?;
+            if let Some(predicate) = predicates.into_iter().reduce(Expr::and) {
+                frame = frame.filter(predicate).map_err(failed)?;
+            }
+            frame
+                .aggregate(vec![ident(&slicer.column).alias("d")], vec![])
+                .and_then(|f| f.sort(vec![col("d").sort(true, false)]))
+                .and_then(|f| f.limit(0, Some(MAX_SLICER_VALUES + 1)))
+                .map_err(failed)
+        };
+        let (rows, truncated) = self.execute(frame, dataset, MAX_SLICER_VALUES, key).await?;
         let kind = dataset
             .schema
             .field_with_name(&slicer.column)

@@ -1,7 +1,9 @@
 //! Vitrine's built-in report engine on Apache DataFusion: datasets kept as Parquet files on
-//! disk and scanned (their hot column chunks kept decoded in a bounded cache), never held whole in memory, or tables of outside sources queried in place; reports defined as JSON and validated against their dataset, visual queries
-//! built with DataFusion's expression API (never by pasting request text into SQL), and
-//! row-level security applied to every query.
+//! disk and scanned (their hot column chunks kept decoded in a bounded cache), never held
+//! whole in memory, or tables of outside sources queried in place; reports defined as JSON
+//! and validated against their dataset; visual queries built with DataFusion's expression API
+//! (never by pasting request text into SQL), planned once and run again while their dataset
+//! stays the same; row-level security applied to every query.
 
 pub mod column_cache;
 mod compact;
@@ -12,6 +14,7 @@ pub mod dictionary_groups;
 pub mod engine;
 pub mod grain;
 mod json_rows;
+pub mod plans;
 pub mod query;
 pub mod results;
 pub mod rls;

@@ -440,3 +440,96 @@ async fn an_older_version_is_never_opened_over_a_newer_one() {
         .unwrap();
     assert_eq!(total.rows[0][0], json!(6360.75));
 }
+
+#[tokio::test]
+async fn a_visual_asked_again_runs_its_kept_plan_and_answers_the_same() {
+    let (engine, _dir) = engine().await;
+    let anyone = identity(&[], &[]);
+    let bikes = json!([{ "column": "product", "values": ["Bike"] }]);
+    let mut first = Vec::new();
+    for (visual, filters) in [("total", json!([])), ("by-region", json!([])), ("top", bikes)] {
+        let asked = request(visual, filters);
+        let planned = engine.query(&definition(), &asked, &anyone).await.unwrap();
+        let kept = engine.query(&definition(), &asked, &anyone).await.unwrap();
+        assert_eq!(planned.rows, kept.rows, "{visual}");
+        first.push(planned);
+    }
+    let stats = engine.plan_cache_stats();
+    assert_eq!((stats.misses, stats.hits, stats.plans), (3, 3, 3));
+    // Other filter values are another plan, with their own answer.
+    let locks = request("top", json!([{ "column": "product", "values": ["Lock"] }]));
+    let result = engine.query(&definition(), &locks, &anyone).await.unwrap();
+    assert_eq!(result.rows, vec![vec![json!("Lock"), json!(10), json!(1)]]);
+    assert_ne!(result.rows, first[2].rows);
+    assert_eq!(engine.plan_cache_stats().plans, 4);
+}
+
+#[tokio::test]
+async fn kept_plans_run_at_once_by_many_queries_each_give_the_whole_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sales.parquet");
+    demo_data::write_parquet(&path, 200_000).unwrap();
+    let engine = std::sync::Arc::new(Engine::new());
+    engine.open_file("sales", DataFile::registered(path, DataFormat::Parquet), 1).await.unwrap();
+    let report = ReportDefinition::from_json(json!({
+        "dataset": "sales",
+        "pages": [{ "id": "main", "title": "Main", "visuals": [
+            { "id": "total", "type": "card", "title": "Units",
+              "measures": [{ "column": "units", "agg": "sum" }, { "column": "units", "agg": "count" }] },
+            { "id": "by-region", "type": "bar", "title": "By region", "dimension": { "column": "region" },
+              "measures": [{ "column": "units", "agg": "sum" }], "limit": 3 },
+            { "id": "monthly", "type": "line", "title": "Monthly", "dimension": { "column": "date", "grain": "month" },
+              "measures": [{ "column": "units", "agg": "sum" }] }
+        ]}]
+    }))
+    .unwrap();
+    let visuals = ["total", "by-region", "monthly"];
+    // Integer sums: the same whichever partition's part arrives first.
+    let anyone = identity(&[], &[]);
+    let mut expected = Vec::new();
+    for visual in visuals {
+        expected.push(engine.query(&report, &request(visual, json!([])), &anyone).await.unwrap());
+    }
+    for round in 0..10 {
+        let mut runs = Vec::new();
+        for i in 0..24 {
+            let (engine, report, anyone) = (engine.clone(), report.clone(), anyone.clone());
+            runs.push(tokio::spawn(async move {
+                let visual = visuals[i % visuals.len()];
+                (i, engine.query(&report, &request(visual, json!([])), &anyone).await.unwrap())
+            }));
+        }
+        for run in runs {
+            let (i, result) = run.await.unwrap();
+            assert_eq!(result.rows, expected[i % visuals.len()].rows, "round {round}, query {i}");
+        }
+    }
+    let stats = engine.plan_cache_stats();
+    assert_eq!((stats.misses, stats.hits), (3, 240));
+}
+
+#[tokio::test]
+async fn a_new_version_is_planned_afresh_and_the_old_plans_let_its_file_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new();
+    let total = request("total", json!([]));
+    let anyone = identity(&[], &[]);
+    let v1 = version_file(dir.path(), 1, 1);
+    engine.open_file("sales", DataFile::owned(v1.clone(), DataFormat::Parquet), 1).await.unwrap();
+    for _ in 0..2 {
+        let before = engine.query(&definition(), &total, &anyone).await.unwrap();
+        assert_eq!(before.rows[0][0], json!(6360.75));
+    }
+    assert!(engine.column_cache_stats().chunks > 0, "version 1's revenue is held decoded");
+    let v2 = dir.path().join("v2.parquet");
+    storage::convert_csv(format!("{CSV}2024-04-01,West,Bike,2,99.00\n").as_bytes(), &v2).unwrap();
+    engine.open_file("sales", DataFile::owned(v2, DataFormat::Parquet), 2).await.unwrap();
+    // No plan holds version 1: its file and its decoded chunks are gone.
+    assert!(!v1.exists());
+    assert_eq!(engine.column_cache_stats().chunks, 0);
+    assert_eq!(engine.plan_cache_stats().plans, 0);
+    let after = engine.query(&definition(), &total, &anyone).await.unwrap();
+    assert_eq!(after.rows[0][0], json!(6449.75), "version 2's rows");
+    let stats = engine.plan_cache_stats();
+    assert_eq!((stats.misses, stats.hits, stats.plans), (2, 1, 1));
+}

@@ -242,6 +242,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .route("/.well-known/jwks.json", get(jwks))
+        .layer(catch_panics())
         .layer(axum::middleware::from_fn_with_state(state.clone(), request_deadline))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track_requests))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::refuse_cross_site))
@@ -260,6 +261,24 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::map_response(frame_policy))
         .with_state(state)
+}
+
+/// A handler that panics (a bug: in a query plan, a library) answers 500 with the usual
+/// error body instead of closing the connection without an answer; what the panic said goes
+/// to the log, never to the client.
+fn catch_panics() -> tower_http::catch_panic::CatchPanicLayer<
+    fn(Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response,
+> {
+    fn answer(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+        let said = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        tracing::error!(panic = said, "a request's handler panicked");
+        crate::error::ApiError::internal().into_response()
+    }
+    tower_http::catch_panic::CatchPanicLayer::custom(answer as fn(_) -> _)
 }
 
 /// Every answer gets the default content security policy and `X-Frame-Options: DENY`, unless
@@ -498,6 +517,29 @@ pub async fn request_deadline(
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn a_handler_that_panics_answers_500_with_the_error_body_and_not_what_it_said() {
+        use tower::ServiceExt;
+        let routes = axum::Router::new()
+            .route(
+                "/boom",
+                axum::routing::get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("secret detail of the failure");
+                    }
+                    "unreachable"
+                }),
+            )
+            .layer(super::catch_panics());
+        let request = axum::http::Request::get("/boom").body(axum::body::Body::empty()).unwrap();
+        let response = routes.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "Internal", "{body}");
+        assert!(!body.to_string().contains("secret detail"), "{body}");
+    }
+
     #[tokio::test]
     async fn accepted_connections_are_probed_and_dropped_a_minute_after_their_peer_vanished() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -308,6 +308,10 @@ impl Collector for EngineCaches {
         counter(e, "column_cache_misses", "Column chunks scans decoded", columns.misses)?;
         gauge(e, "column_cache_chunks", "Column chunks the cache holds", columns.chunks)?;
         gauge(e, "column_cache_bytes", "Bytes the column cache holds", columns.bytes)?;
+        let plans = self.0.plan_cache_stats();
+        counter(e, "plan_cache_hits", "Local queries run from a kept plan", plans.hits)?;
+        counter(e, "plan_cache_misses", "Local queries planned", plans.misses)?;
+        gauge(e, "plan_cache_plans", "Query plans the cache holds", plans.plans)?;
         if let Some(results) = self.0.result_cache_stats() {
             counter(
                 e,

@@ -312,7 +312,7 @@ fn sample(text: &str, name: &str) -> f64 {
 }
 
 #[tokio::test]
-async fn metrics_show_the_engine_s_column_and_result_caches() {
+async fn metrics_show_the_engine_s_column_result_and_plan_caches() {
     let app = spawn_app().await;
     let admin = app.sign_in(ADMIN).await;
     let report = admin.id_of("/api/v1/reports", "name", "Sales overview").await;
@@ -330,4 +330,8 @@ async fn metrics_show_the_engine_s_column_and_result_caches() {
     assert_eq!(sample(&text, "vitrine_column_cache_hits_total"), 0.0);
     assert!(sample(&text, "vitrine_column_cache_bytes") > 0.0, "{text}");
     assert!(sample(&text, "vitrine_column_cache_chunks") >= 1.0, "{text}");
+    // The one run planned the visual and kept its plan.
+    assert_eq!(sample(&text, "vitrine_plan_cache_misses_total"), 1.0);
+    assert_eq!(sample(&text, "vitrine_plan_cache_hits_total"), 0.0);
+    assert_eq!(sample(&text, "vitrine_plan_cache_plans"), 1.0);
 }
