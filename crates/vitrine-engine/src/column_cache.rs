@@ -599,15 +599,8 @@ impl ExecutionPlan for CachedParquetExec {
     /// The same scan, to run again as a new one: the cache counts it as another scan and
     /// its metrics start from nothing.
     fn reset_state(self: Arc<Self>) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(Arc::new(Self {
-            file: Arc::clone(&self.file),
-            projection: self.projection.clone(),
-            schema: Arc::clone(&self.schema),
-            partitions: self.partitions.clone(),
-            properties: Arc::clone(&self.properties),
-            scan: OnceLock::new(),
-            metrics: ExecutionPlanMetricsSet::new(),
-        }))
+        let (file, projection) = (Arc::clone(&self.file), self.projection.clone());
+        Ok(Arc::new(Self::new(file, projection, self.partitions.clone())?))
     }
 
     fn execute(
@@ -729,8 +722,8 @@ impl RowGroupRead {
             Err(error) => return futures_util::stream::once(async { Err(error) }).boxed(),
         };
         let decoded = vec![Vec::with_capacity(lengths.len()); missing.len()];
-        let keep = vec![true; missing.len()];
         let stream = Some(decoding);
+        let keep = Vec::new();
         let state = Decoding { read, row_group, held, missing, stream, decoded, keep, index: 0 };
         futures_util::stream::unfold(state, Decoding::next).boxed()
     }
@@ -771,14 +764,6 @@ impl RowGroupRead {
             .with_projection(mask)
             .with_batch_size(self.batch_size)
             .build()?)
-    }
-
-    /// Whether each of the `missing` columns of `row_group` may be worth keeping for the
-    /// cache, judged by its `first` batch.
-    fn worth_keeping(&self, row_group: usize, missing: &[usize], first: &RecordBatch) -> Vec<bool> {
-        let rows = self.batch_lengths(row_group).iter().sum();
-        let keys = missing.iter().map(|&column| self.key(row_group, column));
-        worth_keeping(&self.file.cache, keys.zip(first.columns()), rows, self.scan)
     }
 
     /// Offers the chunks a scan decoded (each column with its batches' arrays) to the
@@ -832,7 +817,8 @@ struct Decoding {
     /// The arrays decoded so far, one list per missing column (empty for one not kept).
     decoded: Vec<Vec<ArrayRef>>,
     /// Whether each missing column is kept to be offered to the cache, decided at the first
-    /// batch: a chunk the cache would refuse at any size is dropped batch by batch.
+    /// batch (empty until then): a chunk the cache would refuse at any size is dropped batch
+    /// by batch.
     keep: Vec<bool>,
     /// The next batch's number.
     index: usize,
@@ -844,7 +830,11 @@ impl Decoding {
         match stream.next().await {
             Some(Ok(batch)) => {
                 if self.index == 0 {
-                    self.keep = self.read.worth_keeping(self.row_group, &self.missing, &batch);
+                    let (read, row_group) = (&self.read, self.row_group);
+                    let rows = read.batch_lengths(row_group).iter().sum();
+                    let keys = self.missing.iter().map(|&column| read.key(row_group, column));
+                    let chunks = keys.zip(batch.columns());
+                    self.keep = worth_keeping(&read.file.cache, chunks, rows, read.scan);
                 }
                 let columns = self.decoded.iter_mut().zip(batch.columns()).zip(&self.keep);
                 for ((arrays, array), _) in columns.filter(|(_, keep)| **keep) {
