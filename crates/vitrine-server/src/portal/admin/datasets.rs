@@ -224,6 +224,7 @@ async fn render_show(
                 @if kind_label(&dataset) != "direct" { " · " (dataset.row_count) " rows" }
                 " · updated " (date(dataset.updated_at)) " · id " code { (dataset.id) }
             }
+            a.button href={ "/admin/reports?dataset=" (id) "#add-report" } { "New report on this dataset" }
         }
         (flash(&notice))
         @if let Some(source) = &dataset.source {

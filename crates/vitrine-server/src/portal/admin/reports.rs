@@ -2,9 +2,9 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Redirect};
 use maud::html;
-use vitrine_core::{ContentScope, ReportId};
+use vitrine_core::{ContentScope, DatasetId, ReportId};
 use vitrine_store::Grantee;
 
 use super::{DoneQuery, content_scope, done, flash_of};
@@ -21,7 +21,8 @@ pub async fn list(
     query: DoneQuery,
 ) -> PortalResult {
     let scope = content_scope(&caller)?;
-    render_list(&state, &caller, &scope, flash_of(&query), StatusCode::OK).await
+    let chosen = query.get("dataset").cloned();
+    render_list(&state, &caller, &scope, flash_of(&query), StatusCode::OK, chosen).await
 }
 
 async fn render_list(
@@ -30,8 +31,11 @@ async fn render_list(
     scope: &ContentScope,
     notice: Flash,
     status: StatusCode,
+    chosen_dataset: Option<String>,
 ) -> PortalResult {
     let reports = state.store.list_reports(scope.org_id()).await.on_page(caller)?;
+    let datasets = state.store.list_datasets(scope.org_id()).await.on_page(caller)?;
+    let chosen = chosen_dataset.as_deref().unwrap_or_default();
     // Administrators also see where each report runs (capacities cost money).
     let capacities = if caller.principal.admin().is_ok() {
         Some(state.store.list_capacities(scope.org_id()).await.on_page(caller)?)
@@ -68,12 +72,20 @@ async fn render_list(
                 }
             }
         }
-        section.card {
+        section.card #add-report {
             h2 { "Add a report" }
             form.grid-form method="post" action="/admin/reports" {
                 (csrf_field(caller))
                 label { "Name" input type="text" name="name" required; }
                 label.wide { "Description" input type="text" name="description" placeholder="Optional"; }
+                label { "Start from dataset"
+                    select name="dataset" {
+                        option value="" { "Choose in the editor" }
+                        @for dataset in &datasets {
+                            option value=(dataset.id) selected[dataset.id.to_string() == chosen] { (dataset.name) }
+                        }
+                    }
+                }
                 div.form-actions { button.primary type="submit" { "Add report" } }
             }
         }
@@ -89,9 +101,22 @@ pub async fn create(
     form.check_csrf(&caller)?;
     let scope = content_scope(&caller)?;
     let input = form.to_fields(&["name", "description"], &[], &[]);
+    // A dataset to start from opens the editor with a first page on it; one that is not a
+    // dataset id is left for the editor to choose.
+    let dataset = form.get("dataset").and_then(|raw| raw.parse::<DatasetId>().ok());
     match services::reports::create(&state, &scope, &caller, &input).await {
-        Ok(report) => Ok(done(&format!("/admin/reports/{}", report.id), "created")),
-        Err(e) => render_list(&state, &caller, &scope, Flash::error(e.message), e.status).await,
+        Ok(report) => match dataset {
+            Some(dataset) => Ok(Redirect::to(&format!(
+                "/admin/reports/{}/definition?dataset={dataset}&done=created",
+                report.id
+            ))
+            .into_response()),
+            None => Ok(done(&format!("/admin/reports/{}", report.id), "created")),
+        },
+        Err(e) => {
+            let chosen = dataset.map(|d| d.to_string());
+            render_list(&state, &caller, &scope, Flash::error(e.message), e.status, chosen).await
+        }
     }
 }
 
@@ -329,29 +354,46 @@ pub async fn delete(
     Ok(done("/admin/reports", "deleted"))
 }
 
-/// A starting point for a new definition, on the organization's first dataset.
+/// A starting point for a new definition on `dataset`: a slicer and a bar by its first text
+/// column, a card summing its first number (decimal before integer), and a line by month
+/// when it has a date. Placeholders stand where it lacks a kind.
 fn template(dataset: Option<&vitrine_store::Dataset>) -> serde_json::Value {
     let dataset_id = dataset.map(|d| d.id.to_string()).unwrap_or_else(|| "<dataset id>".into());
-    let column = |kind: &str| {
-        dataset
-            .and_then(|d| d.columns.as_array())
-            .and_then(|columns| columns.iter().find(|c| c["kind"] == kind))
+    let columns = dataset.and_then(|d| d.columns.as_array()).map(Vec::as_slice).unwrap_or_default();
+    let column = |kinds: &[&str]| {
+        kinds
+            .iter()
+            .find_map(|kind| columns.iter().find(|c| c["kind"] == *kind))
             .and_then(|c| c["name"].as_str())
-            .unwrap_or("<column>")
-            .to_string()
+            .map(str::to_string)
     };
+    let placeholder = || "<column>".to_string();
+    let text = column(&["text"]).unwrap_or_else(placeholder);
+    let number = column(&["decimal", "integer"]).unwrap_or_else(placeholder);
+    let sum = serde_json::json!([{ "column": number, "agg": "sum" }]);
+    let mut visuals = vec![
+        serde_json::json!({ "id": "total", "type": "card", "title": format!("Total {number}"), "measures": sum }),
+        serde_json::json!({ "id": "by-group", "type": "bar", "title": format!("{number} by {text}"),
+            "dimension": { "column": text }, "measures": sum }),
+    ];
+    if let Some(date) = column(&["date", "timestamp"]) {
+        visuals.push(serde_json::json!({ "id": "trend", "type": "line", "title": format!("{number} by month"),
+            "dimension": { "column": date, "grain": "month" }, "measures": sum }));
+    }
     serde_json::json!({
         "dataset": dataset_id,
-        "pages": [{
-            "id": "overview", "title": "Overview",
-            "slicers": [{ "column": column("text") }],
-            "visuals": [
-                { "id": "total", "type": "card", "title": "Total", "measures": [{ "column": column("decimal"), "agg": "sum" }] },
-                { "id": "by-group", "type": "bar", "title": "By group", "dimension": { "column": column("text") },
-                  "measures": [{ "column": column("decimal"), "agg": "sum" }] }
-            ]
-        }]
+        "pages": [{ "id": "overview", "title": "Overview", "slicers": [{ "column": text }], "visuals": visuals }]
     })
+}
+
+/// The dataset a new definition starts from: the one the address names, else the newest.
+fn starting_dataset<'a>(
+    datasets: &'a [vitrine_store::Dataset],
+    named: Option<&str>,
+) -> Option<&'a vitrine_store::Dataset> {
+    named
+        .and_then(|id| datasets.iter().find(|d| d.id.to_string() == id))
+        .or_else(|| datasets.iter().max_by_key(|d| d.created_at))
 }
 
 /// Runs every visual of a definition as the editor sees it: a few rows each.
@@ -420,6 +462,8 @@ fn cell_text(value: &serde_json::Value) -> String {
 /// checked definition to preview.
 struct Editing {
     text: Option<String>,
+    /// The dataset a report without a definition starts from (`?dataset=`).
+    start_from: Option<String>,
     notice: Flash,
     preview: Option<vitrine_engine::ReportDefinition>,
     status: StatusCode,
@@ -432,12 +476,15 @@ async fn render_definition(
     id: ReportId,
     editing: Editing,
 ) -> PortalResult {
-    let Editing { text, notice, preview: preview_of, status } = editing;
+    let Editing { text, start_from, notice, preview: preview_of, status } = editing;
     let org = scope.org_id();
     let report = state.store.get_report(org, id).await.on_page(caller)?;
     let datasets = state.store.list_datasets(org).await.on_page(caller)?;
     let text = text.unwrap_or_else(|| {
-        let value = report.definition.clone().unwrap_or_else(|| template(datasets.first()));
+        let value = report
+            .definition
+            .clone()
+            .unwrap_or_else(|| template(starting_dataset(&datasets, start_from.as_deref())));
         serde_json::to_string_pretty(&value).unwrap_or_default()
     });
     let preview = match &preview_of {
@@ -488,8 +535,13 @@ pub async fn definition(
 ) -> PortalResult {
     let scope = content_scope(&caller)?;
     let id = report_id(&caller, &id)?;
-    let editing =
-        Editing { text: None, notice: flash_of(&query), preview: None, status: StatusCode::OK };
+    let editing = Editing {
+        text: None,
+        start_from: query.get("dataset").cloned(),
+        notice: flash_of(&query),
+        preview: None,
+        status: StatusCode::OK,
+    };
     render_definition(&state, &caller, &scope, id, editing).await
 }
 
@@ -524,6 +576,7 @@ pub async fn save_definition(
             };
             let editing = Editing {
                 text: Some(text),
+                start_from: None,
                 notice,
                 preview: Some(definition),
                 status: StatusCode::OK,
@@ -533,11 +586,73 @@ pub async fn save_definition(
         Err(e) => {
             let editing = Editing {
                 text: Some(text),
+                start_from: None,
                 notice: Flash::error(e.message),
                 preview: None,
                 status: e.status,
             };
             render_definition(&state, &caller, &scope, id, editing).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone, Utc};
+    use serde_json::json;
+    use vitrine_core::OrgId;
+
+    fn dataset(name: &str, columns: serde_json::Value, age_days: i64) -> vitrine_store::Dataset {
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap() - Duration::days(age_days);
+        vitrine_store::Dataset {
+            id: DatasetId::generate(),
+            org_id: OrgId::generate(),
+            name: name.into(),
+            format: "parquet".into(),
+            location: String::new(),
+            columns,
+            row_count: 0,
+            created_at: at,
+            version: 1,
+            updated_at: at,
+            source: None,
+        }
+    }
+
+    #[test]
+    fn a_new_definition_sums_the_first_number_by_the_first_text_and_by_month_when_there_is_a_date()
+    {
+        let columns = json!([
+            { "name": "units", "kind": "integer" }, { "name": "shop", "kind": "text" },
+            { "name": "price", "kind": "decimal" }, { "name": "sold", "kind": "timestamp" },
+        ]);
+        let orders = dataset("Orders", columns, 0);
+        let draft = template(Some(&orders));
+        assert_eq!(draft["dataset"], orders.id.to_string());
+        let visuals = &draft["pages"][0]["visuals"];
+        assert_eq!(visuals[0]["measures"][0]["column"], "price", "a decimal before an integer");
+        assert_eq!(visuals[1]["dimension"]["column"], "shop");
+        assert_eq!(visuals[2]["dimension"], json!({ "column": "sold", "grain": "month" }));
+        assert_eq!(draft["pages"][0]["slicers"][0]["column"], "shop");
+
+        let counts = dataset("Counts", json!([{ "name": "visits", "kind": "integer" }]), 0);
+        let draft = template(Some(&counts));
+        let visuals = draft["pages"][0]["visuals"].as_array().unwrap();
+        assert_eq!(visuals[0]["measures"][0]["column"], "visits", "an integer when no decimal");
+        assert_eq!(visuals[1]["dimension"]["column"], "<column>", "a placeholder for no text");
+        assert_eq!(visuals.len(), 2, "no trend without a date");
+    }
+
+    #[test]
+    fn a_new_definition_starts_on_the_dataset_named_else_on_the_newest() {
+        let older = dataset("Alpha", json!([]), 3);
+        let newer = dataset("Beta", json!([]), 1);
+        let datasets = [older.clone(), newer.clone()];
+        let named = older.id.to_string();
+        assert_eq!(starting_dataset(&datasets, Some(&named)).unwrap().id, older.id);
+        assert_eq!(starting_dataset(&datasets, None).unwrap().id, newer.id);
+        assert_eq!(starting_dataset(&datasets, Some("not-an-id")).unwrap().id, newer.id);
+        assert!(starting_dataset(&[], None).is_none());
     }
 }
