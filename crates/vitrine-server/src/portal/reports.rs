@@ -101,7 +101,7 @@ pub async fn show(
                 div.viewer-shell {
                     @if !tv {
                         nav.crumbs { a href="/" { "Reports" } " / " (report.name) " · "
-                            a href={ "/reports/" (report.id) "?mode=tv&rotate=30" } { "Open in TV mode" } }
+                            a href={ "/reports/" (report.id) "?mode=tv&rotate=30&refresh=5" } { "Open in TV mode" } }
                     }
                     main #viewer data-report=(report.id) data-csrf=(caller.csrf_token())
                         data-mode=(if tv { "tv" } else { "normal" }) data-rotate=(rotate) data-refresh=(refresh)
