@@ -371,13 +371,19 @@ fn template(dataset: Option<&vitrine_store::Dataset>) -> serde_json::Value {
     let text = column(&["text"]).unwrap_or_else(placeholder);
     let number = column(&["decimal", "integer"]).unwrap_or_else(placeholder);
     let sum = serde_json::json!([{ "column": number, "agg": "sum" }]);
+    // "Amount by region": column names are often lower case.
+    let by = |what: &str| -> String {
+        let title = format!("{number} by {what}");
+        let mut chars = title.chars();
+        chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    };
     let mut visuals = vec![
         serde_json::json!({ "id": "total", "type": "card", "title": format!("Total {number}"), "measures": sum }),
-        serde_json::json!({ "id": "by-group", "type": "bar", "title": format!("{number} by {text}"),
+        serde_json::json!({ "id": "by-group", "type": "bar", "title": by(&text),
             "dimension": { "column": text }, "measures": sum }),
     ];
     if let Some(date) = column(&["date", "timestamp"]) {
-        visuals.push(serde_json::json!({ "id": "trend", "type": "line", "title": format!("{number} by month"),
+        visuals.push(serde_json::json!({ "id": "trend", "type": "line", "title": by("month"),
             "dimension": { "column": date, "grain": "month" }, "measures": sum }));
     }
     serde_json::json!({
@@ -633,6 +639,7 @@ mod tests {
         let visuals = &draft["pages"][0]["visuals"];
         assert_eq!(visuals[0]["measures"][0]["column"], "price", "a decimal before an integer");
         assert_eq!(visuals[1]["dimension"]["column"], "shop");
+        assert_eq!(visuals[1]["title"], "Price by shop", "a title starts with a capital");
         assert_eq!(visuals[2]["dimension"], json!({ "column": "sold", "grain": "month" }));
         assert_eq!(draft["pages"][0]["slicers"][0]["column"], "shop");
 
