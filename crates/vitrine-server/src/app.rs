@@ -51,6 +51,8 @@ pub struct Services {
     pub tokens: Arc<TokenService>,
     /// The built-in report engine, its open datasets and its result cache.
     pub engine: Arc<Engine>,
+    /// The report and dataset records every visual query reads, kept for a second.
+    pub reads: crate::reads::QueryReads,
     /// Entra ID access tokens for organizations' Power BI tenants.
     pub powerbi: crate::services::powerbi::AccessTokens,
     /// OpenID providers' discovery documents and keys, for single sign-on.
@@ -180,6 +182,7 @@ impl AppState {
                 metrics,
                 tokens: Arc::new(tokens),
                 engine: Arc::clone(&engine),
+                reads: Default::default(),
                 files,
                 powerbi: Default::default(),
                 sso: Default::default(),

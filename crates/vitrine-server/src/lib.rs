@@ -16,8 +16,10 @@ pub mod metrics;
 pub mod notices;
 pub mod pairing;
 pub mod portal;
+pub mod reads;
 pub mod scim;
 pub mod services;
+pub mod timed;
 pub mod tokens;
 
 pub use app::{AppState, router, serve};

@@ -267,6 +267,59 @@ async fn a_viewers_token_reads_the_pages_and_every_visual_of_sales_overview_cons
     assert_eq!(label_set(&run(&app, &token, &report, body).await), set(&["North", "South"]));
 }
 
+/// `definition` with one page `main` of the cards `visuals` (id, column, aggregate).
+fn cards(dataset: &str, visuals: &[(&str, &str, &str)]) -> Value {
+    let visuals: Vec<Value> = visuals
+        .iter()
+        .map(|(id, column, agg)| {
+            json!({ "id": id, "type": "card", "title": id,
+                    "measures": [{ "column": column, "agg": agg }] })
+        })
+        .collect();
+    json!({ "dataset": dataset, "pages": [{ "id": "main", "title": "Main", "visuals": visuals }] })
+}
+
+#[tokio::test]
+async fn a_kept_report_is_forgotten_when_saved_here_and_read_again_when_a_query_names_what_it_lacks()
+ {
+    let app = spawn_app().await;
+    // Queries keep the report they read: with an hour instead of a second, only forgetting or
+    // reading again can explain a change being seen.
+    app.state.reads.keep_reads_for(StdDuration::from_secs(3600));
+    let contributor = app.sign_in(CONTRIBUTOR).await;
+    let uploaded =
+        upload(&contributor, "Visits", "v.csv", b"city,visits\nOslo,3\nBergen,5\n").await;
+    let dataset = uploaded.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let report = card_report(&contributor, "Visits", &dataset, "visits").await;
+    let token = token_for(&contributor, &report).await;
+    let total =
+        || async { visual(&app, &token, &report, "main", "total").await["rows"][0][0].clone() };
+    assert_eq!(total().await, 8);
+
+    // Saved on this node: forgotten at once.
+    let counting = cards(&dataset, &[("total", "visits", "count")]);
+    let saved =
+        put_json(&contributor, &format!("/api/v1/reports/{report}/definition"), counting).await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    assert_eq!(total().await, 2, "the definition saved here counts");
+
+    // Saved by another node whose change this node has not heard of yet: written to the
+    // store directly, behind this node's back.
+    let id: vitrine_core::ReportId = report.parse().unwrap();
+    let org = app.store.organization_of_report(id).await.unwrap();
+    let actor = vitrine_store::Actor::system(app.clock_now());
+    let elsewhere =
+        cards(&dataset, &[("total", "visits", "sum"), ("cities", "city", "countDistinct")]);
+    app.store.set_report_definition(org, &actor, id, Some(&elsewhere)).await.unwrap();
+    assert_eq!(total().await, 2, "within its second, the kept report answers");
+    let cities = visual(&app, &token, &report, "main", "cities").await;
+    assert_eq!(cities["rows"][0][0], 2, "a visual the kept report lacks: read again, not refused");
+    assert_eq!(total().await, 8, "and the report read again answers from then on");
+    let unknown =
+        query(&app, &token, &report, &json!({ "page": "main", "visual": "nowhere" })).await;
+    expect_invalid(unknown, "visual").await;
+}
+
 #[tokio::test]
 async fn row_level_security_shows_the_regional_user_only_north_whatever_they_filter() {
     let app = spawn_app().await;

@@ -210,8 +210,8 @@ pub async fn query(
         ApiError::invalid("body", format!("{e}; expected {{\"page\",\"visual\",\"filters\"}}"))
     })?;
     let report = state
-        .store
-        .get_report(caller.claims.org, id)
+        .reads
+        .report(&*state.store, caller.claims.org, id)
         .await
         .map_err(|e| ApiError::from(e).bearer())?;
     let result = definitions::query(&state, &report, &request, &caller.claims)

@@ -230,7 +230,13 @@ async fn apply(state: &AppState, change: Change) {
         Change::UserExpiry { user, expires_at } => {
             state.tokens.revoker.apply_user_expiry(user, expires_at);
         }
-        Change::Notice { org, notice } => state.notices.publish_here(org, notice),
+        Change::Notice { org, notice } => {
+            // A report's definition or capacity changed there.
+            if let Notice::Report { report } = &notice {
+                state.reads.forget_report(*report);
+            }
+            state.notices.publish_here(org, notice)
+        }
         Change::Keys => {
             if let Err(error) = state.tokens.keys.reload().await {
                 tracing::warn!(%error, "could not reload token signing keys");

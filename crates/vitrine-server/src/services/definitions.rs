@@ -11,6 +11,7 @@ use super::datasets;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::reads::ReportRead;
 
 fn invalid_definition(message: impl Into<String>) -> ApiError {
     ApiError::invalid("definition", message)
@@ -46,32 +47,64 @@ pub async fn save(
         .store
         .set_report_definition(scope.org_id(), &actor, report, Some(&normalized))
         .await?;
+    state.reads.forget_report(report);
     // Open viewers of the report reload its visuals in place.
     state.notices.publish(scope.org_id(), crate::notices::Notice::Report { report });
     Ok(saved)
 }
 
+fn no_content() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "This report has no content yet.")
+}
+
 /// The report's definition, or `NotFound` when it has none yet.
 pub fn of(report: &Report) -> ApiResult<ReportDefinition> {
-    let value = report
-        .definition
-        .clone()
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "This report has no content yet."))?;
+    let value = report.definition.clone().ok_or_else(no_content)?;
     ReportDefinition::from_json(value).map_err(|_| ApiError::internal())
 }
 
 /// Runs the query of the holder of `claims` (an embed token) with their row-level-security
-/// identity.
+/// identity, on the report as this node read it within the last second.
 pub async fn query(
     state: &AppState,
-    report: &Report,
+    read: &ReportRead,
     request: &QueryRequest,
     claims: &EmbedClaims,
 ) -> ApiResult<std::sync::Arc<QueryResult>> {
-    if let Some(capacity) = report.capacity_id {
+    match answer(state, read, request, claims).await? {
+        // A definition saved on another node a moment ago may name a page, visual, slicer or
+        // filter that this node's copy does not have yet (the change feed has not told it):
+        // read the report again, once, before refusing.
+        Err(
+            EngineError::UnknownPage(_)
+            | EngineError::UnknownVisual(_)
+            | EngineError::UnknownSlicer(_)
+            | EngineError::FilterNotAllowed(_),
+        ) => {
+            state.reads.forget_report(read.report.id);
+            let read = state.reads.report(&*state.store, claims.org, read.report.id).await?;
+            answer(state, &read, request, claims).await?.map_err(engine_error)
+        }
+        answer => answer.map_err(engine_error),
+    }
+}
+
+/// The engine's answer to the query on the report as `read`, once the capacity, the
+/// definition and the dataset let it run.
+async fn answer(
+    state: &AppState,
+    read: &ReportRead,
+    request: &QueryRequest,
+    claims: &EmbedClaims,
+) -> ApiResult<Result<std::sync::Arc<QueryResult>, EngineError>> {
+    if let Some(capacity) = read.report.capacity_id {
         super::capacities::admit_token(state, claims, capacity).await?;
     }
-    let definition = of(report)?;
+    let definition = match &read.definition {
+        Some(definition) => definition,
+        None if read.report.definition.is_none() => return Err(no_content()),
+        None => return Err(ApiError::internal()),
+    };
     let missing = || {
         ApiError::new(
             ErrorCode::NotFound,
@@ -81,7 +114,7 @@ pub async fn query(
     let id: DatasetId = definition.dataset.parse().map_err(|_| missing())?;
     let dataset = state.store.get_dataset(claims.org, id).await.map_err(|_| missing())?;
     datasets::ensure_open(state, &dataset, datasets::OpenFor::Viewers).await?;
-    match state.engine.query(&definition, request, &claims.rls).await {
+    Ok(match state.engine.query(definition, request, &claims.rls).await {
         Err(error @ (EngineError::FileGone(_) | EngineError::NotLoaded(_))) => {
             // Another node switched in new data (or deleted the dataset): the file this query
             // read was removed, or the change closed the dataset here between the open and
@@ -90,10 +123,10 @@ pub async fn query(
             state.engine.close(&id.to_string());
             let dataset = state.store.get_dataset(claims.org, id).await.map_err(|_| missing())?;
             datasets::ensure_open(state, &dataset, datasets::OpenFor::Viewers).await?;
-            state.engine.query(&definition, request, &claims.rls).await.map_err(engine_error)
+            state.engine.query(definition, request, &claims.rls).await
         }
-        answer => answer.map_err(engine_error),
-    }
+        answer => answer,
+    })
 }
 
 pub fn engine_error(error: EngineError) -> ApiError {

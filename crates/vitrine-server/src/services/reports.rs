@@ -131,6 +131,7 @@ pub async fn update(
         // Its open viewers follow it to the other capacity.
         state.notices.publish(scope.org_id(), crate::notices::Notice::Report { report: id });
     }
+    state.reads.forget_report(id);
     Ok(report)
 }
 
@@ -141,6 +142,7 @@ pub async fn delete(
     id: ReportId,
 ) -> ApiResult<()> {
     state.store.delete_report(scope.org_id(), &caller.actor(state.clock.now()), id).await?;
+    state.reads.forget_report(id);
     state.tokens.revoker.revoke(RevocationScope::Report(id)).await?;
     Ok(())
 }
