@@ -456,12 +456,45 @@ async fn preview(
     }
 }
 
+/// A preview cell as a person reads it: numbers with their thousands grouped and at most two
+/// decimals ("139,925", "34,997.5"), text as it is, nothing as a dash.
 fn cell_text(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(text) => text.clone(),
         serde_json::Value::Null => "—".into(),
+        serde_json::Value::Number(number) => {
+            if let Some(whole) = number.as_i64() {
+                grouped(&whole.unsigned_abs().to_string(), "", whole < 0)
+            } else if let Some(whole) = number.as_u64() {
+                grouped(&whole.to_string(), "", false)
+            } else if let Some(value) = number.as_f64().filter(|v| v.is_finite()) {
+                let fixed = format!("{:.2}", value.abs());
+                let (whole, decimals) = fixed.split_once('.').unwrap_or((fixed.as_str(), ""));
+                let decimals = decimals.trim_end_matches('0');
+                let negative = value < 0.0 && (whole != "0" || !decimals.is_empty());
+                grouped(whole, decimals, negative)
+            } else {
+                number.to_string()
+            }
+        }
         other => other.to_string(),
     }
+}
+
+/// `digits` with a comma between each group of three, then `decimals` after a point if any.
+fn grouped(digits: &str, decimals: &str, negative: bool) -> String {
+    let mut text = String::from(if negative { "-" } else { "" });
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            text.push(',');
+        }
+        text.push(digit);
+    }
+    if !decimals.is_empty() {
+        text.push('.');
+        text.push_str(decimals);
+    }
+    text
 }
 
 /// What the editor shows besides the saved report: the text being edited, a notice, and a
@@ -649,6 +682,27 @@ mod tests {
         assert_eq!(visuals[0]["measures"][0]["column"], "visits", "an integer when no decimal");
         assert_eq!(visuals[1]["dimension"]["column"], "<column>", "a placeholder for no text");
         assert_eq!(visuals.len(), 2, "no trend without a date");
+    }
+
+    #[test]
+    fn preview_cells_group_thousands_keep_two_decimals_at_most_and_show_nothing_as_a_dash() {
+        let cases = [
+            (json!(139925.0), "139,925"),
+            (json!(34997.5), "34,997.5"),
+            (json!(-1234567), "-1,234,567"),
+            (json!(0.126), "0.13"),
+            (json!(-2.5), "-2.5"),
+            (json!(-0.001), "0"),
+            (json!(999), "999"),
+            (json!(1000), "1,000"),
+            (json!(u64::MAX), "18,446,744,073,709,551,615"),
+            (json!("2026-01-01"), "2026-01-01"),
+            (json!(null), "—"),
+            (json!(true), "true"),
+        ];
+        for (value, shown) in cases {
+            assert_eq!(cell_text(&value), shown, "{value}");
+        }
     }
 
     #[test]
