@@ -16,7 +16,7 @@ use reqwest::Client;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use demo::{Demo, PASSWORD};
+use demo::{Demo, sign_in};
 const IDENTITIES: usize = 100;
 const CHANNELS_PER_IDENTITY: usize = 100;
 const CHANNELS: usize = IDENTITIES * CHANNELS_PER_IDENTITY;
@@ -95,17 +95,7 @@ async fn main() {
     let (pid, base) = (demo.pid(), demo.base.clone());
 
     // An embed key, and one token for each of 100 host-app users.
-    let admin = Client::builder().cookie_store(true).build().expect("client");
-    let login: Value = admin
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "email": "admin@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("login answer");
-    let csrf = login["csrfToken"].as_str().expect("csrf").to_string();
+    let (admin, csrf) = sign_in(&base, "admin@example.com").await;
     let reports: Value =
         admin.get(format!("{base}/api/v1/reports")).send().await.unwrap().json().await.unwrap();
     let report = reports[0]["id"].as_str().expect("a report").to_string();

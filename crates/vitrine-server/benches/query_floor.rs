@@ -12,9 +12,9 @@ mod demo;
 
 use std::time::{Duration, Instant};
 
-use demo::{Demo, PASSWORD};
+use demo::{Demo, token_for};
 use reqwest::Client;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const RUNS: usize = 4_000;
 
@@ -36,41 +36,7 @@ async fn main() {
     // The demo with its default settings: the result cache on, 30 s.
     let server = Demo::start(&["--data-dir", &data_dir.path().to_string_lossy()]);
     let base = server.base.clone();
-    let session = Client::builder().cookie_store(true).build().expect("client");
-    let login: Value = session
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "email": "regional@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("login body");
-    let csrf = login["csrfToken"].as_str().expect("csrf").to_string();
-    let reports: Value = session
-        .get(format!("{base}/api/v1/reports"))
-        .send()
-        .await
-        .expect("reports")
-        .json()
-        .await
-        .expect("list");
-    let report = reports
-        .as_array()
-        .and_then(|list| list.iter().find(|r| r["name"] == "Regional performance"))
-        .and_then(|r| r["id"].as_str())
-        .expect("report")
-        .to_string();
-    let issued: Value = session
-        .post(format!("{base}/api/v1/reports/{report}/token"))
-        .header("X-CSRF-Token", csrf)
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("token body");
-    let token = issued["token"].as_str().expect("token").to_string();
+    let (report, token) = token_for(&base, "regional@example.com", "Regional performance").await;
 
     // One connection, kept alive, for both kinds of request.
     let client = Client::builder().pool_max_idle_per_host(1).build().expect("client");

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use datafusion::functions_aggregate::expr_fn::sum;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext, col, ident, lit};
-use demo::{Demo, PASSWORD};
+use demo::{Demo, token_for};
 use reqwest::Client;
 use serde_json::{Value, json};
 
@@ -80,44 +80,6 @@ fn start_demo(data_dir: &std::path::Path) -> Demo {
     let config = data_dir.join("bench.toml");
     std::fs::write(&config, "[limits]\nresult_cache_seconds = 0\n").expect("config");
     Demo::start(&["--data-dir", &data_dir.to_string_lossy(), "--config", &config.to_string_lossy()])
-}
-
-async fn token_for(base: &str, email: &str, report_name: &str) -> (String, String) {
-    let client = Client::builder().cookie_store(true).build().expect("client");
-    let login: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "email": email, "password": PASSWORD }))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("login body");
-    let csrf = login["csrfToken"].as_str().expect("csrf").to_string();
-    let reports: Value = client
-        .get(format!("{base}/api/v1/reports"))
-        .send()
-        .await
-        .expect("reports")
-        .json()
-        .await
-        .expect("list");
-    let report = reports
-        .as_array()
-        .and_then(|list| list.iter().find(|r| r["name"] == report_name))
-        .and_then(|r| r["id"].as_str())
-        .expect("report")
-        .to_string();
-    let issued: Value = client
-        .post(format!("{base}/api/v1/reports/{report}/token"))
-        .header("X-CSRF-Token", csrf)
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("token body");
-    (report, issued["token"].as_str().expect("token").to_string())
 }
 
 async fn query(client: &Client, base: &str, report: &str, token: &str, body: Value) -> Value {

@@ -51,7 +51,7 @@ pub struct Services {
     pub tokens: Arc<TokenService>,
     /// The built-in report engine, its open datasets and its result cache.
     pub engine: Arc<Engine>,
-    /// The report and dataset records every visual query reads, kept for a second.
+    /// The report every visual query reads, its definition parsed, kept for a second.
     pub reads: crate::reads::QueryReads,
     /// Entra ID access tokens for organizations' Power BI tenants.
     pub powerbi: crate::services::powerbi::AccessTokens,

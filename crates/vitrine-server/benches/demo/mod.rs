@@ -49,3 +49,52 @@ impl Drop for Demo {
         let _ = self.child.wait();
     }
 }
+
+/// A client signed in as `email` (it keeps the session's cookie), and the session's CSRF
+/// token.
+#[allow(dead_code)] // not every load generator signs in
+pub async fn sign_in(base: &str, email: &str) -> (reqwest::Client, String) {
+    let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
+    let login: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login body");
+    let csrf = login["csrfToken"].as_str().expect("csrf").to_string();
+    (client, csrf)
+}
+
+/// Signs `email` in and asks for an embed token for the report named `report_name`;
+/// answers the report's id and the token.
+#[allow(dead_code)] // not every load generator queries a report
+pub async fn token_for(base: &str, email: &str, report_name: &str) -> (String, String) {
+    let (client, csrf) = sign_in(base, email).await;
+    let reports: serde_json::Value = client
+        .get(format!("{base}/api/v1/reports"))
+        .send()
+        .await
+        .expect("reports")
+        .json()
+        .await
+        .expect("list");
+    let report = reports
+        .as_array()
+        .and_then(|list| list.iter().find(|r| r["name"] == report_name))
+        .and_then(|r| r["id"].as_str())
+        .expect("report")
+        .to_string();
+    let issued: serde_json::Value = client
+        .post(format!("{base}/api/v1/reports/{report}/token"))
+        .header("X-CSRF-Token", csrf)
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("token body");
+    (report, issued["token"].as_str().expect("token").to_string())
+}
